@@ -1,0 +1,165 @@
+/* Attributes: what stat shows of a merged object, and changing them. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+/* Adjust a real object's attributes to what the merged view shows. */
+void fix_stat(struct node *n, struct stat *st)
+{
+	struct lset *ls = node_lset(n);
+
+	st->st_ino = n->ino;
+	if (S_ISDIR(st->st_mode)) {
+		/* Counting subdirectories across layers is not worth it;
+		 * nlink 1 tells find(1) not to rely on it, as overlayfs does. */
+		if (fs.cfg->static_nlink || ls->n > 1)
+			st->st_nlink = 1;
+		return;
+	}
+	if (n->flags & NODE_UNLINKED) {
+		st->st_nlink = 0;
+	} else if (n->wh_count && ls->r[0].layer != 0) {
+		st->st_nlink = st->st_nlink > n->wh_count ?
+			st->st_nlink - n->wh_count : 0;
+	}
+}
+
+int node_stat(struct node *n, struct stat *st)
+{
+	struct lset *ls = node_lset(n);
+
+	if (fstatat(ls->r[0].fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	fix_stat(n, st);
+	return 0;
+}
+
+void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int err = node_stat(node_from_id(ino), &st);
+
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, fs.timeout);
+}
+
+static int set_times(struct node *n, int fd, const struct stat *attr, int to_set)
+{
+	struct timespec tv[2];
+	char path[64];
+
+	tv[0].tv_nsec = UTIME_OMIT;
+	tv[1].tv_nsec = UTIME_OMIT;
+	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+		tv[0].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_ATIME)
+		tv[0] = attr->st_atim;
+	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+		tv[1].tv_nsec = UTIME_NOW;
+	else if (to_set & FUSE_SET_ATTR_MTIME)
+		tv[1] = attr->st_mtim;
+
+	if (utimensat(fd, "", tv, AT_EMPTY_PATH) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOENT)
+		return -errno;
+	if (S_ISLNK(n->type))
+		return -EOPNOTSUPP;
+	if (utimensat(AT_FDCWD, fd_path(fd, path, sizeof(path)), tv, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		 int to_set, struct fuse_file_info *fi)
+{
+	struct node *n = node_from_id(ino);
+	struct stat st;
+	char path[64];
+	unsigned cflags = 0;
+	int fd, err;
+
+	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0 &&
+	    !(to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME |
+			 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
+		cflags |= COPYUP_NODATA;
+	err = copyup(n, cflags);
+	if (err)
+		goto out;
+	fd = node_upper_fd(n);
+
+	if (to_set & FUSE_SET_ATTR_MODE) {
+		if (S_ISLNK(n->type)) {
+			err = -EOPNOTSUPP;
+			goto out;
+		}
+		if (chmod(fd_path(fd, path, sizeof(path)), attr->st_mode & 07777) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+
+		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		int wfd = -1;
+
+		if (fi) {
+			struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
+			if (fh && fh->gen == n->gen && (fh->flags & O_ACCMODE) != O_RDONLY)
+				wfd = fh->fd;
+		}
+		if (wfd >= 0 ? ftruncate(wfd, attr->st_size) < 0 :
+		    truncate(fd_path(fd, path, sizeof(path)), attr->st_size) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+		err = set_times(n, fd, attr, to_set);
+		if (err)
+			goto out;
+	}
+	err = node_stat(n, &st);
+out:
+	if (err)
+		fuse_reply_err(req, -err);
+	else
+		fuse_reply_attr(req, &st, fs.timeout);
+}
+
+void lfs_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	if ((mask & W_OK) && !fs.has_upper)
+		fuse_reply_err(req, EROFS);
+	else
+		fuse_reply_err(req, 0);
+}
+
+void lfs_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+	int fd = fs.has_upper ? fs.layers[0].fd : fs.layers[1].fd;
+
+	if (fstatvfs(fd, &sv) < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	sv.f_namemax = fs.namemax;
+	fuse_reply_statfs(req, &sv);
+}

@@ -1,0 +1,77 @@
+/* Privileges: find out what the daemon may really do on the upper layer
+ * and choose the on-disk forms of whiteouts and opaque directories from
+ * that, instead of meeting EPERM in the middle of an operation. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+static bool have_cap(cap_value_t cap)
+{
+	cap_flag_value_t v = CAP_CLEAR;
+	cap_t caps = cap_get_proc();
+
+	if (!caps)
+		return false;
+	cap_get_flag(caps, cap, CAP_EFFECTIVE, &v);
+	cap_free(caps);
+	return v == CAP_SET;
+}
+
+void caps_probe(struct fs *f)
+{
+	char name[64];
+	int fd;
+
+	f->can_chown = have_cap(CAP_CHOWN);
+	f->wh_style = WH_FILE;
+	f->opq_style = OPQ_FILE;
+	if (f->workfd < 0)
+		return;
+
+	/* whiteouts: a 0:0 character device where mknod allows it (root,
+	 * and since Linux 5.8 also unprivileged users for this device) */
+	staging_name(name, sizeof(name));
+	if (mknodat(f->workfd, name, S_IFCHR | 0000, makedev(0, 0)) == 0) {
+		f->wh_style = WH_CHARDEV;
+		unlinkat(f->workfd, name, 0);
+	}
+
+	/* opaque markers: trusted.* needs CAP_SYS_ADMIN in the initial
+	 * namespace; user.* works wherever the filesystem has user xattrs */
+	staging_name(name, sizeof(name));
+	if (mkdirat(f->workfd, name, 0700) < 0)
+		return;
+	fd = openat(f->workfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) == 0)
+			f->opq_style = OPQ_TRUSTED;
+		else if (fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) == 0)
+			f->opq_style = OPQ_USER;
+		close(fd);
+	}
+	unlinkat(f->workfd, name, AT_REMOVEDIR);
+}
+
+const char *wh_style_name(enum wh_style s)
+{
+	return s == WH_CHARDEV ? "character device 0:0" : ".wh.NAME file";
+}
+
+const char *opq_style_name(enum opaque_style s)
+{
+	switch (s) {
+	case OPQ_TRUSTED: return "xattr trusted.overlay.opaque=y";
+	case OPQ_USER: return "xattr user.overlay.opaque=y";
+	default: return ".wh..wh..opq file";
+	}
+}

@@ -1,0 +1,451 @@
+/* Copy-up: before anything changes an object that lives only in a lower
+ * layer, copy it into the upper layer. Parents go first; the object is
+ * built in the staging directory (data, owner, xattrs, mode, times) and
+ * renamed into place, so the upper never holds a partial copy. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+char *staging_name(char *buf, size_t len)
+{
+	uint64_t c = __atomic_add_fetch(&fs.tmpcounter, 1, __ATOMIC_RELAXED);
+
+	snprintf(buf, len, "#%x.%llx", (unsigned)getpid(), (unsigned long long)c);
+	return buf;
+}
+
+/* Copy the byte range [off, end) with copy_file_range, falling back to a
+ * plain read/write loop where the kernel cannot do it in place. */
+static int copy_range(int in, int out, off_t off, off_t end)
+{
+	static __thread char *buf;
+	bool plain = false;
+
+	while (off < end) {
+		size_t chunk = (size_t)(end - off) > (1 << 30) ? (1 << 30) : (size_t)(end - off);
+		ssize_t n;
+
+		if (!plain) {
+			off_t o1 = off, o2 = off;
+			n = copy_file_range(in, &o1, out, &o2, chunk, 0);
+			if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
+				      errno == EINVAL || errno == EOPNOTSUPP)) {
+				plain = true;
+				continue;
+			}
+		} else {
+			if (!buf)
+				buf = xmalloc(1 << 20);
+			if (chunk > (1 << 20))
+				chunk = 1 << 20;
+			n = pread(in, buf, chunk, off);
+			if (n > 0) {
+				ssize_t w = 0;
+				while (w < n) {
+					ssize_t k = pwrite(out, buf + w, (size_t)(n - w), off + w);
+					if (k < 0)
+						return -errno;
+					w += k;
+				}
+			}
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;	/* file shrank under us; size is fixed below */
+		off += n;
+	}
+	return 0;
+}
+
+/* Copy file data, keeping holes: share extents where the filesystem can
+ * (reflink), else copy only the data segments. */
+static int copy_data(int in, int out, off_t size)
+{
+	off_t off = 0;
+	int err;
+
+	if (size == 0)
+		return 0;
+	if (ioctl(out, FICLONE, in) == 0)
+		return 0;
+	while (off < size) {
+		off_t data = lseek(in, off, SEEK_DATA);
+		off_t hole;
+
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;	/* only a hole is left */
+			/* no SEEK_DATA support: copy everything */
+			err = copy_range(in, out, off, size);
+			if (err)
+				return err;
+			break;
+		}
+		hole = lseek(in, data, SEEK_HOLE);
+		if (hole < 0)
+			hole = size;
+		err = copy_range(in, out, data, hole);
+		if (err)
+			return err;
+		off = hole;
+	}
+	if (ftruncate(out, size) < 0)
+		return -errno;
+	return 0;
+}
+
+static bool xattr_copyable(const char *name)
+{
+	return !xattr_is_internal(name);
+}
+
+/* Copy xattrs between two descriptors (regular files and directories). */
+int copy_xattrs(int src, int dst)
+{
+	ssize_t len = flistxattr(src, NULL, 0);
+	char *list, *val = NULL;
+	size_t valsz = 0;
+	int err = 0;
+
+	if (len <= 0)
+		return 0;
+	list = xmalloc((size_t)len);
+	len = flistxattr(src, list, (size_t)len);
+	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
+		const char *name = list + off;
+		ssize_t vlen;
+
+		if (!xattr_copyable(name))
+			continue;
+		vlen = fgetxattr(src, name, NULL, 0);
+		if (vlen < 0)
+			continue;
+		if ((size_t)vlen > valsz) {
+			free(val);
+			valsz = (size_t)vlen;
+			val = xmalloc(valsz);
+		}
+		vlen = fgetxattr(src, name, val, valsz);
+		if (vlen < 0)
+			continue;
+		if (fsetxattr(dst, name, val, (size_t)vlen, 0) < 0) {
+			/* security labels the upper cannot take are dropped,
+			 * as the kernel does; user data must not be */
+			if (strncmp(name, "user.", 5) == 0 && errno != ENOTSUP) {
+				err = -errno;
+				break;
+			}
+		}
+	}
+	free(list);
+	free(val);
+	return err;
+}
+
+/* Same, by path, for objects that cannot be opened (fifos, devices). */
+static void copy_xattrs_path(const char *src, const char *dst)
+{
+	ssize_t len = listxattr(src, NULL, 0);
+	char *list;
+
+	if (len <= 0)
+		return;
+	list = xmalloc((size_t)len);
+	len = listxattr(src, list, (size_t)len);
+	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
+		const char *name = list + off;
+		char val[4096];
+		ssize_t vlen;
+
+		if (!xattr_copyable(name))
+			continue;
+		vlen = getxattr(src, name, val, sizeof(val));
+		if (vlen >= 0)
+			setxattr(dst, name, val, (size_t)vlen, 0);
+	}
+	free(list);
+}
+
+int restore_dir_times(int dirfd, const struct stat *st)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+
+	if (futimens(dirfd, ts) < 0 && utimensat(dirfd, "", ts, AT_EMPTY_PATH) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Build a copy of the object SRC (an lref, with attributes ST) in the
+ * staging directory under TMP. Returns an fd to keep for the new object
+ * (O_RDONLY for a directory, O_PATH otherwise) or -errno. */
+static int stage_copy(const struct lref *src, const struct stat *st,
+		      const char *tmp, unsigned flags)
+{
+	struct timespec ts[2] = { st->st_atim, st->st_mtim };
+	mode_t type = st->st_mode & S_IFMT;
+	char spath[64], dpath[PATH_MAX];
+	int in = -1, out = -1, keep = -1, err = 0;
+
+	switch (type) {
+	case S_IFREG:
+		in = reopen_fd(src->fd, O_RDONLY);
+		if (in < 0)
+			return -errno;
+		out = openat(fs.workfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+		if (out < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (!(flags & COPYUP_NODATA))
+			err = copy_data(in, out, st->st_size);
+		break;
+	case S_IFDIR:
+		if (mkdirat(fs.workfd, tmp, 0700) < 0)
+			return -errno;
+		in = dup(src->fd);
+		out = openat(fs.workfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (out < 0)
+			err = -errno;
+		break;
+	case S_IFLNK: {
+		char target[PATH_MAX + 1];
+		ssize_t n = readlinkat(src->fd, "", target, sizeof(target) - 1);
+
+		if (n < 0)
+			return -errno;
+		target[n] = '\0';
+		if (symlinkat(target, fs.workfd, tmp) < 0)
+			return -errno;
+		break;
+	}
+	default:
+		if (mknodat(fs.workfd, tmp, type | 0600, st->st_rdev) < 0)
+			return -errno;
+		break;
+	}
+	if (err)
+		goto out;
+
+	/* owner first: chown drops capabilities and set-id bits */
+	if (out >= 0) {
+		if (fchown(out, st->st_uid, st->st_gid) < 0 && fs.can_chown) {
+			err = -errno;
+			goto out;
+		}
+		err = copy_xattrs(in >= 0 ? in : src->fd, out);
+		if (err)
+			goto out;
+		if (fchmod(out, st->st_mode & 07777) < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (type == S_IFREG && fs.cfg->fsync && fsync(out) < 0) {
+			err = -errno;
+			goto out;
+		}
+		if (futimens(out, ts) < 0) {
+			err = -errno;
+			goto out;
+		}
+	} else {
+		if (fchownat(fs.workfd, tmp, st->st_uid, st->st_gid,
+			     AT_SYMLINK_NOFOLLOW) < 0 && fs.can_chown) {
+			err = -errno;
+			goto out;
+		}
+		if (type != S_IFLNK) {
+			fd_path_at(fs.workfd, tmp, dpath, sizeof(dpath));
+			copy_xattrs_path(fd_path(src->fd, spath, sizeof(spath)), dpath);
+			if (fchmodat(fs.workfd, tmp, st->st_mode & 07777, 0) < 0) {
+				err = -errno;
+				goto out;
+			}
+		}
+		if (utimensat(fs.workfd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0) {
+			err = -errno;
+			goto out;
+		}
+	}
+	if (type == S_IFDIR) {
+		keep = out;
+		out = -1;
+	} else {
+		keep = openat(fs.workfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (keep < 0)
+			err = -errno;
+	}
+out:
+	if (in >= 0)
+		close(in);
+	if (out >= 0)
+		close(out);
+	if (err) {
+		if (keep >= 0)
+			close(keep);
+		if (unlinkat(fs.workfd, tmp, type == S_IFDIR ? AT_REMOVEDIR : 0) < 0)
+			remove_tree_at(fs.workfd, tmp);
+		return err;
+	}
+	return keep;
+}
+
+/* Copy the object behind LS (top-most ref) into the upper directory
+ * PARENT_FD under NAME. On success *newfd is the fd kept for it. */
+static int copyup_obj(struct lset *ls, int parent_fd, const char *name,
+		      unsigned flags, int *newfd, struct stat *nst)
+{
+	char tmp[64];
+	struct stat st, pst;
+	int fd;
+
+	if (fstatat(ls->r[0].fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (fstat(parent_fd, &pst) < 0)
+		return -errno;
+	staging_name(tmp, sizeof(tmp));
+	fd = stage_copy(&ls->r[0], &st, tmp, flags);
+	if (fd < 0)
+		return fd;
+	if (fstat(fd, nst) < 0 || renameat(fs.workfd, tmp, parent_fd, name) < 0) {
+		int err = -errno;
+		close(fd);
+		remove_tree_at(fs.workfd, tmp);
+		return err;
+	}
+	/* the parent's times are part of what was copied, not changed */
+	restore_dir_times(parent_fd, &pst);
+	*newfd = fd;
+	return 0;
+}
+
+int copyup(struct node *n, unsigned flags)
+{
+	struct node *parent = NULL;
+	struct lset *ls, *nls;
+	struct stat nst;
+	char *name = NULL;
+	int err, newfd = -1;
+
+	if (!fs.has_upper)
+		return -EROFS;
+	if (node_in_upper(n))
+		return 0;
+	err = node_parent_name(n, &parent, &name);
+	if (err)
+		return err;
+	err = copyup(parent, 0);
+	if (err)
+		goto out;
+
+	pthread_mutex_lock(&n->lock);
+	if (node_in_upper(n))
+		goto unlock;
+	ls = node_lset(n);
+	err = copyup_obj(ls, node_upper_fd(parent), name, flags, &newfd, &nst);
+	if (err)
+		goto unlock;
+	if (S_ISDIR(n->type)) {
+		nls = lset_new(ls->n + 1);
+		for (int i = 0; i < ls->n; i++) {
+			nls->r[i + 1] = ls->r[i];
+			nls->r[i + 1].fd = dup(ls->r[i].fd);
+		}
+	} else {
+		nls = lset_new(1);
+	}
+	nls->r[0].layer = 0;
+	nls->r[0].fd = newfd;
+	nls->r[0].xwhiteouts = false;
+	node_rekey(n, &nst);
+	node_set_lset(n, nls);
+	n->wh_count = 0;
+	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
+unlock:
+	pthread_mutex_unlock(&n->lock);
+out:
+	node_put(parent);
+	free(name);
+	return err;
+}
+
+/* Make every entry below DIR exist in the upper, so that DIR can be moved
+ * without leaving content behind, then make DIR opaque: the upper alone
+ * now describes it. */
+int copyup_tree(struct node *dir)
+{
+	struct dentry_list *list = NULL;
+	struct lset *ls, *nls;
+	int err, ufd;
+
+	err = copyup(dir, 0);
+	if (err)
+		return err;
+	ls = node_lset(dir);
+	if (ls->n == 1)
+		return 0;	/* nothing below the upper */
+	err = merged_list(dir, &list);
+	if (err)
+		return err;
+	for (size_t i = 0; i < dentry_list_count(list); i++) {
+		const char *name = dentry_list_name(list, i);
+		struct node *child;
+		struct stat st;
+
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		err = lookup_node(dir, name, &child, &st);
+		if (err)
+			break;
+		if (child->parent != dir || strcmp(child->name, name)) {
+			/* a lower hard link known under another name: copy
+			 * this name without moving the shared node */
+			int nfd = -1;
+			struct stat nst;
+			err = copyup_obj(node_lset(child), node_upper_fd(dir),
+					 name, 0, &nfd, &nst);
+			if (nfd >= 0)
+				close(nfd);
+		} else if (S_ISDIR(child->type)) {
+			err = copyup_tree(child);
+		} else {
+			err = copyup(child, 0);
+		}
+		node_forget(child, 1);
+		if (err)
+			break;
+	}
+	dentry_list_free(list);
+	if (err)
+		return err;
+
+	pthread_mutex_lock(&dir->lock);
+	ls = node_lset(dir);
+	ufd = ls->r[0].fd;
+	err = opaque_set(ufd);
+	if (!err) {
+		purge_internal_entries(ufd);
+		nls = lset_new(1);
+		nls->r[0].layer = 0;
+		nls->r[0].fd = dup(ufd);
+		node_set_lset(dir, nls);
+		dir->flags |= NODE_OPAQUE;
+	}
+	pthread_mutex_unlock(&dir->lock);
+	return err;
+}

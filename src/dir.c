@@ -1,0 +1,592 @@
+/* Directory operations: creating, linking, removing and renaming names.
+ * Every change happens in the upper layer after the parents are copied
+ * up; removals of names that also exist below leave whiteouts. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+struct new_obj {
+	mode_t type;		/* S_IFREG, S_IFDIR, S_IFLNK, other, or 0 = link */
+	mode_t mode;
+	dev_t rdev;
+	const char *target;	/* symlink target */
+	struct node *src;	/* hard link source */
+	int open_flags;		/* for S_IFREG via create */
+};
+
+static int check_new_name(const char *name)
+{
+	if (strlen(name) > fs.namemax)
+		return -ENAMETOOLONG;
+	if (name_is_internal(name))
+		return -EPERM;
+	return 0;
+}
+
+static void dir_changed(struct node *dir)
+{
+	__atomic_add_fetch(&dir->gen, 1, __ATOMIC_RELEASE);
+}
+
+/* Create the object in DIRFD/NAME; returns an fd (for regular files the
+ * open file, for directories an O_RDONLY fd, else -2 meaning "none"). */
+static int make_object(int dirfd, const char *name, const struct new_obj *o)
+{
+	char path[64];
+	int fd;
+
+	switch (o->type) {
+	case S_IFREG:
+		fd = openat(dirfd, name, (o->open_flags & ~(O_TRUNC | O_NOFOLLOW)) |
+			    O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, o->mode);
+		return fd < 0 ? -errno : fd;
+	case S_IFDIR:
+		if (mkdirat(dirfd, name, o->mode) < 0)
+			return -errno;
+		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	case S_IFLNK:
+		if (symlinkat(o->target, dirfd, name) < 0)
+			return -errno;
+		return -2;
+	case 0:
+		if (linkat(AT_FDCWD, fd_path(node_upper_fd(o->src), path, sizeof(path)),
+			   dirfd, name, AT_SYMLINK_FOLLOW) < 0)
+			return -errno;
+		return -2;
+	default:
+		if (mknodat(dirfd, name, o->mode, o->rdev) < 0)
+			return -errno;
+		return -2;
+	}
+}
+
+/* Create NAME in PARENT. On success *out is the node (one lookup
+ * reference taken), *st its attributes and, for a regular file, *openfd
+ * the open descriptor. */
+static int create_obj(fuse_req_t req, struct node *parent, const char *name,
+		      struct new_obj *o, struct node **out, struct stat *st,
+		      int *openfd)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	struct stat pst, cur;
+	char tmp[64], whname[NAME_MAX + 1];
+	bool staged = false, has_whfile = false;
+	const char *tname;
+	struct lset *ls;
+	int pfd, tfd, fd, err;
+
+	err = check_new_name(name);
+	if (err)
+		return err;
+	if (o->type == 0) {
+		if (S_ISDIR(o->src->type))
+			return -EPERM;
+		err = copyup(o->src, 0);
+		if (err)
+			return err;
+	}
+	err = copyup(parent, 0);
+	if (err)
+		return err;
+	pfd = node_upper_fd(parent);
+	if (fstat(pfd, &pst) < 0)
+		return -errno;
+	if (o->type != 0 && o->type != S_IFLNK)
+		o->mode = (o->type | (apply_umask(pfd, o->mode, ctx) & 07777));
+
+	if (fstatat(pfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (!stat_is_whiteout(&cur))
+			return -EEXIST;
+		staged = true;
+	} else if (errno != ENOENT) {
+		return -errno;
+	} else if (strlen(name) + 4 <= NAME_MAX) {
+		snprintf(whname, sizeof(whname), ".wh.%s", name);
+		has_whfile = fstatat(pfd, whname, &cur, AT_SYMLINK_NOFOLLOW) == 0;
+		/* a directory replacing a deleted one must be opaque before
+		 * the name shows, so it is built aside */
+		staged = has_whfile && o->type == S_IFDIR;
+	}
+
+	tfd = staged ? fs.workfd : pfd;
+	tname = staged ? staging_name(tmp, sizeof(tmp)) : name;
+	fd = make_object(tfd, tname, o);
+	if (fd < 0 && fd != -2)
+		return fd;
+	if (o->type != 0)
+		set_creds_owner(tfd, tname, fd >= 0 ? fd : -1, ctx, &pst,
+				o->type == S_IFDIR);
+	if (staged && o->type == S_IFDIR) {
+		err = opaque_set(fd);
+		if (err)
+			goto fail;
+	}
+	if (staged) {
+		err = install_staged(pfd, name, tmp, o->type == S_IFDIR);
+		if (err)
+			goto fail;
+	} else if (has_whfile) {
+		unlinkat(pfd, whname, 0);
+	}
+
+	ls = lset_new(1);
+	ls->r[0].layer = 0;
+	if (o->type == S_IFDIR) {
+		ls->r[0].fd = fd;
+		fd = -1;
+	} else {
+		ls->r[0].fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (ls->r[0].fd < 0) {
+			err = -errno;
+			lset_free(ls);
+			goto out_fd;
+		}
+	}
+	if (fstatat(ls->r[0].fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		err = -errno;
+		lset_free(ls);
+		goto out_fd;
+	}
+	*out = node_find_or_insert(parent, name, st, ls,
+				   staged && o->type == S_IFDIR, NULL);
+	fix_stat(*out, st);
+	dir_changed(parent);
+	if (o->type == S_IFREG && openfd) {
+		*openfd = fd;
+		fd = -1;
+	}
+out_fd:
+	if (fd >= 0)
+		close(fd);
+	return err;
+fail:
+	if (fd >= 0)
+		close(fd);
+	if (staged)
+		remove_tree_at(fs.workfd, tmp);
+	else
+		remove_tree_at(pfd, name);
+	return err;
+}
+
+static void reply_created(fuse_req_t req, int err, struct node *n,
+			  struct stat *st)
+{
+	struct fuse_entry_param e;
+
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fill_entry(&e, n, st);
+	fuse_reply_entry(req, &e);
+}
+
+void lfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct new_obj o = { .type = S_IFDIR, .mode = mode };
+	struct node *n = NULL;
+	struct stat st;
+	int err = create_obj(req, node_from_id(parent), name, &o, &n, &st, NULL);
+
+	reply_created(req, err, n, &st);
+}
+
+void lfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, dev_t rdev)
+{
+	struct new_obj o = { .type = mode & S_IFMT, .mode = mode, .rdev = rdev };
+	struct node *n = NULL;
+	struct stat st;
+	int err;
+
+	if (o.type == S_IFREG) {
+		o.open_flags = O_WRONLY;
+		int fd = -1;
+		err = create_obj(req, node_from_id(parent), name, &o, &n, &st, &fd);
+		if (fd >= 0)
+			close(fd);
+	} else {
+		err = create_obj(req, node_from_id(parent), name, &o, &n, &st, NULL);
+	}
+	reply_created(req, err, n, &st);
+}
+
+void lfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		 const char *name)
+{
+	struct new_obj o = { .type = S_IFLNK, .target = link };
+	struct node *n = NULL;
+	struct stat st;
+	int err = create_obj(req, node_from_id(parent), name, &o, &n, &st, NULL);
+
+	reply_created(req, err, n, &st);
+}
+
+void lfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	      const char *newname)
+{
+	struct new_obj o = { .type = 0, .src = node_from_id(ino) };
+	struct node *n = NULL;
+	struct stat st;
+	int err = create_obj(req, node_from_id(newparent), newname, &o, &n, &st, NULL);
+
+	reply_created(req, err, n, &st);
+}
+
+void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode, struct fuse_file_info *fi)
+{
+	struct new_obj o = { .type = S_IFREG, .mode = mode, .open_flags = fi->flags };
+	struct fuse_entry_param e;
+	struct fhandle *fh;
+	struct node *n = NULL;
+	struct stat st;
+	int fd = -1, err;
+
+	err = create_obj(req, node_from_id(parent), name, &o, &n, &st, &fd);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fh = xcalloc(1, sizeof(*fh));
+	fh->fd = fd;
+	fh->flags = fi->flags;
+	fh->gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
+	fh->node = n;
+	pthread_mutex_init(&fh->lock, NULL);
+	fi->fh = (uintptr_t)fh;
+	fi->keep_cache = 1;
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+	fill_entry(&e, n, &st);
+	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
+		/* the opener was interrupted: nobody will release this */
+		close(fd);
+		free(fh);
+	}
+}
+
+/* A name left the merged view; the node dies with its last name. */
+static void name_removed(struct node *n, bool was_upper)
+{
+	struct stat st;
+
+	pthread_mutex_lock(&n->lock);
+	if (was_upper) {
+		if (S_ISDIR(n->type) || fstatat(node_lset(n)->r[0].fd, "", &st,
+					       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_nlink == 0) {
+			ino_remap_del(n->kdev, n->kino);
+			pthread_mutex_unlock(&n->lock);
+			node_unhash(n);
+			return;
+		}
+	} else {
+		n->wh_count++;
+		if (S_ISDIR(n->type) ||
+		    fstatat(node_lset(n)->r[0].fd, "", &st,
+			    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_nlink <= n->wh_count) {
+			pthread_mutex_unlock(&n->lock);
+			node_unhash(n);
+			return;
+		}
+	}
+	pthread_mutex_unlock(&n->lock);
+}
+
+/* Remove NAME (node CHILD) from the upper of PARENT, leaving a whiteout
+ * where a lower layer still holds the name. */
+static int remove_name(struct node *parent, const char *name, struct node *child)
+{
+	bool in_upper = node_in_upper(child);
+	char tmp[64];
+	int pfd, lower, err;
+
+	err = copyup(parent, 0);
+	if (err)
+		return err;
+	pfd = node_upper_fd(parent);
+	lower = lower_has_name(parent, name);
+	if (lower < 0)
+		return lower;
+	if (lower) {
+		err = in_upper ? whiteout_replace(pfd, name) : whiteout_create(pfd, name);
+	} else if (S_ISDIR(child->type)) {
+		/* the upper directory may still hold whiteouts: move it
+		 * aside in one step, then empty it */
+		staging_name(tmp, sizeof(tmp));
+		if (renameat(pfd, name, fs.workfd, tmp) < 0)
+			return -errno;
+		err = remove_tree_at(fs.workfd, tmp);
+		err = 0;
+	} else {
+		err = unlinkat(pfd, name, 0) < 0 ? -errno : 0;
+	}
+	if (err)
+		return err;
+	name_removed(child, in_upper);
+	dir_changed(parent);
+	return 0;
+}
+
+void lfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct node *dir = node_from_id(parent), *child;
+	struct stat st;
+	int err;
+
+	if (!fs.has_upper) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = lookup_node(dir, name, &child, &st);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (S_ISDIR(child->type))
+		err = -EISDIR;
+	else
+		err = remove_name(dir, name, child);
+	node_forget(child, 1);
+	fuse_reply_err(req, -err);
+}
+
+void lfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct node *dir = node_from_id(parent), *child;
+	struct stat st;
+	int err;
+
+	if (!fs.has_upper) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	err = lookup_node(dir, name, &child, &st);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	if (!S_ISDIR(child->type)) {
+		err = -ENOTDIR;
+	} else {
+		err = merged_is_empty(child);
+		if (err == 0)
+			err = -ENOTEMPTY;
+		else if (err > 0)
+			err = remove_name(dir, name, child);
+	}
+	node_forget(child, 1);
+	fuse_reply_err(req, -err);
+}
+
+/* Before replacing an upper directory that is empty in the merged view,
+ * drop the whiteouts and markers it may still hold. */
+static void empty_upper_dir(int fd)
+{
+	purge_internal_entries(fd);
+	unlinkat(fd, ".wh..wh..opq", 0);
+}
+
+static int prepare_rename_src(struct node *n)
+{
+	return S_ISDIR(n->type) ? copyup_tree(n) : copyup(n, 0);
+}
+
+static int ensure_opaque(struct node *n)
+{
+	int err = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (!(n->flags & NODE_OPAQUE)) {
+		err = opaque_set(node_lset(n)->r[0].fd);
+		if (!err)
+			n->flags |= NODE_OPAQUE;
+	}
+	pthread_mutex_unlock(&n->lock);
+	return err;
+}
+
+static void move_node(struct node *n, struct node *parent, const char *name)
+{
+	pthread_mutex_lock(&n->lock);
+	node_set_parent_name(n, parent, name);
+	pthread_mutex_unlock(&n->lock);
+}
+
+static int do_rename(struct node *sdir, const char *name, struct node *ddir,
+		     const char *newname, unsigned int flags)
+{
+	struct node *src = NULL, *dst = NULL;
+	struct stat st, cur;
+	int spfd, dpfd, src_lower, dst_lower, err;
+	bool dst_upper = false;
+
+	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if (!fs.has_upper)
+		return -EROFS;
+	err = check_new_name(newname);
+	if (err)
+		return err;
+	err = lookup_node(sdir, name, &src, &st);
+	if (err)
+		return err;
+	err = lookup_node(ddir, newname, &dst, &st);
+	if (err == -ENOENT) {
+		dst = NULL;
+		if (flags & RENAME_EXCHANGE) {
+			err = -ENOENT;
+			goto out;
+		}
+	} else if (err) {
+		dst = NULL;
+		goto out;
+	} else if (flags & RENAME_NOREPLACE) {
+		err = -EEXIST;
+		goto out;
+	}
+	err = 0;
+	if (dst == src) {
+		goto out;	/* same object: nothing to do */
+	}
+	if (dst && !(flags & RENAME_EXCHANGE)) {
+		if (S_ISDIR(dst->type) && !S_ISDIR(src->type)) {
+			err = -EISDIR;
+			goto out;
+		}
+		if (!S_ISDIR(dst->type) && S_ISDIR(src->type)) {
+			err = -ENOTDIR;
+			goto out;
+		}
+		if (S_ISDIR(dst->type)) {
+			err = merged_is_empty(dst);
+			if (err <= 0) {
+				err = err ? err : -ENOTEMPTY;
+				goto out;
+			}
+			err = 0;
+		}
+	}
+
+	/* everything that moves must live in the upper, whole */
+	err = prepare_rename_src(src);
+	if (!err && (flags & RENAME_EXCHANGE))
+		err = prepare_rename_src(dst);
+	if (!err)
+		err = copyup(sdir, 0);
+	if (!err)
+		err = copyup(ddir, 0);
+	if (err)
+		goto out;
+	spfd = node_upper_fd(sdir);
+	dpfd = node_upper_fd(ddir);
+	src_lower = lower_has_name(sdir, name);
+	dst_lower = lower_has_name(ddir, newname);
+	if (src_lower < 0 || dst_lower < 0) {
+		err = src_lower < 0 ? src_lower : dst_lower;
+		goto out;
+	}
+
+	if (flags & RENAME_EXCHANGE) {
+		/* a directory landing on a name that exists below must hide
+		 * what is there */
+		if (S_ISDIR(src->type) && dst_lower)
+			err = ensure_opaque(src);
+		if (!err && S_ISDIR(dst->type) && src_lower)
+			err = ensure_opaque(dst);
+		if (!err && renameat2(spfd, name, dpfd, newname, RENAME_EXCHANGE) < 0)
+			err = -errno;
+		if (err)
+			goto out;
+		move_node(src, ddir, newname);
+		move_node(dst, sdir, name);
+		goto changed;
+	}
+
+	if (fstatat(dpfd, newname, &cur, AT_SYMLINK_NOFOLLOW) == 0) {
+		dst_upper = true;
+		if (S_ISDIR(cur.st_mode) && dst)
+			empty_upper_dir(node_upper_fd(dst));
+		if (stat_is_whiteout(&cur) && S_ISDIR(src->type)) {
+			/* a directory cannot replace a device node */
+			if (unlinkat(dpfd, newname, 0) < 0) {
+				err = -errno;
+				goto out;
+			}
+			dst_upper = false;
+		}
+	}
+	if (S_ISDIR(src->type) && dst_lower) {
+		err = ensure_opaque(src);
+		if (err)
+			goto out;
+	}
+	if (src_lower) {
+		if (fs.wh_style == WH_CHARDEV &&
+		    renameat2(spfd, name, dpfd, newname, RENAME_WHITEOUT) == 0)
+			goto moved;
+		if (renameat(spfd, name, dpfd, newname) < 0) {
+			err = -errno;
+			goto out;
+		}
+		err = whiteout_create(spfd, name);
+		if (err)
+			goto out;
+	} else if (renameat(spfd, name, dpfd, newname) < 0) {
+		err = -errno;
+		goto out;
+	}
+moved:
+	if (strlen(newname) + 4 <= NAME_MAX) {
+		char whname[NAME_MAX + 1];
+		snprintf(whname, sizeof(whname), ".wh.%s", newname);
+		unlinkat(dpfd, whname, 0);
+	}
+	move_node(src, ddir, newname);
+	if (dst)
+		name_removed(dst, dst_upper && !stat_is_whiteout(&cur));
+changed:
+	dir_changed(sdir);
+	dir_changed(ddir);
+out:
+	if (src)
+		node_forget(src, 1);
+	if (dst)
+		node_forget(dst, 1);
+	return err;
+}
+
+void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	int err = do_rename(node_from_id(parent), name, node_from_id(newparent),
+			    newname, flags);
+
+	fuse_reply_err(req, -err);
+}
+
+void lfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct lset *ls = node_lset(node_from_id(ino));
+	char buf[PATH_MAX + 1];
+	ssize_t n = readlinkat(ls->r[0].fd, "", buf, sizeof(buf) - 1);
+
+	if (n < 0) {
+		fuse_reply_err(req, errno);
+		return;
+	}
+	buf[n] = '\0';
+	fuse_reply_readlink(req, buf);
+}

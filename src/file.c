@@ -1,0 +1,185 @@
+/* File I/O. An open file is a descriptor on the real file; reads and
+ * writes go straight to it without touching the node table. Opening for
+ * writing copies the file up first. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+static int open_flags(int flags)
+{
+	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW)) | O_CLOEXEC;
+}
+
+int file_open_handle(struct node *n, int flags, struct fhandle **out)
+{
+	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	struct fhandle *fh;
+	uint32_t gen;
+	int fd, err;
+
+	if (writing) {
+		if (!fs.has_upper)
+			return -EROFS;
+		err = copyup(n, (flags & O_TRUNC) ? COPYUP_NODATA : 0);
+		if (err)
+			return err;
+	}
+	gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
+	fd = reopen_fd(node_lset(n)->r[0].fd, open_flags(flags));
+	if (fd < 0)
+		return -errno;
+	fh = xcalloc(1, sizeof(*fh));
+	fh->fd = fd;
+	fh->gen = gen;
+	fh->flags = flags;
+	fh->node = n;
+	pthread_mutex_init(&fh->lock, NULL);
+	*out = fh;
+	return 0;
+}
+
+/* A file opened read-only before another opener copied it up must read
+ * the upper copy from then on, as overlayfs does. */
+static int fh_fd(struct fhandle *fh)
+{
+	struct node *n = fh->node;
+	int fd;
+
+	if (__atomic_load_n(&n->gen, __ATOMIC_ACQUIRE) == fh->gen)
+		return fh->fd;
+	pthread_mutex_lock(&fh->lock);
+	if (fh->gen != __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE)) {
+		uint32_t gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
+		fd = reopen_fd(node_lset(n)->r[0].fd,
+			       open_flags(fh->flags) & ~O_TRUNC);
+		if (fd >= 0) {
+			/* the old fd stays valid for concurrent readers
+			 * until release: keep it by dup2 onto the same
+			 * number */
+			dup2(fd, fh->fd);
+			close(fd);
+			fh->gen = gen;
+		}
+	}
+	pthread_mutex_unlock(&fh->lock);
+	return fh->fd;
+}
+
+static struct fhandle *fh_of(struct fuse_file_info *fi)
+{
+	return (struct fhandle *)(uintptr_t)fi->fh;
+}
+
+void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fhandle *fh;
+	int err = file_open_handle(node_from_id(ino), fi->flags, &fh);
+
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	fi->fh = (uintptr_t)fh;
+	fi->keep_cache = 1;
+	if (fi->flags & O_DIRECT)
+		fi->direct_io = 1;
+	if (fuse_reply_open(req, fi) == -ENOENT) {
+		close(fh->fd);
+		free(fh);
+	}
+}
+
+void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	      struct fuse_file_info *fi)
+{
+	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+
+	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	buf.buf[0].fd = fh_fd(fh_of(fi));
+	buf.buf[0].pos = off;
+	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
+}
+
+void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
+		   off_t off, struct fuse_file_info *fi)
+{
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	ssize_t n;
+
+	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
+	out.buf[0].fd = fh_fd(fh_of(fi));
+	out.buf[0].pos = off;
+	n = fuse_buf_copy(&out, in, 0);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void lfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	fuse_reply_err(req, 0);
+}
+
+void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct fhandle *fh = fh_of(fi);
+
+	close(fh->fd);
+	pthread_mutex_destroy(&fh->lock);
+	free(fh);
+	fuse_reply_err(req, 0);
+}
+
+void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	       struct fuse_file_info *fi)
+{
+	int fd = fh_fd(fh_of(fi));
+	int err = 0;
+
+	if (fs.cfg->fsync && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		err = errno;
+	fuse_reply_err(req, err);
+}
+
+void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		   off_t length, struct fuse_file_info *fi)
+{
+	int err = 0;
+
+	if (fallocate(fh_fd(fh_of(fi)), mode, offset, length) < 0)
+		err = errno;
+	fuse_reply_err(req, err);
+}
+
+void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			 struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			 off_t off_out, struct fuse_file_info *fi_out,
+			 size_t len, int flags)
+{
+	ssize_t n = copy_file_range(fh_fd(fh_of(fi_in)), &off_in,
+				    fh_fd(fh_of(fi_out)), &off_out, len,
+				    (unsigned)flags);
+
+	if (n < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	       struct fuse_file_info *fi)
+{
+	off_t r = lseek(fh_fd(fh_of(fi)), off, whence);
+
+	if (r < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_lseek(req, r);
+}

@@ -1,0 +1,261 @@
+/* Layers: opening and validating the directories of a stack before
+ * anything is mounted or written, and preparing the staging area. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+static int open_layer_dir(const char *what, const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		lfs_log("%s '%s': %s", what, path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, st) < 0) {
+		lfs_log("%s '%s': %s", what, path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int check_writable(const char *what, const char *path, int fd)
+{
+	struct statvfs sv;
+
+	if (fstatvfs(fd, &sv) == 0 && (sv.f_flag & ST_RDONLY)) {
+		lfs_log("%s '%s': %s", what, path, strerror(EROFS));
+		return -1;
+	}
+	if (faccessat(fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
+		lfs_log("%s '%s': %s", what, path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Is A the same as B or below it? Both are canonical paths. */
+static bool path_within(const char *a, const char *b)
+{
+	size_t lb = strlen(b);
+
+	if (!strcmp(b, "/"))
+		return true;
+	return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
+}
+
+static int check_overlap(struct config *cfg)
+{
+	char **real = xcalloc((size_t)cfg->nlower + 2, sizeof(char *));
+	char *upper = NULL, *work = NULL;
+	int ret = -1;
+
+	for (int i = 0; i < cfg->nlower; i++) {
+		real[i] = realpath(cfg->lowerdirs[i], NULL);
+		if (!real[i]) {
+			lfs_log("lowerdir '%s': %s", cfg->lowerdirs[i], strerror(errno));
+			goto out;
+		}
+		for (int j = 0; j < i; j++) {
+			if (!strcmp(real[i], real[j])) {
+				lfs_log("lowerdir '%s' is listed twice", cfg->lowerdirs[i]);
+				goto out;
+			}
+		}
+	}
+	if (cfg->upperdir) {
+		upper = realpath(cfg->upperdir, NULL);
+		work = realpath(cfg->workdir, NULL);
+		if (!upper || !work) {
+			lfs_log("%s '%s': %s", upper ? "workdir" : "upperdir",
+				upper ? cfg->workdir : cfg->upperdir, strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < cfg->nlower; i++) {
+			if (path_within(upper, real[i])) {
+				lfs_log("upperdir '%s' is inside lowerdir '%s'",
+					cfg->upperdir, cfg->lowerdirs[i]);
+				goto out;
+			}
+			if (path_within(real[i], upper)) {
+				lfs_log("lowerdir '%s' is inside upperdir '%s'",
+					cfg->lowerdirs[i], cfg->upperdir);
+				goto out;
+			}
+			if (path_within(work, real[i]) || path_within(real[i], work)) {
+				lfs_log("workdir '%s' and lowerdir '%s' overlap",
+					cfg->workdir, cfg->lowerdirs[i]);
+				goto out;
+			}
+		}
+		if (path_within(work, upper) || path_within(upper, work)) {
+			lfs_log("workdir '%s' and upperdir '%s' overlap: they must be separate directories",
+				cfg->workdir, cfg->upperdir);
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	for (int i = 0; i < cfg->nlower; i++)
+		free(real[i]);
+	free(real);
+	free(upper);
+	free(work);
+	return ret;
+}
+
+/* Open every layer and check the stack makes sense. Prints a message
+ * naming the offending path and returns -1 on error; nothing on disk is
+ * touched. */
+int layers_open(struct fs *f, struct config *cfg)
+{
+	struct stat st, wst;
+	struct statvfs sv;
+	dev_t devs[64];
+	int ndevs = 0;
+
+	f->cfg = cfg;
+	f->nlayers = 1 + cfg->nlower;
+	f->layers = xcalloc((size_t)f->nlayers, sizeof(*f->layers));
+	f->workfd = -1;
+
+	for (int i = 0; i < cfg->nlower; i++) {
+		struct layer *l = &f->layers[i + 1];
+
+		l->idx = i + 1;
+		l->path = cfg->lowerdirs[i];
+		l->fd = open_layer_dir("lowerdir", l->path, &st);
+		if (l->fd < 0)
+			return -1;
+		l->dev = st.st_dev;
+		l->present = true;
+	}
+	if (cfg->upperdir) {
+		struct layer *u = &f->layers[0];
+		int wfd;
+
+		u->path = cfg->upperdir;
+		u->fd = open_layer_dir("upperdir", u->path, &st);
+		if (u->fd < 0 || check_writable("upperdir", u->path, u->fd))
+			return -1;
+		u->dev = st.st_dev;
+		u->present = true;
+		f->has_upper = !cfg->readonly;
+
+		wfd = open_layer_dir("workdir", cfg->workdir, &wst);
+		if (wfd < 0 || check_writable("workdir", cfg->workdir, wfd))
+			return -1;
+		if (wst.st_dev != st.st_dev) {
+			lfs_log("workdir '%s' is on a different filesystem than upperdir '%s'",
+				cfg->workdir, cfg->upperdir);
+			close(wfd);
+			return -1;
+		}
+		f->workfd = wfd;	/* the workdir itself until staging_prepare */
+	}
+	if (check_overlap(cfg))
+		return -1;
+	if (stat(cfg->mountpoint, &st) < 0) {
+		lfs_log("mount point '%s': %s", cfg->mountpoint, strerror(errno));
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		lfs_log("mount point '%s': %s", cfg->mountpoint, strerror(ENOTDIR));
+		return -1;
+	}
+
+	/* number the filesystems for inode numbers that stay unique */
+	for (int i = 0; i < f->nlayers; i++) {
+		struct layer *l = &f->layers[i];
+		int k;
+
+		if (!l->present)
+			continue;
+		for (k = 0; k < ndevs; k++)
+			if (devs[k] == l->dev)
+				break;
+		if (k == ndevs && ndevs < 64)
+			devs[ndevs++] = l->dev;
+		l->fsidx = k;
+	}
+	f->same_fs = ndevs == 1;
+
+	if (fstatvfs(f->layers[f->layers[0].present ? 0 : 1].fd, &sv) == 0 && sv.f_namemax)
+		f->namemax = sv.f_namemax;
+	else
+		f->namemax = NAME_MAX;
+	return proc_open(f);
+}
+
+/* /proc/self resolves to a pid when opened: call again after a fork. */
+int proc_open(struct fs *f)
+{
+	if (f->procfd >= 0)
+		close(f->procfd);
+	f->procfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->procfd < 0) {
+		lfs_log("/proc/self/fd: %s (is /proc mounted?)", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Create (or clean) WORKDIR/layerfs, where copy-ups are staged. Entries
+ * left there by a daemon that was killed are half-made copies: drop them. */
+int staging_prepare(struct fs *f)
+{
+	struct dirent *de;
+	DIR *d;
+	int wfd = f->workfd, fd;
+
+	if (wfd < 0)
+		return 0;
+	if (mkdirat(wfd, LAYERFS_STAGING, 0700) < 0 && errno != EEXIST) {
+		lfs_log("workdir '%s': cannot create %s/: %s", f->cfg->workdir,
+			LAYERFS_STAGING, strerror(errno));
+		return -1;
+	}
+	fd = openat(wfd, LAYERFS_STAGING, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		lfs_log("workdir '%s': cannot open %s/: %s", f->cfg->workdir,
+			LAYERFS_STAGING, strerror(errno));
+		return -1;
+	}
+	close(wfd);
+	f->workfd = fd;
+
+	d = fdopendir(dup(fd));
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		remove_tree_at(fd, de->d_name);
+	}
+	closedir(d);
+	return 0;
+}
+
+void layers_close(struct fs *f)
+{
+	for (int i = 0; i < f->nlayers; i++)
+		if (f->layers[i].present)
+			close(f->layers[i].fd);
+	if (f->workfd >= 0)
+		close(f->workfd);
+	if (f->procfd >= 0)
+		close(f->procfd);
+	free(f->layers);
+}

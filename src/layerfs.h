@@ -1,0 +1,313 @@
+/* layerfs: internal declarations shared between the source files.
+ *
+ * A node is one object of the merged view (what the kernel knows as an
+ * inode). It holds open descriptors on the real objects behind it, one per
+ * layer for a merged directory, so that every access is an *at() call
+ * relative to a descriptor and never a path walk through a layer.
+ */
+#ifndef LAYERFS_H
+#define LAYERFS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define LAYERFS_STAGING "layerfs"	/* directory inside workdir */
+
+/* ---- configuration (options.c) ---- */
+
+struct idmap_range {
+	uint32_t from, to, count;
+};
+
+struct config {
+	char **lowerdirs;	/* top-most first, as given to lowerdir= */
+	int nlower;
+	char *upperdir;
+	char *workdir;
+	char *mountpoint;
+	bool fsync;		/* honour fsync and make copy-ups durable */
+	bool static_nlink;
+	bool noacl;
+	bool readonly;
+	double timeout;		/* entry and attribute cache lifetime */
+	bool threaded;
+	bool foreground;
+	bool debug;
+	bool allow_other_given;
+	/* reserved for id mapping; parsed but not applied yet */
+	struct idmap_range *uidmap, *gidmap;
+	int nuidmap, ngidmap;
+	char *fuse_opts;	/* options handed to libfuse, comma separated */
+};
+
+enum opt_result { OPT_OK, OPT_EXIT_OK, OPT_ERROR };
+
+enum opt_result options_parse(int argc, char **argv, struct config *cfg);
+void options_free(struct config *cfg);
+void usage(FILE *out, const char *prog);
+
+/* ---- layers (layer.c) ---- */
+
+struct layer {
+	int idx;		/* 0 = upper; 1..n = lowers, top-most first */
+	char *path;
+	int fd;			/* O_RDONLY|O_DIRECTORY on the layer root */
+	dev_t dev;
+	int fsidx;		/* index of the layer's filesystem among all */
+	bool present;
+};
+
+enum wh_style { WH_CHARDEV, WH_FILE };
+enum opaque_style { OPQ_TRUSTED, OPQ_USER, OPQ_FILE };
+
+struct fs {
+	struct config *cfg;
+	struct layer *layers;	/* layers[0] is the upper slot */
+	int nlayers;		/* 1 + number of lowers */
+	bool has_upper;
+	int workfd;		/* the staging dir inside workdir */
+	int procfd;		/* /proc/self/fd */
+	bool same_fs;		/* all layers on one filesystem: real st_ino */
+	enum wh_style wh_style;
+	enum opaque_style opq_style;
+	bool can_chown;
+	unsigned long namemax;
+	double timeout;
+	uint64_t tmpcounter;
+	struct fuse_session *se;
+};
+
+extern struct fs fs;
+
+int layers_open(struct fs *f, struct config *cfg);
+int staging_prepare(struct fs *f);
+int proc_open(struct fs *f);
+void layers_close(struct fs *f);
+
+/* ---- nodes (node.c) ---- */
+
+/* One real object behind a node. For a directory there is one per layer
+ * contributing to the merge, top-most first. */
+struct lref {
+	int layer;
+	int fd;			/* O_RDONLY dir fd, or O_PATH for non-dirs */
+	bool xwhiteouts;	/* dir may hold xattr whiteouts */
+};
+
+/* An immutable set of lrefs. A node's set is replaced whole (copy-up,
+ * rename), never edited, so readers need no lock; replaced sets are kept
+ * until the node dies because another thread may still use their fds. */
+struct lset {
+	struct lset *retired_next;
+	int n;
+	struct lref r[];
+};
+
+#define NODE_OPAQUE	0x1	/* upper dir hides every lower dir */
+#define NODE_UNLINKED	0x2	/* no name left in the merged view */
+#define NODE_HASHED	0x4
+
+struct node {
+	struct node *hnext;
+	dev_t kdev;		/* hash key: the top-most real object */
+	ino_t kino;
+	uint64_t nlookup;	/* kernel references (lookup/forget) */
+	uint32_t refs;		/* daemon references */
+	pthread_mutex_t lock;	/* parent, name, flags, copy-up */
+	struct node *parent;
+	char *name;
+	mode_t type;		/* S_IFMT bits */
+	ino_t ino;		/* st_ino shown to the kernel */
+	struct lset *ls;	/* read with node_lset() */
+	struct lset *retired;
+	unsigned flags;
+	uint32_t wh_count;	/* names of a lower-only node whited out */
+	uint32_t gen;		/* bumped at copy-up */
+};
+
+int nodes_init(void);
+struct node *node_root(void);
+struct node *node_from_id(fuse_ino_t id);
+fuse_ino_t node_id(struct node *n);
+struct lset *node_lset(struct node *n);
+struct lset *lset_new(int n);
+void lset_free(struct lset *ls);
+void node_set_lset(struct node *n, struct lset *ls);
+struct node *node_get(struct node *n);
+void node_put(struct node *n);
+void node_forget(struct node *n, uint64_t nlookup);
+struct node *node_find_or_insert(struct node *parent, const char *name,
+				 const struct stat *st, struct lset *ls,
+				 bool opaque, bool *reused);
+void node_rekey(struct node *n, const struct stat *st);
+void node_unhash(struct node *n);
+bool node_in_upper(struct node *n);
+int node_upper_fd(struct node *n);
+int node_parent_name(struct node *n, struct node **parent, char **name);
+void node_set_parent_name(struct node *n, struct node *parent, const char *name);
+ino_t ino_of(int layer, const struct stat *st);
+void ino_remap_add(dev_t dev, ino_t ino, ino_t shown);
+ino_t ino_remap_get(dev_t dev, ino_t ino, ino_t fallback);
+void ino_remap_del(dev_t dev, ino_t ino);
+
+/* ---- lookup (lookup.c) ---- */
+
+struct lookup_res {
+	struct stat st;		/* of the top-most object */
+	struct lset *ls;	/* newly opened refs (caller owns) */
+	bool opaque;
+};
+
+bool name_is_internal(const char *name);
+int check_name(const char *name);
+bool stat_is_whiteout(const struct stat *st);
+int lookup_layers(struct node *dir, const char *name, struct lookup_res *res);
+int lookup_node(struct node *dir, const char *name, struct node **out,
+		struct stat *st);
+int lower_has_name(struct node *dir, const char *name);
+int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts);
+bool is_xwhiteout(int dirfd, const char *name, const struct stat *st);
+void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
+void lfs_forget_multi(fuse_req_t req, size_t count,
+		      struct fuse_forget_data *forgets);
+
+/* ---- readdir (readdir.c) ---- */
+
+struct dentry_list;
+int merged_list(struct node *dir, struct dentry_list **out);
+void dentry_list_free(struct dentry_list *l);
+int merged_is_empty(struct node *dir);
+size_t dentry_list_count(struct dentry_list *l);
+const char *dentry_list_name(struct dentry_list *l, size_t i);
+unsigned char dentry_list_type(struct dentry_list *l, size_t i);
+void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		 struct fuse_file_info *fi);
+void lfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi);
+void lfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
+		  struct fuse_file_info *fi);
+
+/* ---- copy-up (copyup.c) ---- */
+
+#define COPYUP_NODATA 0x1	/* the caller truncates to zero right after */
+
+int copyup(struct node *n, unsigned flags);
+int copyup_tree(struct node *dir);
+char *staging_name(char *buf, size_t len);
+int copy_xattrs(int src, int dst);
+int restore_dir_times(int dirfd, const struct stat *st);
+
+/* ---- whiteouts and opaque markers (whiteout.c) ---- */
+
+int whiteout_create(int dirfd, const char *name);
+int whiteout_replace(int dirfd, const char *name);
+int whiteout_clear(int dirfd, const char *name, bool *had);
+int opaque_set(int dirfd);
+int remove_tree_at(int dirfd, const char *name);
+int purge_internal_entries(int dirfd);
+int install_staged(int dirfd, const char *name, const char *tmp, bool isdir);
+
+/* ---- directory operations (dir.c) ---- */
+
+void lfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode);
+void lfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode, dev_t rdev);
+void lfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		 const char *name);
+void lfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	      const char *newname);
+void lfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name);
+void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		fuse_ino_t newparent, const char *newname, unsigned int flags);
+void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode, struct fuse_file_info *fi);
+void lfs_readlink(fuse_req_t req, fuse_ino_t ino);
+
+/* ---- files (file.c) ---- */
+
+struct fhandle {
+	int fd;
+	uint32_t gen;		/* node->gen at open */
+	int flags;
+	struct node *node;
+	pthread_mutex_t lock;
+};
+
+int file_open_handle(struct node *n, int flags, struct fhandle **out);
+void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+	      struct fuse_file_info *fi);
+void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
+		   off_t off, struct fuse_file_info *fi);
+void lfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+	       struct fuse_file_info *fi);
+void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
+		   off_t length, struct fuse_file_info *fi);
+void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
+			 struct fuse_file_info *fi_in, fuse_ino_t ino_out,
+			 off_t off_out, struct fuse_file_info *fi_out,
+			 size_t len, int flags);
+void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
+	       struct fuse_file_info *fi);
+
+/* ---- attributes (attr.c) ---- */
+
+int node_stat(struct node *n, struct stat *st);
+void fix_stat(struct node *n, struct stat *st);
+void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		 int to_set, struct fuse_file_info *fi);
+void lfs_access(fuse_req_t req, fuse_ino_t ino, int mask);
+void lfs_statfs(fuse_req_t req, fuse_ino_t ino);
+
+/* ---- xattrs (xattr.c) ---- */
+
+bool xattr_is_internal(const char *name);
+ssize_t node_getxattr(struct node *n, const char *name, void *buf, size_t size);
+void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  size_t size);
+void lfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  const char *value, size_t size, int flags);
+void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* ---- privileges (caps.c) ---- */
+
+void caps_probe(struct fs *f);
+const char *wh_style_name(enum wh_style s);
+const char *opq_style_name(enum opaque_style s);
+
+/* ---- helpers (util.c) ---- */
+
+int reopen_fd(int fd, int flags);
+char *fd_path(int fd, char *buf, size_t len);
+int fd_path_at(int dirfd, const char *name, char *buf, size_t len);
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t m);
+char *xstrdup(const char *s);
+void set_creds_owner(int dirfd, const char *name, int fd,
+		     const struct fuse_ctx *ctx, const struct stat *parent_st,
+		     bool isdir);
+mode_t apply_umask(int parent_upper_fd, mode_t mode,
+		   const struct fuse_ctx *ctx);
+void fill_entry(struct fuse_entry_param *e, struct node *n,
+		const struct stat *st);
+void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+extern struct fuse_lowlevel_ops lfs_ops;
+
+#endif

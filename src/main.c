@@ -1,0 +1,124 @@
+/* layerfs: entry point. Parses the command line, opens and checks the
+ * layers, mounts, and runs the request loop until unmounted. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+struct fs fs = { .workfd = -1, .procfd = -1 };
+
+/* Every node holds descriptors: allow as many as the hard limit. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int build_fuse_args(struct fuse_args *args, struct config *cfg,
+			   const char *argv0)
+{
+	char opts[4096];
+	int n;
+
+	/* The kernel checks permissions against the merged attributes;
+	 * root mounts are shared with every user, as kernel overlays are. */
+	n = snprintf(opts, sizeof(opts), "default_permissions,fsname=layerfs,subtype=layerfs%s%s%s%s",
+		     (geteuid() == 0 && !cfg->allow_other_given) ? ",allow_other" : "",
+		     fs.has_upper ? "" : ",ro",
+		     cfg->fuse_opts ? "," : "", cfg->fuse_opts ? cfg->fuse_opts : "");
+	if (n < 0 || (size_t)n >= sizeof(opts)) {
+		lfs_log("mount options too long");
+		return -1;
+	}
+	if (fuse_opt_add_arg(args, argv0) || fuse_opt_add_arg(args, "-o") ||
+	    fuse_opt_add_arg(args, opts))
+		return -1;
+	if (cfg->debug && fuse_opt_add_arg(args, "-d"))
+		return -1;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
+	struct fuse_loop_config *lc = NULL;
+	struct fuse_session *se;
+	struct config cfg;
+	int ret = 1;
+
+	switch (options_parse(argc, argv, &cfg)) {
+	case OPT_EXIT_OK:
+		return 0;
+	case OPT_ERROR:
+		return 1;
+	case OPT_OK:
+		break;
+	}
+	umask(0);
+	fs.timeout = cfg.timeout;
+	if (layers_open(&fs, &cfg) < 0)
+		return 1;
+	raise_fd_limit();
+	if (build_fuse_args(&args, &cfg, argv[0]) < 0)
+		return 1;
+
+	se = fuse_session_new(&args, &lfs_ops, sizeof(lfs_ops), NULL);
+	if (!se) {
+		lfs_log("cannot set up the FUSE session (see the message above)");
+		goto out_args;
+	}
+	fs.se = se;
+	/* Nothing is written to the workdir before every check passed. */
+	if (staging_prepare(&fs) < 0)
+		goto out_session;
+	caps_probe(&fs);
+	if (nodes_init() < 0) {
+		lfs_log("cannot read the layer roots: %s", strerror(errno));
+		goto out_session;
+	}
+	if (cfg.debug)
+		lfs_log("whiteouts: %s; opaque directories: %s",
+			wh_style_name(fs.wh_style), opq_style_name(fs.opq_style));
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, cfg.mountpoint) != 0) {
+		lfs_log("cannot mount on '%s'", cfg.mountpoint);
+		goto out_signals;
+	}
+	if (fuse_daemonize(cfg.foreground) != 0 || proc_open(&fs) < 0)
+		goto out_unmount;
+
+	if (cfg.threaded) {
+		lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(lc, 1);
+		fuse_loop_cfg_set_max_threads(lc, 16);
+		fuse_loop_cfg_set_idle_threads(lc, 4);
+		ret = fuse_session_loop_mt(se, lc) ? 1 : 0;
+		fuse_loop_cfg_destroy(lc);
+	} else {
+		ret = fuse_session_loop(se) ? 1 : 0;
+	}
+out_unmount:
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_args:
+	fuse_opt_free_args(&args);
+	layers_close(&fs);
+	options_free(&cfg);
+	return ret;
+}

@@ -1,0 +1,439 @@
+/* The node table: one node per object of the merged view the kernel holds,
+ * found by the device and inode of its top-most real object so that hard
+ * links in a layer share a node, and freed when both the kernel's lookup
+ * count and the daemon's own references reach zero. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct node **table;
+static size_t table_size;
+static size_t table_count;
+static struct node *root;
+
+static size_t key_hash(dev_t dev, ino_t ino, size_t size)
+{
+	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL ^ (uint64_t)dev;
+	h ^= h >> 29;
+	return (size_t)(h & (size - 1));
+}
+
+static void table_grow(void)
+{
+	size_t nsize = table_size * 2;
+	struct node **nt = xcalloc(nsize, sizeof(*nt));
+
+	for (size_t i = 0; i < table_size; i++) {
+		struct node *n = table[i], *next;
+		for (; n; n = next) {
+			size_t h = key_hash(n->kdev, n->kino, nsize);
+			next = n->hnext;
+			n->hnext = nt[h];
+			nt[h] = n;
+		}
+	}
+	free(table);
+	table = nt;
+	table_size = nsize;
+}
+
+static void hash_insert(struct node *n)
+{
+	size_t h;
+
+	if (table_count * 2 > table_size)
+		table_grow();
+	h = key_hash(n->kdev, n->kino, table_size);
+	n->hnext = table[h];
+	table[h] = n;
+	n->flags |= NODE_HASHED;
+	table_count++;
+}
+
+static void hash_remove(struct node *n)
+{
+	struct node **pp;
+
+	if (!(n->flags & NODE_HASHED))
+		return;
+	pp = &table[key_hash(n->kdev, n->kino, table_size)];
+	for (; *pp; pp = &(*pp)->hnext) {
+		if (*pp == n) {
+			*pp = n->hnext;
+			break;
+		}
+	}
+	n->flags &= ~NODE_HASHED;
+	table_count--;
+}
+
+static struct node *hash_find(dev_t dev, ino_t ino)
+{
+	struct node *n = table[key_hash(dev, ino, table_size)];
+
+	for (; n; n = n->hnext)
+		if (n->kdev == dev && n->kino == ino)
+			return n;
+	return NULL;
+}
+
+struct lset *lset_new(int n)
+{
+	struct lset *ls = xcalloc(1, sizeof(*ls) + (size_t)n * sizeof(ls->r[0]));
+
+	ls->n = n;
+	for (int i = 0; i < n; i++)
+		ls->r[i].fd = -1;
+	return ls;
+}
+
+void lset_free(struct lset *ls)
+{
+	if (!ls)
+		return;
+	for (int i = 0; i < ls->n; i++)
+		if (ls->r[i].fd >= 0)
+			close(ls->r[i].fd);
+	free(ls);
+}
+
+struct lset *node_lset(struct node *n)
+{
+	return __atomic_load_n(&n->ls, __ATOMIC_ACQUIRE);
+}
+
+/* Publish a new set; the old one stays open until the node dies. Callers
+ * hold n->lock. */
+void node_set_lset(struct node *n, struct lset *ls)
+{
+	struct lset *old = n->ls;
+
+	__atomic_store_n(&n->ls, ls, __ATOMIC_RELEASE);
+	if (old) {
+		old->retired_next = n->retired;
+		n->retired = old;
+	}
+}
+
+static struct node *node_alloc(struct node *parent, const char *name,
+			       const struct stat *st, struct lset *ls)
+{
+	struct node *n = xcalloc(1, sizeof(*n));
+
+	pthread_mutex_init(&n->lock, NULL);
+	n->parent = parent;
+	n->name = xstrdup(name);
+	n->type = st->st_mode & S_IFMT;
+	n->kdev = st->st_dev;
+	n->kino = st->st_ino;
+	n->ls = ls;
+	n->ino = ino_remap_get(st->st_dev, st->st_ino,
+			       ino_of(ls->r[0].layer, st));
+	return n;
+}
+
+static void node_free(struct node *n)
+{
+	struct lset *r, *next;
+
+	lset_free(n->ls);
+	for (r = n->retired; r; r = next) {
+		next = r->retired_next;
+		lset_free(r);
+	}
+	pthread_mutex_destroy(&n->lock);
+	free(n->name);
+	free(n);
+}
+
+int nodes_init(void)
+{
+	struct lset *ls;
+	struct stat st;
+	int k = 0;
+
+	table_size = 1024;
+	table = xcalloc(table_size, sizeof(*table));
+
+	ls = lset_new(fs.nlayers);
+	for (int i = 0; i < fs.nlayers; i++) {
+		if (!fs.layers[i].present)
+			continue;
+		ls->r[k].layer = i;
+		ls->r[k].fd = dup(fs.layers[i].fd);
+		if (ls->r[k].fd < 0)
+			return -errno;
+		k++;
+	}
+	ls->n = k;
+	for (int i = 0; i < k; i++) {
+		bool opq = false, xwh = false;
+		dir_opaque_state(ls->r[i].fd, &opq, &xwh);
+		ls->r[i].xwhiteouts = xwh;
+		/* an opaque lower root hides the layers below it */
+		if (opq && i + 1 < k) {
+			for (int j = i + 1; j < k; j++)
+				close(ls->r[j].fd);
+			ls->n = i + 1;
+			break;
+		}
+	}
+	if (fstat(ls->r[0].fd, &st) < 0)
+		return -errno;
+	root = node_alloc(NULL, "", &st, ls);
+	root->nlookup = 1;
+	root->refs = 1;
+	hash_insert(root);
+	return 0;
+}
+
+struct node *node_root(void)
+{
+	return root;
+}
+
+struct node *node_from_id(fuse_ino_t id)
+{
+	if (id == FUSE_ROOT_ID)
+		return root;
+	return (struct node *)(uintptr_t)id;
+}
+
+fuse_ino_t node_id(struct node *n)
+{
+	if (n == root)
+		return FUSE_ROOT_ID;
+	return (fuse_ino_t)(uintptr_t)n;
+}
+
+struct node *node_get(struct node *n)
+{
+	pthread_mutex_lock(&table_lock);
+	n->refs++;
+	pthread_mutex_unlock(&table_lock);
+	return n;
+}
+
+/* Drop references with table_lock held; frees n (and maybe its parents)
+ * when nothing refers to it any more. */
+static void node_release_locked(struct node *n)
+{
+	while (n && n != root && n->nlookup == 0 && n->refs == 0) {
+		struct node *parent = n->parent;
+
+		hash_remove(n);
+		node_free(n);
+		n = parent;
+		if (n)
+			n->refs--;
+	}
+}
+
+void node_put(struct node *n)
+{
+	if (!n)
+		return;
+	pthread_mutex_lock(&table_lock);
+	n->refs--;
+	node_release_locked(n);
+	pthread_mutex_unlock(&table_lock);
+}
+
+void node_forget(struct node *n, uint64_t nlookup)
+{
+	pthread_mutex_lock(&table_lock);
+	if (n->nlookup < nlookup)
+		n->nlookup = 0;
+	else
+		n->nlookup -= nlookup;
+	node_release_locked(n);
+	pthread_mutex_unlock(&table_lock);
+}
+
+/* Return the node for the object described by st (found in ls), creating
+ * it under parent/name when the kernel does not hold it yet. Either way
+ * one kernel lookup reference is added. When an existing node is reused,
+ * ls is freed. */
+struct node *node_find_or_insert(struct node *parent, const char *name,
+				 const struct stat *st, struct lset *ls,
+				 bool opaque, bool *reused)
+{
+	struct node *n;
+
+	pthread_mutex_lock(&table_lock);
+	n = hash_find(st->st_dev, st->st_ino);
+	if (n && !(n->flags & NODE_UNLINKED)) {
+		n->nlookup++;
+		pthread_mutex_unlock(&table_lock);
+		lset_free(ls);
+		if (reused)
+			*reused = true;
+		return n;
+	}
+	n = node_alloc(parent, name, st, ls);
+	if (opaque)
+		n->flags |= NODE_OPAQUE;
+	n->nlookup = 1;
+	parent->refs++;
+	hash_insert(n);
+	pthread_mutex_unlock(&table_lock);
+	if (reused)
+		*reused = false;
+	return n;
+}
+
+/* The top-most real object changed (copy-up): file the node under the new
+ * key and remember the inode number shown for it. */
+void node_rekey(struct node *n, const struct stat *st)
+{
+	pthread_mutex_lock(&table_lock);
+	hash_remove(n);
+	n->kdev = st->st_dev;
+	n->kino = st->st_ino;
+	if (!(n->flags & NODE_UNLINKED))
+		hash_insert(n);
+	pthread_mutex_unlock(&table_lock);
+	ino_remap_add(st->st_dev, st->st_ino, n->ino);
+}
+
+/* The node's object left the merged view; a later lookup of an object
+ * reusing its key must not find it. */
+void node_unhash(struct node *n)
+{
+	pthread_mutex_lock(&table_lock);
+	hash_remove(n);
+	n->flags |= NODE_UNLINKED;
+	pthread_mutex_unlock(&table_lock);
+}
+
+bool node_in_upper(struct node *n)
+{
+	struct lset *ls = node_lset(n);
+
+	return fs.has_upper && ls->r[0].layer == 0;
+}
+
+int node_upper_fd(struct node *n)
+{
+	struct lset *ls = node_lset(n);
+
+	return (fs.has_upper && ls->r[0].layer == 0) ? ls->r[0].fd : -1;
+}
+
+/* Snapshot of where the node lives; the caller puts *parent and frees
+ * *name. Returns -ENOENT for the root and for unlinked nodes. */
+int node_parent_name(struct node *n, struct node **parent, char **name)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (!n->parent || (n->flags & NODE_UNLINKED)) {
+		ret = -ENOENT;
+	} else {
+		*parent = node_get(n->parent);
+		*name = xstrdup(n->name);
+	}
+	pthread_mutex_unlock(&n->lock);
+	return ret;
+}
+
+/* After a rename: move the node under a new parent. Caller holds n->lock. */
+void node_set_parent_name(struct node *n, struct node *parent, const char *name)
+{
+	struct node *old = n->parent;
+	char *oldname = n->name;
+
+	if (parent != old) {
+		node_get(parent);
+		n->parent = parent;
+	}
+	n->name = xstrdup(name);
+	free(oldname);
+	if (parent != old)
+		node_put(old);
+}
+
+ino_t ino_of(int layer, const struct stat *st)
+{
+	uint64_t fsidx;
+
+	if (fs.same_fs)
+		return st->st_ino;
+	/* Layers on several filesystems: keep numbers unique by putting the
+	 * filesystem's index in the high bits, as the kernel's xino does. */
+	fsidx = (uint64_t)fs.layers[layer].fsidx;
+	if (((uint64_t)st->st_ino >> 48) == 0)
+		return (ino_t)((fsidx << 48) | (uint64_t)st->st_ino);
+	return (ino_t)(((uint64_t)st->st_ino * 0x9E3779B97F4A7C15ULL) | (1ULL << 63));
+}
+
+/* Objects copied up while mounted keep the inode number they showed
+ * before; readdir and later lookups consult this map. */
+struct remap {
+	struct remap *next;
+	dev_t dev;
+	ino_t ino, shown;
+};
+
+static pthread_mutex_t remap_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct remap *remap_table[4096];
+
+void ino_remap_add(dev_t dev, ino_t ino, ino_t shown)
+{
+	size_t h = key_hash(dev, ino, 4096);
+	struct remap *r;
+
+	pthread_mutex_lock(&remap_lock);
+	for (r = remap_table[h]; r; r = r->next)
+		if (r->dev == dev && r->ino == ino)
+			break;
+	if (!r) {
+		r = xmalloc(sizeof(*r));
+		r->dev = dev;
+		r->ino = ino;
+		r->next = remap_table[h];
+		remap_table[h] = r;
+	}
+	r->shown = shown;
+	pthread_mutex_unlock(&remap_lock);
+}
+
+/* The upper object died; its inode number may be reused by a new one. */
+void ino_remap_del(dev_t dev, ino_t ino)
+{
+	size_t h = key_hash(dev, ino, 4096);
+	struct remap **pp, *r;
+
+	pthread_mutex_lock(&remap_lock);
+	for (pp = &remap_table[h]; (r = *pp); pp = &r->next)
+		if (r->dev == dev && r->ino == ino) {
+			*pp = r->next;
+			free(r);
+			break;
+		}
+	pthread_mutex_unlock(&remap_lock);
+}
+
+ino_t ino_remap_get(dev_t dev, ino_t ino, ino_t fallback)
+{
+	size_t h = key_hash(dev, ino, 4096);
+	struct remap *r;
+	ino_t ret = fallback;
+
+	if (!__atomic_load_n(&remap_table[h], __ATOMIC_ACQUIRE))
+		return fallback;
+	pthread_mutex_lock(&remap_lock);
+	for (r = remap_table[h]; r; r = r->next)
+		if (r->dev == dev && r->ino == ino) {
+			ret = r->shown;
+			break;
+		}
+	pthread_mutex_unlock(&remap_lock);
+	return ret;
+}

@@ -1,0 +1,64 @@
+/* The table of operations handed to libfuse, and session setup. */
+#include "config.h"
+
+#include "layerfs.h"
+
+static void lfs_init(void *userdata, struct fuse_conn_info *conn)
+{
+	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_DONT_MASK |
+			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_SPLICE_WRITE |
+			FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ |
+			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+			FUSE_CAP_ASYNC_READ;
+
+	if (!fs.cfg->noacl)
+		want |= FUSE_CAP_POSIX_ACL;
+	conn->want |= want & conn->capable;
+	/* The daemon writes with CAP_FSETID, so the real filesystem would
+	 * keep set-id bits on writes; let the kernel clear them. */
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
+	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV_V2;
+#endif
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	conn->max_write = 1 << 20;
+	conn->time_gran = 1;
+}
+
+struct fuse_lowlevel_ops lfs_ops = {
+	.init = lfs_init,
+	.lookup = lfs_lookup,
+	.forget = lfs_forget,
+	.forget_multi = lfs_forget_multi,
+	.getattr = lfs_getattr,
+	.setattr = lfs_setattr,
+	.readlink = lfs_readlink,
+	.mknod = lfs_mknod,
+	.mkdir = lfs_mkdir,
+	.unlink = lfs_unlink,
+	.rmdir = lfs_rmdir,
+	.symlink = lfs_symlink,
+	.rename = lfs_rename,
+	.link = lfs_link,
+	.open = lfs_open,
+	.read = lfs_read,
+	.write_buf = lfs_write_buf,
+	.flush = lfs_flush,
+	.release = lfs_release,
+	.fsync = lfs_fsync,
+	.opendir = lfs_opendir,
+	.readdir = lfs_readdir,
+	.readdirplus = lfs_readdirplus,
+	.releasedir = lfs_releasedir,
+	.fsyncdir = lfs_fsyncdir,
+	.statfs = lfs_statfs,
+	.setxattr = lfs_setxattr,
+	.getxattr = lfs_getxattr,
+	.listxattr = lfs_listxattr,
+	.removexattr = lfs_removexattr,
+	.access = lfs_access,
+	.create = lfs_create,
+	.fallocate = lfs_fallocate,
+	.copy_file_range = lfs_copy_file_range,
+	.lseek = lfs_lseek,
+};

@@ -1,0 +1,363 @@
+/* The command line: fuse-overlayfs's form (-o lowerdir=...,upperdir=...)
+ * and mount.fuse3's (SOURCE MOUNTPOINT -o ...), parsed into one struct
+ * config. Options libfuse understands are handed on; unknown ones are
+ * warned about and ignored, since container tools pass extras. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layerfs.h"
+
+/* Mount and session options that belong to libfuse. */
+static const char *const fuse_passthrough[] = {
+	"allow_other", "allow_root", "auto_unmount", "default_permissions",
+	"blkdev", "rw", "ro", "suid", "nosuid", "dev", "nodev", "exec",
+	"noexec", "async", "sync", "atime", "noatime", "diratime",
+	"nodiratime", "relatime", "norelatime", "strictatime",
+	"nostrictatime", "lazytime", "nolazytime", "dirsync", NULL,
+};
+
+static const char *const fuse_passthrough_kv[] = {
+	"fsname", "subtype", "blksize", "max_read", "context", "fscontext",
+	"defcontext", "rootcontext", NULL,
+};
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
+}
+
+void usage(FILE *out, const char *prog)
+{
+	fprintf(out,
+"Usage: %s [-f] [-d] -o lowerdir=LOWER[:LOWER...][,upperdir=UPPER,workdir=WORK][,OPTIONS] MOUNTPOINT\n"
+"       %s SOURCE MOUNTPOINT -o OPTIONS     (the form mount.fuse3 uses)\n"
+"\n"
+"Merge read-only lower layers with a writable upper layer, as the kernel's\n"
+"overlayfs does, in a FUSE filesystem.\n"
+"\n"
+"General options:\n"
+"  -f                     stay in the foreground\n"
+"  -d, --debug            log every request (implies -f)\n"
+"  -s                     single-threaded request loop (same as -o threaded=0)\n"
+"  -o OPT[,OPT...]        mount options, see below\n"
+"  -V, --version          print layerfs's and libfuse's versions\n"
+"  -h, --help             print this help\n"
+"\n"
+"Mount options:\n"
+"  lowerdir=DIR[:DIR...]  read-only layers, top-most first; \\: escapes a colon\n"
+"  upperdir=DIR           writable layer (without it the mount is read-only)\n"
+"  workdir=DIR            staging area on the same filesystem as upperdir\n"
+"  fsync=0|1              honour fsync and make copy-ups durable (default 1)\n"
+"  volatile               same as fsync=0\n"
+"  static_nlink           report st_nlink 1 for every directory\n"
+"  noacl                  disable POSIX ACLs\n"
+"  timeout=SECONDS        how long the kernel caches names and attributes\n"
+"                         (default 86400)\n"
+"  threaded=0|1           multi-threaded request loop (default 1)\n"
+"  uidmapping=, gidmapping=, squash_to_root, squash_to_uid=, squash_to_gid=,\n"
+"  xattr_permissions=     reserved for id mapping: accepted, not applied yet\n"
+"  allow_other, default_permissions, fsname=, subtype=, ro, nosuid, nodev,\n"
+"  noexec, noatime, ...   handed to libfuse and the kernel\n"
+"Other options are warned about and ignored.\n",
+		prog, prog);
+}
+
+static int add_lower(struct config *cfg, const char *spec)
+{
+	const char *p = spec;
+	char *buf = xmalloc(strlen(spec) + 1);
+
+	while (*p) {
+		size_t n = 0;
+
+		while (*p && *p != ':') {
+			if (*p == '\\' && (p[1] == ':' || p[1] == '\\'))
+				p++;
+			buf[n++] = *p++;
+		}
+		buf[n] = '\0';
+		if (*p == ':')
+			p++;
+		if (n == 0)
+			continue;	/* tolerate "a::b" and a trailing colon */
+		cfg->lowerdirs = realloc(cfg->lowerdirs,
+					 (size_t)(cfg->nlower + 1) * sizeof(char *));
+		if (!cfg->lowerdirs)
+			abort();
+		cfg->lowerdirs[cfg->nlower++] = xstrdup(buf);
+	}
+	free(buf);
+	return 0;
+}
+
+static int parse_bool(const char *key, const char *val, bool *out)
+{
+	if (val && !strcmp(val, "1")) {
+		*out = true;
+		return 0;
+	}
+	if (val && !strcmp(val, "0")) {
+		*out = false;
+		return 0;
+	}
+	fprintf(stderr, "layerfs: option '%s': expected %s=0 or %s=1\n", key, key, key);
+	return -1;
+}
+
+/* "A:B:N[:A:B:N...]", podman adds a leading colon. */
+static int parse_idmap(const char *key, const char *val,
+		       struct idmap_range **out, int *count)
+{
+	const char *p = val;
+	unsigned long v[3];
+	int k = 0;
+
+	if (!val || !*val)
+		goto bad;
+	if (*p == ':')
+		p++;
+	while (*p) {
+		char *end;
+
+		errno = 0;
+		v[k] = strtoul(p, &end, 10);
+		if (errno || end == p || (*end && *end != ':') || v[k] > UINT32_MAX)
+			goto bad;
+		p = *end ? end + 1 : end;
+		if (++k == 3) {
+			*out = realloc(*out, (size_t)(*count + 1) * sizeof(**out));
+			if (!*out)
+				abort();
+			(*out)[*count].from = (uint32_t)v[0];
+			(*out)[*count].to = (uint32_t)v[1];
+			(*out)[*count].count = (uint32_t)v[2];
+			(*count)++;
+			k = 0;
+		}
+	}
+	if (k == 0 && *count > 0)
+		return 0;
+bad:
+	fprintf(stderr, "layerfs: option '%s=%s': expected FROM:TO:COUNT triples\n",
+		key, val ? val : "");
+	return -1;
+}
+
+static void fuse_opt_append(struct config *cfg, const char *opt)
+{
+	size_t old = cfg->fuse_opts ? strlen(cfg->fuse_opts) : 0;
+
+	cfg->fuse_opts = realloc(cfg->fuse_opts, old + strlen(opt) + 2);
+	if (!cfg->fuse_opts)
+		abort();
+	if (old)
+		cfg->fuse_opts[old++] = ',';
+	strcpy(cfg->fuse_opts + old, opt);
+}
+
+static int parse_one(struct config *cfg, char *opt)
+{
+	char *val = strchr(opt, '=');
+	static bool warned_idmap;
+
+	if (val)
+		*val++ = '\0';
+
+	if (!strcmp(opt, "lowerdir")) {
+		if (!val || !*val) {
+			fprintf(stderr, "layerfs: option 'lowerdir' needs at least one directory\n");
+			return -1;
+		}
+		return add_lower(cfg, val);
+	}
+	if (!strcmp(opt, "upperdir") || !strcmp(opt, "workdir")) {
+		char **dst = opt[0] == 'u' ? &cfg->upperdir : &cfg->workdir;
+		if (!val || !*val) {
+			fprintf(stderr, "layerfs: option '%s' needs a directory\n", opt);
+			return -1;
+		}
+		free(*dst);
+		*dst = xstrdup(val);
+		return 0;
+	}
+	if (!strcmp(opt, "fsync"))
+		return parse_bool(opt, val, &cfg->fsync);
+	if (!strcmp(opt, "threaded"))
+		return parse_bool(opt, val, &cfg->threaded);
+	if (!strcmp(opt, "volatile") && !val) {
+		cfg->fsync = false;
+		return 0;
+	}
+	if (!strcmp(opt, "static_nlink") && !val) {
+		cfg->static_nlink = true;
+		return 0;
+	}
+	if (!strcmp(opt, "noacl") && !val) {
+		cfg->noacl = true;
+		return 0;
+	}
+	if (!strcmp(opt, "timeout")) {
+		char *end;
+		double t = val ? strtod(val, &end) : -1;
+		if (!val || !*val || *end || t < 0) {
+			fprintf(stderr, "layerfs: option 'timeout=%s': expected a number of seconds\n",
+				val ? val : "");
+			return -1;
+		}
+		cfg->timeout = t;
+		return 0;
+	}
+	if (!strcmp(opt, "uidmapping"))
+		return parse_idmap(opt, val, &cfg->uidmap, &cfg->nuidmap);
+	if (!strcmp(opt, "gidmapping"))
+		return parse_idmap(opt, val, &cfg->gidmap, &cfg->ngidmap);
+	if (!strcmp(opt, "squash_to_root") || !strcmp(opt, "squash_to_uid") ||
+	    !strcmp(opt, "squash_to_gid") || !strcmp(opt, "xattr_permissions")) {
+		if (!warned_idmap)
+			fprintf(stderr, "layerfs: warning: option '%s' is accepted but id mapping is not implemented yet\n", opt);
+		warned_idmap = true;
+		return 0;
+	}
+	if (!strcmp(opt, "ro") && !val)
+		cfg->readonly = true;
+	if (!strcmp(opt, "allow_other") && !val)
+		cfg->allow_other_given = true;
+	if ((!val && in_list(fuse_passthrough, opt)) ||
+	    (val && in_list(fuse_passthrough_kv, opt))) {
+		if (val)
+			val[-1] = '=';
+		fuse_opt_append(cfg, opt);
+		return 0;
+	}
+	if (!strncmp(opt, "x-", 2))
+		return 0;	/* fstab hints for other programs */
+	fprintf(stderr, "layerfs: warning: unknown option '%s%s%s' ignored\n",
+		opt, val ? "=" : "", val ? val : "");
+	return 0;
+}
+
+/* Split an -o argument on commas (a backslash escapes one) and parse
+ * each option; empty options, as podman produces, are skipped. */
+static int parse_opts(struct config *cfg, const char *arg)
+{
+	char *buf = xmalloc(strlen(arg) + 1);
+	const char *p = arg;
+	int ret = 0;
+
+	while (*p && !ret) {
+		size_t n = 0;
+
+		while (*p && *p != ',') {
+			if (*p == '\\' && p[1] == ',')
+				p++;
+			else if (*p == '\\' && p[1]) {
+				/* keep escapes meant for the lowerdir splitter */
+				buf[n++] = *p++;
+			}
+			buf[n++] = *p++;
+		}
+		buf[n] = '\0';
+		if (*p == ',')
+			p++;
+		if (n)
+			ret = parse_one(cfg, buf);
+	}
+	free(buf);
+	return ret;
+}
+
+static void print_version(void)
+{
+	printf("layerfs: version %s\n", PACKAGE_VERSION);
+	printf("FUSE library version %s\n", fuse_pkgversion());
+}
+
+enum opt_result options_parse(int argc, char **argv, struct config *cfg)
+{
+	char *pos[2] = { NULL, NULL };
+	int npos = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->fsync = true;
+	cfg->threaded = true;
+	cfg->timeout = 86400;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			usage(stdout, "layerfs");
+			return OPT_EXIT_OK;
+		}
+		if (!strcmp(a, "-V") || !strcmp(a, "--version")) {
+			print_version();
+			return OPT_EXIT_OK;
+		}
+		if (!strcmp(a, "-f")) {
+			cfg->foreground = true;
+		} else if (!strcmp(a, "-d") || !strcmp(a, "--debug") ||
+			   !strcmp(a, "-odebug")) {
+			cfg->debug = true;
+			cfg->foreground = true;
+		} else if (!strcmp(a, "-s")) {
+			cfg->threaded = false;
+		} else if (!strcmp(a, "-o")) {
+			if (++i == argc) {
+				fprintf(stderr, "layerfs: option '-o' needs an argument\n");
+				return OPT_ERROR;
+			}
+			if (parse_opts(cfg, argv[i]))
+				return OPT_ERROR;
+		} else if (!strncmp(a, "-o", 2)) {
+			if (parse_opts(cfg, a + 2))
+				return OPT_ERROR;
+		} else if (a[0] == '-' && a[1]) {
+			fprintf(stderr, "layerfs: unknown argument '%s' (see layerfs --help)\n", a);
+			return OPT_ERROR;
+		} else {
+			if (npos == 2) {
+				fprintf(stderr, "layerfs: too many arguments: '%s' (see layerfs --help)\n", a);
+				return OPT_ERROR;
+			}
+			pos[npos++] = argv[i];
+		}
+	}
+	if (npos == 0) {
+		fprintf(stderr, "layerfs: no mount point given (see layerfs --help)\n");
+		return OPT_ERROR;
+	}
+	cfg->mountpoint = xstrdup(pos[npos - 1]);
+	if (cfg->nlower == 0) {
+		fprintf(stderr, "layerfs: no lowerdir given: -o lowerdir=DIR[:DIR...] is required\n");
+		return OPT_ERROR;
+	}
+	if (cfg->upperdir && !cfg->workdir) {
+		fprintf(stderr, "layerfs: upperdir '%s' needs a workdir (-o workdir=DIR)\n", cfg->upperdir);
+		return OPT_ERROR;
+	}
+	if (cfg->workdir && !cfg->upperdir) {
+		fprintf(stderr, "layerfs: workdir '%s' given without an upperdir\n", cfg->workdir);
+		return OPT_ERROR;
+	}
+	return OPT_OK;
+}
+
+void options_free(struct config *cfg)
+{
+	for (int i = 0; i < cfg->nlower; i++)
+		free(cfg->lowerdirs[i]);
+	free(cfg->lowerdirs);
+	free(cfg->upperdir);
+	free(cfg->workdir);
+	free(cfg->mountpoint);
+	free(cfg->uidmap);
+	free(cfg->gidmap);
+	free(cfg->fuse_opts);
+}

@@ -1,0 +1,234 @@
+/* Writing whiteouts and opaque markers into the upper layer, in the form
+ * the daemon's privileges allow (see caps.c), and installing staged
+ * objects over them. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+#define OPQ_MARKER ".wh..wh..opq"
+
+static int wh_file_name(const char *name, char *buf, size_t len)
+{
+	if (strlen(name) + 4 > NAME_MAX)
+		return -ENAMETOOLONG;
+	snprintf(buf, len, ".wh.%s", name);
+	return 0;
+}
+
+/* Create a whiteout for NAME, which does not exist in DIRFD. */
+int whiteout_create(int dirfd, const char *name)
+{
+	char whname[NAME_MAX + 1];
+	int fd, err;
+
+	if (fs.wh_style == WH_CHARDEV) {
+		if (mknodat(dirfd, name, S_IFCHR | 0000, makedev(0, 0)) == 0)
+			return 0;
+		if (errno != EPERM)
+			return -errno;
+		fs.wh_style = WH_FILE;	/* learned the hard way */
+	}
+	err = wh_file_name(name, whname, sizeof(whname));
+	if (err)
+		return err;
+	fd = openat(dirfd, whname, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* Turn the existing upper object NAME into a whiteout. Where possible the
+ * swap is atomic: the name never disappears from the upper. */
+int whiteout_replace(int dirfd, const char *name)
+{
+	char tmp[64], whname[NAME_MAX + 1];
+	int err, fd;
+
+	staging_name(tmp, sizeof(tmp));
+	if (fs.wh_style == WH_CHARDEV) {
+		if (renameat2(dirfd, name, fs.workfd, tmp, RENAME_WHITEOUT) == 0)
+			return remove_tree_at(fs.workfd, tmp);
+		if (mknodat(fs.workfd, tmp, S_IFCHR | 0000, makedev(0, 0)) == 0) {
+			if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0)
+				return remove_tree_at(fs.workfd, tmp);
+			err = -errno;
+			unlinkat(fs.workfd, tmp, 0);
+			return err;
+		}
+		if (errno != EPERM)
+			return -errno;
+		fs.wh_style = WH_FILE;
+	}
+	err = wh_file_name(name, whname, sizeof(whname));
+	if (err)
+		return err;
+	fd = openat(dirfd, whname, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return remove_tree_at(dirfd, name);
+}
+
+/* Remove a whiteout for NAME from DIRFD, if there is one. */
+int whiteout_clear(int dirfd, const char *name, bool *had)
+{
+	char whname[NAME_MAX + 1];
+	struct stat st;
+
+	*had = false;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    stat_is_whiteout(&st)) {
+		if (unlinkat(dirfd, name, 0) < 0)
+			return -errno;
+		*had = true;
+	}
+	if (wh_file_name(name, whname, sizeof(whname)) == 0 &&
+	    fstatat(dirfd, whname, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (unlinkat(dirfd, whname, 0) < 0)
+			return -errno;
+		*had = true;
+	}
+	return 0;
+}
+
+int opaque_set(int dirfd)
+{
+	int fd;
+
+	switch (fs.opq_style) {
+	case OPQ_TRUSTED:
+		if (fsetxattr(dirfd, "trusted.overlay.opaque", "y", 1, 0) == 0)
+			return 0;
+		break;
+	case OPQ_USER:
+		if (fsetxattr(dirfd, "user.overlay.opaque", "y", 1, 0) == 0)
+			return 0;
+		break;
+	case OPQ_FILE:
+		break;
+	}
+	if (fs.opq_style != OPQ_FILE && errno != ENOTSUP && errno != EPERM)
+		return -errno;
+	fd = openat(dirfd, OPQ_MARKER, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* Remove NAME below DIRFD, recursively when it is a directory. */
+int remove_tree_at(int pfd, const char *name)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, err = 0;
+
+	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	if (unlinkat(pfd, name, AT_REMOVEDIR) == 0)
+		return 0;
+	if (errno != ENOTEMPTY && errno != EEXIST)
+		return -errno;
+	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		err = remove_tree_at(dirfd(d), de->d_name);
+		if (err)
+			break;
+	}
+	closedir(d);
+	if (err)
+		return err;
+	if (unlinkat(pfd, name, AT_REMOVEDIR) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Drop whiteouts (not the opaque marker) from an upper directory whose
+ * merged view is empty or opaque, where they no longer hide anything. */
+int purge_internal_entries(int pfd)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !strcmp(de->d_name, OPQ_MARKER))
+			continue;
+		if (!strncmp(de->d_name, ".wh.", 4)) {
+			unlinkat(pfd, de->d_name, 0);
+			continue;
+		}
+		if ((de->d_type == DT_CHR || de->d_type == DT_UNKNOWN) &&
+		    fstatat(pfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    stat_is_whiteout(&st))
+			unlinkat(pfd, de->d_name, 0);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Move the staged object TMP to DIRFD/NAME, replacing a whiteout there. */
+int install_staged(int dirfd, const char *name, const char *tmp, bool isdir)
+{
+	struct stat st;
+
+	if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
+		goto clear_file;
+	if (errno != EEXIST)
+		return -errno;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (!stat_is_whiteout(&st))
+		return -EEXIST;
+	if (!isdir) {
+		if (renameat(fs.workfd, tmp, dirfd, name) < 0)
+			return -errno;
+	} else {
+		if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_EXCHANGE) < 0)
+			return -errno;
+		unlinkat(fs.workfd, tmp, 0);
+	}
+clear_file:
+	/* a ".wh.NAME" file may still hide NAME: it goes last */
+	{
+		char whname[NAME_MAX + 1];
+		if (strlen(name) + 4 <= NAME_MAX) {
+			snprintf(whname, sizeof(whname), ".wh.%s", name);
+			if (fstatat(dirfd, whname, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				unlinkat(dirfd, whname, 0);
+		}
+	}
+	return 0;
+}

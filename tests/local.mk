@@ -1,0 +1,1 @@
+# C helpers used by the bats tests (built by `make check`).
