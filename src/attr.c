@@ -32,12 +32,16 @@ void fix_stat(struct node *n, struct stat *st)
 
 int node_stat(struct node *n, struct stat *st)
 {
-	struct lset *ls = node_lset(n);
+	struct oref o;
+	int err = node_oref(n, &o);
 
-	if (fstatat(ls->r[0].fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	fix_stat(n, st);
-	return 0;
+	if (err)
+		return err;
+	err = oref_stat(&o, st);
+	oref_put(&o);
+	if (!err)
+		fix_stat(n, st);
+	return err;
 }
 
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -51,10 +55,10 @@ void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_attr(req, &st, fs.timeout);
 }
 
-static int set_times(struct node *n, int fd, const struct stat *attr, int to_set)
+static int set_times(const struct oref *o, const struct stat *attr, int to_set)
 {
 	struct timespec tv[2];
-	char path[64];
+	char path[PATH_MAX];
 
 	tv[0].tv_nsec = UTIME_OMIT;
 	tv[1].tv_nsec = UTIME_OMIT;
@@ -67,15 +71,33 @@ static int set_times(struct node *n, int fd, const struct stat *attr, int to_set
 	else if (to_set & FUSE_SET_ATTR_MTIME)
 		tv[1] = attr->st_mtim;
 
-	if (utimensat(fd, "", tv, AT_EMPTY_PATH) == 0)
+	if (o->name[0])
+		return utimensat(o->dirfd, o->name, tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	if (futimens(o->dirfd, tv) == 0)
 		return 0;
-	if (errno != EINVAL && errno != ENOENT)
+	if (errno != EBADF)
 		return -errno;
-	if (S_ISLNK(n->type))
-		return -EOPNOTSUPP;
-	if (utimensat(AT_FDCWD, fd_path(fd, path, sizeof(path)), tv, 0) < 0)
+	oref_path(o, path, sizeof(path));
+	return utimensat(AT_FDCWD, path, tv, 0) < 0 ? -errno : 0;
+}
+
+static int set_size(struct node *n, const struct oref *o, off_t size,
+		    struct fuse_file_info *fi)
+{
+	int fd = -1, err = 0;
+
+	if (fi) {
+		struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
+		if (fh && fh->gen == n->gen && (fh->flags & O_ACCMODE) != O_RDONLY)
+			return ftruncate(fh->fd, size) < 0 ? -errno : 0;
+	}
+	fd = oref_open(o, O_WRONLY);
+	if (fd < 0)
 		return -errno;
-	return 0;
+	if (ftruncate(fd, size) < 0)
+		err = -errno;
+	close(fd);
+	return err;
 }
 
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -83,25 +105,29 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct node *n = node_from_id(ino);
 	struct stat st;
-	char path[64];
+	char path[PATH_MAX];
 	unsigned cflags = 0;
-	int fd, err;
+	struct oref o = { .hold = NULL };
+	int err;
 
 	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0 &&
 	    !(to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME |
 			 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
 		cflags |= COPYUP_NODATA;
 	err = copyup(n, cflags);
+	if (!err)
+		err = node_oref(n, &o);
 	if (err)
 		goto out;
-	fd = node_upper_fd(n);
 
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		if (S_ISLNK(n->type)) {
 			err = -EOPNOTSUPP;
 			goto out;
 		}
-		if (chmod(fd_path(fd, path, sizeof(path)), attr->st_mode & 07777) < 0) {
+		if (o.name[0] ? fchmodat(o.dirfd, o.name, attr->st_mode & 07777, 0) < 0 :
+		    (oref_path(&o, path, sizeof(path)),
+		     chmod(path, attr->st_mode & 07777) < 0)) {
 			err = -errno;
 			goto out;
 		}
@@ -109,34 +135,29 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		int flags = AT_SYMLINK_NOFOLLOW | (o.name[0] ? 0 : AT_EMPTY_PATH);
 
-		if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fchownat(o.dirfd, o.name, uid, gid, flags) < 0) {
 			err = -errno;
 			goto out;
 		}
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		int wfd = -1;
-
-		if (fi) {
-			struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
-			if (fh && fh->gen == n->gen && (fh->flags & O_ACCMODE) != O_RDONLY)
-				wfd = fh->fd;
-		}
-		if (wfd >= 0 ? ftruncate(wfd, attr->st_size) < 0 :
-		    truncate(fd_path(fd, path, sizeof(path)), attr->st_size) < 0) {
-			err = -errno;
-			goto out;
-		}
-	}
-	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
-		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
-		err = set_times(n, fd, attr, to_set);
+		err = set_size(n, &o, attr->st_size, fi);
 		if (err)
 			goto out;
 	}
-	err = node_stat(n, &st);
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+		      FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW)) {
+		err = set_times(&o, attr, to_set);
+		if (err)
+			goto out;
+	}
+	err = oref_stat(&o, &st);
+	if (!err)
+		fix_stat(n, &st);
 out:
+	oref_put(&o);
 	if (err)
 		fuse_reply_err(req, -err);
 	else

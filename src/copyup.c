@@ -193,17 +193,17 @@ int restore_dir_times(int dirfd, const struct stat *st)
 /* Build a copy of the object SRC (an lref, with attributes ST) in the
  * staging directory under TMP. Returns an fd to keep for the new object
  * (O_RDONLY for a directory, O_PATH otherwise) or -errno. */
-static int stage_copy(const struct lref *src, const struct stat *st,
+static int stage_copy(const struct oref *src, const struct stat *st,
 		      const char *tmp, unsigned flags)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	mode_t type = st->st_mode & S_IFMT;
-	char spath[64], dpath[PATH_MAX];
+	char spath[PATH_MAX], dpath[PATH_MAX];
 	int in = -1, out = -1, keep = -1, err = 0;
 
 	switch (type) {
 	case S_IFREG:
-		in = reopen_fd(src->fd, O_RDONLY);
+		in = oref_open(src, O_RDONLY);
 		if (in < 0)
 			return -errno;
 		out = openat(fs.workfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
@@ -217,14 +217,14 @@ static int stage_copy(const struct lref *src, const struct stat *st,
 	case S_IFDIR:
 		if (mkdirat(fs.workfd, tmp, 0700) < 0)
 			return -errno;
-		in = dup(src->fd);
+		in = dup(src->dirfd);
 		out = openat(fs.workfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (out < 0)
 			err = -errno;
 		break;
 	case S_IFLNK: {
 		char target[PATH_MAX + 1];
-		ssize_t n = readlinkat(src->fd, "", target, sizeof(target) - 1);
+		ssize_t n = readlinkat(src->dirfd, src->name, target, sizeof(target) - 1);
 
 		if (n < 0)
 			return -errno;
@@ -247,7 +247,7 @@ static int stage_copy(const struct lref *src, const struct stat *st,
 			err = -errno;
 			goto out;
 		}
-		err = copy_xattrs(in >= 0 ? in : src->fd, out);
+		err = copy_xattrs(in, out);
 		if (err)
 			goto out;
 		if (fchmod(out, st->st_mode & 07777) < 0) {
@@ -270,7 +270,8 @@ static int stage_copy(const struct lref *src, const struct stat *st,
 		}
 		if (type != S_IFLNK) {
 			fd_path_at(fs.workfd, tmp, dpath, sizeof(dpath));
-			copy_xattrs_path(fd_path(src->fd, spath, sizeof(spath)), dpath);
+			oref_path(src, spath, sizeof(spath));
+			copy_xattrs_path(spath, dpath);
 			if (fchmodat(fs.workfd, tmp, st->st_mode & 07777, 0) < 0) {
 				err = -errno;
 				goto out;
@@ -306,23 +307,24 @@ out:
 
 /* Copy the object behind LS (top-most ref) into the upper directory
  * PARENT_FD under NAME. On success *newfd is the fd kept for it. */
-static int copyup_obj(struct lset *ls, int parent_fd, const char *name,
+static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 		      unsigned flags, int *newfd, struct stat *nst)
 {
 	char tmp[64];
 	struct stat st, pst;
-	int fd;
+	int fd, err;
 
-	if (fstatat(ls->r[0].fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
+	err = oref_stat(src, &st);
+	if (err)
+		return err;
 	if (fstat(parent_fd, &pst) < 0)
 		return -errno;
 	staging_name(tmp, sizeof(tmp));
-	fd = stage_copy(&ls->r[0], &st, tmp, flags);
+	fd = stage_copy(src, &st, tmp, flags);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, nst) < 0 || renameat(fs.workfd, tmp, parent_fd, name) < 0) {
-		int err = -errno;
+		err = -errno;
 		close(fd);
 		remove_tree_at(fs.workfd, tmp);
 		return err;
@@ -333,10 +335,31 @@ static int copyup_obj(struct lset *ls, int parent_fd, const char *name,
 	return 0;
 }
 
+/* Where the object NAME of layer LAYER below PARENT is: the parent's
+ * directory in that layer. */
+static int oref_in(struct node *parent, const char *name, int layer,
+		   struct oref *o)
+{
+	struct lset *pls = node_lset(parent);
+
+	o->hold = NULL;
+	o->layer = layer;
+	snprintf(o->buf, sizeof(o->buf), "%s", name);
+	o->name = o->buf;
+	for (int i = 0; i < pls->n; i++) {
+		if (pls->r[i].layer == layer) {
+			o->dirfd = pls->r[i].fd;
+			return 0;
+		}
+	}
+	return -ESTALE;
+}
+
 int copyup(struct node *n, unsigned flags)
 {
 	struct node *parent = NULL;
 	struct lset *ls, *nls;
+	struct oref src;
 	struct stat nst;
 	char *name = NULL;
 	int err, newfd = -1;
@@ -356,7 +379,18 @@ int copyup(struct node *n, unsigned flags)
 	if (node_in_upper(n))
 		goto unlock;
 	ls = node_lset(n);
-	err = copyup_obj(ls, node_upper_fd(parent), name, flags, &newfd, &nst);
+	if (ls->r[0].fd >= 0) {
+		src.hold = NULL;
+		src.dirfd = ls->r[0].fd;
+		src.buf[0] = '\0';
+		src.name = src.buf;
+		src.layer = ls->r[0].layer;
+	} else {
+		err = oref_in(parent, name, ls->r[0].layer, &src);
+		if (err)
+			goto unlock;
+	}
+	err = copyup_obj(&src, node_upper_fd(parent), name, flags, &newfd, &nst);
 	if (err)
 		goto unlock;
 	if (S_ISDIR(n->type)) {
@@ -367,6 +401,11 @@ int copyup(struct node *n, unsigned flags)
 		}
 	} else {
 		nls = lset_new(1);
+		if (ls->r[0].fd < 0) {
+			/* reached by name again, now in the upper */
+			close(newfd);
+			newfd = -1;
+		}
 	}
 	nls->r[0].layer = 0;
 	nls->r[0].fd = newfd;
@@ -417,8 +456,12 @@ int copyup_tree(struct node *dir)
 			 * this name without moving the shared node */
 			int nfd = -1;
 			struct stat nst;
-			err = copyup_obj(node_lset(child), node_upper_fd(dir),
-					 name, 0, &nfd, &nst);
+			struct oref src;
+
+			err = oref_in(dir, name, node_lset(child)->r[0].layer, &src);
+			if (!err)
+				err = copyup_obj(&src, node_upper_fd(dir), name, 0,
+						 &nfd, &nst);
 			if (nfd >= 0)
 				close(nfd);
 		} else if (S_ISDIR(child->type)) {

@@ -57,11 +57,21 @@ static int make_object(int dirfd, const char *name, const struct new_obj *o)
 		if (symlinkat(o->target, dirfd, name) < 0)
 			return -errno;
 		return -2;
-	case 0:
-		if (linkat(AT_FDCWD, fd_path(node_upper_fd(o->src), path, sizeof(path)),
-			   dirfd, name, AT_SYMLINK_FOLLOW) < 0)
-			return -errno;
-		return -2;
+	case 0: {
+		struct oref src;
+		int err = node_oref(o->src, &src);
+
+		if (err)
+			return err;
+		if (src.name[0])
+			err = linkat(src.dirfd, src.name, dirfd, name, 0);
+		else
+			err = linkat(AT_FDCWD, fd_path(src.dirfd, path, sizeof(path)),
+				     dirfd, name, AT_SYMLINK_FOLLOW);
+		err = err < 0 ? -errno : 0;
+		oref_put(&src);
+		return err ? err : -2;
+	}
 	default:
 		if (mknodat(dirfd, name, o->mode, o->rdev) < 0)
 			return -errno;
@@ -91,6 +101,8 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 		if (S_ISDIR(o->src->type))
 			return -EPERM;
 		err = copyup(o->src, 0);
+		if (!err)
+			err = node_pin(o->src);	/* it is getting a second name */
 		if (err)
 			return err;
 	}
@@ -143,15 +155,8 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 	if (o->type == S_IFDIR) {
 		ls->r[0].fd = fd;
 		fd = -1;
-	} else {
-		ls->r[0].fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (ls->r[0].fd < 0) {
-			err = -errno;
-			lset_free(ls);
-			goto out_fd;
-		}
 	}
-	if (fstatat(ls->r[0].fd, "", st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+	if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
 		err = -errno;
 		lset_free(ls);
 		goto out_fd;
@@ -276,33 +281,30 @@ void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 }
 
-/* A name left the merged view; the node dies with its last name. */
+/* A name left the merged view (the node was pinned before, so it can
+ * still be reached); the node dies with its last name. */
 static void name_removed(struct node *n, bool was_upper)
 {
 	struct stat st;
+	bool gone;
 
 	pthread_mutex_lock(&n->lock);
-	if (was_upper) {
-		if (S_ISDIR(n->type) || fstatat(node_lset(n)->r[0].fd, "", &st,
-					       AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
-		    st.st_nlink == 0) {
-			ino_remap_del(n->kdev, n->kino);
-			pthread_mutex_unlock(&n->lock);
-			node_unhash(n);
-			return;
-		}
+	if (S_ISDIR(n->type)) {
+		gone = true;
+	} else if (fstatat(node_lset(n)->r[0].fd, "", &st,
+			   AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
+		gone = true;
+	} else if (was_upper) {
+		gone = st.st_nlink == 0;
 	} else {
 		n->wh_count++;
-		if (S_ISDIR(n->type) ||
-		    fstatat(node_lset(n)->r[0].fd, "", &st,
-			    AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0 ||
-		    st.st_nlink <= n->wh_count) {
-			pthread_mutex_unlock(&n->lock);
-			node_unhash(n);
-			return;
-		}
+		gone = st.st_nlink <= n->wh_count;
 	}
+	if (gone && was_upper)
+		ino_remap_del(n->kdev, n->kino);
 	pthread_mutex_unlock(&n->lock);
+	if (gone)
+		node_unhash(n);
 }
 
 /* Remove NAME (node CHILD) from the upper of PARENT, leaving a whiteout
@@ -314,6 +316,8 @@ static int remove_name(struct node *parent, const char *name, struct node *child
 	int pfd, lower, err;
 
 	err = copyup(parent, 0);
+	if (!err)
+		err = node_pin(child);	/* open files may still use it */
 	if (err)
 		return err;
 	pfd = node_upper_fd(parent);
@@ -482,6 +486,8 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 
 	/* everything that moves must live in the upper, whole */
 	err = prepare_rename_src(src);
+	if (!err && dst && !(flags & RENAME_EXCHANGE))
+		err = node_pin(dst);	/* about to lose its name */
 	if (!err && (flags & RENAME_EXCHANGE))
 		err = prepare_rename_src(dst);
 	if (!err)
@@ -579,12 +585,20 @@ void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 void lfs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	struct lset *ls = node_lset(node_from_id(ino));
 	char buf[PATH_MAX + 1];
-	ssize_t n = readlinkat(ls->r[0].fd, "", buf, sizeof(buf) - 1);
+	struct oref o;
+	ssize_t n;
+	int err = node_oref(node_from_id(ino), &o);
 
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	n = readlinkat(o.dirfd, o.name, buf, sizeof(buf) - 1);
+	err = errno;
+	oref_put(&o);
 	if (n < 0) {
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, err);
 		return;
 	}
 	buf[n] = '\0';

@@ -11,6 +11,21 @@
 
 #include "layerfs.h"
 
+/* Open the node's top-most object; returns an fd or -errno. */
+static int node_open(struct node *n, int flags)
+{
+	struct oref o;
+	int fd, err = node_oref(n, &o);
+
+	if (err)
+		return err;
+	fd = oref_open(&o, flags);
+	if (fd < 0)
+		fd = -errno;
+	oref_put(&o);
+	return fd;
+}
+
 static int open_flags(int flags)
 {
 	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW)) | O_CLOEXEC;
@@ -31,9 +46,9 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 			return err;
 	}
 	gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
-	fd = reopen_fd(node_lset(n)->r[0].fd, open_flags(flags));
+	fd = node_open(n, open_flags(flags));
 	if (fd < 0)
-		return -errno;
+		return fd;
 	fh = xcalloc(1, sizeof(*fh));
 	fh->fd = fd;
 	fh->gen = gen;
@@ -56,8 +71,7 @@ static int fh_fd(struct fhandle *fh)
 	pthread_mutex_lock(&fh->lock);
 	if (fh->gen != __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE)) {
 		uint32_t gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
-		fd = reopen_fd(node_lset(n)->r[0].fd,
-			       open_flags(fh->flags) & ~O_TRUNC);
+		fd = node_open(n, open_flags(fh->flags) & ~O_TRUNC);
 		if (fd >= 0) {
 			/* the old fd stays valid for concurrent readers
 			 * until release: keep it by dup2 onto the same

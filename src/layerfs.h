@@ -95,11 +95,25 @@ void layers_close(struct fs *f);
 /* ---- nodes (node.c) ---- */
 
 /* One real object behind a node. For a directory there is one per layer
- * contributing to the merge, top-most first. */
+ * contributing to the merge, top-most first, each with an open fd. A
+ * non-directory is reached by name from its parent's fd in the same layer
+ * (fd -1), which keeps descriptors to one per directory; it is pinned
+ * with an O_PATH fd only when it has several names or loses its name
+ * while the kernel still holds it. */
 struct lref {
 	int layer;
-	int fd;			/* O_RDONLY dir fd, or O_PATH for non-dirs */
+	int fd;			/* O_RDONLY dir fd, pinned O_PATH fd, or -1 */
 	bool xwhiteouts;	/* dir may hold xattr whiteouts */
+};
+
+/* Where to reach a node's top-most object: DIRFD + NAME for *at() calls,
+ * or the object's own fd with an empty NAME (then use AT_EMPTY_PATH). */
+struct oref {
+	int dirfd;
+	const char *name;
+	char buf[NAME_MAX + 1];
+	struct node *hold;	/* parent kept alive while in use */
+	int layer;
 };
 
 /* An immutable set of lrefs. A node's set is replaced whole (copy-up,
@@ -152,6 +166,12 @@ void node_unhash(struct node *n);
 bool node_in_upper(struct node *n);
 int node_upper_fd(struct node *n);
 int node_parent_name(struct node *n, struct node **parent, char **name);
+int node_oref(struct node *n, struct oref *o);
+void oref_put(struct oref *o);
+int oref_open(const struct oref *o, int flags);
+int oref_path(const struct oref *o, char *buf, size_t len);
+int oref_stat(const struct oref *o, struct stat *st);
+int node_pin(struct node *n);
 void node_set_parent_name(struct node *n, struct node *parent, const char *name);
 ino_t ino_of(int layer, const struct stat *st);
 void ino_remap_add(dev_t dev, ino_t ino, ino_t shown);

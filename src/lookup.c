@@ -124,15 +124,6 @@ static bool has_wh_file(int dirfd, const char *name)
 	return fstatat(dirfd, whname, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
-static int open_dir_ref(int pathfd)
-{
-	int fd = openat(pathfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd < 0 && (errno == EACCES || errno == EPERM))
-		fd = dup(pathfd);	/* unreadable: lookups only */
-	return fd;
-}
-
 /* Find NAME below DIR. On success res->ls holds one ref per layer that
  * contributes, top-most first, and res->st describes the top-most. */
 int lookup_layers(struct node *dir, const char *name, struct lookup_res *res)
@@ -157,10 +148,10 @@ int lookup_layers(struct node *dir, const char *name, struct lookup_res *res)
 	for (int i = 0; i < dls->n; i++) {
 		const struct lref *d = &dls->r[i];
 		struct stat st;
+		bool opq, xwh;
 		int fd;
 
-		fd = openat(d->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
+		if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT && errno != ENOTDIR) {
 				err = -errno;
 				goto fail;
@@ -169,45 +160,42 @@ int lookup_layers(struct node *dir, const char *name, struct lookup_res *res)
 				break;
 			continue;
 		}
-		if (fstat(fd, &st) < 0) {
-			err = -errno;
-			close(fd);
-			goto fail;
-		}
 		if (stat_is_whiteout(&st) ||
-		    (d->xwhiteouts && is_xwhiteout(d->fd, name, &st))) {
-			close(fd);
+		    (d->xwhiteouts && is_xwhiteout(d->fd, name, &st)))
 			break;
-		}
-		if (n > 0 && !S_ISDIR(st.st_mode)) {
-			/* a non-directory below a directory ends the merge */
-			close(fd);
-			break;
-		}
+		if (n > 0 && !S_ISDIR(st.st_mode))
+			break;	/* a non-directory below a directory ends the merge */
 		if (n == 0)
 			res->st = st;
 		ls->r[n].layer = d->layer;
 		if (!S_ISDIR(st.st_mode)) {
-			ls->r[n++].fd = fd;
+			/* reached by name from the parent; hard links get an
+			 * fd of their own since their node has several names */
+			if (st.st_nlink > 1) {
+				ls->r[n].fd = openat(d->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+				if (ls->r[n].fd < 0) {
+					err = -errno;
+					goto fail;
+				}
+			}
+			n++;
 			break;
 		}
-		ls->r[n].fd = open_dir_ref(fd);
-		close(fd);
-		if (ls->r[n].fd < 0) {
+		fd = openat(d->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 && (errno == EACCES || errno == EPERM))
+			fd = openat(d->fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
 			err = -errno;
 			goto fail;
 		}
-		{
-			bool opq, xwh;
-
-			dir_opaque_state(ls->r[n].fd, &opq, &xwh);
-			ls->r[n].xwhiteouts = xwh;
-			n++;
-			if (opq) {
-				if (n == 1)
-					res->opaque = true;
-				break;
-			}
+		ls->r[n].fd = fd;
+		dir_opaque_state(fd, &opq, &xwh);
+		ls->r[n].xwhiteouts = xwh;
+		n++;
+		if (opq) {
+			if (n == 1)
+				res->opaque = true;
+			break;
 		}
 	}
 	if (n == 0)

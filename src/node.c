@@ -5,6 +5,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -341,6 +343,105 @@ int node_parent_name(struct node *n, struct node **parent, char **name)
 	}
 	pthread_mutex_unlock(&n->lock);
 	return ret;
+}
+
+/* Resolve where the node's top-most object can be reached now. */
+int node_oref(struct node *n, struct oref *o)
+{
+	struct lset *ls = node_lset(n), *pls;
+
+	o->hold = NULL;
+	o->buf[0] = '\0';
+	o->name = o->buf;
+	o->layer = ls->r[0].layer;
+	if (ls->r[0].fd >= 0) {
+		o->dirfd = ls->r[0].fd;
+		return 0;
+	}
+	pthread_mutex_lock(&n->lock);
+	if (!n->parent) {
+		pthread_mutex_unlock(&n->lock);
+		return -ESTALE;
+	}
+	o->hold = node_get(n->parent);
+	snprintf(o->buf, sizeof(o->buf), "%s", n->name);
+	pthread_mutex_unlock(&n->lock);
+	pls = node_lset(o->hold);
+	for (int i = 0; i < pls->n; i++) {
+		if (pls->r[i].layer == o->layer) {
+			o->dirfd = pls->r[i].fd;
+			return 0;
+		}
+	}
+	oref_put(o);
+	return -ESTALE;
+}
+
+void oref_put(struct oref *o)
+{
+	if (o->hold)
+		node_put(o->hold);
+	o->hold = NULL;
+}
+
+int oref_open(const struct oref *o, int flags)
+{
+	if (!o->name[0])
+		return reopen_fd(o->dirfd, flags);
+	return openat(o->dirfd, o->name, flags | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int oref_path(const struct oref *o, char *buf, size_t len)
+{
+	if (!o->name[0]) {
+		fd_path(o->dirfd, buf, len);
+		return 0;
+	}
+	return fd_path_at(o->dirfd, o->name, buf, len);
+}
+
+int oref_stat(const struct oref *o, struct stat *st)
+{
+	int flags = AT_SYMLINK_NOFOLLOW | (o->name[0] ? 0 : AT_EMPTY_PATH);
+
+	return fstatat(o->dirfd, o->name, st, flags) < 0 ? -errno : 0;
+}
+
+/* Give a non-directory its own O_PATH fd, so that it stays reachable
+ * after its name goes or when it has several names. */
+int node_pin(struct node *n)
+{
+	struct lset *ls, *nls;
+	struct oref o;
+	int fd, err;
+
+	if (S_ISDIR(n->type) || node_lset(n)->r[0].fd >= 0)
+		return 0;
+	for (;;) {
+		err = node_oref(n, &o);
+		if (err)
+			return err;
+		fd = openat(o.dirfd, o.name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		err = fd < 0 ? -errno : 0;
+		oref_put(&o);
+		if (err)
+			return err;
+		pthread_mutex_lock(&n->lock);
+		ls = node_lset(n);
+		if (ls->r[0].fd < 0 && ls->r[0].layer == o.layer)
+			break;
+		pthread_mutex_unlock(&n->lock);
+		close(fd);
+		if (ls->r[0].fd >= 0)
+			return 0;
+		/* copied up meanwhile: resolve again */
+	}
+	nls = lset_new(1);
+	nls->r[0] = ls->r[0];
+	nls->r[0].fd = fd;
+	node_set_lset(n, nls);
+	pthread_mutex_unlock(&n->lock);
+	return 0;
 }
 
 /* After a rename: move the node under a new parent. Caller holds n->lock. */

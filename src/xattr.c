@@ -33,37 +33,17 @@ static bool acl_name(const char *name)
  * real descriptor; other objects are reached through their O_PATH fd. */
 enum xop { XGET, XLIST, XSET, XREMOVE };
 
-/* A symlink cannot be opened, and /proc/self/fd/N would name the link in
- * /proc itself: reach it by name from its directory in the same layer. */
-static int symlink_path(struct node *n, char *buf, size_t len)
-{
-	int layer = node_lset(n)->r[0].layer;
-	struct node *parent;
-	struct lset *pls;
-	char *name;
-	int err = node_parent_name(n, &parent, &name);
-
-	if (err)
-		return err;
-	err = -ENOENT;
-	pls = node_lset(parent);
-	for (int i = 0; i < pls->n; i++)
-		if (pls->r[i].layer == layer)
-			err = fd_path_at(pls->r[i].fd, name, buf, len);
-	node_put(parent);
-	free(name);
-	return err;
-}
-
 static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 			void *buf, size_t size, int flags)
 {
-	int fd = node_lset(n)->r[0].fd;
 	char path[PATH_MAX];
+	struct oref o;
 	ssize_t r;
 	int err;
 
 	if (S_ISDIR(n->type)) {
+		int fd = node_lset(n)->r[0].fd;
+
 		switch (op) {
 		case XGET: r = fgetxattr(fd, name, buf, size); break;
 		case XLIST: r = flistxattr(fd, buf, size); break;
@@ -73,26 +53,40 @@ static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 		if (r >= 0 || errno != EBADF)
 			return r;
 	}
-	if (S_ISLNK(n->type)) {
-		err = symlink_path(n, path, sizeof(path));
-		if (err) {
-			errno = -err;
-			return -1;
-		}
+	err = node_oref(n, &o);
+	if (err) {
+		errno = -err;
+		return -1;
+	}
+	err = oref_path(&o, path, sizeof(path));
+	if (err) {
+		errno = -err;
+		r = -1;
+	} else if (o.name[0]) {
+		/* by name from the directory: the l* calls reach the object
+		 * itself, symlinks included */
 		switch (op) {
-		case XGET: return lgetxattr(path, name, buf, size);
-		case XLIST: return llistxattr(path, buf, size);
-		case XSET: return lsetxattr(path, name, buf, size, flags);
-		default: return lremovexattr(path, name);
+		case XGET: r = lgetxattr(path, name, buf, size); break;
+		case XLIST: r = llistxattr(path, buf, size); break;
+		case XSET: r = lsetxattr(path, name, buf, size, flags); break;
+		default: r = lremovexattr(path, name); break;
+		}
+	} else if (S_ISLNK(n->type)) {
+		/* /proc/self/fd/N would be the link in /proc itself */
+		errno = op == XGET ? ENODATA : EOPNOTSUPP;
+		r = op == XLIST ? 0 : -1;
+	} else {
+		switch (op) {
+		case XGET: r = getxattr(path, name, buf, size); break;
+		case XLIST: r = listxattr(path, buf, size); break;
+		case XSET: r = setxattr(path, name, buf, size, flags); break;
+		default: r = removexattr(path, name); break;
 		}
 	}
-	fd_path(fd, path, sizeof(path));
-	switch (op) {
-	case XGET: return getxattr(path, name, buf, size);
-	case XLIST: return listxattr(path, buf, size);
-	case XSET: return setxattr(path, name, buf, size, flags);
-	default: return removexattr(path, name);
-	}
+	err = errno;
+	oref_put(&o);
+	errno = err;
+	return r;
 }
 
 ssize_t node_getxattr(struct node *n, const char *name, void *buf, size_t size)
