@@ -54,6 +54,19 @@ enum opt_result options_parse(int argc, char **argv, struct config *cfg);
 void options_free(struct config *cfg);
 void usage(FILE *out, const char *prog);
 
+int daemon_run(struct config *cfg, const char *argv0);
+
+/* ---- subcommands (cmd.c and cmd_*.c): layerfs SUBCOMMAND ARGS ---- */
+
+struct subcommand {
+	const char *name;
+	int (*run)(int argc, char **argv);	/* argv[0] is the name */
+	const char *summary;
+};
+
+const struct subcommand *subcommand_find(const char *name);
+int subcommand_run(int argc, char **argv);
+
 /* ---- layers (layer.c) ---- */
 
 struct layer {

@@ -65,28 +65,22 @@ static int build_fuse_args(struct fuse_args *args, struct config *cfg,
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Check the layers, mount CFG->mountpoint and serve requests until
+ * unmounted. Returns the process exit status. Shared by the -o form and
+ * the stack subcommands. */
+int daemon_run(struct config *cfg, const char *argv0)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *lc = NULL;
 	struct fuse_session *se;
-	struct config cfg;
 	int ret = 1;
 
-	switch (options_parse(argc, argv, &cfg)) {
-	case OPT_EXIT_OK:
-		return 0;
-	case OPT_ERROR:
-		return 1;
-	case OPT_OK:
-		break;
-	}
 	umask(0);
-	fs.timeout = cfg.timeout;
-	if (layers_open(&fs, &cfg) < 0)
+	fs.timeout = cfg->timeout;
+	if (layers_open(&fs, cfg) < 0)
 		return 1;
 	raise_fd_limit();
-	if (build_fuse_args(&args, &cfg, argv[0]) < 0)
+	if (build_fuse_args(&args, cfg, argv0) < 0)
 		return 1;
 
 	se = fuse_session_new(&args, &lfs_ops, sizeof(lfs_ops), NULL);
@@ -103,19 +97,19 @@ int main(int argc, char **argv)
 		lfs_log("cannot read the layer roots: %s", strerror(errno));
 		goto out_session;
 	}
-	if (cfg.debug)
+	if (cfg->debug)
 		lfs_log("whiteouts: %s; opaque directories: %s",
 			wh_style_name(fs.wh_style), opq_style_name(fs.opq_style));
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
-	if (fuse_session_mount(se, cfg.mountpoint) != 0) {
-		lfs_log("cannot mount on '%s'", cfg.mountpoint);
+	if (fuse_session_mount(se, cfg->mountpoint) != 0) {
+		lfs_log("cannot mount on '%s'", cfg->mountpoint);
 		goto out_signals;
 	}
-	if (fuse_daemonize(cfg.foreground) != 0 || proc_open(&fs) < 0)
+	if (fuse_daemonize(cfg->foreground) != 0 || proc_open(&fs) < 0)
 		goto out_unmount;
 
-	if (cfg.threaded) {
+	if (cfg->threaded) {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, 1);
 		fuse_loop_cfg_set_max_threads(lc, 16);
@@ -134,6 +128,25 @@ out_session:
 out_args:
 	fuse_opt_free_args(&args);
 	layers_close(&fs);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	int ret;
+
+	if (argc > 1 && subcommand_find(argv[1]))
+		return subcommand_run(argc - 1, argv + 1);
+	switch (options_parse(argc, argv, &cfg)) {
+	case OPT_EXIT_OK:
+		return 0;
+	case OPT_ERROR:
+		return 1;
+	case OPT_OK:
+		break;
+	}
+	ret = daemon_run(&cfg, argv[0]);
 	options_free(&cfg);
 	return ret;
 }
