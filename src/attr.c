@@ -15,6 +15,10 @@ void fix_stat(struct node *n, struct stat *st)
 	struct lset *ls = node_lset(n);
 
 	st->st_ino = n->ino;
+	if (idmap_active()) {
+		st->st_uid = uid_to_shown(st->st_uid);
+		st->st_gid = gid_to_shown(st->st_gid);
+	}
 	if (S_ISDIR(st->st_mode)) {
 		/* Counting subdirectories across layers is not worth it;
 		 * nlink 1 tells find(1) not to rely on it, as overlayfs does. */
@@ -100,6 +104,40 @@ static int set_size(struct node *n, const struct oref *o, off_t size,
 	return err;
 }
 
+/* chown: ids come in the mount's terms and go to disk mapped back; with
+ * squashing, ownership shown is fixed and a chown changes nothing. */
+static int set_owner(struct node *n, const struct oref *o,
+		     const struct stat *attr, int to_set)
+{
+	struct config *c = fs.cfg;
+	struct stat cur;
+	uid_t uid;
+	gid_t gid;
+	int err = oref_stat(o, &cur);
+
+	if (err)
+		return err;
+	if (c->squash_to_root || c->squash_uid >= 0 || c->squash_gid >= 0)
+		return 0;
+	uid = cur.st_uid;
+	gid = cur.st_gid;
+	if ((to_set & FUSE_SET_ATTR_UID) && uid_to_disk(attr->st_uid, &uid))
+		return -EINVAL;
+	if ((to_set & FUSE_SET_ATTR_GID) && gid_to_disk(attr->st_gid, &gid))
+		return -EINVAL;
+	if (fs.override_xattr && !S_ISLNK(n->type)) {
+		/* chown drops set-id bits of non-directories */
+		mode_t mode = cur.st_mode;
+		if (!S_ISDIR(cur.st_mode) && (uid != cur.st_uid || gid != cur.st_gid))
+			mode &= ~(mode_t)(S_ISUID | ((mode & S_IXGRP) ? S_ISGID : 0));
+		return override_write(o->dirfd, o->name, uid, gid, mode);
+	}
+	if (fchownat(o->dirfd, o->name, uid, gid,
+		     AT_SYMLINK_NOFOLLOW | (o->name[0] ? 0 : AT_EMPTY_PATH)) < 0)
+		return -errno;
+	return 0;
+}
+
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 int to_set, struct fuse_file_info *fi)
 {
@@ -120,24 +158,32 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (err)
 		goto out;
 
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		err = set_owner(n, &o, attr, to_set);
+		if (err)
+			goto out;
+	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
 		if (S_ISLNK(n->type)) {
 			err = -EOPNOTSUPP;
 			goto out;
 		}
-		if (o.name[0] ? fchmodat(o.dirfd, o.name, attr->st_mode & 07777, 0) < 0 :
-		    (oref_path(&o, path, sizeof(path)),
-		     chmod(path, attr->st_mode & 07777) < 0)) {
-			err = -errno;
-			goto out;
-		}
-	}
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
-		uid_t uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
-		gid_t gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-		int flags = AT_SYMLINK_NOFOLLOW | (o.name[0] ? 0 : AT_EMPTY_PATH);
+		if (fs.override_xattr) {
+			struct stat cur;
 
-		if (fchownat(o.dirfd, o.name, uid, gid, flags) < 0) {
+			err = oref_stat(&o, &cur);
+			if (!err)
+				err = override_write(o.dirfd, o.name, cur.st_uid,
+						     cur.st_gid, attr->st_mode);
+			if (err)
+				goto out;
+			/* the real mode follows where it can, for readers of
+			 * the upper that ignore the override */
+			if (o.name[0])
+				fchmodat(o.dirfd, o.name, attr->st_mode & 07777, 0);
+		} else if (o.name[0] ? fchmodat(o.dirfd, o.name, attr->st_mode & 07777, 0) < 0 :
+			   (oref_path(&o, path, sizeof(path)),
+			    chmod(path, attr->st_mode & 07777) < 0)) {
 			err = -errno;
 			goto out;
 		}

@@ -46,6 +46,17 @@ void caps_probe(struct fs *f)
 		unlinkat(f->workfd, name, 0);
 	}
 
+	/* ownership: can the daemon give files to other ids? (in a user
+	 * namespace with a single id mapped it cannot) */
+	staging_name(name, sizeof(name));
+	fd = openat(f->workfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		uid_t other = geteuid() == 1 ? 2 : 1;
+		f->can_chown = fchown(fd, other, other) == 0;
+		close(fd);
+		unlinkat(f->workfd, name, 0);
+	}
+
 	/* opaque markers: trusted.* needs CAP_SYS_ADMIN in the initial
 	 * namespace; user.* works wherever the filesystem has user xattrs */
 	staging_name(name, sizeof(name));

@@ -109,9 +109,11 @@ static int copy_data(int in, int out, off_t size)
 	return 0;
 }
 
+/* Overlay markers stay behind; ownership overrides are rewritten from
+ * the logical attributes in the upper's own form. */
 static bool xattr_copyable(const char *name)
 {
-	return !xattr_is_internal(name);
+	return !xattr_is_internal(name) && !xattr_is_override(name);
 }
 
 /* Copy xattrs between two descriptors (regular files and directories). */
@@ -243,7 +245,11 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 
 	/* owner first: chown drops capabilities and set-id bits */
 	if (out >= 0) {
-		if (fchown(out, st->st_uid, st->st_gid) < 0 && fs.can_chown) {
+		if (fs.override_xattr) {
+			err = override_write(out, "", st->st_uid, st->st_gid, st->st_mode);
+			if (err)
+				goto out;
+		} else if (fchown(out, st->st_uid, st->st_gid) < 0 && fs.can_chown) {
 			err = -errno;
 			goto out;
 		}
@@ -263,11 +269,10 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 			goto out;
 		}
 	} else {
-		if (fchownat(fs.workfd, tmp, st->st_uid, st->st_gid,
-			     AT_SYMLINK_NOFOLLOW) < 0 && fs.can_chown) {
-			err = -errno;
+		err = set_owner_at(fs.workfd, tmp, st->st_uid, st->st_gid, st->st_mode);
+		if (err && fs.can_chown && !fs.override_xattr)
 			goto out;
-		}
+		err = 0;
 		if (type != S_IFLNK) {
 			fd_path_at(fs.workfd, tmp, dpath, sizeof(dpath));
 			oref_path(src, spath, sizeof(spath));

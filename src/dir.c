@@ -112,6 +112,7 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 	pfd = node_upper_fd(parent);
 	if (fstat(pfd, &pst) < 0)
 		return -errno;
+	override_apply(0, pfd, "", &pst);
 	if (o->type != 0 && o->type != S_IFLNK)
 		o->mode = (o->type | (apply_umask(pfd, o->mode, ctx) & 07777));
 
@@ -134,9 +135,11 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 	fd = make_object(tfd, tname, o);
 	if (fd < 0 && fd != -2)
 		return fd;
-	if (o->type != 0)
-		set_creds_owner(tfd, tname, fd >= 0 ? fd : -1, ctx, &pst,
-				o->type == S_IFDIR);
+	if (o->type != 0) {
+		err = set_creds_owner(tfd, tname, ctx, &pst, o->type == S_IFDIR);
+		if (err)
+			goto fail;
+	}
 	if (staged && o->type == S_IFDIR) {
 		err = opaque_set(fd);
 		if (err)
@@ -161,6 +164,7 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 		lset_free(ls);
 		goto out_fd;
 	}
+	override_apply(0, pfd, name, st);
 	*out = node_find_or_insert(parent, name, st, ls,
 				   staged && o->type == S_IFDIR, NULL);
 	fix_stat(*out, st);

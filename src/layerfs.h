@@ -42,9 +42,12 @@ struct config {
 	bool foreground;
 	bool debug;
 	bool allow_other_given;
-	/* reserved for id mapping; parsed but not applied yet */
+	/* id mapping between the disk and the mount (idmap.c) */
 	struct idmap_range *uidmap, *gidmap;
 	int nuidmap, ngidmap;
+	bool squash_to_root;
+	int64_t squash_uid, squash_gid;	/* -1: not set */
+	int xattr_permissions;
 	char *fuse_opts;	/* options handed to libfuse, comma separated */
 };
 
@@ -76,6 +79,7 @@ struct layer {
 	dev_t dev;
 	int fsidx;		/* index of the layer's filesystem among all */
 	bool present;
+	const char *override_xattr;	/* owner/mode overrides are read from it */
 };
 
 enum wh_style { WH_CHARDEV, WH_FILE };
@@ -91,7 +95,8 @@ struct fs {
 	bool same_fs;		/* all layers on one filesystem: real st_ino */
 	enum wh_style wh_style;
 	enum opaque_style opq_style;
-	bool can_chown;
+	bool can_chown;		/* chown to other ids works on the upper */
+	const char *override_xattr;	/* upper keeps owner/mode here, or NULL */
 	unsigned long namemax;
 	double timeout;
 	uint64_t tmpcounter;
@@ -318,6 +323,24 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		  const char *value, size_t size, int flags);
 void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
+/* ---- id mapping and ownership overrides (idmap.c) ---- */
+
+#define OVERFLOW_ID 65534
+
+bool idmap_active(void);
+uid_t uid_to_shown(uid_t disk);
+gid_t gid_to_shown(gid_t disk);
+int uid_to_disk(uid_t shown, uid_t *disk);
+int gid_to_disk(gid_t shown, gid_t *disk);
+bool xattr_is_override(const char *name);
+void override_apply(int layer, int dirfd, const char *name, struct stat *st);
+int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);
+void override_detect_layers(struct fs *f);
+void override_mark_upper(struct fs *f);
+int set_owner_at(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);
+ssize_t xattr_value_to_shown(const char *name, void *val, ssize_t len);
+int xattr_value_to_disk(const char *name, void *val, size_t len);
+
 /* ---- privileges (caps.c) ---- */
 
 void caps_probe(struct fs *f);
@@ -332,9 +355,8 @@ int fd_path_at(int dirfd, const char *name, char *buf, size_t len);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 char *xstrdup(const char *s);
-void set_creds_owner(int dirfd, const char *name, int fd,
-		     const struct fuse_ctx *ctx, const struct stat *parent_st,
-		     bool isdir);
+int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
+		    const struct stat *parent_st, bool isdir);
 mode_t apply_umask(int parent_upper_fd, mode_t mode,
 		   const struct fuse_ctx *ctx);
 void fill_entry(struct fuse_entry_param *e, struct node *n,

@@ -165,8 +165,10 @@ int lookup_layers(struct node *dir, const char *name, struct lookup_res *res)
 			break;
 		if (n > 0 && !S_ISDIR(st.st_mode))
 			break;	/* a non-directory below a directory ends the merge */
-		if (n == 0)
+		if (n == 0) {
 			res->st = st;
+			override_apply(d->layer, d->fd, name, &res->st);
+		}
 		ls->r[n].layer = d->layer;
 		if (!S_ISDIR(st.st_mode)) {
 			/* reached by name from the parent; hard links get an

@@ -93,6 +93,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (staging_prepare(&fs) < 0)
 		goto out_session;
 	caps_probe(&fs);
+	override_detect_layers(&fs);
 	if (nodes_init() < 0) {
 		lfs_log("cannot read the layer roots: %s", strerror(errno));
 		goto out_session;
@@ -108,6 +109,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	}
 	if (fuse_daemonize(cfg->foreground) != 0 || proc_open(&fs) < 0)
 		goto out_unmount;
+	override_mark_upper(&fs);
 
 	if (cfg->threaded) {
 		lc = fuse_loop_cfg_create();

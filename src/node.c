@@ -404,7 +404,10 @@ int oref_stat(const struct oref *o, struct stat *st)
 {
 	int flags = AT_SYMLINK_NOFOLLOW | (o->name[0] ? 0 : AT_EMPTY_PATH);
 
-	return fstatat(o->dirfd, o->name, st, flags) < 0 ? -errno : 0;
+	if (fstatat(o->dirfd, o->name, st, flags) < 0)
+		return -errno;
+	override_apply(o->layer, o->dirfd, o->name, st);
+	return 0;
 }
 
 /* Give a non-directory its own O_PATH fd, so that it stays reachable

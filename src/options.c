@@ -61,8 +61,15 @@ void usage(FILE *out, const char *prog)
 "  timeout=SECONDS        how long the kernel caches names and attributes\n"
 "                         (default 86400)\n"
 "  threaded=0|1           multi-threaded request loop (default 1)\n"
-"  uidmapping=, gidmapping=, squash_to_root, squash_to_uid=, squash_to_gid=,\n"
-"  xattr_permissions=     reserved for id mapping: accepted, not applied yet\n"
+"  uidmapping=D:S:N[:D:S:N...]  show the owner D+i on disk as S+i in the mount\n"
+"                         (i < N), and map back on writes; others show as 65534\n"
+"  gidmapping=D:S:N[...]  the same for groups\n"
+"  squash_to_root         show every object as owned by root\n"
+"  squash_to_uid=UID, squash_to_gid=GID   show every object as owned by UID/GID\n"
+"  xattr_permissions=0|1|2  keep owner and mode in an xattr instead of on disk:\n"
+"                         1 security.fuseoverlayfs.override_stat,\n"
+"                         2 user.fuseoverlayfs.override_stat (default 0: only\n"
+"                         where chown is not permitted, user.containers.override_stat)\n"
 "  allow_other, default_permissions, fsname=, subtype=, ro, nosuid, nodev,\n"
 "  noexec, noatime, ...   handed to libfuse and the kernel\n"
 "Other options are warned about and ignored.\n",
@@ -165,7 +172,6 @@ static void fuse_opt_append(struct config *cfg, const char *opt)
 static int parse_one(struct config *cfg, char *opt)
 {
 	char *val = strchr(opt, '=');
-	static bool warned_idmap;
 
 	if (val)
 		*val++ = '\0';
@@ -218,11 +224,31 @@ static int parse_one(struct config *cfg, char *opt)
 		return parse_idmap(opt, val, &cfg->uidmap, &cfg->nuidmap);
 	if (!strcmp(opt, "gidmapping"))
 		return parse_idmap(opt, val, &cfg->gidmap, &cfg->ngidmap);
-	if (!strcmp(opt, "squash_to_root") || !strcmp(opt, "squash_to_uid") ||
-	    !strcmp(opt, "squash_to_gid") || !strcmp(opt, "xattr_permissions")) {
-		if (!warned_idmap)
-			fprintf(stderr, "layerfs: warning: option '%s' is accepted but id mapping is not implemented yet\n", opt);
-		warned_idmap = true;
+	if (!strcmp(opt, "squash_to_root") && !val) {
+		cfg->squash_to_root = true;
+		return 0;
+	}
+	if (!strcmp(opt, "squash_to_uid") || !strcmp(opt, "squash_to_gid")) {
+		char *end;
+		unsigned long id = val ? strtoul(val, &end, 10) : 0;
+		if (!val || !*val || *end || id > UINT32_MAX - 1) {
+			fprintf(stderr, "layerfs: option '%s=%s': expected a numeric id\n",
+				opt, val ? val : "");
+			return -1;
+		}
+		if (opt[10] == 'u')
+			cfg->squash_uid = (int64_t)id;
+		else
+			cfg->squash_gid = (int64_t)id;
+		return 0;
+	}
+	if (!strcmp(opt, "xattr_permissions")) {
+		if (!val || strlen(val) != 1 || val[0] < '0' || val[0] > '2') {
+			fprintf(stderr, "layerfs: option 'xattr_permissions=%s': expected 0, 1 or 2\n",
+				val ? val : "");
+			return -1;
+		}
+		cfg->xattr_permissions = val[0] - '0';
 		return 0;
 	}
 	if (!strcmp(opt, "ro") && !val)
@@ -288,6 +314,8 @@ enum opt_result options_parse(int argc, char **argv, struct config *cfg)
 	cfg->fsync = true;
 	cfg->threaded = true;
 	cfg->timeout = 86400;
+	cfg->squash_uid = -1;
+	cfg->squash_gid = -1;
 
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];

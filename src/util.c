@@ -82,35 +82,40 @@ int fd_path_at(int dirfd, const char *name, char *buf, size_t len)
 	return 0;
 }
 
-/* New objects are created by the daemon and then handed to the caller;
- * a setgid parent passes on its group (and to directories its bit). */
-void set_creds_owner(int dirfd, const char *name, int fd,
-		     const struct fuse_ctx *ctx, const struct stat *parent_st,
-		     bool isdir)
+/* New objects are created by the daemon and then handed to the caller
+ * (mapped to disk ids); a setgid parent passes on its group and, to
+ * directories, its bit. PARENT_ST is the parent's logical attributes. */
+int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
+		    const struct stat *parent_st, bool isdir)
 {
-	uid_t uid = ctx->uid;
-	gid_t gid = ctx->gid;
 	bool sgid = parent_st && (parent_st->st_mode & S_ISGID);
+	uid_t uid;
+	gid_t gid;
 	struct stat st;
+	mode_t mode;
+	int err;
 
+	if (uid_to_disk(ctx->uid, &uid))
+		uid = OVERFLOW_ID;
+	if (gid_to_disk(ctx->gid, &gid))
+		gid = OVERFLOW_ID;
 	if (sgid)
 		gid = parent_st->st_gid;
-	if (fd >= 0) {
-		if (fchown(fd, uid, gid) < 0 && errno != EPERM)
-			return;
-	} else if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 &&
-		   errno != EPERM) {
-		return;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	mode = st.st_mode & 07777;
+	if (isdir && sgid)
+		mode |= S_ISGID;
+	err = set_owner_at(dirfd, name, uid, gid, mode);
+	if (err == -EPERM || err == -EINVAL) {
+		/* ids the daemon may not give: keep its own, as a
+		 * filesystem without chown support would */
+		err = 0;
 	}
-	if (isdir && sgid) {
-		if (fd >= 0) {
-			if (fstat(fd, &st) == 0 && !(st.st_mode & S_ISGID))
-				fchmod(fd, (st.st_mode & 07777) | S_ISGID);
-		} else if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-			   !(st.st_mode & S_ISGID)) {
-			fchmodat(dirfd, name, (st.st_mode & 07777) | S_ISGID, 0);
-		}
-	}
+	if (!err && !fs.override_xattr && mode != (st.st_mode & 07777) &&
+	    !S_ISLNK(st.st_mode) && fchmodat(dirfd, name, mode, 0) < 0)
+		err = -errno;
+	return err;
 }
 
 /* The kernel leaves the umask to us (FUSE_CAP_DONT_MASK) so that a

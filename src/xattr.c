@@ -18,6 +18,8 @@ static const char *const internal_prefixes[] = {
 
 bool xattr_is_internal(const char *name)
 {
+	if (xattr_is_override(name))
+		return true;
 	for (size_t i = 0; i < sizeof(internal_prefixes) / sizeof(internal_prefixes[0]); i++)
 		if (!strncmp(name, internal_prefixes[i], strlen(internal_prefixes[i])))
 			return true;
@@ -114,7 +116,7 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	if (r < 0)
 		fuse_reply_err(req, errno);
 	else if (size)
-		fuse_reply_buf(req, buf, (size_t)r);
+		fuse_reply_buf(req, buf, (size_t)xattr_value_to_shown(name, buf, r));
 	else
 		fuse_reply_xattr(req, (size_t)r);
 	free(buf);
@@ -172,9 +174,17 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
-	err = copyup(n, 0);
-	if (!err && xattr_do(n, XSET, name, (void *)value, size, flags) < 0)
-		err = -errno;
+	{
+		char *val = xmalloc(size ? size : 1);
+
+		memcpy(val, value, size);
+		err = xattr_value_to_disk(name, val, size);
+		if (!err)
+			err = copyup(n, 0);
+		if (!err && xattr_do(n, XSET, name, val, size, flags) < 0)
+			err = -errno;
+		free(val);
+	}
 	fuse_reply_err(req, -err);
 }
 

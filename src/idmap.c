@@ -1,0 +1,304 @@
+/* Ownership between the disk and the mount.
+ *
+ * uidmapping=D:S:N shows an object owned by D+i on disk as owned by S+i in
+ * the mount (i < N) and maps back on every write: the owner of created
+ * objects, chown, and the ids stored inside POSIX ACLs and v3 file
+ * capabilities. Ids outside the mapping show as 65534 and cannot be
+ * written. This is fuse-overlayfs's order, which containers-storage relies
+ * on ("container id : host id : size").
+ *
+ * Where the daemon may not chown (one id mapped, as in `unshare -Ur`), or
+ * when asked with xattr_permissions=, the owner and mode live in an xattr
+ * ("UID:GID:MODE", mode in octal) that containers-storage and
+ * fuse-overlayfs also use; such xattrs are read from any layer whose root
+ * carries one. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+#define OVERRIDE_CONTAINERS "user.containers.override_stat"
+#define OVERRIDE_USER "user.fuseoverlayfs.override_stat"
+#define OVERRIDE_SECURITY "security.fuseoverlayfs.override_stat"
+
+static const char *const override_names[] = {
+	OVERRIDE_CONTAINERS, OVERRIDE_USER, OVERRIDE_SECURITY,
+};
+
+bool idmap_active(void)
+{
+	struct config *c = fs.cfg;
+
+	return c->nuidmap || c->ngidmap || c->squash_to_root ||
+	       c->squash_uid >= 0 || c->squash_gid >= 0;
+}
+
+static uint32_t map_id(const struct idmap_range *r, int n, uint32_t id,
+		       bool to_shown, bool *ok)
+{
+	*ok = true;
+	if (n == 0)
+		return id;
+	for (int i = 0; i < n; i++) {
+		uint32_t src = to_shown ? r[i].from : r[i].to;
+		uint32_t dst = to_shown ? r[i].to : r[i].from;
+
+		if (id >= src && id - src < r[i].count)
+			return dst + (id - src);
+	}
+	*ok = false;
+	return OVERFLOW_ID;
+}
+
+uid_t uid_to_shown(uid_t disk)
+{
+	bool ok;
+
+	if (fs.cfg->squash_to_root)
+		return 0;
+	if (fs.cfg->squash_uid >= 0)
+		return (uid_t)fs.cfg->squash_uid;
+	return map_id(fs.cfg->uidmap, fs.cfg->nuidmap, disk, true, &ok);
+}
+
+gid_t gid_to_shown(gid_t disk)
+{
+	bool ok;
+
+	if (fs.cfg->squash_to_root)
+		return 0;
+	if (fs.cfg->squash_gid >= 0)
+		return (gid_t)fs.cfg->squash_gid;
+	return map_id(fs.cfg->gidmap, fs.cfg->ngidmap, disk, true, &ok);
+}
+
+int uid_to_disk(uid_t shown, uid_t *disk)
+{
+	bool ok;
+
+	*disk = map_id(fs.cfg->uidmap, fs.cfg->nuidmap, shown, false, &ok);
+	return ok ? 0 : -EINVAL;
+}
+
+int gid_to_disk(gid_t shown, gid_t *disk)
+{
+	bool ok;
+
+	*disk = map_id(fs.cfg->gidmap, fs.cfg->ngidmap, shown, false, &ok);
+	return ok ? 0 : -EINVAL;
+}
+
+bool xattr_is_override(const char *name)
+{
+	for (size_t i = 0; i < sizeof(override_names) / sizeof(override_names[0]); i++)
+		if (!strcmp(name, override_names[i]))
+			return true;
+	return false;
+}
+
+static ssize_t get_at(int dirfd, const char *name, const char *xname,
+		      char *buf, size_t len)
+{
+	char path[PATH_MAX];
+
+	if (!name[0]) {
+		ssize_t r = fgetxattr(dirfd, xname, buf, len);
+		if (r >= 0 || errno != EBADF)
+			return r;
+		fd_path(dirfd, path, sizeof(path));
+		return getxattr(path, xname, buf, len);
+	}
+	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
+		return -1;
+	return lgetxattr(path, xname, buf, len);
+}
+
+/* Replace owner and permission bits by the layer's override, if any. */
+void override_apply(int layer, int dirfd, const char *name, struct stat *st)
+{
+	const char *x = fs.layers[layer].override_xattr;
+	unsigned int uid, gid, mode;
+	char buf[64];
+	ssize_t n;
+
+	if (!x || S_ISLNK(st->st_mode))
+		return;
+	n = get_at(dirfd, name, x, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if (sscanf(buf, "%u:%u:%o", &uid, &gid, &mode) != 3)
+		return;
+	st->st_uid = uid;
+	st->st_gid = gid;
+	st->st_mode = (st->st_mode & S_IFMT) | (mode & 07777);
+}
+
+int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
+{
+	char buf[64], path[PATH_MAX];
+	int len = snprintf(buf, sizeof(buf), "%u:%u:0%o", (unsigned)uid,
+			   (unsigned)gid, (unsigned)(mode & 07777));
+
+	if (!name[0]) {
+		if (fsetxattr(dirfd, fs.override_xattr, buf, (size_t)len, 0) == 0)
+			return 0;
+		if (errno != EBADF)
+			return -errno;
+		fd_path(dirfd, path, sizeof(path));
+		return setxattr(path, fs.override_xattr, buf, (size_t)len, 0) < 0 ? -errno : 0;
+	}
+	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
+		return -ENAMETOOLONG;
+	return lsetxattr(path, fs.override_xattr, buf, (size_t)len, 0) < 0 ? -errno : 0;
+}
+
+/* Give an upper object its owner (disk ids) and, where the owner lives in
+ * an xattr, its permission bits too. Symlinks cannot carry user xattrs:
+ * they keep the daemon's ownership there. */
+int set_owner_at(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
+{
+	struct stat st;
+	int flags = AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH);
+
+	if (fs.override_xattr) {
+		if (fstatat(dirfd, name, &st, flags) == 0 && S_ISLNK(st.st_mode))
+			return 0;
+		return override_write(dirfd, name, uid, gid, mode);
+	}
+	if (fchownat(dirfd, name, uid, gid, flags) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Decide where ownership overrides are read (every layer whose root has
+ * one) and whether the upper writes them. */
+void override_detect_layers(struct fs *f)
+{
+	for (int i = 0; i < f->nlayers; i++) {
+		struct layer *l = &f->layers[i];
+
+		if (!l->present)
+			continue;
+		for (size_t k = 0; k < sizeof(override_names) / sizeof(override_names[0]); k++) {
+			if (fgetxattr(l->fd, override_names[k], NULL, 0) > 0) {
+				l->override_xattr = override_names[k];
+				break;
+			}
+		}
+	}
+	if (!f->has_upper)
+		return;
+	if (f->cfg->xattr_permissions == 1)
+		f->override_xattr = OVERRIDE_SECURITY;
+	else if (f->cfg->xattr_permissions == 2)
+		f->override_xattr = OVERRIDE_USER;
+	else if (f->layers[0].override_xattr)
+		f->override_xattr = f->layers[0].override_xattr;
+	else if (!f->can_chown)
+		f->override_xattr = OVERRIDE_CONTAINERS;
+	if (f->override_xattr)
+		f->layers[0].override_xattr = f->override_xattr;
+}
+
+/* Once mounted: mark the upper root, so that whoever stacks this layer
+ * later knows to read the overrides. */
+void override_mark_upper(struct fs *f)
+{
+	char buf[64];
+	struct stat st;
+
+	if (!f->override_xattr ||
+	    fgetxattr(f->layers[0].fd, f->override_xattr, buf, sizeof(buf)) > 0)
+		return;
+	if (fstat(f->layers[0].fd, &st) == 0)
+		override_write(f->layers[0].fd, "", st.st_uid, st.st_gid, st.st_mode);
+}
+
+/* ---- ids stored inside xattr values ---- */
+
+#define ACL_XATTR_VERSION 2
+#define ACL_USER_TAG 0x02
+#define ACL_GROUP_TAG 0x08
+#define VFS_CAP_REVISION_MASK 0xFF000000
+#define VFS_CAP_REVISION_3 0x03000000
+#define VFS_CAP_V3_SIZE 24
+
+static bool is_acl(const char *name)
+{
+	return !strcmp(name, "system.posix_acl_access") ||
+	       !strcmp(name, "system.posix_acl_default");
+}
+
+static int translate(const char *name, void *val, size_t len, bool to_shown)
+{
+	unsigned char *p = val;
+
+	if (is_acl(name)) {
+		uint32_t ver;
+
+		if (len < 4)
+			return 0;
+		memcpy(&ver, p, 4);
+		if (ver != ACL_XATTR_VERSION)
+			return 0;
+		for (size_t off = 4; off + 8 <= len; off += 8) {
+			uint16_t tag;
+			uint32_t id;
+
+			memcpy(&tag, p + off, 2);
+			memcpy(&id, p + off + 4, 4);
+			if (tag == ACL_USER_TAG) {
+				if (to_shown)
+					id = uid_to_shown(id);
+				else if (uid_to_disk(id, &id))
+					return -EINVAL;
+			} else if (tag == ACL_GROUP_TAG) {
+				if (to_shown)
+					id = gid_to_shown(id);
+				else if (gid_to_disk(id, &id))
+					return -EINVAL;
+			} else {
+				continue;
+			}
+			memcpy(p + off + 4, &id, 4);
+		}
+		return 0;
+	}
+	if (!strcmp(name, "security.capability") && len == VFS_CAP_V3_SIZE) {
+		uint32_t magic, rootid;
+
+		memcpy(&magic, p, 4);
+		if ((magic & VFS_CAP_REVISION_MASK) != VFS_CAP_REVISION_3)
+			return 0;
+		memcpy(&rootid, p + 20, 4);
+		if (to_shown)
+			rootid = uid_to_shown(rootid);
+		else if (uid_to_disk(rootid, &rootid))
+			return -EINVAL;
+		memcpy(p + 20, &rootid, 4);
+	}
+	return 0;
+}
+
+ssize_t xattr_value_to_shown(const char *name, void *val, ssize_t len)
+{
+	if (len > 0 && val && idmap_active())
+		translate(name, val, (size_t)len, true);
+	return len;
+}
+
+int xattr_value_to_disk(const char *name, void *val, size_t len)
+{
+	if (!idmap_active() || fs.cfg->squash_to_root ||
+	    fs.cfg->squash_uid >= 0 || fs.cfg->squash_gid >= 0)
+		return 0;
+	return translate(name, val, len, false);
+}
