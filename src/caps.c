@@ -73,6 +73,79 @@ void caps_probe(struct fs *f)
 	unlinkat(f->workfd, name, AT_REMOVEDIR);
 }
 
+/* What the daemon keeps once mounted: acting on files for any owner,
+ * creating device nodes and whiteouts, setting file capabilities, and
+ * CAP_SYS_ADMIN for trusted.* xattrs and for unmounting itself. */
+static const cap_value_t keep_caps[] = {
+	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
+	CAP_FSETID, CAP_MKNOD, CAP_SETFCAP, CAP_SYS_ADMIN,
+};
+
+static bool kept(cap_value_t c)
+{
+	for (size_t i = 0; i < sizeof(keep_caps) / sizeof(keep_caps[0]); i++)
+		if (keep_caps[i] == c)
+			return true;
+	return false;
+}
+
+/* Drop every other capability, from the bounding set too where we may, so
+ * that a compromised daemon holds as little as possible. */
+int caps_drop(void)
+{
+	cap_t cur = cap_get_proc(), next = cap_init();
+	int ret = -1;
+
+	if (!cur || !next)
+		goto out;
+	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
+		cap_flag_value_t v = CAP_CLEAR;
+
+		if (!kept(c)) {
+			if (CAP_IS_SUPPORTED(c))
+				cap_drop_bound(c);	/* fails without CAP_SETPCAP */
+			continue;
+		}
+		cap_get_flag(cur, c, CAP_PERMITTED, &v);
+		if (v == CAP_SET) {
+			cap_set_flag(next, CAP_PERMITTED, 1, &c, CAP_SET);
+			cap_set_flag(next, CAP_EFFECTIVE, 1, &c, CAP_SET);
+		}
+	}
+	ret = cap_set_proc(next);
+out:
+	if (cur)
+		cap_free(cur);
+	if (next)
+		cap_free(next);
+	return ret;
+}
+
+/* A line per capability the daemon holds, for `layerfs features`. */
+void caps_print(FILE *out)
+{
+	cap_t cur = cap_get_proc();
+	bool any = false;
+
+	fputs("capabilities:", out);
+	for (cap_value_t c = 0; cur && c <= CAP_LAST_CAP; c++) {
+		cap_flag_value_t v = CAP_CLEAR;
+
+		if (!CAP_IS_SUPPORTED(c))
+			continue;
+		cap_get_flag(cur, c, CAP_EFFECTIVE, &v);
+		if (v == CAP_SET) {
+			char *name = cap_to_name(c);
+			fprintf(out, " %s", name);
+			cap_free(name);
+			any = true;
+		}
+	}
+	fputs(any ? "\n" : " none\n", out);
+	if (cur)
+		cap_free(cur);
+}
+
 const char *wh_style_name(enum wh_style s)
 {
 	return s == WH_CHARDEV ? "character device 0:0" : ".wh.NAME file";

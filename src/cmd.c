@@ -9,6 +9,7 @@
 #include "layerfs.h"
 
 static const struct subcommand subcommands[] = {
+	{ "features", cmd_features, "show capabilities and the on-disk forms chosen" },
 	{ NULL, NULL, NULL },
 };
 

@@ -69,6 +69,7 @@ struct subcommand {
 
 const struct subcommand *subcommand_find(const char *name);
 int subcommand_run(int argc, char **argv);
+int cmd_features(int argc, char **argv);
 
 /* ---- layers (layer.c) ---- */
 
@@ -344,6 +345,8 @@ int xattr_value_to_disk(const char *name, void *val, size_t len);
 /* ---- privileges (caps.c) ---- */
 
 void caps_probe(struct fs *f);
+int caps_drop(void);
+void caps_print(FILE *out);
 const char *wh_style_name(enum wh_style s);
 const char *opq_style_name(enum opaque_style s);
 

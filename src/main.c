@@ -110,6 +110,8 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (fuse_daemonize(cfg->foreground) != 0 || proc_open(&fs) < 0)
 		goto out_unmount;
 	override_mark_upper(&fs);
+	if (caps_drop() < 0 && cfg->debug)
+		lfs_log("could not drop capabilities: %s", strerror(errno));
 
 	if (cfg->threaded) {
 		lc = fuse_loop_cfg_create();
