@@ -175,6 +175,18 @@ int layers_open(struct fs *f, struct config *cfg)
 		lfs_log("mount point '%s': %s", cfg->mountpoint, strerror(ENOTDIR));
 		return -1;
 	}
+	{
+		/* libfuse unmounts by this path after the daemon has left
+		 * its working directory: make it absolute */
+		char *abs = realpath(cfg->mountpoint, NULL);
+
+		if (!abs) {
+			lfs_log("mount point '%s': %s", cfg->mountpoint, strerror(errno));
+			return -1;
+		}
+		free(cfg->mountpoint);
+		cfg->mountpoint = abs;
+	}
 
 	/* number the filesystems for inode numbers that stay unique */
 	for (int i = 0; i < f->nlayers; i++) {
