@@ -241,6 +241,11 @@ void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 	pthread_mutex_init(&dh->lock, NULL);
 	fi->fh = (uintptr_t)dh;
+	/* Every change to a directory passes through the daemon, and the
+	 * kernel drops its cached listing on each one it sends: listings
+	 * may be cached. */
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
 
