@@ -69,6 +69,7 @@ struct subcommand {
 
 const struct subcommand *subcommand_find(const char *name);
 int subcommand_run(int argc, char **argv);
+void subcommands_help(FILE *out);
 int cmd_features(int argc, char **argv);
 
 /* ---- layers (layer.c) ---- */

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "layerfs.h"
+#include "stack.h"
 
 struct fs fs = { .workfd = -1, .procfd = -1 };
 
@@ -73,6 +74,8 @@ int daemon_run(struct config *cfg, const char *argv0)
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *lc = NULL;
 	struct fuse_session *se;
+	char lockerr[PATH_MAX + 128];
+	int lockfd = -1;
 	int ret = 1;
 
 	umask(0);
@@ -89,7 +92,16 @@ int daemon_run(struct config *cfg, const char *argv0)
 		goto out_args;
 	}
 	fs.se = se;
-	/* Nothing is written to the workdir before every check passed. */
+	/* One daemon per work dir: a second one would wipe the first's
+	 * staging area. Nothing is written to the workdir before every check
+	 * passed and the lock is ours. */
+	if (cfg->workdir) {
+		lockfd = work_lock_acquire(cfg->workdir, lockerr, sizeof(lockerr));
+		if (lockfd < 0) {
+			lfs_log("%s", lockerr);
+			goto out_session;
+		}
+	}
 	if (staging_prepare(&fs) < 0)
 		goto out_session;
 	caps_probe(&fs);
@@ -109,6 +121,8 @@ int daemon_run(struct config *cfg, const char *argv0)
 	}
 	if (fuse_daemonize(cfg->foreground) != 0 || proc_open(&fs) < 0)
 		goto out_unmount;
+	if (lockfd >= 0)
+		work_lock_set_pid(lockfd);
 	override_mark_upper(&fs);
 	if (caps_drop() < 0 && cfg->debug)
 		lfs_log("could not drop capabilities: %s", strerror(errno));
@@ -129,6 +143,7 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
+	work_lock_release(lockfd);
 out_args:
 	fuse_opt_free_args(&args);
 	layers_close(&fs);

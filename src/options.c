@@ -74,6 +74,7 @@ void usage(FILE *out, const char *prog)
 "  noexec, noatime, ...   handed to libfuse and the kernel\n"
 "Other options are warned about and ignored.\n",
 		prog, prog);
+	subcommands_help(out);
 }
 
 static int add_lower(struct config *cfg, const char *spec)

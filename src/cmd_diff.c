@@ -1,0 +1,382 @@
+/* `layerfs diff STACK [--json]`: what the upper changes relative to the
+ * layers below, as podman diff shows it: A (added), C (changed; a
+ * directory present below and in the upper is changed) and D (deleted:
+ * whited out, or hidden by an opaque directory). Reads the upper and the
+ * layers directly with *at() calls that never follow a symlink, so it
+ * works whether the stack is mounted or not. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "stack.h"
+
+#define WH_PREFIX ".wh."
+#define OPQ_NAME ".wh..wh..opq"
+
+struct change {
+	char kind;		/* 'A', 'C' or 'D' */
+	char *path;
+};
+
+struct changes {
+	struct change *v;
+	size_t n, cap;
+};
+
+/* The directories at one path of the lower layers, top-most first, down
+ * to the first opaque one: what the upper's directory merges with. */
+struct lowers {
+	int n;
+	int fd[];
+};
+
+static void add_change(struct changes *c, char kind, const char *dir,
+		       const char *name)
+{
+	if (c->n == c->cap) {
+		c->cap = c->cap ? 2 * c->cap : 64;
+		c->v = realloc(c->v, c->cap * sizeof(*c->v));
+		if (!c->v)
+			abort();
+	}
+	c->v[c->n].kind = kind;
+	c->v[c->n].path = xmalloc(strlen(dir) + strlen(name) + 2);
+	sprintf(c->v[c->n].path, "%s/%s", dir, name);
+	c->n++;
+}
+
+static struct lowers *lowers_new(int n)
+{
+	return xcalloc(1, sizeof(struct lowers) + (size_t)n * sizeof(int));
+}
+
+static void lowers_free(struct lowers *lo)
+{
+	for (int i = 0; lo && i < lo->n; i++)
+		close(lo->fd[i]);
+	free(lo);
+}
+
+static bool has_wh_file(int dirfd, const char *name)
+{
+	char whname[NAME_MAX + 1];
+	struct stat sb;
+
+	if (strlen(name) + strlen(WH_PREFIX) > NAME_MAX)
+		return false;
+	snprintf(whname, sizeof(whname), WH_PREFIX "%s", name);
+	return fstatat(dirfd, whname, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Is NAME visible below, in the layers of LO? The same rules as the
+ * daemon's lookup: the first layer holding the name wins, a whiteout
+ * ends the search, directories merge down to an opaque one. With CHILD,
+ * a directory's own lowers are returned there. */
+static int lower_lookup(const struct lowers *lo, const char *name,
+			struct lowers **child)
+{
+	struct lowers *ch = NULL;
+	bool found = false;
+	int ret = 0;
+
+	for (int i = 0; i < lo->n; i++) {
+		bool opaque = false, xwh = false, dxwh = false;
+		struct stat sb;
+		int fd;
+
+		dir_opaque_state(lo->fd[i], &opaque, &dxwh);
+		if (fstatat(lo->fd[i], name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT && errno != ENOTDIR)
+				break;
+			if (has_wh_file(lo->fd[i], name))
+				break;
+			continue;
+		}
+		if (stat_is_whiteout(&sb) || (dxwh && is_xwhiteout(lo->fd[i], name, &sb)))
+			break;
+		if (!S_ISDIR(sb.st_mode)) {
+			if (!found)
+				ret = 1;
+			break;
+		}
+		found = true;
+		ret = 2;
+		if (!child)
+			break;
+		fd = openat(lo->fd[i], name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		if (!ch)
+			ch = lowers_new(lo->n);
+		ch->fd[ch->n++] = fd;
+		dir_opaque_state(fd, &opaque, &xwh);
+		if (opaque)
+			break;
+	}
+	if (child)
+		*child = ch ? ch : lowers_new(0);
+	return ret;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in directory FD, sorted, without "." and "..". */
+static char **list_dir(int fd, size_t *count)
+{
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int dfd = dup(fd);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+
+	*count = 0;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return NULL;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			names = realloc(names, cap * sizeof(*names));
+			if (!names)
+				abort();
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	*count = n;
+	return names;
+}
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static bool upper_has(int ufd, bool xwh, const char *name)
+{
+	struct stat sb;
+
+	if (fstatat(ufd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	return !stat_is_whiteout(&sb) && !(xwh && is_xwhiteout(ufd, name, &sb));
+}
+
+/* Under an opaque upper directory, whatever the lowers show and the
+ * upper lacks is deleted. */
+static void diff_opaque(int ufd, bool xwh, const struct lowers *lo,
+			const char *path, struct changes *c)
+{
+	for (int i = 0; i < lo->n; i++) {
+		size_t n;
+		char **names = list_dir(lo->fd[i], &n);
+
+		for (size_t k = 0; k < n; k++) {
+			if (!strncmp(names[k], WH_PREFIX, strlen(WH_PREFIX)) ||
+			    upper_has(ufd, xwh, names[k]))
+				continue;
+			if (lower_lookup(lo, names[k], NULL))
+				add_change(c, 'D', path, names[k]);
+		}
+		free_names(names, n);
+	}
+}
+
+static int diff_dir(int ufd, const struct lowers *lo, const char *path,
+		    struct changes *c, struct lerr *err)
+{
+	bool opaque = false, xwh = false;
+	struct lowers *none = lowers_new(0);
+	const struct lowers *below = lo;
+	char **names;
+	size_t n;
+	int ret = 0;
+
+	dir_opaque_state(ufd, &opaque, &xwh);
+	if (opaque) {
+		diff_opaque(ufd, xwh, lo, path, c);
+		below = none;
+	}
+	names = list_dir(ufd, &n);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		const char *name = names[i];
+		struct lowers *child = NULL;
+		struct stat sb;
+		char *sub;
+		int r, fd;
+
+		if (!strncmp(name, WH_PREFIX, strlen(WH_PREFIX))) {
+			const char *target = name + strlen(WH_PREFIX);
+
+			/* ".wh.NAME" hides NAME below; the opaque marker
+			 * and unmatched internal names show nothing */
+			if (strcmp(name, OPQ_NAME) && *target &&
+			    !upper_has(ufd, xwh, target) &&
+			    lower_lookup(below, target, NULL))
+				add_change(c, 'D', path, target);
+			continue;
+		}
+		if (fstatat(ufd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+			ret = lerr_add(err, "upper: %s/%s: %s", path, name, strerror(errno));
+			break;
+		}
+		if (stat_is_whiteout(&sb) || (xwh && is_xwhiteout(ufd, name, &sb))) {
+			if (lower_lookup(below, name, NULL))
+				add_change(c, 'D', path, name);
+			continue;
+		}
+		r = lower_lookup(below, name, S_ISDIR(sb.st_mode) ? &child : NULL);
+		add_change(c, r ? 'C' : 'A', path, name);
+		if (S_ISDIR(sb.st_mode)) {
+			fd = openat(ufd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0) {
+				ret = lerr_add(err, "upper: %s/%s: %s", path, name, strerror(errno));
+			} else {
+				sub = xmalloc(strlen(path) + strlen(name) + 2);
+				sprintf(sub, "%s/%s", path, name);
+				ret = diff_dir(fd, child, sub, c, err);
+				free(sub);
+				close(fd);
+			}
+		}
+		lowers_free(child);
+	}
+	free_names(names, n);
+	lowers_free(none);
+	return ret;
+}
+
+static int cmp_change(const void *a, const void *b)
+{
+	const struct change *x = a, *y = b;
+	int r = strcmp(x->path, y->path);
+
+	return r ? r : x->kind - y->kind;
+}
+
+/* Sorted by path; a name hidden twice (".wh.X" in an opaque dir) once. */
+static void sort_changes(struct changes *c)
+{
+	size_t k = 0;
+
+	if (c->n)
+		qsort(c->v, c->n, sizeof(*c->v), cmp_change);
+	for (size_t i = 0; i < c->n; i++) {
+		if (k && c->v[i].kind == c->v[k - 1].kind &&
+		    !strcmp(c->v[i].path, c->v[k - 1].path)) {
+			free(c->v[i].path);
+			continue;
+		}
+		c->v[k++] = c->v[i];
+	}
+	c->n = k;
+}
+
+static void print_changes(struct changes *c, bool json)
+{
+	static const struct { char kind; const char *key; } kinds[] = {
+		{ 'A', "added" }, { 'C', "changed" }, { 'D', "deleted" },
+	};
+	json_t *doc;
+
+	if (!json) {
+		for (size_t i = 0; i < c->n; i++)
+			printf("%c %s\n", c->v[i].kind, c->v[i].path);
+		return;
+	}
+	doc = json_object();
+	for (size_t k = 0; k < 3; k++) {
+		json_t *arr = json_array();
+
+		for (size_t i = 0; i < c->n; i++)
+			if (c->v[i].kind == kinds[k].kind)
+				json_array_append_new(arr, json_string(c->v[i].path));
+		json_object_set_new(doc, kinds[k].key, arr);
+	}
+	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(doc);
+}
+
+int cmd_diff(int argc, char **argv)
+{
+	struct changes c = { 0 };
+	struct lerr err = { 0 };
+	struct lowers *lo = NULL;
+	const char *file = NULL;
+	bool json = false;
+	struct stack st;
+	int ufd = -1, ret = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (argv[i][0] != '-' && !file)
+			file = argv[i];
+		else {
+			bool help = !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+
+			fprintf(help ? stdout : stderr, "Usage: layerfs diff STACK [--json]\n"
+				"List what the upper adds (A), changes (C) and deletes (D).\n");
+			return help ? 0 : 1;
+		}
+	}
+	if (!file) {
+		fprintf(stderr, "Usage: layerfs diff STACK [--json]\n");
+		return 1;
+	}
+	memset(&st, 0, sizeof(st));
+	if (stack_open(file, STACK_NEED_UPPER, &st, &err))
+		goto out;
+	lo = lowers_new(st.nlayers);
+	for (int i = st.nlayers - 1; i >= 0; i--) {
+		int fd = open(st.layers[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		bool opaque = false, xwh = false;
+
+		if (fd < 0) {
+			lerr_add(&err, "%s: %s", st.layers[i].path, strerror(errno));
+			goto out;
+		}
+		lo->fd[lo->n++] = fd;
+		dir_opaque_state(fd, &opaque, &xwh);
+		if (opaque)
+			break;
+	}
+	ufd = open(st.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ufd < 0) {
+		lerr_add(&err, "upper: %s: %s", st.upper, strerror(errno));
+		goto out;
+	}
+	if (diff_dir(ufd, lo, "", &c, &err))
+		goto out;
+	sort_changes(&c);
+	print_changes(&c, json);
+	ret = 0;
+out:
+	lerr_print(&err);
+	for (size_t i = 0; i < c.n; i++)
+		free(c.v[i].path);
+	free(c.v);
+	if (ufd >= 0)
+		close(ufd);
+	lowers_free(lo);
+	stack_free(&st);
+	return ret;
+}

@@ -1,0 +1,382 @@
+/* `layerfs export STACK FILE.tar`: the upper as an OCI image layer.
+ * Whiteouts of every form become ".wh.NAME" entries, opaque directories
+ * get a ".wh..wh..opq" entry, and ownership, modes, times, xattrs (not
+ * the overlay's own) and hard links are kept. The tarball is written to a
+ * temporary file renamed over FILE.tar only once complete, so a full disk
+ * or a kill leaves no broken FILE.tar behind. */
+#include "config.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "stack.h"
+
+#define WH_PREFIX ".wh."
+#define OPQ_NAME ".wh..wh..opq"
+
+static const char *const override_names[] = {
+	"user.containers.override_stat", "user.fuseoverlayfs.override_stat",
+	"security.fuseoverlayfs.override_stat",
+};
+
+struct exporter {
+	struct archive *a;
+	struct archive_entry_linkresolver *links;
+	const char *override;	/* the upper keeps owners in this xattr */
+	const char *out;	/* FILE.tar, for messages */
+	struct lerr *err;
+};
+
+static int archive_fail(struct exporter *x, const char *what)
+{
+	int e = archive_errno(x->a);
+
+	return lerr_add(x->err, "%s: %s: %s", x->out, what,
+			e > 0 ? strerror(e) : archive_error_string(x->a));
+}
+
+static bool is_override(const char *name)
+{
+	for (size_t i = 0; i < sizeof(override_names) / sizeof(override_names[0]); i++)
+		if (!strcmp(name, override_names[i]))
+			return true;
+	return false;
+}
+
+/* An object's xattrs, but for the overlay's markers and the ownership
+ * overrides (whose content becomes the entry's owner and mode). */
+static void add_xattrs(struct exporter *x, struct archive_entry *e,
+		       const char *path, struct stat *sb)
+{
+	ssize_t len = llistxattr(path, NULL, 0);
+	char *list, *val = NULL;
+
+	if (len <= 0)
+		return;
+	list = xmalloc((size_t)len);
+	len = llistxattr(path, list, (size_t)len);
+	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
+		const char *name = list + off;
+		ssize_t vlen = lgetxattr(path, name, NULL, 0);
+
+		if (vlen < 0)
+			continue;
+		free(val);
+		val = xmalloc((size_t)vlen + 1);
+		vlen = lgetxattr(path, name, val, (size_t)vlen);
+		if (vlen < 0)
+			continue;
+		if (x->override && !strcmp(name, x->override) && !S_ISLNK(sb->st_mode)) {
+			unsigned uid, gid, mode;
+
+			val[vlen] = '\0';
+			if (sscanf(val, "%u:%u:%o", &uid, &gid, &mode) == 3) {
+				sb->st_uid = uid;
+				sb->st_gid = gid;
+				sb->st_mode = (sb->st_mode & S_IFMT) | (mode & 07777);
+			}
+			continue;
+		}
+		if (layer_is_private_xattr(name) || is_override(name))
+			continue;
+		archive_entry_xattr_add_entry(e, name, val, (size_t)vlen);
+	}
+	free(list);
+	free(val);
+}
+
+static int write_data(struct exporter *x, int dirfd, const char *name,
+		      const char *path)
+{
+	char buf[65536];
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return lerr_add(x->err, "upper: %s: %s", path, strerror(errno));
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (archive_write_data(x->a, buf, (size_t)n) < 0) {
+			close(fd);
+			return archive_fail(x, "cannot write");
+		}
+	}
+	if (n < 0) {
+		lerr_add(x->err, "upper: %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int write_entry(struct exporter *x, struct archive_entry *e,
+		       int dirfd, const char *name)
+{
+	struct archive_entry *sparse = NULL;
+	const char *path = archive_entry_pathname(e);
+	int r;
+
+	archive_entry_linkify(x->links, &e, &sparse);
+	if (!e)
+		return 0;
+	r = archive_write_header(x->a, e);
+	if (r < ARCHIVE_WARN)
+		return archive_fail(x, path);
+	if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) &&
+	    archive_entry_size(e) > 0 && write_data(x, dirfd, name, path))
+		return -1;
+	if (archive_write_finish_entry(x->a) < ARCHIVE_WARN)
+		return archive_fail(x, path);
+	return 0;
+}
+
+/* A marker entry (".wh.NAME" or the opaque marker): an empty file. */
+static int write_marker(struct exporter *x, const char *dir, const char *name,
+			const struct stat *like)
+{
+	struct archive_entry *e = archive_entry_new();
+	char *path = xmalloc(strlen(dir) + strlen(name) + 2);
+	int ret;
+
+	sprintf(path, "%s%s", dir, name);
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 0);
+	archive_entry_set_nlink(e, 1);	/* never taken for a hard link */
+	archive_entry_set_uid(e, like ? like->st_uid : 0);
+	archive_entry_set_gid(e, like ? like->st_gid : 0);
+	if (like)
+		archive_entry_set_mtime(e, like->st_mtim.tv_sec, like->st_mtim.tv_nsec);
+	ret = write_entry(x, e, -1, NULL);
+	archive_entry_free(e);
+	free(path);
+	return ret;
+}
+
+static int export_dir(struct exporter *x, int dfd, const char *dir);
+
+/* One object of the upper; DIR is its parent's path in the archive
+ * ("" or ending in '/'). */
+static int export_one(struct exporter *x, int dfd, const char *dir,
+		      const char *name, bool dir_xwh)
+{
+	char procpath[PATH_MAX], *path;
+	struct archive_entry *e;
+	struct stat sb;
+	int ret = -1;
+
+	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0)
+		return lerr_add(x->err, "upper: %s%s: %s", dir, name, strerror(errno));
+	if (stat_is_whiteout(&sb) || (dir_xwh && is_xwhiteout(dfd, name, &sb))) {
+		char wh[NAME_MAX + 8];
+
+		snprintf(wh, sizeof(wh), WH_PREFIX "%s", name);
+		return write_marker(x, dir, wh, &sb);
+	}
+	if (S_ISSOCK(sb.st_mode)) {
+		fprintf(stderr, "layerfs: warning: upper: %s%s: a socket cannot go in a tarball, skipped\n",
+			dir, name);
+		return 0;
+	}
+	path = xmalloc(strlen(dir) + strlen(name) + 2);
+	sprintf(path, "%s%s%s", dir, name, S_ISDIR(sb.st_mode) ? "/" : "");
+	e = archive_entry_new();
+	if (fd_path_at(dfd, name, procpath, sizeof(procpath)) == 0)
+		add_xattrs(x, e, procpath, &sb);
+	archive_entry_copy_stat(e, &sb);
+	archive_entry_set_pathname(e, path);
+	archive_entry_unset_atime(e);
+	archive_entry_unset_ctime(e);
+	archive_entry_unset_birthtime(e);
+	if (S_ISLNK(sb.st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
+
+		if (n < 0) {
+			lerr_add(x->err, "upper: %s: %s", path, strerror(errno));
+			goto out;
+		}
+		target[n] = '\0';
+		archive_entry_set_symlink(e, target);
+		archive_entry_set_size(e, 0);
+	} else if (!S_ISREG(sb.st_mode)) {
+		archive_entry_set_size(e, 0);
+	}
+	if (write_entry(x, e, dfd, name))
+		goto out;
+	if (S_ISDIR(sb.st_mode)) {
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (fd < 0) {
+			lerr_add(x->err, "upper: %s: %s", path, strerror(errno));
+			goto out;
+		}
+		ret = export_dir(x, fd, path);
+		close(fd);
+		goto out;
+	}
+	ret = 0;
+out:
+	archive_entry_free(e);
+	free(path);
+	return ret;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The entries of DFD in name order, so that the same upper gives the
+ * same tarball. */
+static int export_dir(struct exporter *x, int dfd, const char *dir)
+{
+	bool opaque = false, xwh = false, has_marker;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	struct stat sb;
+	int ret = 0, fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return lerr_add(x->err, "upper: %s: %s", *dir ? dir : "/", strerror(errno));
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			names = realloc(names, cap * sizeof(*names));
+			if (!names)
+				abort();
+		}
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+
+	dir_opaque_state(dfd, &opaque, &xwh);
+	has_marker = fstatat(dfd, OPQ_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0;
+	if (opaque && !has_marker && fstat(dfd, &sb) == 0)
+		ret = write_marker(x, dir, OPQ_NAME, &sb);
+	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (!strncmp(names[i], WH_PREFIX, strlen(WH_PREFIX)))
+			ret = fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 ?
+			      write_marker(x, dir, names[i], &sb) :
+			      lerr_add(x->err, "upper: %s%s: %s", dir, names[i], strerror(errno));
+		else
+			ret = export_one(x, dfd, dir, names[i], xwh);
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	return ret;
+}
+
+static int export_upper(const char *upper, const char *out, int outfd,
+			struct lerr *err)
+{
+	struct exporter x = { .out = out, .err = err };
+	int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = -1;
+
+	if (ufd < 0)
+		return lerr_add(err, "upper: %s: %s", upper, strerror(errno));
+	for (size_t i = 0; i < sizeof(override_names) / sizeof(override_names[0]); i++) {
+		if (fgetxattr(ufd, override_names[i], NULL, 0) > 0) {
+			x.override = override_names[i];
+			break;
+		}
+	}
+	x.a = archive_write_new();
+	x.links = archive_entry_linkresolver_new();
+	/* xattrs as SCHILY.xattr records only, the form OCI tools read */
+	if (archive_write_set_format_pax_restricted(x.a) != ARCHIVE_OK ||
+	    archive_write_set_format_option(x.a, "pax", "xattrheader", "SCHILY") < ARCHIVE_OK ||
+	    archive_write_open_fd(x.a, outfd) != ARCHIVE_OK) {
+		archive_fail(&x, "cannot start the archive");
+		goto out;
+	}
+	archive_entry_linkresolver_set_strategy(x.links, archive_format(x.a));
+	if (export_dir(&x, ufd, ""))
+		goto out;
+	if (archive_write_close(x.a) != ARCHIVE_OK) {
+		archive_fail(&x, "cannot write");
+		goto out;
+	}
+	ret = 0;
+out:
+	archive_entry_linkresolver_free(x.links);
+	archive_write_free(x.a);
+	close(ufd);
+	return ret;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	struct lerr err = { 0 };
+	struct stack st;
+	char *tmp = NULL, *dir = NULL;
+	int fd = -1, ret = 1;
+
+	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
+		bool help = argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
+
+		fprintf(help ? stdout : stderr, "Usage: layerfs export STACK FILE.tar\n"
+			"Write the upper of STACK as an OCI image layer tarball.\n");
+		return help ? 0 : 1;
+	}
+	memset(&st, 0, sizeof(st));
+	if (stack_open(argv[1], STACK_NEED_UPPER, &st, &err))
+		goto out;
+	tmp = path_sibling(argv[2], ".", ".XXXXXX");
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		lerr_add(&err, "%s: cannot create a temporary file: %s", tmp, strerror(errno));
+		free(tmp);
+		tmp = NULL;
+		goto out;
+	}
+	if (fchmod(fd, 0644) < 0 || export_upper(st.upper, argv[2], fd, &err))
+		goto out;
+	if (fsync(fd) < 0 || close(fd) < 0) {
+		fd = -1;
+		lerr_add(&err, "%s: cannot write: %s", argv[2], strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	dir = path_dirname(argv[2]);
+	if (rename(tmp, argv[2]) < 0) {
+		lerr_add(&err, "%s: %s", argv[2], strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	fsync_dir(dir);
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp) {
+		unlink(tmp);
+		free(tmp);
+	}
+	free(dir);
+	lerr_print(&err);
+	stack_free(&st);
+	return ret;
+}

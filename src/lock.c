@@ -1,0 +1,311 @@
+/* The work directory lock: one flock(2) on WORKDIR/layerfs.lock, held by
+ * a daemon for its whole life and by commit, reset and the recovery of an
+ * interrupted commit while they run, so that two daemons never share an
+ * upper and work dir and nothing rewrites an upper a daemon is serving.
+ *
+ * The lock file sits in the workdir because the upper becomes a layer at
+ * commit and must not carry it. It holds "PID ROLE" of the holder, so the
+ * party turned away can be told whom it waits for. A flock belongs to the
+ * open file description, so it survives the daemon's fork into the
+ * background; the pid written must then be updated (work_lock_set_pid). */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "stack.h"
+
+/* A lock a subcommand took before starting the daemon in-process: handed
+ * over to daemon_run's work_lock_acquire instead of being taken twice
+ * (a second flock from this process would conflict with the first). */
+static int held_fd = -1;
+
+static char *lock_path(const char *workdir)
+{
+	char *p = xmalloc(strlen(workdir) + sizeof(WORK_LOCK_NAME) + 2);
+
+	sprintf(p, "%s/%s", workdir, WORK_LOCK_NAME);
+	return p;
+}
+
+static void write_holder(int fd, const char *role)
+{
+	char buf[64];
+	int n = snprintf(buf, sizeof(buf), "%d %s\n", (int)getpid(), role);
+
+	/* best effort: the lock itself is the flock, this is a courtesy */
+	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) < 0)
+		return;
+}
+
+/* The pid (and role) written by the holder, or 0 when none can be read. */
+static int read_holder(int fd, char *role, size_t rlen)
+{
+	char buf[64];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	char *end;
+	long pid;
+
+	if (role && rlen)
+		role[0] = '\0';
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	if (end == buf || pid <= 0)
+		return 0;
+	if (role && *end == ' ') {
+		end[strcspn(end, "\n")] = '\0';
+		snprintf(role, rlen, "%s", end + 1);
+	}
+	return (int)pid;
+}
+
+static void describe_holder(int fd, const char *workdir, char *errbuf,
+			    size_t len)
+{
+	char role[32];
+	int pid = read_holder(fd, role, sizeof(role));
+
+	if (pid > 0)
+		snprintf(errbuf, len, "workdir '%s' is in use by layerfs pid %d (%s)",
+			 workdir, pid, role[0] ? role : "unknown");
+	else
+		snprintf(errbuf, len, "workdir '%s' is in use by another layerfs process",
+			 workdir);
+}
+
+static int lock_take(const char *workdir, const char *role, char *errbuf,
+		     size_t len)
+{
+	char *path = lock_path(workdir);
+	struct stat a, b;
+	int fd;
+
+	if (held_fd >= 0 && stat(path, &a) == 0 && fstat(held_fd, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		fd = held_fd;
+		held_fd = -1;
+		write_holder(fd, role);
+		free(path);
+		return fd;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		snprintf(errbuf, len, "workdir '%s': cannot open %s: %s", workdir,
+			 WORK_LOCK_NAME, strerror(errno));
+		free(path);
+		return -1;
+	}
+	free(path);
+	/* A holder may be a `layerfs check` peeking for an instant, or a
+	 * daemon just leaving after umount: wait half a second at most. */
+	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
+		if (errno != EWOULDBLOCK && errno != EINTR) {
+			snprintf(errbuf, len, "workdir '%s': cannot lock %s: %s",
+				 workdir, WORK_LOCK_NAME, strerror(errno));
+			close(fd);
+			return -1;
+		}
+		if (tries == 10) {
+			describe_holder(fd, workdir, errbuf, len);
+			close(fd);
+			return -1;
+		}
+		usleep(50000);
+	}
+	write_holder(fd, role);
+	return fd;
+}
+
+/* For daemon_run: lock WORKDIR for the daemon's lifetime. Returns the fd
+ * to keep open, or -1 with a message naming the holder's pid. */
+int work_lock_acquire(const char *workdir, char *errbuf, size_t len)
+{
+	return lock_take(workdir, "mount", errbuf, len);
+}
+
+/* After fuse_daemonize: the lock is the same, the holder's pid is not. */
+void work_lock_set_pid(int fd)
+{
+	write_holder(fd, "mount");
+}
+
+/* For subcommands. With ROLE "mount" the lock is kept for daemon_run. */
+int work_lock_take(const char *workdir, const char *role, struct lerr *err)
+{
+	char msg[PATH_MAX + 128];
+	int fd = lock_take(workdir, role, msg, sizeof(msg));
+
+	if (fd < 0)
+		return lerr_add(err, "%s", msg);
+	if (!strcmp(role, "mount"))
+		held_fd = fd;
+	return fd;
+}
+
+void work_lock_release(int fd)
+{
+	if (fd < 0)
+		return;
+	if (fd == held_fd)
+		held_fd = -1;
+	/* leave the file: unlinking lock files races with their takers */
+	if (ftruncate(fd, 0) < 0) {
+		/* nothing to do: a stale pid is ignored without the flock */
+	}
+	close(fd);
+}
+
+/* Close a lock kept for daemon_run that it did not take over. */
+void work_lock_drop_held(void)
+{
+	work_lock_release(held_fd);
+}
+
+/* Who holds WORKDIR's lock: a pid, 0 when nobody, -1 when unknown. Peeks
+ * with a shared lock released at once, and creates nothing. */
+int work_lock_holder(const char *workdir)
+{
+	char *path = lock_path(workdir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int pid;
+
+	free(path);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd);
+		return 0;
+	}
+	pid = read_holder(fd, NULL, 0);
+	close(fd);
+	return pid > 0 ? pid : -1;
+}
+
+/* mountinfo escapes blanks and backslashes as \ooo. */
+static void unescape_octal(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+/* The canonical form of a mount point without stat'ing it: a FUSE mount
+ * whose daemon died answers ENOTCONN, yet is still mounted. */
+static char *mountpoint_canonical(const char *mp)
+{
+	char *dir = path_dirname(mp), *rdir, *out;
+	const char *base = strrchr(mp, '/') ? strrchr(mp, '/') + 1 : mp;
+
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+		free(dir);
+		return realpath(mp, NULL);
+	}
+	rdir = realpath(dir, NULL);
+	free(dir);
+	if (!rdir)
+		return NULL;
+	out = xmalloc(strlen(rdir) + strlen(base) + 2);
+	sprintf(out, "%s%s%s", rdir, strcmp(rdir, "/") ? "/" : "", base);
+	free(rdir);
+	return out;
+}
+
+/* Is a layerfs mount (fstype fuse.layerfs) live on MOUNTPOINT? */
+bool mount_is_live(const char *mountpoint)
+{
+	char *want = mountpoint_canonical(mountpoint);
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	FILE *f;
+
+	if (!want)
+		return false;
+	f = fopen("/proc/self/mountinfo", "re");
+	while (f && !found && getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE ... */
+		char *fields[5], *save = NULL, *p = line, *sep;
+		int n = 0;
+
+		for (char *t; n < 5 && (t = strtok_r(p, " ", &save)); p = NULL)
+			fields[n++] = t;
+		if (n < 5)
+			continue;
+		sep = save ? strstr(save, " - ") : NULL;
+		if (!sep)
+			continue;
+		unescape_octal(fields[4]);
+		found = !strcmp(fields[4], want) && !strncmp(sep + 3, "fuse.layerfs ", 13);
+	}
+	if (f)
+		fclose(f);
+	free(line);
+	free(want);
+	return found;
+}
+
+/* commit, reset and import write where a daemon would: refuse when the
+ * stack is mounted, even by a daemon that holds no lock. */
+int stack_refuse_if_mounted(const struct stack *st, struct lerr *err)
+{
+	if (st->mountpoint && mount_is_live(st->mountpoint))
+		return lerr_add(err, "%s: mounted on %s: unmount it first (layerfs umount %s)",
+				st->arg, st->mountpoint, st->arg);
+	return 0;
+}
+
+/* Open the stack FILE and take its work dir lock for ROLE (a read-only
+ * stack has none: *LOCK stays -1). The file is read again once the lock
+ * is held, since a commit holding it may just have rewritten it; an
+ * interrupted commit is finished under the lock. Returns -2 when the
+ * lock is held by someone else. */
+int stack_open_locked(const char *file, unsigned flags, const char *role,
+		      struct stack *st, int *lock, struct lerr *err)
+{
+	char *work;
+	int ret = -1;
+
+	*lock = -1;
+	if (stack_open(file, flags, st, err))
+		return -1;
+	if (!st->work)
+		return 0;
+	work = xstrdup(st->work);
+	*lock = work_lock_take(work, role, err);
+	if (*lock < 0) {
+		ret = -2;
+		goto out;
+	}
+	stack_free(st);
+	if (stack_open(file, flags | STACK_LOCKED, st, err))
+		goto out;
+	if (!st->work || strcmp(st->work, work)) {
+		lerr_add(err, "%s: the stack file changed its work dir meanwhile: try again", file);
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret && *lock >= 0) {
+		work_lock_release(*lock);
+		*lock = -1;
+	}
+	free(work);
+	return ret;
+}

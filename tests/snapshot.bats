@@ -1,0 +1,394 @@
+#!/usr/bin/env bats
+# layerfs diff, commit and reset on stack files: what they report and
+# change, the lock against a running daemon, and a commit killed at every
+# step or stopped by a full disk. Needs root; uses $LAYERFS.
+
+bats_require_minimum_version 1.5.0
+
+load stack_helpers
+
+setup() {
+	stack_setup
+	make_stack
+}
+
+teardown() {
+	stack_teardown
+}
+
+# Changes of every kind, made through a mount.
+change_things() {
+	with_mount stack.json '
+		echo new >new
+		echo changed >etc/b
+		rm etc/c
+		rm -rf d && mkdir d && echo z >d/z
+		rm keep/k
+		ln new new-link
+		chmod 0750 etc'
+}
+
+@test "diff: added, changed and deleted paths" {
+	change_things
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	expected="C /d
+D /d/sub
+D /d/x
+A /d/z
+C /etc
+C /etc/b
+D /etc/c
+C /keep
+D /keep/k
+A /new
+A /new-link"
+	[ "$output" = "$expected" ]
+}
+
+@test "diff: the same whether mounted or not" {
+	change_things
+	"$LAYERFS" diff stack.json >unmounted.txt
+	"$LAYERFS" mount stack.json
+	"$LAYERFS" diff stack.json >mounted.txt
+	"$LAYERFS" umount stack.json
+	diff unmounted.txt mounted.txt
+}
+
+@test "diff --json" {
+	change_things
+	run "$LAYERFS" diff --json stack.json
+	[ "$status" -eq 0 ]
+	echo "$output" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["added"] == ["/d/z", "/new", "/new-link"], d
+assert d["changed"] == ["/d", "/etc", "/etc/b", "/keep"], d
+assert d["deleted"] == ["/d/sub", "/d/x", "/etc/c", "/keep/k"], d
+'
+}
+
+@test "diff: every whiteout and opaque form, written by other tools" {
+	mkdir -p layers/base/o1/in layers/base/o2 layers/base/o3 layers/base/o4 layers/base/xw
+	touch layers/base/o1/in/f layers/base/o1/g layers/base/o2/g layers/base/o3/g layers/base/o4/g
+	touch layers/base/xw/gone layers/base/xw/kept layers/base/whf
+	mkdir -p upper/o1 upper/o2 upper/o3 upper/o4 upper/xw upper/etc
+	setfattr -n trusted.overlay.opaque -v y upper/o1
+	setfattr -n user.overlay.opaque -v y upper/o2
+	setfattr -n user.fuseoverlayfs.opaque -v y upper/o3
+	touch upper/o4/.wh..wh..opq upper/o4/h
+	mknod upper/etc/a c 0 0
+	touch upper/.wh.whf
+	# the kernel's xattr whiteouts
+	setfattr -n user.overlay.opaque -v x upper/xw
+	touch upper/xw/gone
+	setfattr -n user.overlay.whiteout -v y upper/xw/gone
+	# a whiteout for a name nothing below has is not a deletion
+	mknod upper/etc/never c 0 0
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	expected="C /etc
+D /etc/a
+C /o1
+D /o1/g
+D /o1/in
+C /o2
+D /o2/g
+C /o3
+D /o3/g
+C /o4
+D /o4/g
+A /o4/h
+D /whf
+C /xw
+D /xw/gone"
+	[ "$output" = "$expected" ]
+}
+
+@test "diff: names deleted by a lower layer's whiteouts are not deleted again" {
+	touch layers/app/etc/.wh.c
+	mkdir -p upper/etc
+	mknod upper/etc/c c 0 0
+	mkdir upper/etc/c2
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	[ "$output" = "C /etc
+A /etc/c2" ]
+}
+
+@test "diff: no upper, no diff" {
+	echo '{"version": 1, "layers": ["layers/base"]}' >ro.json
+	run "$LAYERFS" diff ro.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"upper: missing: this is a read-only stack"* ]]
+}
+
+@test "commit: the upper becomes the top layer, the view is unchanged" {
+	change_things
+	with_mount stack.json 'chmod 0700 .'
+	"$LAYERFS" mount stack.json
+	tree_listing mnt >before.list
+	stat -c %a mnt >before.root
+	"$LAYERFS" umount stack.json
+	upper_files=$(cd upper && find . | sort)
+
+	run "$LAYERFS" commit stack.json
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"as layer commit-1"* ]]
+	# the layer is the old upper, whiteouts and opaque markers included
+	[ "$(cd layers/commit-1 && find . | sort)" = "$upper_files" ]
+	[ "$(stat -c %t:%T layers/commit-1/etc/c)" = 0:0 ]
+	python3 -c '
+import json
+d = json.load(open("stack.json"))
+assert d["layers"][-1] == {"path": "layers/commit-1", "name": "commit-1"}, d
+assert len(d["layers"]) == 3 and d["upper"] == "upper" and d["options"] == {"fsync": False}, d
+'
+	[ -z "$(ls -A upper)" ]
+	[ "$(ls -A work)" = layerfs.lock ]
+	[ "$(stat -c %a upper)" = 700 ]
+
+	"$LAYERFS" mount stack.json
+	tree_listing mnt >after.list
+	stat -c %a mnt >after.root
+	"$LAYERFS" umount stack.json
+	diff before.list after.list
+	diff before.root after.root
+	run "$LAYERFS" diff stack.json
+	[ -z "$output" ]
+}
+
+@test "commit: twice, with --name, names are checked" {
+	with_mount stack.json 'echo one >one'
+	"$LAYERFS" commit --name first stack.json
+	[ -d layers/first ]
+	with_mount stack.json 'echo two >two; rm one'
+	run "$LAYERFS" commit stack.json --name first
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--name 'first'"*"choose another"* ]]
+	run "$LAYERFS" commit stack.json --name app
+	[ "$status" -eq 1 ]
+	run "$LAYERFS" commit stack.json --name ../x
+	[ "$status" -eq 1 ]
+	run "$LAYERFS" commit stack.json --name .hidden
+	[ "$status" -eq 1 ]
+	"$LAYERFS" commit stack.json
+	[ -d layers/commit-1 ]
+	"$LAYERFS" mount stack.json
+	[ ! -e mnt/one ]
+	[ "$(cat mnt/two)" = two ]
+	"$LAYERFS" umount stack.json
+	[ "$("$LAYERFS" check stack.json | grep -c '^  [0-9]')" -eq 4 ]
+}
+
+@test "commit: nothing to commit" {
+	run "$LAYERFS" commit stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"nothing to commit"* ]]
+	[ ! -e layers/commit-1 ]
+}
+
+@test "commit: refused while mounted, naming the daemon's pid" {
+	"$LAYERFS" mount stack.json
+	echo x >mnt/x
+	pid=$(awk '{print $1}' work/layerfs.lock)
+	cp stack.json stack.saved
+	run "$LAYERFS" commit stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"workdir '$T/work' is in use by layerfs pid $pid (mount)"* ]]
+	cmp stack.json stack.saved
+	[ -f upper/x ]
+	[ ! -e layers/commit-1 ]
+	"$LAYERFS" umount stack.json
+	"$LAYERFS" commit stack.json
+}
+
+@test "commit: refused while a -o daemon elsewhere uses the upper" {
+	with_mount stack.json 'echo x >x'
+	mkdir mnt2
+	"$LAYERFS" -o "lowerdir=$T/layers/app:$T/layers/base,upperdir=$T/upper,workdir=$T/work" mnt2
+	run "$LAYERFS" commit stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is in use by layerfs pid"* ]]
+	run "$LAYERFS" reset stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is in use by layerfs pid"* ]]
+	[ -f upper/x ]
+	fusermount3 -u mnt2
+}
+
+@test "commit: a read-only stack has nothing to commit" {
+	echo '{"version": 1, "layers": ["layers/base"]}' >ro.json
+	run "$LAYERFS" commit ro.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"read-only stack"* ]]
+}
+
+# Kill commit right after step N; the stack file must be the old or the
+# new one, no upper file may be lost, and the next command must finish
+# the commit so that the view is what it was.
+crash_at() {
+	local n=$1
+	change_things
+	"$LAYERFS" mount stack.json
+	tree_listing mnt >before.list
+	"$LAYERFS" umount stack.json
+	(cd upper && find . -mindepth 1 | sort) >upper.files
+	cp stack.json stack.old
+
+	run env LAYERFS_TEST_CRASH_AT="$n" "$LAYERFS" commit stack.json
+	[ "$status" -eq 137 ]	# SIGKILL
+
+	nlayers=$(python3 -c 'import json; print(len(json.load(open("stack.json"))["layers"]))')
+	[ "$nlayers" = 2 ] || [ "$nlayers" = 3 ]
+	[ "$nlayers" = 3 ] || cmp stack.json stack.old
+	# every file of the upper is in the upper or in the new layer
+	while read -r f; do
+		[ -e "upper/$f" ] || [ -L "upper/$f" ] || [ -e "layers/commit-1/$f" ] || [ -L "layers/commit-1/$f" ] || {
+			echo "lost $f"
+			return 1
+		}
+	done <upper.files
+
+	run "$LAYERFS" check stack.json
+	[ "$status" -eq 0 ]
+	[ ! -e .stack.json.commit ]
+	[ "$(python3 -c 'import json; print(len(json.load(open("stack.json"))["layers"]))')" = 3 ]
+	[ "$(cd layers/commit-1 && find . -mindepth 1 | sort)" = "$(cat upper.files)" ]
+	[ -z "$(ls -A upper)" ]
+	"$LAYERFS" mount stack.json
+	tree_listing mnt >after.list
+	"$LAYERFS" umount stack.json
+	diff before.list after.list
+}
+
+@test "commit: killed after step 1 (journal written)" { crash_at 1; }
+@test "commit: killed after step 2 (upper moved to the layer)" { crash_at 2; }
+@test "commit: killed after step 3 (fresh upper made aside)" { crash_at 3; }
+@test "commit: killed after step 4 (fresh upper in place)" { crash_at 4; }
+@test "commit: killed after step 5 (stack file replaced)" { crash_at 5; }
+@test "commit: killed after step 6 (work dir emptied)" { crash_at 6; }
+@test "commit: killed after step 7 (journal removed)" { crash_at 7; }
+
+@test "commit: recovery runs on the next command, whichever it is" {
+	change_things
+	run env LAYERFS_TEST_CRASH_AT=2 "$LAYERFS" commit stack.json
+	[ "$status" -eq 137 ]
+	[ -e .stack.json.commit ]
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"finished an interrupted commit"* ]]
+	[ ! -e .stack.json.commit ]
+	[ -d layers/commit-1 ]
+}
+
+@test "commit: SIGKILL at random moments never breaks the stack" {
+	for i in $(seq 6); do
+		with_mount stack.json "for k in \$(seq 40); do echo \$k >f$i-\$k; done; rm -f etc/a"
+		"$LAYERFS" mount stack.json
+		tree_listing mnt >before.list
+		"$LAYERFS" umount stack.json
+		"$LAYERFS" commit stack.json >/dev/null &
+		pid=$!
+		# a commit takes some 20 ms: kill it anywhere in them
+		sleep "$(printf '0.%03d' $((RANDOM % 30)))"
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" || true
+		python3 -c 'import json; json.load(open("stack.json"))'
+		"$LAYERFS" check stack.json >/dev/null
+		"$LAYERFS" mount stack.json
+		tree_listing mnt >after.list
+		"$LAYERFS" umount stack.json
+		diff before.list after.list
+	done
+}
+
+@test "commit: a full disk stops it cleanly, with a clear error" {
+	mkdir small
+	mount -t tmpfs -o size=1m none small
+	cd small
+	make_stack
+	with_mount stack.json 'echo new >new; rm etc/b'
+	cp stack.json ../stack.saved
+	(cd upper && find . | sort) >../upper.saved
+	dd if=/dev/zero of=filler bs=4k 2>/dev/null || true
+	run "$LAYERFS" commit stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"No space left on device"* ]]
+	cmp stack.json ../stack.saved
+	[ "$(cd upper && find . | sort)" = "$(cat ../upper.saved)" ]
+	[ ! -e layers/commit-1 ]
+	[ ! -e .stack.json.commit ]
+	rm filler
+	"$LAYERFS" commit stack.json
+	"$LAYERFS" mount stack.json
+	[ "$(cat mnt/new)" = new ]
+	[ ! -e mnt/etc/b ]
+	"$LAYERFS" umount stack.json
+}
+
+@test "commit: an upper on another filesystem than the stack's layers dir" {
+	mkdir -p other
+	mount -t tmpfs -o size=1m none other
+	mkdir other/upper other/work
+	echo '{"version": 1, "layers": ["layers/base"], "upper": "other/upper", "work": "other/work"}' >far.json
+	echo x >other/upper/x
+	run "$LAYERFS" commit far.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"on different filesystems"* ]]
+	[ -f other/upper/x ]
+}
+
+@test "reset: back to the pristine layers" {
+	"$LAYERFS" mount stack.json
+	tree_listing mnt >pristine.list
+	"$LAYERFS" umount stack.json
+	change_things
+	mkdir -p work/layerfs/leftover
+	run "$LAYERFS" reset stack.json
+	[ "$status" -eq 0 ]
+	[ -z "$(ls -A upper)" ]
+	[ "$(ls -A work)" = layerfs.lock ]
+	[ -z "$(ls -A . | grep layerfs-new)" ]
+	"$LAYERFS" mount stack.json
+	tree_listing mnt >after.list
+	"$LAYERFS" umount stack.json
+	diff pristine.list after.list
+}
+
+@test "reset: refused while mounted, --remount unmounts, resets and mounts" {
+	"$LAYERFS" mount stack.json
+	tree_listing mnt >pristine.list
+	echo junk >mnt/junk
+	rm mnt/etc/a
+	run "$LAYERFS" reset stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"mounted on $T/mnt: unmount it first"*"--remount"* ]]
+	[ -f upper/junk ]
+	run "$LAYERFS" reset --remount stack.json
+	[ "$status" -eq 0 ]
+	wait_mounted "$T/mnt"
+	[ ! -e mnt/junk ]
+	[ "$(cat mnt/etc/a)" = app-a ]
+	tree_listing mnt >after.list
+	diff pristine.list after.list
+	pid=$(awk '{print $1}' work/layerfs.lock)
+	grep -q layerfs "/proc/$pid/comm"
+	echo again >mnt/again
+	[ -f upper/again ]
+	"$LAYERFS" umount stack.json
+}
+
+@test "reset --remount on a stack that is not mounted just resets" {
+	with_mount stack.json 'echo junk >junk'
+	"$LAYERFS" reset --remount stack.json
+	[ -z "$(ls -A upper)" ]
+	! is_mounted "$T/mnt"
+}
+
+@test "reset: a read-only stack has nothing to reset" {
+	echo '{"version": 1, "layers": ["layers/base"]}' >ro.json
+	run "$LAYERFS" reset ro.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"read-only stack"* ]]
+}

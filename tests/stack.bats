@@ -1,0 +1,370 @@
+#!/usr/bin/env bats
+# Stack files (layerfs-stack(5)): validation, layerfs check, mount and
+# umount, and the work dir lock. Needs root; uses $LAYERFS.
+
+bats_require_minimum_version 1.5.0
+
+load stack_helpers
+
+setup() {
+	stack_setup
+	make_stack
+}
+
+teardown() {
+	stack_teardown
+}
+
+@test "check: summary of a valid stack, layers base first" {
+	run "$LAYERFS" check stack.json
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"layers (base first): 2"* ]]
+	[[ "${lines[2]}" == *"1. $T/layers/base" ]]
+	[[ "${lines[3]}" == *"2. $T/layers/app  name app" ]]
+	[[ "$output" == *"upper: $T/upper"* ]]
+	[[ "$output" == *"work: $T/work"* ]]
+	[[ "$output" == *"state: not mounted"* ]]
+}
+
+@test "check: a syntax error is FILE:LINE:COLUMN" {
+	printf '{\n  "version": 1,\n  "layers": ["layers/base",]\n}\n' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" =~ ^layerfs:\ bad.json:3:[0-9]+:\  ]]
+}
+
+@test "check: duplicate keys are syntax errors" {
+	echo '{"version": 1, "version": 1, "layers": ["layers/base"]}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bad.json:1:"*"duplicate object key"* ]]
+}
+
+@test "check: an unknown version is refused clearly" {
+	echo '{"version": 2, "layers": ["layers/base"], "new-thing": 1}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[ "$output" = "layerfs: bad.json: version: unsupported stack file version 2 (this layerfs reads version 1)" ]
+	echo '{"layers": ["layers/base"]}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"version: missing"* ]]
+}
+
+@test "check: unknown keys are errors naming the key" {
+	cat >bad.json <<-EOF
+	{"version": 1, "layer": [], "layers": [{"path": "layers/base", "nmae": "b"}],
+	 "options": {"fsycn": true}, "idmap": {"uid": [{"from": 0, "to": 1, "count": 1, "cuont": 2}], "pid": []}}
+	EOF
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"bad.json: layer: unknown key"* ]]
+	[[ "$output" == *"bad.json: layers[0].nmae: unknown key"* ]]
+	[[ "$output" == *"bad.json: options.fsycn: unknown option"* ]]
+	[[ "$output" == *"bad.json: idmap.uid[0].cuont: unknown key"* ]]
+	[[ "$output" == *"bad.json: idmap.pid: unknown key"* ]]
+}
+
+@test "check: wrong types are reported with their JSON path" {
+	cat >bad.json <<-EOF
+	{"version": 1, "layers": ["layers/base", 7, {"path": true}], "upper": 3, "work": "work",
+	 "mountpoint": [], "options": {"fsync": 1, "timeout": "long", "fsname": 5, "ro": "yes",
+	 "squash_to_uid": -1, "xattr_permissions": 3},
+	 "idmap": {"uid": {"from": 0}, "gid": [{"from": "0", "to": 0, "count": 0}]}}
+	EOF
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layers[1]: expected a path string or an object with \"path\", got an integer"* ]]
+	[[ "$output" == *"layers[2].path: expected a path string, got a boolean"* ]]
+	[[ "$output" == *"upper: expected a path string, got an integer"* ]]
+	[[ "$output" == *"mountpoint: expected a path string, got an array"* ]]
+	[[ "$output" == *"options.fsync: expected true or false, got an integer"* ]]
+	[[ "$output" == *"options.timeout: expected a number of seconds, got a string"* ]]
+	[[ "$output" == *"options.fsname: expected a non-empty string, got an integer"* ]]
+	[[ "$output" == *"options.ro: expected true or false, got a string"* ]]
+	[[ "$output" == *"options.squash_to_uid: -1 is out of range"* ]]
+	[[ "$output" == *"options.xattr_permissions: 3 is out of range (0 to 2)"* ]]
+	[[ "$output" == *"idmap.uid: expected an array"* ]]
+	[[ "$output" == *"idmap.gid[0].from: expected an integer, got a string"* ]]
+	[[ "$output" == *"idmap.gid[0].count: 0 is out of range"* ]]
+}
+
+@test "check: options that belong elsewhere say where" {
+	echo '{"version": 1, "layers": ["layers/base"], "options": {"lowerdir": "x", "uidmapping": "0:1:1"}}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *'options.lowerdir: not an option here: use the top-level "layers"'* ]]
+	[[ "$output" == *'options.uidmapping: not an option here: use the "idmap" section'* ]]
+}
+
+@test "check: overlapping idmap ranges are refused" {
+	echo '{"version": 1, "layers": ["layers/base"], "idmap": {"uid": [{"from": 0, "to": 100, "count": 10}, {"from": 20, "to": 105, "count": 1}]}}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"idmap.uid[1]: overlaps an earlier range"* ]]
+}
+
+@test "check: a missing layer directory is reported with its JSON path" {
+	echo '{"version": 1, "layers": ["layers/base", "layers/app", {"path": "/nonexistent-x"}]}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[ "$output" = "layerfs: bad.json: layers[2].path: /nonexistent-x: No such file or directory" ]
+	touch notadir
+	echo '{"version": 1, "layers": ["notadir"]}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$output" = "layerfs: bad.json: layers[0]: $T/notadir: Not a directory" ]
+}
+
+@test "check: a layer listed twice" {
+	ln -s layers/base alias
+	echo '{"version": 1, "layers": ["layers/base", "layers/app", "alias"]}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layers[2]: $T/alias: listed twice (also layers[0])"* ]]
+}
+
+@test "check: an upper inside a layer, and a layer inside the upper" {
+	mkdir -p layers/base/up upper/lay
+	echo '{"version": 1, "layers": ["layers/base"], "upper": "layers/base/up", "work": "work"}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"upper: $T/layers/base/up: inside layers[0] ($T/layers/base)"* ]]
+	echo '{"version": 1, "layers": ["layers/base", {"path": "upper/lay"}], "upper": "upper", "work": "work"}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layers[1].path: $T/upper/lay: inside upper ($T/upper)"* ]]
+	echo '{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "upper/lay"}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"work: $T/upper/lay: overlaps upper"* ]]
+}
+
+@test "check: a work dir on another filesystem than the upper" {
+	mkdir otherfs
+	mount -t tmpfs -o size=1m none otherfs
+	echo '{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "otherfs"}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[ "$output" = "layerfs: bad.json: work: $T/otherfs: on another filesystem than upper ($T/upper)" ]
+}
+
+@test "check: an upper without a work dir, and a work dir alone" {
+	echo '{"version": 1, "layers": ["layers/base"], "upper": "upper"}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"work: missing"* ]]
+	echo '{"version": 1, "layers": []}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layers: empty"* ]]
+}
+
+@test "relative paths resolve against the stack file's directory" {
+	mkdir elsewhere
+	cd elsewhere
+	run "$LAYERFS" check ../stack.json
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"upper: $T/upper"* ]]
+	run "$LAYERFS" mount ../stack.json
+	[ "$status" -eq 0 ]
+	[ "$(cat "$T/mnt/etc/a")" = app-a ]
+}
+
+@test "mount: layers are base first, the last one on top" {
+	"$LAYERFS" mount stack.json
+	is_mounted "$T/mnt"
+	[ "$(cat mnt/etc/a)" = app-a ]
+	[ "$(cat mnt/etc/b)" = base-b ]
+	[ "$(cat mnt/etc/app)" = app-only ]
+	echo new >mnt/new
+	[ "$(cat upper/new)" = new ]
+	"$LAYERFS" umount stack.json
+	! is_mounted "$T/mnt"
+}
+
+@test "mount: the same view as the -o form with lowerdir in reverse order" {
+	"$LAYERFS" mount stack.json
+	tree_listing mnt >stack.list
+	"$LAYERFS" umount stack.json
+	mkdir mnt2
+	"$LAYERFS" -o "lowerdir=$T/layers/app:$T/layers/base,upperdir=$T/upper,workdir=$T/work" mnt2
+	tree_listing mnt2 >oform.list
+	fusermount3 -u mnt2
+	diff stack.list oform.list
+}
+
+@test "mount: a mount point on the command line wins over the file's" {
+	mkdir other
+	"$LAYERFS" mount stack.json other
+	is_mounted "$T/other"
+	! is_mounted "$T/mnt"
+	[ "$(cat other/etc/a)" = app-a ]
+	"$LAYERFS" umount other
+}
+
+@test "mount: without a mount point anywhere" {
+	echo '{"version": 1, "layers": ["layers/base"]}' >ro.json
+	run "$LAYERFS" mount ro.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no mount point"* ]]
+}
+
+@test "mount: a missing mount point is a validation error" {
+	rmdir mnt
+	run "$LAYERFS" mount stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"mountpoint: $T/mnt: No such file or directory"* ]]
+}
+
+@test "mount: a stack without upper is read-only" {
+	echo '{"version": 1, "layers": ["layers/base", "layers/app"], "mountpoint": "mnt"}' >ro.json
+	"$LAYERFS" mount ro.json
+	[ "$(cat mnt/etc/a)" = app-a ]
+	run touch mnt/x
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Read-only file system"* ]]
+	"$LAYERFS" umount ro.json
+}
+
+@test "mount: options map onto the -o options" {
+	cat >opt.json <<-EOF
+	{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "work", "mountpoint": "mnt",
+	 "options": {"ro": true, "fsname": "my,stack", "timeout": 0.5, "volatile": true, "noexec": true,
+	             "threaded": false, "static_nlink": true, "noacl": true}}
+	EOF
+	"$LAYERFS" mount opt.json
+	line=$(grep " $T/mnt " /proc/self/mountinfo)
+	[[ "$line" == *" ro,"*"noexec"*" - fuse.layerfs my,stack "* ]]
+	run touch mnt/x
+	[[ "$output" == *"Read-only file system"* ]]
+	"$LAYERFS" umount opt.json
+}
+
+@test "mount: idmap maps owners like uidmapping=/gidmapping=" {
+	chown 3:4 layers/base/etc/a
+	cat >map.json <<-EOF
+	{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "work", "mountpoint": "mnt",
+	 "idmap": {"uid": [{"from": 0, "to": 1000, "count": 10}], "gid": [{"from": 0, "to": 2000, "count": 10}]}}
+	EOF
+	"$LAYERFS" mount map.json
+	[ "$(stat -c %u:%g mnt/etc/a)" = 1003:2004 ]
+	"$LAYERFS" umount map.json
+}
+
+@test "mount: nothing is mounted when validation fails" {
+	echo '{"version": 1, "layers": ["layers/base", "gone"], "mountpoint": "mnt"}' >bad.json
+	run "$LAYERFS" mount bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layers[1]: $T/gone: No such file or directory"* ]]
+	! is_mounted "$T/mnt"
+	[ -z "$(ls -A work)" ]
+}
+
+@test "mount: a stack whose layer directory vanished" {
+	mv layers/app layers/app.gone
+	run "$LAYERFS" mount stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layers[1].path: $T/layers/app: No such file or directory"* ]]
+	! is_mounted "$T/mnt"
+}
+
+@test "mount -f stays in the foreground until unmounted" {
+	"$LAYERFS" mount -f stack.json 3>&- &
+	pid=$!
+	wait_mounted "$T/mnt"
+	kill -0 "$pid"
+	"$LAYERFS" umount stack.json
+	for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	! kill -0 "$pid" 2>/dev/null
+	wait "$pid"
+}
+
+@test "umount: by stack and by mount point; a clear error when not mounted" {
+	"$LAYERFS" mount stack.json
+	"$LAYERFS" umount "$T/mnt"
+	! is_mounted "$T/mnt"
+	run "$LAYERFS" umount stack.json
+	[ "$status" -eq 1 ]
+	[ "$output" = "layerfs: $T/mnt: not mounted (no layerfs mount there)" ]
+	run "$LAYERFS" umount "$T/mnt"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not mounted"* ]]
+}
+
+@test "umount: works on a stack whose layer vanished meanwhile" {
+	"$LAYERFS" mount stack.json
+	mv layers/app layers/app.gone
+	"$LAYERFS" umount stack.json
+	! is_mounted "$T/mnt"
+}
+
+@test "check: shows a live mount and the daemon's pid" {
+	"$LAYERFS" mount stack.json
+	run "$LAYERFS" check stack.json
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ state:\ mounted\ on\ $T/mnt\ \(daemon\ pid\ ([0-9]+)\) ]]
+	pid=${BASH_REMATCH[1]}
+	grep -q layerfs "/proc/$pid/comm"
+	"$LAYERFS" umount stack.json
+	run "$LAYERFS" check stack.json
+	[[ "$output" == *"state: not mounted"* ]]
+}
+
+@test "lock: two daemons never share an upper and work dir" {
+	"$LAYERFS" mount stack.json
+	pid=$(awk '{print $1}' work/layerfs.lock)
+	grep -q layerfs "/proc/$pid/comm"
+	mkdir mnt2
+	run "$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work" mnt2
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"workdir '$T/work' is in use by layerfs pid $pid (mount)"* ]]
+	! is_mounted "$T/mnt2"
+	run "$LAYERFS" mount stack.json mnt2
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"is in use by layerfs pid $pid"* ]]
+	! is_mounted "$T/mnt2"
+	"$LAYERFS" umount stack.json
+}
+
+@test "lock: the plain -o form takes the lock too, with its own pid" {
+	mkdir mnt2
+	"$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work" mnt2
+	pid=$(awk '{print $1}' work/layerfs.lock)
+	grep -q layerfs "/proc/$pid/comm"
+	run "$LAYERFS" mount stack.json
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"workdir '$T/work' is in use by layerfs pid $pid (mount)"* ]]
+	run "$LAYERFS" check stack.json
+	[[ "$output" == *"state: in use by layerfs pid $pid"* ]]
+	fusermount3 -u mnt2
+}
+
+@test "lock: the lock file lives in the work dir, not in the upper" {
+	"$LAYERFS" mount stack.json
+	[ -f work/layerfs.lock ]
+	[ -z "$(ls -A upper)" ]
+	"$LAYERFS" umount stack.json
+}
+
+@test "the example stacks in contrib/stacks validate and mount" {
+	cp -r "$BATS_TEST_DIRNAME/../contrib/stacks" ex
+	cd ex
+	mkdir upper work rootfs view
+	"$LAYERFS" check sandbox.json
+	"$LAYERFS" check readonly.json
+	"$LAYERFS" mount sandbox.json
+	[ "$(cat rootfs/etc/motd)" = "Welcome to the tools layer." ]
+	[ -f rootfs/etc/os-release ]
+	[ ! -e rootfs/usr/share/doc/README ]
+	[ "$(ls -A rootfs/var/cache)" = new ]
+	[ "$(rootfs/usr/bin/hello)" = "hello from the tools layer" ]
+	echo hi >rootfs/hi
+	[ "$("$LAYERFS" diff sandbox.json)" = "A /hi" ]
+	"$LAYERFS" umount sandbox.json
+	"$LAYERFS" mount readonly.json
+	[ "$(cat view/etc/motd)" = "Welcome to the tools layer." ]
+	[ ! -e view/hi ]
+	run view/usr/bin/hello
+	[ "$status" -ne 0 ]	# noexec
+	"$LAYERFS" umount readonly.json
+}

@@ -1,0 +1,264 @@
+#!/usr/bin/env bats
+# layerfs export and import: OCI layer tarballs. The tarballs are read
+# back and built with Python's tarfile module, an independent reader and
+# writer. Needs root and python3; uses $LAYERFS.
+
+bats_require_minimum_version 1.5.0
+
+load stack_helpers
+
+setup() {
+	stack_setup
+	command -v python3 >/dev/null || skip "needs python3"
+	make_stack
+}
+
+teardown() {
+	stack_teardown
+}
+
+change_things() {
+	with_mount stack.json '
+		echo new >new
+		echo changed >etc/b
+		rm etc/c
+		rm -rf d && mkdir d && echo z >d/z
+		ln new new-link
+		ln -s /etc/passwd abs-link
+		mkfifo fifo
+		mknod null c 1 3
+		chown 123:456 new
+		chmod 4755 etc/b
+		chmod 0750 etc
+		setfattr -n user.note -v hello new
+		setfattr -n trusted.mine -v t etc/b'
+}
+
+# python3 tarfile.py ARCHIVE: one line per entry
+list_tar() {
+	python3 - "$1" <<-'EOF'
+	import sys, tarfile
+	kinds = {tarfile.REGTYPE: "f", tarfile.DIRTYPE: "d", tarfile.SYMTYPE: "l",
+	         tarfile.LNKTYPE: "h", tarfile.FIFOTYPE: "p", tarfile.CHRTYPE: "c"}
+	for m in tarfile.open(sys.argv[1]):
+	    x = ",".join(sorted(k[len("SCHILY.xattr."):] for k in m.pax_headers if k.startswith("SCHILY.xattr.")))
+	    print(m.name, kinds.get(m.type, m.type), "%o" % m.mode, "%d:%d" % (m.uid, m.gid),
+	          m.linkname or "-", x or "-")
+	EOF
+}
+
+# python3 mktar.py OUT NAME:TYPE[:TARGET] ...: a tarball with the given entries
+make_tar() {
+	python3 - "$@" <<-'EOF'
+	import io, sys, tarfile
+	with tarfile.open(sys.argv[1], "w", format=tarfile.PAX_FORMAT) as t:
+	    for spec in sys.argv[2:]:
+	        name, kind, *rest = spec.split(":", 2)
+	        i = tarfile.TarInfo(name)
+	        i.mode = 0o755 if kind == "d" else 0o644
+	        if kind == "d":
+	            i.type = tarfile.DIRTYPE
+	            t.addfile(i)
+	        elif kind == "l":
+	            i.type, i.linkname = tarfile.SYMTYPE, rest[0]
+	            t.addfile(i)
+	        elif kind == "h":
+	            i.type, i.linkname = tarfile.LNKTYPE, rest[0]
+	            t.addfile(i)
+	        else:
+	            data = (rest[0] if rest else "data").encode()
+	            i.size = len(data)
+	            t.addfile(i, io.BytesIO(data))
+	EOF
+}
+
+@test "export: whiteouts, opaque dirs, owners, modes, xattrs, hard links" {
+	change_things
+	# forms other tools write, made by hand in the upper
+	mkdir -p upper/keep
+	setfattr -n user.overlay.opaque -v y upper/keep
+	touch upper/etc/.wh.app
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 0 ]
+	list_tar out.tar >list.txt
+	cat list.txt
+	# (tarfile shows directory names without their trailing slash)
+	grep -qx 'd d 755 0:0 - -' list.txt
+	grep -qx 'd/.wh..wh..opq f 644 0:0 - -' list.txt
+	grep -qx 'd/z f 644 0:0 - -' list.txt
+	grep -qx 'etc d 750 0:0 - -' list.txt
+	grep -qx 'etc/.wh.c f 644 0:0 - -' list.txt
+	grep -qx 'etc/.wh.app f 644 0:0 - -' list.txt
+	grep -qx 'etc/b f 4755 0:0 - trusted.mine' list.txt
+	grep -qx 'keep/.wh..wh..opq f 644 0:0 - -' list.txt
+	grep -qx 'abs-link l 777 0:0 /etc/passwd -' list.txt
+	grep -qx 'fifo p 644 0:0 - -' list.txt
+	grep -qx 'null c 644 0:0 - -' list.txt
+	# one of the two names carries the data, the other links to it
+	grep -qx 'new f 644 123:456 - user.note' list.txt
+	grep -qx 'new-link h 644 123:456 new user.note' list.txt
+	# nothing of the overlay's own
+	! grep -q 'overlay' list.txt
+	[ "$(grep -c '^keep' list.txt)" -eq 2 ]
+}
+
+@test "export: the tarball is complete and readable by other tools" {
+	change_things
+	"$LAYERFS" export stack.json out.tar
+	mkdir x
+	tar -C x -xf out.tar
+	[ "$(cat x/new)" = new ]
+	[ "$(stat -c %i x/new)" = "$(stat -c %i x/new-link)" ]
+	[ "$(cat x/etc/b)" = changed ]
+}
+
+@test "export: a full disk leaves no broken tarball and the old one intact" {
+	with_mount stack.json 'head -c 3000000 /dev/urandom >big'
+	mkdir small
+	mount -t tmpfs -o size=1m none small
+	echo old >small/out.tar
+	run "$LAYERFS" export stack.json small/out.tar
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"small/out.tar"*"No space left on device"* ]]
+	[ "$(cat small/out.tar)" = old ]
+	[ "$(ls -A small)" = out.tar ]
+	rm small/out.tar
+	run "$LAYERFS" export stack.json small/out.tar
+	[ "$status" -eq 1 ]
+	[ -z "$(ls -A small)" ]
+}
+
+@test "export: a stack without upper, a missing directory for FILE" {
+	echo '{"version": 1, "layers": ["layers/base"]}' >ro.json
+	run "$LAYERFS" export ro.json out.tar
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"read-only stack"* ]]
+	run "$LAYERFS" export stack.json nodir/out.tar
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"nodir"*"No such file or directory"* ]]
+}
+
+@test "round trip: export, import as a layer on the base, same merged view" {
+	change_things
+	"$LAYERFS" mount stack.json
+	tree_listing mnt >before.list
+	"$LAYERFS" umount stack.json
+	"$LAYERFS" export stack.json out.tar
+	run "$LAYERFS" import out.tar layers/imported
+	[ "$status" -eq 0 ]
+	cat >ro.json <<-EOF
+	{"version": 1, "layers": ["layers/base", "layers/app", "layers/imported"], "mountpoint": "mnt"}
+	EOF
+	"$LAYERFS" mount ro.json
+	tree_listing mnt >after.list
+	[ "$(stat -c %i mnt/new)" = "$(stat -c %i mnt/new-link)" ]
+	[ "$(getfattr --only-values -n user.note mnt/new)" = hello ]
+	"$LAYERFS" umount ro.json
+	diff before.list after.list
+	# and as the base of a writable stack
+	cat >rw.json <<-EOF
+	{"version": 1, "layers": ["layers/base", "layers/app", "layers/imported"],
+	 "upper": "upper2", "work": "work2", "mountpoint": "mnt"}
+	EOF
+	mkdir upper2 work2
+	"$LAYERFS" mount rw.json
+	rm mnt/new
+	[ "$(cat mnt/new-link)" = new ]
+	"$LAYERFS" umount rw.json
+}
+
+@test "import: compressed layers, whiteouts written by other tools" {
+	make_tar other.tar etc/:d etc/.wh.a:f etc/added:f:hi d/:d d/.wh..wh..opq:f d/new:f
+	gzip -k other.tar
+	"$LAYERFS" import other.tar.gz layers/other
+	[ -f layers/other/etc/.wh.a ]
+	[ -f layers/other/d/.wh..wh..opq ]
+	echo '{"version": 1, "layers": ["layers/base", "layers/app", "layers/other"], "mountpoint": "mnt"}' >ro.json
+	"$LAYERFS" mount ro.json
+	[ ! -e mnt/etc/a ]
+	[ "$(cat mnt/etc/added)" = hi ]
+	[ "$(cat mnt/etc/b)" = base-b ]
+	[ "$(ls mnt/d)" = new ]
+	"$LAYERFS" umount ro.json
+}
+
+@test "import: a later entry replaces an earlier one; parents are created" {
+	make_tar t.tar a/b/c:f:one a/b/c:f:two a/b/:d
+	"$LAYERFS" import t.tar lay
+	[ "$(cat lay/a/b/c)" = two ]
+}
+
+# Each hostile tarball is refused as a whole: no layer dir, no temporary
+# dir, nothing written outside.
+refused() {
+	local tarball=$1 what=$2
+	run "$LAYERFS" import "$tarball" layers/evil
+	[ "$status" -eq 1 ]
+	echo "$output"
+	[[ "$output" == *"$what"* ]]
+	[ ! -e layers/evil ]
+	[ -z "$(ls -A layers | grep import)" ]
+	[ ! -e "$T/outside" ]
+	[ ! -e /tmp/lfs-evil-abs ]
+}
+
+@test "import: entries escaping the layer directory are refused" {
+	make_tar dotdot.tar ok:f ../outside:f
+	refused dotdot.tar "entry '../outside': '..' escapes the layer directory"
+	make_tar deep.tar a/:d a/../../outside:f
+	refused deep.tar "escapes the layer directory"
+	make_tar abs.tar /tmp/lfs-evil-abs:f
+	refused abs.tar "entry '/tmp/lfs-evil-abs': absolute path"
+}
+
+@test "import: links pointing outside are refused" {
+	make_tar hl.tar "h:h:../outside"
+	refused hl.tar "hard link target '../outside'"
+	make_tar hlabs.tar "h:h:/etc/passwd"
+	refused hlabs.tar "hard link target '/etc/passwd': absolute path"
+	make_tar hlmissing.tar "h:h:nothere"
+	refused hlmissing.tar "is not in the layer"
+}
+
+@test "import: nothing is written through a symlink an entry planted" {
+	mkdir outside-dir
+	make_tar sl.tar "s:l:$T/outside-dir" s/f:f
+	refused sl.tar "'s' is not a directory (a symlink?)"
+	[ -z "$(ls -A outside-dir)" ]
+	make_tar sl2.tar "s:l:.." s/outside:f
+	refused sl2.tar "refusing to go through it"
+	make_tar sl3.tar "s:l:$T/outside-dir" d/:d "d/h:h:s/x"
+	refused sl3.tar "refusing to go through it"
+	# symlinks themselves are data, kept as they are
+	make_tar ok.tar "s:l:/etc" "r:l:../../x"
+	"$LAYERFS" import ok.tar layers/links
+	[ "$(readlink layers/links/s)" = /etc ]
+	[ "$(readlink layers/links/r)" = ../../x ]
+}
+
+@test "import: an existing layer dir, a broken tarball" {
+	make_tar t.tar a:f
+	mkdir exists
+	run "$LAYERFS" import t.tar exists
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"exists: already exists"* ]]
+	head -c 700 t.tar >broken.tar
+	run "$LAYERFS" import broken.tar lay
+	[ "$status" -eq 1 ]
+	[ ! -e lay ]
+	[ -z "$(ls -A . | grep import)" ]
+	run "$LAYERFS" import missing.tar lay
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"missing.tar"* ]]
+}
+
+@test "import: a full disk leaves no partial layer" {
+	head -c 3000000 /dev/urandom >big
+	python3 -c 'import tarfile; t = tarfile.open("big.tar", "w"); t.add("big"); t.close()'
+	mkdir small
+	mount -t tmpfs -o size=1m none small
+	run "$LAYERFS" import big.tar small/lay
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"No space left on device"* ]]
+	[ -z "$(ls -A small)" ]
+}
