@@ -1,0 +1,188 @@
+#!/usr/bin/env bats
+# setattr: mode, owner, size, times.
+
+load helpers
+
+@test "attr: chmod of upper and lower files, special bits" {
+	echo x >"$L1/low"
+	mount_layerfs
+	echo y >"$M/up"
+	local m
+	for m in 4755 2755 1777 0000 0640 0777; do
+		chmod "$m" "$M/up"
+		eq "$(stat -c %a "$M/up")" "$(printf '%o' $((8#$m)))" "mode $m"
+		eq "$(stat -c %a "$U/up")" "$(printf '%o' $((8#$m)))" "mode $m on disk"
+		chmod "$m" "$M/low"
+		eq "$(stat -c %a "$M/low")" "$(printf '%o' $((8#$m)))" "mode $m (lower file)"
+	done
+	eq "$(stat -c %a "$L1/low")" 644 "lower untouched"
+}
+
+@test "attr: chown of uid only, gid only, both, and of a symlink" {
+	need_root
+	echo x >"$L1/f"
+	ln -s f "$L1/l"
+	mount_layerfs
+	chown 100 "$M/f"
+	eq "$(stat -c '%u %g' "$M/f")" "100 0"
+	chgrp 200 "$M/f"
+	eq "$(stat -c '%u %g' "$M/f")" "100 200"
+	chown 300:400 "$M/f"
+	eq "$(stat -c '%u %g' "$M/f")" "300 400"
+	eq "$(stat -c '%u %g' "$U/f")" "300 400"
+	chown -h 5:6 "$M/l"
+	eq "$(stat -c '%u %g' "$M/l")" "5 6"
+	eq "$(stat -c '%u %g' "$M/f")" "300 400" "chown -h does not follow"
+}
+
+@test "attr: chown of a setuid file clears the setuid bit like the kernel" {
+	need_root
+	echo x >"$L1/f"
+	chmod 4755 "$L1/f"
+	echo x >"$L1/g"
+	chmod 6755 "$L1/g"
+	mount_layerfs
+	chown 1:1 "$M/f" "$M/g"
+	eq "$(stat -c %a "$M/f")" 755
+	eq "$(stat -c %a "$M/g")" 755
+}
+
+@test "attr: truncate up and down" {
+	printf 'hello world' >"$L1/f"
+	mount_layerfs
+	truncate -s 5 "$M/f"
+	eq "$(cat "$M/f")" hello
+	eq "$(stat -c %s "$M/f")" 5
+	truncate -s 100000 "$M/f"
+	eq "$(stat -c %s "$M/f")" 100000
+	eq "$(head -c 5 "$M/f")" hello
+	eq "$(tail -c +6 "$M/f" | tr -d '\0' | wc -c)" 0 "extension reads as zeros"
+	"$FSOPS" truncate "$M/f" 3
+	eq "$(cat "$M/f")" hel
+	truncate -s 0 "$M/f"
+	eq "$(stat -c %s "$M/f")" 0
+	eq "$(stat -c %s "$U/f")" 0
+	eq "$(cat "$L1/f")" "hello world"
+}
+
+@test "attr: utimensat with explicit times, UTIME_OMIT and UTIME_NOW" {
+	echo x >"$L1/f"
+	mount_layerfs
+	"$FSOPS" utimens "$M/f" 1000000000.123456789 1100000000.987654321
+	eq "$("$FSOPS" times "$M/f")" "1000000000.123456789 1100000000.987654321"
+	eq "$("$FSOPS" times "$U/f")" "1000000000.123456789 1100000000.987654321" "on disk"
+	"$FSOPS" utimens "$M/f" omit 1200000000.5
+	eq "$("$FSOPS" times "$M/f")" "1000000000.123456789 1200000000.000000005"
+	"$FSOPS" utimens "$M/f" 1300000000 omit
+	eq "$("$FSOPS" times "$M/f")" "1300000000.000000000 1200000000.000000005"
+	local before after t
+	before=$(date +%s)
+	"$FSOPS" utimens "$M/f" omit now
+	after=$(date +%s)
+	t=$("$FSOPS" times "$M/f")
+	eq "${t%% *}" 1300000000.000000000 "atime kept with UTIME_OMIT"
+	t=${t#* }
+	t=${t%.*}
+	[ "$t" -ge "$before" ] && [ "$t" -le "$after" ] || fail "UTIME_NOW mtime $t not in [$before, $after]"
+	"$FSOPS" utimens "$M/f" now omit
+	t=$("$FSOPS" times "$M/f")
+	t=${t%%.*}
+	[ "$t" -ge "$before" ] || fail "UTIME_NOW atime $t < $before"
+	# touch -h on a symlink changes the link, not its target
+	ln -s f "$M/l"
+	"$FSOPS" utimens "$M/l" 1000 2000
+	eq "$("$FSOPS" times "$M/l")" "1000.000000000 2000.000000000"
+	eq "$(stat -c %Y "$M/f")" "$(stat -c %Y "$U/f")"
+}
+
+@test "attr: utimes of a lower directory copies it up without its children" {
+	mkdir -p "$L1/d"
+	touch "$L1/d/a"
+	mount_layerfs
+	touch -d '2005-05-05 05:05:05' "$M/d"
+	eq "$(stat -c %Y "$M/d")" "$(date -d '2005-05-05 05:05:05' +%s)"
+	eq "$(stat -c %Y "$U/d")" "$(date -d '2005-05-05 05:05:05' +%s)"
+	eq "$(names "$M/d")" a
+	eq "$(names "$U/d")" ""
+}
+
+@test "attr: writing updates mtime and ctime; chmod updates ctime only" {
+	echo x >"$L1/f"
+	touch -d '2000-01-01' "$L1/f"
+	mount_layerfs
+	local m0 c0
+	m0=$(stat -c %Y "$M/f")
+	echo y >>"$M/f"
+	[ "$(stat -c %Y "$M/f")" -gt "$m0" ] || fail "mtime not updated by write"
+	touch -d '2000-01-01' "$M/f"
+	m0=$(stat -c %Y "$M/f")
+	c0=$(stat -c %Z "$M/f")
+	chmod 600 "$M/f"
+	eq "$(stat -c %Y "$M/f")" "$m0" "chmod keeps mtime"
+	[ "$(stat -c %Z "$M/f")" -ge "$c0" ] || fail "ctime went back"
+}
+
+@test "attr: permission checks for an unprivileged user (default_permissions)" {
+	need_root
+	echo secret >"$L1/rootonly"
+	chmod 600 "$L1/rootonly"
+	echo public >"$L1/pub"
+	mkdir "$L1/userdir"
+	chown 4242:4242 "$L1/userdir"
+	make_traversable
+	chmod 755 "$M"
+	mount_layerfs
+	run ! as_user 4242 4242 cat "$M/rootonly"
+	[[ "$output" == *"Permission denied"* ]] || fail "read of a 0600 root file: $output"
+	run ! as_user 4242 4242 sh -c "echo x >>'$M/pub'"
+	run ! as_user 4242 4242 chmod 777 "$M/pub"
+	[[ "$output" == *"not permitted"* ]] || fail "chmod by a non-owner: $output"
+	run ! as_user 4242 4242 touch "$M/newfile"
+	as_user 4242 4242 sh -c "echo mine >'$M/userdir/f'"
+	eq "$(stat -c '%u %g' "$M/userdir/f")" "4242 4242"
+	eq "$(stat -c '%u %g' "$U/userdir/f")" "4242 4242"
+	as_user 4242 4242 chmod 600 "$M/userdir/f"
+	eq "$(stat -c %a "$M/userdir/f")" 600
+	eq "$(cat "$L1/pub")" public
+}
+
+@test "attr: st_size, st_blocks and st_blksize of a lower file are the layer's" {
+	"$FSOPS" fill "$L2/f" 1000000 1
+	mount_layerfs
+	eq "$(stat -c '%s %b' "$M/f")" "$(stat -c '%s %b' "$L2/f")"
+	[ "$(stat -c %o "$M/f")" -gt 0 ] || fail "st_blksize is 0"
+}
+
+@test "attr: setgid directory: new files inherit its group, new subdirs its group and bit" {
+	need_root
+	mkdir "$L1/sg"
+	chgrp 5000 "$L1/sg"
+	chmod 2777 "$L1/sg"
+	mkdir "$L1/plain"
+	chmod 1777 "$L1/plain"
+	make_traversable
+	chmod 755 "$M"
+	mount_layerfs
+	mkdir "$M/sg2"
+	chgrp 5001 "$M/sg2"
+	chmod 2777 "$M/sg2"
+	local d g
+	for d in sg:5000 sg2:5001; do
+		g=${d#*:}
+		d=${d%:*}
+		as_user 4242 4242 touch "$M/$d/file"
+		as_user 4242 4242 mkdir "$M/$d/sub"
+		eq "$(stat -c '%u %g' "$M/$d/file")" "4242 $g" "owner and group of a new file in $d"
+		eq "$(stat -c '%u %g' "$M/$d/sub")" "4242 $g" "owner and group of a new dir in $d"
+		[ $((8#$(stat -c %a "$M/$d/sub") & 02000)) -ne 0 ] || fail "$d/sub lost the setgid bit: $(stat -c %a "$M/$d/sub")"
+		[ $((8#$(stat -c %a "$M/$d/file") & 02000)) -eq 0 ] || fail "$d/file got the setgid bit"
+		eq "$(stat -c '%u %g' "$U/$d/file")" "4242 $g" "on disk"
+		eq "$(stat -c '%u %g' "$U/$d/sub")" "4242 $g" "on disk"
+		# and one level deeper, inherited again
+		as_user 4242 4242 touch "$M/$d/sub/deeper"
+		eq "$(stat -c %g "$M/$d/sub/deeper")" "$g"
+	done
+	eq "$(stat -c '%a %g' "$U/sg")" "2777 5000" "copied-up setgid dir keeps bit and group"
+	as_user 4242 4242 touch "$M/plain/mine"
+	eq "$(stat -c '%u %g' "$M/plain/mine")" "4242 4242" "no setgid: the creator's group"
+}

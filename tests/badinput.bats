@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# Bad input: a message naming the offending path, a non-zero exit status,
+# nothing mounted and nothing created on disk.
+
+load helpers
+
+# try_mount OPTIONS [MOUNTPOINT]: run the daemon, expecting it to fail.
+# Sets status and err (its stderr).
+try_mount() {
+	local opts=$1 mnt=${2:-$M}
+	status=0
+	timeout -k 5 60 "$LAYERFS" -o "$opts" "$mnt" >"$T/try.out" 2>"$T/try.err" 3>&- || status=$?
+	err=$(cat "$T/try.err" "$T/try.out")
+	if is_mounted "$mnt"; then
+		# record it so that teardown cleans up, then fail
+		echo "fuse $(find_daemon_pid "$mnt" || echo 0) $mnt" >>"$MOUNTS_FILE"
+	fi
+}
+
+# refused PATH: the last try failed, named PATH, and left nothing behind
+refused() {
+	local path=$1 mnt=${2:-$M}
+	[ "$status" -ne 0 ] || fail "exit status 0 for bad input (stderr: $err)"
+	[ "$status" -ne 124 ] || fail "the daemon hung on bad input"
+	[[ "$err" == *"$path"* ]] || fail "stderr does not name $path: $err"
+	! is_mounted "$mnt" || fail "$mnt was mounted"
+	[ -z "$(find_daemon_pid "$mnt")" ] || fail "a daemon is still running for $mnt"
+	eq "$(find "$W" -mindepth 1 2>/dev/null)" "" "work dir not empty"
+	eq "$(find "$U" -mindepth 1 2>/dev/null)" "" "upper dir not empty"
+}
+
+@test "badinput: missing lowerdir" {
+	try_mount "lowerdir=$T/nope:$L2,upperdir=$U,workdir=$W"
+	refused "$T/nope"
+	try_mount "lowerdir=$L1:$T/nope2,upperdir=$U,workdir=$W"
+	refused "$T/nope2"
+}
+
+@test "badinput: lowerdir that is not a directory" {
+	echo x >"$T/file"
+	try_mount "lowerdir=$T/file,upperdir=$U,workdir=$W"
+	refused "$T/file"
+}
+
+@test "badinput: no lowerdir, empty lowerdir, empty layer in the list" {
+	try_mount "upperdir=$U,workdir=$W"
+	[ "$status" -ne 0 ] || fail "mounted without lowerdir"
+	[[ "$err" == *lowerdir* ]] || fail "message does not mention lowerdir: $err"
+	! is_mounted "$M"
+	try_mount "lowerdir=,upperdir=$U,workdir=$W"
+	[ "$status" -ne 0 ] || fail "mounted with an empty lowerdir"
+	! is_mounted "$M"
+	eq "$(find "$W" -mindepth 1)" ""
+}
+
+@test "badinput: unreadable lowerdir (unprivileged daemon)" {
+	need_root
+	command -v fusermount3 >/dev/null && [ -u "$(command -v fusermount3)" ] ||
+		skip "fusermount3 is not setuid: unprivileged mounts impossible"
+	[ -w /dev/fuse ] || skip "no /dev/fuse"
+	local nu ng
+	nu=$(id -u nobody) && ng=$(id -g nobody) || skip "no user nobody (fusermount3 needs a user name)"
+	make_traversable
+	need_user_exec "$nu" "$ng" "$LAYERFS"
+	chown "$nu:$ng" "$L2" "$U" "$W" "$M"
+	chmod 000 "$L1"
+	chown "$nu:$ng" "$L1"
+	local rc=0
+	as_user "$nu" "$ng" timeout -k 5 60 "$LAYERFS" -o "lowerdir=$L1:$L2,upperdir=$U,workdir=$W" "$M" \
+		>"$T/try.out" 2>"$T/try.err" 3>&- || rc=$?
+	err=$(cat "$T/try.err")
+	if is_mounted "$M"; then
+		echo "fuse $(find_daemon_pid "$M" || echo 0) $M" >>"$MOUNTS_FILE"
+	fi
+	status=$rc
+	refused "$L1"
+}
+
+@test "badinput: missing or non-directory upperdir" {
+	try_mount "lowerdir=$L1,upperdir=$T/noupper,workdir=$W"
+	refused "$T/noupper"
+	echo x >"$T/upfile"
+	try_mount "lowerdir=$L1,upperdir=$T/upfile,workdir=$W"
+	refused "$T/upfile"
+}
+
+@test "badinput: missing workdir" {
+	try_mount "lowerdir=$L1,upperdir=$U,workdir=$T/nowork"
+	refused "$T/nowork"
+	[ ! -e "$T/nowork" ] || fail "workdir was created"
+}
+
+@test "badinput: upperdir without workdir" {
+	try_mount "lowerdir=$L1,upperdir=$U"
+	[ "$status" -ne 0 ] || fail "mounted an upperdir without workdir"
+	[[ "$err" == *workdir* ]] || fail "message does not mention workdir: $err"
+	! is_mounted "$M"
+	eq "$(find "$U" -mindepth 1)" ""
+}
+
+@test "badinput: workdir on another file system than upperdir" {
+	need_root
+	mkdir -p "$T/otherfs"
+	mount -t tmpfs -o size=8m tmpfs "$T/otherfs"
+	record_mount "$T/otherfs"
+	mkdir "$T/otherfs/work"
+	try_mount "lowerdir=$L1,upperdir=$U,workdir=$T/otherfs/work"
+	refused "$T/otherfs/work"
+	eq "$(find "$T/otherfs/work" -mindepth 1)" "" "the other work dir stays empty"
+}
+
+@test "badinput: upperdir inside a lower layer, and a lower layer inside the upper" {
+	mkdir -p "$L1/nested/up" "$L1/nested/work"
+	try_mount "lowerdir=$L1,upperdir=$L1/nested/up,workdir=$L1/nested/work"
+	[ "$status" -ne 0 ] || fail "accepted an upperdir inside a lower layer"
+	[[ "$err" == *"$L1"* ]] || fail "message does not name the paths: $err"
+	! is_mounted "$M"
+	eq "$(find "$L1/nested" -mindepth 2)" ""
+	mkdir -p "$U/low"
+	touch "$U/low/f"
+	try_mount "lowerdir=$U/low,upperdir=$U,workdir=$W"
+	[ "$status" -ne 0 ] || fail "accepted a lower layer inside the upperdir"
+	[[ "$err" == *"$U"* ]] || fail "message does not name the paths: $err"
+	! is_mounted "$M"
+	eq "$(find "$W" -mindepth 1)" ""
+	# the same directory as lower and upper
+	try_mount "lowerdir=$L2,upperdir=$L2,workdir=$W"
+	[ "$status" -ne 0 ] || fail "accepted the same dir as lower and upper"
+	! is_mounted "$M"
+}
+
+@test "badinput: nonexistent mount point" {
+	try_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$T/nomnt"
+	refused "$T/nomnt" "$T/nomnt"
+	[ ! -e "$T/nomnt" ] || fail "mount point was created"
+}
+
+@test "badinput: missing mount point argument and unknown command line flags" {
+	status=0
+	timeout 30 "$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$W" >"$T/o" 2>"$T/e" 3>&- || status=$?
+	[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "no mount point: status $status"
+	[ -s "$T/e" ] || fail "no message for a missing mount point"
+	eq "$(find "$W" -mindepth 1)" ""
+	status=0
+	timeout 30 "$LAYERFS" --no-such-flag -o "lowerdir=$L1" "$M" >"$T/o" 2>"$T/e" 3>&- || status=$?
+	if is_mounted "$M"; then
+		echo "fuse $(find_daemon_pid "$M" || echo 0) $M" >>"$MOUNTS_FILE"
+		fail "mounted with an unknown flag"
+	fi
+	[ "$status" -ne 0 ] || fail "unknown flag accepted"
+}
+
+@test "badinput: a good mount still works after the failed attempts" {
+	try_mount "lowerdir=$T/nope,upperdir=$U,workdir=$W"
+	[ "$status" -ne 0 ]
+	echo x >"$L1/f"
+	mount_layerfs
+	eq "$(cat "$M/f")" x
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# Kernel caches: after a change made through the mount, no process (in any
+# mount namespace) sees the old object.
+
+load helpers
+
+# views DIR: the listing of DIR from this shell, another process and
+# another mount namespace, as three lines
+views() {
+	names "$1"
+	bash -c "ls -A '$1' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ \$//'; echo"
+	unshare -m bash -c "ls -A '$1' | LC_ALL=C sort | tr '\n' ' ' | sed 's/ \$//'; echo"
+}
+
+# all_see WHAT SNIPPET: run the shell snippet here, in another process and
+# in another mount namespace; all outputs must equal WHAT
+all_see() {
+	local want=$1 snippet=$2 out
+	export -f names
+	out=$(eval "$snippet" 2>&1)
+	eq "$out" "$want" "this shell: $snippet"
+	out=$(bash -c "$snippet" 2>&1)
+	eq "$out" "$want" "another process: $snippet"
+	out=$(unshare -m bash -c "$snippet" 2>&1)
+	eq "$out" "$want" "another mount namespace: $snippet"
+}
+
+lower_tree() {
+	mkdir -p "$L2/d/sub/deeper" "$L1/d/sub" "$L1/d/other"
+	echo a >"$L2/d/a"
+	echo b >"$L1/d/b"
+	echo c >"$L2/d/sub/deeper/c"
+	echo e >"$L1/d/sub/e"
+}
+
+@test "cache: rm -rf d; mkdir d shows an empty d everywhere (fuse-overlayfs 1.10 bug)" {
+	need_cmd unshare
+	lower_tree
+	mount_layerfs
+	# fill the kernel's caches first
+	ls -laR "$M/d" >/dev/null
+	unshare -m ls -laR "$M/d" >/dev/null
+	rm -rf "$M/d"
+	mkdir "$M/d"
+	eq "$(views "$M/d")" "$(printf '\n\n')" "listing of the recreated d (this shell / other process / other mount ns)"
+	all_see "" "find '$M/d' -mindepth 1"
+	expect_errno ENOENT stat "$M/d/a"
+	expect_errno ENOENT stat "$M/d/sub"
+	run ! unshare -m stat "$M/d/sub/e"
+	eq "$(names "$M/d")" "" "after the lookups"
+}
+
+@test "cache: rm -rf d; mkdir d, repeated, with children of the same names recreated" {
+	lower_tree
+	mount_layerfs
+	local i
+	for i in 1 2 3; do
+		ls -R "$M/d" >/dev/null
+		rm -rf "$M/d"
+		mkdir "$M/d"
+		eq "$(views "$M/d")" "$(printf '\n\n')" "round $i"
+		mkdir "$M/d/sub"
+		eq "$(names "$M/d/sub")" "" "recreated d/sub, round $i"
+		echo "new$i" >"$M/d/a"
+		all_see "new$i" "cat '$M/d/a'"
+		touch "$M/d/sub/x$i"
+		eq "$(views "$M/d/sub")" "$(printf 'x%s\nx%s\nx%s' $i $i $i)"
+	done
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M/d")" "a sub"
+	eq "$(names "$M/d/sub")" x3
+}
+
+@test "cache: a child that changed type after rm -rf and recreate" {
+	lower_tree
+	mount_layerfs
+	ls -R "$M/d" >/dev/null
+	rm -rf "$M/d"
+	mkdir "$M/d"
+	echo file >"$M/d/sub"
+	all_see "regular file" "stat -c %F '$M/d/sub'"
+	all_see file "cat '$M/d/sub'"
+}
+
+@test "cache: after a copy-up every process reads the new data" {
+	echo old >"$L1/f"
+	mount_layerfs
+	all_see old "cat '$M/f'"
+	echo new >"$M/f"
+	all_see new "cat '$M/f'"
+	chmod 600 "$M/f"
+	all_see 600 "stat -c %a '$M/f'"
+	echo more >>"$M/f"
+	all_see "$(printf 'new\nmore')" "cat '$M/f'"
+}
+
+@test "cache: after a rename nobody sees the old name" {
+	mkdir -p "$L1/dir/sub"
+	echo x >"$L1/dir/sub/f"
+	echo y >"$L2/file"
+	mount_layerfs
+	ls -R "$M" >/dev/null
+	unshare -m ls -R "$M" >/dev/null
+	mv "$M/file" "$M/file2"
+	mv "$M/dir" "$M/dir2"
+	all_see "dir2 file2" "names '$M'"
+	all_see x "cat '$M/dir2/sub/f'"
+	run ! unshare -m cat "$M/dir/sub/f"
+	run ! bash -c "cat '$M/file'"
+	# and the old name reused for something else
+	mkdir "$M/dir"
+	all_see "" "names '$M/dir'"
+}
+
+@test "cache: after unlink (whiteout) nobody sees the file" {
+	echo x >"$L2/f"
+	mkdir -p "$L1/d"
+	touch "$L1/d/g"
+	mount_layerfs
+	all_see x "cat '$M/f'"
+	all_see g "names '$M/d'"
+	rm "$M/f" "$M/d/g"
+	all_see "d" "names '$M'"
+	all_see "" "names '$M/d'"
+	run ! unshare -m cat "$M/f"
+}
+
+@test "cache: listings follow creates and removals (cached readdir)" {
+	mkdir -p "$L1/d"
+	touch "$L1/d/a"
+	mount_layerfs
+	all_see a "names '$M/d'"
+	touch "$M/d/b"
+	all_see "a b" "names '$M/d'"
+	rm "$M/d/a"
+	all_see b "names '$M/d'"
+	mv "$M/d/b" "$M/d/c"
+	all_see c "names '$M/d'"
+	mkdir "$M/d/e"
+	rmdir "$M/d/e"
+	all_see c "names '$M/d'"
+}
+
+@test "cache: lower content does not come back after rmdir, across remount and drop_caches" {
+	need_root
+	lower_tree
+	mount_layerfs
+	ls -R "$M" >/dev/null
+	rm -rf "$M/d/sub"
+	mkdir "$M/d/sub"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	all_see "" "names '$M/d/sub'"
+	unmount_layerfs
+	mount_layerfs
+	all_see "" "names '$M/d/sub'"
+	all_see "a b other sub" "names '$M/d'"
+}

@@ -1,0 +1,213 @@
+#!/usr/bin/env bats
+# Command line: versions, help, mount forms, options, foreground, signals.
+
+load helpers
+
+@test "cli: -V and --version print layerfs's and libfuse's versions" {
+	local opt
+	for opt in -V --version; do
+		run -0 "$LAYERFS" "$opt"
+		[[ "$output" =~ layerfs[^0-9]*[0-9]+\.[0-9]+ ]] ||
+			fail "$opt: no layerfs version in: $output"
+		[[ "$output" =~ (FUSE|fuse)[^0-9]*3\.[0-9]+ ]] ||
+			fail "$opt: no libfuse version in: $output"
+	done
+}
+
+@test "cli: -h and --help list the options and exit 0" {
+	local opt o
+	for opt in -h --help; do
+		run -0 "$LAYERFS" "$opt"
+		for o in lowerdir upperdir workdir fsync volatile static_nlink noacl timeout threaded; do
+			[[ "$output" == *"$o"* ]] || fail "$opt does not mention $o"
+		done
+	done
+}
+
+@test "cli: returns once the mount is live, daemon stays in background" {
+	echo top >"$L1/a"
+	echo bottom >"$L2/b"
+	"$LAYERFS" -o "lowerdir=$L1:$L2,upperdir=$U,workdir=$W" "$M" 3>&- >"$T/out" 2>"$T/err"
+	# no waiting: the mount must be there when the command returns
+	is_mounted "$M" || fail "not mounted when $LAYERFS returned"
+	local pid
+	pid=$(find_daemon_pid "$M") || fail "no daemon in background"
+	echo "fuse $pid $M" >>"$MOUNTS_FILE"
+	eq "$(names "$M")" "a b"
+	eq "$(cat "$M/a")" top
+	unmount_layerfs "$M"
+	! is_mounted "$M" || fail "still mounted"
+}
+
+@test "cli: mount.fuse3 form SOURCE MOUNTPOINT -o OPTIONS" {
+	echo x >"$L1/f"
+	"$LAYERFS" overlay "$M" -o "lowerdir=$L1,upperdir=$U,workdir=$W" 3>&- 2>"$T/err"
+	wait_until 10 is_mounted "$M" || fail "not mounted: $(cat "$T/err")"
+	echo "fuse $(find_daemon_pid "$M") $M" >>"$MOUNTS_FILE"
+	eq "$(cat "$M/f")" x
+	echo y >"$M/g"
+	eq "$(cat "$U/g")" y "write went to the upper layer"
+}
+
+@test "cli: -f stays in the foreground; fusermount3 -u ends it with status 0" {
+	echo x >"$L1/f"
+	spawn "$LAYERFS" -f -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
+	local pid=$BG_PID
+	wait_until 10 is_mounted "$M" || fail "foreground daemon did not mount"
+	kill -0 "$pid" || fail "foreground process exited"
+	eq "$(cat "$M/f")" x
+	fusermount3 -u "$M"
+	local rc=0
+	wait "$pid" || rc=$?
+	eq "$rc" 0 "exit status of the foreground daemon"
+	! is_mounted "$M"
+}
+
+@test "cli: -d (debug) runs in the foreground and logs requests" {
+	echo x >"$L1/f"
+	spawn "$LAYERFS" -d -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M" 2>"$T/debug.log"
+	local pid=$BG_PID
+	wait_until 10 is_mounted "$M" || fail "debug daemon did not mount"
+	eq "$(cat "$M/f")" x
+	fusermount3 -u "$M"
+	wait "$pid" || true
+	[ -s "$T/debug.log" ] || fail "-d logged nothing"
+	! is_mounted "$M"
+}
+
+@test "cli: SIGTERM unmounts and exits" {
+	echo x >"$L1/f"
+	mount_layerfs
+	local pid=$DAEMON_PID
+	kill -TERM "$pid"
+	wait_until 20 _pid_gone "$pid" || fail "daemon still running after SIGTERM"
+	wait_until 10 eval '! is_mounted "$M"' || fail "still mounted after SIGTERM"
+	_forget_mount "$M"
+}
+
+@test "cli: SIGINT unmounts and exits (foreground)" {
+	# background jobs of a script start with SIGINT ignored: undo that
+	spawn env --default-signal=INT "$LAYERFS" -f -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
+	local pid=$BG_PID
+	wait_until 10 is_mounted "$M" || fail "not mounted"
+	kill -INT "$pid"
+	wait_until 20 _pid_gone "$pid" || fail "daemon still running after SIGINT"
+	wait_until 10 eval '! is_mounted "$M"' || fail "still mounted after SIGINT"
+}
+
+@test "cli: umount MNT ends the daemon" {
+	mount_layerfs
+	local pid=$DAEMON_PID
+	umount "$M"
+	wait_until 20 _pid_gone "$pid" || fail "daemon still running after umount"
+	_forget_mount "$M"
+}
+
+@test "cli: unknown options give one warning line and are ignored (podman's ,,volatile)" {
+	echo x >"$L1/f"
+	"$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$W,,volatile,no_such_option=3," "$M" 3>&- 2>"$T/err"
+	wait_until 10 is_mounted "$M" || fail "mount failed: $(cat "$T/err")"
+	echo "fuse $(find_daemon_pid "$M") $M" >>"$MOUNTS_FILE"
+	eq "$(cat "$M/f")" x
+	eq "$(grep -c . "$T/err")" 1 "stderr lines: $(cat "$T/err")"
+	grep -q no_such_option "$T/err" || fail "warning does not name the option"
+}
+
+@test "cli: idmapping and squash options are accepted" {
+	local o
+	echo x >"$L1/f"
+	for o in uidmapping=0:0:4294967295 gidmapping=0:0:4294967295 \
+		"uidmapping=0:0:1000:1000:1000:64536,gidmapping=0:0:65536" \
+		squash_to_root squash_to_uid=0 squash_to_gid=0 \
+		xattr_permissions=0 xattr_permissions=1 xattr_permissions=2; do
+		lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$o" "$M" || fail "option $o refused"
+		eq "$(cat "$M/f")" x "content with $o"
+		unmount_layerfs "$M"
+	done
+}
+
+@test "cli: fsync, volatile, static_nlink, noacl, timeout and threaded options" {
+	local o
+	mkdir -p "$L1/d/sub1" "$L1/d/sub2"
+	for o in fsync=0 fsync=1 volatile static_nlink noacl timeout=0 timeout=5 threaded=0 threaded=1; do
+		lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$o" "$M" || fail "option $o refused"
+		echo "$o" >"$M/file"
+		eq "$(cat "$M/file")" "$o" "write and read back with $o"
+		eq "$(cat "$U/file")" "$o" "upper content with $o"
+		if [ "$o" = static_nlink ]; then
+			eq "$(stat -c %h "$M/d")" 1 "static_nlink: st_nlink of a directory"
+		else
+			eq "$(stat -c %h "$M/d")" 4 "st_nlink of a directory with 2 subdirs ($o)"
+		fi
+		unmount_layerfs "$M"
+	done
+}
+
+@test "cli: -s single-threaded works" {
+	echo x >"$L1/f"
+	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M" -s
+	eq "$(cat "$M/f")" x
+}
+
+@test "cli: without upperdir the mount is read-only (EROFS)" {
+	echo x >"$L1/f"
+	mkdir "$L1/d"
+	mount_ro
+	eq "$(cat "$M/f")" x
+	expect_errno EROFS write "$M/f" y
+	expect_errno EROFS write "$M/new" y
+	expect_errno EROFS mkdir "$M/newdir"
+	expect_errno EROFS unlink "$M/f"
+	expect_errno EROFS rmdir "$M/d"
+	expect_errno EROFS rename "$M/f" "$M/g"
+	run ! chmod 600 "$M/f"
+	[[ "$output" == *"Read-only"* ]] || fail "chmod: $output"
+	run ! setfattr -n user.x -v 1 "$M/f"
+	eq "$(cat "$L1/f")" x
+	eq "$(stat -c %a "$L1/f")" 644
+	eq "$(names "$L1")" "d f"
+}
+
+@test "cli: \\: escapes a colon in a lowerdir path" {
+	mkdir -p "$T/a:b" "$T/c"
+	echo colon >"$T/a:b/f1"
+	echo plain >"$T/c/f2"
+	lfs_mount "lowerdir=$T/a\\:b:$T/c,upperdir=$U,workdir=$W" "$M"
+	eq "$(names "$M")" "f1 f2"
+	eq "$(cat "$M/f1")" colon
+}
+
+@test "cli: three lower layers, the first is the top-most" {
+	echo A >"$L1/x"
+	echo B >"$L2/x"
+	echo C >"$L3/x"
+	echo B >"$L2/y"
+	echo C >"$L3/y"
+	echo C >"$L3/z"
+	lfs_mount "lowerdir=$L1:$L2:$L3,upperdir=$U,workdir=$W" "$M"
+	eq "$(cat "$M/x")" A
+	eq "$(cat "$M/y")" B
+	eq "$(cat "$M/z")" C
+}
+
+@test "cli: as root, allow_other is set: another user can read the mount" {
+	need_root
+	echo x >"$L1/f"
+	make_traversable
+	chmod 755 "$M"
+	mount_layerfs
+	grep -E " $M fuse\S* \S*allow_other" /proc/mounts >/dev/null ||
+		fail "allow_other not in mount options: $(grep "$M" /proc/mounts)"
+	run -0 as_user 4242 4242 cat "$M/f"
+	eq "$output" x
+}
+
+@test "cli: options after the mount point (-o last) and several -o" {
+	echo x >"$L1/f"
+	"$LAYERFS" "$M" -o "lowerdir=$L1" -o "upperdir=$U,workdir=$W" 3>&- 2>"$T/err" ||
+		fail "failed: $(cat "$T/err")"
+	wait_until 10 is_mounted "$M" || fail "not mounted"
+	echo "fuse $(find_daemon_pid "$M") $M" >>"$MOUNTS_FILE"
+	echo y >"$M/g"
+	eq "$(cat "$U/g")" y
+}

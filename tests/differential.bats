@@ -1,0 +1,73 @@
+#!/usr/bin/env bats
+# Differential test against the kernel's overlayfs: the same layers, the
+# same operations (tests/tools/scenario.sh), the same merged view
+# (tests/tools/dumptree.sh); then each upper read by the kernel as the top
+# lower layer must give the same view again.
+
+load helpers
+
+KOPTS="redirect_dir=off,index=off,metacopy=off"
+
+setup() {
+	common_setup
+	[ "$(id -u)" = 0 ] || skip "needs root (kernel overlayfs, whiteouts)"
+	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
+	grep -qw overlay /proc/filesystems || skip "no overlay file system in the kernel"
+	export FSOPS
+	K=$T/kernel
+	F=$T/ours
+	mkdir -p "$K" "$F"
+	bash "$SCRIPTS/scenario.sh" build "$K"
+	# identical copies (cp -a keeps whiteouts, xattrs and hard links)
+	cp -a "$K/l1" "$K/l2" "$K/l3" "$F/"
+	mkdir -p "$K/upper" "$K/work" "$K/mnt" "$F/upper" "$F/work" "$F/mnt"
+}
+
+dump() {
+	bash "$SCRIPTS/dumptree.sh" "$1"
+}
+
+@test "differential: the layers alone give the same view" {
+	kovl_mount "lowerdir=$K/l1:$K/l2:$K/l3,upperdir=$K/upper,workdir=$K/work,$KOPTS" "$K/mnt"
+	lfs_mount "lowerdir=$F/l1:$F/l2:$F/l3,upperdir=$F/upper,workdir=$F/work" "$F/mnt"
+	dump "$K/mnt" >"$T/k.dump"
+	dump "$F/mnt" >"$T/f.dump"
+	[ "$(wc -l <"$T/k.dump")" -gt 40 ] || fail "sanity: the reference view is too small"
+	diff -u "$T/k.dump" "$T/f.dump" >&2 || fail "merged views differ (- kernel, + layerfs)"
+}
+
+@test "differential: the same operations give the same view, and the same uppers" {
+	kovl_mount "lowerdir=$K/l1:$K/l2:$K/l3,upperdir=$K/upper,workdir=$K/work,$KOPTS" "$K/mnt"
+	lfs_mount "lowerdir=$F/l1:$F/l2:$F/l3,upperdir=$F/upper,workdir=$F/work" "$F/mnt"
+	bash "$SCRIPTS/scenario.sh" run "$K/mnt" >"$T/k.log"
+	bash "$SCRIPTS/scenario.sh" run "$F/mnt" >"$T/f.log"
+	diff -u "$T/k.log" "$T/f.log" >&2 || fail "exit statuses of the steps differ (- kernel, + layerfs)"
+	dump "$K/mnt" >"$T/k.dump"
+	dump "$F/mnt" >"$T/f.dump"
+	[ "$(wc -l <"$T/k.dump")" -gt 40 ] || fail "sanity: the reference view is too small"
+	diff -u "$T/k.dump" "$T/f.dump" >&2 || fail "merged views differ (- kernel, + layerfs)"
+
+	# both uppers as the top lower layer of a fresh read-only kernel overlay
+	kovl_umount "$K/mnt"
+	unmount_layerfs "$F/mnt"
+	mkdir -p "$K/ro" "$F/ro"
+	kovl_mount "lowerdir=$K/upper:$K/l1:$K/l2:$K/l3" "$K/ro"
+	kovl_mount "lowerdir=$F/upper:$F/l1:$F/l2:$F/l3" "$F/ro"
+	dump "$K/ro" >"$T/k.ro.dump"
+	dump "$F/ro" >"$T/f.ro.dump"
+	diff -u "$T/k.ro.dump" "$T/f.ro.dump" >&2 ||
+		fail "kernel views of the uppers differ (- kernel's upper, + layerfs's upper)"
+	# and the kernel reads our upper as we showed it
+	diff -u "$T/f.dump" "$T/f.ro.dump" >&2 ||
+		fail "the kernel's view of our upper differs from our own view (- ours, + kernel)"
+}
+
+@test "differential: remounting layerfs shows the same view as before" {
+	lfs_mount "lowerdir=$F/l1:$F/l2:$F/l3,upperdir=$F/upper,workdir=$F/work" "$F/mnt"
+	bash "$SCRIPTS/scenario.sh" run "$F/mnt" >/dev/null
+	dump "$F/mnt" >"$T/before"
+	unmount_layerfs "$F/mnt"
+	lfs_mount "lowerdir=$F/l1:$F/l2:$F/l3,upperdir=$F/upper,workdir=$F/work" "$F/mnt"
+	dump "$F/mnt" >"$T/after"
+	diff -u "$T/before" "$T/after" >&2 || fail "view changed across a remount"
+}

@@ -1,0 +1,271 @@
+#!/usr/bin/env bats
+# File operations: statfs, access, fsync, fallocate, copy_file_range,
+# lseek, locks, name length, unlinked files, mmap, parallel I/O.
+
+load helpers
+
+@test "fileops: statfs reports the upper layer's file system" {
+	mount_layerfs
+	eq "$(stat -f -c '%b %S %c' "$M")" "$(stat -f -c '%b %S %c' "$U")" "blocks, block size, inodes"
+	eq "$(stat -f -c %l "$M")" "$(stat -f -c %l "$U")" "namemax"
+	local fm fu
+	fm=$(stat -f -c %a "$M")
+	fu=$(stat -f -c %a "$U")
+	# free blocks move a little while the test runs: same order of magnitude
+	[ $((fm - fu)) -lt 10000 ] && [ $((fu - fm)) -lt 10000 ] || fail "free blocks $fm vs $fu"
+}
+
+@test "fileops: a name of f_namemax chars works, one more gives ENAMETOOLONG" {
+	mkdir "$L1/d"
+	mount_layerfs
+	local n ok long
+	n=$(stat -f -c %l "$M")
+	[ "$n" -gt 0 ] || fail "f_namemax is $n"
+	ok=$(printf 'a%.0s' $(seq 1 "$n"))
+	long=${ok}b
+	echo x >"$M/$ok"
+	eq "$(cat "$M/$ok")" x
+	"$FSOPS" mkdir "$M/d/$ok"
+	expect_errno ok stat "$M/d/$ok"
+	expect_errno ENAMETOOLONG stat "$M/$long"
+	expect_errno ENAMETOOLONG stat "$M/d/$long"
+	expect_errno ENAMETOOLONG write "$M/$long" x
+	expect_errno ENAMETOOLONG mkdir "$M/d/$long"
+	expect_errno ENAMETOOLONG symlink x "$M/$long"
+	expect_errno ENAMETOOLONG rename "$M/$ok" "$M/$long"
+	eq "$(ls "$M" | wc -l)" 2
+}
+
+@test "fileops: fstat of an open file after unlink reports st_nlink 0 (upper file)" {
+	mount_layerfs
+	echo data >"$M/f"
+	run -0 "$FSOPS" unlinkstat "$M/f"
+	[[ "$output" == *"nlink=0 "* ]] || fail "fstat after unlink: $output"
+	[[ "$output" == *"size=5 "* ]] || fail "size after unlink: $output"
+	expect_errno ENOENT stat "$M/f"
+}
+
+@test "fileops: fstat of an open file after unlink reports st_nlink 0 (lower file)" {
+	echo data >"$L1/f"
+	mount_layerfs
+	run -0 "$FSOPS" unlinkstat "$M/f"
+	[[ "$output" == *"nlink=0 "* ]] || fail "fstat after unlink: $output"
+	expect_errno ENOENT stat "$M/f"
+	eq "$(cat "$L1/f")" data
+}
+
+@test "fileops: an unlinked open file keeps its data for the holder" {
+	echo data >"$L1/f"
+	mount_layerfs
+	spawn "$FSOPS" holdopen "$M/f" r "$T/ready" "$T/release" read >"$T/out"
+	local p=$BG_PID
+	wait_until 10 test -e "$T/ready" || fail "holdopen did not start"
+	rm "$M/f"
+	echo other >"$M/f"
+	touch "$T/release"
+	wait "$p"
+	eq "$(cat "$T/out")" data
+	eq "$(cat "$M/f")" other
+}
+
+@test "fileops: access(2)" {
+	need_root
+	echo x >"$L1/f"
+	chmod 644 "$L1/f"
+	echo x >"$L1/exe"
+	chmod 755 "$L1/exe"
+	mount_layerfs
+	expect_errno ok access "$M/f" f
+	expect_errno ok access "$M/f" rw
+	expect_errno EACCES access "$M/f" x
+	expect_errno ok access "$M/exe" rx
+	expect_errno ENOENT access "$M/none" f
+	eq "$(names "$U")" "" "access does not copy up"
+	make_traversable
+	chmod 755 "$M"
+	need_user_exec 4242 4242 "$FSOPS"
+	run -0 as_user 4242 4242 "$FSOPS" access "$M/f" r
+	run -1 as_user 4242 4242 "$FSOPS" access "$M/f" w
+	eq "$output" EACCES
+	unmount_layerfs
+	mount_ro
+	expect_errno EROFS access "$M/f" w
+	expect_errno ok access "$M/f" r
+}
+
+@test "fileops: fsync, fdatasync and fsyncdir" {
+	mkdir "$L1/d"
+	echo x >"$L1/f"
+	mount_layerfs
+	echo y >"$M/g"
+	expect_errno ok fsync "$M/g"
+	expect_errno ok fdatasync "$M/g"
+	expect_errno ok fsync "$M/f"
+	expect_errno ok fsyncdir "$M/d"
+	expect_errno ok fsyncdir "$M"
+	unmount_layerfs
+	mount_layerfs fsync=0
+	expect_errno ok fsync "$M/g"
+	expect_errno ok fsyncdir "$M/d"
+}
+
+@test "fileops: fallocate: allocate, keep size, punch hole" {
+	echo lower >"$L1/low"
+	mount_layerfs
+	touch "$M/f"
+	"$FSOPS" fallocate "$M/f" 0 0 1048576
+	eq "$(stat -c %s "$M/f")" 1048576
+	[ "$(stat -c %b "$U/f")" -ge 2048 ] || fail "blocks not allocated"
+	"$FSOPS" fallocate "$M/f" keep 1048576 1048576
+	eq "$(stat -c %s "$M/f")" 1048576 "KEEP_SIZE changed the size"
+	"$FSOPS" fill "$M/g" 1048576 5
+	"$FSOPS" fallocate "$M/g" punch 0 524288
+	eq "$(head -c 524288 "$M/g" | tr -d '\0' | wc -c)" 0 "punched range reads zeros"
+	eq "$(stat -c %s "$M/g")" 1048576
+	# on a lower file: copied up first
+	"$FSOPS" fallocate "$M/low" 0 0 8192
+	eq "$(stat -c %s "$M/low")" 8192
+	eq "$(head -c 5 "$M/low")" lower
+	eq "$(stat -c %s "$L1/low")" 6
+}
+
+@test "fileops: copy_file_range" {
+	"$FSOPS" fill "$L1/src" 5000000 9
+	mount_layerfs
+	run -0 "$FSOPS" cfr "$M/src" "$M/dst"
+	eq "$output" 5000000
+	eq "$(sha "$M/dst")" "$(sha "$L1/src")"
+	eq "$(sha "$U/dst")" "$(sha "$L1/src")"
+	"$FSOPS" fill "$M/src2" 100000 10
+	run -0 "$FSOPS" cfr "$M/src2" "$M/dst"
+	eq "$(sha "$M/dst")" "$(sha "$M/src2")"
+}
+
+@test "fileops: lseek SEEK_DATA and SEEK_HOLE" {
+	mount_layerfs
+	truncate -s 10M "$M/sp"
+	printf data | dd of="$M/sp" bs=1M seek=5 conv=notrunc status=none
+	eq "$("$FSOPS" seek "$M/sp" data 0)" 5242880
+	eq "$("$FSOPS" seek "$M/sp" hole 0)" 0
+	local h
+	h=$("$FSOPS" seek "$M/sp" hole 5242880)
+	[ "$h" -gt 5242880 ] && [ "$h" -le 10485760 ] || fail "hole after data at $h"
+	expect_errno ENXIO seek "$M/sp" data 6291456
+	expect_errno ENXIO seek "$M/sp" data 20000000
+	# the same on a lower sparse file
+	truncate -s 4M "$L1/lsp"
+	printf x | dd of="$L1/lsp" bs=1M seek=2 conv=notrunc status=none
+	eq "$("$FSOPS" segments "$M/lsp")" "$("$FSOPS" segments "$L1/lsp")"
+}
+
+@test "fileops: flock between two processes (EWOULDBLOCK), released on exit" {
+	echo x >"$L1/f"
+	mount_layerfs
+	echo y >"$M/g"
+	local f p
+	for f in f g; do
+		rm -f "$T/ready" "$T/release"
+		spawn "$FSOPS" lockhold flock "$M/$f" "$T/ready" "$T/release"
+		p=$BG_PID
+		wait_until 10 test -e "$T/ready" || fail "holder did not lock $f"
+		expect_errno EAGAIN locktry flock "$M/$f"
+		touch "$T/release"
+		wait "$p"
+		expect_errno locked locktry flock "$M/$f" 2>/dev/null ||
+			eq "$("$FSOPS" locktry flock "$M/$f")" locked "lock after release ($f)"
+	done
+}
+
+@test "fileops: POSIX record locks between two processes" {
+	echo x >"$L1/f"
+	mount_layerfs
+	local p out
+	spawn "$FSOPS" lockhold posix "$M/f" "$T/ready" "$T/release"
+	p=$BG_PID
+	wait_until 10 test -e "$T/ready" || fail "holder did not lock"
+	out=$(errno_of locktry posix "$M/f")
+	[ "$out" = EAGAIN ] || [ "$out" = EACCES ] || fail "second F_SETLK: $out"
+	out=$(errno_of locktry ofd "$M/f")
+	[ "$out" = EAGAIN ] || [ "$out" = EACCES ] || fail "OFD lock against a POSIX lock: $out"
+	touch "$T/release"
+	wait "$p"
+	eq "$("$FSOPS" locktry posix "$M/f")" locked
+}
+
+@test "fileops: O_EXCL create fails on lower names, works over deleted ones" {
+	echo x >"$L2/f"
+	mount_layerfs
+	expect_errno EEXIST open "$M/f" wcx
+	rm "$M/f"
+	expect_errno ok open "$M/f" wcx
+	eq "$(stat -c %s "$M/f")" 0
+}
+
+@test "fileops: O_APPEND and pwrite on lower and upper files" {
+	printf 0123456789 >"$L1/f"
+	mount_layerfs
+	"$FSOPS" append "$M/f" abc
+	eq "$(cat "$M/f")" 0123456789abc
+	"$FSOPS" writeat "$M/f" 2 XY
+	eq "$(cat "$M/f")" 01XY456789abc
+	"$FSOPS" writeat "$M/f" 20 Z
+	eq "$(stat -c %s "$M/f")" 21
+}
+
+@test "fileops: shared mmap writes reach the file" {
+	need_cmd python3
+	"$FSOPS" fill "$L1/f" 65536 3
+	mount_layerfs
+	python3 - "$M/f" <<-'EOF'
+		import mmap, sys
+		with open(sys.argv[1], "r+b") as f:
+		    m = mmap.mmap(f.fileno(), 0)
+		    m[100:105] = b"HELLO"
+		    m.flush(); m.close()
+	EOF
+	eq "$(dd if="$M/f" bs=1 skip=100 count=5 status=none)" HELLO
+	eq "$(dd if="$U/f" bs=1 skip=100 count=5 status=none)" HELLO
+	eq "$(head -c 100 "$M/f" | sha256sum)" "$(head -c 100 "$L1/f" | sha256sum)"
+}
+
+@test "fileops: several processes reading and writing different files at once" {
+	local i
+	for i in $(seq 1 6); do "$FSOPS" fill "$L1/in$i" 4000000 "$i"; done
+	mount_layerfs
+	cat >"$T/reader" <<-'EOF'
+		while [ ! -e "$1/go" ]; do sleep 0.01; done
+		for k in 1 2 3; do sha256sum <"$2" >"$1/sum$3.$k"; done
+	EOF
+	cat >"$T/appender" <<-'EOF'
+		while [ ! -e "$1/go" ]; do sleep 0.01; done
+		for k in $(seq 1 200); do echo "$k" >>"$2"; done
+	EOF
+	local pids=()
+	for i in $(seq 1 6); do
+		FSOPS_BARRIER=$T/go spawn "$FSOPS" fill "$M/out$i" 3000000 $((i + 100))
+		pids+=("$BG_PID")
+		spawn bash "$T/reader" "$T" "$M/in$i" "$i"
+		pids+=("$BG_PID")
+		spawn bash "$T/appender" "$T" "$M/app$i"
+		pids+=("$BG_PID")
+	done
+	touch "$T/go"
+	for i in "${pids[@]}"; do wait "$i" || fail "worker $i failed"; done
+	for i in $(seq 1 6); do
+		"$FSOPS" fill "$T/ref" 3000000 $((i + 100))
+		eq "$(sha "$M/out$i")" "$(sha "$T/ref")" "out$i"
+		eq "$(sha "$U/out$i")" "$(sha "$T/ref")" "out$i on disk"
+		eq "$(cut -d' ' -f1 "$T/sum$i.1") $(cut -d' ' -f1 "$T/sum$i.3")" "$(sha "$L1/in$i") $(sha "$L1/in$i")"
+		eq "$(seq 1 200 | sha256sum)" "$(sha256sum <"$M/app$i")" "app$i"
+	done
+}
+
+@test "fileops: large sequential write and read back" {
+	mount_layerfs
+	"$FSOPS" fill "$T/ref" 50000000 42
+	cp "$T/ref" "$M/big"
+	eq "$(sha "$M/big")" "$(sha "$T/ref")"
+	cat "$M/big" >/dev/null
+	cp "$M/big" "$T/back"
+	cmp "$T/back" "$T/ref"
+}

@@ -1,0 +1,360 @@
+# Shared setup, teardown and helpers for the layerfs bats tests.
+#
+# Environment:
+#   LAYERFS   the daemon under test (default: ../layerfs next to this dir,
+#             e.g. LAYERFS=/usr/bin/fuse-overlayfs to compare)
+#   TOOLS     directory of the compiled C helpers (default: tools/ here)
+#   LFS_TEST_TIMEOUT  seconds after which a hanging test's daemons are
+#             killed so that the test fails instead of hanging (default 600)
+#
+# Each test gets, under $BATS_TEST_TMPDIR ($T):
+#   $L1 $L2 $L3  lower layers (L1 top-most), $U upper, $W work, $M mount point
+# mount_layerfs mounts lowerdir=$L1:$L2,upperdir=$U,workdir=$W on $M.
+# Every mount made through the helpers is recorded and undone in teardown,
+# which also fails the test if a daemon died before its unmount.
+
+bats_require_minimum_version 1.5.0
+
+if [ -z "${LAYERFS:-}" ]; then
+	LAYERFS=$(cd "$BATS_TEST_DIRNAME/.." && pwd)/layerfs
+fi
+: "${TOOLS:=$BATS_TEST_DIRNAME/tools}"
+export LAYERFS TOOLS
+FSOPS=$TOOLS/fsops
+# shell scripts live in the source tree (TOOLS may be a build dir)
+SCRIPTS=$BATS_TEST_DIRNAME/tools
+
+# fuse-overlayfs is run with the same command line for comparison; a few
+# tests know it differs and say so in their failure message.
+case "$(basename "$LAYERFS")" in
+fuse-overlayfs*) IS_FUSE_OVERLAYFS=1 ;;
+*) IS_FUSE_OVERLAYFS=0 ;;
+esac
+
+# ---------------------------------------------------------------- setup
+
+common_setup() {
+	T=$BATS_TEST_TMPDIR
+	L1=$T/lower1
+	L2=$T/lower2
+	L3=$T/lower3
+	U=$T/upper
+	W=$T/work
+	M=$T/mnt
+	mkdir -p "$L1" "$L2" "$L3" "$U" "$W" "$M"
+	MOUNTS_FILE=$T/.mounts
+	PIDS_FILE=$T/.pids
+	: >"$MOUNTS_FILE"
+	: >"$PIDS_FILE"
+	[ -x "$LAYERFS" ] || {
+		echo "LAYERFS=$LAYERFS is not an executable" >&2
+		return 1
+	}
+	[ -x "$FSOPS" ] || {
+		echo "helper $FSOPS missing: run make check, or build it:" >&2
+		echo "  gcc -O2 -o tests/tools/fsops tests/tools/fsops.c" >&2
+		return 1
+	}
+	start_watchdog
+}
+
+setup() {
+	common_setup
+}
+
+teardown() {
+	common_teardown
+}
+
+# Kill the test's daemons (only those) if the test runs too long, so that
+# blocked file-system calls return ENOTCONN and the test fails.
+start_watchdog() {
+	local limit=${LFS_TEST_TIMEOUT:-600}
+	(
+		exec 3>&- 1>/dev/null 2>&1
+		sleep "$limit"
+		echo "test ran longer than ${limit}s: watchdog killed its daemons" >"$T/.watchdog"
+		while read -r kind pid mnt; do
+			[ "$kind" = fuse ] && kill -9 "$pid"
+		done <"$MOUNTS_FILE"
+		while read -r pid; do kill -9 "$pid"; done <"$PIDS_FILE"
+	) &
+	WATCHDOG_PID=$!
+}
+
+is_mounted() {
+	awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo
+}
+
+# pid of the daemon serving mount point $1 (its command line names it)
+find_daemon_pid() {
+	local mnt=$1 exe p arg
+	exe=$(readlink -f "$LAYERFS")
+	for p in /proc/[0-9]*; do
+		[ "$(readlink "$p/exe" 2>/dev/null)" = "$exe" ] || continue
+		while IFS= read -r -d '' arg; do
+			if [ "$arg" = "$mnt" ]; then
+				echo "${p#/proc/}"
+				return 0
+			fi
+		done <"$p/cmdline" 2>/dev/null
+	done
+	return 1
+}
+
+wait_until() { # wait_until SECONDS COMMAND... (bounded poll)
+	local limit=$1 i
+	shift
+	for ((i = 0; i < limit * 20; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# lfs_mount OPTIONS MOUNTPOINT [EXTRA ARGS...]: mount with $LAYERFS, record
+# the mount and its daemon's pid.  The daemon's stderr is in $T/daemon.err.
+lfs_mount() {
+	local opts=$1 mnt=$2 pid
+	shift 2
+	"$LAYERFS" "$@" -o "$opts" "$mnt" >"$T/daemon.out" 2>"$T/daemon.err" 3>&- || {
+		echo "mount failed: $LAYERFS $* -o $opts $mnt" >&2
+		cat "$T/daemon.err" >&2
+		return 1
+	}
+	wait_until 10 is_mounted "$mnt" || {
+		echo "not mounted after $LAYERFS returned: $mnt" >&2
+		return 1
+	}
+	pid=$(find_daemon_pid "$mnt") || {
+		echo "no daemon process found for $mnt" >&2
+		return 1
+	}
+	echo "fuse $pid $mnt" >>"$MOUNTS_FILE"
+	DAEMON_PID=$pid
+}
+
+# mount_layerfs [EXTRA_OPTIONS]: the standard mount of $L1:$L2 + $U on $M
+mount_layerfs() {
+	lfs_mount "lowerdir=$L1:$L2,upperdir=$U,workdir=$W${1:+,$1}" "$M"
+}
+
+# mount_ro [EXTRA_OPTIONS]: $L1:$L2 without upper on $M
+mount_ro() {
+	lfs_mount "lowerdir=$L1:$L2${1:+,$1}" "$M"
+}
+
+# kernel overlayfs, recorded for teardown
+kovl_mount() { # kovl_mount OPTIONS MOUNTPOINT
+	mount -t overlay overlay -o "$1" "$2" || return 1
+	echo "kernel - $2" >>"$MOUNTS_FILE"
+}
+
+# record any other mount (e.g. a tmpfs) for teardown
+record_mount() {
+	echo "kernel - $1" >>"$MOUNTS_FILE"
+}
+
+_forget_mount() {
+	awk -v m="$1" '$3 != m' "$MOUNTS_FILE" >"$MOUNTS_FILE.new"
+	mv "$MOUNTS_FILE.new" "$MOUNTS_FILE"
+}
+
+_mount_pid() {
+	awk -v m="$1" '$3 == m { p = $2 } END { if (p == "") exit 1; print p }' "$MOUNTS_FILE"
+}
+
+_unmount_fuse() { # mountpoint pid
+	local mnt=$1 pid=$2
+	if is_mounted "$mnt"; then
+		fusermount3 -u "$mnt" 2>/dev/null || umount "$mnt" 2>/dev/null ||
+			umount -l "$mnt" 2>/dev/null || fusermount3 -uz "$mnt"
+	fi
+	if ! wait_until 20 _pid_gone "$pid"; then
+		echo "daemon $pid did not exit after unmount of $mnt; killing it" >&2
+		kill -9 "$pid" 2>/dev/null
+		return 1
+	fi
+}
+
+# a zombie counts as gone (the parent of a daemonized process may reap late)
+_pid_gone() {
+	local st
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
+	[ -z "$st" ] || [ "${st%% *}" = Z ]
+}
+
+pid_alive() { ! _pid_gone "$1"; }
+
+# unmount_layerfs [MOUNTPOINT]: unmount a recorded layerfs mount; fails if
+# the daemon died before, or did not exit after.
+unmount_layerfs() {
+	local mnt=${1:-$M} pid rc=0
+	pid=$(_mount_pid "$mnt") || {
+		echo "no recorded mount on $mnt" >&2
+		return 1
+	}
+	if ! pid_alive "$pid"; then
+		echo "daemon $pid of $mnt died before its unmount" >&2
+		rc=1
+	fi
+	_unmount_fuse "$mnt" "$pid" || rc=1
+	_forget_mount "$mnt"
+	return $rc
+}
+
+# forget_mount MOUNTPOINT: the test ended the daemon itself (kill -9 ...);
+# unmount whatever is left without complaining
+forget_mount() {
+	local mnt=$1 pid
+	pid=$(_mount_pid "$mnt") || return 0
+	is_mounted "$mnt" && { fusermount3 -uz "$mnt" 2>/dev/null || umount -l "$mnt"; }
+	wait_until 20 _pid_gone "$pid" || kill -9 "$pid" 2>/dev/null
+	_forget_mount "$mnt"
+}
+
+kovl_umount() {
+	umount "$1" || umount -l "$1"
+	_forget_mount "$1"
+}
+
+# spawn COMMAND...: run in background, recorded so that teardown kills it;
+# sets BG_PID
+spawn() {
+	"$@" 3>&- &
+	BG_PID=$!
+	echo "$BG_PID" >>"$PIDS_FILE"
+}
+
+common_teardown() {
+	local rc=0 kind pid mnt
+	[ -n "${T:-}" ] && [ -f "${MOUNTS_FILE:-/nonexistent}" ] || return 0
+	# processes the test started
+	while read -r pid; do
+		kill -9 "$pid" 2>/dev/null
+	done <"$PIDS_FILE"
+	while read -r pid; do
+		wait_until 10 _pid_gone "$pid"
+	done <"$PIDS_FILE"
+	# mounts, newest first; a daemon must still be alive at this point
+	while read -r kind pid mnt; do
+		if [ "$kind" = fuse ]; then
+			if ! pid_alive "$pid"; then
+				echo "daemon $pid of $mnt is gone before unmount (crashed?)" >&2
+				[ -s "$T/daemon.err" ] && sed 's/^/daemon stderr: /' "$T/daemon.err" >&2
+				rc=1
+			fi
+			_unmount_fuse "$mnt" "$pid" || rc=1
+		else
+			umount "$mnt" 2>/dev/null || umount -l "$mnt" 2>/dev/null
+		fi
+	done < <(tac "$MOUNTS_FILE")
+	: >"$MOUNTS_FILE"
+	# nothing may stay mounted below the test's directory
+	local left
+	left=$(awk -v t="$T" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r)
+	if [ -n "$left" ]; then
+		echo "mounts left behind: $left" >&2
+		rc=1
+		for mnt in $left; do umount -l "$mnt" 2>/dev/null; done
+	fi
+	if [ -n "${WATCHDOG_PID:-}" ]; then
+		kill "$WATCHDOG_PID" 2>/dev/null
+		pkill -P "$WATCHDOG_PID" 2>/dev/null
+		wait "$WATCHDOG_PID" 2>/dev/null
+	fi
+	if [ -f "$T/.watchdog" ]; then
+		cat "$T/.watchdog" >&2
+		rc=1
+	fi
+	return $rc
+}
+
+# ---------------------------------------------------------------- checks
+
+# eq ACTUAL EXPECTED [WHAT]
+eq() {
+	if [ "$1" != "$2" ]; then
+		printf '%s\n  expected: %q\n  actual:   %q\n' "${3:-values differ}" "$2" "$1" >&2
+		return 1
+	fi
+}
+
+ne() {
+	if [ "$1" = "$2" ]; then
+		printf '%s\n  both: %q\n' "${3:-values should differ}" "$1" >&2
+		return 1
+	fi
+}
+
+fail() {
+	echo "$*" >&2
+	return 1
+}
+
+# names DIR: the entries of DIR, sorted, on one line
+names() {
+	local out
+	out=$(ls -A "$1" | LC_ALL=C sort | tr '\n' ' ') || return 1
+	echo "${out% }"
+}
+
+# errno_of COMMAND...: run the fsops command; prints the errno name or "ok"
+errno_of() {
+	local out
+	if out=$("$FSOPS" "$@" 2>&1); then
+		echo ok
+	else
+		echo "$out" | tail -n 1
+	fi
+}
+
+# expect_errno ERRNO FSOPS-ARGS...
+expect_errno() {
+	local want=$1 got
+	shift
+	got=$(errno_of "$@")
+	eq "$got" "$want" "fsops $*"
+}
+
+# stat_field FORMAT PATH (no follow)
+sf() { stat -c "$1" -- "$2"; }
+
+mkwhiteout() { mknod "$1" c 0 0; }
+
+sha() { sha256sum <"$1" | cut -d' ' -f1; }
+
+need_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root"
+}
+
+need_cmd() {
+	local c
+	for c; do
+		command -v "$c" >/dev/null || skip "needs $c"
+	done
+}
+
+# let unprivileged users traverse the path down to $T
+make_traversable() {
+	local d=$T
+	while [ "$d" != / ] && [ -n "$d" ]; do
+		chmod o+x "$d" 2>/dev/null || true
+		d=$(dirname "$d")
+	done
+}
+
+# need_user_exec UID GID PROGRAM...: skip unless that user can run them
+need_user_exec() {
+	local uid=$1 gid=$2 p
+	shift 2
+	for p; do
+		as_user "$uid" "$gid" test -x "$p" || skip "uid $uid cannot execute $p"
+	done
+}
+
+as_user() { # as_user UID GID COMMAND...
+	local uid=$1 gid=$2
+	shift 2
+	setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
+}

@@ -1,0 +1,205 @@
+#!/usr/bin/env bats
+# Lookup and merged directory listings.
+
+load helpers
+
+@test "lookup: names are found top-down (upper, then lowers in order)" {
+	echo L2 >"$L2/a"
+	echo L2 >"$L2/b"
+	echo L2 >"$L2/c"
+	echo L1 >"$L1/b"
+	echo L1 >"$L1/c"
+	echo U >"$U/c"
+	mount_layerfs
+	eq "$(cat "$M/a")" L2
+	eq "$(cat "$M/b")" L1
+	eq "$(cat "$M/c")" U
+	eq "$(names "$M")" "a b c"
+}
+
+@test "lookup: merged directories list the union once" {
+	mkdir -p "$U/d" "$L1/d" "$L2/d"
+	touch "$U/d/u1" "$U/d/both" "$L1/d/l1" "$L1/d/both" "$L2/d/l2" "$L2/d/both" "$L2/d/l1"
+	mkdir "$L1/d/sub" "$L2/d/sub"
+	touch "$L1/d/sub/x" "$L2/d/sub/y"
+	mount_layerfs
+	eq "$(names "$M/d")" "both l1 l2 sub u1"
+	eq "$(names "$M/d/sub")" "x y"
+	# no duplicates from any reader
+	eq "$(ls -a "$M/d" | sort | uniq -d)" ""
+	eq "$(find "$M/d" | sort | uniq -d)" ""
+	eq "$(find "$M/d" | wc -l)" 8
+	eq "$(ls -a "$M/d" | grep -c '^\.\.\?$')" 2 "one . and one .."
+}
+
+@test "lookup: readdir returns upper entries before lower-only entries" {
+	mkdir -p "$U/d" "$L1/d"
+	local i
+	for i in 1 2 3 4 5; do
+		touch "$U/d/up$i" "$L1/d/low$i"
+	done
+	touch "$L1/d/up3"
+	mount_layerfs
+	# unsorted listing: every up* name precedes every low* name
+	local order
+	order=$(ls -U "$M/d" | sed 's/[0-9]*$//' | uniq | tr '\n' ' ')
+	eq "$order" "up low " "readdir order (upper first)"
+}
+
+@test "lookup: the object of the upper-most layer decides the type" {
+	# file over dir
+	mkdir "$L1/fd"
+	touch "$L1/fd/inner"
+	echo file >"$U/fd"
+	# dir over file
+	echo file >"$L2/df"
+	mkdir "$L1/df"
+	touch "$L1/df/x"
+	# dir over file over dir: merge stops at the file
+	mkdir "$L1/dfd" "$L3/dfd"
+	touch "$L1/dfd/top" "$L3/dfd/bottom"
+	echo f >"$L2/dfd"
+	# symlink over dir
+	mkdir "$L2/sd"
+	touch "$L2/sd/x"
+	ln -s target "$L1/sd"
+	lfs_mount "lowerdir=$L1:$L2:$L3,upperdir=$U,workdir=$W" "$M"
+	[ -f "$M/fd" ] || fail "fd should be a file"
+	eq "$(cat "$M/fd")" file
+	[ -d "$M/df" ] || fail "df should be a dir"
+	eq "$(names "$M/df")" x
+	eq "$(names "$M/dfd")" top "merge below a non-directory"
+	[ -L "$M/sd" ] || fail "sd should be a symlink"
+	eq "$(readlink "$M/sd")" target
+}
+
+@test "lookup: whiteouts and opaque dirs of lower layers hide what is below" {
+	need_root
+	echo x >"$L2/gone_chr"
+	mkwhiteout "$L1/gone_chr"
+	echo x >"$L2/gone_wh"
+	touch "$L1/.wh.gone_wh"
+	mkdir -p "$L2/dir_gone/sub"
+	touch "$L2/dir_gone/sub/f"
+	mkwhiteout "$L1/dir_gone"
+	local k
+	for k in opq trusted user fuseoverlayfs; do
+		mkdir -p "$L1/o_$k" "$L2/o_$k"
+		touch "$L1/o_$k/top" "$L2/o_$k/hidden"
+	done
+	touch "$L1/o_opq/.wh..wh..opq"
+	setfattr -n trusted.overlay.opaque -v y "$L1/o_trusted"
+	setfattr -n user.overlay.opaque -v y "$L1/o_user"
+	setfattr -n user.fuseoverlayfs.opaque -v y "$L1/o_fuseoverlayfs"
+	mount_layerfs
+	eq "$(names "$M")" "o_fuseoverlayfs o_opq o_trusted o_user"
+	for k in gone_chr gone_wh dir_gone; do
+		[ ! -e "$M/$k" ] || fail "$k visible"
+		expect_errno ENOENT stat "$M/$k"
+	done
+	for k in opq trusted user fuseoverlayfs; do
+		eq "$(names "$M/o_$k")" top "opaque ($k)"
+		expect_errno ENOENT stat "$M/o_$k/hidden"
+	done
+}
+
+@test "lookup: a whiteout in a middle layer hides only what is below it" {
+	need_root
+	echo top >"$L1/a"
+	mkwhiteout "$L2/a"
+	echo bottom >"$L3/a"
+	mkwhiteout "$L2/b"
+	echo bottom >"$L3/b"
+	mkdir "$L1/d" "$L3/d"
+	touch "$L1/d/x" "$L3/d/y"
+	setfattr -n trusted.overlay.opaque -v y "$L1/d"
+	lfs_mount "lowerdir=$L1:$L2:$L3,upperdir=$U,workdir=$W" "$M"
+	eq "$(cat "$M/a")" top
+	eq "$(names "$M")" "a d"
+	eq "$(names "$M/d")" x
+}
+
+@test "lookup: names starting with .wh. never appear and cannot be created (EPERM)" {
+	touch "$L1/.wh.foo" "$L1/.wh..wh..opq" "$L1/real" "$L2/foo"
+	mkdir "$U/d"
+	touch "$U/d/.wh.bar"
+	mount_layerfs
+	eq "$(names "$M")" "d real"
+	eq "$(names "$M/d")" ""
+	expect_errno ENOENT stat "$M/.wh.foo"
+	expect_errno ENOENT stat "$M/.wh..wh..opq"
+	expect_errno EPERM write "$M/.wh.new" x
+	expect_errno EPERM mkdir "$M/.wh.newdir"
+	expect_errno EPERM symlink target "$M/.wh.link"
+	expect_errno EPERM mkfifo "$M/.wh.fifo"
+	expect_errno EPERM link "$M/real" "$M/.wh.hl"
+	expect_errno EPERM rename "$M/real" "$M/.wh.renamed"
+	[ -e "$M/real" ] || fail "real vanished after a refused rename"
+	eq "$(ls -A "$U" | grep -c '^\.wh\.new')" 0
+}
+
+@test "lookup: overlay-internal xattrs never appear in the merged view" {
+	need_root
+	mkdir "$L1/d" "$L2/d"
+	touch "$L1/f"
+	setfattr -n trusted.overlay.opaque -v y "$L1/d"
+	setfattr -n user.overlay.opaque -v y "$L1/d"
+	setfattr -n user.fuseoverlayfs.opaque -v y "$L1/d"
+	setfattr -n trusted.overlay.origin -v abc "$L1/f"
+	setfattr -n user.overlay.redirect -v abc "$L1/f"
+	setfattr -n user.fuseoverlayfs.foo -v abc "$L1/f"
+	setfattr -n user.visible -v yes "$L1/f"
+	mount_layerfs
+	local out
+	out=$(getfattr -d -m - --absolute-names "$M/d" "$M/f" 2>&1)
+	[[ "$out" != *overlay* ]] || fail "internal xattrs shown: $out"
+	[[ "$out" == *user.visible* ]] || fail "user.visible missing: $out"
+	run ! getfattr -n trusted.overlay.opaque "$M/d"
+	run ! getfattr -n user.fuseoverlayfs.foo "$M/f"
+}
+
+@test "lookup: ownership, modes, sizes and times of lower objects are shown as in the layer" {
+	need_root
+	echo hello >"$L2/f"
+	chown 123:456 "$L2/f"
+	chmod 4751 "$L2/f"
+	touch -d '2001-02-03 04:05:06' "$L2/f"
+	mkdir "$L1/d"
+	chown 7:8 "$L1/d"
+	chmod 1700 "$L1/d"
+	ln -s somewhere "$L1/l"
+	mount_layerfs
+	eq "$(stat -c '%u %g %a %s %Y' "$M/f")" "$(stat -c '%u %g %a %s %Y' "$L2/f")"
+	eq "$(stat -c '%u %g %a %F' "$M/d")" "7 8 1700 directory"
+	eq "$(stat -c '%F %s' "$M/l")" "symbolic link 9"
+}
+
+@test "lookup: read-only mount of several lowers merges the same way" {
+	mkdir "$L1/d" "$L2/d"
+	echo 1 >"$L1/d/a"
+	echo 2 >"$L2/d/a"
+	echo 2 >"$L2/d/b"
+	mount_ro
+	eq "$(names "$M/d")" "a b"
+	eq "$(cat "$M/d/a")" 1
+}
+
+@test "lookup: a lower layer may be a symlink to a directory and contain . entries" {
+	mkdir "$T/real"
+	echo r >"$T/real/f"
+	ln -s "$T/real" "$T/link"
+	lfs_mount "lowerdir=$T/link:$L2,upperdir=$U,workdir=$W" "$M"
+	eq "$(cat "$M/f")" r
+	eq "$(stat -c %i "$M/.")" "$(stat -c %i "$M")"
+	eq "$(stat -c %i "$M/.." 2>/dev/null)" "$(stat -c %i "$T")"
+}
+
+@test "lookup: large directory (3000 entries over two layers) lists each name once" {
+	mkdir "$L1/big" "$L2/big"
+	(cd "$L2/big" && seq -f 'n%g' 1 2000 | xargs touch)
+	(cd "$L1/big" && seq -f 'n%g' 1001 3000 | xargs touch)
+	mount_layerfs
+	eq "$(ls "$M/big" | wc -l)" 3000
+	eq "$(ls "$M/big" | sort | uniq -d | wc -l)" 0
+	eq "$(ls "$M/big" | sort)" "$(seq -f 'n%g' 1 3000 | sort)"
+}

@@ -1,0 +1,248 @@
+#!/usr/bin/env bats
+# rename(2) and renameat2(2): files, directories, flags.
+
+load helpers
+
+@test "rename: upper-only file and directory" {
+	mount_layerfs
+	echo x >"$M/a"
+	mkdir -p "$M/d/e"
+	echo y >"$M/d/e/f"
+	"$FSOPS" rename "$M/a" "$M/b"
+	"$FSOPS" rename "$M/d" "$M/d2"
+	eq "$(names "$M")" "b d2"
+	eq "$(cat "$M/b")" x
+	eq "$(cat "$M/d2/e/f")" y
+	eq "$(names "$U")" "b d2" "no whiteouts for upper-only names"
+}
+
+@test "rename: a lower file is copied up, the old name is whited out" {
+	echo x >"$L1/a"
+	echo q >"$L2/keep"
+	mount_layerfs
+	"$FSOPS" rename "$M/a" "$M/b"
+	eq "$(names "$M")" "b keep"
+	eq "$(cat "$M/b")" x
+	eq "$(cat "$U/b")" x
+	expect_errno ENOENT stat "$M/a"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M")" "b keep" "after remount"
+}
+
+@test "rename: replacing a target (lower over lower, upper over lower, lower over upper)" {
+	echo src1 >"$L1/s1"
+	echo dst1 >"$L2/d1"
+	echo dst2 >"$L1/d2"
+	echo src3 >"$L2/s3"
+	mount_layerfs
+	echo src2 >"$M/s2"
+	echo dst3 >"$M/d3"
+	"$FSOPS" rename "$M/s1" "$M/d1"
+	"$FSOPS" rename "$M/s2" "$M/d2"
+	"$FSOPS" rename "$M/s3" "$M/d3"
+	eq "$(names "$M")" "d1 d2 d3"
+	eq "$(cat "$M/d1") $(cat "$M/d2") $(cat "$M/d3")" "src1 src2 src3"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M")" "d1 d2 d3"
+	eq "$(cat "$M/d1") $(cat "$M/d2") $(cat "$M/d3")" "src1 src2 src3"
+}
+
+@test "rename: across directories, lower file into a lower dir of another layer" {
+	mkdir -p "$L2/from/sub" "$L1/to/deep"
+	echo moved >"$L2/from/sub/f"
+	mount_layerfs
+	"$FSOPS" rename "$M/from/sub/f" "$M/to/deep/g"
+	eq "$(cat "$M/to/deep/g")" moved
+	eq "$(names "$M/from/sub")" ""
+	eq "$(cat "$U/to/deep/g")" moved
+	mv "$M/to/deep/g" "$M/from/back"
+	eq "$(cat "$M/from/back")" moved
+	eq "$(names "$M/to/deep")" ""
+}
+
+@test "rename: a directory with lower content succeeds (no EXDEV) and is complete in the upper" {
+	mkdir -p "$L2/d/sub/subsub" "$L1/d/sub"
+	echo one >"$L2/d/one"
+	echo two >"$L1/d/sub/two"
+	echo three >"$L2/d/sub/subsub/three"
+	"$FSOPS" fill "$L2/d/big" 3000000 3
+	ln -s ../one "$L2/d/sub/link"
+	local bigsum
+	bigsum=$(sha "$L2/d/big")
+	mount_layerfs
+	run "$FSOPS" rename "$M/d" "$M/e"
+	eq "$output" "" "renameat of a lower dir (fuse-overlayfs/kernel give EXDEV)"
+	eq "$status" 0
+	expect_errno ENOENT stat "$M/d"
+	eq "$(names "$M")" e
+	eq "$(names "$M/e")" "big one sub"
+	eq "$(names "$M/e/sub")" "link subsub two"
+	eq "$(cat "$M/e/sub/two")" two
+	eq "$(cat "$M/e/sub/link")" one
+	# really present in the upper under its new name, with full data
+	eq "$(cat "$U/e/one")" one
+	eq "$(cat "$U/e/sub/two")" two
+	eq "$(cat "$U/e/sub/subsub/three")" three
+	eq "$(sha "$U/e/big")" "$bigsum"
+	eq "$(readlink "$U/e/sub/link")" ../one
+	# the old name shows nothing any more, even when recreated
+	mkdir "$M/d"
+	eq "$(names "$M/d")" ""
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M")" "d e"
+	eq "$(names "$M/d")" ""
+	eq "$(find "$M/e" | wc -l)" 8
+}
+
+@test "rename: the moved lower directory is opaque in the upper" {
+	need_root
+	mkdir -p "$L1/d" "$L1/e"
+	touch "$L1/d/x" "$L1/e/olde"
+	mount_layerfs
+	rm "$M/e/olde"
+	rmdir "$M/e"
+	"$FSOPS" rename "$M/d" "$M/e"
+	eq "$(names "$M/e")" x
+	eq "$(getfattr --only-values -n trusted.overlay.opaque "$U/e" 2>/dev/null)" y "moved dir opaque"
+	unmount_layerfs
+	# the kernel sees the same thing with the upper as the top layer
+	mkdir "$T/kv"
+	kovl_mount "lowerdir=$U:$L1" "$T/kv"
+	eq "$(names "$T/kv")" e
+	eq "$(names "$T/kv/e")" x
+}
+
+@test "rename: mv of a lower directory tree keeps everything (mv needs no fallback)" {
+	mkdir -p "$L1/src/a/b"
+	local i
+	for i in 1 2 3; do echo "$i" >"$L1/src/a/b/f$i"; done
+	mount_layerfs
+	mv "$M/src" "$M/dst"
+	eq "$(cd "$M/dst" && find . | sort | tr '\n' ' ')" ". ./a ./a/b ./a/b/f1 ./a/b/f2 ./a/b/f3 "
+	eq "$(cat "$M/dst/a/b/f2")" 2
+	mv "$M/dst/a" "$M/a2"
+	eq "$(cat "$M/a2/b/f3")" 3
+	eq "$(names "$M/dst")" ""
+}
+
+@test "rename: RENAME_NOREPLACE fails with EEXIST on an existing target" {
+	echo a >"$L1/a"
+	echo b >"$L2/b"
+	mount_layerfs
+	echo c >"$M/c"
+	expect_errno EEXIST rename "$M/a" "$M/b" noreplace
+	expect_errno EEXIST rename "$M/c" "$M/a" noreplace
+	expect_errno EEXIST rename "$M/a" "$M/c" noreplace
+	eq "$(cat "$M/a") $(cat "$M/b") $(cat "$M/c")" "a b c" "nothing changed"
+	# a whited-out target does not exist
+	rm "$M/b"
+	"$FSOPS" rename "$M/a" "$M/b" noreplace
+	eq "$(cat "$M/b")" a
+	"$FSOPS" rename "$M/c" "$M/new" noreplace
+	eq "$(names "$M")" "b new"
+}
+
+@test "rename: RENAME_EXCHANGE swaps files (upper/upper, lower/upper, lower/lower)" {
+	echo l1 >"$L1/l1"
+	echo l2 >"$L2/l2"
+	mount_layerfs
+	echo u1 >"$M/u1"
+	echo u2 >"$M/u2"
+	"$FSOPS" rename "$M/u1" "$M/u2" exchange
+	eq "$(cat "$M/u1") $(cat "$M/u2")" "u2 u1"
+	"$FSOPS" rename "$M/l1" "$M/u1" exchange
+	eq "$(cat "$M/l1") $(cat "$M/u1")" "u2 l1"
+	"$FSOPS" rename "$M/l2" "$M/u1" exchange
+	eq "$(cat "$M/l2") $(cat "$M/u1")" "l1 l2"
+	expect_errno ENOENT rename "$M/l2" "$M/missing" exchange
+	unmount_layerfs
+	mount_layerfs
+	eq "$(cat "$M/l1") $(cat "$M/l2") $(cat "$M/u1") $(cat "$M/u2")" "u2 l1 l2 u1"
+}
+
+@test "rename: RENAME_EXCHANGE of a file and a lower directory" {
+	mkdir -p "$L1/d"
+	echo inside >"$L1/d/x"
+	echo f >"$L2/f"
+	mount_layerfs
+	run "$FSOPS" rename "$M/d" "$M/f" exchange
+	eq "$output" "" "exchange of a lower dir"
+	[ -f "$M/d" ] && [ -d "$M/f" ] || fail "not exchanged"
+	eq "$(cat "$M/d")" f
+	eq "$(cat "$M/f/x")" inside
+	unmount_layerfs
+	mount_layerfs
+	eq "$(cat "$M/d") $(cat "$M/f/x")" "f inside"
+}
+
+@test "rename: errors: ENOTEMPTY, EISDIR, ENOTDIR, EINVAL, ENOENT" {
+	mkdir -p "$L1/full" "$L1/empty" "$L2/full2/sub"
+	touch "$L1/full/x" "$L1/file"
+	mount_layerfs
+	mkdir "$M/upperdir"
+	expect_errno ENOTEMPTY rename "$M/upperdir" "$M/full"
+	expect_errno ENOTEMPTY rename "$M/empty" "$M/full2"
+	expect_errno EISDIR rename "$M/file" "$M/empty"
+	expect_errno ENOTDIR rename "$M/empty" "$M/file"
+	expect_errno EINVAL rename "$M/full2" "$M/full2/sub/inside"
+	expect_errno ENOENT rename "$M/nothing" "$M/x"
+	eq "$(names "$M")" "empty file full full2 upperdir"
+}
+
+@test "rename: a directory over an empty-looking merged directory" {
+	mkdir -p "$L2/target"
+	touch "$L2/target/old"
+	mkdir -p "$L1/src"
+	touch "$L1/src/new"
+	mount_layerfs
+	rm "$M/target/old"
+	"$FSOPS" rename "$M/src" "$M/target"
+	eq "$(names "$M/target")" new "old lower children must not come back"
+	eq "$(names "$M")" target
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M/target")" new
+}
+
+@test "rename: rename to the same name and to a hard link of itself is a no-op" {
+	echo x >"$L1/a"
+	mount_layerfs
+	"$FSOPS" rename "$M/a" "$M/a"
+	eq "$(cat "$M/a")" x
+	ln "$M/a" "$M/b"
+	"$FSOPS" rename "$M/a" "$M/b"
+	eq "$(names "$M")" "a b"
+}
+
+@test "rename: a file from a renamed lower dir and back again" {
+	mkdir -p "$L1/d"
+	echo 1 >"$L1/d/f"
+	mount_layerfs
+	mv "$M/d" "$M/e"
+	mv "$M/e/f" "$M/f"
+	mv "$M/e" "$M/d"
+	mv "$M/f" "$M/d/f"
+	eq "$(names "$M")" d
+	eq "$(cat "$M/d/f")" 1
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M")" d
+	eq "$(cat "$M/d/f")" 1
+}
+
+@test "rename: a renamed directory that a process has as cwd keeps working" {
+	mkdir -p "$L1/d"
+	echo 1 >"$L1/d/f"
+	mount_layerfs
+	spawn bash -c "cd '$M/d' && touch '$T/ready' && while [ ! -e '$T/go' ]; do sleep 0.05; done; cat f >'$T/out'; echo 2 >g"
+	local p=$BG_PID
+	wait_until 10 test -e "$T/ready"
+	mv "$M/d" "$M/e"
+	touch "$T/go"
+	wait "$p" || fail "process in the renamed dir failed"
+	eq "$(cat "$T/out")" 1
+	eq "$(cat "$M/e/g")" 2
+}

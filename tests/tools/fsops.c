@@ -1,0 +1,821 @@
+/*
+ * fsops: a multi-call helper for the layerfs test suite.  It does the
+ * file-system calls the shell cannot make directly.
+ *
+ *   fsops SUBCOMMAND ARGS...
+ *
+ * Every PATH may be longer than PATH_MAX: it is resolved one component at a
+ * time with openat(), so deep trees can be reached.  On failure the
+ * symbolic errno name (e.g. "EEXIST") is printed on stdout and the exit
+ * status is 1; a usage error exits 2.  If the environment variable
+ * FSOPS_BARRIER names a file, the command waits (at most 60 s) until that
+ * file exists before doing its work, so that several processes can be
+ * started together.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/falloc.h>
+#include <linux/fs.h>
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+#ifndef RENAME_WHITEOUT
+#define RENAME_WHITEOUT (1 << 2)
+#endif
+
+static const char *prog_cmd = "fsops";
+
+static void fail_errno(int err)
+{
+	const char *name = strerrorname_np(err);
+	printf("%s\n", name ? name : "EUNKNOWN");
+	fflush(stdout);
+	exit(1);
+}
+
+static void die(void)
+{
+	fail_errno(errno);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "%s: bad arguments (see tests/tools/fsops.c)\n", prog_cmd);
+	exit(2);
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static int wait_for_file(const char *path, int seconds)
+{
+	long i;
+	for (i = 0; i < (long)seconds * 1000; i++) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		sleep_ms(1);
+	}
+	return -1;
+}
+
+/*
+ * Resolve PATH to (directory fd, last component).  The directory
+ * components are opened one at a time; symlinks in them are followed by
+ * openat itself, like a path walk would.  The returned name points into a
+ * static copy.
+ */
+static int resolve(const char *path, const char **last)
+{
+	static char *copy;
+	char *p, *slash, *comp;
+	int dfd, nfd;
+
+	free(copy);
+	copy = strdup(path);
+	if (!copy)
+		die();
+	p = copy;
+	if (*p == '/') {
+		dfd = open("/", O_PATH | O_DIRECTORY);
+		while (*p == '/')
+			p++;
+	} else {
+		dfd = open(".", O_PATH | O_DIRECTORY);
+	}
+	if (dfd < 0)
+		die();
+	/* strip trailing slashes */
+	size_t len = strlen(p);
+	while (len > 1 && p[len - 1] == '/')
+		p[--len] = '\0';
+	if (*p == '\0') {
+		*last = ".";
+		return dfd;
+	}
+	for (;;) {
+		slash = strchr(p, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		comp = p;
+		p = slash + 1;
+		while (*p == '/')
+			p++;
+		if (*comp == '\0')
+			continue;
+		nfd = openat(dfd, comp, O_PATH | O_DIRECTORY);
+		if (nfd < 0)
+			die();
+		close(dfd);
+		dfd = nfd;
+	}
+	*last = p;
+	return dfd;
+}
+
+static int open_path(const char *path, int flags, mode_t mode)
+{
+	const char *name;
+	int dfd = resolve(path, &name);
+	int fd = openat(dfd, name, flags, mode);
+	if (fd < 0)
+		die();
+	close(dfd);
+	return fd;
+}
+
+static const char *type_name(mode_t m)
+{
+	switch (m & S_IFMT) {
+	case S_IFREG: return "file";
+	case S_IFDIR: return "dir";
+	case S_IFLNK: return "symlink";
+	case S_IFCHR: return "char";
+	case S_IFBLK: return "block";
+	case S_IFIFO: return "fifo";
+	case S_IFSOCK: return "socket";
+	}
+	return "unknown";
+}
+
+static void print_stat(const struct stat *st)
+{
+	printf("type=%s mode=%04o nlink=%lu size=%lld ino=%llu uid=%u gid=%u\n",
+	       type_name(st->st_mode), (unsigned)(st->st_mode & 07777),
+	       (unsigned long)st->st_nlink, (long long)st->st_size,
+	       (unsigned long long)st->st_ino, st->st_uid, st->st_gid);
+}
+
+/* mkdirs PATH: mkdir -p with *at calls */
+static int cmd_mkdirs(char **argv)
+{
+	char *copy = strdup(argv[0]), *p = copy, *slash;
+	int dfd, nfd;
+	if (*p == '/') {
+		dfd = open("/", O_PATH | O_DIRECTORY);
+		while (*p == '/')
+			p++;
+	} else {
+		dfd = open(".", O_PATH | O_DIRECTORY);
+	}
+	if (dfd < 0)
+		die();
+	while (*p) {
+		slash = strchr(p, '/');
+		if (slash)
+			*slash = '\0';
+		if (*p) {
+			if (mkdirat(dfd, p, 0755) < 0 && errno != EEXIST)
+				die();
+			nfd = openat(dfd, p, O_PATH | O_DIRECTORY);
+			if (nfd < 0)
+				die();
+			close(dfd);
+			dfd = nfd;
+		}
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
+	close(dfd);
+	free(copy);
+	return 0;
+}
+
+static int cmd_write(char **argv, int extra_flags)
+{
+	int fd = open_path(argv[0], O_WRONLY | O_CREAT | extra_flags, 0644);
+	size_t len = strlen(argv[1]);
+	if (write(fd, argv[1], len) != (ssize_t)len)
+		die();
+	if (close(fd) < 0)
+		die();
+	return 0;
+}
+
+static int cmd_cat(char **argv)
+{
+	char buf[65536];
+	ssize_t n;
+	int fd = open_path(argv[0], O_RDONLY, 0);
+	while ((n = read(fd, buf, sizeof buf)) > 0)
+		fwrite(buf, 1, n, stdout);
+	if (n < 0)
+		die();
+	close(fd);
+	return 0;
+}
+
+static int cmd_stat(char **argv, int follow)
+{
+	const char *name;
+	struct stat st;
+	int dfd = resolve(argv[0], &name);
+	if (fstatat(dfd, name, &st, follow ? 0 : AT_SYMLINK_NOFOLLOW) < 0)
+		die();
+	print_stat(&st);
+	return 0;
+}
+
+static int cmd_rename(int argc, char **argv)
+{
+	const char *n1, *n2;
+	unsigned flags = 0;
+	int d1, d2, i;
+	for (i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "noreplace"))
+			flags |= RENAME_NOREPLACE;
+		else if (!strcmp(argv[i], "exchange"))
+			flags |= RENAME_EXCHANGE;
+		else if (!strcmp(argv[i], "whiteout"))
+			flags |= RENAME_WHITEOUT;
+		else
+			usage();
+	}
+	d1 = resolve(argv[0], &n1);
+	n1 = strdup(n1);
+	d2 = resolve(argv[1], &n2);
+	if (renameat2(d1, n1, d2, n2, flags) < 0)
+		die();
+	return 0;
+}
+
+static int cmd_simple(const char *op, char **argv)
+{
+	const char *name;
+	int dfd = resolve(argv[0], &name);
+	int r;
+	if (!strcmp(op, "unlink"))
+		r = unlinkat(dfd, name, 0);
+	else if (!strcmp(op, "rmdir"))
+		r = unlinkat(dfd, name, AT_REMOVEDIR);
+	else if (!strcmp(op, "mkdir"))
+		r = mkdirat(dfd, name, 0755);
+	else if (!strcmp(op, "mkfifo"))
+		r = mkfifoat(dfd, name, 0644);
+	else
+		usage();
+	if (r < 0)
+		die();
+	return 0;
+}
+
+static void rmtree_at(int dfd, const char *name)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		die();
+	if (S_ISDIR(st.st_mode)) {
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+		DIR *d;
+		struct dirent *de;
+		if (fd < 0)
+			die();
+		d = fdopendir(fd);
+		if (!d)
+			die();
+		/* collect names first: removing while reading is allowed but
+		 * keep it simple and deterministic */
+		char **names = NULL;
+		size_t n = 0, i;
+		while ((errno = 0, de = readdir(d))) {
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+				continue;
+			names = realloc(names, (n + 1) * sizeof *names);
+			names[n++] = strdup(de->d_name);
+		}
+		if (errno)
+			die();
+		for (i = 0; i < n; i++) {
+			rmtree_at(dirfd(d), names[i]);
+			free(names[i]);
+		}
+		free(names);
+		closedir(d);
+		if (unlinkat(dfd, name, AT_REMOVEDIR) < 0)
+			die();
+	} else if (unlinkat(dfd, name, 0) < 0) {
+		die();
+	}
+}
+
+static int cmd_rmtree(char **argv)
+{
+	const char *name;
+	int dfd = resolve(argv[0], &name);
+	rmtree_at(dfd, name);
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_ls(char **argv)
+{
+	int fd = open_path(argv[0], O_RDONLY | O_DIRECTORY, 0);
+	DIR *d = fdopendir(fd);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, i;
+	if (!d)
+		die();
+	while ((errno = 0, de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		names = realloc(names, (n + 1) * sizeof *names);
+		names[n++] = strdup(de->d_name);
+	}
+	if (errno)
+		die();
+	qsort(names, n, sizeof *names, cmp_str);
+	for (i = 0; i < n; i++)
+		printf("%s\n", names[i]);
+	return 0;
+}
+
+static int cmd_link(char **argv)
+{
+	const char *n1, *n2;
+	int d1 = resolve(argv[0], &n1), d2;
+	n1 = strdup(n1);
+	d2 = resolve(argv[1], &n2);
+	if (linkat(d1, n1, d2, n2, 0) < 0)
+		die();
+	return 0;
+}
+
+static int cmd_symlink(char **argv)
+{
+	const char *name;
+	int dfd = resolve(argv[1], &name);
+	if (symlinkat(argv[0], dfd, name) < 0)
+		die();
+	return 0;
+}
+
+static int cmd_readlink(char **argv)
+{
+	const char *name;
+	char buf[PATH_MAX + 1];
+	int dfd = resolve(argv[0], &name);
+	ssize_t n = readlinkat(dfd, name, buf, PATH_MAX);
+	if (n < 0)
+		die();
+	buf[n] = '\0';
+	printf("%s\n", buf);
+	return 0;
+}
+
+/* socket PATH: bind an AF_UNIX socket at PATH (leaves it there) */
+static int cmd_socket(char **argv)
+{
+	const char *name;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int dfd = resolve(argv[0], &name);
+	int s;
+	if (strlen(name) >= sizeof sa.sun_path)
+		usage();
+	if (fchdir(dfd) < 0)
+		die();
+	strcpy(sa.sun_path, name);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (s < 0)
+		die();
+	if (bind(s, (struct sockaddr *)&sa, sizeof sa) < 0)
+		die();
+	close(s);
+	return 0;
+}
+
+/* unlinkstat PATH: open PATH, unlink it, fstat the descriptor */
+static int cmd_unlinkstat(char **argv)
+{
+	const char *name;
+	struct stat st;
+	int dfd = resolve(argv[0], &name);
+	int fd = openat(dfd, name, O_RDONLY);
+	char c;
+	if (fd < 0)
+		die();
+	if (unlinkat(dfd, name, 0) < 0)
+		die();
+	if (fstat(fd, &st) < 0)
+		die();
+	print_stat(&st);
+	/* the descriptor must still read the data */
+	if (st.st_size > 0 && pread(fd, &c, 1, 0) != 1)
+		die();
+	close(fd);
+	return 0;
+}
+
+static int cmd_seek(char **argv)
+{
+	int fd = open_path(argv[0], O_RDONLY, 0);
+	int whence;
+	off_t r;
+	if (!strcmp(argv[1], "data"))
+		whence = SEEK_DATA;
+	else if (!strcmp(argv[1], "hole"))
+		whence = SEEK_HOLE;
+	else
+		usage();
+	r = lseek(fd, strtoll(argv[2], NULL, 0), whence);
+	if (r < 0)
+		die();
+	printf("%lld\n", (long long)r);
+	return 0;
+}
+
+/* segments PATH: print "OFFSET LENGTH" for each data segment */
+static int cmd_segments(char **argv)
+{
+	int fd = open_path(argv[0], O_RDONLY, 0);
+	struct stat st;
+	off_t pos = 0, data, hole;
+	if (fstat(fd, &st) < 0)
+		die();
+	while (pos < st.st_size) {
+		data = lseek(fd, pos, SEEK_DATA);
+		if (data < 0) {
+			if (errno == ENXIO)
+				break;
+			die();
+		}
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0)
+			die();
+		printf("%lld %lld\n", (long long)data, (long long)(hole - data));
+		pos = hole;
+	}
+	return 0;
+}
+
+static int cmd_fallocate(char **argv)
+{
+	int fd = open_path(argv[0], O_RDWR, 0);
+	int mode = 0;
+	if (!strcmp(argv[1], "keep"))
+		mode = FALLOC_FL_KEEP_SIZE;
+	else if (!strcmp(argv[1], "punch"))
+		mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+	else if (strcmp(argv[1], "0"))
+		usage();
+	if (fallocate(fd, mode, strtoll(argv[2], NULL, 0), strtoll(argv[3], NULL, 0)) < 0)
+		die();
+	return 0;
+}
+
+/* cfr SRC DST: copy_file_range the whole of SRC into DST (created/truncated) */
+static int cmd_cfr(char **argv)
+{
+	int in = open_path(argv[0], O_RDONLY, 0);
+	int out = open_path(argv[1], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct stat st;
+	long long total = 0;
+	ssize_t n;
+	if (fstat(in, &st) < 0)
+		die();
+	while (total < st.st_size) {
+		n = copy_file_range(in, NULL, out, NULL, st.st_size - total, 0);
+		if (n < 0)
+			die();
+		if (n == 0)
+			break;
+		total += n;
+	}
+	printf("%lld\n", total);
+	if (close(out) < 0)
+		die();
+	return 0;
+}
+
+static int take_lock(int fd, const char *kind, int wait)
+{
+	if (!strcmp(kind, "flock"))
+		return flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB));
+	if (!strcmp(kind, "posix") || !strcmp(kind, "ofd")) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+		int cmd = !strcmp(kind, "ofd") ? (wait ? F_OFD_SETLKW : F_OFD_SETLK)
+		                               : (wait ? F_SETLKW : F_SETLK);
+		return fcntl(fd, cmd, &fl);
+	}
+	usage();
+	return -1;
+}
+
+/* lockhold KIND PATH READYFILE RELEASEFILE */
+static int cmd_lockhold(char **argv)
+{
+	int fd = open_path(argv[1], O_RDWR, 0);
+	int rfd;
+	if (take_lock(fd, argv[0], 1) < 0)
+		die();
+	rfd = open(argv[2], O_WRONLY | O_CREAT, 0644);
+	if (rfd < 0)
+		die();
+	close(rfd);
+	if (wait_for_file(argv[3], 60) < 0) {
+		printf("timeout\n");
+		return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* locktry KIND PATH: non-blocking attempt, prints "locked" */
+static int cmd_locktry(char **argv)
+{
+	int fd = open_path(argv[1], O_RDWR, 0);
+	if (take_lock(fd, argv[0], 0) < 0)
+		die();
+	printf("locked\n");
+	return 0;
+}
+
+static int cmd_fsync(char **argv, int dir, int data)
+{
+	int fd = open_path(argv[0], dir ? O_RDONLY | O_DIRECTORY : O_RDWR, 0);
+	if ((data ? fdatasync(fd) : fsync(fd)) < 0)
+		die();
+	printf("ok\n");
+	return 0;
+}
+
+static int cmd_access(char **argv)
+{
+	const char *name;
+	int mode = 0, dfd = resolve(argv[0], &name);
+	const char *m;
+	for (m = argv[1]; *m; m++) {
+		switch (*m) {
+		case 'r': mode |= R_OK; break;
+		case 'w': mode |= W_OK; break;
+		case 'x': mode |= X_OK; break;
+		case 'f': mode |= F_OK; break;
+		default: usage();
+		}
+	}
+	if (faccessat(dfd, name, mode, 0) < 0)
+		die();
+	printf("ok\n");
+	return 0;
+}
+
+static void parse_time(const char *s, struct timespec *ts)
+{
+	if (!strcmp(s, "now")) {
+		ts->tv_sec = 0;
+		ts->tv_nsec = UTIME_NOW;
+	} else if (!strcmp(s, "omit")) {
+		ts->tv_sec = 0;
+		ts->tv_nsec = UTIME_OMIT;
+	} else {
+		char *dot;
+		ts->tv_sec = strtoll(s, &dot, 10);
+		ts->tv_nsec = *dot == '.' ? strtol(dot + 1, NULL, 10) : 0;
+	}
+}
+
+/* utimens PATH ATIME MTIME  (each "now", "omit" or SEC[.NSEC]); nofollow */
+static int cmd_utimens(char **argv)
+{
+	const char *name;
+	struct timespec ts[2];
+	int dfd = resolve(argv[0], &name);
+	parse_time(argv[1], &ts[0]);
+	parse_time(argv[2], &ts[1]);
+	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		die();
+	return 0;
+}
+
+/* times PATH: print "atime mtime" as SEC.NSEC */
+static int cmd_times(char **argv)
+{
+	const char *name;
+	struct stat st;
+	int dfd = resolve(argv[0], &name);
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		die();
+	printf("%lld.%09ld %lld.%09ld\n", (long long)st.st_atim.tv_sec, st.st_atim.tv_nsec,
+	       (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+	return 0;
+}
+
+static int cmd_statfs(char **argv)
+{
+	struct statfs sf;
+	int fd = open_path(argv[0], O_RDONLY, 0);
+	if (fstatfs(fd, &sf) < 0)
+		die();
+	printf("namemax=%ld bsize=%ld blocks=%llu files=%llu\n", (long)sf.f_namelen,
+	       (long)sf.f_bsize, (unsigned long long)sf.f_blocks,
+	       (unsigned long long)sf.f_files);
+	return 0;
+}
+
+static int cmd_truncate(char **argv)
+{
+	const char *name;
+	int dfd = resolve(argv[0], &name);
+	int fd = openat(dfd, name, O_WRONLY);
+	if (fd < 0)
+		die();
+	if (ftruncate(fd, strtoll(argv[1], NULL, 0)) < 0)
+		die();
+	return 0;
+}
+
+/* open PATH FLAGS: open with r, w, rw, a (append) and optional t (trunc),
+ * c (create), x (excl), then close */
+static int cmd_open(char **argv)
+{
+	int flags = 0, rd = 0, wr = 0, fd;
+	const char *f;
+	for (f = argv[1]; *f; f++) {
+		switch (*f) {
+		case 'r': rd = 1; break;
+		case 'w': wr = 1; break;
+		case 'a': flags |= O_APPEND; wr = 1; break;
+		case 't': flags |= O_TRUNC; break;
+		case 'c': flags |= O_CREAT; break;
+		case 'x': flags |= O_EXCL; break;
+		default: usage();
+		}
+	}
+	flags |= wr ? (rd ? O_RDWR : O_WRONLY) : O_RDONLY;
+	fd = open_path(argv[0], flags, 0644);
+	if (close(fd) < 0)
+		die();
+	printf("ok\n");
+	return 0;
+}
+
+/* holdopen PATH FLAGS READYFILE RELEASEFILE CMD: keep PATH open (r or w);
+ * after RELEASEFILE appears, do CMD on the descriptor: "read" prints the
+ * content, "stat" the fstat result, "none" nothing */
+static int cmd_holdopen(char **argv)
+{
+	int fd = open_path(argv[0], !strcmp(argv[1], "w") ? O_RDWR : O_RDONLY, 0);
+	int rfd = open(argv[2], O_WRONLY | O_CREAT, 0644);
+	if (rfd < 0)
+		die();
+	close(rfd);
+	if (wait_for_file(argv[3], 60) < 0) {
+		printf("timeout\n");
+		return 1;
+	}
+	if (!strcmp(argv[4], "read")) {
+		char buf[65536];
+		ssize_t n;
+		while ((n = read(fd, buf, sizeof buf)) > 0)
+			fwrite(buf, 1, n, stdout);
+		if (n < 0)
+			die();
+	} else if (!strcmp(argv[4], "stat")) {
+		struct stat st;
+		if (fstat(fd, &st) < 0)
+			die();
+		print_stat(&st);
+	}
+	return 0;
+}
+
+/* fill PATH SIZE SEED: write SIZE bytes of a deterministic pattern */
+static int cmd_fill(char **argv)
+{
+	int fd = open_path(argv[0], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	long long size = strtoll(argv[1], NULL, 0), done = 0;
+	uint64_t x = strtoull(argv[2], NULL, 0) * 2654435761u + 1;
+	static uint64_t buf[8192];
+	while (done < size) {
+		size_t i, chunk = sizeof buf;
+		for (i = 0; i < sizeof buf / 8; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			buf[i] = x;
+		}
+		if ((long long)chunk > size - done)
+			chunk = size - done;
+		if (write(fd, buf, chunk) != (ssize_t)chunk)
+			die();
+		done += chunk;
+	}
+	if (close(fd) < 0)
+		die();
+	return 0;
+}
+
+/* writeat PATH OFFSET TEXT: pwrite without truncating */
+static int cmd_writeat(char **argv)
+{
+	int fd = open_path(argv[0], O_WRONLY, 0);
+	size_t len = strlen(argv[2]);
+	if (pwrite(fd, argv[2], len, strtoll(argv[1], NULL, 0)) != (ssize_t)len)
+		die();
+	if (close(fd) < 0)
+		die();
+	return 0;
+}
+
+/* mknod PATH c|b MAJOR MINOR */
+static int cmd_mknod(char **argv)
+{
+	const char *name;
+	int dfd = resolve(argv[0], &name);
+	mode_t type = !strcmp(argv[1], "b") ? S_IFBLK : S_IFCHR;
+	if (mknodat(dfd, name, type | 0644, makedev(atoi(argv[2]), atoi(argv[3]))) < 0)
+		die();
+	return 0;
+}
+
+struct cmd {
+	const char *name;
+	int nargs; /* minimum */
+};
+
+int main(int argc, char **argv)
+{
+	const char *b = getenv("FSOPS_BARRIER");
+	const char *c;
+	char **a;
+	int n;
+
+	if (argc < 2)
+		usage();
+	c = argv[1];
+	prog_cmd = c;
+	a = argv + 2;
+	n = argc - 2;
+	if (b && *b && wait_for_file(b, 60) < 0) {
+		printf("barrier timeout\n");
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+#define NEED(k) do { if (n < (k)) usage(); } while (0)
+	if (!strcmp(c, "mkdirs")) { NEED(1); return cmd_mkdirs(a); }
+	if (!strcmp(c, "write")) { NEED(2); return cmd_write(a, O_TRUNC); }
+	if (!strcmp(c, "append")) { NEED(2); return cmd_write(a, O_APPEND); }
+	if (!strcmp(c, "writeat")) { NEED(3); return cmd_writeat(a); }
+	if (!strcmp(c, "cat")) { NEED(1); return cmd_cat(a); }
+	if (!strcmp(c, "stat")) { NEED(1); return cmd_stat(a, 0); }
+	if (!strcmp(c, "statl")) { NEED(1); return cmd_stat(a, 1); }
+	if (!strcmp(c, "rename")) { NEED(2); return cmd_rename(n, a); }
+	if (!strcmp(c, "unlink") || !strcmp(c, "rmdir") || !strcmp(c, "mkdir") ||
+	    !strcmp(c, "mkfifo")) { NEED(1); return cmd_simple(c, a); }
+	if (!strcmp(c, "rmtree")) { NEED(1); return cmd_rmtree(a); }
+	if (!strcmp(c, "ls")) { NEED(1); return cmd_ls(a); }
+	if (!strcmp(c, "link")) { NEED(2); return cmd_link(a); }
+	if (!strcmp(c, "symlink")) { NEED(2); return cmd_symlink(a); }
+	if (!strcmp(c, "readlink")) { NEED(1); return cmd_readlink(a); }
+	if (!strcmp(c, "socket")) { NEED(1); return cmd_socket(a); }
+	if (!strcmp(c, "mknod")) { NEED(4); return cmd_mknod(a); }
+	if (!strcmp(c, "unlinkstat")) { NEED(1); return cmd_unlinkstat(a); }
+	if (!strcmp(c, "seek")) { NEED(3); return cmd_seek(a); }
+	if (!strcmp(c, "segments")) { NEED(1); return cmd_segments(a); }
+	if (!strcmp(c, "fallocate")) { NEED(4); return cmd_fallocate(a); }
+	if (!strcmp(c, "cfr")) { NEED(2); return cmd_cfr(a); }
+	if (!strcmp(c, "lockhold")) { NEED(4); return cmd_lockhold(a); }
+	if (!strcmp(c, "locktry")) { NEED(2); return cmd_locktry(a); }
+	if (!strcmp(c, "fsync")) { NEED(1); return cmd_fsync(a, 0, 0); }
+	if (!strcmp(c, "fdatasync")) { NEED(1); return cmd_fsync(a, 0, 1); }
+	if (!strcmp(c, "fsyncdir")) { NEED(1); return cmd_fsync(a, 1, 0); }
+	if (!strcmp(c, "access")) { NEED(2); return cmd_access(a); }
+	if (!strcmp(c, "utimens")) { NEED(3); return cmd_utimens(a); }
+	if (!strcmp(c, "times")) { NEED(1); return cmd_times(a); }
+	if (!strcmp(c, "statfs")) { NEED(1); return cmd_statfs(a); }
+	if (!strcmp(c, "truncate")) { NEED(2); return cmd_truncate(a); }
+	if (!strcmp(c, "open")) { NEED(2); return cmd_open(a); }
+	if (!strcmp(c, "holdopen")) { NEED(5); return cmd_holdopen(a); }
+	if (!strcmp(c, "fill")) { NEED(3); return cmd_fill(a); }
+	usage();
+	return 2;
+}

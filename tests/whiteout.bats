@@ -1,0 +1,228 @@
+#!/usr/bin/env bats
+# unlink/rmdir and the whiteouts and opaque directories they write.
+
+load helpers
+
+# kernel overlayfs view of the upper as the top lower layer, read-only
+kernel_view_of_upper() { # MOUNTPOINT
+	kovl_mount "lowerdir=$U:$L1:$L2" "$1"
+}
+
+@test "whiteout: unlink of a lower file writes a char 0:0 whiteout (as root)" {
+	need_root
+	echo x >"$L1/f"
+	echo y >"$L2/g"
+	mount_layerfs
+	rm "$M/f" "$M/g"
+	[ ! -e "$M/f" ] && [ ! -e "$M/g" ] || fail "still visible"
+	expect_errno ENOENT stat "$M/f"
+	eq "$(names "$M")" ""
+	eq "$(stat -c '%F %t:%T' "$U/f")" "character special file 0:0"
+	eq "$(stat -c '%F %t:%T' "$U/g")" "character special file 0:0"
+	eq "$(cat "$L1/f")" x "lower layer untouched"
+}
+
+@test "whiteout: unlink of an upper-only file leaves no whiteout" {
+	mount_layerfs
+	echo x >"$M/f"
+	mkdir "$M/d"
+	rm "$M/f"
+	rmdir "$M/d"
+	eq "$(names "$U")" "" "upper after removing upper-only objects"
+}
+
+@test "whiteout: unlink of a copied-up file leaves a whiteout" {
+	need_root
+	echo x >"$L1/f"
+	mount_layerfs
+	echo y >>"$M/f"
+	[ -f "$U/f" ] || fail "not copied up"
+	rm "$M/f"
+	expect_errno ENOENT stat "$M/f"
+	eq "$(stat -c '%F %t:%T' "$U/f")" "character special file 0:0"
+}
+
+@test "whiteout: rmdir of a merged dir that looks empty succeeds and hides lower content" {
+	need_root
+	mkdir -p "$L1/d" "$L2/d"
+	touch "$L1/d/a" "$L2/d/b"
+	mount_layerfs
+	run ! rmdir "$M/d"
+	[[ "$output" == *"not empty"* ]] || fail "rmdir of a non-empty dir: $output"
+	expect_errno ENOTEMPTY rmdir "$M/d"
+	rm "$M/d/a" "$M/d/b"
+	eq "$(names "$M/d")" ""
+	rmdir "$M/d"
+	expect_errno ENOENT stat "$M/d"
+	eq "$(names "$M")" ""
+	eq "$(stat -c '%F %t:%T' "$U/d")" "character special file 0:0"
+	# recreated: empty, and opaque on disk
+	mkdir "$M/d"
+	eq "$(names "$M/d")" ""
+	eq "$(getfattr --only-values -n trusted.overlay.opaque "$U/d" 2>/dev/null)" y "opaque xattr"
+}
+
+@test "whiteout: rm -rf of a lower tree, then the same names again" {
+	mkdir -p "$L2/t/a/b/c" "$L1/t/a/x"
+	touch "$L2/t/a/b/c/f" "$L1/t/a/x/g" "$L2/t/top"
+	mount_layerfs
+	rm -rf "$M/t"
+	expect_errno ENOENT stat "$M/t"
+	mkdir -p "$M/t/a/b"
+	eq "$(find "$M/t" | sort | tr '\n' ' ')" "$M/t $M/t/a $M/t/a/b "
+	echo new >"$M/t/top"
+	eq "$(cat "$M/t/top")" new
+	eq "$(names "$M/t")" "a top"
+}
+
+@test "whiteout: mkdir over a whiteout of a lower layer shows an empty dir" {
+	need_root
+	mkdir -p "$L2/d"
+	touch "$L2/d/old"
+	mkwhiteout "$L1/d"
+	mount_layerfs
+	expect_errno ENOENT stat "$M/d"
+	mkdir "$M/d"
+	eq "$(names "$M/d")" ""
+	touch "$M/d/new"
+	eq "$(names "$M/d")" new
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M/d")" new "after remount"
+	unmount_layerfs
+	# (the kernel does not mark this one opaque: the lower whiteout stays)
+	mkdir "$T/kv"
+	kovl_mount "lowerdir=$U:$L1:$L2" "$T/kv"
+	eq "$(names "$T/kv/d")" new "kernel view of the upper"
+}
+
+@test "whiteout: a file created over a whiteout replaces it in the upper" {
+	need_root
+	echo old >"$L1/f"
+	mount_layerfs
+	rm "$M/f"
+	echo new >"$M/f"
+	eq "$(cat "$M/f")" new
+	eq "$(stat -c %F "$U/f")" "regular file"
+	ln -s tgt "$M/g" 2>/dev/null || true
+	rm "$M/f"
+	mkfifo "$M/f"
+	eq "$(stat -c %F "$M/f")" fifo
+}
+
+@test "whiteout: the kernel's overlayfs reads the upper as we showed it" {
+	need_root
+	mkdir -p "$L1/a/keep" "$L2/a/gone" "$L2/b" "$L2/c/sub"
+	touch "$L1/a/f1" "$L2/a/f2" "$L2/a/gone/x" "$L2/b/y" "$L2/c/sub/z" "$L2/rmme"
+	mount_layerfs
+	rm "$M/a/f2" "$M/rmme"
+	rm -rf "$M/a/gone" "$M/c"
+	mkdir "$M/c"
+	touch "$M/c/new"
+	rm -rf "$M/b"
+	mkdir "$M/b"
+	mkdir "$M/a/gone"
+	echo data >"$M/a/keep/k"
+	bash "$SCRIPTS/dumptree.sh" "$M" >"$T/ours"
+	unmount_layerfs
+	mkdir "$T/kv"
+	kernel_view_of_upper "$T/kv"
+	bash "$SCRIPTS/dumptree.sh" "$T/kv" >"$T/kernel"
+	diff -u "$T/ours" "$T/kernel" >&2 || fail "kernel view of the upper differs"
+	grep -q '^c/new ' "$T/kernel" || fail "sanity: c/new not in the kernel view"
+}
+
+@test "whiteout: whiteouts of several formats in one lower dir, then removal through the mount" {
+	need_root
+	mkdir -p "$L1/d" "$L2/d"
+	touch "$L2/d/a" "$L2/d/b" "$L2/d/c" "$L1/d/keep"
+	mkwhiteout "$L1/d/a"
+	touch "$L1/d/.wh.b"
+	mount_layerfs
+	eq "$(names "$M/d")" "c keep"
+	rm "$M/d/c" "$M/d/keep"
+	eq "$(names "$M/d")" ""
+	rmdir "$M/d"
+	eq "$(names "$M")" ""
+}
+
+@test "whiteout: unlink and rmdir on a read-only lower through the mount never touch the lowers" {
+	mkdir -p "$L1/d/e"
+	touch "$L1/d/e/f" "$L2/g"
+	(cd "$T" && find lower1 lower2 -printf '%p %y %m\n' | sort) >"$T/before"
+	mount_layerfs
+	rm -rf "$M/d" "$M/g"
+	eq "$(names "$M")" ""
+	(cd "$T" && find lower1 lower2 -printf '%p %y %m\n' | sort) >"$T/after"
+	diff -u "$T/before" "$T/after" >&2 || fail "lower layers changed"
+}
+
+@test "whiteout: rename over a lower file and removal of the source leave the right whiteouts" {
+	need_root
+	echo a >"$L1/a"
+	echo b >"$L1/b"
+	mount_layerfs
+	mv "$M/a" "$M/b"
+	eq "$(names "$M")" b
+	eq "$(cat "$M/b")" a
+	eq "$(stat -c '%F %t:%T' "$U/a")" "character special file 0:0"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M")" b
+	eq "$(cat "$M/b")" a
+}
+
+@test "whiteout: unprivileged-style .wh. files and user.overlay.opaque in the upper are honoured" {
+	mkdir -p "$L1/d" "$L1/o" "$U/d" "$U/o"
+	touch "$L1/d/x" "$L1/d/y" "$L1/o/hidden" "$U/.wh.top" "$L1/top"
+	touch "$U/d/.wh.x"
+	setfattr -n user.overlay.opaque -v y "$U/o"
+	mount_layerfs
+	eq "$(names "$M")" "d o"
+	eq "$(names "$M/d")" y
+	eq "$(names "$M/o")" ""
+	# and a name whited out by a .wh. file can be created again
+	echo back >"$M/top"
+	eq "$(cat "$M/top")" back
+	eq "$(names "$M")" "d o top"
+	touch "$M/d/x"
+	eq "$(names "$M/d")" "x y"
+}
+
+@test "whiteout: an unprivileged daemon writes whiteouts it can make and user.overlay.opaque" {
+	need_root
+	[ -u "$(command -v fusermount3)" ] || skip "fusermount3 is not setuid"
+	local nu ng
+	nu=$(id -u nobody) && ng=$(id -g nobody) || skip "no user nobody (fusermount3 needs a user name)"
+	make_traversable
+	need_user_exec "$nu" "$ng" "$LAYERFS"
+	echo x >"$L1/f"
+	mkdir -p "$L1/d" "$L2/d"
+	touch "$L1/d/a" "$L2/d/b"
+	chown -R "$nu:$ng" "$L1" "$L2" "$U" "$W" "$M"
+	as_user "$nu" "$ng" "$LAYERFS" -o "lowerdir=$L1:$L2,upperdir=$U,workdir=$W" "$M" 3>&- 2>"$T/daemon.err" ||
+		fail "unprivileged mount failed: $(cat "$T/daemon.err")"
+	wait_until 10 is_mounted "$M" || fail "not mounted"
+	echo "fuse $(find_daemon_pid "$M") $M" >>"$MOUNTS_FILE"
+	as_user "$nu" "$ng" rm "$M/f"
+	as_user "$nu" "$ng" rm -rf "$M/d"
+	as_user "$nu" "$ng" mkdir "$M/d"
+	as_user "$nu" "$ng" touch "$M/d/new"
+	eq "$(as_user "$nu" "$ng" ls -A "$M" | tr '\n' ' ')" "d "
+	eq "$(as_user "$nu" "$ng" ls -A "$M/d" | tr '\n' ' ')" "new "
+	# since Linux 5.8 anyone may mknod a 0:0 whiteout: then that is the form
+	mkdir "$T/probe"
+	chown "$nu:$ng" "$T/probe"
+	if as_user "$nu" "$ng" mknod "$T/probe/wh" c 0 0 2>/dev/null; then
+		eq "$(stat -c '%F %t:%T' "$U/f")" "character special file 0:0" "whiteout"
+	else
+		[ -f "$U/.wh.f" ] || fail "no .wh.f file in the upper: $(ls -la "$U")"
+		[ ! -e "$U/f" ] || fail "upper has f: $(stat -c %F "$U/f")"
+	fi
+	eq "$(getfattr --only-values -n user.overlay.opaque "$U/d" 2>/dev/null)" y "user.overlay.opaque on the new dir"
+	unmount_layerfs
+	# a privileged mount reads those formats the same way
+	mount_layerfs
+	eq "$(names "$M")" d
+	eq "$(names "$M/d")" new
+}

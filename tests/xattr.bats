@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# Extended attributes and POSIX ACLs.
+
+load helpers
+
+@test "xattr: user.* set, get, list and remove on upper and lower files" {
+	echo x >"$L1/low"
+	setfattr -n user.a -v 1 "$L1/low"
+	setfattr -n user.b -v 2 "$L1/low"
+	mount_layerfs
+	echo y >"$M/up"
+	setfattr -n user.u -v "hello world" "$M/up"
+	eq "$(getfattr --only-values -n user.u "$M/up")" "hello world"
+	eq "$(getfattr --only-values -n user.u "$U/up")" "hello world"
+	eq "$(getfattr -d --absolute-names "$M/low" | grep -c '^user\.')" 2
+	setfattr -n user.c -v 3 "$M/low"
+	eq "$(getfattr -d --absolute-names "$M/low" | grep '^user\.' | tr '\n' ' ')" 'user.a="1" user.b="2" user.c="3" '
+	setfattr -x user.a "$M/low"
+	eq "$(getfattr -d --absolute-names "$M/low" | grep '^user\.' | tr '\n' ' ')" 'user.b="2" user.c="3" '
+	run ! setfattr -x user.nonexistent "$M/low"
+	[[ "$output" == *"No such attribute"* ]] || fail "remove of a missing xattr: $output"
+	run ! getfattr -n user.nonexistent "$M/up"
+}
+
+@test "xattr: binary and large values" {
+	mount_layerfs
+	echo x >"$M/f"
+	setfattr -n user.bin -v 0x00ff10200a0d "$M/f"
+	eq "$(getfattr -e hex --only-values -n user.bin "$M/f" | od -An -tx1 | tr -d ' \n')" 00ff10200a0d
+	local big
+	big=$(head -c 3000 /dev/zero | tr '\0' 'z')
+	setfattr -n user.big -v "$big" "$M/f"
+	eq "$(getfattr --only-values -n user.big "$M/f")" "$big"
+	# the size query (getxattr with size 0) is answered right
+	eq "$(getfattr --only-values -n user.big "$M/f" | wc -c)" 3000
+}
+
+@test "xattr: xattrs on a lower directory copy it up, children stay visible" {
+	mkdir -p "$L1/d/sub"
+	touch "$L1/d/f"
+	mount_layerfs
+	setfattr -n user.dir -v yes "$M/d"
+	eq "$(getfattr --only-values -n user.dir "$M/d")" yes
+	eq "$(names "$M/d")" "f sub"
+	eq "$(getfattr --only-values -n user.dir "$U/d")" yes
+}
+
+@test "xattr: security.* and trusted.* pass through" {
+	need_root
+	echo x >"$L1/f"
+	setfattr -n security.lower -v s "$L1/f"
+	mount_layerfs
+	eq "$(getfattr --only-values -n security.lower "$M/f")" s
+	setfattr -n security.test -v sec "$M/f"
+	eq "$(getfattr --only-values -n security.test "$M/f")" sec
+	eq "$(getfattr --only-values -n security.test "$U/f")" sec
+	eq "$(getfattr --only-values -n security.lower "$U/f")" s "kept on copy-up"
+	setfattr -n trusted.mine -v t "$M/f"
+	eq "$(getfattr --only-values -n trusted.mine "$M/f")" t
+}
+
+@test "xattr: overlay-private xattrs cannot be set through the mount" {
+	need_root
+	mkdir -p "$L1/d" "$L2/d"
+	touch "$L2/d/below"
+	mount_layerfs
+	local n
+	for n in trusted.overlay.opaque user.overlay.opaque user.fuseoverlayfs.opaque; do
+		run setfattr -n "$n" -v y "$M/d"
+		eq "$(names "$M/d")" below "after setting $n"
+	done
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M/d")" below "after remount"
+}
+
+@test "xattr: POSIX ACLs can be set, read and are enforced" {
+	need_root
+	need_cmd setfacl getfacl
+	echo secret >"$L1/f"
+	chmod 600 "$L1/f"
+	make_traversable
+	chmod 755 "$M"
+	mount_layerfs
+	run ! as_user 4242 4242 cat "$M/f"
+	setfacl -m u:4242:r "$M/f"
+	getfacl -p "$M/f" | grep -q '^user:4242:r--$' || fail "ACL not shown: $(getfacl -p "$M/f")"
+	getfacl -p "$U/f" | grep -q '^user:4242:r--$' || fail "ACL not on the upper file"
+	run -0 as_user 4242 4242 cat "$M/f"
+	eq "$output" secret
+	run ! as_user 4243 4243 cat "$M/f"
+	setfacl -b "$M/f"
+	run ! as_user 4242 4242 cat "$M/f"
+}
+
+@test "xattr: a default ACL on a directory is inherited by new files and dirs" {
+	need_root
+	need_cmd setfacl getfacl
+	mkdir "$L1/d"
+	mount_layerfs
+	setfacl -d -m u:4242:rwx "$M/d"
+	setfacl -d -m g::r-x "$M/d"
+	setfacl -d -m o::--- "$M/d"
+	(umask 077 && echo x >"$M/d/newfile" && mkdir "$M/d/newdir")
+	getfacl -p "$M/d/newfile" | grep -q '^user:4242:rwx' || fail "file did not inherit: $(getfacl -p "$M/d/newfile")"
+	getfacl -p "$M/d/newdir" | grep -q '^default:user:4242:rwx' || fail "dir did not inherit the default ACL"
+	getfacl -p "$U/d/newfile" | grep -q '^user:4242:rwx' || fail "inherited ACL not on disk"
+	# the default ACL, not the umask 077, decides the group class bits
+	eq "$(stat -c %A "$M/d/newfile" | cut -c5-7)" "rw-" "mask of the new file"
+}
+
+@test "xattr: ACLs of lower files are shown and kept by copy-up" {
+	need_root
+	need_cmd setfacl getfacl
+	echo x >"$L1/f"
+	setfacl -m u:4242:rw "$L1/f"
+	mkdir "$L1/d"
+	setfacl -d -m u:4242:rx "$L1/d"
+	mount_layerfs
+	getfacl -p "$M/f" | grep -q '^user:4242:rw-' || fail "lower ACL not shown"
+	chmod g-w "$M/f"
+	getfacl -p "$U/f" | grep -q '^user:4242:' || fail "ACL lost by copy-up"
+	touch "$M/d/new"
+	getfacl -p "$M/d/new" | grep -q '^user:4242:r-x' || fail "default ACL of a lower dir not applied"
+}
+
+@test "xattr: with -o noacl, setfacl fails" {
+	need_root
+	need_cmd setfacl
+	echo x >"$L1/f"
+	mount_layerfs noacl
+	run ! setfacl -m u:4242:r "$M/f"
+	run ! getfattr -n system.posix_acl_access "$M/f"
+	echo y >"$M/g"
+	run ! setfacl -m u:4242:r "$M/g"
+	[ -z "$(getfattr -m - -d --absolute-names "$U/g" 2>/dev/null | grep posix_acl)" ] || fail "an ACL reached the upper"
+}
+
+@test "xattr: listxattr of a file with many attributes" {
+	echo x >"$L2/f"
+	local i
+	for i in $(seq 1 40); do setfattr -n "user.attr$i" -v "$i" "$L2/f"; done
+	mount_layerfs
+	eq "$(getfattr -d --absolute-names "$M/f" | grep -c '^user\.attr')" 40
+	setfattr -n user.attr41 -v 41 "$M/f"
+	eq "$(getfattr -d --absolute-names "$U/f" | grep -c '^user\.attr')" 41
+}
