@@ -26,12 +26,10 @@ void fix_stat(struct node *n, struct stat *st)
 			st->st_nlink = 1;
 		return;
 	}
-	if (n->flags & NODE_UNLINKED) {
+	/* a lower file keeps its layer's link count when names of it are
+	 * whited out, as in the kernel's overlayfs */
+	if (n->flags & NODE_UNLINKED)
 		st->st_nlink = 0;
-	} else if (n->wh_count && ls->r[0].layer != 0) {
-		st->st_nlink = st->st_nlink > n->wh_count ?
-			st->st_nlink - n->wh_count : 0;
-	}
 }
 
 int node_stat(struct node *n, struct stat *st)

@@ -417,7 +417,6 @@ int copyup(struct node *n, unsigned flags)
 	nls->r[0].xwhiteouts = false;
 	node_rekey(n, &nst);
 	node_set_lset(n, nls);
-	n->wh_count = 0;
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
 unlock:

@@ -286,7 +286,8 @@ void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 }
 
 /* A name left the merged view (the node was pinned before, so it can
- * still be reached); the node dies with its last name. */
+ * still be reached); the node dies with its last name. A lower-only node
+ * has one name (see NODE_LOWER_LINK). */
 static void name_removed(struct node *n, bool was_upper)
 {
 	struct stat st;
@@ -301,8 +302,7 @@ static void name_removed(struct node *n, bool was_upper)
 	} else if (was_upper) {
 		gone = st.st_nlink == 0;
 	} else {
-		n->wh_count++;
-		gone = st.st_nlink <= n->wh_count;
+		gone = true;
 	}
 	if (gone && was_upper)
 		ino_remap_del(n->kdev, n->kino);

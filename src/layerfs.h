@@ -148,6 +148,11 @@ struct lset {
 #define NODE_OPAQUE	0x1	/* upper dir hides every lower dir */
 #define NODE_UNLINKED	0x2	/* no name left in the merged view */
 #define NODE_HASHED	0x4
+/* A lower-only non-directory with several hard links: each of its names
+ * gets a node of its own, since a copy-up through one name must change
+ * that name only (the kernel's overlayfs without index breaks the link
+ * the same way). Parent and name do not change while this is set. */
+#define NODE_LOWER_LINK	0x8
 
 struct node {
 	struct node *hnext;
@@ -163,7 +168,6 @@ struct node {
 	struct lset *ls;	/* read with node_lset() */
 	struct lset *retired;
 	unsigned flags;
-	uint32_t wh_count;	/* names of a lower-only node whited out */
 	uint32_t gen;		/* bumped at copy-up */
 };
 

@@ -171,9 +171,10 @@ int lookup_layers(struct node *dir, const char *name, struct lookup_res *res)
 		}
 		ls->r[n].layer = d->layer;
 		if (!S_ISDIR(st.st_mode)) {
-			/* reached by name from the parent; hard links get an
-			 * fd of their own since their node has several names */
-			if (st.st_nlink > 1) {
+			/* reached by name from the parent; upper hard links
+			 * get an fd of their own since their node has several
+			 * names (a lower one has a node per name) */
+			if (st.st_nlink > 1 && d->layer == 0) {
 				ls->r[n].fd = openat(d->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 				if (ls->r[n].fd < 0) {
 					err = -errno;

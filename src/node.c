@@ -75,13 +75,21 @@ static void hash_remove(struct node *n)
 	table_count--;
 }
 
-static struct node *hash_find(dev_t dev, ino_t ino)
+/* The node of object (DEV, INO) seen as PARENT/NAME: lower hard links
+ * are told apart by their name as well. */
+static struct node *hash_find(dev_t dev, ino_t ino, struct node *parent,
+			      const char *name)
 {
 	struct node *n = table[key_hash(dev, ino, table_size)];
 
-	for (; n; n = n->hnext)
-		if (n->kdev == dev && n->kino == ino)
-			return n;
+	for (; n; n = n->hnext) {
+		if (n->kdev != dev || n->kino != ino)
+			continue;
+		if ((n->flags & NODE_LOWER_LINK) &&
+		    (n->parent != parent || strcmp(n->name, name)))
+			continue;
+		return n;
+	}
 	return NULL;
 }
 
@@ -135,6 +143,8 @@ static struct node *node_alloc(struct node *parent, const char *name,
 	n->kdev = st->st_dev;
 	n->kino = st->st_ino;
 	n->ls = ls;
+	if (!S_ISDIR(st->st_mode) && ls->r[0].layer != 0 && st->st_nlink > 1)
+		n->flags |= NODE_LOWER_LINK;
 	n->ino = ino_remap_get(st->st_dev, st->st_ino,
 			       ino_of(ls->r[0].layer, st));
 	return n;
@@ -269,7 +279,7 @@ struct node *node_find_or_insert(struct node *parent, const char *name,
 	struct node *n;
 
 	pthread_mutex_lock(&table_lock);
-	n = hash_find(st->st_dev, st->st_ino);
+	n = hash_find(st->st_dev, st->st_ino, parent, name);
 	if (n && !(n->flags & NODE_UNLINKED)) {
 		n->nlookup++;
 		pthread_mutex_unlock(&table_lock);
@@ -294,14 +304,24 @@ struct node *node_find_or_insert(struct node *parent, const char *name,
  * key and remember the inode number shown for it. */
 void node_rekey(struct node *n, const struct stat *st)
 {
+	bool lower_link = false;
+
 	pthread_mutex_lock(&table_lock);
 	hash_remove(n);
 	n->kdev = st->st_dev;
 	n->kino = st->st_ino;
+	if (n->flags & NODE_LOWER_LINK) {
+		/* the copy is a new object, apart from the other names: it
+		 * shows its own inode number, as in the kernel's overlayfs */
+		n->flags &= ~NODE_LOWER_LINK;
+		__atomic_store_n(&n->ino, ino_of(0, st), __ATOMIC_RELAXED);
+		lower_link = true;
+	}
 	if (!(n->flags & NODE_UNLINKED))
 		hash_insert(n);
 	pthread_mutex_unlock(&table_lock);
-	ino_remap_add(st->st_dev, st->st_ino, n->ino);
+	if (!lower_link)
+		ino_remap_add(st->st_dev, st->st_ino, n->ino);
 }
 
 /* The node's object left the merged view; a later lookup of an object

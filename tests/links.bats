@@ -165,3 +165,43 @@ load helpers
 	eq "$(cat "$M/c")" shared
 	eq "$(stat -c %i "$M/a")" "$(stat -c %i "$M/c")"
 }
+
+# A lower file with two names: a change through one name copies up that
+# name only and breaks the link, as the kernel's overlayfs (index=off) does.
+# Both mounts run the same steps; the kernel's results are the reference.
+lower_link_steps() { # MOUNTPOINT
+	local m=$1
+	# h2 is looked up first, then the pair is changed through h1
+	stat -c '%h' "$m/d/h2" "$m/d/h1"
+	[ "$(stat -c %i "$m/d/h1")" = "$(stat -c %i "$m/d/h2")" ] && echo same-ino
+	chown 5:6 "$m/d/h1"
+	stat -c '%n %h %u:%g' "$m/d/h1" "$m/d/h2"
+	[ "$(stat -c %i "$m/d/h1")" != "$(stat -c %i "$m/d/h2")" ] && echo split-ino
+	rm "$m/d/h2"
+	cat "$m/d/h1"
+	stat -c '%n %h %u:%g' "$m/d/h1" "$m/d/h3"
+	ln "$m/d/h1" "$m/d/h4"
+	echo more >>"$m/d/h4"
+	cat "$m/d/h1"
+	[ "$(stat -c %i "$m/d/h1")" = "$(stat -c %i "$m/d/h4")" ] && echo linked
+	stat -c '%n %h' "$m/d/h1" "$m/d/h3" "$m/d/h4"
+	cat "$m/d/h3"
+}
+
+@test "links: changing one name of a lower hard link changes only that name, like the kernel" {
+	need_root
+	mkdir -p "$L1/d"
+	echo hl >"$L1/d/h1"
+	ln "$L1/d/h1" "$L1/d/h2"
+	ln "$L1/d/h1" "$L1/d/h3"
+	mkdir -p "$T/ku" "$T/kw" "$T/km"
+	kovl_mount "lowerdir=$L1:$L2,upperdir=$T/ku,workdir=$T/kw,index=off" "$T/km"
+	want=$(lower_link_steps "$T/km" 2>&1)
+	kovl_umount "$T/km"
+	mount_layerfs
+	got=$(lower_link_steps "$M" 2>&1)
+	[ "$got" = "$(echo "$want" | sed "s|$T/km|$M|g")" ] ||
+		fail "layerfs:"$'\n'"$got"$'\n'"kernel:"$'\n'"$want"
+	eq "$(cat "$L1/d/h1")" hl "the lower layer is untouched"
+	eq "$(stat -c %h "$L1/d/h1")" 3
+}
