@@ -213,7 +213,10 @@ struct lookup_res {
 bool name_is_internal(const char *name);
 int check_name(const char *name);
 bool stat_is_whiteout(const struct stat *st);
-int lookup_layers(struct node *dir, const char *name, struct lookup_res *res);
+int lookup_layers(struct node *dir, const char *name, int from_layer,
+		  struct lookup_res *res);
+int lookup_node_hint(struct node *dir, const char *name, int from_layer,
+		     uint32_t gen, struct node **out, struct stat *st);
 int lookup_node(struct node *dir, const char *name, struct node **out,
 		struct stat *st);
 int lower_has_name(struct node *dir, const char *name);

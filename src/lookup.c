@@ -125,8 +125,11 @@ static bool has_wh_file(int dirfd, const char *name)
 }
 
 /* Find NAME below DIR. On success res->ls holds one ref per layer that
- * contributes, top-most first, and res->st describes the top-most. */
-int lookup_layers(struct node *dir, const char *name, struct lookup_res *res)
+ * contributes, top-most first, and res->st describes the top-most.
+ * Layers above FROM_LAYER are known to hold neither NAME nor a whiteout
+ * of it (0: probe them all). */
+int lookup_layers(struct node *dir, const char *name, int from_layer,
+		  struct lookup_res *res)
 {
 	struct lset *dls = node_lset(dir);
 	struct lset *ls = lset_new(dls->n);
@@ -151,6 +154,8 @@ int lookup_layers(struct node *dir, const char *name, struct lookup_res *res)
 		bool opq, xwh;
 		int fd;
 
+		if (d->layer < from_layer)
+			continue;
 		if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT && errno != ENOTDIR) {
 				err = -errno;
@@ -239,8 +244,11 @@ int lower_has_name(struct node *dir, const char *name)
 	return 0;
 }
 
-int lookup_node(struct node *dir, const char *name, struct node **out,
-		struct stat *st)
+/* Look NAME up in DIR. A directory listing taken while DIR's generation
+ * was HINT_GEN saw NAME first in layer FROM_LAYER: while DIR has not
+ * changed since, the layers above need no probing. */
+int lookup_node_hint(struct node *dir, const char *name, int from_layer,
+		     uint32_t hint_gen, struct node **out, struct stat *st)
 {
 	struct lookup_res res;
 	struct node *n;
@@ -252,7 +260,9 @@ int lookup_node(struct node *dir, const char *name, struct node **out,
 		uint32_t gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
 		bool reused;
 
-		err = lookup_layers(dir, name, &res);
+		if (gen != hint_gen)
+			from_layer = 0;
+		err = lookup_layers(dir, name, from_layer, &res);
 		if (err)
 			return err;
 		n = node_find_or_insert(dir, name, &res.st, res.ls, res.opaque,
@@ -267,6 +277,12 @@ int lookup_node(struct node *dir, const char *name, struct node **out,
 	fix_stat(n, st);
 	*out = n;
 	return 0;
+}
+
+int lookup_node(struct node *dir, const char *name, struct node **out,
+		struct stat *st)
+{
+	return lookup_node_hint(dir, name, 0, 0, out, st);
 }
 
 void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

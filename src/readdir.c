@@ -17,11 +17,13 @@ struct dent {
 	char *name;
 	ino_t ino;
 	unsigned char type;
+	int layer;		/* top-most layer holding the name */
 };
 
 struct dentry_list {
 	size_t n, cap;
 	struct dent *e;
+	uint32_t gen;		/* the directory's generation when listed */
 };
 
 /* A set of names seen so far in higher layers (shown or hidden). */
@@ -93,7 +95,7 @@ static void nameset_free(struct nameset *ns)
 }
 
 static void list_add(struct dentry_list *l, const char *name, ino_t ino,
-		     unsigned char type)
+		     unsigned char type, int layer)
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 32;
@@ -104,6 +106,7 @@ static void list_add(struct dentry_list *l, const char *name, ino_t ino,
 	l->e[l->n].name = xstrdup(name);
 	l->e[l->n].ino = ino;
 	l->e[l->n].type = type;
+	l->e[l->n].layer = layer;
 	l->n++;
 }
 
@@ -185,7 +188,7 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 			list_add(l, name,
 				 ino_remap_get(key.st_dev, key.st_ino,
 					       ino_of(r->layer, &key)),
-				 de->d_type);
+				 de->d_type, r->layer);
 		}
 		errno = 0;
 	}
@@ -195,14 +198,18 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 
 int merged_list(struct node *dir, struct dentry_list **out)
 {
-	struct lset *ls = node_lset(dir);
 	struct dentry_list *l = xcalloc(1, sizeof(*l));
 	struct nameset seen = { 0, 0, NULL };
-	bool merged = ls->n > 1;
+	struct lset *ls;
+	bool merged;
 	int err = 0;
 
-	list_add(l, ".", dir->ino, DT_DIR);
-	list_add(l, "..", dir->parent ? dir->parent->ino : dir->ino, DT_DIR);
+	/* before the layers are read: any change meanwhile voids the hints */
+	l->gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
+	ls = node_lset(dir);
+	merged = ls->n > 1;
+	list_add(l, ".", dir->ino, DT_DIR, 0);
+	list_add(l, "..", dir->parent ? dir->parent->ino : dir->ino, DT_DIR, 0);
 	for (int i = 0; i < ls->n; i++) {
 		err = list_layer(l, &seen, &ls->r[i], merged);
 		if (err)
@@ -293,7 +300,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct node *child;
 			struct stat st;
 
-			if (lookup_node(dir, d->name, &child, &st))
+			if (lookup_node_hint(dir, d->name, d->layer,
+					     dh->list->gen, &child, &st))
 				continue;	/* gone since the listing */
 			fill_entry(&e, child, &st);
 			entsize = fuse_add_direntry_plus(req, p, rem, d->name, &e,
