@@ -1,7 +1,12 @@
 # C helpers and scripts used by the bats tests (built by `make check`).
 check_PROGRAMS += tests/tools/fsops
 tests_tools_fsops_SOURCES = tests/tools/fsops.c
+check_PROGRAMS += tests/tools/stress
+tests_tools_stress_SOURCES = tests/tools/stress.c
+tests_tools_stress_CFLAGS = $(WARN_CFLAGS) $(SAN_CFLAGS) -pthread
+tests_tools_stress_LDFLAGS = $(SAN_LDFLAGS) -pthread
 
 EXTRA_DIST += \
 	tests/tools/scenario.sh \
-	tests/tools/dumptree.sh
+	tests/tools/dumptree.sh \
+	tests/tools/stress.sh
