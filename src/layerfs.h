@@ -169,7 +169,14 @@ struct node {
 	struct lset *retired;
 	unsigned flags;
 	uint32_t gen;		/* bumped at copy-up */
+	uint32_t xstate;	/* xattr generation << 1 | XSTATE_NONE */
 };
+
+/* The top-most object is known to carry no xattr the mount shows, as of
+ * the xattr generation in the other bits: getxattr and listxattr are
+ * answered without a system call (ls -l asks for two names per file, the
+ * kernel one per write). Every change bumps the generation (xattr.c). */
+#define XSTATE_NONE	1u
 
 int nodes_init(void);
 struct node *node_root(void);
@@ -179,6 +186,7 @@ struct lset *node_lset(struct node *n);
 struct lset *lset_new(int n);
 void lset_free(struct lset *ls);
 void node_set_lset(struct node *n, struct lset *ls);
+void node_xattrs_changed(struct node *n);
 struct node *node_get(struct node *n);
 void node_put(struct node *n);
 void node_forget(struct node *n, uint64_t nlookup);

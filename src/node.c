@@ -125,6 +125,7 @@ void node_set_lset(struct node *n, struct lset *ls)
 	struct lset *old = n->ls;
 
 	__atomic_store_n(&n->ls, ls, __ATOMIC_RELEASE);
+	node_xattrs_changed(n);
 	if (old) {
 		old->retired_next = n->retired;
 		n->retired = old;

@@ -91,6 +91,55 @@ static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 	return r;
 }
 
+/* Forget what is known of N's xattrs: they may have changed. */
+void node_xattrs_changed(struct node *n)
+{
+	uint32_t old = __atomic_load_n(&n->xstate, __ATOMIC_ACQUIRE);
+
+	while (!__atomic_compare_exchange_n(&n->xstate, &old,
+					    (old & ~XSTATE_NONE) + 2, false,
+					    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		;
+}
+
+static bool xattrs_known_none(struct node *n, uint32_t *state)
+{
+	*state = __atomic_load_n(&n->xstate, __ATOMIC_ACQUIRE);
+	return *state & XSTATE_NONE;
+}
+
+/* Record that N showed no xattr, unless they changed since STATE. */
+static void xattrs_none(struct node *n, uint32_t state)
+{
+	__atomic_compare_exchange_n(&n->xstate, &state, state | XSTATE_NONE,
+				    false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+static bool xattr_visible(const char *name)
+{
+	return !xattr_is_internal(name) && !(fs.cfg->noacl && acl_name(name));
+}
+
+/* Does N show no xattr at all? Learnt with one listxattr, then known
+ * until the next change. */
+static bool xattrs_absent(struct node *n)
+{
+	char small[256];
+	uint32_t state;
+	ssize_t len;
+
+	if (xattrs_known_none(n, &state))
+		return true;
+	len = xattr_do(n, XLIST, NULL, small, sizeof(small), 0);
+	if (len < 0)
+		return false;	/* a long list, or an error: ask for real */
+	for (ssize_t off = 0; off < len; off += (ssize_t)strlen(small + off) + 1)
+		if (xattr_visible(small + off))
+			return false;
+	xattrs_none(n, state);
+	return true;
+}
+
 ssize_t node_getxattr(struct node *n, const char *name, void *buf, size_t size)
 {
 	return xattr_do(n, XGET, name, buf, size, 0);
@@ -110,6 +159,10 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
+	if (xattrs_absent(n)) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
 	if (size)
 		buf = xmalloc(size);
 	r = xattr_do(n, XGET, name, buf, size, 0);
@@ -125,10 +178,19 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 void lfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct node *n = node_from_id(ino);
-	ssize_t len = xattr_do(n, XLIST, NULL, NULL, 0, 0);
 	char *list, *out;
 	size_t olen = 0;
+	uint32_t state;
+	ssize_t len;
 
+	if (xattrs_known_none(n, &state)) {
+		if (size == 0)
+			fuse_reply_xattr(req, 0);
+		else
+			fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	len = xattr_do(n, XLIST, NULL, NULL, 0, 0);
 	if (len < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -145,11 +207,13 @@ void lfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		const char *x = list + off;
 		size_t l = strlen(x) + 1;
 
-		if (xattr_is_internal(x) || (fs.cfg->noacl && acl_name(x)))
+		if (!xattr_visible(x))
 			continue;
 		memcpy(out + olen, x, l);
 		olen += l;
 	}
+	if (olen == 0)
+		xattrs_none(n, state);
 	if (size == 0)
 		fuse_reply_xattr(req, olen);
 	else if (olen > size)
@@ -181,8 +245,12 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		err = xattr_value_to_disk(name, val, size);
 		if (!err)
 			err = copyup(n, 0);
-		if (!err && xattr_do(n, XSET, name, val, size, flags) < 0)
-			err = -errno;
+		if (!err) {
+			node_xattrs_changed(n);
+			if (xattr_do(n, XSET, name, val, size, flags) < 0)
+				err = -errno;
+			node_xattrs_changed(n);
+		}
 		free(val);
 	}
 	fuse_reply_err(req, -err);
@@ -209,5 +277,6 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	err = copyup(n, 0);
 	if (!err && xattr_do(n, XREMOVE, name, NULL, 0, 0) < 0)
 		err = -errno;
+	node_xattrs_changed(n);
 	fuse_reply_err(req, -err);
 }

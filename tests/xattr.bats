@@ -145,3 +145,34 @@ load helpers
 	setfattr -n user.attr41 -v 41 "$M/f"
 	eq "$(getfattr -d --absolute-names "$U/f" | grep -c '^user\.attr')" 41
 }
+
+# layerfs remembers which objects carry no xattr at all and answers for
+# them without asking the layers; every change must be seen at once.
+@test "xattr: an object known to carry none shows new xattrs, ACLs and capabilities at once" {
+	need_root
+	echo x >"$L1/low"
+	mkdir "$L1/dir"
+	mount_layerfs
+	echo y >"$M/up"
+	for f in low up dir; do
+		run ! getfattr -n user.a "$M/$f"
+		eq "$(getfattr -d -m - --absolute-names "$M/$f" | grep -c =)" 0 "$f has no xattr yet"
+		setfattr -n user.a -v "v-$f" "$M/$f"
+		eq "$(getfattr --only-values -n user.a "$M/$f")" "v-$f"
+		setfattr -x user.a "$M/$f"
+		run ! getfattr -n user.a "$M/$f"
+		eq "$(getfattr -d -m - --absolute-names "$M/$f" | grep -c =)" 0 "$f has none again"
+	done
+	# ACLs through setfacl, and capabilities through setcap
+	getfacl -p "$M/up" >/dev/null
+	setfacl -m u:1234:r "$M/up"
+	[[ "$(getfacl -pn "$M/up")" == *"user:1234:r--"* ]] || fail "ACL not shown: $(getfacl -pn "$M/up")"
+	run ! getfattr -n security.capability "$M/low"
+	setcap cap_net_raw+ep "$M/low"
+	[[ "$(getcap "$M/low")" == *cap_net_raw* ]] || fail "capability not shown: $(getcap "$M/low")"
+	# a write by someone without CAP_FSETID drops the capability, as on disk
+	chmod 666 "$M/low"
+	as_user 1000 1000 sh -c "echo more >>'$M/low'"
+	eq "$(getcap "$M/low")" "" "capability cleared by the write"
+	eq "$(getcap "$U/low")" ""
+}
