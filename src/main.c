@@ -159,13 +159,15 @@ int main(int argc, char **argv)
 		return subcommand_run(argc - 1, argv + 1);
 	switch (options_parse(argc, argv, &cfg)) {
 	case OPT_EXIT_OK:
-		return 0;
+		ret = 0;
+		break;
 	case OPT_ERROR:
-		return 1;
-	case OPT_OK:
+		ret = 1;
+		break;
+	default:
+		ret = daemon_run(&cfg, argv[0]);
 		break;
 	}
-	ret = daemon_run(&cfg, argv[0]);
 	options_free(&cfg);
 	return ret;
 }
