@@ -76,10 +76,10 @@ mount_cmd() {
 	local opts="lowerdir=$lower,upperdir=$RUN/upper,workdir=$RUN/work${extra:+,$extra}"
 	case $target in
 	layerfs)
-		"$LAYERFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1
+		"$LAYERFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1 9>&-
 		;;
 	fuse-overlayfs)
-		"$FUSE_OVERLAYFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1
+		"$FUSE_OVERLAYFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1 9>&-
 		;;
 	kernel)
 		# paths relative to $DATA: 100 layers must fit in one page of
