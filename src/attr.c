@@ -102,21 +102,48 @@ static int set_size(struct node *n, const struct oref *o, off_t size,
 	return err;
 }
 
-/* chown: ids come in the mount's terms and go to disk mapped back; with
- * squashing, ownership shown is fixed and a chown changes nothing. */
+/* A squashed id is shown fixed whatever the disk holds: changing it
+ * changes nothing, while the other id is set as usual. */
+static int owner_fields(int to_set)
+{
+	struct config *c = fs.cfg;
+
+	if (c->squash_to_root || c->squash_uid >= 0)
+		to_set &= ~FUSE_SET_ATTR_UID;
+	if (c->squash_to_root || c->squash_gid >= 0)
+		to_set &= ~FUSE_SET_ATTR_GID;
+	return to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID);
+}
+
+/* Can the new owner be stored at all? Checked before any copy-up. */
+static int owner_check(const struct stat *attr, int to_set)
+{
+	uid_t uid;
+	gid_t gid;
+
+	to_set = owner_fields(to_set);
+	if ((to_set & FUSE_SET_ATTR_UID) && uid_to_disk(attr->st_uid, &uid))
+		return -EINVAL;
+	if ((to_set & FUSE_SET_ATTR_GID) && gid_to_disk(attr->st_gid, &gid))
+		return -EINVAL;
+	return 0;
+}
+
+/* chown: ids come in the mount's terms and go to disk mapped back. */
 static int set_owner(struct node *n, const struct oref *o,
 		     const struct stat *attr, int to_set)
 {
-	struct config *c = fs.cfg;
 	struct stat cur;
 	uid_t uid;
 	gid_t gid;
-	int err = oref_stat(o, &cur);
+	int err;
 
+	to_set = owner_fields(to_set);
+	if (!to_set)
+		return 0;
+	err = oref_stat(o, &cur);
 	if (err)
 		return err;
-	if (c->squash_to_root || c->squash_uid >= 0 || c->squash_gid >= 0)
-		return 0;
 	uid = cur.st_uid;
 	gid = cur.st_gid;
 	if ((to_set & FUSE_SET_ATTR_UID) && uid_to_disk(attr->st_uid, &uid))
@@ -150,7 +177,9 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	    !(to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME |
 			 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
 		cflags |= COPYUP_NODATA;
-	err = copyup(n, cflags);
+	err = owner_check(attr, to_set);
+	if (!err)
+		err = copyup(n, cflags);
 	if (!err)
 		err = node_oref(n, &o);
 	if (err)
@@ -176,9 +205,11 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			if (err)
 				goto out;
 			/* the real mode follows where it can, for readers of
-			 * the upper that ignore the override */
+			 * the upper that ignore the override, but never with
+			 * set-id bits: the real owner is the daemon's, not
+			 * the one the override names */
 			if (o.name[0])
-				fchmodat(o.dirfd, o.name, attr->st_mode & 07777, 0);
+				fchmodat(o.dirfd, o.name, attr->st_mode & 01777, 0);
 		} else if (o.name[0] ? fchmodat(o.dirfd, o.name, attr->st_mode & 07777, 0) < 0 :
 			   (oref_path(&o, path, sizeof(path)),
 			    chmod(path, attr->st_mode & 07777) < 0)) {

@@ -237,9 +237,13 @@ static bool is_acl(const char *name)
 	       !strcmp(name, "system.posix_acl_default");
 }
 
+/* Ids inside ACLs and v3 capabilities name users, not the object's
+ * owner: they follow the mapping only, never squashing. */
 static int translate(const char *name, void *val, size_t len, bool to_shown)
 {
+	const struct config *c = fs.cfg;
 	unsigned char *p = val;
+	bool ok;
 
 	if (is_acl(name)) {
 		uint32_t ver;
@@ -256,18 +260,14 @@ static int translate(const char *name, void *val, size_t len, bool to_shown)
 			memcpy(&tag, p + off, 2);
 			memcpy(&id, p + off + 4, 4);
 			if (tag == ACL_USER_TAG) {
-				if (to_shown)
-					id = uid_to_shown(id);
-				else if (uid_to_disk(id, &id))
-					return -EINVAL;
+				id = map_id(c->uidmap, c->nuidmap, id, to_shown, &ok);
 			} else if (tag == ACL_GROUP_TAG) {
-				if (to_shown)
-					id = gid_to_shown(id);
-				else if (gid_to_disk(id, &id))
-					return -EINVAL;
+				id = map_id(c->gidmap, c->ngidmap, id, to_shown, &ok);
 			} else {
 				continue;
 			}
+			if (!ok && !to_shown)
+				return -EINVAL;
 			memcpy(p + off + 4, &id, 4);
 		}
 		return 0;
@@ -279,26 +279,29 @@ static int translate(const char *name, void *val, size_t len, bool to_shown)
 		if ((magic & VFS_CAP_REVISION_MASK) != VFS_CAP_REVISION_3)
 			return 0;
 		memcpy(&rootid, p + 20, 4);
-		if (to_shown)
-			rootid = uid_to_shown(rootid);
-		else if (uid_to_disk(rootid, &rootid))
+		rootid = map_id(c->uidmap, c->nuidmap, rootid, to_shown, &ok);
+		if (!ok && !to_shown)
 			return -EINVAL;
 		memcpy(p + 20, &rootid, 4);
 	}
 	return 0;
 }
 
+static bool idmap_mapped(void)
+{
+	return fs.cfg->nuidmap || fs.cfg->ngidmap;
+}
+
 ssize_t xattr_value_to_shown(const char *name, void *val, ssize_t len)
 {
-	if (len > 0 && val && idmap_active())
+	if (len > 0 && val && idmap_mapped())
 		translate(name, val, (size_t)len, true);
 	return len;
 }
 
 int xattr_value_to_disk(const char *name, void *val, size_t len)
 {
-	if (!idmap_active() || fs.cfg->squash_to_root ||
-	    fs.cfg->squash_uid >= 0 || fs.cfg->squash_gid >= 0)
+	if (!idmap_mapped())
 		return 0;
 	return translate(name, val, len, false);
 }

@@ -140,6 +140,12 @@ static int parse_idmap(const char *key, const char *val,
 			goto bad;
 		p = *end ? end + 1 : end;
 		if (++k == 3) {
+			/* D+i and S+i must stay valid ids: no wrap-around */
+			if (v[0] + v[2] > UINT32_MAX || v[1] + v[2] > UINT32_MAX) {
+				fprintf(stderr, "layerfs: option '%s=%s': range %lu:%lu:%lu runs past id %lu\n",
+					key, val, v[0], v[1], v[2], (unsigned long)UINT32_MAX - 1);
+				return -1;
+			}
 			*out = realloc(*out, (size_t)(*count + 1) * sizeof(**out));
 			if (!*out)
 				abort();
