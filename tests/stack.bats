@@ -248,6 +248,11 @@ teardown() {
 	EOF
 	"$LAYERFS" mount map.json
 	[ "$(stat -c %u:%g mnt/etc/a)" = 1003:2004 ]
+	# writes map back: "from" is the disk side, as D in uidmapping=D:S:N
+	chown 1005:2006 mnt/etc/a
+	[ "$(stat -c %u:%g upper/etc/a)" = 5:6 ]
+	run ! chown 1010 mnt/etc/a
+	[[ "$output" == *"Invalid argument"* ]]
 	"$LAYERFS" umount map.json
 }
 

@@ -1,0 +1,354 @@
+#!/usr/bin/env bats
+# Unprivileged operation: layerfs run by an ordinary user, inside
+# `unshare -Urm` (one id mapped), inside a user namespace with a
+# subordinate id range (newuidmap), and without any namespace through
+# fusermount3; the capabilities the daemon keeps; what `layerfs features`
+# reports.  Needs root to set up: the tests run as the user $NSUSER
+# (created if missing) on files in a directory that user owns.
+#
+# A mount made inside a namespace is invisible outside it. The daemon
+# keeps the namespaces alive, so the tests reach the mount by entering the
+# daemon's namespaces (nsenter, as the same user) and unmount it from
+# there with fusermount3.
+
+load helpers
+
+NSUSER=lfsuser
+
+setup_file() {
+	[ "$(id -u)" = 0 ] || skip "needs root to run commands as $NSUSER"
+	local c
+	for c in unshare nsenter runuser fusermount3 getfattr; do
+		command -v "$c" >/dev/null || skip "needs $c"
+	done
+	id "$NSUSER" >/dev/null 2>&1 || useradd -m "$NSUSER"
+	(cd / && runuser -u "$NSUSER" -- unshare -Ur true) ||
+		skip "$NSUSER cannot make a user namespace (unprivileged user namespaces disabled?)"
+}
+
+setup() {
+	need_root
+	common_setup
+	umask 022
+	NS_DAEMONS=$T/.ns-daemons
+	: >"$NS_DAEMONS"
+	make_traversable
+	# the user's own directory: lower layers, upper, work, mount points
+	R=$T/rl
+	mkdir -p "$R/lower/d" "$R/lower/empty" "$R/base" "$R/upper" "$R/work" "$R/mnt"
+	echo "lower a" >"$R/lower/a"
+	echo "lower b" >"$R/lower/b"
+	echo gone >"$R/lower/gone"
+	echo x >"$R/lower/d/x"
+	echo y >"$R/lower/d/y"
+	echo base >"$R/base/basefile"
+	chown -R "$NSUSER:" "$R"
+	# a file of the real root, unmapped in the user's namespaces
+	echo "root's" >"$R/lower/rootfile"
+	chmod 755 "$R"
+	as_nsuser test -x "$LAYERFS" || skip "$NSUSER cannot execute $LAYERFS"
+	NS_UID=$(id -u "$NSUSER")
+	NS_GID=$(id -g "$NSUSER")
+	LOWERS=$R/lower:$R/base
+}
+
+teardown() {
+	ns_cleanup
+	common_teardown
+}
+
+as_nsuser() {
+	(cd "$R" && runuser -u "$NSUSER" -- "$@")
+}
+
+# ns_mount UNSHARE-ARGS... -- OPTIONS MOUNTPOINT: as $NSUSER, create the
+# namespaces and mount layerfs inside them; sets NS_PID to the daemon
+ns_mount() {
+	local uargs=()
+	while [ "$1" != -- ]; do
+		uargs+=("$1")
+		shift
+	done
+	shift
+	as_nsuser unshare "${uargs[@]}" sh -c 'exec "$0" -o "$1" "$2"' \
+		"$LAYERFS" "$1" "$2" 2>"$T/daemon.err" 3>&- || {
+		echo "mount in unshare ${uargs[*]} failed:" >&2
+		cat "$T/daemon.err" >&2
+		return 1
+	}
+	NS_PID=$(find_daemon_pid "$2") || fail "no daemon found for $2"
+	echo "$NS_PID $2" >>"$NS_DAEMONS"
+}
+
+# in_ns COMMAND...: run as $NSUSER inside the namespaces of the daemon
+in_ns() {
+	as_nsuser nsenter -t "$NS_PID" -U -m --preserve-credentials -- "$@"
+}
+
+ns_is_mounted() {
+	in_ns awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo
+}
+
+# ns_umount MOUNTPOINT: fusermount3 -u inside the namespace; the daemon
+# must exit (and with it the namespaces)
+ns_umount() {
+	local pid=$NS_PID
+	in_ns fusermount3 -u "$1" || return 1
+	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
+	awk -v p="$pid" '$1 != p' "$NS_DAEMONS" >"$NS_DAEMONS.new"
+	mv "$NS_DAEMONS.new" "$NS_DAEMONS"
+}
+
+# teardown: daemons of a failed test are unmounted from inside, else
+# killed (only those this test started, still running layerfs)
+ns_cleanup() {
+	local pid mnt exe
+	[ -f "${NS_DAEMONS:-}" ] || return 0
+	exe=$(readlink -f "$LAYERFS")
+	while read -r pid mnt; do
+		[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$exe" ] || continue
+		NS_PID=$pid in_ns fusermount3 -u "$mnt" 2>/dev/null
+		wait_until 10 _pid_gone "$pid" || kill -9 "$pid" 2>/dev/null
+	done <"$NS_DAEMONS"
+	: >"$NS_DAEMONS"
+}
+
+# the capability names of a hex mask, space separated (capsh's spelling,
+# which is libcap's, as `layerfs features` prints them)
+cap_names() {
+	local d
+	d=$(capsh --decode="$1")
+	d=${d#*=}
+	if [ -z "$d" ]; then
+		echo none
+	else
+		echo "${d//,/ }"
+	fi
+}
+
+# what the daemon keeps (src/caps.c): CHOWN 0, DAC_OVERRIDE 1,
+# DAC_READ_SEARCH 2, FOWNER 3, FSETID 4, SYS_ADMIN 21, MKNOD 27, SETFCAP 31
+KEPT_CAPS=000000008820001f
+
+# caps_of PID: "CapPrm CapEff CapBnd" from /proc
+caps_of() {
+	awk '/^CapPrm|^CapEff|^CapBnd/ { printf "%s%s", sep, $2; sep = " " } END { print "" }' "/proc/$1/status"
+}
+
+# the line of `layerfs features` output starting with $1
+feature() {
+	awk -v k="$1:" 'index($0, k) == 1 { sub(/^[^:]*: */, ""); print }' <<<"$2"
+}
+
+# can $NSUSER, with no privilege at all, make a 0:0 character device (a
+# kernel overlayfs whiteout; allowed since Linux 5.8)?
+user_can_mknod_whiteout() {
+	local ok=1
+	as_nsuser mknod "$R/work/probe" c 0 0 2>/dev/null && ok=0
+	rm -f "$R/work/probe"
+	return $ok
+}
+
+# tree DIR: every path below DIR with its type, sorted, one line
+tree() {
+	(cd "$1" && find . -mindepth 1 -printf '%p:%y\n' | LC_ALL=C sort | tr '\n' ' ')
+}
+
+@test "rootless: layerfs features as a plain user, in unshare -Ur and as root" {
+	need_cmd capsh
+	local out wh
+	user_can_mknod_whiteout && wh="character device 0:0" || wh=".wh.NAME file"
+
+	out=$(as_nsuser "$LAYERFS" features "$R/work")
+	eq "$(feature capabilities "$out")" none
+	eq "$(feature whiteouts "$out")" "$wh"
+	eq "$(feature "opaque directories" "$out")" "xattr user.overlay.opaque=y"
+	eq "$(feature ownership "$out")" "kept in the user.containers.override_stat xattr"
+
+	# one id mapped: every capability, in the namespace only; still no
+	# trusted.* xattrs and no chown to other ids
+	out=$(as_nsuser unshare -Ur "$LAYERFS" features "$R/work")
+	eq "$(feature capabilities "$out")" \
+		"$(cap_names "$(as_nsuser unshare -Ur awk '/^CapEff/ { print $2 }' /proc/self/status)")"
+	[[ "$(feature capabilities "$out")" == *cap_sys_admin* ]] || fail "namespace root without cap_sys_admin: $out"
+	eq "$(feature whiteouts "$out")" "$wh"
+	eq "$(feature "opaque directories" "$out")" "xattr user.overlay.opaque=y"
+	eq "$(feature ownership "$out")" "kept in the user.containers.override_stat xattr"
+
+	# real root
+	out=$("$LAYERFS" features "$R/work")
+	eq "$(feature capabilities "$out")" "$(cap_names "$(awk '/^CapEff/ { print $2 }' /proc/self/status)")"
+	eq "$(feature whiteouts "$out")" "character device 0:0"
+	eq "$(feature "opaque directories" "$out")" "xattr trusted.overlay.opaque=y"
+	eq "$(feature ownership "$out")" "chown on disk"
+	# the probe leaves nothing behind in the work dir
+	eq "$(names "$R/work")" ""
+}
+
+@test "rootless: unshare -Urm: copy-up, whiteouts, opaque dirs, ownership in override xattrs" {
+	local feat wh
+	feat=$(as_nsuser unshare -Ur "$LAYERFS" features "$R/work")
+	wh=$(feature whiteouts "$feat")
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	ns_is_mounted "$R/mnt" || fail "not mounted in the namespace"
+	! is_mounted "$R/mnt" || fail "the mount leaked out of the namespace"
+	eq "$(in_ns id -u)" 0
+	eq "$(in_ns stat -c '%u:%g' "$R/mnt/a" "$R/mnt/rootfile" | tr '\n' ' ')" "0:0 65534:65534 "
+
+	# copy-up
+	in_ns sh -c "echo more >>'$R/mnt/a'"
+	eq "$(cat "$R/upper/a")" "lower a
+more"
+	eq "$(cat "$R/lower/a")" "lower a"
+	eq "$(stat -c '%u:%g' "$R/upper/a")" "$NS_UID:$NS_GID" "the user owns the copy"
+
+	# unlink of a lower file: a whiteout of the form features announced
+	in_ns rm "$R/mnt/gone"
+	case $wh in
+	"character device 0:0")
+		eq "$(stat -c '%F %t:%T' "$R/upper/gone")" "character special file 0:0" ;;
+	".wh.NAME file")
+		eq "$(stat -c %F "$R/upper/.wh.gone")" "regular empty file" ;;
+	*) fail "unknown whiteout form: $wh" ;;
+	esac
+	# rmdir of a lower directory
+	in_ns rmdir "$R/mnt/empty"
+	# a lower directory emptied and removed, then made again: opaque
+	in_ns rm "$R/mnt/d/x" "$R/mnt/d/y"
+	in_ns rmdir "$R/mnt/d"
+	in_ns mkdir "$R/mnt/d"
+	in_ns sh -c "echo new >'$R/mnt/d/new'"
+	eq "$(in_ns ls -A "$R/mnt/d")" "new"
+	eq "$(getfattr --absolute-names --only-values -n user.overlay.opaque "$R/upper/d")" y
+	eq "$(in_ns ls -A "$R/mnt" | tr '\n' ' ')" "a b basefile d rootfile "
+
+	# Only id 0 is mapped: the kernel refuses a chown to any other id with
+	# EINVAL before layerfs sees it. Owner and mode changes the daemon
+	# cannot make on disk go to user.containers.override_stat.
+	run ! in_ns chown 5 "$R/mnt/b"
+	[[ "$output" == *"Invalid argument"* ]] || fail "chown 5: $output"
+	in_ns chown 0:0 "$R/mnt/b"
+	eq "$(getfattr --absolute-names --only-values -n user.containers.override_stat "$R/upper/b")" "0:0:0644"
+	in_ns chmod 600 "$R/mnt/a"
+	eq "$(getfattr --absolute-names --only-values -n user.containers.override_stat "$R/upper/a")" "0:0:0600"
+	in_ns mkdir -m 750 "$R/mnt/newdir"
+	eq "$(getfattr --absolute-names --only-values -n user.containers.override_stat "$R/upper/newdir")" "0:0:0750"
+	eq "$(getfattr --absolute-names --only-values -n user.containers.override_stat "$R/upper")" "0:0:0755" "the upper root's marker"
+	# a file whose owner has no id in the namespace cannot be changed: the
+	# kernel refuses with EOVERFLOW before asking the daemon
+	run ! in_ns chmod 600 "$R/mnt/rootfile"
+	[[ "$output" == *"Value too large for defined data type"* ]] || fail "chmod of rootfile: $output"
+	eq "$(in_ns cat "$R/mnt/rootfile")" "root's"
+	# the override xattrs never show in the mount
+	eq "$(in_ns getfattr --absolute-names -d -m - "$R/mnt/a" 2>&1 | grep -c '^[a-z]')" 0
+
+	local view
+	view=$(in_ns sh -c "cd '$R/mnt' && find . -mindepth 1 -printf '%p:%y\n' | LC_ALL=C sort | tr '\n' ' '")
+	eq "$view" "./a:f ./b:f ./basefile:f ./d/new:f ./d:d ./newdir:d ./rootfile:f "
+	ns_umount "$R/mnt"
+
+	# The override, not the file's real mode, is what the next mount shows.
+	as_nsuser chmod 644 "$R/upper/a"
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	eq "$(in_ns stat -c '%a %u:%g' "$R/mnt/a" "$R/mnt/newdir" | tr '\n' ' ')" "600 0:0 750 0:0 "
+	eq "$(in_ns cat "$R/mnt/a")" "lower a
+more"
+	eq "$(in_ns ls -A "$R/mnt" | tr '\n' ' ')" "a b basefile d newdir rootfile "
+	ns_umount "$R/mnt"
+
+	# The kernel's overlayfs (as root, with userxattr, since an unprivileged
+	# daemon writes user.overlay.*) reads the upper the same way, when the
+	# whiteouts are the kernel's kind.
+	[ "$wh" = "character device 0:0" ] || return 0
+	mkdir "$T/kovl"
+	kovl_mount "lowerdir=$R/upper:$LOWERS,userxattr" "$T/kovl"
+	eq "$(tree "$T/kovl")" "$view"
+	eq "$(cat "$T/kovl/a")" "lower a
+more"
+	kovl_umount "$T/kovl"
+}
+
+@test "rootless: a subordinate id range (newuidmap): chown is stored on disk" {
+	awk -F: -v u="$NSUSER" '$1 == u { f = 1 } END { exit !f }' /etc/subuid /etc/subgid ||
+		skip "$NSUSER has no subordinate ids"
+	command -v newuidmap >/dev/null || skip "needs newuidmap (uidmap)"
+	unshare --help | grep -q -- --map-auto || skip "unshare has no --map-auto (util-linux < 2.38)"
+	local feat subu subg
+	feat=$(as_nsuser unshare -r --map-auto "$LAYERFS" features "$R/work")
+	eq "$(feature ownership "$feat")" "chown on disk"
+	mkdir -m 1777 "$R/lower/pub"
+	ns_mount -rm --map-auto -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	# ns id N >= 1 is host id SUB + N - 1
+	subu=$(awk '$1 == 1 { print $2 }' "/proc/$NS_PID/uid_map")
+	subg=$(awk '$1 == 1 { print $2 }' "/proc/$NS_PID/gid_map")
+	[ -n "$subu" ] && [ -n "$subg" ] || fail "no range at id 1: $(cat "/proc/$NS_PID/uid_map")"
+
+	in_ns chown 5:6 "$R/mnt/a"
+	eq "$(in_ns stat -c '%u:%g' "$R/mnt/a")" "5:6"
+	eq "$(stat -c '%u:%g' "$R/upper/a")" "$((subu + 4)):$((subg + 5))"
+	run ! getfattr --absolute-names -n user.containers.override_stat "$R/upper/a"
+	run ! getfattr --absolute-names -n user.containers.override_stat "$R/upper"
+	# an id outside the namespace's map
+	run ! in_ns chown 70000 "$R/mnt/b"
+	[[ "$output" == *"Invalid argument"* ]] || fail "chown 70000: $output"
+	# new objects belong to their creator
+	in_ns setpriv --reuid=7 --regid=8 --clear-groups sh -c "cd '$R/mnt/pub' && : >f && mkdir d"
+	eq "$(in_ns stat -c '%u:%g' "$R/mnt/pub/f" "$R/mnt/pub/d" | tr '\n' ' ')" "7:8 7:8 "
+	eq "$(stat -c '%u:%g' "$R/upper/pub/f" "$R/upper/pub/d" | tr '\n' ' ')" \
+		"$((subu + 6)):$((subg + 7)) $((subu + 6)):$((subg + 7)) "
+	ns_umount "$R/mnt"
+}
+
+@test "rootless: the daemon keeps only the capabilities it needs" {
+	need_cmd capsh
+	# as root: the eight kept ones, dropped from the bounding set too
+	echo x >"$L1/f"
+	mkdir "$L1/d"
+	touch "$L1/d/x"
+	mount_layerfs
+	eq "$(caps_of "$DAEMON_PID")" "$KEPT_CAPS $KEPT_CAPS $KEPT_CAPS" \
+		"CapPrm CapEff CapBnd of the root daemon ($(cap_names "$(caps_of "$DAEMON_PID" | cut -d' ' -f2)"))"
+	# and they are enough for what a root mount writes: device whiteouts,
+	# trusted.* opaque markers, other owners
+	rm "$M/f"
+	eq "$(stat -c '%F %t:%T' "$U/f")" "character special file 0:0"
+	rm -r "$M/d"
+	mkdir "$M/d"
+	eq "$(getfattr --absolute-names --only-values -n trusted.overlay.opaque "$U/d")" y
+	touch "$M/mine"
+	chown 1234:5678 "$M/mine"
+	eq "$(stat -c %u:%g "$U/mine")" 1234:5678
+	unmount_layerfs
+
+	# as the root of a user namespace: the same, relative to it
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	eq "$(caps_of "$NS_PID")" "$KEPT_CAPS $KEPT_CAPS $KEPT_CAPS"
+	ns_umount "$R/mnt"
+}
+
+@test "rootless: a plain user mounts through fusermount3, no namespace" {
+	local pid
+	as_nsuser "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt" \
+		2>"$T/daemon.err" 3>&- || fail "mount failed: $(cat "$T/daemon.err")"
+	pid=$(find_daemon_pid "$R/mnt") || fail "no daemon"
+	echo "fuse $pid $R/mnt" >>"$MOUNTS_FILE"
+	is_mounted "$R/mnt" || fail "not mounted"
+	eq "$(awk '/^Uid/ { print $2 }' "/proc/$pid/status")" "$NS_UID"
+	eq "$(caps_of "$pid")" "0000000000000000 0000000000000000 $(awk '/^CapBnd/ { print $2 }' /proc/self/status)" \
+		"CapPrm CapEff CapBnd of an unprivileged daemon"
+
+	eq "$(as_nsuser stat -c '%u:%g' "$R/mnt/a")" "$NS_UID:$NS_GID"
+	as_nsuser sh -c "echo more >>'$R/mnt/a'"
+	as_nsuser rm "$R/mnt/gone"
+	user_can_mknod_whiteout && eq "$(stat -c '%F %t:%T' "$R/upper/gone")" "character special file 0:0" ||
+		eq "$(stat -c %F "$R/upper/.wh.gone")" "regular empty file"
+	as_nsuser chmod 600 "$R/mnt/b"
+	eq "$(getfattr --absolute-names --only-values -n user.containers.override_stat "$R/upper/b")" "$NS_UID:$NS_GID:0600"
+	run ! as_nsuser chown root "$R/mnt/b"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "chown to root: $output"
+	eq "$(as_nsuser ls -A "$R/mnt" | tr '\n' ' ')" "a b basefile d empty rootfile "
+
+	as_nsuser fusermount3 -u "$R/mnt"
+	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
+	_forget_mount "$R/mnt"
+}
