@@ -255,7 +255,8 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi)
 {
-	struct new_obj o = { .type = S_IFREG, .mode = mode, .open_flags = fi->flags };
+	struct new_obj o = { .type = S_IFREG, .mode = mode,
+			     .open_flags = io_flags(fi->flags) };
 	struct fuse_entry_param e;
 	struct fhandle *fh;
 	struct node *n = NULL;

@@ -31,6 +31,20 @@ static int open_flags(int flags)
 	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW)) | O_CLOEXEC;
 }
 
+/* The flags of our own descriptor for an open request. With the kernel's
+ * writeback cache, it reads pages through any open file to complete a
+ * partial write, so a write-only open must be able to read, and it
+ * computes the offsets of appending writes itself, so the descriptor
+ * must not append on its own (pwrite would ignore the offset). */
+int io_flags(int flags)
+{
+	if (!fs.writeback)
+		return flags;
+	if ((flags & O_ACCMODE) == O_WRONLY)
+		flags = (flags & ~O_ACCMODE) | O_RDWR;
+	return flags & ~O_APPEND;
+}
+
 int file_open_handle(struct node *n, int flags, struct fhandle **out)
 {
 	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
@@ -46,7 +60,9 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 			return err;
 	}
 	gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
-	fd = node_open(n, open_flags(flags));
+	fd = node_open(n, open_flags(io_flags(flags)));
+	if ((fd == -EACCES || fd == -EPERM) && io_flags(flags) != flags)
+		fd = node_open(n, open_flags(flags));	/* no read permission */
 	if (fd < 0)
 		return fd;
 	fh = xcalloc(1, sizeof(*fh));
@@ -71,7 +87,7 @@ static int fh_fd(struct fhandle *fh)
 	pthread_mutex_lock(&fh->lock);
 	if (fh->gen != __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE)) {
 		uint32_t gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
-		fd = node_open(n, open_flags(fh->flags) & ~O_TRUNC);
+		fd = node_open(n, open_flags(io_flags(fh->flags)) & ~O_TRUNC);
 		if (fd >= 0) {
 			/* the old fd stays valid for concurrent readers
 			 * until release: keep it by dup2 onto the same

@@ -92,6 +92,7 @@ struct fs {
 	struct layer *layers;	/* layers[0] is the upper slot */
 	int nlayers;		/* 1 + number of lowers */
 	bool has_upper;
+	bool writeback;		/* the kernel caches writes (ops.c) */
 	int workfd;		/* the staging dir inside workdir */
 	int procfd;		/* /proc/self/fd */
 	bool same_fs;		/* all layers on one filesystem: real st_ino */
@@ -300,6 +301,7 @@ struct fhandle {
 	pthread_mutex_t lock;
 };
 
+int io_flags(int flags);
 int file_open_handle(struct node *n, int flags, struct fhandle **out);
 void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -20,7 +20,15 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 #ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV_V2;
 #endif
-	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	/* Small writes gather in the kernel's page cache and reach us as
+	 * large ones; only this mount changes the layers, so the kernel's
+	 * idea of sizes and times stays right. See io_flags(). */
+	if (fs.has_upper && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+		fs.writeback = true;
+	} else {
+		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	}
 	conn->max_write = 1 << 20;
 	conn->time_gran = 1;
 }
