@@ -200,6 +200,7 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	mode_t type = st->st_mode & S_IFMT;
+	mode_t real_mode = st->st_mode & 07777;
 	char spath[PATH_MAX], dpath[PATH_MAX];
 	int in = -1, out = -1, keep = -1, err = 0;
 
@@ -243,6 +244,10 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 	if (err)
 		goto out;
 
+	/* With the owner in an override xattr the copy belongs to the daemon:
+	 * it must not carry set-id bits for that owner. */
+	if (fs.override_xattr)
+		real_mode &= ~(mode_t)(S_ISUID | S_ISGID);
 	/* owner first: chown drops capabilities and set-id bits */
 	if (out >= 0) {
 		if (fs.override_xattr) {
@@ -256,7 +261,7 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		err = copy_xattrs(in, out);
 		if (err)
 			goto out;
-		if (fchmod(out, st->st_mode & 07777) < 0) {
+		if (fchmod(out, real_mode) < 0) {
 			err = -errno;
 			goto out;
 		}
@@ -277,7 +282,7 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 			fd_path_at(fs.workfd, tmp, dpath, sizeof(dpath));
 			oref_path(src, spath, sizeof(spath));
 			copy_xattrs_path(spath, dpath);
-			if (fchmodat(fs.workfd, tmp, st->st_mode & 07777, 0) < 0) {
+			if (fchmodat(fs.workfd, tmp, real_mode, 0) < 0) {
 				err = -errno;
 				goto out;
 			}

@@ -359,6 +359,17 @@ chown_err() {
 	done
 }
 
+@test "idmap: a copy-up under an override xattr gives the daemon-owned copy no set-id bits" {
+	echo low >"$L1/suid"
+	chown 1000:1000 "$L1/suid"
+	chmod 6755 "$L1/suid"
+	mount_layerfs "xattr_permissions=2"
+	touch "$M/suid"
+	eq "$(owner "$M/suid") $(stat -c %a "$M/suid")" "1000:1000 6755" "shown as in the layer"
+	eq "$(getfattr --absolute-names --only-values -n user.fuseoverlayfs.override_stat "$U/suid")" "1000:1000:06755"
+	eq "$(owner "$U/suid") $(stat -c %a "$U/suid")" "0:0 755" "the real copy"
+}
+
 @test "idmap: override xattrs hold disk ids when a mapping is active" {
 	touch "$L1/f"
 	chown 1000:2000 "$L1/f"
