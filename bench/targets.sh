@@ -76,10 +76,10 @@ mount_cmd() {
 	local opts="lowerdir=$lower,upperdir=$RUN/upper,workdir=$RUN/work${extra:+,$extra}"
 	case $target in
 	layerfs)
-		"$LAYERFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1 9>&-
+		"$LAYERFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1 8>&- 9>&-
 		;;
 	fuse-overlayfs)
-		"$FUSE_OVERLAYFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1 9>&-
+		"$FUSE_OVERLAYFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1 8>&- 9>&-
 		;;
 	kernel)
 		# paths relative to $DATA: 100 layers must fit in one page of
@@ -173,7 +173,7 @@ unmount_one() {
 # commands it started.
 start_watchdog() {
 	(
-		exec >/dev/null 2>&1
+		exec >/dev/null 2>&1 8>&- 9>&-
 		sleep "$LIMIT" &
 		s=$!
 		trap 'kill $s; exit 0' TERM
