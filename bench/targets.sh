@@ -12,6 +12,7 @@
 #   DPID   the daemon's pid (FUSE targets), else empty
 #   MOUNT_SECS  seconds from starting the mount command to its return
 
+MAIN_PID=$BASHPID  # the shell that sourced this file
 STARTED_MOUNTS=()  # mount points we mounted
 STARTED_PIDS=()    # daemons serving them
 
@@ -170,24 +171,26 @@ unmount_one() {
 
 # A workload that runs longer than $LIMIT seconds is stopped: its daemon
 # is killed (blocked requests then fail with ENOTCONN) and so are the
-# commands it started.
+# commands it started.  The watchdog waits in the read builtin (no child
+# to leave behind) and is stopped with SIGKILL: a subshell killed by a
+# signal it does not trap, before it has reset its traps, runs the EXIT
+# trap it inherited (bench_cleanup) on its way out.
 start_watchdog() {
+	[ -p "$RUN/watchdog.fifo" ] || mkfifo "$RUN/watchdog.fifo"
 	(
+		trap - EXIT INT TERM
 		exec >/dev/null 2>&1 8>&- 9>&-
-		sleep "$LIMIT" &
-		s=$!
-		trap 'kill $s; exit 0' TERM
-		wait $s || exit 0
+		read -r -t "$LIMIT" _ <>"$RUN/watchdog.fifo" && exit 0
 		echo "timed out after $LIMIT s" >"$RUN/timed-out"
 		[ -s "$RUN/dpid" ] && kill -9 "$(cat "$RUN/dpid")"
-		pkill -9 -P "$$"
+		pkill -9 -P "$MAIN_PID"
 	) &
 	WATCHDOG=$!
 }
 
 stop_watchdog() {
-	kill "$WATCHDOG" 2>/dev/null
-	wait "$WATCHDOG" 2>/dev/null
+	kill -9 "$WATCHDOG" 2>/dev/null
+	{ wait "$WATCHDOG"; } 2>/dev/null
 	if [ -f "$RUN/timed-out" ]; then
 		echo "bench: workload $(cat "$RUN/timed-out")" >&2
 		rm -f "$RUN/timed-out"
@@ -198,6 +201,7 @@ stop_watchdog() {
 # on exit, error or ^C: our background jobs, our mounts, our daemons
 bench_cleanup() {
 	local m p
+	[ "$BASHPID" = "$MAIN_PID" ] || exit 1 # only the main shell cleans up
 	trap - EXIT INT TERM
 	for p in $(jobs -p); do kill -9 "$p" 2>/dev/null; done
 	for m in "${STARTED_MOUNTS[@]}"; do
