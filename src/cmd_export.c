@@ -6,8 +6,6 @@
  * or a kill leaves no broken FILE.tar behind. */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "archive_load.h"
 #include "stack.h"
 
 #define WH_PREFIX ".wh."
@@ -340,6 +339,8 @@ int cmd_export(int argc, char **argv)
 			"Write the upper of STACK as an OCI image layer tarball.\n");
 		return help ? 0 : 1;
 	}
+	if (archive_load() < 0)
+		return 1;
 	memset(&st, 0, sizeof(st));
 	if (stack_open(argv[1], STACK_NEED_UPPER, &st, &err))
 		goto out;

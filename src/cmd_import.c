@@ -13,8 +13,6 @@
  * leaves nothing behind. */
 #include "config.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -25,6 +23,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "archive_load.h"
 #include "stack.h"
 
 struct dirtime {
@@ -390,6 +389,8 @@ int cmd_import(int argc, char **argv)
 			"Unpack an OCI image layer into the new directory LAYERDIR.\n");
 		return help ? 0 : 1;
 	}
+	if (archive_load() < 0)
+		return 1;
 	im.tar = argv[1];
 	im.err = &err;
 	dest = argv[2];

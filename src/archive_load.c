@@ -1,0 +1,38 @@
+/* Loading libarchive at run time (see archive_load.h). */
+#include "config.h"
+
+#define LFS_ARCHIVE_LOADER
+#include <dlfcn.h>
+#include <stdio.h>
+
+#include "archive_load.h"
+
+#define LFS_ARCHIVE_DEFINE(f) __typeof__(f) *lfs_##f;
+LFS_ARCHIVE_FUNCS(LFS_ARCHIVE_DEFINE)
+#undef LFS_ARCHIVE_DEFINE
+
+int archive_load(void)
+{
+	static const char *const names[] = { "libarchive.so.13", "libarchive.so" };
+	static int loaded;
+	void *h = NULL;
+
+	if (loaded)
+		return 0;
+	for (size_t i = 0; !h && i < sizeof(names) / sizeof(names[0]); i++)
+		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		fprintf(stderr, "layerfs: cannot load libarchive (%s); install it "
+			"(Debian: apt-get install libarchive13)\n", dlerror());
+		return -1;
+	}
+#define LFS_ARCHIVE_LOOKUP(f)						\
+	if (!(*(void **)&lfs_##f = dlsym(h, #f))) {			\
+		fprintf(stderr, "layerfs: libarchive lacks %s\n", #f);	\
+		return -1;						\
+	}
+	LFS_ARCHIVE_FUNCS(LFS_ARCHIVE_LOOKUP)
+#undef LFS_ARCHIVE_LOOKUP
+	loaded = 1;
+	return 0;
+}
