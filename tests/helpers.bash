@@ -72,7 +72,10 @@ start_watchdog() {
 	local limit=${LFS_TEST_TIMEOUT:-600}
 	(
 		exec 3>&- 1>/dev/null 2>&1
-		sleep "$limit"
+		# the sleep dies with us: teardown's kill must not orphan it
+		sleep "$limit" &
+		trap 'kill $! 2>/dev/null; exit 0' TERM
+		wait $! || exit 0
 		echo "test ran longer than ${limit}s: watchdog killed its daemons" >"$T/.watchdog"
 		while read -r kind pid mnt; do
 			[ "$kind" = fuse ] && kill -9 "$pid"
@@ -91,7 +94,8 @@ find_daemon_pid() {
 	local mnt=$1 exe p arg
 	exe=$(readlink -f "$LAYERFS")
 	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/exe" 2>/dev/null)" = "$exe" ] || continue
+		# -ef compares the files without a fork per process
+		[ "$p/exe" -ef "$exe" ] || continue
 		while IFS= read -r -d '' arg; do
 			if [ "$arg" = "$mnt" ]; then
 				echo "${p#/proc/}"
