@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,7 +317,15 @@ void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 void lfs_forget_multi(fuse_req_t req, size_t count,
 		      struct fuse_forget_data *forgets)
 {
+	static size_t since_trim;
+
 	for (size_t i = 0; i < count; i++)
 		node_forget(node_from_id(forgets[i].ino), forgets[i].nlookup);
 	fuse_reply_none(req);
+	/* The kernel forgets in batches when it drops its caches: hand the
+	 * memory of the nodes freed back to the system, not just to malloc. */
+	if (__atomic_add_fetch(&since_trim, count, __ATOMIC_RELAXED) >= 4096) {
+		__atomic_store_n(&since_trim, 0, __ATOMIC_RELAXED);
+		malloc_trim(0);
+	}
 }
