@@ -106,7 +106,10 @@ int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 	mode = st.st_mode & 07777;
 	if (isdir && sgid)
 		mode |= S_ISGID;
-	err = set_owner_at(dirfd, name, uid, gid, mode);
+	if (!fs.override_xattr && st.st_uid == uid && st.st_gid == gid)
+		err = 0;	/* the daemon's own ids: nothing to change */
+	else
+		err = set_owner_at(dirfd, name, uid, gid, mode);
 	if (err == -EPERM || err == -EINVAL) {
 		/* ids the daemon may not give: keep its own, as a
 		 * filesystem without chown support would */
