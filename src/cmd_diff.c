@@ -124,50 +124,13 @@ static int lower_lookup(const struct lowers *lo, const char *name,
 	return ret;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names in directory FD, sorted, without "." and "..". */
+/* The names in directory FD, sorted; none when it cannot be read. */
 static char **list_dir(int fd, size_t *count)
 {
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	int dfd = dup(fd);
-	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	char **names;
 
-	*count = 0;
-	if (!d) {
-		if (dfd >= 0)
-			close(dfd);
-		return NULL;
-	}
-	rewinddir(d);
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 32;
-			names = realloc(names, cap * sizeof(*names));
-			if (!names)
-				abort();
-		}
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_str);
-	*count = n;
+	dir_names_sorted(fd, &names, count);
 	return names;
-}
-
-static void free_names(char **names, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
 }
 
 static bool upper_has(int ufd, bool xwh, const char *name)
@@ -195,7 +158,7 @@ static void diff_opaque(int ufd, bool xwh, const struct lowers *lo,
 			if (lower_lookup(lo, names[k], NULL))
 				add_change(c, 'D', path, names[k]);
 		}
-		free_names(names, n);
+		names_free(names, n);
 	}
 }
 
@@ -258,7 +221,7 @@ static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 		}
 		lowers_free(child);
 	}
-	free_names(names, n);
+	names_free(names, n);
 	lowers_free(none);
 	return ret;
 }

@@ -231,42 +231,18 @@ out:
 	return ret;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* The entries of DFD in name order, so that the same upper gives the
  * same tarball. */
 static int export_dir(struct exporter *x, int dfd, const char *dir)
 {
 	bool opaque = false, xwh = false, has_marker;
-	char **names = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
+	char **names;
+	size_t n;
 	struct stat sb;
-	int ret = 0, fd = dup(dfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	int ret = 0, err = dir_names_sorted(dfd, &names, &n);
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return lerr_add(x->err, "upper: %s: %s", *dir ? dir : "/", strerror(errno));
-	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 32;
-			names = realloc(names, cap * sizeof(*names));
-			if (!names)
-				abort();
-		}
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_str);
+	if (err)
+		return lerr_add(x->err, "upper: %s: %s", *dir ? dir : "/", strerror(-err));
 
 	dir_opaque_state(dfd, &opaque, &xwh);
 	has_marker = fstatat(dfd, OPQ_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0;
@@ -280,9 +256,7 @@ static int export_dir(struct exporter *x, int dfd, const char *dir)
 		else
 			ret = export_one(x, dfd, dir, names[i], xwh);
 	}
-	for (size_t i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
+	names_free(names, n);
 	return ret;
 }
 

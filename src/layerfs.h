@@ -53,6 +53,7 @@ struct config {
 
 enum opt_result { OPT_OK, OPT_EXIT_OK, OPT_ERROR };
 
+void config_defaults(struct config *cfg);
 enum opt_result options_parse(int argc, char **argv, struct config *cfg);
 void options_free(struct config *cfg);
 void usage(FILE *out, const char *prog);
@@ -376,6 +377,9 @@ int fd_path_at(int dirfd, const char *name, char *buf, size_t len);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 char *xstrdup(const char *s);
+void mountinfo_unescape(char *s);
+int dir_names_sorted(int fd, char ***names, size_t *count);
+void names_free(char **names, size_t n);
 int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 		    const struct stat *parent_st, bool isdir);
 mode_t apply_umask(int parent_upper_fd, mode_t mode,

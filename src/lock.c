@@ -189,23 +189,6 @@ int work_lock_holder(const char *workdir)
 	return pid > 0 ? pid : -1;
 }
 
-/* mountinfo escapes blanks and backslashes as \ooo. */
-static void unescape_octal(char *s)
-{
-	char *d = s;
-
-	while (*s) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 4;
-		} else {
-			*d++ = *s++;
-		}
-	}
-	*d = '\0';
-}
-
 /* The canonical form of a mount point without stat'ing it: a FUSE mount
  * whose daemon died answers ENOTCONN, yet is still mounted. */
 static char *mountpoint_canonical(const char *mp)
@@ -251,7 +234,7 @@ bool mount_is_live(const char *mountpoint)
 		sep = save ? strstr(save, " - ") : NULL;
 		if (!sep)
 			continue;
-		unescape_octal(fields[4]);
+		mountinfo_unescape(fields[4]);
 		found = !strcmp(fields[4], want) && !strncmp(sep + 3, "fuse.layerfs ", 13);
 	}
 	if (f)

@@ -66,23 +66,6 @@ static int build_fuse_args(struct fuse_args *args, struct config *cfg,
 	return 0;
 }
 
-/* mountinfo escapes blanks, tabs, newlines and backslashes as \ooo. */
-static void mountinfo_unescape(char *s)
-{
-	char *d = s;
-
-	for (; *s; s++) {
-		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
-		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
-			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
-			s += 3;
-		} else {
-			*d++ = *s;
-		}
-	}
-	*d = '\0';
-}
-
 /* The kernel reads ahead 128 KiB on a FUSE mount, so a sequential read
  * costs a request per 128 KiB; let it ask for 1 MiB (max_write) at a
  * time, as a disk would be read. Only root may; others keep the default.

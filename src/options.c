@@ -312,18 +312,23 @@ static void print_version(void)
 	printf("FUSE library version %s\n", fuse_pkgversion());
 }
 
-enum opt_result options_parse(int argc, char **argv, struct config *cfg)
+/* The defaults of every option, shared by the -o form and stack files. */
+void config_defaults(struct config *cfg)
 {
-	char *pos[2] = { NULL, NULL };
-	int npos = 0;
-
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->fsync = true;
 	cfg->threaded = true;
 	cfg->timeout = 86400;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;
+}
 
+enum opt_result options_parse(int argc, char **argv, struct config *cfg)
+{
+	char *pos[2] = { NULL, NULL };
+	int npos = 0;
+
+	config_defaults(cfg);
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i];
 

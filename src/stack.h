@@ -66,7 +66,6 @@ int fsync_dir(const char *path);
 char *path_dirname(const char *path);
 char *path_sibling(const char *path, const char *prefix, const char *suffix);
 
-void config_defaults(struct config *cfg);
 int options_from_json(json_t *obj, struct config *cfg, const char *file,
 		      struct lerr *err);
 int idmap_from_json(json_t *obj, struct config *cfg, const char *file,

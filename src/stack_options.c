@@ -34,16 +34,6 @@ static bool in_list(const char *const *list, const char *s)
 	return false;
 }
 
-void config_defaults(struct config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->fsync = true;
-	cfg->threaded = true;
-	cfg->timeout = 86400;
-	cfg->squash_uid = -1;
-	cfg->squash_gid = -1;
-}
-
 /* Append KEY or KEY=VAL to the libfuse options; libfuse's option splitter
  * takes a backslash as escaping the next character, so commas in a value
  * survive. */

@@ -1,6 +1,7 @@
 /* Small helpers shared by the operations. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -139,4 +140,73 @@ void fill_entry(struct fuse_entry_param *e, struct node *n,
 	e->attr = *st;
 	e->attr_timeout = fs.timeout;
 	e->entry_timeout = fs.timeout;
+}
+
+/* mountinfo escapes blanks, tabs, newlines and backslashes as \ooo:
+ * undo it in place. */
+void mountinfo_unescape(char *s)
+{
+	char *d = s;
+
+	while (*s) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*d++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 4;
+		} else {
+			*d++ = *s++;
+		}
+	}
+	*d = '\0';
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in directory FD, sorted, without "." and "..": 0 with
+ * *NAMES (free with names_free) and *COUNT set, or -errno. FD is read
+ * from its start, through a duplicate that shares its offset. */
+int dir_names_sorted(int fd, char ***names, size_t *count)
+{
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	int dfd = dup(fd), err;
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+
+	*names = NULL;
+	*count = 0;
+	if (!d) {
+		err = -errno;
+		if (dfd >= 0)
+			close(dfd);
+		return err;
+	}
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 32;
+			v = realloc(v, cap * sizeof(*v));
+			if (!v)
+				abort();
+		}
+		v[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_str);
+	*names = v;
+	*count = n;
+	return 0;
+}
+
+void names_free(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 }
