@@ -133,34 +133,123 @@ static int owner_check(const struct stat *attr, int to_set)
 static int set_owner(struct node *n, const struct oref *o,
 		     const struct stat *attr, int to_set)
 {
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
 	struct stat cur;
-	uid_t uid;
-	gid_t gid;
 	int err;
 
 	to_set = owner_fields(to_set);
 	if (!to_set)
 		return 0;
-	err = oref_stat(o, &cur);
-	if (err)
-		return err;
-	uid = cur.st_uid;
-	gid = cur.st_gid;
 	if ((to_set & FUSE_SET_ATTR_UID) && uid_to_disk(attr->st_uid, &uid))
 		return -EINVAL;
 	if ((to_set & FUSE_SET_ATTR_GID) && gid_to_disk(attr->st_gid, &gid))
 		return -EINVAL;
 	if (fs.override_xattr && !S_ISLNK(n->type)) {
+		mode_t mode;
+
+		err = oref_stat(o, &cur);
+		if (err)
+			return err;
+		if (uid == (uid_t)-1)
+			uid = cur.st_uid;
+		if (gid == (gid_t)-1)
+			gid = cur.st_gid;
 		/* chown drops set-id bits of non-directories */
-		mode_t mode = cur.st_mode;
+		mode = cur.st_mode;
 		if (!S_ISDIR(cur.st_mode) && (uid != cur.st_uid || gid != cur.st_gid))
 			mode &= ~(mode_t)(S_ISUID | ((mode & S_IXGRP) ? S_ISGID : 0));
 		return override_write(o->dirfd, o->name, uid, gid, mode);
 	}
+	/* -1 leaves that id as it is */
 	if (fchownat(o->dirfd, o->name, uid, gid,
 		     AT_SYMLINK_NOFOLLOW | (o->name[0] ? 0 : AT_EMPTY_PATH)) < 0)
 		return -errno;
 	return 0;
+}
+
+static int set_mode(struct node *n, const struct oref *o, mode_t mode)
+{
+	char path[PATH_MAX];
+	struct stat cur;
+	int err;
+
+	if (S_ISLNK(n->type))
+		return -EOPNOTSUPP;
+	if (fs.override_xattr) {
+		err = oref_stat(o, &cur);
+		if (!err)
+			err = override_write(o->dirfd, o->name, cur.st_uid,
+					     cur.st_gid, mode);
+		if (err)
+			return err;
+		/* the real mode follows where it can, for readers of the
+		 * upper that ignore the override, but never with set-id
+		 * bits: the real owner is the daemon's, not the one the
+		 * override names */
+		if (o->name[0])
+			fchmodat(o->dirfd, o->name, mode & 01777, 0);
+		return 0;
+	}
+	if (o->name[0])
+		return fchmodat(o->dirfd, o->name, mode & 07777, 0) < 0 ? -errno : 0;
+	oref_path(o, path, sizeof(path));
+	return chmod(path, mode & 07777) < 0 ? -errno : 0;
+}
+
+/* Is the caller of REQ in group GID (shown), or root? */
+static bool caller_in_group(fuse_req_t req, gid_t gid)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	gid_t groups[64];
+	int i, n;
+
+	if (c->uid == 0 || c->gid == gid)
+		return true;
+	n = fuse_req_getgroups(req, 64, groups);
+	for (i = 0; i < n && i < 64; i++)
+		if (groups[i] == gid)
+			return true;
+	return false;
+}
+
+/* What a write, truncate or chown by a process without CAP_FSETID does
+ * on Linux: clear set-user-ID, and set-group-ID where the group may
+ * execute or the caller is not in the file's group. The kernel asks us
+ * to (session_io.c); O is a copied-up file, ST its attributes. Returns
+ * 1 if the mode changed. */
+static int kill_suidgid(fuse_req_t req, struct node *n, const struct oref *o,
+			const struct stat *st)
+{
+	mode_t m = st->st_mode & 07777, kill = 0;
+	int err;
+
+	if (S_ISDIR(st->st_mode) || S_ISLNK(st->st_mode))
+		return 0;
+	if (m & S_ISUID)
+		kill |= S_ISUID;
+	if ((m & S_ISGID) && ((m & S_IXGRP) ||
+			      !caller_in_group(req, idmap_active() ?
+					       gid_to_shown(st->st_gid) : st->st_gid)))
+		kill |= S_ISGID;
+	if (!kill)
+		return 0;
+	err = set_mode(n, o, m & ~kill);
+	return err ? err : 1;
+}
+
+/* The same for a write or an O_TRUNC open, whose replies carry no
+ * attributes: the kernel still holds the old mode, so tell it to ask. */
+void node_kill_suidgid(fuse_req_t req, struct node *n)
+{
+	struct stat st;
+	struct oref o;
+
+	if (node_oref(n, &o))
+		return;
+	if (!oref_stat(&o, &st) && kill_suidgid(req, n, &o, &st) > 0)
+		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
+	oref_put(&o);
 }
 
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -168,7 +257,6 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 {
 	struct node *n = node_from_id(ino);
 	struct stat st;
-	char path[PATH_MAX];
 	unsigned cflags = 0;
 	struct oref o = { .hold = NULL };
 	int err;
@@ -191,31 +279,9 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	if (to_set & FUSE_SET_ATTR_MODE) {
-		if (S_ISLNK(n->type)) {
-			err = -EOPNOTSUPP;
+		err = set_mode(n, &o, attr->st_mode);
+		if (err)
 			goto out;
-		}
-		if (fs.override_xattr) {
-			struct stat cur;
-
-			err = oref_stat(&o, &cur);
-			if (!err)
-				err = override_write(o.dirfd, o.name, cur.st_uid,
-						     cur.st_gid, attr->st_mode);
-			if (err)
-				goto out;
-			/* the real mode follows where it can, for readers of
-			 * the upper that ignore the override, but never with
-			 * set-id bits: the real owner is the daemon's, not
-			 * the one the override names */
-			if (o.name[0])
-				fchmodat(o.dirfd, o.name, attr->st_mode & 01777, 0);
-		} else if (o.name[0] ? fchmodat(o.dirfd, o.name, attr->st_mode & 07777, 0) < 0 :
-			   (oref_path(&o, path, sizeof(path)),
-			    chmod(path, attr->st_mode & 07777) < 0)) {
-			err = -errno;
-			goto out;
-		}
 	}
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		err = set_size(n, &o, attr->st_size, fi);
@@ -229,6 +295,8 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	err = oref_stat(&o, &st);
+	if (!err && req_kill_suidgid() && (err = kill_suidgid(req, n, &o, &st)) > 0)
+		err = oref_stat(&o, &st);
 	if (!err)
 		fix_stat(n, &st);
 out:

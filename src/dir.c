@@ -89,7 +89,7 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct stat pst, cur;
 	char tmp[64], whname[NAME_MAX + 1];
-	bool staged = false, has_whfile = false;
+	bool staged = false, has_whfile = false, default_acl;
 	const char *tname;
 	struct lset *ls;
 	int pfd, tfd, fd, err;
@@ -113,8 +113,9 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 	if (fstat(pfd, &pst) < 0)
 		return -errno;
 	override_apply(0, pfd, "", &pst);
+	default_acl = o->type != 0 && o->type != S_IFLNK && has_default_acl(pfd);
 	if (o->type != 0 && o->type != S_IFLNK)
-		o->mode = (o->type | (apply_umask(pfd, o->mode, ctx) & 07777));
+		o->mode = (o->type | (apply_umask(default_acl, o->mode, ctx) & 07777));
 
 	if (fstatat(pfd, name, &cur, AT_SYMLINK_NOFOLLOW) == 0) {
 		if (!stat_is_whiteout(&cur))
@@ -168,6 +169,10 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 	*out = node_find_or_insert(parent, name, st, ls,
 				   staged && o->type == S_IFDIR, NULL);
 	fix_stat(*out, st);
+	/* a new object carries no xattr unless it inherited a default ACL
+	 * or an LSM labelled it: spare the first getxattr its listxattr */
+	if (o->type != 0 && !default_acl && !fs.selinux_host)
+		node_xattrs_new(*out);
 	dir_changed(parent);
 	if (o->type == S_IFREG && openfd) {
 		*openfd = fd;

@@ -115,6 +115,9 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, -err);
 		return;
 	}
+	/* O_TRUNC by a process without CAP_FSETID (session_io.c) */
+	if (req_kill_suidgid() && (fi->flags & O_TRUNC))
+		node_kill_suidgid(req, fh->node);
 	fi->fh = (uintptr_t)fh;
 	fi->keep_cache = 1;
 	if (fi->flags & O_DIRECT)
@@ -136,25 +139,52 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	fuse_reply_data(req, &buf, FUSE_BUF_SPLICE_MOVE);
 }
 
+/* The data of a WRITE request sits in our buffer right after its
+ * headers, which O_DIRECT refuses as misaligned: write it from an
+ * aligned copy. An unaligned offset or length still fails as it would
+ * on the real file. */
+static ssize_t write_direct(int fd, struct fuse_bufvec *in, off_t off)
+{
+	size_t len = fuse_buf_size(in);
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
+	void *p;
+	ssize_t n;
+
+	if (posix_memalign(&p, 4096, len ? len : 1) != 0)
+		return -ENOMEM;
+	mem.buf[0].mem = p;
+	n = fuse_buf_copy(&mem, in, 0);
+	if (n >= 0) {
+		n = pwrite(fd, p, (size_t)n, off);
+		if (n < 0)
+			n = -errno;
+	}
+	free(p);
+	return n;
+}
+
 void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		   off_t off, struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	ssize_t n;
 
+	/* a write through the page cache (writepage) was checked when it
+	 * was made; the kernel marks the others that must clear set-id bits
+	 * (session_io.c) */
+	if (!fi->writepage && req_kill_suidgid())
+		node_kill_suidgid(req, fh_of(fi)->node);
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = fh_fd(fh_of(fi));
 	out.buf[0].pos = off;
-	n = fuse_buf_copy(&out, in, 0);
+	if (fh_of(fi)->flags & O_DIRECT)
+		n = write_direct(out.buf[0].fd, in, off);
+	else
+		n = fuse_buf_copy(&out, in, 0);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
 		fuse_reply_write(req, (size_t)n);
-}
-
-void lfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	fuse_reply_err(req, 0);
 }
 
 void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

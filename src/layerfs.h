@@ -100,6 +100,7 @@ struct fs {
 	enum wh_style wh_style;
 	enum opaque_style opq_style;
 	bool can_chown;		/* chown to other ids works on the upper */
+	bool selinux_host;	/* SELinux is enabled here (xattr.c) */
 	const char *override_xattr;	/* upper keeps owner/mode here, or NULL */
 	unsigned long namemax;
 	double timeout;
@@ -189,6 +190,7 @@ struct lset *lset_new(int n);
 void lset_free(struct lset *ls);
 void node_set_lset(struct node *n, struct lset *ls);
 void node_xattrs_changed(struct node *n);
+void node_xattrs_new(struct node *n);
 struct node *node_get(struct node *n);
 void node_put(struct node *n);
 void node_forget(struct node *n, uint64_t nlookup);
@@ -309,7 +311,6 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		   off_t off, struct fuse_file_info *fi);
-void lfs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	       struct fuse_file_info *fi);
@@ -325,6 +326,7 @@ void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 /* ---- attributes (attr.c) ---- */
 
 int node_stat(struct node *n, struct stat *st);
+void node_kill_suidgid(fuse_req_t req, struct node *n);
 void fix_stat(struct node *n, struct stat *st);
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -382,12 +384,18 @@ int dir_names_sorted(int fd, char ***names, size_t *count);
 void names_free(char **names, size_t n);
 int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 		    const struct stat *parent_st, bool isdir);
-mode_t apply_umask(int parent_upper_fd, mode_t mode,
-		   const struct fuse_ctx *ctx);
+bool has_default_acl(int parent_upper_fd);
+mode_t apply_umask(bool default_acl, mode_t mode, const struct fuse_ctx *ctx);
 void fill_entry(struct fuse_entry_param *e, struct node *n,
 		const struct stat *st);
 void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern struct fuse_lowlevel_ops lfs_ops;
+
+/* session_io.c: FUSE_HANDLE_KILLPRIV_V2 behind libfuse's back */
+extern bool killpriv_v2;
+int session_io_attach(struct fuse_session *se);
+void session_want_killpriv_v2(void);
+bool req_kill_suidgid(void);
 
 #endif

@@ -137,6 +137,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (staging_prepare(&fs) < 0)
 		goto out_session;
 	caps_probe(&fs);
+	fs.selinux_host = access("/sys/fs/selinux/enforce", F_OK) == 0;
 	override_detect_layers(&fs);
 	if (nodes_init() < 0) {
 		lfs_log("cannot read the layer roots: %s", strerror(errno));
@@ -150,6 +151,10 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (fuse_session_mount(se, cfg->mountpoint) != 0) {
 		lfs_log("cannot mount on '%s'", cfg->mountpoint);
 		goto out_signals;
+	}
+	if (session_io_attach(se) != 0) {
+		lfs_log("cannot set up the FUSE session's I/O");
+		goto out_unmount;
 	}
 	raise_readahead(cfg->mountpoint);
 	if (fuse_daemonize(cfg->foreground) != 0 || proc_open(&fs) < 0)

@@ -7,19 +7,20 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_DONT_MASK |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_SPLICE_WRITE |
-			FUSE_CAP_SPLICE_MOVE | FUSE_CAP_SPLICE_READ |
+			FUSE_CAP_SPLICE_MOVE |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-			FUSE_CAP_ASYNC_READ;
+			FUSE_CAP_ASYNC_READ | FUSE_CAP_CACHE_SYMLINKS;
 
 	if (!fs.cfg->noacl)
 		want |= FUSE_CAP_POSIX_ACL;
 	conn->want |= want & conn->capable;
 	/* The daemon writes with CAP_FSETID, so the real filesystem would
-	 * keep set-id bits on writes; let the kernel clear them. */
+	 * keep set-id bits on writes; let the kernel clear them... */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
-#ifdef FUSE_CAP_HANDLE_KILLPRIV_V2
-	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV_V2;
-#endif
+	/* ...unless the kernel marks the requests that must clear them
+	 * (FUSE_HANDLE_KILLPRIV_V2, offered in session_io.c): then it also
+	 * stops asking for security.capability before every write */
+	session_want_killpriv_v2();
 	/* Small writes gather in the kernel's page cache and reach us as
 	 * large ones; only this mount changes the layers, so the kernel's
 	 * idea of sizes and times stays right. See io_flags(). */
@@ -36,6 +37,8 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->time_gran = 1;
 }
 
+/* No .flush: there is nothing to do at close(2), and libfuse's ENOSYS
+ * tells the kernel to stop sending FLUSH, a round trip per close. */
 struct fuse_lowlevel_ops lfs_ops = {
 	.init = lfs_init,
 	.lookup = lfs_lookup,
@@ -54,7 +57,6 @@ struct fuse_lowlevel_ops lfs_ops = {
 	.open = lfs_open,
 	.read = lfs_read,
 	.write_buf = lfs_write_buf,
-	.flush = lfs_flush,
 	.release = lfs_release,
 	.fsync = lfs_fsync,
 	.opendir = lfs_opendir,

@@ -124,12 +124,15 @@ int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 
 /* The kernel leaves the umask to us (FUSE_CAP_DONT_MASK) so that a
  * default ACL on the parent can take its place, as on a local disk. */
-mode_t apply_umask(int parent_upper_fd, mode_t mode, const struct fuse_ctx *ctx)
+bool has_default_acl(int parent_upper_fd)
 {
-	if (!fs.cfg->noacl &&
-	    fgetxattr(parent_upper_fd, "system.posix_acl_default", NULL, 0) > 0)
-		return mode;
-	return mode & ~ctx->umask;
+	return !fs.cfg->noacl &&
+	       fgetxattr(parent_upper_fd, "system.posix_acl_default", NULL, 0) > 0;
+}
+
+mode_t apply_umask(bool default_acl, mode_t mode, const struct fuse_ctx *ctx)
+{
+	return default_acl ? mode : mode & ~ctx->umask;
 }
 
 void fill_entry(struct fuse_entry_param *e, struct node *n,

@@ -102,6 +102,13 @@ void node_xattrs_changed(struct node *n)
 		;
 }
 
+/* N was just created by us and holds no xattr yet; nobody else knows
+ * its node id before the reply. */
+void node_xattrs_new(struct node *n)
+{
+	__atomic_or_fetch(&n->xstate, XSTATE_NONE, __ATOMIC_ACQ_REL);
+}
+
 static bool xattrs_known_none(struct node *n, uint32_t *state)
 {
 	*state = __atomic_load_n(&n->xstate, __ATOMIC_ACQUIRE);
@@ -145,6 +152,19 @@ ssize_t node_getxattr(struct node *n, const char *name, void *buf, size_t size)
 	return xattr_do(n, XGET, name, buf, size, 0);
 }
 
+/* The answer for an attribute the object does not have. On a host
+ * without SELinux nothing reads or sets SELinux labels, yet ls -l asks
+ * for security.selinux of every file it lists, one round trip each;
+ * "not supported" makes it stop asking for the rest of the mount (a
+ * label that is there is still returned). The kernel's overlayfs says
+ * ENODATA, but answers without a round trip. */
+static int absent_errno(const char *name)
+{
+	if (!fs.selinux_host && !strcmp(name, "security.selinux"))
+		return EOPNOTSUPP;
+	return ENODATA;
+}
+
 void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct node *n = node_from_id(ino);
@@ -160,14 +180,14 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		return;
 	}
 	if (xattrs_absent(n)) {
-		fuse_reply_err(req, ENODATA);
+		fuse_reply_err(req, absent_errno(name));
 		return;
 	}
 	if (size)
 		buf = xmalloc(size);
 	r = xattr_do(n, XGET, name, buf, size, 0);
 	if (r < 0)
-		fuse_reply_err(req, errno);
+		fuse_reply_err(req, errno == ENODATA ? absent_errno(name) : errno);
 	else if (size)
 		fuse_reply_buf(req, buf, (size_t)xattr_value_to_shown(name, buf, r));
 	else

@@ -71,3 +71,22 @@ dump() {
 	dump "$F/mnt" >"$T/after"
 	diff -u "$T/before" "$T/after" >&2 || fail "view changed across a remount"
 }
+
+@test "differential: set-id bits after writes, truncates and chowns match the kernel's" {
+	make_traversable
+	mkdir -p "$K/s" "$F/s"
+	bash "$SCRIPTS/setid.sh" build "$K/s"
+	cp -a "$K/s/." "$F/s/"
+	kovl_mount "lowerdir=$K/s,upperdir=$K/upper,workdir=$K/work,$KOPTS" "$K/mnt"
+	lfs_mount "lowerdir=$F/s,upperdir=$F/upper,workdir=$F/work" "$F/mnt"
+	bash "$SCRIPTS/setid.sh" run "$K/mnt" >"$T/k.log" 2>&1
+	bash "$SCRIPTS/setid.sh" run "$F/mnt" >"$T/f.log" 2>&1
+	grep -q '^app 777 ' "$T/k.log" || fail "sanity: the kernel kept set-user-ID on app: $(cat "$T/k.log")"
+	diff -u "$T/k.log" "$T/f.log" >&2 || fail "modes differ (- kernel, + layerfs)"
+	# and the same after a remount: what reached the upper
+	unmount_layerfs "$F/mnt"
+	lfs_mount "lowerdir=$F/s,upperdir=$F/upper,workdir=$F/work" "$F/mnt"
+	for f in app sgnox trunc otrunc direct chownsg; do
+		eq "$(stat -c %a "$F/mnt/$f")" "$(stat -c %a "$K/mnt/$f")" "$f after a remount"
+	done
+}

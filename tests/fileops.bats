@@ -269,3 +269,20 @@ load helpers
 	cp "$M/big" "$T/back"
 	cmp "$T/back" "$T/ref"
 }
+
+@test "fileops: O_DIRECT writes and reads, on a new file and over a lower one" {
+	head -c 3145728 /dev/urandom >"$T/data"
+	cp "$T/data" "$L1/low"
+	mount_layerfs
+	dd if="$T/data" of="$M/new" bs=1M oflag=direct status=none
+	eq "$(sha256sum <"$M/new")" "$(sha256sum <"$T/data")" "new file"
+	# 4 KiB in the middle of the lower file, O_DIRECT, without truncating
+	head -c 4096 /dev/urandom >"$T/patch"
+	dd if="$T/patch" of="$M/low" bs=4096 seek=100 oflag=direct conv=notrunc status=none
+	dd if="$T/patch" of="$T/data" bs=4096 seek=100 conv=notrunc status=none
+	eq "$(dd if="$M/low" bs=1M iflag=direct status=none | sha256sum)" "$(sha256sum <"$T/data")" "read back with O_DIRECT"
+	eq "$(sha256sum <"$U/low")" "$(sha256sum <"$T/data")" "the upper copy"
+	# a misaligned O_DIRECT write fails as on the real file system
+	run dd if="$T/patch" of="$M/low" bs=100 count=1 oflag=direct conv=notrunc status=none
+	[ "$status" -ne 0 ] || fail "a 100-byte O_DIRECT write succeeded"
+}

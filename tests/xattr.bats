@@ -176,3 +176,23 @@ load helpers
 	eq "$(getcap "$M/low")" "" "capability cleared by the write"
 	eq "$(getcap "$U/low")" ""
 }
+
+@test "xattr: without SELinux on the host, a missing security.selinux is 'not supported', a present one is shown" {
+	[ ! -e /sys/fs/selinux/enforce ] || skip "SELinux is enabled on this host"
+	echo x >"$L1/plain"
+	echo x >"$L1/labelled"
+	setfattr -n security.selinux -v "system_u:object_r:etc_t:s0" "$L1/labelled" ||
+		skip "the layer's file system refuses security.selinux"
+	mount_layerfs
+	run getfattr -n security.selinux "$M/plain"
+	[ "$status" -ne 0 ] || fail "getfattr found a label on plain"
+	[[ "$output" == *"Operation not supported"* ]] || fail "not ENOTSUP: $output"
+	eq "$(getfattr --only-values -n security.selinux "$M/labelled")" "system_u:object_r:etc_t:s0"
+	# other missing security.* names stay "no such attribute"
+	run getfattr -n security.other "$M/plain"
+	[[ "$output" == *"No such attribute"* ]] || fail "security.other: $output"
+	# and a new file through the mount, with no label
+	echo y >"$M/new"
+	run getfattr -n security.selinux "$M/new"
+	[[ "$output" == *"Operation not supported"* ]] || fail "new file: $output"
+}

@@ -1,0 +1,128 @@
+/* What libfuse 3.14 does not pass on: the kernel's FUSE_HANDLE_KILLPRIV_V2.
+ *
+ * Without it the kernel asks us for security.capability before every
+ * write(2) to a file (a round trip each), and reads the mode back before
+ * a chown or truncate to clear set-id bits itself. With it, the kernel
+ * leaves that to the server and marks the requests that must clear the
+ * bits: FUSE_WRITE_KILL_SUIDGID, FATTR_KILL_SUIDGID, FUSE_OPEN_KILL_SUIDGID.
+ * libfuse 3.14 neither offers the flag in its INIT reply nor shows us
+ * those request flags, so the session reads and writes /dev/fuse through
+ * the hooks below: they note the flags of each request as it is read (the
+ * thread that reads a request also handles it) and add the flag to the
+ * INIT reply. The capability xattr needs nothing from us: the real file
+ * system drops it when the daemon writes, truncates or chowns the file.
+ *
+ * No splice_receive hook: a request that arrived through a pipe could not
+ * be looked at here, so requests are read into memory (one read(2) where
+ * the spliced path takes two). Replies may still splice file data. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+static __thread bool tl_kill;		/* this request must clear set-id bits */
+static __thread uint64_t tl_init_unique;	/* the INIT being answered, or 0 */
+static uint64_t kernel_flags;		/* what the kernel's INIT offered */
+static bool want_killpriv;		/* set by lfs_init() */
+bool killpriv_v2;			/* negotiated */
+
+bool req_kill_suidgid(void)
+{
+	return tl_kill;
+}
+
+void session_want_killpriv_v2(void)
+{
+	want_killpriv = true;
+}
+
+static void note_request(const void *buf, size_t len)
+{
+	const struct fuse_in_header *h = buf;
+	const void *arg = h + 1;
+	size_t alen = len - sizeof(*h);
+
+	switch (h->opcode) {
+	case FUSE_INIT:
+		if (alen >= offsetof(struct fuse_init_in, flags) + sizeof(uint32_t)) {
+			const struct fuse_init_in *in = arg;
+			kernel_flags = in->flags;
+			tl_init_unique = h->unique;
+		}
+		break;
+	case FUSE_WRITE:
+		if (alen >= sizeof(struct fuse_write_in))
+			tl_kill = ((const struct fuse_write_in *)arg)->write_flags &
+				  FUSE_WRITE_KILL_SUIDGID;
+		break;
+	case FUSE_SETATTR:
+		if (alen >= sizeof(struct fuse_setattr_in))
+			tl_kill = ((const struct fuse_setattr_in *)arg)->valid &
+				  FATTR_KILL_SUIDGID;
+		break;
+	case FUSE_OPEN:
+		if (alen >= sizeof(struct fuse_open_in))
+			tl_kill = ((const struct fuse_open_in *)arg)->open_flags &
+				  FUSE_OPEN_KILL_SUIDGID;
+		break;
+	}
+}
+
+static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
+{
+	ssize_t n = read(fd, buf, len);
+
+	(void)userdata;
+	tl_kill = false;
+	if (n >= (ssize_t)sizeof(struct fuse_in_header))
+		note_request(buf, (size_t)n);
+	return n;
+}
+
+static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
+{
+	(void)userdata;
+	if (tl_init_unique && count >= 2 &&
+	    iov[0].iov_len >= sizeof(struct fuse_out_header)) {
+		struct fuse_out_header *out = iov[0].iov_base;
+
+		if (out->unique == tl_init_unique && out->error == 0 &&
+		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
+			struct fuse_init_out *init = iov[1].iov_base;
+
+			if (want_killpriv && (kernel_flags & FUSE_HANDLE_KILLPRIV_V2)) {
+				init->flags |= FUSE_HANDLE_KILLPRIV_V2;
+				init->flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;
+				killpriv_v2 = true;
+			}
+		}
+		tl_init_unique = 0;
+	}
+	return writev(fd, iov, count);
+}
+
+static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
+			      size_t len, unsigned int flags, void *userdata)
+{
+	(void)userdata;
+	return splice(fdin, offin, fdout, offout, len, flags);
+}
+
+int session_io_attach(struct fuse_session *se)
+{
+	static const struct fuse_custom_io io = {
+		.read = io_read,
+		.writev = io_writev,
+		.splice_send = io_splice_send,
+	};
+
+	return fuse_session_custom_io(se, &io, fuse_session_fd(se));
+}
