@@ -9,4 +9,5 @@ tests_tools_stress_LDFLAGS = $(SAN_LDFLAGS) -pthread
 EXTRA_DIST += \
 	tests/tools/scenario.sh \
 	tests/tools/dumptree.sh \
+	tests/tools/setid.sh \
 	tests/tools/stress.sh
