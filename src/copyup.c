@@ -385,7 +385,7 @@ int copyup(struct node *n, unsigned flags)
 	if (err)
 		goto out;
 
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	if (node_in_upper(n))
 		goto unlock;
 	ls = node_lset(n);
@@ -425,7 +425,7 @@ int copyup(struct node *n, unsigned flags)
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
 unlock:
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 out:
 	node_put(parent);
 	free(name);
@@ -486,7 +486,7 @@ int copyup_tree(struct node *dir)
 	if (err)
 		return err;
 
-	pthread_mutex_lock(&dir->lock);
+	node_lock(dir);
 	ls = node_lset(dir);
 	ufd = ls->r[0].fd;
 	err = opaque_set(ufd);
@@ -498,6 +498,6 @@ int copyup_tree(struct node *dir)
 		node_set_lset(dir, nls);
 		dir->flags |= NODE_OPAQUE;
 	}
-	pthread_mutex_unlock(&dir->lock);
+	node_unlock(dir);
 	return err;
 }

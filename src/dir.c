@@ -299,7 +299,7 @@ static void name_removed(struct node *n, bool was_upper)
 	struct stat st;
 	bool gone;
 
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	if (S_ISDIR(n->type)) {
 		gone = true;
 	} else if (fstatat(node_lset(n)->r[0].fd, "", &st,
@@ -312,7 +312,7 @@ static void name_removed(struct node *n, bool was_upper)
 	}
 	if (gone && was_upper)
 		ino_remap_del(n->kdev, n->kino);
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	if (gone)
 		node_unhash(n);
 }
@@ -422,21 +422,21 @@ static int ensure_opaque(struct node *n)
 {
 	int err = 0;
 
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	if (!(n->flags & NODE_OPAQUE)) {
 		err = opaque_set(node_lset(n)->r[0].fd);
 		if (!err)
 			n->flags |= NODE_OPAQUE;
 	}
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 	return err;
 }
 
 static void move_node(struct node *n, struct node *parent, const char *name)
 {
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	node_set_parent_name(n, parent, name);
-	pthread_mutex_unlock(&n->lock);
+	node_unlock(n);
 }
 
 static int do_rename(struct node *sdir, const char *name, struct node *ddir,

@@ -159,17 +159,16 @@ struct lset {
 
 struct node {
 	struct node *hnext;
-	dev_t kdev;		/* hash key: the top-most real object */
-	ino_t kino;
 	uint64_t nlookup;	/* kernel references (lookup/forget) */
-	uint32_t refs;		/* daemon references */
-	pthread_mutex_t lock;	/* parent, name, flags, copy-up */
-	struct node *parent;
-	char *name;
-	mode_t type;		/* S_IFMT bits */
+	ino_t kino;		/* hash key: the top-most real object */
 	ino_t ino;		/* st_ino shown to the kernel */
+	struct node *parent;	/* parent, name, flags: under node_lock() */
+	char *name;
 	struct lset *ls;	/* read with node_lset() */
 	struct lset *retired;
+	uint32_t kdev;		/* hash key (a Linux dev_t fits 32 bits) */
+	uint32_t refs;		/* daemon references */
+	mode_t type;		/* S_IFMT bits */
 	unsigned flags;
 	uint32_t gen;		/* bumped at copy-up */
 	uint32_t xstate;	/* xattr generation << 1 | XSTATE_NONE */
@@ -192,6 +191,8 @@ void node_set_lset(struct node *n, struct lset *ls);
 void node_xattrs_changed(struct node *n);
 void node_xattrs_new(struct node *n);
 struct node *node_get(struct node *n);
+void node_lock(struct node *n);
+void node_unlock(struct node *n);
 void node_put(struct node *n);
 void node_forget(struct node *n, uint64_t nlookup);
 struct node *node_find_or_insert(struct node *parent, const char *name,
