@@ -394,7 +394,6 @@ void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern struct fuse_lowlevel_ops lfs_ops;
 
 /* session_io.c: FUSE_HANDLE_KILLPRIV_V2 behind libfuse's back */
-extern bool killpriv_v2;
 int session_io_attach(struct fuse_session *se);
 void session_want_killpriv_v2(void);
 bool req_kill_suidgid(void);

@@ -32,7 +32,6 @@ static __thread bool tl_kill;		/* this request must clear set-id bits */
 static __thread uint64_t tl_init_unique;	/* the INIT being answered, or 0 */
 static uint64_t kernel_flags;		/* what the kernel's INIT offered */
 static bool want_killpriv;		/* set by lfs_init() */
-bool killpriv_v2;			/* negotiated */
 
 bool req_kill_suidgid(void)
 {
@@ -101,7 +100,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 			if (want_killpriv && (kernel_flags & FUSE_HANDLE_KILLPRIV_V2)) {
 				init->flags |= FUSE_HANDLE_KILLPRIV_V2;
 				init->flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;
-				killpriv_v2 = true;
+				if (fs.cfg->debug)
+					lfs_log("set-id bits are cleared by the daemon (FUSE_HANDLE_KILLPRIV_V2)");
 			}
 		}
 		tl_init_unique = 0;
