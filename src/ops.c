@@ -32,7 +32,7 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	}
 	conn->max_write = 1 << 20;
 	/* the kernel takes the smaller of this and the mount's readahead,
-	 * which raise_readahead() (main.c) set before INIT */
+	 * which tune_bdi() (main.c) set before INIT */
 	conn->max_readahead = 1 << 20;
 	conn->time_gran = 1;
 }
