@@ -106,6 +106,15 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
 	return (struct fhandle *)(uintptr_t)fi->fh;
 }
 
+/* fallocate(2) and copy_file_range(2) change data as a write does, but
+ * the kernel marks neither as one that must clear set-id bits: clear
+ * them for any caller but root (CAP_FSETID is not known here). */
+static void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
+{
+	if (fuse_req_ctx(req)->uid != 0)
+		node_kill_suidgid(req, n);
+}
+
 void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fhandle *fh;
@@ -215,6 +224,8 @@ void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 
 	if (fallocate(fh_fd(fh_of(fi)), mode, offset, length) < 0)
 		err = errno;
+	else
+		kill_suidgid_unmarked(req, fh_of(fi)->node);
 	fuse_reply_err(req, err);
 }
 
@@ -227,10 +238,12 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 				    fh_fd(fh_of(fi_out)), &off_out, len,
 				    (unsigned)flags);
 
-	if (n < 0)
+	if (n < 0) {
 		fuse_reply_err(req, errno);
-	else
-		fuse_reply_write(req, (size_t)n);
+		return;
+	}
+	kill_suidgid_unmarked(req, fh_of(fi_out)->node);
+	fuse_reply_write(req, (size_t)n);
 }
 
 void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
