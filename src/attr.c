@@ -252,6 +252,16 @@ void node_kill_suidgid(fuse_req_t req, struct node *n)
 	oref_put(&o);
 }
 
+/* Does this SETATTR clear set-id bits? The kernel marks a chown or a
+ * truncate (session_io.c). Before a write by someone without CAP_FSETID
+ * it asks for the bits to go with a SETATTR that sets nothing, which we
+ * must act on when the write passes through to the real file (and then
+ * never reaches us). Root is taken to hold CAP_FSETID. */
+static bool must_kill(fuse_req_t req, int to_set)
+{
+	return req_kill_suidgid() || (to_set == 0 && fuse_req_ctx(req)->uid != 0);
+}
+
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 int to_set, struct fuse_file_info *fi)
 {
@@ -295,7 +305,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	err = oref_stat(&o, &st);
-	if (!err && req_kill_suidgid() && (err = kill_suidgid(req, n, &o, &st)) > 0)
+	if (!err && must_kill(req, to_set) && (err = kill_suidgid(req, n, &o, &st)) > 0)
 		err = oref_stat(&o, &st);
 	if (!err)
 		fix_stat(n, &st);

@@ -279,16 +279,8 @@ void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fh->gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
 	fh->node = n;
 	pthread_mutex_init(&fh->lock, NULL);
-	fi->fh = (uintptr_t)fh;
-	fi->keep_cache = 1;
-	if (fi->flags & O_DIRECT)
-		fi->direct_io = 1;
 	fill_entry(&e, n, &st);
-	if (fuse_reply_create(req, &e, fi) == -ENOENT) {
-		/* the opener was interrupted: nobody will release this */
-		close(fd);
-		free(fh);
-	}
+	reply_opened(req, fi, fh, &e);
 }
 
 /* A name left the merged view (the node was pinned before, so it can

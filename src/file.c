@@ -127,12 +127,32 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* O_TRUNC by a process without CAP_FSETID (session_io.c) */
 	if (req_kill_suidgid() && (fi->flags & O_TRUNC))
 		node_kill_suidgid(req, fh->node);
+	reply_opened(req, fi, fh, NULL);
+}
+
+/* Answer an open or create of FH: through the page cache, or passing
+ * through to the real file (passthrough.c). E is the create's entry. */
+void reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
+		  const struct fuse_entry_param *e)
+{
+	bool keep_cache;
+	int r;
+
+	fh->backing = pt_open(fh->node, fh->fd, &keep_cache);
 	fi->fh = (uintptr_t)fh;
-	fi->keep_cache = 1;
-	if (fi->flags & O_DIRECT)
+	/* the kernel takes no open flag but direct_io and noflush with
+	 * passthrough (it has no page cache of its own for the file then) */
+	fi->keep_cache = !fh->backing && keep_cache;
+	if (fh->backing)
+		session_reply_backing(fh->backing);
+	else if (fi->flags & O_DIRECT)
 		fi->direct_io = 1;
-	if (fuse_reply_open(req, fi) == -ENOENT) {
+	r = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+	if (r == -ENOENT) {
+		/* the opener was interrupted: nobody will release this */
+		pt_release(fh->node, fh->backing);
 		close(fh->fd);
+		pthread_mutex_destroy(&fh->lock);
 		free(fh);
 	}
 }
@@ -200,6 +220,7 @@ void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fhandle *fh = fh_of(fi);
 
+	pt_release(fh->node, fh->backing);
 	close(fh->fd);
 	pthread_mutex_destroy(&fh->lock);
 	free(fh);

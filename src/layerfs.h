@@ -39,6 +39,7 @@ struct config {
 	bool readonly;
 	double timeout;		/* entry and attribute cache lifetime */
 	bool threaded;
+	bool passthrough;	/* file data straight to the upper (passthrough.c) */
 	bool foreground;
 	bool debug;
 	bool allow_other_given;
@@ -94,6 +95,7 @@ struct fs {
 	int nlayers;		/* 1 + number of lowers */
 	bool has_upper;
 	bool writeback;		/* the kernel caches writes (ops.c) */
+	bool passthrough;	/* file data of the upper bypasses us (passthrough.c) */
 	int workfd;		/* the staging dir inside workdir */
 	int procfd;		/* /proc/self/fd */
 	bool same_fs;		/* all layers on one filesystem: real st_ino */
@@ -302,12 +304,15 @@ struct fhandle {
 	uint32_t gen;		/* node->gen at open */
 	int flags;
 	struct node *node;
+	int backing;		/* passthrough id, 0 through the page cache */
 	pthread_mutex_t lock;
 };
 
 int io_flags(int flags);
 int file_open_handle(struct node *n, int flags, struct fhandle **out);
 void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
+		  const struct fuse_entry_param *e);
 void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
@@ -393,9 +398,18 @@ void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern struct fuse_lowlevel_ops lfs_ops;
 
-/* session_io.c: FUSE_HANDLE_KILLPRIV_V2 behind libfuse's back */
+/* passthrough.c */
+bool passthrough_possible(void);
+int pt_open(struct node *n, int fd, bool *keep_cache);
+void pt_release(struct node *n, int backing);
+void pt_forget(struct node *n);
+
+/* session_io.c: FUSE_HANDLE_KILLPRIV_V2 and passthrough behind libfuse's back */
 int session_io_attach(struct fuse_session *se);
 void session_want_killpriv_v2(void);
+bool session_kernel_passthrough(void);
+void session_want_passthrough(void);
+void session_reply_backing(int backing);
 bool req_kill_suidgid(void);
 
 #endif

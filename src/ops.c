@@ -21,10 +21,17 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * (FUSE_HANDLE_KILLPRIV_V2, offered in session_io.c): then it also
 	 * stops asking for security.capability before every write */
 	session_want_killpriv_v2();
-	/* Small writes gather in the kernel's page cache and reach us as
-	 * large ones; only this mount changes the layers, so the kernel's
-	 * idea of sizes and times stays right. See io_flags(). */
-	if (fs.has_upper && (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+	/* As root, file data of the upper layer bypasses us altogether
+	 * (passthrough.c); the kernel then refuses the writeback cache. */
+	if (passthrough_possible() && session_kernel_passthrough()) {
+		session_want_passthrough();
+		fs.passthrough = true;
+	}
+	/* Otherwise small writes gather in the kernel's page cache and reach
+	 * us as large ones; only this mount changes the layers, so the
+	 * kernel's idea of sizes and times stays right. See io_flags(). */
+	if (!fs.passthrough && fs.has_upper &&
+	    (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 		fs.writeback = true;
 	} else {

@@ -61,6 +61,8 @@ void usage(FILE *out, const char *prog)
 "  timeout=SECONDS        how long the kernel caches names and attributes\n"
 "                         (default 86400)\n"
 "  threaded=0|1           multi-threaded request loop (default 1)\n"
+"  passthrough=0|1        as root, file data of the upper layer bypasses the\n"
+"                         daemon (FUSE passthrough, Linux 6.9+; default 1)\n"
 "  uidmapping=D:S:N[:D:S:N...]  show the owner D+i on disk as S+i in the mount\n"
 "                         (i < N), and map back on writes; others show as 65534\n"
 "  gidmapping=D:S:N[...]  the same for groups\n"
@@ -204,6 +206,8 @@ static int parse_one(struct config *cfg, char *opt)
 		return parse_bool(opt, val, &cfg->fsync);
 	if (!strcmp(opt, "threaded"))
 		return parse_bool(opt, val, &cfg->threaded);
+	if (!strcmp(opt, "passthrough"))
+		return parse_bool(opt, val, &cfg->passthrough);
 	if (!strcmp(opt, "volatile") && !val) {
 		cfg->fsync = false;
 		return 0;
@@ -318,6 +322,7 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->fsync = true;
 	cfg->threaded = true;
+	cfg->passthrough = true;
 	cfg->timeout = 86400;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;

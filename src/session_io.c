@@ -28,10 +28,21 @@
 
 #include "layerfs.h"
 
+/* Linux 6.9's additions, absent from older headers */
+#define K_FUSE_PASSTHROUGH	(1ull << 37)
+#define K_FOPEN_PASSTHROUGH	(1u << 7)
+#define K_FUSE_INIT_EXT		(1u << 30)
+#define INIT_OUT_FLAGS2		32	/* byte offsets in fuse_init_out */
+#define INIT_OUT_STACK_DEPTH	36
+#define OPEN_OUT_FLAGS		8	/* and in fuse_open_out */
+#define OPEN_OUT_BACKING_ID	12
+
 static __thread bool tl_kill;		/* this request must clear set-id bits */
 static __thread uint64_t tl_init_unique;	/* the INIT being answered, or 0 */
+static __thread int tl_backing;		/* passthrough id for the open reply */
 static uint64_t kernel_flags;		/* what the kernel's INIT offered */
 static bool want_killpriv;		/* set by lfs_init() */
+static bool want_passthrough;
 
 bool req_kill_suidgid(void)
 {
@@ -41,6 +52,22 @@ bool req_kill_suidgid(void)
 void session_want_killpriv_v2(void)
 {
 	want_killpriv = true;
+}
+
+bool session_kernel_passthrough(void)
+{
+	return kernel_flags & K_FUSE_PASSTHROUGH;
+}
+
+void session_want_passthrough(void)
+{
+	want_passthrough = true;
+}
+
+/* The next open or create reply of this thread passes through to BACKING. */
+void session_reply_backing(int backing)
+{
+	tl_backing = backing;
 }
 
 static void note_request(const void *buf, size_t len)
@@ -53,7 +80,11 @@ static void note_request(const void *buf, size_t len)
 	case FUSE_INIT:
 		if (alen >= offsetof(struct fuse_init_in, flags) + sizeof(uint32_t)) {
 			const struct fuse_init_in *in = arg;
+
 			kernel_flags = in->flags;
+			if ((in->flags & K_FUSE_INIT_EXT) &&
+			    alen >= offsetof(struct fuse_init_in, flags2) + sizeof(uint32_t))
+				kernel_flags |= (uint64_t)in->flags2 << 32;
 			tl_init_unique = h->unique;
 		}
 		break;
@@ -86,9 +117,31 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	return n;
 }
 
+/* Put passthrough into an open reply: a fuse_open_out alone, or after the
+ * fuse_entry_out of a create. */
+static void patch_open_reply(struct iovec *iov, int count)
+{
+	char *out;
+
+	if (count < 2)
+		return;
+	if (iov[1].iov_len == sizeof(struct fuse_open_out))
+		out = iov[1].iov_base;
+	else if (iov[1].iov_len == sizeof(struct fuse_entry_out) + sizeof(struct fuse_open_out))
+		out = (char *)iov[1].iov_base + sizeof(struct fuse_entry_out);
+	else
+		return;
+	*(uint32_t *)(out + OPEN_OUT_FLAGS) |= K_FOPEN_PASSTHROUGH;
+	*(int32_t *)(out + OPEN_OUT_BACKING_ID) = tl_backing;
+}
+
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	(void)userdata;
+	if (tl_backing) {
+		patch_open_reply(iov, count);
+		tl_backing = 0;
+	}
 	if (tl_init_unique && count >= 2 &&
 	    iov[0].iov_len >= sizeof(struct fuse_out_header)) {
 		struct fuse_out_header *out = iov[0].iov_base;
@@ -97,6 +150,18 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
 			struct fuse_init_out *init = iov[1].iov_base;
 
+			if (want_passthrough && (kernel_flags & K_FUSE_PASSTHROUGH) &&
+			    iov[1].iov_len >= INIT_OUT_STACK_DEPTH + sizeof(uint32_t)) {
+				char *b = iov[1].iov_base;
+
+				init->flags |= K_FUSE_INIT_EXT;
+				*(uint32_t *)(b + INIT_OUT_FLAGS2) |= (uint32_t)(K_FUSE_PASSTHROUGH >> 32);
+				/* backing files on a plain file system only;
+				 * mounts stacked on this one stay possible */
+				*(uint32_t *)(b + INIT_OUT_STACK_DEPTH) = 1;
+				if (fs.cfg->debug)
+					lfs_log("file data of the upper passes through (FUSE passthrough)");
+			}
 			if (want_killpriv && (kernel_flags & FUSE_HANDLE_KILLPRIV_V2)) {
 				init->flags |= FUSE_HANDLE_KILLPRIV_V2;
 				init->flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;

@@ -141,7 +141,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	/* the rest are flags */
 	if (!strcmp(key, "fsync") || !strcmp(key, "volatile") ||
 	    !strcmp(key, "static_nlink") || !strcmp(key, "noacl") ||
-	    !strcmp(key, "threaded") || !strcmp(key, "squash_to_root") ||
+	    !strcmp(key, "threaded") || !strcmp(key, "passthrough") ||
+	    !strcmp(key, "squash_to_root") ||
 	    !strcmp(key, "ro") || in_list(fuse_flags, key)) {
 		b = want_bool(v, file, key, err);
 		if (b < 0)
@@ -159,6 +160,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		cfg->noacl = b;
 	else if (!strcmp(key, "threaded"))
 		cfg->threaded = b;
+	else if (!strcmp(key, "passthrough"))
+		cfg->passthrough = b;
 	else if (!strcmp(key, "squash_to_root"))
 		cfg->squash_to_root = b;
 	else if (!strcmp(key, "ro")) {
