@@ -13,7 +13,7 @@
 
 int cmd_features(int argc, char **argv)
 {
-	struct config cfg = { .fsync = true };
+	struct config cfg = { .fsync = true, .passthrough = true };
 	char dir[64];
 	int wfd;
 
@@ -47,6 +47,9 @@ int cmd_features(int argc, char **argv)
 	printf("opaque directories: %s\n", opq_style_name(fs.opq_style));
 	printf("ownership: %s\n", fs.can_chown ? "chown on disk" :
 	       "kept in the user.containers.override_stat xattr");
+	printf("file data of upper files: %s\n", passthrough_possible(wfd) ?
+	       "passed through to the real files (where the kernel offers it, Linux 6.9+)" :
+	       "through the daemon (passthrough needs root in the initial user namespace)");
 	close(fs.workfd);
 	fs.workfd = -1;
 	unlinkat(wfd, dir, AT_REMOVEDIR);

@@ -399,7 +399,7 @@ void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 extern struct fuse_lowlevel_ops lfs_ops;
 
 /* passthrough.c */
-bool passthrough_possible(void);
+bool passthrough_possible(int upper_fd);
 int pt_open(struct node *n, int fd, bool *keep_cache);
 void pt_release(struct node *n, int backing);
 void pt_forget(struct node *n);

@@ -23,7 +23,8 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	session_want_killpriv_v2();
 	/* As root, file data of the upper layer bypasses us altogether
 	 * (passthrough.c); the kernel then refuses the writeback cache. */
-	if (passthrough_possible() && session_kernel_passthrough()) {
+	if (fs.has_upper && passthrough_possible(fs.layers[0].fd) &&
+	    session_kernel_passthrough()) {
 		session_want_passthrough();
 		fs.passthrough = true;
 	}

@@ -77,21 +77,23 @@ static bool initial_userns(void)
 
 /* Can the upper layer serve as backing files? The kernel takes none from
  * a stacked file system (overlayfs, FUSE) below a passthrough mount. */
-static bool upper_unstacked(void)
+static bool unstacked(int fd)
 {
 	struct statfs sf;
 
-	if (fstatfs(fs.layers[0].fd, &sf) < 0)
+	if (fstatfs(fd, &sf) < 0)
 		return false;
 	return sf.f_type != 0x794c7630 /* overlayfs */ &&
 	       sf.f_type != 0x65735546 /* FUSE */ &&
 	       sf.f_type != 0xf15f /* ecryptfs */;
 }
 
-bool passthrough_possible(void)
+/* May a daemon whose upper layer is on the file system of FD pass file
+ * data through, if the kernel offers it? */
+bool passthrough_possible(int fd)
 {
-	return fs.has_upper && fs.cfg->passthrough && geteuid() == 0 &&
-	       initial_userns() && upper_unstacked();
+	return fs.cfg->passthrough && geteuid() == 0 && initial_userns() &&
+	       unstacked(fd);
 }
 
 int pt_open(struct node *n, int fd, bool *keep_cache)

@@ -164,6 +164,7 @@ tree() {
 	eq "$(feature whiteouts "$out")" "$wh"
 	eq "$(feature "opaque directories" "$out")" "xattr user.overlay.opaque=y"
 	eq "$(feature ownership "$out")" "kept in the user.containers.override_stat xattr"
+	[[ "$(feature "file data of upper files" "$out")" == "through the daemon"* ]] || fail "plain user: $out"
 
 	# one id mapped: every capability, in the namespace only; still no
 	# trusted.* xattrs and no chown to other ids
@@ -174,6 +175,8 @@ tree() {
 	eq "$(feature whiteouts "$out")" "$wh"
 	eq "$(feature "opaque directories" "$out")" "xattr user.overlay.opaque=y"
 	eq "$(feature ownership "$out")" "kept in the user.containers.override_stat xattr"
+	[[ "$(feature "file data of upper files" "$out")" == "through the daemon"* ]] ||
+		fail "namespace root cannot register backing files: $out"
 
 	# real root
 	out=$("$LAYERFS" features "$R/work")
@@ -181,6 +184,7 @@ tree() {
 	eq "$(feature whiteouts "$out")" "character device 0:0"
 	eq "$(feature "opaque directories" "$out")" "xattr trusted.overlay.opaque=y"
 	eq "$(feature ownership "$out")" "chown on disk"
+	[[ "$(feature "file data of upper files" "$out")" == "passed through"* ]] || fail "root: $out"
 	# the probe leaves nothing behind in the work dir
 	eq "$(names "$R/work")" ""
 }
