@@ -1,16 +1,21 @@
-/* What libfuse 3.14 does not pass on: the kernel's FUSE_HANDLE_KILLPRIV_V2.
+/* What libfuse 3.14 does not pass on: FUSE_HANDLE_KILLPRIV_V2 and
+ * FUSE_PASSTHROUGH (Linux 5.11 and 6.9).
  *
- * Without it the kernel asks us for security.capability before every
- * write(2) to a file (a round trip each), and reads the mode back before
- * a chown or truncate to clear set-id bits itself. With it, the kernel
- * leaves that to the server and marks the requests that must clear the
- * bits: FUSE_WRITE_KILL_SUIDGID, FATTR_KILL_SUIDGID, FUSE_OPEN_KILL_SUIDGID.
- * libfuse 3.14 neither offers the flag in its INIT reply nor shows us
- * those request flags, so the session reads and writes /dev/fuse through
- * the hooks below: they note the flags of each request as it is read (the
- * thread that reads a request also handles it) and add the flag to the
- * INIT reply. The capability xattr needs nothing from us: the real file
- * system drops it when the daemon writes, truncates or chowns the file.
+ * Without the first the kernel asks us for security.capability before
+ * every write(2) to a file (a round trip each), and reads the mode back
+ * before a chown or truncate to clear set-id bits itself. With it, the
+ * kernel leaves that to the server and marks the requests that must clear
+ * the bits: FUSE_WRITE_KILL_SUIDGID, FATTR_KILL_SUIDGID,
+ * FUSE_OPEN_KILL_SUIDGID. The capability xattr needs nothing from us: the
+ * real file system drops it when the daemon writes, truncates or chowns.
+ * The second lets an open reply name a backing file (passthrough.c).
+ *
+ * libfuse 3.14 offers neither in its INIT reply, shows us none of those
+ * request flags and has no field for a backing id, so the session reads
+ * and writes /dev/fuse through the hooks below. They note the flags of
+ * each request as it is read (the thread that reads a request also
+ * handles it and sends its reply), and patch the INIT reply and the open
+ * replies that passthrough.c asked for.
  *
  * No splice_receive hook: a request that arrived through a pipe could not
  * be looked at here, so requests are read into memory (one read(2) where
