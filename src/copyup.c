@@ -116,47 +116,17 @@ static bool xattr_copyable(const char *name)
 	return !xattr_is_internal(name) && !xattr_is_override(name);
 }
 
+/* Security labels the upper cannot take are dropped, as the kernel
+ * does; user data must not be. */
+static bool copyup_fatal(const char *name, int err)
+{
+	return strncmp(name, "user.", 5) == 0 && err != ENOTSUP;
+}
+
 /* Copy xattrs between two descriptors (regular files and directories). */
 int copy_xattrs(int src, int dst)
 {
-	ssize_t len = flistxattr(src, NULL, 0);
-	char *list, *val = NULL;
-	size_t valsz = 0;
-	int err = 0;
-
-	if (len <= 0)
-		return 0;
-	list = xmalloc((size_t)len);
-	len = flistxattr(src, list, (size_t)len);
-	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
-		const char *name = list + off;
-		ssize_t vlen;
-
-		if (!xattr_copyable(name))
-			continue;
-		vlen = fgetxattr(src, name, NULL, 0);
-		if (vlen < 0)
-			continue;
-		if ((size_t)vlen > valsz) {
-			free(val);
-			valsz = (size_t)vlen;
-			val = xmalloc(valsz);
-		}
-		vlen = fgetxattr(src, name, val, valsz);
-		if (vlen < 0)
-			continue;
-		if (fsetxattr(dst, name, val, (size_t)vlen, 0) < 0) {
-			/* security labels the upper cannot take are dropped,
-			 * as the kernel does; user data must not be */
-			if (strncmp(name, "user.", 5) == 0 && errno != ENOTSUP) {
-				err = -errno;
-				break;
-			}
-		}
-	}
-	free(list);
-	free(val);
-	return err;
+	return xattrs_copy_fd(src, dst, xattr_copyable, copyup_fatal);
 }
 
 /* Same, by path, for objects that cannot be opened (fifos, devices). */

@@ -268,6 +268,8 @@ int copyup(struct node *n, unsigned flags);
 int copyup_tree(struct node *dir);
 char *staging_name(char *buf, size_t len);
 int copy_xattrs(int src, int dst);
+int xattrs_copy_fd(int src, int dst, bool (*keep)(const char *name),
+		   bool (*fatal)(const char *name, int err));
 int restore_dir_times(int dirfd, const struct stat *st);
 
 /* ---- whiteouts and opaque markers (whiteout.c) ---- */

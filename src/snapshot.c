@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,47 +63,31 @@ bool layer_is_private_xattr(const char *name)
 /* Owner, mode, times and xattrs of the directory SRC onto DST: the merged
  * root shows the upper root's attributes, so a fresh upper must carry the
  * old one's for the view not to change. */
+static bool root_xattr_kept(const char *name)
+{
+	return !layer_is_private_xattr(name);
+}
+
+/* labels or namespaces the new upper's file system refuses are left out */
+static bool root_xattr_fatal(const char *name, int err)
+{
+	(void)name;
+	return err != ENOTSUP && err != EPERM;
+}
+
 static int copy_root_attrs(int src, int dst)
 {
 	struct timespec ts[2];
 	struct stat sb;
-	char *list = NULL, *val = NULL;
-	ssize_t len;
-	int ret = -1;
 
 	if (fstat(src, &sb) < 0 || fchown(dst, sb.st_uid, sb.st_gid) < 0 ||
 	    fchmod(dst, sb.st_mode & 07777) < 0)
 		return -1;
-	len = flistxattr(src, NULL, 0);
-	if (len > 0) {
-		list = xmalloc((size_t)len);
-		len = flistxattr(src, list, (size_t)len);
-	}
-	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
-		const char *name = list + off;
-		ssize_t vlen;
-
-		if (layer_is_private_xattr(name))
-			continue;
-		vlen = fgetxattr(src, name, NULL, 0);
-		if (vlen < 0)
-			continue;
-		free(val);
-		val = xmalloc((size_t)vlen + 1);
-		vlen = fgetxattr(src, name, val, (size_t)vlen);
-		if (vlen >= 0 && fsetxattr(dst, name, val, (size_t)vlen, 0) < 0 &&
-		    errno != ENOTSUP && errno != EPERM)
-			goto out;
-	}
+	if (xattrs_copy_fd(src, dst, root_xattr_kept, root_xattr_fatal) < 0)
+		return -1;
 	ts[0] = sb.st_atim;
 	ts[1] = sb.st_mtim;
-	if (futimens(dst, ts) < 0)
-		goto out;
-	ret = 0;
-out:
-	free(list);
-	free(val);
-	return ret;
+	return futimens(dst, ts) < 0 ? -1 : 0;
 }
 
 /* A new empty directory with TEMPLATE's root attributes, made aside as

@@ -213,3 +213,45 @@ void names_free(char **names, size_t n)
 		free(names[i]);
 	free(names);
 }
+
+/* Copy the xattrs of SRC that KEEP accepts onto DST (descriptors of
+ * regular files or directories). A value DST refuses ends the copy with
+ * -errno when FATAL(name, errno) says so, and is skipped otherwise. */
+int xattrs_copy_fd(int src, int dst, bool (*keep)(const char *name),
+		   bool (*fatal)(const char *name, int err))
+{
+	ssize_t len = flistxattr(src, NULL, 0);
+	char *list, *val = NULL;
+	size_t valsz = 0;
+	int err = 0;
+
+	if (len <= 0)
+		return 0;
+	list = xmalloc((size_t)len);
+	len = flistxattr(src, list, (size_t)len);
+	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
+		const char *name = list + off;
+		ssize_t vlen;
+
+		if (!keep(name))
+			continue;
+		vlen = fgetxattr(src, name, NULL, 0);
+		if (vlen < 0)
+			continue;
+		if ((size_t)vlen > valsz) {
+			free(val);
+			valsz = (size_t)vlen;
+			val = xmalloc(valsz);
+		}
+		vlen = fgetxattr(src, name, val, valsz);
+		if (vlen < 0)
+			continue;
+		if (fsetxattr(dst, name, val, (size_t)vlen, 0) < 0 && fatal(name, errno)) {
+			err = -errno;
+			break;
+		}
+	}
+	free(list);
+	free(val);
+	return err;
+}
