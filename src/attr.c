@@ -197,14 +197,21 @@ static int set_mode(struct node *n, const struct oref *o, mode_t mode)
 	return chmod(path, mode & 07777) < 0 ? -errno : 0;
 }
 
-/* Is the caller of REQ in group GID (shown), or root? */
+/* Does the caller of REQ hold CAP_FSETID, which keeps set-id bits? Its
+ * capabilities are not known here: root is taken to hold it. */
+bool caller_has_fsetid(fuse_req_t req)
+{
+	return fuse_req_ctx(req)->uid == 0;
+}
+
+/* Is the caller of REQ in group GID (shown), or privileged? */
 static bool caller_in_group(fuse_req_t req, gid_t gid)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 	gid_t groups[64];
 	int i, n;
 
-	if (c->uid == 0 || c->gid == gid)
+	if (caller_has_fsetid(req) || c->gid == gid)
 		return true;
 	n = fuse_req_getgroups(req, 64, groups);
 	for (i = 0; i < n && i < 64; i++)
@@ -256,10 +263,10 @@ void node_kill_suidgid(fuse_req_t req, struct node *n)
  * truncate (session_io.c). Before a write by someone without CAP_FSETID
  * it asks for the bits to go with a SETATTR that sets nothing, which we
  * must act on when the write passes through to the real file (and then
- * never reaches us). Root is taken to hold CAP_FSETID. */
+ * never reaches us). */
 static bool must_kill(fuse_req_t req, int to_set)
 {
-	return req_kill_suidgid() || (to_set == 0 && fuse_req_ctx(req)->uid != 0);
+	return req_kill_suidgid() || (to_set == 0 && !caller_has_fsetid(req));
 }
 
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,

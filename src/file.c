@@ -107,11 +107,10 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
 }
 
 /* fallocate(2) and copy_file_range(2) change data as a write does, but
- * the kernel marks neither as one that must clear set-id bits: clear
- * them for any caller but root (CAP_FSETID is not known here). */
+ * the kernel marks neither as one that must clear set-id bits. */
 static void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
 {
-	if (fuse_req_ctx(req)->uid != 0)
+	if (!caller_has_fsetid(req))
 		node_kill_suidgid(req, n);
 }
 

@@ -335,6 +335,7 @@ void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 int node_stat(struct node *n, struct stat *st);
 void node_kill_suidgid(fuse_req_t req, struct node *n);
+bool caller_has_fsetid(fuse_req_t req);
 void fix_stat(struct node *n, struct stat *st);
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,

@@ -140,6 +140,37 @@ static void patch_open_reply(struct iovec *iov, int count)
 	*(int32_t *)(out + OPEN_OUT_BACKING_ID) = tl_backing;
 }
 
+/* Offer what lfs_init() wanted and the kernel offered in the INIT reply. */
+static void patch_init_reply(struct iovec *iov, int count)
+{
+	struct fuse_out_header *out = iov[0].iov_base;
+	struct fuse_init_out *init;
+	char *b;
+
+	if (count < 2 || iov[0].iov_len < sizeof(*out) ||
+	    out->unique != tl_init_unique || out->error != 0 ||
+	    iov[1].iov_len < offsetof(struct fuse_init_out, flags) + sizeof(uint32_t))
+		return;
+	init = iov[1].iov_base;
+	b = iov[1].iov_base;
+	if (want_passthrough && (kernel_flags & K_FUSE_PASSTHROUGH) &&
+	    iov[1].iov_len >= INIT_OUT_STACK_DEPTH + sizeof(uint32_t)) {
+		init->flags |= K_FUSE_INIT_EXT;
+		*(uint32_t *)(b + INIT_OUT_FLAGS2) |= (uint32_t)(K_FUSE_PASSTHROUGH >> 32);
+		/* backing files on a plain file system only; mounts stacked
+		 * on this one stay possible */
+		*(uint32_t *)(b + INIT_OUT_STACK_DEPTH) = 1;
+		if (fs.cfg->debug)
+			lfs_log("file data of the upper passes through (FUSE passthrough)");
+	}
+	if (want_killpriv && (kernel_flags & FUSE_HANDLE_KILLPRIV_V2)) {
+		init->flags |= FUSE_HANDLE_KILLPRIV_V2;
+		init->flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;
+		if (fs.cfg->debug)
+			lfs_log("set-id bits are cleared by the daemon (FUSE_HANDLE_KILLPRIV_V2)");
+	}
+}
+
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	(void)userdata;
@@ -147,33 +178,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		patch_open_reply(iov, count);
 		tl_backing = 0;
 	}
-	if (tl_init_unique && count >= 2 &&
-	    iov[0].iov_len >= sizeof(struct fuse_out_header)) {
-		struct fuse_out_header *out = iov[0].iov_base;
-
-		if (out->unique == tl_init_unique && out->error == 0 &&
-		    iov[1].iov_len >= offsetof(struct fuse_init_out, flags) + sizeof(uint32_t)) {
-			struct fuse_init_out *init = iov[1].iov_base;
-
-			if (want_passthrough && (kernel_flags & K_FUSE_PASSTHROUGH) &&
-			    iov[1].iov_len >= INIT_OUT_STACK_DEPTH + sizeof(uint32_t)) {
-				char *b = iov[1].iov_base;
-
-				init->flags |= K_FUSE_INIT_EXT;
-				*(uint32_t *)(b + INIT_OUT_FLAGS2) |= (uint32_t)(K_FUSE_PASSTHROUGH >> 32);
-				/* backing files on a plain file system only;
-				 * mounts stacked on this one stay possible */
-				*(uint32_t *)(b + INIT_OUT_STACK_DEPTH) = 1;
-				if (fs.cfg->debug)
-					lfs_log("file data of the upper passes through (FUSE passthrough)");
-			}
-			if (want_killpriv && (kernel_flags & FUSE_HANDLE_KILLPRIV_V2)) {
-				init->flags |= FUSE_HANDLE_KILLPRIV_V2;
-				init->flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;
-				if (fs.cfg->debug)
-					lfs_log("set-id bits are cleared by the daemon (FUSE_HANDLE_KILLPRIV_V2)");
-			}
-		}
+	if (tl_init_unique) {
+		patch_init_reply(iov, count);
 		tl_init_unique = 0;
 	}
 	return writev(fd, iov, count);

@@ -60,9 +60,6 @@ bool layer_is_private_xattr(const char *name)
 	       !strncmp(name, "user.fuseoverlayfs.", 19);
 }
 
-/* Owner, mode, times and xattrs of the directory SRC onto DST: the merged
- * root shows the upper root's attributes, so a fresh upper must carry the
- * old one's for the view not to change. */
 static bool root_xattr_kept(const char *name)
 {
 	return !layer_is_private_xattr(name);
@@ -75,6 +72,9 @@ static bool root_xattr_fatal(const char *name, int err)
 	return err != ENOTSUP && err != EPERM;
 }
 
+/* Owner, mode, times and xattrs of the directory SRC onto DST: the merged
+ * root shows the upper root's attributes, so a fresh upper must carry the
+ * old one's for the view not to change. */
 static int copy_root_attrs(int src, int dst)
 {
 	struct timespec ts[2];
