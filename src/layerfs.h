@@ -96,6 +96,7 @@ struct fs {
 	bool has_upper;
 	bool writeback;		/* the kernel caches writes (ops.c) */
 	bool passthrough;	/* file data of the upper bypasses us (passthrough.c) */
+	bool no_opendir;	/* the kernel opens directories without us (readdir.c) */
 	int workfd;		/* the staging dir inside workdir */
 	int procfd;		/* /proc/self/fd */
 	bool same_fs;		/* all layers on one filesystem: real st_ino */
@@ -251,6 +252,7 @@ int merged_is_empty(struct node *dir);
 size_t dentry_list_count(struct dentry_list *l);
 const char *dentry_list_name(struct dentry_list *l, size_t i);
 unsigned char dentry_list_type(struct dentry_list *l, size_t i);
+void listing_forget(struct node *dir);
 void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);

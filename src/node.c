@@ -155,6 +155,8 @@ static void node_free(struct node *n)
 	struct lset *r, *next;
 
 	pt_forget(n);
+	if (n->type == S_IFDIR)
+		listing_forget(n);
 	lset_free(n->ls);
 	for (r = n->retired; r; r = next) {
 		next = r->retired_next;

@@ -38,6 +38,11 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	} else {
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	}
+	/* Directories open without a round trip (readdir.c) */
+	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
+		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;
+		fs.no_opendir = true;
+	}
 	conn->max_write = 1 << 20;
 	/* the kernel takes the smaller of this and the mount's readahead,
 	 * which tune_bdi() (main.c) set before INIT */

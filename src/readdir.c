@@ -1,12 +1,21 @@
 /* Merged directory listings: the union of a directory's layers, upper
  * first, each name once, without whiteouts, the names they hide, or the
- * layers' internal entries. A listing is taken whole at opendir (and at
- * rewinddir), so offsets are stable indexes into it. */
+ * layers' internal entries.
+ *
+ * The kernel opens directories without asking us (zero-message opendir),
+ * so READDIR carries no handle: an offset has to mean the same thing in
+ * every listing of the directory, whatever changed in between. It is a
+ * cookie made from the name, and a listing is served in cookie order, so
+ * "continue after OFF" skips no name that is still there and repeats
+ * none, the way hashed directories of ext4 and xfs behave. Cookies stay
+ * below 2^31, so 32-bit programs without large-file support can read
+ * them. A listing is cached while its stream lasts (see listing_get). */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,12 +27,14 @@ struct dent {
 	ino_t ino;
 	unsigned char type;
 	int layer;		/* top-most layer holding the name */
+	off_t cookie;		/* the offset after this entry (listing_sort) */
 };
 
 struct dentry_list {
 	size_t n, cap;
 	struct dent *e;
 	uint32_t gen;		/* the directory's generation when listed */
+	uint32_t refs;		/* of a cached listing (listing_get) */
 };
 
 /* A set of names seen so far in higher layers (shown or hidden). */
@@ -237,56 +248,196 @@ int merged_is_empty(struct node *dir)
 	return err;
 }
 
-struct dirh {
-	pthread_mutex_t lock;
-	struct dentry_list *list;
-};
+/* "." and ".." come first, at offsets 1 and 2; names take cookies from
+ * COOKIE_MIN up. The hash leaves 2^31 - 2^30 - COOKIE_MIN values above it
+ * for the rare names whose hashes collide. */
+#define COOKIE_MIN 16
 
+static off_t name_cookie(const char *name)
+{
+	uint64_t h = name_hash(name);
+
+	/* FNV-1a mixes its last bytes poorly; finish it off */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return COOKIE_MIN + (off_t)(h >> 34);
+}
+
+static int dent_cmp(const void *a, const void *b)
+{
+	const struct dent *x = a, *y = b;
+
+	if (x->cookie != y->cookie)
+		return x->cookie < y->cookie ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/* Put the names of a fresh listing in cookie order. Names whose hashes
+ * collide take the next free values, in name order. */
+static void listing_sort(struct dentry_list *l)
+{
+	l->e[0].cookie = 1;
+	l->e[1].cookie = 2;
+	for (size_t i = 2; i < l->n; i++)
+		l->e[i].cookie = name_cookie(l->e[i].name);
+	qsort(l->e + 2, l->n - 2, sizeof(*l->e), dent_cmp);
+	for (size_t i = 3; i < l->n; i++)
+		if (l->e[i].cookie <= l->e[i - 1].cookie)
+			l->e[i].cookie = l->e[i - 1].cookie + 1;
+}
+
+/* The index of the first entry after offset OFF. */
+static size_t listing_seek(struct dentry_list *l, off_t off)
+{
+	size_t lo = 2, hi = l->n;
+
+	if (off < 2)
+		return off < 0 ? 0 : (size_t)off;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (l->e[mid].cookie <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Listings being read, at most one per slot. A directory is read in
+ * several requests (a READDIRPLUS per 4 KiB or so, then one that finds
+ * the end), so its listing is kept from the first until the last; the
+ * kernel then caches the whole stream itself. Offsets are cookies, so
+ * losing a listing to a slot's next owner costs a new listing, never a
+ * wrong one. */
+#define LISTING_SLOTS 64
+
+static struct {
+	struct node *dir;
+	struct dentry_list *l;
+} listings[LISTING_SLOTS];
+static pthread_mutex_t listings_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static size_t listing_slot(struct node *dir)
+{
+	return (size_t)(((uintptr_t)dir >> 4) * 0x9E3779B97F4A7C15ULL >> 58) &
+	       (LISTING_SLOTS - 1);
+}
+
+static void listing_put(struct dentry_list *l)
+{
+	if (l && !__atomic_sub_fetch(&l->refs, 1, __ATOMIC_ACQ_REL))
+		dentry_list_free(l);
+}
+
+/* DIR's listing for a request at offset OFF. A stream that has begun
+ * goes on with the listing it began with, as it would with a handle of
+ * its own; a stream that starts (OFF 0) sees every change before it. */
+static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
+{
+	size_t s = listing_slot(dir);
+	struct dentry_list *l = NULL, *old;
+	uint32_t gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
+	int err;
+
+	pthread_mutex_lock(&listings_lock);
+	if (listings[s].dir == dir && (off > 0 || listings[s].l->gen == gen)) {
+		l = listings[s].l;
+		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+	}
+	pthread_mutex_unlock(&listings_lock);
+	if (l) {
+		*out = l;
+		return 0;
+	}
+	err = merged_list(dir, &l);
+	if (err)
+		return err;
+	listing_sort(l);
+	l->refs = 2;		/* the slot's and the caller's */
+	pthread_mutex_lock(&listings_lock);
+	old = listings[s].l;
+	listings[s].dir = dir;
+	listings[s].l = l;
+	pthread_mutex_unlock(&listings_lock);
+	listing_put(old);
+	*out = l;
+	return 0;
+}
+
+/* Drop DIR's cached listing (L only, if given): the stream reached its
+ * end, or the node is going away. */
+static void listing_drop(struct node *dir, struct dentry_list *l)
+{
+	size_t s = listing_slot(dir);
+	struct dentry_list *old = NULL;
+
+	pthread_mutex_lock(&listings_lock);
+	if (listings[s].dir == dir && (!l || listings[s].l == l)) {
+		old = listings[s].l;
+		listings[s].dir = NULL;
+		listings[s].l = NULL;
+	}
+	pthread_mutex_unlock(&listings_lock);
+	listing_put(old);
+}
+
+void listing_forget(struct node *dir)
+{
+	listing_drop(dir, NULL);
+}
+
+/* Opening a directory needs nothing from us. Where the kernel can, it
+ * stops asking (ENOSYS: no OPENDIR or RELEASEDIR round trip) and caches
+ * the listings it reads; elsewhere the open says the same. Every change
+ * to a directory passes through the daemon, and the kernel drops its
+ * cached listing on each one it sends. */
 void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirh *dh = xcalloc(1, sizeof(*dh));
-
-	pthread_mutex_init(&dh->lock, NULL);
-	fi->fh = (uintptr_t)dh;
-	/* Every change to a directory passes through the daemon, and the
-	 * kernel drops its cached listing on each one it sends: listings
-	 * may be cached. */
+	(void)ino;
+	if (fs.no_opendir) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	fi->fh = 0;
 	fi->cache_readdir = 1;
 	fi->keep_cache = 1;
 	fuse_reply_open(req, fi);
 }
 
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi, bool plus)
+		       bool plus)
 {
-	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
 	struct node *dir = node_from_id(ino);
+	struct dentry_list *l;
 	char *buf, *p;
-	size_t rem = size;
-	int err = 0;
+	size_t rem = size, i;
+	int err = listing_get(dir, off, &l);
 
-	pthread_mutex_lock(&dh->lock);
-	if (off == 0 || !dh->list) {
-		dentry_list_free(dh->list);
-		dh->list = NULL;
-		err = merged_list(dir, &dh->list);
-		if (err) {
-			pthread_mutex_unlock(&dh->lock);
-			fuse_reply_err(req, -err);
-			return;
-		}
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	i = listing_seek(l, off);
+	if (i >= l->n) {
+		/* the end: the kernel has all of it now */
+		listing_drop(dir, l);
+		listing_put(l);
+		fuse_reply_buf(req, NULL, 0);
+		return;
 	}
 	buf = xmalloc(size);
 	p = buf;
-	for (size_t i = (size_t)off; i < dh->list->n; i++) {
-		struct dent *d = &dh->list->e[i];
+	for (; i < l->n; i++) {
+		struct dent *d = &l->e[i];
 		size_t entsize;
 
 		if (!plus) {
 			struct stat st = { .st_ino = d->ino,
 					   .st_mode = (mode_t)d->type << 12 };
 			entsize = fuse_add_direntry(req, p, rem, d->name, &st,
-						    (off_t)i + 1);
+						    d->cookie);
 		} else if (i < 2) {
 			struct fuse_entry_param e;
 
@@ -294,18 +445,18 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			e.attr.st_ino = d->ino;
 			e.attr.st_mode = S_IFDIR;
 			entsize = fuse_add_direntry_plus(req, p, rem, d->name, &e,
-							 (off_t)i + 1);
+							 d->cookie);
 		} else {
 			struct fuse_entry_param e;
 			struct node *child;
 			struct stat st;
 
-			if (lookup_node_hint(dir, d->name, d->layer,
-					     dh->list->gen, &child, &st))
+			if (lookup_node_hint(dir, d->name, d->layer, l->gen,
+					     &child, &st))
 				continue;	/* gone since the listing */
 			fill_entry(&e, child, &st);
 			entsize = fuse_add_direntry_plus(req, p, rem, d->name, &e,
-							 (off_t)i + 1);
+							 d->cookie);
 			if (entsize > rem)
 				node_forget(child, 1);
 		}
@@ -314,7 +465,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		p += entsize;
 		rem -= entsize;
 	}
-	pthread_mutex_unlock(&dh->lock);
+	listing_put(l);
 	fuse_reply_buf(req, buf, size - rem);
 	free(buf);
 }
@@ -322,22 +473,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, false);
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
 }
 
 void lfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	do_readdir(req, ino, size, off, fi, true);
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
 }
 
 void lfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct dirh *dh = (struct dirh *)(uintptr_t)fi->fh;
-
-	dentry_list_free(dh->list);
-	pthread_mutex_destroy(&dh->lock);
-	free(dh);
+	(void)ino;
+	(void)fi;
 	fuse_reply_err(req, 0);
 }
 

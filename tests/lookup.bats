@@ -32,20 +32,6 @@ load helpers
 	eq "$(ls -a "$M/d" | grep -c '^\.\.\?$')" 2 "one . and one .."
 }
 
-@test "lookup: readdir returns upper entries before lower-only entries" {
-	mkdir -p "$U/d" "$L1/d"
-	local i
-	for i in 1 2 3 4 5; do
-		touch "$U/d/up$i" "$L1/d/low$i"
-	done
-	touch "$L1/d/up3"
-	mount_layerfs
-	# unsorted listing: every up* name precedes every low* name
-	local order
-	order=$(ls -U "$M/d" | sed 's/[0-9]*$//' | uniq | tr '\n' ' ')
-	eq "$order" "up low " "readdir order (upper first)"
-}
-
 @test "lookup: the object of the upper-most layer decides the type" {
 	# file over dir
 	mkdir "$L1/fd"

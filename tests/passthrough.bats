@@ -15,33 +15,6 @@ teardown() {
 	common_teardown
 }
 
-# kernel_at_least MAJOR MINOR
-kernel_at_least() {
-	local v
-	v=$(uname -r)
-	local maj=${v%%.*} rest=${v#*.}
-	local min=${rest%%[!0-9]*}
-	[ "$maj" -gt "$1" ] || { [ "$maj" -eq "$1" ] && [ "$min" -ge "$2" ]; }
-}
-
-# debug_mount [OPTIONS]: the standard mount, in the foreground with -d,
-# requests logged to $T/debug.log
-debug_mount() {
-	spawn "$LAYERFS" -d -o "lowerdir=$L1:$L2,upperdir=$U,workdir=$W${1:+,$1}" "$M" 2>"$T/debug.log"
-	DEBUG_PID=$BG_PID
-	wait_until 10 is_mounted "$M" || fail "debug daemon did not mount"
-}
-
-debug_umount() {
-	fusermount3 -u "$M"
-	wait "$DEBUG_PID" || true
-}
-
-# requests OPCODE: how many OPCODE requests the daemon logged
-requests() {
-	grep -ac "opcode: $1 " "$T/debug.log" || true
-}
-
 @test "passthrough: writes and reads of upper files do not reach the daemon" {
 	kernel_at_least 6 9 || skip "FUSE passthrough needs Linux 6.9"
 	head -c 4194304 /dev/urandom >"$T/data"

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/un.h>
@@ -756,6 +757,93 @@ static int cmd_mknod(char **argv)
 	return 0;
 }
 
+/* drain DIR...: read all the directories at once, a few entries at a
+ * time and in turn, removing each entry read; print "DIR/NAME" for each.
+ * Every directory is mid-stream while the others change. */
+static int cmd_drain(int n, char **argv)
+{
+	int *fds = calloc((size_t)n, sizeof(int));
+	int left = n;
+	char buf[256];
+
+	for (int i = 0; i < n; i++) {
+		fds[i] = open_path(argv[i], O_RDONLY | O_DIRECTORY, 0);
+		if (fds[i] < 0)
+			die();
+	}
+	while (left) {
+		for (int i = 0; i < n; i++) {
+			long got;
+
+			if (fds[i] < 0)
+				continue;
+			got = syscall(SYS_getdents64, fds[i], buf, sizeof(buf));
+			if (got < 0)
+				die();
+			if (got == 0) {
+				close(fds[i]);
+				fds[i] = -1;
+				left--;
+				continue;
+			}
+			for (long off = 0; off < got;) {
+				struct dirent64 *de = (struct dirent64 *)(buf + off);
+
+				off += de->d_reclen;
+				if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+					continue;
+				printf("%s/%s\n", argv[i], de->d_name);
+				if (unlinkat(fds[i], de->d_name, 0) < 0)
+					die();
+			}
+		}
+	}
+	free(fds);
+	return 0;
+}
+
+/* seekdir DIR: note telldir() before every entry, then seekdir() back to
+ * each position in reverse order; print "bad NAME" where readdir()
+ * returns another entry, a line for a position a 32-bit program could not
+ * hold, then "checked N". */
+static int cmd_seekdir(char **argv)
+{
+	DIR *d = fdopendir(open_path(argv[0], O_RDONLY | O_DIRECTORY, 0));
+	struct dirent *de;
+	long *pos = NULL;
+	char **names = NULL;
+	size_t n = 0;
+
+	if (!d)
+		die();
+	for (;;) {
+		long p = telldir(d);
+
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		pos = realloc(pos, (n + 1) * sizeof(*pos));
+		names = realloc(names, (n + 1) * sizeof(*names));
+		pos[n] = p;
+		names[n++] = strdup(de->d_name);
+	}
+	if (errno)
+		die();
+	for (size_t i = n; i-- > 0;) {
+		seekdir(d, pos[i]);
+		errno = 0;
+		de = readdir(d);
+		if (!de || strcmp(de->d_name, names[i]))
+			printf("bad %s\n", names[i]);
+		if (pos[i] < 0 || pos[i] > INT32_MAX)
+			printf("offset beyond 2^31 %s\n", names[i]);
+	}
+	printf("checked %zu\n", n);
+	closedir(d);
+	return 0;
+}
+
 struct cmd {
 	const char *name;
 	int nargs; /* minimum */
@@ -793,6 +881,8 @@ int main(int argc, char **argv)
 	    !strcmp(c, "mkfifo")) { NEED(1); return cmd_simple(c, a); }
 	if (!strcmp(c, "rmtree")) { NEED(1); return cmd_rmtree(a); }
 	if (!strcmp(c, "ls")) { NEED(1); return cmd_ls(a); }
+	if (!strcmp(c, "drain")) { NEED(1); return cmd_drain(n, a); }
+	if (!strcmp(c, "seekdir")) { NEED(1); return cmd_seekdir(a); }
 	if (!strcmp(c, "link")) { NEED(2); return cmd_link(a); }
 	if (!strcmp(c, "symlink")) { NEED(2); return cmd_symlink(a); }
 	if (!strcmp(c, "readlink")) { NEED(1); return cmd_readlink(a); }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bats
+# Merged listings without a directory handle: the kernel opens directories
+# without asking the daemon, and every READDIR stands alone. An offset is a
+# cookie made from the name, so a stream that outlives its cached listing,
+# or whose directory changes under it, still sees each name once.
+
+load helpers
+
+setup() {
+	common_setup
+}
+
+teardown() {
+	common_teardown
+}
+
+# make_dirs N: directories d1..dN merged from both lowers and the upper,
+# 24 names each (one lower name shadowed by the other lower); the names
+# expected under $M, sorted, in $T/want
+make_dirs() {
+	local d i
+	for ((d = 1; d <= $1; d++)); do
+		mkdir -p "$L1/d$d" "$L2/d$d" "$U/d$d"
+		for ((i = 1; i <= 12; i++)); do : >"$L2/d$d/low$i"; done
+		for ((i = 1; i <= 6; i++)); do : >"$L1/d$d/mid$i"; : >"$U/d$d/up$i"; done
+		: >"$L1/d$d/low1"
+		for ((i = 1; i <= 12; i++)); do echo "d$d/low$i"; done
+		for ((i = 1; i <= 6; i++)); do echo "d$d/mid$i"; echo "d$d/up$i"; done
+	done | sort >"$T/want"
+}
+
+# drain_all N: read d1..dN a few entries at a time, in turn, removing
+# what was read; each name must come exactly once and nothing may be left
+drain_all() {
+	local args=() d
+	for ((d = 1; d <= $1; d++)); do args+=("$M/d$d"); done
+	"$FSOPS" drain "${args[@]}" >"$T/drained" || fail "drain: $(cat "$T/drained")"
+	sed "s|^$M/||" "$T/drained" | sort >"$T/got"
+	eq "$(sort "$T/got" | uniq -d)" "" "names seen twice"
+	diff "$T/want" "$T/got" >&2 || fail "names seen differ from the names there"
+	eq "$(find "$M" -mindepth 2 | wc -l)" 0 "entries left after the drain"
+}
+
+@test "readdir: removing entries while reading 80 directories at once loses and repeats no name" {
+	# more streams than the daemon keeps listings for: some lose theirs
+	# mid-way, after their directory changed
+	make_dirs 80
+	mount_layerfs
+	drain_all 80
+}
+
+@test "readdir: removing entries while re-reading listings the kernel has cached loses and repeats no name" {
+	make_dirs 20
+	mount_layerfs
+	ls -R "$M" >/dev/null
+	drain_all 20
+}
+
+@test "readdir: seekdir returns to every telldir position, and positions fit in 31 bits" {
+	local i
+	mkdir -p "$L2/s" "$U/s"
+	for ((i = 1; i <= 300; i++)); do : >"$L2/s/f$i"; done
+	for ((i = 1; i <= 100; i++)); do : >"$U/s/g$i"; done
+	mkwhiteout "$U/s/f7"
+	mount_layerfs
+	run "$FSOPS" seekdir "$M/s"
+	eq "$status" 0
+	# 300 + 100 names, one whited out, and . and ..
+	eq "$output" "checked 401"
+}
+
+@test "readdir: directories open without a round trip; a second listing comes from the kernel's cache" {
+	mkdir -p "$L1/a" "$L2/b" "$U/c"
+	touch "$L1/a/x" "$L2/b/y" "$U/c/z"
+	debug_mount
+	eq "$(ls "$M/a" "$M/b" "$M/c" | tr '\n' ' ')" "$M/a: x  $M/b: y  $M/c: z "
+	local first=$(($(requests READDIR) + $(requests READDIRPLUS)))
+	[ "$first" -ge 3 ] || fail "only $first listing requests for three directories"
+	ls "$M/a" "$M/b" "$M/c" >/dev/null
+	touch "$M/c/new"
+	eq "$(ls "$M/c" | tr '\n' ' ')" "new z " "listing after a create"
+	local opens=$(requests OPENDIR) releases=$(requests RELEASEDIR)
+	local second=$(($(requests READDIR) + $(requests READDIRPLUS)))
+	debug_umount
+	# one OPENDIR, answered ENOSYS: the kernel stops sending them
+	[ "$opens" -le 1 ] || fail "$opens OPENDIR requests"
+	eq "$releases" 0 "RELEASEDIR requests"
+	# only the changed directory was read again
+	[ "$second" -le $((first + 2)) ] || fail "$((second - first)) listing requests for a cached listing and one changed directory"
+}
