@@ -48,9 +48,12 @@ static bool opaque_value(const char *val, ssize_t len, bool *opaque, bool *xwh)
 	return false;
 }
 
-/* Read the opaque markers of a directory in one layer. The common case, a
- * directory without xattrs, costs one listxattr and one fstatat. */
-int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts)
+/* Read the markers of a directory in one layer: opaque, and "holds xattr
+ * whiteouts". The common case, a directory without xattrs, costs one
+ * listxattr, and one fstatat for the opaque marker file, which is looked
+ * for only if WANT_OPAQUE (opacity matters only with layers below). */
+static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
+		       bool *xwhiteouts)
 {
 	static const char *const names[] = {
 		"trusted.overlay.opaque", "user.overlay.opaque",
@@ -93,9 +96,14 @@ int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts)
 	}
 	if (list != small)
 		free(list);
-	if (fstatat(dirfd, OPQ_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (want_opaque && fstatat(dirfd, OPQ_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		*opaque = true;
 	return 0;
+}
+
+int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts)
+{
+	return dir_markers(dirfd, true, opaque, xwhiteouts);
 }
 
 /* The kernel's xattr whiteout: an empty regular file carrying
@@ -198,7 +206,8 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 			goto fail;
 		}
 		ls->r[n].fd = fd;
-		dir_opaque_state(fd, &opq, &xwh);
+		/* nothing below the parent's last layer shows through here */
+		dir_markers(fd, i + 1 < dls->n, &opq, &xwh);
 		ls->r[n].xwhiteouts = xwh;
 		n++;
 		if (opq) {
