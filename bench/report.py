@@ -23,7 +23,7 @@ ROWS = [
     ("walk_cold", "walk cold (find -printf '%s %m', {entries} entries)", "s"),
     ("walk_warm", "walk warm", "s"),
     ("lsR_warm", "ls -lR warm", "s"),
-    ("read_small_cold", "read all small files cold (tar -c tree | wc -c)", "s"),
+    ("read_small_cold", "read all small files cold (tar -c tree \\| wc -c)", "s"),
     ("seqread_cold", "seq read {big1} MiB cold", "s"),
     ("seqread_warm", "seq read {big1} MiB warm", "s"),
     ("seqwrite", "seq write {big1} MiB, bs=1M, conv=fsync", "s"),
