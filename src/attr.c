@@ -260,13 +260,34 @@ void node_kill_suidgid(fuse_req_t req, struct node *n)
 }
 
 /* Does this SETATTR clear set-id bits? The kernel marks a chown or a
- * truncate (session_io.c). Before a write by someone without CAP_FSETID
- * it asks for the bits to go with a SETATTR that sets nothing, which we
- * must act on when the write passes through to the real file (and then
- * never reaches us). */
+ * truncate (session_io.c). A SETATTR that sets nothing (but perhaps
+ * ctime) is one of two things, and both clear them: chown(2) with both
+ * ids -1, where the kernel drops the ids and the mark (set-user-ID goes
+ * even for root, set-group-ID where the group may execute), or, from a
+ * caller without CAP_FSETID, the order to clear them before a write that
+ * passes through to the real file (and then never reaches us). */
 static bool must_kill(fuse_req_t req, int to_set)
 {
-	return req_kill_suidgid() || (to_set == 0 && !caller_has_fsetid(req));
+	(void)req;
+	return req_kill_suidgid() || (to_set & ~FUSE_SET_ATTR_CTIME) == 0;
+}
+
+/* A SETATTR that sets nothing, from a caller without CAP_FSETID who does
+ * not own the file: a chown(2) to -1:-1 fails with EPERM where it would
+ * clear set-id bits (the mode change needs the owner), while the order to
+ * clear them before a write must succeed. Only a caller who may write the
+ * file can have written; the other is the chown. ST is what stat shows. */
+static bool nop_chown_denied(fuse_req_t req, const struct stat *st)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	mode_t m = st->st_mode;
+	bool sgid = (m & S_ISGID) && ((m & S_IXGRP) || !caller_in_group(req, st->st_gid));
+
+	if (!S_ISREG(m) || caller_has_fsetid(req) || c->uid == st->st_uid)
+		return false;
+	if (!(m & S_ISUID) && !sgid)
+		return false;
+	return !(m & (caller_in_group(req, st->st_gid) ? S_IWGRP : S_IWOTH));
 }
 
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -283,6 +304,9 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
 		cflags |= COPYUP_NODATA;
 	err = owner_check(attr, to_set);
+	if (!err && (to_set & ~FUSE_SET_ATTR_CTIME) == 0 && !req_kill_suidgid() &&
+	    !node_stat(n, &st) && nop_chown_denied(req, &st))
+		err = -EPERM;
 	if (!err)
 		err = copyup(n, cflags);
 	if (!err)

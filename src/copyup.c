@@ -343,6 +343,7 @@ int copyup(struct node *n, unsigned flags)
 	struct stat nst;
 	char *name = NULL;
 	int err, newfd = -1;
+	bool copied = false;
 
 	if (!fs.has_upper)
 		return -EROFS;
@@ -394,8 +395,14 @@ int copyup(struct node *n, unsigned flags)
 	node_set_lset(n, nls);
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
+	copied = true;
 unlock:
 	node_unlock(n);
+	/* The copy is what stat shows now: a link count of 1 where the lower
+	 * file had several names, 1 for a directory that is merged now, a
+	 * new ctime. The kernel's copy of the attributes may be a day old. */
+	if (copied && fs.se)
+		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
 out:
 	node_put(parent);
 	free(name);

@@ -90,3 +90,15 @@ dump() {
 		eq "$(stat -c %a "$F/mnt/$f")" "$(stat -c %a "$K/mnt/$f")" "$f after a remount"
 	done
 }
+
+# random operations (tests/tools/difffuzz.py): each result and the merged
+# view after every 25 operations must match the kernel's; `make fuzz`
+# runs more seeds (FUZZ_SEEDS, FUZZ_OPS)
+@test "differential: random operations on names in every layer give the kernel's results" {
+	local seed
+	for seed in $(seq 1 12); do
+		python3 "$SCRIPTS/difffuzz.py" --layerfs "$LAYERFS" --dir "$T/fuzz$seed" \
+			--seed "$seed" --ops 400 >"$T/fuzz.out" 2>&1 ||
+			fail "$(cat "$T/fuzz.out")"
+	done
+}

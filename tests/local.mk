@@ -10,4 +10,5 @@ EXTRA_DIST += \
 	tests/tools/scenario.sh \
 	tests/tools/dumptree.sh \
 	tests/tools/setid.sh \
+	tests/tools/difffuzz.py \
 	tests/tools/stress.sh

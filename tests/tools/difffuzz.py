@@ -1,0 +1,450 @@
+#!/usr/bin/env python3
+"""difffuzz: random operations on layerfs and on the kernel's overlayfs,
+over the same generated lower layers; every result and, now and then, the
+whole merged view must be the same on both.
+
+    difffuzz.py --layerfs PATH --dir DIR [--seed N] [--ops N]
+
+(make fuzz runs many seeds; tests/differential.bats a few.)
+
+Needs root (the kernel mount, trusted.* xattrs, whiteout devices). DIR
+must be empty or absent; the script mounts DIR/kernel and DIR/layerfs
+and unmounts them before it exits. On a difference it prints the seed,
+the operations so far and the difference, and exits 1.
+
+Names come from a small pool, so operations keep meeting names that
+exist in some layers, are whited out in others, or sit in opaque
+directories. Known, documented differences are not exercised: a
+directory rename the kernel refuses with EXDEV is not done on layerfs
+either (layerfs would do it), and times and inode numbers are not
+compared.
+"""
+import argparse
+import ctypes
+import errno
+import hashlib
+import os
+import random
+import stat
+import subprocess
+import sys
+import time
+
+NAMES = ["a", "b", "c", "d"]
+MAXDEPTH = 3
+# relative and never above the directory holding the link: following one
+# must stay inside the mount (both mounts would otherwise share the file)
+LINKS = ["a", "b/c", "x", "d/../a"]
+# the kernel's features that layerfs does not have, off whatever the
+# kernel's defaults (as in tests/differential.bats)
+KOPTS = "redirect_dir=off,index=off,metacopy=off"
+
+
+def rand_path(rng, depth=None):
+    depth = depth or rng.randint(1, MAXDEPTH)
+    return "/".join(rng.choice(NAMES) for _ in range(depth))
+
+
+def rand_data(rng):
+    n = rng.choice([0, 1, 7, 100, 4096, 5000, 70000])
+    return bytes(rng.getrandbits(8) for _ in range(min(n, 64))) * (n // 64 + 1)
+
+
+# ---- lower layers -------------------------------------------------------
+
+def build_layer(rng, root, layer, below):
+    """Fill ROOT (layer LAYER, 1 = top) with random objects; BELOW is the
+    set of paths that exist in the layers underneath."""
+    made = set()
+    for _ in range(40):
+        p = rand_path(rng)
+        full = os.path.join(root, p)
+        parent = os.path.dirname(full)
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except OSError:
+            continue  # a file or a dangling symlink on the way
+        if os.path.lexists(full):
+            continue
+        kind = rng.random()
+        try:
+            if layer < 3 and p in below and kind < 0.25:
+                os.mknod(full, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+            elif kind < 0.55:
+                with open(full, "wb") as f:
+                    f.write(rand_data(rng))
+                os.chmod(full, rng.choice([0o644, 0o600, 0o755, 0o444, 0o4755, 0o2755]))
+                if rng.random() < 0.2:
+                    os.setxattr(full, "user.fuzz", b"v%d" % layer)
+            elif kind < 0.8:
+                os.mkdir(full)
+                if layer < 3 and p in below and rng.random() < 0.4:
+                    os.setxattr(full, "trusted.overlay.opaque", b"y")
+            elif kind < 0.9:
+                os.symlink(rng.choice(LINKS), full)
+            else:
+                others = [q for q in made if os.path.isfile(os.path.join(root, q))
+                          and not os.path.islink(os.path.join(root, q))]
+                if others:
+                    os.link(os.path.join(root, rng.choice(others)), full)
+                else:
+                    open(full, "wb").close()
+        except OSError:
+            continue
+        made.add(p)
+    for dirpath, dirs, files in os.walk(root):
+        for n in dirs + files:
+            made.add(os.path.relpath(os.path.join(dirpath, n), root))
+    return made
+
+
+# ---- operations ---------------------------------------------------------
+
+def result(fn):
+    try:
+        return ("ok", fn())
+    except OSError as e:
+        return ("err", errno.errorcode.get(e.errno, str(e.errno)))
+
+
+USER = 1000
+
+
+def result_as_user(fn):
+    """FN's result in a child running as uid and gid USER, no other
+    groups: the permission checks of the merged view."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            os.setgroups([])
+            os.setgid(USER)
+            os.setuid(USER)
+            os.write(w, repr(result(fn)).encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    out = b""
+    while True:
+        b = os.read(r, 65536)
+        if not b:
+            break
+        out += b
+    os.close(r)
+    os.waitpid(pid, 0)
+    return eval(out.decode()) if out else ("child died",)
+
+
+libc = ctypes.CDLL(None, use_errno=True)
+RENAME_FLAGS = {"noreplace": 1, "exchange": 2}
+
+
+def op_rename2(m, a):
+    src, dst, how = a
+    if libc.renameat2(-100, os.path.join(m, src).encode(), -100,
+                      os.path.join(m, dst).encode(), RENAME_FLAGS[how]) < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def op_utime(m, a):
+    full = os.path.join(m, a[0])
+    os.utime(full, ns=(a[1], a[1] + 7), follow_symlinks=False)
+    st = os.lstat(full)
+    return st.st_atime_ns, st.st_mtime_ns
+
+
+def op_write(m, a):
+    path, data, how = a
+    full = os.path.join(m, path)
+    if how == "trunc":
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    elif how == "append":
+        flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    else:
+        flags = os.O_RDWR
+    fd = os.open(full, flags | os.O_NONBLOCK, 0o644)
+    try:
+        if how == "middle":
+            os.lseek(fd, 3, os.SEEK_SET)
+        return os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def read_all(fd):
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 16)
+        if not b:
+            return b"".join(chunks)
+        chunks.append(b)
+
+
+def op_read(m, a):
+    # O_NONBLOCK everywhere: a FIFO must not stop the run
+    fd = os.open(os.path.join(m, a[0]), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        return hashlib.sha1(read_all(fd)).hexdigest()
+    finally:
+        os.close(fd)
+
+
+def op_held_read(m, a):
+    # a reader opened before a writer (and so before a copy-up) sees the
+    # new data, as with the kernel since 4.19
+    path, data = a
+    full = os.path.join(m, path)
+    r = os.open(full, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        os.pread(r, 1, 0)
+        w = os.open(full, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+        try:
+            os.write(w, data)
+        finally:
+            os.close(w)
+        return hashlib.sha1(os.pread(r, 1 << 20, 0)).hexdigest()
+    finally:
+        os.close(r)
+
+
+def phantom(path):
+    """The kernel's overlayfs can list a name that a lower layer whites out
+    in a merged directory while no lookup finds it (seen with Linux 6.18,
+    a whiteout over a directory of a lower layer); such a name is no part
+    of the view."""
+    try:
+        os.lstat(path)
+        return False
+    except FileNotFoundError:
+        return True
+
+
+def op_listdir(m, a):
+    d = os.path.join(m, a[0])
+    names = os.listdir(d)
+    if len(names) != len(set(names)):
+        return ("duplicates", sorted(names))
+    return sorted(n for n in names if not phantom(os.path.join(d, n)))
+
+
+def op_stat(m, a):
+    st = os.lstat(os.path.join(m, a[0]))
+    return (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode),
+            st.st_size if not stat.S_ISDIR(st.st_mode) else None,
+            st.st_nlink, st.st_uid, st.st_gid)
+
+
+def op_rename(m, a):
+    os.rename(os.path.join(m, a[0]), os.path.join(m, a[1]))
+
+
+def op_truncate(m, a):
+    os.truncate(os.path.join(m, a[0]), a[1])
+
+
+def op_xattr(m, a):
+    full = os.path.join(m, a[0])
+    if a[1] is None:
+        os.removexattr(full, "user.fuzz", follow_symlinks=False)
+    else:
+        os.setxattr(full, "user.fuzz", a[1], follow_symlinks=False)
+
+
+OPS = {
+    "write": op_write,
+    "read": op_read,
+    "held_read": op_held_read,
+    "listdir": op_listdir,
+    "stat": op_stat,
+    "mkdir": lambda m, a: os.mkdir(os.path.join(m, a[0]), 0o755),
+    "rmdir": lambda m, a: os.rmdir(os.path.join(m, a[0])),
+    "unlink": lambda m, a: os.unlink(os.path.join(m, a[0])),
+    "rename": op_rename,
+    "link": lambda m, a: os.link(os.path.join(m, a[0]), os.path.join(m, a[1]),
+                                 follow_symlinks=False),
+    "symlink": lambda m, a: os.symlink(a[0], os.path.join(m, a[1])),
+    "chmod": lambda m, a: os.chmod(os.path.join(m, a[0]), a[1]),
+    "chown": lambda m, a: os.chown(os.path.join(m, a[0]), a[1], a[2],
+                                   follow_symlinks=False),
+    "truncate": op_truncate,
+    "xattr": op_xattr,
+    "mkfifo": lambda m, a: os.mkfifo(os.path.join(m, a[0]), 0o600),
+    "rename2": op_rename2,
+    "utime": op_utime,
+}
+
+
+def rand_op(rng):
+    name = rng.choice(list(OPS) + ["write", "write", "stat", "listdir"])
+    p = rand_path(rng)
+    if name == "write":
+        return name, (p, rand_data(rng), rng.choice(["trunc", "append", "middle"]))
+    if name == "held_read":
+        return name, (p, b"more")
+    if name in ("rename", "link"):
+        return name, (p, rand_path(rng))
+    if name == "rename2":
+        return name, (p, rand_path(rng), rng.choice(list(RENAME_FLAGS)))
+    if name == "utime":
+        return name, (p, rng.randrange(1, 1 << 40) * 1000)
+    if name == "symlink":
+        return name, (rng.choice(LINKS), p)
+    if name == "chmod":
+        return name, (p, rng.choice([0o600, 0o644, 0o755, 0o700, 0o4755]))
+    if name == "chown":
+        return name, (p, rng.choice([-1, 0, 1000]), rng.choice([-1, 0, 1000]))
+    if name == "truncate":
+        return name, (p, rng.choice([0, 1, 4096, 100000]))
+    if name == "xattr":
+        return name, (p, rng.choice([None, b"x", b"longer value"]))
+    if name == "listdir":
+        return name, (rng.choice(["", p.rsplit("/", 1)[0]]),)
+    return name, (p,)
+
+
+# ---- the whole view -----------------------------------------------------
+
+def snapshot(m):
+    view = {}
+    for dirpath, dirs, files in os.walk(m):
+        dirs.sort()
+        for n in sorted(dirs + files):
+            full = os.path.join(dirpath, n)
+            rel = os.path.relpath(full, m)
+            if phantom(full):
+                continue
+            st = os.lstat(full)
+            item = [stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode),
+                    st.st_uid, st.st_gid]
+            if stat.S_ISREG(st.st_mode):
+                with open(full, "rb") as f:
+                    item += [st.st_size, st.st_nlink, hashlib.sha1(f.read()).hexdigest()]
+            elif stat.S_ISLNK(st.st_mode):
+                item.append(os.readlink(full))
+            else:
+                item.append(st.st_nlink)
+            try:
+                item.append(os.getxattr(full, "user.fuzz", follow_symlinks=False))
+            except OSError:
+                pass
+            view[rel] = item
+    return view
+
+
+def diff_views(k, l):
+    out = []
+    for p in sorted(set(k) | set(l)):
+        if k.get(p) != l.get(p):
+            out.append("  %s: kernel %r, layerfs %r" % (p, k.get(p), l.get(p)))
+    return out
+
+
+# ---- mounts -------------------------------------------------------------
+
+def mounted(m):
+    with open("/proc/self/mountinfo") as f:
+        return any(line.split()[4] == m for line in f)
+
+
+def umount(m):
+    if not mounted(m):
+        return
+    for cmd in (["umount", m], ["umount", "-l", m]):
+        if subprocess.run(cmd, stderr=subprocess.DEVNULL).returncode == 0:
+            break
+    for _ in range(100):
+        if not mounted(m):
+            return
+        time.sleep(0.05)
+
+
+def mount_both(args, d):
+    lower = ":".join(os.path.join(d, "lower", "l%d" % i) for i in (1, 2, 3))
+    km, lm = os.path.join(d, "kernel"), os.path.join(d, "layerfs")
+    for x in ("ku", "kw", "lu", "lw"):
+        os.makedirs(os.path.join(d, x), exist_ok=True)
+    os.makedirs(km, exist_ok=True)
+    os.makedirs(lm, exist_ok=True)
+    subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                    "lowerdir=%s,upperdir=%s/ku,workdir=%s/kw,%s" % (lower, d, d, KOPTS),
+                    km], check=True)
+    subprocess.run([args.layerfs, "-o",
+                    "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw" % (lower, d, d), lm],
+                   check=True)
+    for _ in range(100):
+        if mounted(lm):
+            break
+        time.sleep(0.05)
+    return km, lm
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--layerfs", required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--ops", type=int, default=300)
+    args = ap.parse_args()
+    d = os.path.abspath(args.dir)
+    os.makedirs(d, exist_ok=True)
+    if os.listdir(d):
+        sys.exit("difffuzz: %s is not empty" % d)
+    os.umask(0o022)
+    rng = random.Random(args.seed)
+    below = set()
+    for layer in (3, 2, 1):
+        root = os.path.join(d, "lower", "l%d" % layer)
+        os.makedirs(root)
+        below |= build_layer(rng, root, layer, below)
+    km, lm = mount_both(args, d)
+    done = []
+    failed = []
+    try:
+        for i in range(args.ops):
+            name, a = rand_op(rng)
+            # a quarter of the operations run as another user
+            run = result_as_user if rng.random() < 0.25 else result
+            rk = run(lambda: OPS[name](km, a))
+            if name in ("rename", "rename2") and rk == ("err", "EXDEV"):
+                done.append("%d %s %r: kernel EXDEV, skipped" % (i, name, a[:2]))
+                continue
+            rl = run(lambda: OPS[name](lm, a))
+            shown = a if name != "write" else (a[0], len(a[1]), a[2])
+            done.append("%d %s%s %r: %r" % (i, name, " (user)" if run is result_as_user else "",
+                                               shown, rk))
+            if rk != rl:
+                failed.append("op %d %s %r: kernel %r, layerfs %r" % (i, name, shown, rk, rl))
+                break
+            if i % 25 == 24 or i == args.ops - 1:
+                diffs = diff_views(snapshot(km), snapshot(lm))
+                if diffs:
+                    failed.append("views differ after op %d:" % i)
+                    failed += diffs[:20]
+                    break
+        if not failed:
+            # what layerfs wrote reads back the same after a remount
+            before = snapshot(lm)
+            umount(lm)
+            subprocess.run([args.layerfs, "-o",
+                            "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw" % (
+                                ":".join(os.path.join(d, "lower", "l%d" % i)
+                                         for i in (1, 2, 3)), d, d), lm], check=True)
+            diffs = diff_views(before, snapshot(lm))
+            if diffs:
+                failed.append("layerfs view changed across a remount:")
+                failed += diffs[:20]
+    finally:
+        umount(lm)
+        umount(km)
+    if failed:
+        print("difffuzz: seed %d" % args.seed)
+        print("\n".join(done[-40:]))
+        print("\n".join(failed))
+        sys.exit(1)
+    print("difffuzz: seed %d, %d operations, same results" % (args.seed, args.ops))
+
+
+if __name__ == "__main__":
+    main()
