@@ -10,7 +10,9 @@ whole merged view must be the same on both.
 Needs root (the kernel mount, trusted.* xattrs, whiteout devices). DIR
 must be empty or absent; the script mounts DIR/kernel and DIR/layerfs
 and unmounts them before it exits. On a difference it prints the seed,
-the operations so far and the difference, and exits 1.
+the operations so far and the difference, and exits 1. At the end, the
+view must stay the same across a remount of layerfs, and when the kernel
+mounts layerfs's upper as the top lower layer.
 
 Names come from a small pool, so operations keep meeting names that
 exist in some layers, are whited out in others, or sit in opaque
@@ -399,6 +401,7 @@ def main():
         os.makedirs(root)
         below |= build_layer(rng, root, layer, below)
     km, lm = mount_both(args, d)
+    lower = ":".join(os.path.join(d, "lower", "l%d" % i) for i in (1, 2, 3))
     done = []
     failed = []
     try:
@@ -427,13 +430,22 @@ def main():
             # what layerfs wrote reads back the same after a remount
             before = snapshot(lm)
             umount(lm)
-            subprocess.run([args.layerfs, "-o",
-                            "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw" % (
-                                ":".join(os.path.join(d, "lower", "l%d" % i)
-                                         for i in (1, 2, 3)), d, d), lm], check=True)
+            subprocess.run([args.layerfs, "-o", "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw" % (
+                lower, d, d), lm], check=True)
             diffs = diff_views(before, snapshot(lm))
             if diffs:
                 failed.append("layerfs view changed across a remount:")
+                failed += diffs[:20]
+        if not failed:
+            # and the kernel reads the upper as layerfs shows it (the upper
+            # as the top lower layer: what podman commits as a layer)
+            umount(lm)
+            umount(km)
+            subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                            "lowerdir=%s/lu:%s,%s" % (d, lower, KOPTS), km], check=True)
+            diffs = diff_views(snapshot(km), before)
+            if diffs:
+                failed.append("the kernel reads layerfs's upper differently:")
                 failed += diffs[:20]
     finally:
         umount(lm)
