@@ -292,15 +292,13 @@ static void name_removed(struct node *n, bool was_upper)
 	bool gone;
 
 	node_lock(n);
-	if (S_ISDIR(n->type)) {
+	if (S_ISDIR(n->type) || !was_upper) {
 		gone = true;
 	} else if (fstatat(node_lset(n)->r[0].fd, "", &st,
 			   AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
 		gone = true;
-	} else if (was_upper) {
-		gone = st.st_nlink == 0;
 	} else {
-		gone = true;
+		gone = st.st_nlink == 0;	/* other upper names remain */
 	}
 	if (gone && was_upper)
 		ino_remap_del(n->kdev, n->kino);
@@ -323,7 +321,8 @@ static int remove_name(struct node *parent, const char *name, struct node *child
 	if (err)
 		return err;
 	pfd = node_upper_fd(parent);
-	lower = lower_has_name(parent, name);
+	/* an object found in a lower layer answers that by itself */
+	lower = !in_upper || node_lset(child)->n > 1 ? 1 : lower_has_name(parent, name);
 	if (lower < 0)
 		return lower;
 	if (lower) {

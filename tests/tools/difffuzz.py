@@ -3,7 +3,7 @@
 over the same generated lower layers; every result and, now and then, the
 whole merged view must be the same on both.
 
-    difffuzz.py --layerfs PATH --dir DIR [--seed N] [--ops N]
+    difffuzz.py --layerfs PATH --dir DIR [--seed N] [--ops N] [--opts ,OPT...]
 
 (make fuzz runs many seeds; tests/differential.bats a few.)
 
@@ -373,7 +373,7 @@ def mount_both(args, d):
                     "lowerdir=%s,upperdir=%s/ku,workdir=%s/kw,%s" % (lower, d, d, KOPTS),
                     km], check=True)
     subprocess.run([args.layerfs, "-o",
-                    "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw" % (lower, d, d), lm],
+                    "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw%s" % (lower, d, d, args.opts), lm],
                    check=True)
     for _ in range(100):
         if mounted(lm):
@@ -388,6 +388,7 @@ def main():
     ap.add_argument("--dir", required=True)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--ops", type=int, default=300)
+    ap.add_argument("--opts", default="", help="more layerfs -o options")
     args = ap.parse_args()
     d = os.path.abspath(args.dir)
     os.makedirs(d, exist_ok=True)
@@ -430,8 +431,8 @@ def main():
             # what layerfs wrote reads back the same after a remount
             before = snapshot(lm)
             umount(lm)
-            subprocess.run([args.layerfs, "-o", "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw" % (
-                lower, d, d), lm], check=True)
+            subprocess.run([args.layerfs, "-o", "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw%s" % (
+                lower, d, d, args.opts), lm], check=True)
             diffs = diff_views(before, snapshot(lm))
             if diffs:
                 failed.append("layerfs view changed across a remount:")
