@@ -266,14 +266,13 @@ void node_kill_suidgid(fuse_req_t req, struct node *n)
  * even for root, set-group-ID where the group may execute), or, from a
  * caller without CAP_FSETID, the order to clear them before a write that
  * passes through to the real file (and then never reaches us). */
-static bool must_kill(fuse_req_t req, int to_set)
+static bool must_kill(int to_set)
 {
-	(void)req;
 	return req_kill_suidgid() || (to_set & ~FUSE_SET_ATTR_CTIME) == 0;
 }
 
-/* A SETATTR that sets nothing, from a caller without CAP_FSETID who does
- * not own the file: a chown(2) to -1:-1 fails with EPERM where it would
+/* A SETATTR that sets nothing, from a caller without CAP_FSETID (the
+ * caller checks) who does not own the file: a chown(2) to -1:-1 fails with EPERM where it would
  * clear set-id bits (the mode change needs the owner), while the order to
  * clear them before a write must succeed. Only a caller who may write the
  * file can have written; the other is the chown. ST is what stat shows. */
@@ -283,7 +282,7 @@ static bool nop_chown_denied(fuse_req_t req, const struct stat *st)
 	mode_t m = st->st_mode;
 	bool sgid = (m & S_ISGID) && ((m & S_IXGRP) || !caller_in_group(req, st->st_gid));
 
-	if (!S_ISREG(m) || caller_has_fsetid(req) || c->uid == st->st_uid)
+	if (!S_ISREG(m) || c->uid == st->st_uid)
 		return false;
 	if (!(m & S_ISUID) && !sgid)
 		return false;
@@ -305,7 +304,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		cflags |= COPYUP_NODATA;
 	err = owner_check(attr, to_set);
 	if (!err && (to_set & ~FUSE_SET_ATTR_CTIME) == 0 && !req_kill_suidgid() &&
-	    !node_stat(n, &st) && nop_chown_denied(req, &st))
+	    !caller_has_fsetid(req) && !node_stat(n, &st) && nop_chown_denied(req, &st))
 		err = -EPERM;
 	if (!err)
 		err = copyup(n, cflags);
@@ -336,7 +335,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	err = oref_stat(&o, &st);
-	if (!err && must_kill(req, to_set) && (err = kill_suidgid(req, n, &o, &st)) > 0)
+	if (!err && must_kill(to_set) && (err = kill_suidgid(req, n, &o, &st)) > 0)
 		err = oref_stat(&o, &st);
 	if (!err)
 		fix_stat(n, &st);
