@@ -266,27 +266,36 @@ void node_kill_suidgid(fuse_req_t req, struct node *n)
  * even for root, set-group-ID where the group may execute), or, from a
  * caller without CAP_FSETID, the order to clear them before a write that
  * passes through to the real file (and then never reaches us). */
-static bool must_kill(int to_set)
+static bool sets_nothing(int to_set)
 {
-	return req_kill_suidgid() || (to_set & ~FUSE_SET_ATTR_CTIME) == 0;
+	return (to_set & ~FUSE_SET_ATTR_CTIME) == 0;
 }
 
-/* A SETATTR that sets nothing, from a caller without CAP_FSETID (the
- * caller checks) who does not own the file: a chown(2) to -1:-1 fails with EPERM where it would
- * clear set-id bits (the mode change needs the owner), while the order to
- * clear them before a write must succeed. Only a caller who may write the
- * file can have written; the other is the chown. ST is what stat shows. */
-static bool nop_chown_denied(fuse_req_t req, const struct stat *st)
+static bool must_kill(int to_set)
+{
+	return req_kill_suidgid() || sets_nothing(to_set);
+}
+
+/* A SETATTR that sets nothing and carries no mark, from a caller without
+ * CAP_FSETID who does not own the file: a chown(2) to -1:-1 fails with
+ * EPERM where it would clear set-id bits (the mode change needs the
+ * owner), while the order to clear them before a write must succeed.
+ * Only a caller who may write the file can have written; the other is
+ * the chown. N is the node before any copy-up. */
+static bool nop_chown_denied(fuse_req_t req, struct node *n, int to_set)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	mode_t m = st->st_mode;
-	bool sgid = (m & S_ISGID) && ((m & S_IXGRP) || !caller_in_group(req, st->st_gid));
+	struct stat st;
+	bool member;
 
-	if (!S_ISREG(m) || c->uid == st->st_uid)
+	if (!sets_nothing(to_set) || req_kill_suidgid() || caller_has_fsetid(req) ||
+	    node_stat(n, &st) || !S_ISREG(st.st_mode) || c->uid == st.st_uid)
 		return false;
-	if (!(m & S_ISUID) && !sgid)
+	member = caller_in_group(req, st.st_gid);
+	if (!(st.st_mode & S_ISUID) &&
+	    !((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !member)))
 		return false;
-	return !(m & (caller_in_group(req, st->st_gid) ? S_IWGRP : S_IWOTH));
+	return !(st.st_mode & (member ? S_IWGRP : S_IWOTH));
 }
 
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -303,8 +312,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))
 		cflags |= COPYUP_NODATA;
 	err = owner_check(attr, to_set);
-	if (!err && (to_set & ~FUSE_SET_ATTR_CTIME) == 0 && !req_kill_suidgid() &&
-	    !caller_has_fsetid(req) && !node_stat(n, &st) && nop_chown_denied(req, &st))
+	if (!err && nop_chown_denied(req, n, to_set))
 		err = -EPERM;
 	if (!err)
 		err = copyup(n, cflags);

@@ -1,6 +1,6 @@
-/* Merged directory listings: the union of a directory's layers, upper
- * first, each name once, without whiteouts, the names they hide, or the
- * layers' internal entries.
+/* Merged directory listings: the union of a directory's layers, read
+ * upper first, each name once, without whiteouts, the names they hide, or
+ * the layers' internal entries.
  *
  * The kernel opens directories without asking us (zero-message opendir),
  * so READDIR carries no handle: an offset has to mean the same thing in
@@ -148,22 +148,20 @@ unsigned char dentry_list_type(struct dentry_list *l, size_t i)
 }
 
 /* Read one layer's directory into the listing. getdents64 straight into
- * a large buffer: one call for most directories, and none of opendir's
- * extra system calls (a cold walk lists thousands of directories). */
+ * BUF (LISTBUF bytes): one call for most directories, and none of
+ * opendir's extra system calls (a cold walk lists thousands of them). */
+#define LISTBUF (64 * 1024)
+
 static int list_layer(struct dentry_list *l, struct nameset *seen,
-		      const struct lref *r, bool merged)
+		      const struct lref *r, bool merged, char *buf)
 {
-	size_t bufsize = 64 * 1024;
-	char *buf = xmalloc(bufsize);
 	int fd = openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int err = 0;
 
-	if (fd < 0) {
-		free(buf);
+	if (fd < 0)
 		return -errno;
-	}
 	for (;;) {
-		long got = syscall(SYS_getdents64, fd, buf, bufsize);
+		long got = syscall(SYS_getdents64, fd, buf, LISTBUF);
 
 		if (got < 0) {
 			err = -errno;
@@ -213,7 +211,6 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 		}
 	}
 	close(fd);
-	free(buf);
 	return err;
 }
 
@@ -222,6 +219,7 @@ int merged_list(struct node *dir, struct dentry_list **out)
 	struct dentry_list *l = xcalloc(1, sizeof(*l));
 	struct nameset seen = { 0, 0, NULL };
 	struct lset *ls;
+	char *buf = xmalloc(LISTBUF);
 	bool merged;
 	int err = 0;
 
@@ -232,10 +230,11 @@ int merged_list(struct node *dir, struct dentry_list **out)
 	list_add(l, ".", dir->ino, DT_DIR, 0);
 	list_add(l, "..", dir->parent ? dir->parent->ino : dir->ino, DT_DIR, 0);
 	for (int i = 0; i < ls->n; i++) {
-		err = list_layer(l, &seen, &ls->r[i], merged);
+		err = list_layer(l, &seen, &ls->r[i], merged, buf);
 		if (err)
 			break;
 	}
+	free(buf);
 	nameset_free(&seen);
 	if (err) {
 		dentry_list_free(l);
