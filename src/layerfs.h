@@ -97,6 +97,7 @@ struct fs {
 	bool writeback;		/* the kernel caches writes (ops.c) */
 	bool passthrough;	/* file data of the upper bypasses us (passthrough.c) */
 	bool no_opendir;	/* the kernel opens directories without us (readdir.c) */
+	unsigned max_read;	/* the mount's max_read= (main.c) */
 	int workfd;		/* the staging dir inside workdir */
 	int procfd;		/* /proc/self/fd */
 	bool same_fs;		/* all layers on one filesystem: real st_ino */

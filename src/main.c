@@ -42,16 +42,39 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* The largest READ the kernel sends. libfuse splices a read's data to
+ * the kernel only if the pipe holds the reply whole, and an unprivileged
+ * process cannot grow a pipe past fs.pipe-max-size (1 MiB), which a
+ * 1 MiB read plus its header overflows: libfuse then reads into a fresh
+ * buffer and copies it, five times slower for a cold sequential read.
+ * Half a MiB splices; a max_read= of the caller's own goes last and wins. */
+#define DEFAULT_MAX_READ	(512u << 10)
+
+static unsigned max_read_of(const char *fuse_opts)
+{
+	unsigned v = DEFAULT_MAX_READ;
+	const char *p = fuse_opts;
+
+	while (p && (p = strstr(p, "max_read=")) != NULL) {
+		if (p == fuse_opts || p[-1] == ',')
+			v = (unsigned)strtoul(p + strlen("max_read="), NULL, 0);
+		p += strlen("max_read=");
+	}
+	return v;
+}
+
 static int build_fuse_args(struct fuse_args *args, struct config *cfg,
 			   const char *argv0)
 {
 	char opts[4096];
 	int n;
 
+	fs.max_read = max_read_of(cfg->fuse_opts);
+
 	/* The kernel checks permissions against the merged attributes;
 	 * root mounts are shared with every user, as kernel overlays are. */
-	n = snprintf(opts, sizeof(opts), "default_permissions,fsname=layerfs,subtype=layerfs%s%s%s%s",
-		     (geteuid() == 0 && !cfg->allow_other_given) ? ",allow_other" : "",
+	n = snprintf(opts, sizeof(opts), "default_permissions,max_read=%u,fsname=layerfs,subtype=layerfs%s%s%s%s",
+		     fs.max_read, (geteuid() == 0 && !cfg->allow_other_given) ? ",allow_other" : "",
 		     fs.has_upper ? "" : ",ro",
 		     cfg->fuse_opts ? "," : "", cfg->fuse_opts ? cfg->fuse_opts : "");
 	if (n < 0 || (size_t)n >= sizeof(opts)) {
@@ -186,7 +209,10 @@ int daemon_run(struct config *cfg, const char *argv0)
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, 1);
 		fuse_loop_cfg_set_max_threads(lc, 16);
-		fuse_loop_cfg_set_idle_threads(lc, 4);
+		/* threads that start for a burst of requests stay: with
+		 * fewer idle ones allowed, a sequential read started and ended
+		 * ninety threads per GiB (docs/architecture.md) */
+		fuse_loop_cfg_set_idle_threads(lc, 16);
 		ret = fuse_session_loop_mt(se, lc) ? 1 : 0;
 		fuse_loop_cfg_destroy(lc);
 	} else {

@@ -172,3 +172,38 @@ lower_tree() {
 	eq "$(cat "$bdi/read_ahead_kb")" 1024 "read_ahead_kb, read-only"
 	[ "$(cat "$bdi/max_ratio")" != 100 ] || fail "max_ratio raised on a read-only mount"
 }
+
+# every thread of process $1 is traced
+all_traced() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		awk '/^TracerPid:/ { exit $2 == 0 }' "$t/status" || return 1
+	done
+}
+
+@test "cache: a lower file's data is spliced to the kernel, in reads a pipe can hold whole" {
+	need_root
+	need_cmd strace
+	head -c 6M /dev/urandom >"$L2/big"
+	mount_layerfs
+	awk -v m="$M" '$5 == m' /proc/self/mountinfo | grep -q 'max_read=524288' ||
+		fail "no max_read=524288 in the mount's options"
+	# the daemon drops CAP_SYS_RESOURCE: its pipes cannot grow past
+	# pipe-max-size, and a read that does not fit is copied, not spliced
+	spawn strace -f -qq -e trace=splice,pread64,preadv,preadv2 -o "$T/strace" -p "$DAEMON_PID"
+	wait_until 10 all_traced "$DAEMON_PID" || fail "strace did not attach"
+	cmp "$M/big" "$L2/big"
+	kill "$BG_PID"
+	wait "$BG_PID" || true
+	grep -q 'splice(' "$T/strace" || fail "no splice: $(head -5 "$T/strace")"
+	! grep -E 'pread64\(|preadv2?\(' "$T/strace" || fail "file data was copied through a buffer"
+}
+
+@test "cache: max_read= of the caller wins over the default" {
+	need_root
+	head -c 3M /dev/urandom >"$L2/big"
+	mount_layerfs max_read=131072
+	awk -v m="$M" '$5 == m' /proc/self/mountinfo | grep -q 'max_read=131072' ||
+		fail "max_read=131072 not in the mount's options"
+	cmp "$M/big" "$L2/big"
+}
