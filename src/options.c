@@ -72,6 +72,8 @@ void usage(FILE *out, const char *prog)
 "                         1 security.fuseoverlayfs.override_stat,\n"
 "                         2 user.fuseoverlayfs.override_stat (default 0: only\n"
 "                         where chown is not permitted, user.containers.override_stat)\n"
+"  max_read=BYTES         largest read request (default 524288: a read and its\n"
+"                         header fit a pipe, so file data is spliced)\n"
 "  allow_other, default_permissions, fsname=, subtype=, ro, nosuid, nodev,\n"
 "  noexec, noatime, ...   handed to libfuse and the kernel\n"
 "Other options are warned about and ignored.\n",
@@ -266,6 +268,17 @@ static int parse_one(struct config *cfg, char *opt)
 		cfg->readonly = true;
 	if (!strcmp(opt, "allow_other") && !val)
 		cfg->allow_other_given = true;
+	if (val && (!strcmp(opt, "blksize") || !strcmp(opt, "max_read"))) {
+		char *end;
+		unsigned long long v = strtoull(val, &end, 10);
+
+		/* as the kernel takes them: 32 bits, no sign */
+		if (!*val || *end || val[0] == '-' || v < 1 || v > UINT32_MAX) {
+			fprintf(stderr, "layerfs: option '%s=%s': expected a number from 1 to %lu\n",
+				opt, val, (unsigned long)UINT32_MAX);
+			return -1;
+		}
+	}
 	if ((!val && in_list(fuse_passthrough, opt)) ||
 	    (val && in_list(fuse_passthrough_kv, opt))) {
 		if (val)

@@ -150,6 +150,17 @@ refused() {
 	[ "$status" -ne 0 ] || fail "unknown flag accepted"
 }
 
+@test "badinput: max_read= and blksize= that are not a 32-bit count" {
+	local opt v
+	for opt in max_read blksize; do
+		for v in abc 0 -5 99999999999 12k ""; do
+			try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$opt=$v"
+			refused "$opt=$v"
+			[[ "$err" == *"expected a number"* ]] || fail "no reason given: $err"
+		done
+	done
+}
+
 @test "badinput: a good mount still works after the failed attempts" {
 	try_mount "lowerdir=$T/nope,upperdir=$U,workdir=$W"
 	[ "$status" -ne 0 ]
