@@ -40,6 +40,7 @@ struct config {
 	double timeout;		/* entry and attribute cache lifetime */
 	bool threaded;
 	bool passthrough;	/* file data straight to the upper (passthrough.c) */
+	bool prefetch;		/* read directories ahead of a walk (prefetch.c) */
 	bool foreground;
 	bool debug;
 	bool allow_other_given;
@@ -254,6 +255,13 @@ size_t dentry_list_count(struct dentry_list *l);
 const char *dentry_list_name(struct dentry_list *l, size_t i);
 unsigned char dentry_list_type(struct dentry_list *l, size_t i);
 void listing_forget(struct node *dir);
+
+/* prefetch.c */
+#define PF_FANOUT 64	/* subdirectories queued per listing request */
+void prefetch_start(void);
+void prefetch_stop(void);
+bool prefetch_on(void);
+void prefetch_dirs(struct node **dirs, size_t n);
 void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);

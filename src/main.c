@@ -205,6 +205,8 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (caps_drop() < 0 && cfg->debug)
 		lfs_log("could not drop capabilities: %s", strerror(errno));
 
+	if (cfg->prefetch)
+		prefetch_start();
 	if (cfg->threaded) {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, 1);
@@ -218,6 +220,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	} else {
 		ret = fuse_session_loop(se) ? 1 : 0;
 	}
+	prefetch_stop();
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

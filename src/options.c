@@ -63,6 +63,8 @@ void usage(FILE *out, const char *prog)
 "  threaded=0|1           multi-threaded request loop (default 1)\n"
 "  passthrough=0|1        as root, file data of the upper layer bypasses the\n"
 "                         daemon (FUSE passthrough, Linux 6.9+; default 1)\n"
+"  prefetch=0|1           read the subdirectories a listing names ahead of a\n"
+"                         walk, in an idle thread (default 1)\n"
 "  uidmapping=D:S:N[:D:S:N...]  show the owner D+i on disk as S+i in the mount\n"
 "                         (i < N), and map back on writes; others show as 65534\n"
 "  gidmapping=D:S:N[...]  the same for groups\n"
@@ -210,6 +212,8 @@ static int parse_one(struct config *cfg, char *opt)
 		return parse_bool(opt, val, &cfg->threaded);
 	if (!strcmp(opt, "passthrough"))
 		return parse_bool(opt, val, &cfg->passthrough);
+	if (!strcmp(opt, "prefetch"))
+		return parse_bool(opt, val, &cfg->prefetch);
 	if (!strcmp(opt, "volatile") && !val) {
 		cfg->fsync = false;
 		return 0;
@@ -336,6 +340,7 @@ void config_defaults(struct config *cfg)
 	cfg->fsync = true;
 	cfg->threaded = true;
 	cfg->passthrough = true;
+	cfg->prefetch = true;
 	cfg->timeout = 86400;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;

@@ -420,8 +420,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct node *dir = node_from_id(ino);
 	struct dentry_list *l;
+	struct node *subdirs[PF_FANOUT];
 	char *buf, *p;
-	size_t rem = size, i;
+	size_t rem = size, i, nsub;
 	int err = listing_get(dir, off, &l);
 
 	if (err) {
@@ -438,6 +439,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	buf = xmalloc(size);
 	p = buf;
+	nsub = 0;
 	for (; i < l->n; i++) {
 		struct dent *d = &l->e[i];
 		size_t entsize;
@@ -468,6 +470,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 							 d->cookie);
 			if (entsize > rem)
 				node_forget(child, 1);
+			else if (S_ISDIR(child->type) && nsub < PF_FANOUT &&
+				 prefetch_on())
+				subdirs[nsub++] = node_get(child);
 		}
 		if (entsize > rem)
 			break;
@@ -477,6 +482,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	listing_put(l);
 	fuse_reply_buf(req, buf, size - rem);
 	free(buf);
+	prefetch_dirs(subdirs, nsub);
 }
 
 void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

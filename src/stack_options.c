@@ -142,6 +142,7 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	if (!strcmp(key, "fsync") || !strcmp(key, "volatile") ||
 	    !strcmp(key, "static_nlink") || !strcmp(key, "noacl") ||
 	    !strcmp(key, "threaded") || !strcmp(key, "passthrough") ||
+	    !strcmp(key, "prefetch") ||
 	    !strcmp(key, "squash_to_root") ||
 	    !strcmp(key, "ro") || in_list(fuse_flags, key)) {
 		b = want_bool(v, file, key, err);
@@ -162,6 +163,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		cfg->threaded = b;
 	else if (!strcmp(key, "passthrough"))
 		cfg->passthrough = b;
+	else if (!strcmp(key, "prefetch"))
+		cfg->prefetch = b;
 	else if (!strcmp(key, "squash_to_root"))
 		cfg->squash_to_root = b;
 	else if (!strcmp(key, "ro")) {

@@ -88,3 +88,36 @@ drain_all() {
 	# only the changed directory was read again
 	[ "$second" -le $((first + 2)) ] || fail "$((second - first)) listing requests for a cached listing and one changed directory"
 }
+
+# atime of $1 is still in 2000 (nothing has read the directory)
+atime_old() {
+	[ "$(stat -c %X "$1")" -lt 946771200 ]
+}
+
+both_read() {
+	! atime_old "$L2/d/s1" && ! atime_old "$L2/d/s2"
+}
+
+@test "readdir: a listing's subdirectories are read ahead in the layers (prefetch), not with prefetch=0" {
+	case ",$(findmnt -no OPTIONS -T "$L2")," in
+	*,noatime,*) skip "the layers' file system keeps no atime" ;;
+	esac
+	mkdir -p "$L2/d/s1" "$L2/d/s2" "$L2/d/s2/deeper"
+	touch "$L2/d/s1/f" "$L2/d/s2/f" "$L2/d/file"
+	touch -a -d 2000-01-01 "$L2/d/s1" "$L2/d/s2" "$L2/d/s2/deeper"
+	atime_old "$L2/d/s1" || skip "cannot set an old atime"
+	mount_layerfs
+	# a listing with attributes of d alone; s1 and s2 are only named
+	eq "$(ls "$M/d" | tr '\n' ' ')" "file s1 s2 "
+	wait_until 10 both_read || fail "the subdirectories were not read ahead"
+	# one level only
+	atime_old "$L2/d/s2/deeper" || fail "read two levels ahead"
+	unmount_layerfs
+
+	touch -a -d 2000-01-01 "$L2/d/s1" "$L2/d/s2"
+	mount_layerfs prefetch=0
+	eq "$(ls "$M/d" | tr '\n' ' ')" "file s1 s2 "
+	sleep 1
+	atime_old "$L2/d/s1" || fail "s1 was read with prefetch=0"
+	atime_old "$L2/d/s2" || fail "s2 was read with prefetch=0"
+}
