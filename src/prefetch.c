@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,14 +156,20 @@ static void *pf_main(void *arg)
 
 void prefetch_start(void)
 {
+	sigset_t all, old;
 	pthread_t t;
 	pthread_attr_t a;
 
+	/* signals go to the loop's thread, which ends the session on them:
+	 * the thread starts with all of them blocked, as libfuse's do */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
 	if (pthread_create(&t, &a, pf_main, NULL) == 0)
 		__atomic_store_n(&running, true, __ATOMIC_RELAXED);
 	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* Before the layers close: empty the queue and wait for the thread to

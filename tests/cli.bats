@@ -85,6 +85,22 @@ load helpers
 	_forget_mount "$M"
 }
 
+@test "cli: only the thread that ends the session takes SIGTERM, SIGINT and SIGHUP" {
+	# a signal handled by another thread would not wake the loop
+	mkdir -p "$L1/d/sub"
+	mount_layerfs
+	ls -l "$M/d" >/dev/null	# starts the workers; prefetch runs already
+	local pid=$DAEMON_PID t tid blk n=0
+	for t in /proc/"$pid"/task/*; do
+		tid=${t##*/}
+		[ "$tid" != "$pid" ] || continue
+		blk=$(awk '/^SigBlk:/ { print $2 }' "$t/status")
+		(( (16#$blk & 0x4003) == 0x4003 )) || fail "thread $tid ($(cat "$t/comm")) takes signals: SigBlk $blk"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 2 ] || fail "expected at least two other threads, found $n"
+}
+
 @test "cli: SIGINT unmounts and exits (foreground)" {
 	# background jobs of a script start with SIGINT ignored: undo that
 	spawn env --default-signal=INT "$LAYERFS" -f -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
