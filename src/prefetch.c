@@ -39,8 +39,7 @@ static struct node *queue[PF_SLOTS];
 static unsigned base, count;
 static pthread_mutex_t pf_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pf_work = PTHREAD_COND_INITIALIZER;
-static pthread_cond_t pf_idle = PTHREAD_COND_INITIALIZER;
-static bool running, busy;
+static bool running;
 static struct { dev_t dev; ino_t ino; } seen[PF_SEEN];	/* the thread's own */
 
 bool prefetch_on(void)
@@ -136,13 +135,10 @@ static void *pf_main(void *arg)
 		struct node *n;
 		struct lset *ls;
 
-		busy = false;
-		pthread_cond_broadcast(&pf_idle);
 		while (!count || !running)
 			pthread_cond_wait(&pf_work, &pf_lock);
 		count--;
 		n = queue[(base + count) % PF_SLOTS];
-		busy = true;
 		pthread_mutex_unlock(&pf_lock);
 		ls = node_lset(n);
 		for (int i = 0; i < ls->n; i++)
@@ -172,8 +168,12 @@ void prefetch_start(void)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* Before the layers close: empty the queue and wait for the thread to
- * put down what it is reading. */
+/* At the end of the session: empty the queue; the thread takes no more.
+ * It is not waited for: at SCHED_IDLE on a busy machine it may not run
+ * for seconds, and an exiting daemon must not keep its work dir locked
+ * that long (a remount right after the unmount would fail). What it
+ * still reads meanwhile are the layers' directories through descriptors
+ * of nodes, which live until the process ends. */
 void prefetch_stop(void)
 {
 	pthread_mutex_lock(&pf_lock);
@@ -182,7 +182,5 @@ void prefetch_stop(void)
 		count--;
 		node_put(queue[(base + count) % PF_SLOTS]);
 	}
-	while (busy)
-		pthread_cond_wait(&pf_idle, &pf_lock);
 	pthread_mutex_unlock(&pf_lock);
 }
