@@ -121,3 +121,21 @@ both_read() {
 	atime_old "$L2/d/s1" || fail "s1 was read with prefetch=0"
 	atime_old "$L2/d/s2" || fail "s2 was read with prefetch=0"
 }
+
+# threads of daemon $1 at SCHED_IDLE in the idle I/O class, one per line
+idle_threads() {
+	local t tid
+	for t in /proc/"$1"/task/*; do
+		tid=${t##*/}
+		chrt -p "$tid" | grep -q SCHED_IDLE && ionice -p "$tid" | grep -qx idle && echo "$tid"
+	done
+}
+
+@test "readdir: the prefetch thread runs at SCHED_IDLE in the idle I/O class; prefetch=0 starts none" {
+	need_cmd chrt ionice
+	mount_layerfs
+	eq "$(idle_threads "$DAEMON_PID" | wc -l)" 1 "idle threads with prefetch"
+	unmount_layerfs
+	mount_layerfs prefetch=0
+	eq "$(idle_threads "$DAEMON_PID" | wc -l)" 0 "idle threads with prefetch=0"
+}
