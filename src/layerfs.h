@@ -41,6 +41,7 @@ struct config {
 	bool threaded;
 	bool passthrough;	/* file data straight to the upper (passthrough.c) */
 	bool prefetch;		/* read directories ahead of a walk (prefetch.c) */
+	unsigned max_read;	/* max_read= given, or 0 for the default (main.c) */
 	bool foreground;
 	bool debug;
 	bool allow_other_given;

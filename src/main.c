@@ -47,21 +47,9 @@ static void raise_fd_limit(void)
  * process cannot grow a pipe past fs.pipe-max-size (1 MiB), which a
  * 1 MiB read plus its header overflows: libfuse then reads into a fresh
  * buffer and copies it, five times slower for a cold sequential read.
- * Half a MiB splices; a max_read= of the caller's own goes last and wins. */
+ * Half a MiB splices. A max_read= of the caller's own replaces it; it is
+ * written here once, in decimal, the value lfs_init() repeats to libfuse. */
 #define DEFAULT_MAX_READ	(512u << 10)
-
-static unsigned max_read_of(const char *fuse_opts)
-{
-	unsigned v = DEFAULT_MAX_READ;
-	const char *p = fuse_opts;
-
-	while (p && (p = strstr(p, "max_read=")) != NULL) {
-		if (p == fuse_opts || p[-1] == ',')
-			v = (unsigned)strtoul(p + strlen("max_read="), NULL, 0);
-		p += strlen("max_read=");
-	}
-	return v;
-}
 
 static int build_fuse_args(struct fuse_args *args, struct config *cfg,
 			   const char *argv0)
@@ -69,7 +57,7 @@ static int build_fuse_args(struct fuse_args *args, struct config *cfg,
 	char opts[4096];
 	int n;
 
-	fs.max_read = max_read_of(cfg->fuse_opts);
+	fs.max_read = cfg->max_read ? cfg->max_read : DEFAULT_MAX_READ;
 
 	/* The kernel checks permissions against the merged attributes;
 	 * root mounts are shared with every user, as kernel overlays are. */

@@ -282,6 +282,10 @@ static int parse_one(struct config *cfg, char *opt)
 				opt, val, (unsigned long)UINT32_MAX);
 			return -1;
 		}
+		if (opt[1] == 'a') {	/* max_read: build_fuse_args() writes it */
+			cfg->max_read = (unsigned)v;
+			return 0;
+		}
 	}
 	if ((!val && in_list(fuse_passthrough, opt)) ||
 	    (val && in_list(fuse_passthrough_kv, opt))) {

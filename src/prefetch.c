@@ -10,7 +10,8 @@
  * finds all of it in the page cache. The thread only reads, throws away
  * what it read, and runs at SCHED_IDLE and in the idle I/O class, on CPU
  * and disk time nobody else wants; the requests do all of their own work
- * as before, so nothing a program sees can change. A cold walk of the benchmark's tree takes a fifth less.
+ * as before, so nothing a program sees can change. A cold walk of the
+ * benchmark's tree takes a fifth less.
  *
  * The queue is a bounded stack of nodes (a daemon reference each): the
  * newest first, the oldest dropped when it is full. A directory read a

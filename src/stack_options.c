@@ -133,6 +133,10 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 
 		if (want_int(v, file, jpath, 1, UINT32_MAX, &n, err))
 			return -1;
+		if (!strcmp(key, "max_read")) {	/* build_fuse_args() writes it */
+			cfg->max_read = (unsigned)n;
+			return 0;
+		}
 		snprintf(num, sizeof(num), "%lld", n);
 		fuse_opt_add(cfg, key, num);
 		return 0;

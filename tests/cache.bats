@@ -206,4 +206,11 @@ all_traced() {
 	awk -v m="$M" '$5 == m' /proc/self/mountinfo | grep -q 'max_read=131072' ||
 		fail "max_read=131072 not in the mount's options"
 	cmp "$M/big" "$L2/big"
+	unmount_layerfs
+	# decimal, with a leading zero too: the kernel, libfuse and the
+	# daemon must all agree on the value
+	mount_layerfs max_read=0131072
+	awk -v m="$M" '$5 == m' /proc/self/mountinfo | grep -q 'max_read=131072' ||
+		fail "max_read=0131072 not read as 131072"
+	cmp "$M/big" "$L2/big"
 }

@@ -230,11 +230,13 @@ teardown() {
 	cat >opt.json <<-EOF
 	{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "work", "mountpoint": "mnt",
 	 "options": {"ro": true, "fsname": "my,stack", "timeout": 0.5, "volatile": true, "noexec": true,
-	             "threaded": false, "static_nlink": true, "noacl": true, "prefetch": false}}
+	             "threaded": false, "static_nlink": true, "noacl": true, "prefetch": false,
+	             "max_read": 131072}}
 	EOF
 	"$LAYERFS" mount opt.json
 	line=$(grep " $T/mnt " /proc/self/mountinfo)
 	[[ "$line" == *" ro,"*"noexec"*" - fuse.layerfs my,stack "* ]]
+	[[ "$line" == *",max_read=131072"* ]]
 	run touch mnt/x
 	[[ "$output" == *"Read-only file system"* ]]
 	"$LAYERFS" umount opt.json
