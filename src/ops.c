@@ -7,12 +7,15 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_DONT_MASK |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_SPLICE_WRITE |
-			FUSE_CAP_SPLICE_MOVE |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
 			FUSE_CAP_ASYNC_READ | FUSE_CAP_CACHE_SYMLINKS;
 
 	if (!fs.cfg->noacl)
 		want |= FUSE_CAP_POSIX_ACL;
+	/* Not FUSE_CAP_SPLICE_MOVE: a spliced read reply is copied into the
+	 * kernel's pages. A page of the real file's cache cannot be moved
+	 * anyway, and the kernel locks and tries each one before it falls
+	 * back to the copy (docs/architecture.md, "Reads"). */
 	conn->want |= want & conn->capable;
 	/* The daemon writes with CAP_FSETID, so the real filesystem would
 	 * keep set-id bits on writes; let the kernel clear them... */

@@ -197,6 +197,9 @@ all_traced() {
 	wait "$BG_PID" || true
 	grep -q 'splice(' "$T/strace" || fail "no splice: $(head -5 "$T/strace")"
 	! grep -E 'pread64\(|preadv2?\(' "$T/strace" || fail "file data was copied through a buffer"
+	# copied into the kernel's pages, not offered to move: the real
+	# file's pages cannot be moved, and the attempt costs more than it saves
+	! grep 'SPLICE_F_MOVE' "$T/strace" || fail "a read reply was spliced with SPLICE_F_MOVE"
 }
 
 @test "cache: max_read= of the caller wins over the default" {
