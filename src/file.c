@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "layerfs.h"
@@ -114,6 +115,56 @@ static void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
 		node_kill_suidgid(req, n);
 }
 
+/* Hand a small lower file's data to the kernel's page cache with its
+ * open (FUSE_NOTIFY_STORE), before the open returns. A program that
+ * opens a small file reads it: the reads then find the pages and send
+ * no READ, so the kernel also keeps the file's atime and sends no
+ * GETATTR for the fstat that tar and friends do after reading: two
+ * round trips of the three per small file. Lower files only, whose data
+ * cannot change; the node lock keeps a copy-up, after which writes may
+ * dirty the pages, from overtaking the store. Once per node: pages the
+ * kernel drops later come back through reads, as before. Not with a
+ * single thread: a store waits for a page that a reader has locked, and
+ * that reader for its READ, which only another thread can answer. */
+#define PRELOAD_MAX (64 * 1024)
+
+static bool preload_done(struct node *n)
+{
+	bool done;
+
+	node_lock(n);
+	done = (n->flags & NODE_PRELOADED) || node_in_upper(n);
+	node_unlock(n);
+	return done;
+}
+
+static void preload(fuse_ino_t ino, struct fhandle *fh)
+{
+	struct node *n = fh->node;
+	struct fuse_bufvec bv;
+	struct stat st;
+	char *buf;
+	ssize_t got;
+
+	if (!S_ISREG(n->type) || (fh->flags & O_DIRECT) || !fs.cfg->threaded ||
+	    preload_done(n))
+		return;
+	if (fstat(fh->fd, &st) < 0 || st.st_size == 0 || st.st_size > PRELOAD_MAX)
+		return;
+	buf = xmalloc((size_t)st.st_size);
+	got = pread(fh->fd, buf, (size_t)st.st_size, 0);
+	if (got > 0) {
+		bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT((size_t)got);
+		bv.buf[0].mem = buf;
+		node_lock(n);
+		if (!(n->flags & NODE_PRELOADED) && !node_in_upper(n) &&
+		    fuse_lowlevel_notify_store(fs.se, ino, 0, &bv, 0) == 0)
+			n->flags |= NODE_PRELOADED;
+		node_unlock(n);
+	}
+	free(buf);
+}
+
 void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fhandle *fh;
@@ -126,6 +177,8 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* O_TRUNC by a process without CAP_FSETID (session_io.c) */
 	if (req_kill_suidgid() && (fi->flags & O_TRUNC))
 		node_kill_suidgid(req, fh->node);
+	else if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
+		preload(ino, fh);
 	reply_opened(req, fi, fh, NULL);
 }
 

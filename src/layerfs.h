@@ -162,6 +162,9 @@ struct lset {
  * that name only (the kernel's overlayfs without index breaks the link
  * the same way). Parent and name do not change while this is set. */
 #define NODE_LOWER_LINK	0x8
+/* The data of this lower file went to the kernel's cache with an open
+ * (file.c, preload); later opens leave that to reads. */
+#define NODE_PRELOADED	0x10
 
 struct node {
 	struct node *hnext;

@@ -25,6 +25,12 @@ all_see() {
 	eq "$out" "$want" "another mount namespace: $snippet"
 }
 
+# pages FILE: how many pages of FILE the kernel caches; fincore opens
+# the file, reading nothing
+pages() {
+	fincore -n -o PAGES "$1" | tr -d ' '
+}
+
 lower_tree() {
 	mkdir -p "$L2/d/sub/deeper" "$L1/d/sub" "$L1/d/other"
 	echo a >"$L2/d/a"
@@ -216,4 +222,52 @@ all_traced() {
 	awk -v m="$M" '$5 == m' /proc/self/mountinfo | grep -q 'max_read=131072' ||
 		fail "max_read=0131072 not read as 131072"
 	cmp "$M/big" "$L2/big"
+}
+
+@test "cache: a small lower file's data reaches the kernel with its open, a large one's with reads" {
+	need_root
+	need_cmd fincore
+	head -c 5000 /dev/urandom >"$L2/small"
+	head -c 70000 /dev/urandom >"$L2/large"
+	mount_layerfs
+	eq "$(pages "$M/small")" 2 "pages of a 5000-byte file after an open"
+	eq "$(pages "$M/large")" 0 "pages of a 70000-byte file after an open"
+	cmp "$M/small" "$L2/small"
+	cmp "$M/large" "$L2/large"
+	# with the pages dropped, reads bring them back
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	cmp "$M/small" "$L2/small"
+	# after a copy-up the kernel's pages are the upper file's
+	echo tail >>"$M/small"
+	{ cat "$L2/small"; echo tail; } | cmp - "$M/small"
+	cmp "$U/small" "$M/small"
+}
+
+@test "cache: reading a small lower file and stat-ing it takes an OPEN and nothing more" {
+	echo "some text" >"$L2/small"
+	debug_mount
+	stat "$M/small" >/dev/null	# looked up before the count starts
+	: >"$T/debug.log"
+	tar -cf - -C "$M" small | tar -xOf - >"$T/got"
+	eq "$(cat "$T/got")" "some text" "the file's content"
+	eq "$(requests OPEN)" 1 "OPEN requests"
+	eq "$(requests READ)" 0 "READ requests"
+	eq "$(requests GETATTR)" 0 "GETATTR requests (tar stats the file after reading it)"
+	debug_umount
+}
+
+@test "cache: an upper file's data, and any file's with -s, is left to reads" {
+	need_root
+	need_cmd fincore
+	echo upper >"$U/up"
+	head -c 5000 /dev/urandom >"$L2/small"
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	mount_layerfs
+	eq "$(pages "$M/up")" 0 "pages of an upper file after an open"
+	unmount_layerfs
+	lfs_mount "lowerdir=$L1:$L2,upperdir=$U,workdir=$W" "$M" -s
+	eq "$(pages "$M/small")" 0 "pages after an open, single-threaded"
+	cmp "$M/small" "$L2/small"
 }
