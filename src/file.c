@@ -126,8 +126,6 @@ static void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
  * kernel drops later come back through reads, as before. Not with a
  * single thread: a store waits for a page that a reader has locked, and
  * that reader for its READ, which only another thread can answer. */
-#define PRELOAD_MAX (64 * 1024)
-
 static bool preload_done(struct node *n)
 {
 	bool done;
@@ -149,7 +147,7 @@ static void preload(fuse_ino_t ino, struct fhandle *fh)
 	if (!S_ISREG(n->type) || (fh->flags & O_DIRECT) || !fs.cfg->threaded ||
 	    preload_done(n))
 		return;
-	if (fstat(fh->fd, &st) < 0 || st.st_size == 0 || st.st_size > PRELOAD_MAX)
+	if (fstat(fh->fd, &st) < 0 || st.st_size == 0 || st.st_size > SMALL_FILE_MAX)
 		return;
 	buf = xmalloc((size_t)st.st_size);
 	got = pread(fh->fd, buf, (size_t)st.st_size, 0);
@@ -177,8 +175,11 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	/* O_TRUNC by a process without CAP_FSETID (session_io.c) */
 	if (req_kill_suidgid() && (fi->flags & O_TRUNC))
 		node_kill_suidgid(req, fh->node);
-	else if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC))
+	else if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC)) {
+		/* the files after this one */
+		prefetch_opened(fh->node, fuse_req_ctx(req)->pid);
 		preload(ino, fh);
+	}
 	reply_opened(req, fi, fh, NULL);
 }
 

@@ -258,14 +258,25 @@ int merged_is_empty(struct node *dir);
 size_t dentry_list_count(struct dentry_list *l);
 const char *dentry_list_name(struct dentry_list *l, size_t i);
 unsigned char dentry_list_type(struct dentry_list *l, size_t i);
+int dentry_list_layer(struct dentry_list *l, size_t i);
+uint32_t dentry_list_gen(struct dentry_list *l);
+off_t dentry_list_cookie(struct dentry_list *l, size_t i);
+int listing_sorted(struct node *dir, struct dentry_list **out);
+size_t listing_seek(struct dentry_list *l, off_t off);
+off_t name_cookie(const char *name);
 void listing_forget(struct node *dir);
 
 /* prefetch.c */
 #define PF_FANOUT 64	/* subdirectories queued per listing request */
+/* A small file: its data comes with its open (file.c, preload), and
+ * this much of a file is read ahead when a directory is read in order */
+#define SMALL_FILE_MAX (64 * 1024)
 void prefetch_start(void);
 void prefetch_stop(void);
 bool prefetch_on(void);
 void prefetch_dirs(struct node **dirs, size_t n);
+void prefetch_listed(const struct node *dir, pid_t pid);
+void prefetch_opened(struct node *file, pid_t pid);
 void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);

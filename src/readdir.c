@@ -142,6 +142,11 @@ const char *dentry_list_name(struct dentry_list *l, size_t i)
 	return l->e[i].name;
 }
 
+int dentry_list_layer(struct dentry_list *l, size_t i)
+{
+	return l->e[i].layer;
+}
+
 unsigned char dentry_list_type(struct dentry_list *l, size_t i)
 {
 	return l->e[i].type;
@@ -262,7 +267,7 @@ int merged_is_empty(struct node *dir)
  * for the rare names whose hashes collide. */
 #define COOKIE_MIN 16
 
-static off_t name_cookie(const char *name)
+off_t name_cookie(const char *name)
 {
 	uint64_t h = name_hash(name);
 
@@ -297,7 +302,7 @@ static void listing_sort(struct dentry_list *l)
 }
 
 /* The index of the first entry after offset OFF. */
-static size_t listing_seek(struct dentry_list *l, off_t off)
+size_t listing_seek(struct dentry_list *l, off_t off)
 {
 	size_t lo = 2, hi = l->n;
 
@@ -312,6 +317,26 @@ static size_t listing_seek(struct dentry_list *l, off_t off)
 			hi = mid;
 	}
 	return lo;
+}
+
+/* DIR's listing in the order READDIR serves it. */
+int listing_sorted(struct node *dir, struct dentry_list **out)
+{
+	int err = merged_list(dir, out);
+
+	if (!err)
+		listing_sort(*out);
+	return err;
+}
+
+off_t dentry_list_cookie(struct dentry_list *l, size_t i)
+{
+	return l->e[i].cookie;
+}
+
+uint32_t dentry_list_gen(struct dentry_list *l)
+{
+	return l->gen;
 }
 
 /* Listings being read, at most one per slot. A directory is read in
@@ -429,6 +454,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, -err);
 		return;
 	}
+	if (off == 0)
+		prefetch_listed(dir, fuse_req_ctx(req)->pid);
 	i = listing_seek(l, off);
 	if (i >= l->n) {
 		/* the end: the kernel has all of it now */
