@@ -18,7 +18,8 @@
  * (up to SMALL_FILE_MAX) of the next RA_FILES regular files, and the
  * next batch when the reader is halfway through this one. Opens in any
  * other order by other processes (a program loading its libraries) read
- * nothing ahead.
+ * nothing ahead; a process that listed the directory and opens files in
+ * any order (an interpreter importing modules) gets one batch.
  *
  * The thread only reads (readahead(2) into the layers' page cache),
  * throws away what it read, and runs at SCHED_IDLE; directories are read
@@ -73,8 +74,8 @@ static struct { dev_t dev; ino_t ino; } seen[PF_SEEN];	/* the thread's own */
 static struct ra_state {
 	const struct node *dir;
 	off_t last;		/* cookie of the last file opened */
-	off_t mark;		/* an open at or past it asks for the next batch */
-	off_t until;		/* the last file read ahead so far */
+	off_t mark;		/* an open from here to UNTIL asks for the next batch */
+	off_t until;		/* the last file read ahead so far, 0: none yet */
 	unsigned run;		/* opens in listing order so far */
 	pid_t lister;		/* who read the listing last, or 0 */
 } ra[RA_DIRS];
@@ -91,6 +92,15 @@ bool prefetch_on(void)
 	return __atomic_load_n(&running, __ATOMIC_RELAXED);
 }
 
+/* Requests never wait for pf_lock: the thread that holds it may be the
+ * prefetch thread, and a SCHED_IDLE thread descheduled while holding it
+ * runs again only when a CPU has nothing else to do. A request that
+ * finds it taken leaves the prefetch alone this once. */
+static bool pf_trylock(void)
+{
+	return pthread_mutex_trylock(&pf_lock) == 0;
+}
+
 /* Queue DIRS; the queue takes over their daemon references. */
 void prefetch_dirs(struct node **dirs, size_t n)
 {
@@ -99,7 +109,11 @@ void prefetch_dirs(struct node **dirs, size_t n)
 
 	if (!n)
 		return;
-	pthread_mutex_lock(&pf_lock);
+	if (!pf_trylock()) {
+		while (n > 0)
+			node_put(dirs[--n]);
+		return;
+	}
 	/* the first one on top: a walker enters them in listing order */
 	while (n-- > 0) {
 		if (!running) {
@@ -130,9 +144,8 @@ void prefetch_listed(const struct node *dir, pid_t pid)
 {
 	struct ra_state *r;
 
-	if (!prefetch_on())
+	if (!prefetch_on() || !pf_trylock())
 		return;
-	pthread_mutex_lock(&pf_lock);
 	r = ra_of(dir);
 	if (r->dir != dir)
 		*r = (struct ra_state){ .dir = dir };
@@ -155,7 +168,10 @@ void prefetch_opened(struct node *file, pid_t pid)
 		return;
 	c = name_cookie(name);
 	free(name);
-	pthread_mutex_lock(&pf_lock);
+	if (!pf_trylock()) {
+		node_put(dir);
+		return;
+	}
 	r = ra_of(dir);
 	if (r->dir != dir) {
 		*r = (struct ra_state){ .dir = dir, .last = c, .run = 1 };
@@ -163,9 +179,18 @@ void prefetch_opened(struct node *file, pid_t pid)
 	}
 	r->run = c > r->last ? r->run + 1 : 1;
 	r->last = c;
-	if ((r->run < RA_RUN && (!pid || r->lister != pid)) || c < r->mark ||
-	    !running)
+	if (!running || r->mark == RA_NEVER)
+		goto out;	/* a batch is on its way, or the listing ended */
+	if (r->until == 0) {
+		/* no batch yet: one of the two signs */
+		if (r->run < RA_RUN && (!pid || r->lister != pid))
+			goto out;
+	} else if (c < r->mark || c > r->until) {
+		/* the next batch only for a reader inside this one: one that
+		 * opens files anywhere (a program importing modules from a
+		 * directory it listed) gets one batch per directory */
 		goto out;
+	}
 	r->mark = RA_NEVER;	/* until this batch is read */
 	if (njobs == RA_JOBS) {
 		dropped = jobs[0].dir;
