@@ -28,7 +28,7 @@ void fix_stat(struct node *n, struct stat *st)
 	}
 	/* a lower file keeps its layer's link count when names of it are
 	 * whited out, as in the kernel's overlayfs */
-	if (n->flags & NODE_UNLINKED)
+	if (node_has(n, NODE_UNLINKED))
 		st->st_nlink = 0;
 }
 

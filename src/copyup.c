@@ -473,7 +473,7 @@ int copyup_tree(struct node *dir)
 		nls->r[0].layer = 0;
 		nls->r[0].fd = dup(ufd);
 		node_set_lset(dir, nls);
-		dir->flags |= NODE_OPAQUE;
+		node_flag_set(dir, NODE_OPAQUE);
 	}
 	node_unlock(dir);
 	return err;

@@ -414,10 +414,10 @@ static int ensure_opaque(struct node *n)
 	int err = 0;
 
 	node_lock(n);
-	if (!(n->flags & NODE_OPAQUE)) {
+	if (!node_has(n, NODE_OPAQUE)) {
 		err = opaque_set(node_lset(n)->r[0].fd);
 		if (!err)
-			n->flags |= NODE_OPAQUE;
+			node_flag_set(n, NODE_OPAQUE);
 	}
 	node_unlock(n);
 	return err;

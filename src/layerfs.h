@@ -171,17 +171,35 @@ struct node {
 	uint64_t nlookup;	/* kernel references (lookup/forget) */
 	ino_t kino;		/* hash key: the top-most real object */
 	ino_t ino;		/* st_ino shown to the kernel */
-	struct node *parent;	/* parent, name, flags: under node_lock() */
+	struct node *parent;	/* parent and name: under node_lock() */
 	char *name;
 	struct lset *ls;	/* read with node_lset() */
 	struct lset *retired;
 	uint32_t kdev;		/* hash key (a Linux dev_t fits 32 bits) */
 	uint32_t refs;		/* daemon references */
 	mode_t type;		/* S_IFMT bits */
-	unsigned flags;
+	unsigned flags;		/* NODE_*: node_has(), node_flag_set/clear() */
 	uint32_t gen;		/* bumped at copy-up */
 	uint32_t xstate;	/* xattr generation << 1 | XSTATE_NONE */
 };
+
+/* Flags are changed under different locks (NODE_HASHED and NODE_UNLINKED
+ * under table_lock, the others under node_lock()), so every change is
+ * one atomic read-modify-write: two at once must not lose either. */
+static inline bool node_has(const struct node *n, unsigned f)
+{
+	return __atomic_load_n(&n->flags, __ATOMIC_RELAXED) & f;
+}
+
+static inline void node_flag_set(struct node *n, unsigned f)
+{
+	__atomic_or_fetch(&n->flags, f, __ATOMIC_RELAXED);
+}
+
+static inline void node_flag_clear(struct node *n, unsigned f)
+{
+	__atomic_and_fetch(&n->flags, ~f, __ATOMIC_RELAXED);
+}
 
 /* The top-most object is known to carry no xattr the mount shows, as of
  * the xattr generation in the other bits: getxattr and listxattr are

@@ -54,7 +54,7 @@ static void hash_insert(struct node *n)
 	h = key_hash(n->kdev, n->kino, table_size);
 	n->hnext = table[h];
 	table[h] = n;
-	n->flags |= NODE_HASHED;
+	node_flag_set(n, NODE_HASHED);
 	table_count++;
 }
 
@@ -62,7 +62,7 @@ static void hash_remove(struct node *n)
 {
 	struct node **pp;
 
-	if (!(n->flags & NODE_HASHED))
+	if (!node_has(n, NODE_HASHED))
 		return;
 	pp = &table[key_hash(n->kdev, n->kino, table_size)];
 	for (; *pp; pp = &(*pp)->hnext) {
@@ -71,7 +71,7 @@ static void hash_remove(struct node *n)
 			break;
 		}
 	}
-	n->flags &= ~NODE_HASHED;
+	node_flag_clear(n, NODE_HASHED);
 	table_count--;
 }
 
@@ -85,7 +85,7 @@ static struct node *hash_find(dev_t dev, ino_t ino, struct node *parent,
 	for (; n; n = n->hnext) {
 		if (n->kdev != dev || n->kino != ino)
 			continue;
-		if ((n->flags & NODE_LOWER_LINK) &&
+		if (node_has(n, NODE_LOWER_LINK) &&
 		    (n->parent != parent || strcmp(n->name, name)))
 			continue;
 		return n;
@@ -144,7 +144,7 @@ static struct node *node_alloc(struct node *parent, const char *name,
 	n->kino = st->st_ino;
 	n->ls = ls;
 	if (!S_ISDIR(st->st_mode) && ls->r[0].layer != 0 && st->st_nlink > 1)
-		n->flags |= NODE_LOWER_LINK;
+		node_flag_set(n, NODE_LOWER_LINK);
 	n->ino = ino_remap_get(st->st_dev, st->st_ino,
 			       ino_of(ls->r[0].layer, st));
 	return n;
@@ -307,7 +307,7 @@ struct node *node_find_or_insert(struct node *parent, const char *name,
 
 	pthread_mutex_lock(&table_lock);
 	n = hash_find(st->st_dev, st->st_ino, parent, name);
-	if (n && !(n->flags & NODE_UNLINKED)) {
+	if (n && !node_has(n, NODE_UNLINKED)) {
 		n->nlookup++;
 		pthread_mutex_unlock(&table_lock);
 		lset_free(ls);
@@ -317,7 +317,7 @@ struct node *node_find_or_insert(struct node *parent, const char *name,
 	}
 	n = node_alloc(parent, name, st, ls);
 	if (opaque)
-		n->flags |= NODE_OPAQUE;
+		node_flag_set(n, NODE_OPAQUE);
 	n->nlookup = 1;
 	parent->refs++;
 	hash_insert(n);
@@ -337,14 +337,14 @@ void node_rekey(struct node *n, const struct stat *st)
 	hash_remove(n);
 	n->kdev = (uint32_t)st->st_dev;
 	n->kino = st->st_ino;
-	if (n->flags & NODE_LOWER_LINK) {
+	if (node_has(n, NODE_LOWER_LINK)) {
 		/* the copy is a new object, apart from the other names: it
 		 * shows its own inode number, as in the kernel's overlayfs */
-		n->flags &= ~NODE_LOWER_LINK;
+		node_flag_clear(n, NODE_LOWER_LINK);
 		__atomic_store_n(&n->ino, ino_of(0, st), __ATOMIC_RELAXED);
 		lower_link = true;
 	}
-	if (!(n->flags & NODE_UNLINKED))
+	if (!node_has(n, NODE_UNLINKED))
 		hash_insert(n);
 	pthread_mutex_unlock(&table_lock);
 	if (!lower_link)
@@ -357,7 +357,7 @@ void node_unhash(struct node *n)
 {
 	pthread_mutex_lock(&table_lock);
 	hash_remove(n);
-	n->flags |= NODE_UNLINKED;
+	node_flag_set(n, NODE_UNLINKED);
 	pthread_mutex_unlock(&table_lock);
 }
 
@@ -382,7 +382,7 @@ int node_parent_name(struct node *n, struct node **parent, char **name)
 	int ret = 0;
 
 	node_lock(n);
-	if (!n->parent || (n->flags & NODE_UNLINKED)) {
+	if (!n->parent || node_has(n, NODE_UNLINKED)) {
 		ret = -ENOENT;
 	} else {
 		*parent = node_get(n->parent);
