@@ -123,15 +123,18 @@ static void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
  * round trips of the three per small file. Lower files only, whose data
  * cannot change; the node lock keeps a copy-up, after which writes may
  * dirty the pages, from overtaking the store. Once per node: pages the
- * kernel drops later come back through reads, as before. Not with a
- * single thread: a store waits for a page that a reader has locked, and
- * that reader for its READ, which only another thread can answer. */
+ * kernel drops later come back through reads, as before. Not with
+ * prefetch=0, which turns off all reading ahead of a request, and not
+ * with a single thread: a store waits for a page that a reader has
+ * locked, and that reader for its READ, which only another thread can
+ * answer. The pread updates the lower file's atime at the open (under
+ * relatime, at most once a day), where a program's first read would. */
 static bool preload_done(struct node *n)
 {
 	bool done;
 
 	node_lock(n);
-	done = (n->flags & NODE_PRELOADED) || node_in_upper(n);
+	done = node_has(n, NODE_PRELOADED) || node_in_upper(n);
 	node_unlock(n);
 	return done;
 }
@@ -145,7 +148,7 @@ static void preload(fuse_ino_t ino, struct fhandle *fh)
 	ssize_t got;
 
 	if (!S_ISREG(n->type) || (fh->flags & O_DIRECT) || !fs.cfg->threaded ||
-	    preload_done(n))
+	    !fs.cfg->prefetch || preload_done(n))
 		return;
 	if (fstat(fh->fd, &st) < 0 || st.st_size == 0 || st.st_size > SMALL_FILE_MAX)
 		return;
@@ -155,9 +158,9 @@ static void preload(fuse_ino_t ino, struct fhandle *fh)
 		bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT((size_t)got);
 		bv.buf[0].mem = buf;
 		node_lock(n);
-		if (!(n->flags & NODE_PRELOADED) && !node_in_upper(n) &&
+		if (!node_has(n, NODE_PRELOADED) && !node_in_upper(n) &&
 		    fuse_lowlevel_notify_store(fs.se, ino, 0, &bv, 0) == 0)
-			n->flags |= NODE_PRELOADED;
+			node_flag_set(n, NODE_PRELOADED);
 		node_unlock(n);
 	}
 	free(buf);

@@ -17,9 +17,11 @@
  * one directory come in listing order, the thread reads ahead the start
  * (up to SMALL_FILE_MAX) of the next RA_FILES regular files, and the
  * next batch when the reader is halfway through this one. Opens in any
- * other order by other processes (a program loading its libraries) read
- * nothing ahead; a process that listed the directory and opens files in
- * any order (an interpreter importing modules) gets one batch.
+ * other order by other processes (a program loading its libraries)
+ * rarely read anything ahead (four random opens rise one time in 24); a
+ * process that listed the directory and opens files in any order (an
+ * interpreter importing modules) gets one batch. FUSE names the calling
+ * thread, not the process: "a process" is one thread here.
  *
  * The thread only reads (readahead(2) into the layers' page cache),
  * throws away what it read, and runs at SCHED_IDLE; directories are read
@@ -74,10 +76,12 @@ static struct { dev_t dev; ino_t ino; } seen[PF_SEEN];	/* the thread's own */
 static struct ra_state {
 	const struct node *dir;
 	off_t last;		/* cookie of the last file opened */
-	off_t mark;		/* an open from here to UNTIL asks for the next batch */
+	off_t mark;		/* an open from here on asks for the next batch;
+				 * RA_NEVER: the listing ended */
 	off_t until;		/* the last file read ahead so far, 0: none yet */
 	unsigned run;		/* opens in listing order so far */
 	pid_t lister;		/* who read the listing last, or 0 */
+	bool busy;		/* a batch is queued or being read */
 } ra[RA_DIRS];
 
 /* Batches to read, newest last (under pf_lock); a reference on DIR each */
@@ -147,8 +151,8 @@ void prefetch_listed(const struct node *dir, pid_t pid)
 	if (!prefetch_on() || !pf_trylock())
 		return;
 	r = ra_of(dir);
-	if (r->dir != dir)
-		*r = (struct ra_state){ .dir = dir };
+	if (r->dir != dir || !r->busy)
+		*r = (struct ra_state){ .dir = dir };	/* a new walk begins */
 	r->lister = pid;
 	pthread_mutex_unlock(&pf_lock);
 }
@@ -179,21 +183,26 @@ void prefetch_opened(struct node *file, pid_t pid)
 	}
 	r->run = c > r->last ? r->run + 1 : 1;
 	r->last = c;
-	if (!running || r->mark == RA_NEVER)
+	if (!running || r->busy || r->mark == RA_NEVER)
 		goto out;	/* a batch is on its way, or the listing ended */
 	if (r->until == 0) {
 		/* no batch yet: one of the two signs */
 		if (r->run < RA_RUN && (!pid || r->lister != pid))
 			goto out;
-	} else if (c < r->mark || c > r->until) {
-		/* the next batch only for a reader inside this one: one that
-		 * opens files anywhere (a program importing modules from a
-		 * directory it listed) gets one batch per directory */
+	} else if (c < r->mark || (c > r->until && r->run < RA_RUN)) {
+		/* the next batch for a reader inside this one, or past it
+		 * but still in listing order: one that opens files anywhere
+		 * (a program importing modules from a directory it listed)
+		 * gets one batch per directory */
 		goto out;
 	}
-	r->mark = RA_NEVER;	/* until this batch is read */
+	r->busy = true;
 	if (njobs == RA_JOBS) {
+		struct ra_state *d = ra_of(jobs[0].dir);
+
 		dropped = jobs[0].dir;
+		if (d->dir == dropped)
+			d->busy = false;	/* never read: may be asked again */
 		memmove(jobs, jobs + 1, (RA_JOBS - 1) * sizeof(jobs[0]));
 		njobs--;
 	}
@@ -210,15 +219,50 @@ out:
 		node_put(dropped);
 }
 
+/* Record the outcome of a batch for DIR: MARK and UNTIL as below, or, with
+ * MARK 0 and UNTIL 0, a directory whose state starts afresh. */
+static void ra_done(const struct node *dir, off_t mark, off_t until)
+{
+	struct ra_state *r;
+
+	pthread_mutex_lock(&pf_lock);
+	r = ra_of(dir);
+	if (r->dir == dir) {
+		r->mark = mark;
+		r->until = until;
+		r->busy = false;
+	}
+	pthread_mutex_unlock(&pf_lock);
+}
+
+/* Start reading the first SMALL_FILE_MAX bytes of NAME in DIRFD, if it is
+ * still a regular file (the listing may be seconds old: a FIFO would
+ * block the open, a device must not be opened at all). */
+static bool read_file_ahead(int dirfd, const char *name)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+			O_NONBLOCK | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	if (ok)
+		readahead(fd, 0, SMALL_FILE_MAX);
+	close(fd);
+	return ok;
+}
+
 /* Read ahead the regular files after J->after in J->dir's listing. The
- * listing is kept for the next batch while the directory is unchanged. */
+ * listing is kept for the next batch while the directory is unchanged,
+ * and let go when a batch reaches its end. */
 static void read_files_ahead(const struct ra_job *j)
 {
 	static struct dentry_list *l;	/* the thread's own */
 	static struct node *ldir;
 	struct lset *ls = node_lset(j->dir);
 	off_t mark = RA_NEVER, until = j->after;
-	struct ra_state *r;
 	size_t i, n = 0;
 
 	if (ldir != j->dir ||
@@ -230,35 +274,34 @@ static void read_files_ahead(const struct ra_job *j)
 		ldir = NULL;
 		if (listing_sorted(j->dir, &l) != 0) {
 			l = NULL;
+			ra_done(j->dir, 0, 0);
 			return;
 		}
 		ldir = node_get(j->dir);
 	}
 	for (i = listing_seek(l, j->after); i < dentry_list_count(l) && n < RA_FILES; i++) {
-		int layer = dentry_list_layer(l, i), fd = -1;
+		int layer = dentry_list_layer(l, i);
 
 		if (dentry_list_type(l, i) != DT_REG)
 			continue;
-		for (int k = 0; k < ls->n; k++)
-			if (ls->r[k].layer == layer)
-				fd = openat(ls->r[k].fd, dentry_list_name(l, i),
-					    O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		readahead(fd, 0, SMALL_FILE_MAX);
-		close(fd);
-		until = dentry_list_cookie(l, i);
-		if (++n == RA_FILES / 2)
-			mark = until;
+		for (int k = 0; k < ls->n; k++) {
+			if (ls->r[k].layer != layer ||
+			    !read_file_ahead(ls->r[k].fd, dentry_list_name(l, i)))
+				continue;
+			until = dentry_list_cookie(l, i);
+			if (++n == RA_FILES / 2)
+				mark = until;
+		}
 	}
-	pthread_mutex_lock(&pf_lock);
-	r = ra_of(j->dir);
-	if (r->dir == j->dir) {
-		/* at the end of the listing there is no next batch */
-		r->mark = n == RA_FILES ? mark : RA_NEVER;
-		r->until = until;
+	if (i >= dentry_list_count(l)) {
+		/* the end of the listing: no next batch, nothing to keep */
+		mark = RA_NEVER;
+		dentry_list_free(l);
+		l = NULL;
+		node_put(ldir);
+		ldir = NULL;
 	}
-	pthread_mutex_unlock(&pf_lock);
+	ra_done(j->dir, mark, until);
 }
 
 /* Has the directory behind FD not been read a moment ago? */

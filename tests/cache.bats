@@ -257,7 +257,7 @@ all_traced() {
 	debug_umount
 }
 
-@test "cache: an upper file's data, and any file's with -s, is left to reads" {
+@test "cache: an upper file's data, and any file's with -s or prefetch=0, is left to reads" {
 	need_root
 	need_cmd fincore
 	echo upper >"$U/up"
@@ -269,5 +269,11 @@ all_traced() {
 	unmount_layerfs
 	lfs_mount "lowerdir=$L1:$L2,upperdir=$U,workdir=$W" "$M" -s
 	eq "$(pages "$M/small")" 0 "pages after an open, single-threaded"
+	cmp "$M/small" "$L2/small"
+	unmount_layerfs
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	mount_layerfs prefetch=0
+	eq "$(pages "$M/small")" 0 "pages after an open with prefetch=0"
 	cmp "$M/small" "$L2/small"
 }

@@ -68,6 +68,35 @@ cold() {
 	wait_until 10 at_least_cached 40 || fail "$(cached_files) files cached, wanted 40"
 }
 
+@test "prefetch: a reader that got past the files read ahead, still in listing order, gets the next ones" {
+	listing_order
+	cold
+	mount_layerfs
+	for f in $(head -4 "$T/order"); do cat "$M/d/$f" >/dev/null; done
+	wait_until 10 at_least_cached 36 || fail "$(cached_files) files cached, wanted 36"
+	# the 38th is past the batch (5th to 36th): the 39th and 40th follow
+	cat "$M/d/$(sed -n 38p "$T/order")" >/dev/null
+	wait_until 10 at_least_cached 39 || fail "$(cached_files) files cached, wanted 39"
+	fincore -n -o PAGES "$L2/d/$(sed -n 37p "$T/order")" | grep -qx ' *0' ||
+		fail "the 37th file, before the reader, was read"
+}
+
+@test "prefetch: a directory listed again gets its files read ahead again" {
+	listing_order
+	cold
+	mount_layerfs
+	first=$(head -1 "$T/order")
+	bash -c 'cd "$1" && files=(*) && read -r -n 1 x <"$2"' _ "$M/d" "$first"
+	wait_until 10 at_least_cached 33 || fail "$(cached_files) files cached, wanted 33"
+	# page caches only: the kernel keeps the directory's inode, and so
+	# the daemon its node, but reads the listing again
+	sync
+	echo 1 >/proc/sys/vm/drop_caches
+	eq "$(cached_files)" 0 "lower files cached after drop_caches"
+	bash -c 'cd "$1" && files=(*) && read -r -n 1 x <"$2"' _ "$M/d" "$first"
+	wait_until 10 at_least_cached 33 || fail "$(cached_files) files cached the second time, wanted 33"
+}
+
 @test "prefetch: a process that listed the directory and opens files anywhere gets one batch" {
 	listing_order
 	cold
