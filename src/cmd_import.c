@@ -215,10 +215,14 @@ static int make_hardlink(struct importer *im, int pfd, const char *leaf,
 	tfd = open_parent(im, target, false, &tleaf);
 	if (tfd < 0)
 		goto out;
-	if (fstatat(tfd, tleaf, &sb, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(sb.st_mode)) {
-		lerr_add(im->err, "%s: entry '%s': hard link target '%s' %s", im->tar, name,
-			 target, S_ISDIR(sb.st_mode) ? "is a directory" :
-			 "is not in the layer (links must point to earlier entries)");
+	if (fstatat(tfd, tleaf, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		lerr_add(im->err, "%s: entry '%s': hard link target '%s' is not in the layer "
+			 "(links must point to earlier entries)", im->tar, name, target);
+		goto out;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		lerr_add(im->err, "%s: entry '%s': hard link target '%s' is a directory",
+			 im->tar, name, target);
 		goto out;
 	}
 	if (linkat(tfd, tleaf, pfd, leaf, 0) < 0) {

@@ -217,7 +217,9 @@ refused() {
 	make_tar hlabs.tar "h:h:/etc/passwd"
 	refused hlabs.tar "hard link target '/etc/passwd': absolute path"
 	make_tar hlmissing.tar "h:h:nothere"
-	refused hlmissing.tar "is not in the layer"
+	refused hlmissing.tar "hard link target 'nothere' is not in the layer"
+	make_tar hldir.tar d/:d "h:h:d"
+	refused hldir.tar "hard link target 'd' is a directory"
 }
 
 @test "import: nothing is written through a symlink an entry planted" {
