@@ -338,7 +338,11 @@ int commit_run(struct stack *st, const char *name, struct lerr *err)
 		lerr_add(err, "%s: %s", layers, strerror(errno));
 		goto out;
 	}
-	if (stat(st->upper, &usb) < 0 || stat(layers, &lsb) < 0) {
+	if (stat(st->upper, &usb) < 0) {
+		lerr_add(err, "%s: %s", st->upper, strerror(errno));
+		goto out;
+	}
+	if (stat(layers, &lsb) < 0) {
 		lerr_add(err, "%s: %s", layers, strerror(errno));
 		goto out;
 	}
