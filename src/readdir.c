@@ -385,10 +385,9 @@ static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 		*out = l;
 		return 0;
 	}
-	err = merged_list(dir, &l);
+	err = listing_sorted(dir, &l);
 	if (err)
 		return err;
-	listing_sort(l);
 	l->refs = 2;		/* the slot's and the caller's */
 	pthread_mutex_lock(&listings_lock);
 	old = listings[s].l;

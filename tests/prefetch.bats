@@ -43,90 +43,102 @@ cold() {
 	eq "$(cached_files)" 0 "lower files cached after drop_caches"
 }
 
-@test "prefetch: a process that lists a directory and opens a file gets the files after it read ahead" {
+# cold_mount [OPTIONS]: the names of d in listing order in $T/order, the
+# caches dropped, and a fresh mount
+cold_mount() {
 	listing_order
 	cold
-	mount_layerfs
-	# bash lists d for the glob and opens the first file itself
-	first=$(head -1 "$T/order")
-	bash -c 'cd "$1" && files=(*) && read -r -n 1 x <"$2"' _ "$M/d" "$first"
+	mount_layerfs "$@"
+}
+
+# nth N: the Nth name of d in listing order
+nth() {
+	sed -n "${1}p" "$T/order"
+}
+
+# lister_opens NAME...: one process lists d (bash's glob) and then opens
+# each NAME in turn; between two opens it waits for the batch of the
+# first to be read
+lister_opens() {
+	bash -c 'cd "$1" && shift && files=(*) || exit 1
+		first=1
+		for f in "$@"; do
+			[ -n "$first" ] || sleep 2
+			first=
+			read -r -n 1 x <"$f" || exit 1
+		done' _ "$M/d" "$@"
+}
+
+# others_read LINES: the names on LINES of $T/order (a sed range), each
+# read by a process of its own that did not list d
+others_read() {
+	local f
+	for f in $(sed -n "${1}p" "$T/order"); do cat "$M/d/$f" >/dev/null; done
+}
+
+@test "prefetch: a process that lists a directory and opens a file gets the files after it read ahead" {
+	cold_mount
+	lister_opens "$(nth 1)"
 	wait_until 10 at_least_cached 33 || fail "$(cached_files) files cached, wanted 33"
 	# the contents are the layers' own
 	for f in $(head -5 "$T/order"); do cmp "$M/d/$f" "$L2/d/$f"; done
 }
 
 @test "prefetch: four opens in listing order by other processes read the next files ahead, the next batch as the reader goes on" {
-	listing_order
-	cold
-	mount_layerfs
-	for f in $(head -4 "$T/order"); do cat "$M/d/$f" >/dev/null; done
+	cold_mount
+	others_read 1,4
 	# the four and a batch of 32 after them
 	wait_until 10 at_least_cached 36 || fail "$(cached_files) files cached, wanted 36"
 	eq "$(cached_files)" 36 "files cached after the first batch"
 	# halfway through the batch the next one is read: the remaining 4
-	for f in $(sed -n 5,20p "$T/order"); do cat "$M/d/$f" >/dev/null; done
+	others_read 5,20
 	wait_until 10 at_least_cached 40 || fail "$(cached_files) files cached, wanted 40"
 }
 
 @test "prefetch: a reader that got past the files read ahead, still in listing order, gets the next ones" {
-	listing_order
-	cold
-	mount_layerfs
-	for f in $(head -4 "$T/order"); do cat "$M/d/$f" >/dev/null; done
+	cold_mount
+	others_read 1,4
 	wait_until 10 at_least_cached 36 || fail "$(cached_files) files cached, wanted 36"
 	# the 38th is past the batch (5th to 36th): the 39th and 40th follow
-	cat "$M/d/$(sed -n 38p "$T/order")" >/dev/null
+	others_read 38
 	wait_until 10 at_least_cached 39 || fail "$(cached_files) files cached, wanted 39"
-	fincore -n -o PAGES "$L2/d/$(sed -n 37p "$T/order")" | grep -qx ' *0' ||
+	fincore -n -o PAGES "$L2/d/$(nth 37)" | grep -qx ' *0' ||
 		fail "the 37th file, before the reader, was read"
 }
 
 @test "prefetch: a directory listed again gets its files read ahead again" {
-	listing_order
-	cold
-	mount_layerfs
-	first=$(head -1 "$T/order")
-	bash -c 'cd "$1" && files=(*) && read -r -n 1 x <"$2"' _ "$M/d" "$first"
+	cold_mount
+	lister_opens "$(nth 1)"
 	wait_until 10 at_least_cached 33 || fail "$(cached_files) files cached, wanted 33"
 	# page caches only: the kernel keeps the directory's inode, and so
 	# the daemon its node, but reads the listing again
 	sync
 	echo 1 >/proc/sys/vm/drop_caches
 	eq "$(cached_files)" 0 "lower files cached after drop_caches"
-	bash -c 'cd "$1" && files=(*) && read -r -n 1 x <"$2"' _ "$M/d" "$first"
+	lister_opens "$(nth 1)"
 	wait_until 10 at_least_cached 33 || fail "$(cached_files) files cached the second time, wanted 33"
 }
 
 @test "prefetch: a process that listed the directory and opens files anywhere gets one batch" {
-	listing_order
-	cold
-	mount_layerfs
+	cold_mount
 	# the first file, then the 36th, past the batch of 32 after the first
-	first=$(head -1 "$T/order")
-	other=$(sed -n 36p "$T/order")
-	bash -c 'cd "$1" && files=(*) && read -r -n 1 x <"$2" && sleep 2 && read -r -n 1 x <"$3"' \
-		_ "$M/d" "$first" "$other"
+	lister_opens "$(nth 1)" "$(nth 36)"
 	wait_until 10 at_least_cached 34 || fail "$(cached_files) files cached, wanted 34"
 	sleep 1
 	eq "$(cached_files)" 34 "files cached: the first, its batch of 32 and the 36th"
 }
 
 @test "prefetch: opens out of listing order by processes that did not list read nothing ahead" {
-	listing_order
-	cold
-	mount_layerfs
-	for f in $(head -4 "$T/order" | tac); do cat "$M/d/$f" >/dev/null; done
+	cold_mount
+	for n in 4 3 2 1; do others_read "$n"; done
 	sleep 1
 	eq "$(cached_files)" 4 "files cached after four opens in reverse order"
 }
 
 @test "prefetch: prefetch=0 reads no file ahead" {
-	listing_order
-	cold
-	mount_layerfs prefetch=0
-	first=$(head -1 "$T/order")
-	bash -c 'cd "$1" && files=(*) && read -r -n 1 x <"$2"' _ "$M/d" "$first"
-	for f in $(sed -n 2,4p "$T/order"); do cat "$M/d/$f" >/dev/null; done
+	cold_mount prefetch=0
+	lister_opens "$(nth 1)"
+	others_read 2,4
 	sleep 1
 	eq "$(cached_files)" 4 "files cached after four opens with prefetch=0"
 }
