@@ -107,6 +107,46 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
 	return (struct fhandle *)(uintptr_t)fi->fh;
 }
 
+/* With noopen the kernel opens files without asking us, and a request on
+ * such a file comes without a handle (fh 0): it reaches the node's
+ * top-most real file by itself, through an fd opened for it alone. A
+ * write first copies the file up, as an open for writing does
+ * otherwise, so the copy-up comes at the first write (or truncation)
+ * instead of at the open. */
+static int noopen_fd(struct node *n, bool writing)
+{
+	int fd, err;
+
+	if (!writing)
+		return node_open(n, open_flags(O_RDONLY));
+	if (!fs.has_upper)
+		return -EROFS;
+	err = copyup(n, 0);
+	if (err)
+		return err;
+	fd = node_open(n, open_flags(io_flags(O_RDWR)));
+	if (fd == -EACCES || fd == -EPERM)
+		fd = node_open(n, open_flags(O_WRONLY));	/* no read permission */
+	return fd;
+}
+
+/* The fd for a request on FI: the handle's, or one of noopen_fd() that
+ * *TMP then holds and the caller closes (-1 otherwise). */
+static int req_fd(fuse_ino_t ino, struct fuse_file_info *fi, bool writing,
+		  int *tmp)
+{
+	*tmp = -1;
+	if (fh_of(fi))
+		return fh_fd(fh_of(fi));
+	return *tmp = noopen_fd(node_from_id(ino), writing);
+}
+
+static void close_tmp(int tmp)
+{
+	if (tmp >= 0)
+		close(tmp);
+}
+
 /* fallocate(2) and copy_file_range(2) change data as a write does, but
  * the kernel marks neither as one that must clear set-id bits. */
 static void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
@@ -169,8 +209,14 @@ static void preload(fuse_ino_t ino, struct fhandle *fh)
 void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fhandle *fh;
-	int err = file_open_handle(node_from_id(ino), fi->flags, &fh);
+	int err;
 
+	/* the kernel then opens every file itself (noopen_fd()) */
+	if (fs.noopen) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	err = file_open_handle(node_from_id(ino), fi->flags, &fh);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -217,11 +263,21 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
+	int tmp, fd = req_fd(ino, fi, false, &tmp);
 
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	/* the first read of a file opened without a request stands for
+	 * its open: the files after it may be read ahead */
+	if (tmp >= 0 && off == 0)
+		prefetch_opened(node_from_id(ino), fuse_req_ctx(req)->pid);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	buf.buf[0].fd = fh_fd(fh_of(fi));
+	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;
 	fuse_reply_data(req, &buf, 0);
+	close_tmp(tmp);
 }
 
 /* The data of a WRITE request sits in our buffer right after its
@@ -252,20 +308,27 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		   off_t off, struct fuse_file_info *fi)
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	struct fhandle *fh = fh_of(fi);
+	int tmp, fd = req_fd(ino, fi, true, &tmp);
 	ssize_t n;
 
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
 	/* a write through the page cache (writepage) was checked when it
 	 * was made; the kernel marks the others that must clear set-id bits
 	 * (session_io.c) */
 	if (!fi->writepage && req_kill_suidgid())
-		node_kill_suidgid(req, fh_of(fi)->node);
+		node_kill_suidgid(req, node_from_id(ino));
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
-	out.buf[0].fd = fh_fd(fh_of(fi));
+	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
-	if (fh_of(fi)->flags & O_DIRECT)
-		n = write_direct(out.buf[0].fd, in, off);
+	if (fh && (fh->flags & O_DIRECT))
+		n = write_direct(fd, in, off);
 	else
 		n = fuse_buf_copy(&out, in, 0);
+	close_tmp(tmp);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -286,23 +349,34 @@ void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	       struct fuse_file_info *fi)
 {
-	int fd = fh_fd(fh_of(fi));
-	int err = 0;
+	int tmp, fd, err = 0;
 
-	if (fs.cfg->fsync && (datasync ? fdatasync(fd) : fsync(fd)) < 0)
+	if (!fs.cfg->fsync) {
+		fuse_reply_err(req, 0);
+		return;
+	}
+	fd = req_fd(ino, fi, false, &tmp);
+	if (fd < 0)
+		err = -fd;
+	else if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
 		err = errno;
+	close_tmp(tmp);
 	fuse_reply_err(req, err);
 }
 
 void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		   off_t length, struct fuse_file_info *fi)
 {
+	int tmp, fd = req_fd(ino, fi, true, &tmp);
 	int err = 0;
 
-	if (fallocate(fh_fd(fh_of(fi)), mode, offset, length) < 0)
+	if (fd < 0)
+		err = -fd;
+	else if (fallocate(fd, mode, offset, length) < 0)
 		err = errno;
 	else
-		kill_suidgid_unmarked(req, fh_of(fi)->node);
+		kill_suidgid_unmarked(req, node_from_id(ino));
+	close_tmp(tmp);
 	fuse_reply_err(req, err);
 }
 
@@ -311,25 +385,50 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 off_t off_out, struct fuse_file_info *fi_out,
 			 size_t len, int flags)
 {
-	ssize_t n = copy_file_range(fh_fd(fh_of(fi_in)), &off_in,
-				    fh_fd(fh_of(fi_out)), &off_out, len,
-				    (unsigned)flags);
+	int tmp_in, tmp_out, fd_in, fd_out;
+	ssize_t n;
 
-	if (n < 0) {
-		fuse_reply_err(req, errno);
+	/* the destination first: its copy-up may be the source's too */
+	fd_out = req_fd(ino_out, fi_out, true, &tmp_out);
+	if (fd_out < 0) {
+		fuse_reply_err(req, -fd_out);
 		return;
 	}
-	kill_suidgid_unmarked(req, fh_of(fi_out)->node);
+	fd_in = req_fd(ino_in, fi_in, false, &tmp_in);
+	if (fd_in < 0) {
+		close_tmp(tmp_out);
+		fuse_reply_err(req, -fd_in);
+		return;
+	}
+	n = copy_file_range(fd_in, &off_in, fd_out, &off_out, len, (unsigned)flags);
+	if (n < 0)
+		n = -errno;
+	close_tmp(tmp_in);
+	close_tmp(tmp_out);
+	if (n < 0) {
+		fuse_reply_err(req, (int)-n);
+		return;
+	}
+	kill_suidgid_unmarked(req, node_from_id(ino_out));
 	fuse_reply_write(req, (size_t)n);
 }
 
 void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi)
 {
-	off_t r = lseek(fh_fd(fh_of(fi)), off, whence);
+	int tmp, fd = req_fd(ino, fi, false, &tmp);
+	off_t r;
 
+	if (fd < 0) {
+		fuse_reply_err(req, -fd);
+		return;
+	}
+	r = lseek(fd, off, whence);
 	if (r < 0)
-		fuse_reply_err(req, errno);
+		r = -errno;
+	close_tmp(tmp);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
 	else
 		fuse_reply_lseek(req, r);
 }

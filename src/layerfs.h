@@ -41,6 +41,8 @@ struct config {
 	bool threaded;
 	bool passthrough;	/* file data straight to the upper (passthrough.c) */
 	bool prefetch;		/* read directories ahead of a walk (prefetch.c) */
+	bool noopen;		/* open(2) sends no request (file.c) */
+	bool writeback;		/* the kernel's writeback cache where allowed (ops.c) */
 	unsigned max_read;	/* max_read= given, or 0 for the default (main.c) */
 	bool foreground;
 	bool debug;
@@ -98,6 +100,7 @@ struct fs {
 	bool has_upper;
 	bool writeback;		/* the kernel caches writes (ops.c) */
 	bool passthrough;	/* file data of the upper bypasses us (passthrough.c) */
+	bool noopen;		/* the kernel opens files without asking (file.c) */
 	bool no_opendir;	/* the kernel opens directories without us (readdir.c) */
 	unsigned max_read;	/* the mount's max_read= (main.c) */
 	int workfd;		/* the staging dir inside workdir */

@@ -24,17 +24,31 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * (FUSE_HANDLE_KILLPRIV_V2, offered in session_io.c): then it also
 	 * stops asking for security.capability before every write */
 	session_want_killpriv_v2();
+	/* With noopen, the kernel opens files without asking (file.c). It
+	 * would then take O_TRUNC as done by the open that it never sent,
+	 * so it must send the truncation as a setattr. */
+	if (fs.cfg->noopen && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
+		fs.noopen = true;
+	} else if (fs.cfg->noopen) {
+		lfs_log("noopen: the kernel cannot open files without a request; opens are sent as usual");
+	}
 	/* As root, file data of the upper layer bypasses us altogether
-	 * (passthrough.c); the kernel then refuses the writeback cache. */
-	if (fs.has_upper && passthrough_possible(fs.layers[0].fd) &&
+	 * (passthrough.c); the kernel then refuses the writeback cache.
+	 * Passing through needs an open request, so not with noopen. */
+	if (fs.has_upper && !fs.noopen &&
+	    passthrough_possible(fs.layers[0].fd) &&
 	    session_kernel_passthrough()) {
 		session_want_passthrough();
 		fs.passthrough = true;
 	}
 	/* Otherwise small writes gather in the kernel's page cache and reach
 	 * us as large ones; only this mount changes the layers, so the
-	 * kernel's idea of sizes and times stays right. See io_flags(). */
-	if (!fs.passthrough && fs.has_upper &&
+	 * kernel's idea of sizes and times stays right. See io_flags().
+	 * The price: the kernel forgets a file's block count at every close,
+	 * and the next stat of it asks us (writeback=0 keeps it). */
+	if (!fs.passthrough && fs.has_upper && fs.cfg->writeback &&
 	    (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
 		conn->want |= FUSE_CAP_WRITEBACK_CACHE;
 		fs.writeback = true;

@@ -67,6 +67,15 @@ void usage(FILE *out, const char *prog)
 "                         subdirectories a listing names, and the next files of\n"
 "                         a directory read file by file; and small lower files\n"
 "                         at their open (default 1)\n"
+"  noopen                 open(2) and close(2) of a file send no request: the\n"
+"                         kernel opens files itself, layerfs reaches the real\n"
+"                         file at each read or write and copies up at the first\n"
+"                         write (no passthrough then; writes go through the\n"
+"                         kernel's writeback cache)\n"
+"  writeback=0|1          where file data does not pass through, the kernel\n"
+"                         gathers writes in its page cache (default 1); 0: each\n"
+"                         write is a request, and a stat after a close is not\n"
+"                         (with noopen: no request for a cached file at all)\n"
 "  uidmapping=D:S:N[:D:S:N...]  show the owner D+i on disk as S+i in the mount\n"
 "                         (i < N), and map back on writes; others show as 65534\n"
 "  gidmapping=D:S:N[...]  the same for groups\n"
@@ -216,6 +225,8 @@ static int parse_one(struct config *cfg, char *opt)
 		return parse_bool(opt, val, &cfg->passthrough);
 	if (!strcmp(opt, "prefetch"))
 		return parse_bool(opt, val, &cfg->prefetch);
+	if (!strcmp(opt, "writeback"))
+		return parse_bool(opt, val, &cfg->writeback);
 	if (!strcmp(opt, "volatile") && !val) {
 		cfg->fsync = false;
 		return 0;
@@ -226,6 +237,10 @@ static int parse_one(struct config *cfg, char *opt)
 	}
 	if (!strcmp(opt, "noacl") && !val) {
 		cfg->noacl = true;
+		return 0;
+	}
+	if (!strcmp(opt, "noopen") && !val) {
+		cfg->noopen = true;
 		return 0;
 	}
 	if (!strcmp(opt, "timeout")) {
@@ -347,6 +362,7 @@ void config_defaults(struct config *cfg)
 	cfg->threaded = true;
 	cfg->passthrough = true;
 	cfg->prefetch = true;
+	cfg->writeback = true;
 	cfg->timeout = 86400;
 	cfg->squash_uid = -1;
 	cfg->squash_gid = -1;

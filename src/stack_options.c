@@ -146,7 +146,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	if (!strcmp(key, "fsync") || !strcmp(key, "volatile") ||
 	    !strcmp(key, "static_nlink") || !strcmp(key, "noacl") ||
 	    !strcmp(key, "threaded") || !strcmp(key, "passthrough") ||
-	    !strcmp(key, "prefetch") ||
+	    !strcmp(key, "prefetch") || !strcmp(key, "noopen") ||
+	    !strcmp(key, "writeback") ||
 	    !strcmp(key, "squash_to_root") ||
 	    !strcmp(key, "ro") || in_list(fuse_flags, key)) {
 		b = want_bool(v, file, key, err);
@@ -169,6 +170,10 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		cfg->passthrough = b;
 	else if (!strcmp(key, "prefetch"))
 		cfg->prefetch = b;
+	else if (!strcmp(key, "noopen"))
+		cfg->noopen = b;
+	else if (!strcmp(key, "writeback"))
+		cfg->writeback = b;
 	else if (!strcmp(key, "squash_to_root"))
 		cfg->squash_to_root = b;
 	else if (!strcmp(key, "ro")) {

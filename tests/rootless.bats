@@ -356,3 +356,18 @@ more"
 	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
 	_forget_mount "$R/mnt"
 }
+
+@test "rootless: noopen in unshare -Urm: reads, copy-up at the first write, O_TRUNC, files of unmapped owners" {
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,noopen" "$R/mnt"
+	eq "$(in_ns cat "$R/mnt/a" "$R/mnt/rootfile" "$R/mnt/basefile" | tr '\n' ' ')" "lower a root's base "
+	in_ns sh -c "exec 5>>'$R/mnt/a'"
+	[ ! -e "$R/upper/a" ] || fail "an open for writing copied up"
+	in_ns sh -c "echo more >>'$R/mnt/a'"
+	eq "$(cat "$R/upper/a")" "lower a
+more"
+	eq "$(stat -c '%u:%g' "$R/upper/a")" "$NS_UID:$NS_GID" "the user owns the copy"
+	in_ns sh -c "echo new >'$R/mnt/b'"
+	eq "$(cat "$R/upper/b")" new "O_TRUNC of a lower file"
+	eq "$(cat "$R/lower/b")" "lower b"
+	ns_umount "$R/mnt"
+}

@@ -242,6 +242,25 @@ teardown() {
 	"$LAYERFS" umount opt.json
 }
 
+@test "mount: \"noopen\": true opens files without copy-up until the first write; a non-boolean is refused" {
+	cat >noopen.json <<-EOF
+	{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "work", "mountpoint": "mnt",
+	 "options": {"noopen": true, "writeback": false}}
+	EOF
+	"$LAYERFS" mount noopen.json
+	exec 5>>mnt/etc/a
+	exec 5>&-
+	[ ! -e upper/etc/a ] || fail "an open for writing copied up"
+	echo more >>mnt/etc/a
+	[ -f upper/etc/a ] || fail "a write did not copy up"
+	"$LAYERFS" umount noopen.json
+	sed -i 's/"noopen": true/"noopen": "yes"/' noopen.json
+	run ! "$LAYERFS" mount noopen.json
+	[[ "$output" == *"noopen"* ]] || fail "the error does not name the option: $output"
+	is_mounted "$T/mnt" && fail "mounted anyway"
+	true
+}
+
 @test "mount: idmap maps owners like uidmapping=/gidmapping=" {
 	chown 3:4 layers/base/etc/a
 	cat >map.json <<-EOF

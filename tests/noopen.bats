@@ -1,0 +1,141 @@
+#!/usr/bin/env bats
+# noopen: the kernel opens files without a request (FUSE's no-open mode);
+# layerfs reaches the real file at each read or write and copies up at
+# the first write. What programs read and write must not change.
+
+load helpers
+
+lower_files() {
+	mkdir -p "$L2/d" "$L1/d"
+	echo lowerdata >"$L2/d/f"
+	echo one >"$L2/d/a"
+	echo two >"$L1/d/b"
+	printf abcdef >"$L1/d/t"
+	head -c 300000 /dev/urandom >"$L2/d/big"
+}
+
+@test "noopen: opening, reading and closing files sends no OPEN and no RELEASE" {
+	lower_files
+	debug_mount noopen
+	for i in 1 2 3; do
+		eq "$(cat "$M/d/f" "$M/d/a" "$M/d/b")" "$(printf 'lowerdata\none\ntwo')"
+		cmp "$M/d/big" "$L2/d/big"
+	done
+	debug_umount
+	# the first open of the mount is asked once; ENOSYS tells the
+	# kernel to stop asking
+	[ "$(requests OPEN)" -le 1 ] || fail "$(requests OPEN) OPEN requests"
+	eq "$(requests RELEASE)" 0 "RELEASE requests"
+	[ "$(requests READ)" -ge 1 ] || fail "no READ: the data came from elsewhere"
+	[ ! -e "$U/d" ] || fail "reading copied something up: $(ls -R "$U")"
+}
+
+@test "noopen,writeback=0: a cached file is opened, read, stat'ed and closed without any request" {
+	lower_files
+	debug_mount noopen,writeback=0
+	cat "$M/d/f" "$M/d/a" "$M/d/big" >/dev/null
+	stat "$M/d/f" "$M/d/a" "$M/d/big" >/dev/null
+	local lines=$(wc -l <"$T/debug.log") asked
+	for i in 1 2 3; do
+		eq "$(cat "$M/d/f" "$M/d/a")" "$(printf 'lowerdata\none')"
+		cmp "$M/d/big" "$L2/d/big"
+		stat -c %s "$M/d/f" "$M/d/a" "$M/d/big" >/dev/null
+	done
+	asked=$(tail -n +$((lines + 1)) "$T/debug.log" | grep -a 'opcode: ' | head -5)
+	echo more >>"$M/d/a"
+	debug_umount
+	eq "$asked" "" "requests for cached files"
+	eq "$(cat "$U/d/a")" "$(printf 'one\nmore')" "a write without the writeback cache"
+}
+
+@test "noopen: the copy-up comes with the first write, and a read-only descriptor then reads the upper copy" {
+	lower_files
+	mount_layerfs noopen
+	exec 5<"$M/d/f"
+	exec 6>>"$M/d/f"
+	[ ! -e "$U/d/f" ] || fail "an open for writing copied up without a write"
+	echo more >&6
+	exec 6>&-
+	eq "$(cat <&5)" "$(printf 'lowerdata\nmore')" "the descriptor opened before the copy-up"
+	exec 5<&-
+	eq "$(cat "$U/d/f")" "$(printf 'lowerdata\nmore')" "upper copy"
+	eq "$(cat "$L2/d/f")" lowerdata "lower file"
+	unmount_layerfs
+	mount_layerfs noopen
+	eq "$(cat "$M/d/f")" "$(printf 'lowerdata\nmore')" "after a remount"
+}
+
+@test "noopen: O_TRUNC truncates on disk (the kernel sends it as a setattr)" {
+	lower_files
+	mount_layerfs noopen
+	echo x >"$M/d/t"
+	eq "$(cat "$M/d/t")" x "merged"
+	eq "$(cat "$U/d/t")" x "upper"
+	eq "$(stat -c %s "$U/d/t")" 2 "upper size"
+	eq "$(cat "$L1/d/t")" abcdef "lower"
+}
+
+@test "noopen: mmap writes, fsync, fallocate, copy_file_range and SEEK_DATA reach the real files" {
+	lower_files
+	mount_layerfs noopen
+	python3 - "$M/d" <<'EOF'
+import mmap, os, sys
+d = sys.argv[1]
+fd = os.open(d + "/a", os.O_RDWR)
+m = mmap.mmap(fd, 4)
+m[0:3] = b"ONE"
+m.flush()
+m.close()
+os.fsync(fd)
+os.close(fd)
+fd = os.open(d + "/new", os.O_RDWR | os.O_CREAT, 0o644)
+os.posix_fallocate(fd, 0, 8192)
+src = os.open(d + "/big", os.O_RDONLY)
+assert os.copy_file_range(src, fd, 1000, 0, 0) == 1000
+assert os.lseek(src, 0, os.SEEK_DATA) == 0
+os.close(src)
+os.close(fd)
+fd = os.open(d + "/b", os.O_WRONLY)
+os.posix_fallocate(fd, 0, 10000)
+os.close(fd)
+EOF
+	eq "$(cat "$U/d/a")" ONE "mmap write in the upper"
+	cmp -n 1000 "$U/d/new" "$L2/d/big"
+	eq "$(stat -c %s "$U/d/new")" 8192 "size after fallocate"
+	eq "$(stat -c %s "$U/d/b")" 10000 "fallocate copied b up"
+	eq "$(head -c 4 "$U/d/b")" "$(printf 'two\n')" "b's data copied up"
+	eq "$(stat -c %s "$M/d/b")" 10000 "merged size"
+}
+
+# stress_noopen OPTIONS: the integrity test (integrity.bats) on a mount
+# with OPTIONS, a random seed
+stress_noopen() {
+	local seed=$(((RANDOM << 15) | RANDOM)) opts=(-p 2 -t 3 -f 3)
+	rm -rf "$T/ref" "$U" "$W" "$L1" "$L2"
+	mkdir -p "$T/ref" "$U" "$W" "$L1" "$L2"
+	echo "# stress seed $seed with $1" >&2
+	"$TOOLS/stress" prepare -s "$seed" "${opts[@]}" "$T/ref" "$L1" "$L2"
+	mount_layerfs "$1"
+	"$TOOLS/stress" run -s "$seed" -r "${STRESS_TEST_ROUNDS:-1500}" "${opts[@]}" "$M" "$T/ref"
+	unmount_layerfs
+	mount_layerfs "$1"
+	"$TOOLS/stress" verify -s "$seed" "${opts[@]}" "$M" "$T/ref"
+	unmount_layerfs
+}
+
+@test "noopen: random I/O by threads and processes matches a plain directory, and after a remount" {
+	stress_noopen noopen
+	stress_noopen noopen,writeback=0
+}
+
+@test "noopen: random operations on names in every layer give the kernel's results" {
+	local seed
+	local opts
+	for seed in 101 102 103 104 105 106; do
+		opts=,noopen
+		[ "$seed" -gt 104 ] && opts=,noopen,writeback=0
+		python3 "$SCRIPTS/difffuzz.py" --layerfs "$LAYERFS" --dir "$T/fuzz$seed" \
+			--seed "$seed" --ops 400 --opts "$opts" >"$T/fuzz.out" 2>&1 ||
+			fail "$(cat "$T/fuzz.out")"
+	done
+}
