@@ -273,13 +273,24 @@ void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
+	fill_entry(&e, n, &st);
+	if (fs.noopen) {
+		/* Once the kernel opens files itself it sends no RELEASE, not
+		 * even for created ones: reach this one per request too. */
+		close(fd);
+		fi->fh = 0;
+		fi->keep_cache = 1;
+		if (fi->flags & O_DIRECT)
+			fi->direct_io = 1;
+		fuse_reply_create(req, &e, fi);
+		return;
+	}
 	fh = xcalloc(1, sizeof(*fh));
 	fh->fd = fd;
 	fh->flags = fi->flags;
 	fh->gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
 	fh->node = n;
 	pthread_mutex_init(&fh->lock, NULL);
-	fill_entry(&e, n, &st);
 	reply_opened(req, fi, fh, &e);
 }
 

@@ -32,16 +32,16 @@ static int open_flags(int flags)
 	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW)) | O_CLOEXEC;
 }
 
-/* The flags of our own descriptor for an open request. With the kernel's
- * writeback cache, it reads pages through any open file to complete a
- * partial write, so a write-only open must be able to read, and it
- * computes the offsets of appending writes itself, so the descriptor
- * must not append on its own (pwrite would ignore the offset). */
+/* The flags of our own descriptor for an open request. The kernel
+ * computes the offsets of appending writes itself, and a writepage of an
+ * mmap'ed page or a pwrite(2) through an fcntl'ed descriptor come at
+ * offsets of their own, so the descriptor must not append on its own
+ * (pwrite would ignore the offset). With the kernel's writeback cache it
+ * also reads pages through any open file to complete a partial write, so
+ * a write-only open must be able to read. */
 int io_flags(int flags)
 {
-	if (!fs.writeback)
-		return flags;
-	if ((flags & O_ACCMODE) == O_WRONLY)
+	if (fs.writeback && (flags & O_ACCMODE) == O_WRONLY)
 		flags = (flags & ~O_ACCMODE) | O_RDWR;
 	return flags & ~O_APPEND;
 }
@@ -339,6 +339,10 @@ void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fhandle *fh = fh_of(fi);
 
+	if (!fh) {	/* created with noopen before the kernel knew it */
+		fuse_reply_err(req, 0);
+		return;
+	}
 	pt_release(fh->node, fh->backing);
 	close(fh->fd);
 	pthread_mutex_destroy(&fh->lock);

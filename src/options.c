@@ -67,11 +67,12 @@ void usage(FILE *out, const char *prog)
 "                         subdirectories a listing names, and the next files of\n"
 "                         a directory read file by file; and small lower files\n"
 "                         at their open (default 1)\n"
-"  noopen                 open(2) and close(2) of a file send no request: the\n"
+"  noopen[=0|1]           open(2) and close(2) of a file send no request: the\n"
 "                         kernel opens files itself, layerfs reaches the real\n"
 "                         file at each read or write and copies up at the first\n"
-"                         write (no passthrough then; writes go through the\n"
-"                         kernel's writeback cache)\n"
+"                         change of data (no passthrough then; writes go\n"
+"                         through the kernel's writeback cache unless\n"
+"                         writeback=0; default 0)\n"
 "  writeback=0|1          where file data does not pass through, the kernel\n"
 "                         gathers writes in its page cache (default 1); 0: each\n"
 "                         write is a request, and a stat after a close is not\n"
@@ -132,7 +133,8 @@ static int parse_bool(const char *key, const char *val, bool *out)
 		*out = false;
 		return 0;
 	}
-	fprintf(stderr, "layerfs: option '%s': expected %s=0 or %s=1\n", key, key, key);
+	fprintf(stderr, "layerfs: option '%s%s%s': expected %s=0 or %s=1\n", key,
+		val ? "=" : "", val ? val : "", key, key);
 	return -1;
 }
 
@@ -239,9 +241,12 @@ static int parse_one(struct config *cfg, char *opt)
 		cfg->noacl = true;
 		return 0;
 	}
-	if (!strcmp(opt, "noopen") && !val) {
-		cfg->noopen = true;
-		return 0;
+	if (!strcmp(opt, "noopen")) {
+		if (!val) {
+			cfg->noopen = true;
+			return 0;
+		}
+		return parse_bool(opt, val, &cfg->noopen);
 	}
 	if (!strcmp(opt, "timeout")) {
 		char *end;

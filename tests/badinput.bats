@@ -161,6 +161,17 @@ refused() {
 	done
 }
 
+@test "badinput: boolean options with a value that is not 0 or 1" {
+	local opt v
+	for opt in fsync threaded passthrough prefetch noopen writeback; do
+		for v in yes 2 ""; do
+			try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$opt=$v"
+			refused "$opt=$v"
+			[[ "$err" == *"'$opt=$v': expected $opt=0 or $opt=1"* ]] || fail "no reason given: $err"
+		done
+	done
+}
+
 @test "badinput: a good mount still works after the failed attempts" {
 	try_mount "lowerdir=$T/nope,upperdir=$U,workdir=$W"
 	[ "$status" -ne 0 ]

@@ -147,7 +147,7 @@ load helpers
 	mkdir -p "$L1/d/sub1" "$L1/d/sub2"
 	for o in fsync=0 fsync=1 volatile static_nlink noacl timeout=0 timeout=5 threaded=0 threaded=1 \
 		prefetch=0 prefetch=1 "threaded=0,prefetch=1" noopen "noopen,threaded=0" writeback=0 \
-		"noopen,writeback=0"; do
+		"noopen,writeback=0" noopen=1 noopen=0; do
 		lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$o" "$M" || fail "option $o refused"
 		echo "$o" >"$M/file"
 		eq "$(cat "$M/file")" "$o" "write and read back with $o"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # noopen: the kernel opens files without a request (FUSE's no-open mode);
 # layerfs reaches the real file at each read or write and copies up at
-# the first write. What programs read and write must not change.
+# the first write. writeback=0: no writeback cache. What programs read
+# and write must not change.
 
 load helpers
 
@@ -46,6 +47,45 @@ lower_files() {
 	debug_umount
 	eq "$asked" "" "requests for cached files"
 	eq "$(cat "$U/d/a")" "$(printf 'one\nmore')" "a write without the writeback cache"
+}
+
+@test "noopen: files made after the kernel stopped asking hold no descriptor in the daemon" {
+	lower_files
+	mount_layerfs noopen
+	local pid=$(_mount_pid "$M") before after i
+	cat "$M/d/f" >/dev/null	# the OPEN answered ENOSYS
+	before=$(ls "/proc/$pid/fd" | wc -l)
+	for i in $(seq 200); do
+		echo "$i" >"$M/n$i"
+	done
+	after=$(ls "/proc/$pid/fd" | wc -l)
+	[ "$after" -lt $((before + 20)) ] || fail "the daemon's fds went from $before to $after"
+	eq "$(cat "$M/n7" "$U/n200" | tr '\n' ' ')" "7 200 " "created files"
+	rm "$M/n1"
+	eq "$(ls "$U" | grep -c '^n')" 199 "files in the upper after a delete"
+}
+
+@test "writeback=0: an mmap write into an O_APPEND file lands at its offset (with and without noopen)" {
+	local o
+	for o in passthrough=0,writeback=0 noopen,writeback=0 noopen; do
+		mount_layerfs "$o"
+		python3 - "$M/app" <<-'EOF' || fail "with $o"
+		import mmap, os, sys
+		fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR | os.O_APPEND, 0o644)
+		os.write(fd, b"a" * 8192)
+		m = mmap.mmap(fd, 8192)
+		m[0:1] = b"X"
+		m.flush()
+		m.close()
+		os.write(fd, b"tail")
+		os.close(fd)
+		EOF
+		unmount_layerfs
+		eq "$(stat -c %s "$U/app")" 8196 "size with $o"
+		eq "$(head -c 2 "$U/app")" Xa "start with $o"
+		eq "$(tail -c 4 "$U/app")" tail "end with $o"
+		rm "$U/app"
+	done
 }
 
 @test "noopen: the copy-up comes with the first write, and a read-only descriptor then reads the upper copy" {
