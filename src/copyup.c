@@ -335,6 +335,62 @@ static int oref_in(struct node *parent, const char *name, int layer,
 	return -ESTALE;
 }
 
+/* A lower file whose last name went while a program still had it open
+ * for writing, which only noopen allows to happen before its copy-up
+ * (file.c): copy it to a staging name removed at once. The program then
+ * writes to an upper file of its own and reads its writes back, as if
+ * the file had been copied up at its open. The node keeps its inode
+ * number; it is out of the node table already (NODE_UNLINKED). */
+static int copyup_orphan(struct node *n, unsigned flags)
+{
+	struct lset *ls, *nls;
+	struct oref src;
+	struct stat st;
+	char tmp[64];
+	int fd, err = 0;
+	bool copied = false;
+
+	node_lock(n);
+	if (node_in_upper(n))
+		goto unlock;
+	ls = node_lset(n);
+	if (ls->r[0].fd < 0) {	/* not pinned: nothing left to copy */
+		err = -ENOENT;
+		goto unlock;
+	}
+	src.hold = NULL;
+	src.dirfd = ls->r[0].fd;
+	src.buf[0] = '\0';
+	src.name = src.buf;
+	src.layer = ls->r[0].layer;
+	err = oref_stat(&src, &st);
+	if (err)
+		goto unlock;
+	staging_name(tmp, sizeof(tmp));
+	fd = stage_copy(&src, &st, tmp, flags);
+	if (fd < 0) {
+		err = fd;
+		goto unlock;
+	}
+	if (unlinkat(fs.workfd, tmp, 0) < 0) {
+		err = -errno;
+		close(fd);
+		goto unlock;
+	}
+	nls = lset_new(1);
+	nls->r[0].layer = 0;
+	nls->r[0].fd = fd;
+	nls->r[0].xwhiteouts = false;
+	node_set_lset(n, nls);
+	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
+	copied = true;
+unlock:
+	node_unlock(n);
+	if (copied && fs.se)
+		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
+	return err;
+}
+
 int copyup(struct node *n, unsigned flags)
 {
 	struct node *parent = NULL;
@@ -349,6 +405,8 @@ int copyup(struct node *n, unsigned flags)
 		return -EROFS;
 	if (node_in_upper(n))
 		return 0;
+	if (!S_ISDIR(n->type) && node_has(n, NODE_UNLINKED))
+		return copyup_orphan(n, flags);
 	err = node_parent_name(n, &parent, &name);
 	if (err)
 		return err;

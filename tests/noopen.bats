@@ -105,6 +105,27 @@ lower_files() {
 	eq "$(cat "$M/d/f")" "$(printf 'lowerdata\nmore')" "after a remount"
 }
 
+@test "noopen: a lower file deleted while open for writing takes the writes and reads them back" {
+	lower_files
+	mount_layerfs noopen
+	python3 - "$M/d/f" <<-'EOF'
+	import os, sys
+	fd = os.open(sys.argv[1], os.O_RDWR)
+	os.unlink(sys.argv[1])
+	os.pwrite(fd, b"NEW", 0)
+	os.fsync(fd)
+	with open("/proc/sys/vm/drop_caches", "w") as f:
+	    f.write("3")
+	got = os.pread(fd, 100, 0)
+	assert got == b"NEWerdata\n", got
+	assert os.fstat(fd).st_nlink == 0
+	os.close(fd)
+	EOF
+	[ ! -e "$M/d/f" ] || fail "the file came back"
+	eq "$(cat "$L2/d/f")" lowerdata "lower file"
+	eq "$(find "$W" -name '#*' | wc -l)" 0 "staging files left"
+}
+
 @test "noopen: O_TRUNC truncates on disk (the kernel sends it as a setattr)" {
 	lower_files
 	mount_layerfs noopen
