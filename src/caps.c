@@ -33,6 +33,7 @@ void caps_probe(struct fs *f)
 	int fd;
 
 	f->can_chown = have_cap(CAP_CHOWN);
+	f->dac_override = have_cap(CAP_DAC_OVERRIDE);
 	f->wh_style = WH_FILE;
 	f->opq_style = OPQ_FILE;
 	if (f->workfd < 0)

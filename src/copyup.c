@@ -285,6 +285,22 @@ out:
 	return keep;
 }
 
+/* Move the staged copy TMP to NAME in the upper directory PARENT_FD. Where
+ * a lower file is copied up the upper holds nothing by that name, so a
+ * file never replaces anything there: EEXIST tells that a rename has put
+ * another file under the name meanwhile (copyup() then copies aside). */
+static int rename_into_place(const char *tmp, int parent_fd, const char *name,
+			     const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode)) {
+		if (renameat2(fs.workfd, tmp, parent_fd, name, RENAME_NOREPLACE) == 0)
+			return 0;
+		if (errno != EINVAL)	/* a filesystem without the flag */
+			return -1;
+	}
+	return renameat(fs.workfd, tmp, parent_fd, name);
+}
+
 /* Copy the object behind LS (top-most ref) into the upper directory
  * PARENT_FD under NAME. On success *newfd is the fd kept for it. */
 static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
@@ -303,7 +319,7 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	fd = stage_copy(src, &st, tmp, flags);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, nst) < 0 || renameat(fs.workfd, tmp, parent_fd, name) < 0) {
+	if (fstat(fd, nst) < 0 || rename_into_place(tmp, parent_fd, name, nst) < 0) {
 		err = -errno;
 		close(fd);
 		remove_tree_at(fs.workfd, tmp);
@@ -335,12 +351,12 @@ static int oref_in(struct node *parent, const char *name, int layer,
 	return -ESTALE;
 }
 
-/* A lower file whose last name went while a program still had it open
- * for writing, which only noopen allows to happen before its copy-up
- * (file.c): copy it to a staging name removed at once. The program then
- * writes to an upper file of its own and reads its writes back, as if
- * the file had been copied up at its open. The node keeps its inode
- * number; it is out of the node table already (NODE_UNLINKED). */
+/* A lower file whose name went while a program still has it open (with
+ * noopen, even open for writing, file.c), or whose name a rename is
+ * taking over: copy it to a staging name removed at once. The program
+ * then changes a copy of its own and reads its changes back, as if the
+ * file had been copied up before; the name is never touched. The node
+ * keeps its inode number and stays out of the node table. */
 static int copyup_orphan(struct node *n, unsigned flags)
 {
 	struct lset *ls, *nls;
@@ -405,6 +421,7 @@ int copyup(struct node *n, unsigned flags)
 		return -EROFS;
 	if (node_in_upper(n))
 		return 0;
+again:
 	if (!S_ISDIR(n->type) && node_has(n, NODE_UNLINKED))
 		return copyup_orphan(n, flags);
 	err = node_parent_name(n, &parent, &name);
@@ -417,6 +434,17 @@ int copyup(struct node *n, unsigned flags)
 	node_lock(n);
 	if (node_in_upper(n))
 		goto unlock;
+	/* removed or moved since the snapshot (remove_name() and renames
+	 * change both under this lock): start over */
+	if (node_has(n, NODE_UNLINKED) || n->parent != parent ||
+	    strcmp(n->name, name) != 0) {
+		node_unlock(n);
+		node_put(parent);
+		free(name);
+		parent = NULL;
+		name = NULL;
+		goto again;
+	}
 	ls = node_lset(n);
 	if (ls->r[0].fd >= 0) {
 		src.hold = NULL;
@@ -430,6 +458,13 @@ int copyup(struct node *n, unsigned flags)
 			goto unlock;
 	}
 	err = copyup_obj(&src, node_upper_fd(parent), name, flags, &newfd, &nst);
+	if (err == -EEXIST && !S_ISDIR(n->type)) {
+		/* a rename over the name is under way (its name_removed()
+		 * comes next): the file keeps its data apart */
+		node_unlock(n);
+		err = copyup_orphan(n, flags);
+		goto out;
+	}
 	if (err)
 		goto unlock;
 	if (S_ISDIR(n->type)) {

@@ -297,12 +297,11 @@ void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 /* A name left the merged view (the node was pinned before, so it can
  * still be reached); the node dies with its last name. A lower-only node
  * has one name (see NODE_LOWER_LINK). */
-static void name_removed(struct node *n, bool was_upper)
+static void name_removed_locked(struct node *n, bool was_upper)
 {
 	struct stat st;
 	bool gone;
 
-	node_lock(n);
 	if (S_ISDIR(n->type) || !was_upper) {
 		gone = true;
 	} else if (fstatat(node_lset(n)->r[0].fd, "", &st,
@@ -313,16 +312,26 @@ static void name_removed(struct node *n, bool was_upper)
 	}
 	if (gone && was_upper)
 		ino_remap_del(n->kdev, n->kino);
-	node_unlock(n);
+	/* under the node lock: copyup() checks NODE_UNLINKED under it */
 	if (gone)
 		node_unhash(n);
 }
 
+static void name_removed(struct node *n, bool was_upper)
+{
+	node_lock(n);
+	name_removed_locked(n, was_upper);
+	node_unlock(n);
+}
+
 /* Remove NAME (node CHILD) from the upper of PARENT, leaving a whiteout
- * where a lower layer still holds the name. */
+ * where a lower layer still holds the name. A file is removed under its
+ * node lock, which a copy-up of it takes too (copyup.c): a copy-up either
+ * comes first and is removed with the name, or finds the node unlinked
+ * and copies it aside, never back under the name. */
 static int remove_name(struct node *parent, const char *name, struct node *child)
 {
-	bool in_upper = node_in_upper(child);
+	bool isdir = S_ISDIR(child->type), in_upper;
 	char tmp[64];
 	int pfd, lower, err;
 
@@ -332,13 +341,18 @@ static int remove_name(struct node *parent, const char *name, struct node *child
 	if (err)
 		return err;
 	pfd = node_upper_fd(parent);
+	if (!isdir)
+		node_lock(child);
+	in_upper = node_in_upper(child);
 	/* an object found in a lower layer answers that by itself */
 	lower = !in_upper || node_lset(child)->n > 1 ? 1 : lower_has_name(parent, name);
-	if (lower < 0)
-		return lower;
+	if (lower < 0) {
+		err = lower;
+		goto out;
+	}
 	if (lower) {
 		err = in_upper ? whiteout_replace(pfd, name) : whiteout_create(pfd, name);
-	} else if (S_ISDIR(child->type)) {
+	} else if (isdir) {
 		/* the upper directory may still hold whiteouts: move it
 		 * aside in one step, then empty it */
 		staging_name(tmp, sizeof(tmp));
@@ -349,11 +363,16 @@ static int remove_name(struct node *parent, const char *name, struct node *child
 	} else {
 		err = unlinkat(pfd, name, 0) < 0 ? -errno : 0;
 	}
-	if (err)
-		return err;
-	name_removed(child, in_upper);
-	dir_changed(parent);
-	return 0;
+	if (!err && isdir)
+		name_removed(child, in_upper);
+	else if (!err)
+		name_removed_locked(child, in_upper);
+out:
+	if (!isdir)
+		node_unlock(child);
+	if (!err)
+		dir_changed(parent);
+	return err;
 }
 
 void lfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)

@@ -62,8 +62,12 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 	}
 	gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
 	fd = node_open(n, open_flags(io_flags(flags)));
-	if ((fd == -EACCES || fd == -EPERM) && io_flags(flags) != flags)
-		fd = node_open(n, open_flags(flags));	/* no read permission */
+	if ((fd == -EACCES || fd == -EPERM) && io_flags(flags) != flags) {
+		/* no read permission: the caller's access mode */
+		fd = node_open(n, open_flags(flags & ~O_APPEND));
+		if (fd == -EPERM && (flags & O_APPEND))
+			fd = node_open(n, open_flags(flags));	/* append-only */
+	}
 	if (fd < 0)
 		return fd;
 	fh = xcalloc(1, sizeof(*fh));

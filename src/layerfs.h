@@ -109,6 +109,7 @@ struct fs {
 	enum wh_style wh_style;
 	enum opaque_style opq_style;
 	bool can_chown;		/* chown to other ids works on the upper */
+	bool dac_override;	/* the daemon may open files whatever their mode */
 	bool selinux_host;	/* SELinux is enabled here (xattr.c) */
 	const char *override_xattr;	/* upper keeps owner/mode here, or NULL */
 	unsigned long namemax;

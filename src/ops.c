@@ -27,7 +27,11 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	/* With noopen, the kernel opens files without asking (file.c). It
 	 * would then take O_TRUNC as done by the open that it never sent,
 	 * so it must send the truncation as a setattr. */
-	if (fs.cfg->noopen && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
+	if (fs.cfg->noopen && !fs.dac_override) {
+		/* a file created read-only could not be reopened for the
+		 * writes that follow (git's objects are made 0444) */
+		lfs_log("noopen: the daemon cannot open files whatever their mode (no CAP_DAC_OVERRIDE); opens are sent as usual");
+	} else if (fs.cfg->noopen && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
 		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
 		fs.noopen = true;

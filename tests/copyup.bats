@@ -271,3 +271,23 @@ no_staging_leftovers() {
 	no_staging_leftovers
 	[ -d "$W/layerfs" ] || fail "no staging dir WORKDIR/layerfs"
 }
+
+@test "copyup: a change through the descriptor of a deleted lower file applies to a copy of its own" {
+	echo "lower data" >"$L2/gone"
+	chmod 644 "$L2/gone"
+	mount_layerfs
+	python3 - "$M/gone" <<-'EOF'
+	import os, stat, sys
+	fd = os.open(sys.argv[1], os.O_RDONLY)
+	os.unlink(sys.argv[1])
+	os.fchmod(fd, 0o600)
+	st = os.fstat(fd)
+	assert stat.S_IMODE(st.st_mode) == 0o600, oct(st.st_mode)
+	assert st.st_nlink == 0, st.st_nlink
+	assert os.pread(fd, 100, 0) == b"lower data\n"
+	os.close(fd)
+	EOF
+	[ ! -e "$M/gone" ] || fail "the file came back"
+	eq "$(stat -c %a "$L2/gone")" 644 "lower file"
+	eq "$(find "$W" -name '#*' | wc -l)" 0 "staging files left"
+}

@@ -371,3 +371,25 @@ more"
 	eq "$(cat "$R/lower/b")" "lower b"
 	ns_umount "$R/mnt"
 }
+
+@test "rootless: noopen without CAP_DAC_OVERRIDE (a plain user) says so and keeps sending opens" {
+	local pid
+	as_nsuser "$LAYERFS" -f -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,noopen" "$R/mnt" \
+		2>"$T/daemon.err" 3>&- &
+	wait_until 10 is_mounted "$R/mnt" || fail "not mounted: $(cat "$T/daemon.err")"
+	pid=$(find_daemon_pid "$R/mnt") || fail "no daemon"
+	echo "fuse $pid $R/mnt" >>"$MOUNTS_FILE"
+	as_nsuser python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o644)
+os.fchmod(fd, 0o444)
+os.write(fd, b"object data")
+os.fsync(fd)
+os.close(fd)' "$R/mnt/obj"
+	eq "$(cat "$R/upper/obj")" "object data" "writes after an fchmod 0444 through the creating descriptor"
+	[[ "$(cat "$T/daemon.err")" == *"noopen: the daemon cannot open files whatever their mode"* ]] ||
+		fail "no message: $(cat "$T/daemon.err")"
+	as_nsuser fusermount3 -u "$R/mnt"
+	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
+	_forget_mount "$R/mnt"
+}
