@@ -141,11 +141,9 @@ void override_apply(int layer, int dirfd, const char *name, struct stat *st)
 	st->st_mode = (st->st_mode & S_IFMT) | (mode & 07777);
 }
 
-int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
+static int override_set(int dirfd, const char *name, const char *buf, int len)
 {
-	char buf[64], path[PATH_MAX];
-	int len = snprintf(buf, sizeof(buf), "%u:%u:0%o", (unsigned)uid,
-			   (unsigned)gid, (unsigned)(mode & 07777));
+	char path[PATH_MAX];
 
 	if (!name[0]) {
 		if (fsetxattr(dirfd, fs.override_xattr, buf, (size_t)len, 0) == 0)
@@ -158,6 +156,37 @@ int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mod
 	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
 		return -ENAMETOOLONG;
 	return lsetxattr(path, fs.override_xattr, buf, (size_t)len, 0) < 0 ? -errno : 0;
+}
+
+/* Record owner and mode of DIRFD/NAME (NAME "" for DIRFD itself) in the
+ * override xattr. Writing a user.* xattr needs write permission on the
+ * file, which a daemon without CAP_DAC_OVERRIDE lacks on its own files
+ * of mode 0444 (git makes its objects so): it lends itself the owner's
+ * write bit for the moment of the write. */
+int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
+{
+	char buf[64], path[PATH_MAX];
+	int len = snprintf(buf, sizeof(buf), "%u:%u:0%o", (unsigned)uid,
+			   (unsigned)gid, (unsigned)(mode & 07777));
+	struct stat st;
+	int err = override_set(dirfd, name, buf, len);
+
+	if (err != -EACCES)
+		return err;
+	if (name[0]) {
+		if (fd_path_at(dirfd, name, path, sizeof(path)) < 0 || lstat(path, &st) < 0)
+			return err;
+	} else if (!fd_path(dirfd, path, sizeof(path)) || stat(path, &st) < 0) {
+		return err;
+	}
+	if (S_ISLNK(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & S_IWUSR))
+		return err;
+	if (chmod(path, (st.st_mode & 07777) | S_IWUSR) < 0)
+		return err;
+	err = override_set(dirfd, name, buf, len);
+	if (chmod(path, st.st_mode & 07777) < 0 && !err)
+		err = -errno;
+	return err;
 }
 
 /* Give an upper object its owner (disk ids) and, where the owner lives in

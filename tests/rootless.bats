@@ -372,7 +372,7 @@ more"
 	ns_umount "$R/mnt"
 }
 
-@test "rootless: noopen without CAP_DAC_OVERRIDE (a plain user) says so and keeps sending opens" {
+@test "rootless: a plain user: noopen says it is off and opens are sent; files and directories made 0444/0555 take their owner xattr and writes" {
 	local pid
 	as_nsuser "$LAYERFS" -f -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,noopen" "$R/mnt" \
 		2>"$T/daemon.err" 3>&- &
@@ -387,6 +387,19 @@ os.write(fd, b"object data")
 os.fsync(fd)
 os.close(fd)' "$R/mnt/obj"
 	eq "$(cat "$R/upper/obj")" "object data" "writes after an fchmod 0444 through the creating descriptor"
+	# as git makes its objects: created 0444, written through the
+	# creating descriptor (the owner lives in an xattr here)
+	as_nsuser python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o444)
+os.write(fd, b"git object")
+os.close(fd)' "$R/mnt/obj2"
+	eq "$(cat "$R/upper/obj2")" "git object"
+	eq "$(as_nsuser stat -c %a "$R/mnt/obj2")" 444 "mode shown"
+	eq "$(getfattr --absolute-names --only-values -n user.containers.override_stat "$R/upper/obj2")" \
+		"$NS_UID:$NS_GID:0444" "owner and mode in the xattr"
+	as_nsuser mkdir -m 555 "$R/mnt/rodir"
+	eq "$(as_nsuser stat -c %a "$R/mnt/rodir")" 555 "a directory made 0555"
 	[[ "$(cat "$T/daemon.err")" == *"noopen: the daemon cannot open files whatever their mode"* ]] ||
 		fail "no message: $(cat "$T/daemon.err")"
 	as_nsuser fusermount3 -u "$R/mnt"
