@@ -374,11 +374,7 @@ static int copyup_orphan(struct node *n, unsigned flags)
 		err = -ENOENT;
 		goto unlock;
 	}
-	src.hold = NULL;
-	src.dirfd = ls->r[0].fd;
-	src.buf[0] = '\0';
-	src.name = src.buf;
-	src.layer = ls->r[0].layer;
+	oref_of_lref(&ls->r[0], &src);
 	err = oref_stat(&src, &st);
 	if (err)
 		goto unlock;
@@ -447,11 +443,7 @@ again:
 	}
 	ls = node_lset(n);
 	if (ls->r[0].fd >= 0) {
-		src.hold = NULL;
-		src.dirfd = ls->r[0].fd;
-		src.buf[0] = '\0';
-		src.name = src.buf;
-		src.layer = ls->r[0].layer;
+		oref_of_lref(&ls->r[0], &src);
 	} else {
 		err = oref_in(parent, name, ls->r[0].layer, &src);
 		if (err)

@@ -46,6 +46,21 @@ int io_flags(int flags)
 	return flags & ~O_APPEND;
 }
 
+/* Our descriptor on the node's top-most object for an open with FLAGS
+ * (io_flags()), or -errno. */
+static int node_open_io(struct node *n, int flags)
+{
+	int fd = node_open(n, open_flags(io_flags(flags)));
+
+	if ((fd == -EACCES || fd == -EPERM) && io_flags(flags) != flags) {
+		/* no read permission: the caller's access mode */
+		fd = node_open(n, open_flags(flags & ~O_APPEND));
+		if (fd == -EPERM && (flags & O_APPEND))
+			fd = node_open(n, open_flags(flags));	/* append-only */
+	}
+	return fd;
+}
+
 int file_open_handle(struct node *n, int flags, struct fhandle **out)
 {
 	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
@@ -53,21 +68,14 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 	uint32_t gen;
 	int fd, err;
 
+	/* copyup() answers EROFS without an upper layer */
 	if (writing) {
-		if (!fs.has_upper)
-			return -EROFS;
 		err = copyup(n, (flags & O_TRUNC) ? COPYUP_NODATA : 0);
 		if (err)
 			return err;
 	}
 	gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
-	fd = node_open(n, open_flags(io_flags(flags)));
-	if ((fd == -EACCES || fd == -EPERM) && io_flags(flags) != flags) {
-		/* no read permission: the caller's access mode */
-		fd = node_open(n, open_flags(flags & ~O_APPEND));
-		if (fd == -EPERM && (flags & O_APPEND))
-			fd = node_open(n, open_flags(flags));	/* append-only */
-	}
+	fd = node_open_io(n, flags);
 	if (fd < 0)
 		return fd;
 	fh = xcalloc(1, sizeof(*fh));
@@ -119,19 +127,14 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
  * instead of at the open. */
 static int noopen_fd(struct node *n, bool writing)
 {
-	int fd, err;
+	int err;
 
 	if (!writing)
 		return node_open(n, open_flags(O_RDONLY));
-	if (!fs.has_upper)
-		return -EROFS;
-	err = copyup(n, 0);
+	err = copyup(n, 0);	/* EROFS without an upper layer */
 	if (err)
 		return err;
-	fd = node_open(n, open_flags(io_flags(O_RDWR)));
-	if (fd == -EACCES || fd == -EPERM)
-		fd = node_open(n, open_flags(O_WRONLY));	/* no read permission */
-	return fd;
+	return node_open_io(n, O_WRONLY);
 }
 
 /* The fd for a request on FI: the handle's, or one of noopen_fd() that

@@ -234,6 +234,7 @@ void node_unhash(struct node *n);
 bool node_in_upper(struct node *n);
 int node_upper_fd(struct node *n);
 int node_parent_name(struct node *n, struct node **parent, char **name);
+void oref_of_lref(const struct lref *r, struct oref *o);
 int node_oref(struct node *n, struct oref *o);
 void oref_put(struct oref *o);
 int oref_open(const struct oref *o, int flags);

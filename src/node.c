@@ -393,18 +393,24 @@ int node_parent_name(struct node *n, struct node **parent, char **name)
 }
 
 /* Resolve where the node's top-most object can be reached now. */
+/* The object R holds an fd of its own for (a directory, a pinned file):
+ * reached through that fd, no name. */
+void oref_of_lref(const struct lref *r, struct oref *o)
+{
+	o->hold = NULL;
+	o->buf[0] = '\0';
+	o->name = o->buf;
+	o->layer = r->layer;
+	o->dirfd = r->fd;
+}
+
 int node_oref(struct node *n, struct oref *o)
 {
 	struct lset *ls = node_lset(n), *pls;
 
-	o->hold = NULL;
-	o->buf[0] = '\0';
-	o->name = o->buf;
-	o->layer = ls->r[0].layer;
-	if (ls->r[0].fd >= 0) {
-		o->dirfd = ls->r[0].fd;
+	oref_of_lref(&ls->r[0], o);
+	if (ls->r[0].fd >= 0)
 		return 0;
-	}
 	node_lock(n);
 	if (!n->parent) {
 		node_unlock(n);
