@@ -294,6 +294,7 @@ void listing_forget(struct node *dir);
 /* A small file: its data comes with its open (file.c, preload), and
  * this much of a file is read ahead when a directory is read in order */
 #define SMALL_FILE_MAX (64 * 1024)
+bool session_walkers(void);
 void prefetch_start(void);
 void prefetch_stop(void);
 bool prefetch_on(void);

@@ -32,7 +32,9 @@
  *
  * The directory queue is a bounded stack of nodes (a daemon reference
  * each): the newest first, the oldest dropped when it is full. A
- * directory read a moment ago is not read again. */
+ * directory read a moment ago is not read again. While two walkers are
+ * being served at once (session_walkers()), directories are dropped
+ * unread: two walkers keep the disk and the CPUs busy on their own. */
 #include "config.h"
 
 #include <dirent.h>
@@ -387,7 +389,7 @@ static void *pf_main(void *arg)
 		n = queue[(base + count) % PF_SLOTS];
 		pthread_mutex_unlock(&pf_lock);
 		ls = node_lset(n);
-		for (int i = 0; i < ls->n; i++)
+		for (int i = 0; i < ls->n && !session_walkers(); i++)
 			if (ls->r[i].fd >= 0)
 				warm(ls->r[i].fd, buf);
 		node_put(n);
