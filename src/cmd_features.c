@@ -50,6 +50,10 @@ int cmd_features(int argc, char **argv)
 	printf("file data of upper files: %s\n", passthrough_possible(wfd) ?
 	       "passed through to the real files (where the kernel offers it, Linux 6.9+)" :
 	       "through the daemon (passthrough needs root in the initial user namespace)");
+	printf("opening files: %s\n", noopen_default() ?
+	       "no request to the daemon (noopen, where the kernel offers it)" :
+	       fs.dac_override ? "a request to the daemon (noopen is off by default outside a user namespace)" :
+	       "a request to the daemon (noopen needs CAP_DAC_OVERRIDE)");
 	close(fs.workfd);
 	fs.workfd = -1;
 	unlinkat(wfd, dir, AT_REMOVEDIR);

@@ -47,18 +47,75 @@ int io_flags(int flags)
 }
 
 /* Our descriptor on the node's top-most object for an open with FLAGS
- * (io_flags()), or -errno. */
-static int node_open_io(struct node *n, int flags)
+ * (io_flags()), or -errno. An append-only file (chattr +a) opens for
+ * writing only with O_APPEND; then *APPEND is set (append_write()). */
+static int node_open_io(struct node *n, int flags, bool *append)
 {
 	int fd = node_open(n, open_flags(io_flags(flags)));
 
+	*append = false;
 	if ((fd == -EACCES || fd == -EPERM) && io_flags(flags) != flags) {
 		/* no read permission: the caller's access mode */
 		fd = node_open(n, open_flags(flags & ~O_APPEND));
-		if (fd == -EPERM && (flags & O_APPEND))
-			fd = node_open(n, open_flags(flags));	/* append-only */
+		if (fd == -EPERM && (flags & O_APPEND)) {
+			int rw = (flags & ~O_ACCMODE) | O_RDWR;
+
+			fd = node_open(n, open_flags(rw));
+			if (fd == -EACCES)
+				fd = node_open(n, open_flags(flags));
+			*append = fd >= 0;
+		}
 	}
 	return fd;
+}
+
+/* A write through a descriptor of an append-only file, which appends
+ * whatever the offset. The writeback cache writes a page back from its
+ * start, so an append comes with bytes before the end of the file: those
+ * must be what the file holds, and only the rest is written. Any other
+ * write is refused, as the file refuses it. */
+static ssize_t append_write(int fd, struct fuse_bufvec *in, off_t off)
+{
+	size_t len = fuse_buf_size(in);
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
+	char *p = xmalloc(len ? len : 1), *old = NULL;
+	struct stat st;
+	size_t keep = 0;
+	ssize_t n;
+
+	mem.buf[0].mem = p;
+	n = fuse_buf_copy(&mem, in, 0);
+	if (n < 0)
+		goto out;
+	len = (size_t)n;
+	if (fstat(fd, &st) < 0) {
+		n = -errno;
+		goto out;
+	}
+	if (off > st.st_size) {
+		n = -EPERM;
+		goto out;
+	}
+	if (st.st_size - off < (off_t)len)
+		keep = (size_t)(st.st_size - off);
+	else
+		keep = len;
+	if (keep) {
+		old = xmalloc(keep);
+		if (pread(fd, old, keep, off) != (ssize_t)keep ||
+		    memcmp(old, p, keep) != 0) {
+			n = -EPERM;
+			goto out;
+		}
+	}
+	if (len > keep) {
+		n = write(fd, p + keep, len - keep);
+		n = n < 0 ? -errno : (ssize_t)keep + n;
+	}
+out:
+	free(old);
+	free(p);
+	return n;
 }
 
 int file_open_handle(struct node *n, int flags, struct fhandle **out)
@@ -66,6 +123,7 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 	struct fhandle *fh;
 	uint32_t gen;
+	bool append;
 	int fd, err;
 
 	/* copyup() answers EROFS without an upper layer */
@@ -75,11 +133,12 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 			return err;
 	}
 	gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
-	fd = node_open_io(n, flags);
+	fd = node_open_io(n, flags, &append);
 	if (fd < 0)
 		return fd;
 	fh = xcalloc(1, sizeof(*fh));
 	fh->fd = fd;
+	fh->append = append;
 	fh->gen = gen;
 	fh->flags = flags;
 	fh->node = n;
@@ -124,17 +183,19 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
  * top-most real file by itself, through an fd opened for it alone. A
  * write first copies the file up, as an open for writing does
  * otherwise, so the copy-up comes at the first write (or truncation)
- * instead of at the open. */
-static int noopen_fd(struct node *n, bool writing)
+ * instead of at the open. The program's open flags are unknown; an
+ * append-only file is opened to append (node_open_io()). */
+static int noopen_fd(struct node *n, bool writing, bool *append)
 {
 	int err;
 
+	*append = false;
 	if (!writing)
 		return node_open(n, open_flags(O_RDONLY));
 	err = copyup(n, 0);	/* EROFS without an upper layer */
 	if (err)
 		return err;
-	return node_open_io(n, O_WRONLY);
+	return node_open_io(n, O_WRONLY | O_APPEND, append);
 }
 
 /* The fd for a request on FI: the handle's, or one of noopen_fd() that
@@ -142,10 +203,12 @@ static int noopen_fd(struct node *n, bool writing)
 static int req_fd(fuse_ino_t ino, struct fuse_file_info *fi, bool writing,
 		  int *tmp)
 {
+	bool append;
+
 	*tmp = -1;
 	if (fh_of(fi))
 		return fh_fd(fh_of(fi));
-	return *tmp = noopen_fd(node_from_id(ino), writing);
+	return *tmp = noopen_fd(node_from_id(ino), writing, &append);
 }
 
 static void close_tmp(int tmp)
@@ -316,9 +379,14 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	struct fhandle *fh = fh_of(fi);
-	int tmp, fd = req_fd(ino, fi, true, &tmp);
+	bool append = false;
+	int tmp = -1, fd;
 	ssize_t n;
 
+	if (fh)
+		fd = fh_fd(fh);
+	else
+		fd = tmp = noopen_fd(node_from_id(ino), true, &append);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
@@ -331,7 +399,9 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
-	if (fh && (fh->flags & O_DIRECT))
+	if (fh ? fh->append : append)
+		n = append_write(fd, in, off);
+	else if (fh && (fh->flags & O_DIRECT))
 		n = write_direct(fd, in, off);
 	else
 		n = fuse_buf_copy(&out, in, 0);

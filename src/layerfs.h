@@ -42,6 +42,7 @@ struct config {
 	bool passthrough;	/* file data straight to the upper (passthrough.c) */
 	bool prefetch;		/* read directories ahead of a walk (prefetch.c) */
 	bool noopen;		/* open(2) sends no request (file.c) */
+	bool noopen_set;	/* noopen given; else chosen in lfs_init() */
 	bool writeback;		/* the kernel's writeback cache where allowed (ops.c) */
 	unsigned max_read;	/* max_read= given, or 0 for the default (main.c) */
 	bool foreground;
@@ -357,6 +358,7 @@ struct fhandle {
 	int flags;
 	struct node *node;
 	int backing;		/* passthrough id, 0 through the page cache */
+	bool append;		/* fd of an append-only file (file.c) */
 	pthread_mutex_t lock;
 };
 
@@ -453,6 +455,8 @@ extern struct fuse_lowlevel_ops lfs_ops;
 
 /* passthrough.c */
 bool passthrough_possible(int upper_fd);
+bool initial_userns(void);
+bool noopen_default(void);
 int pt_open(struct node *n, int fd, bool *keep_cache);
 void pt_release(struct node *n, int backing);
 void pt_forget(struct node *n);

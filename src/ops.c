@@ -3,12 +3,21 @@
 
 #include "layerfs.h"
 
+/* noopen unless told otherwise: where passthrough cannot be had anyway,
+ * in a user namespace (rootless podman), and the daemon can open every
+ * file whatever its mode, as writes need (file.c) */
+bool noopen_default(void)
+{
+	return fs.dac_override && !initial_userns();
+}
+
 static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_DONT_MASK |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_SPLICE_WRITE |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
 			FUSE_CAP_ASYNC_READ | FUSE_CAP_CACHE_SYMLINKS;
+	bool noopen = false;
 
 	if (!fs.cfg->noacl)
 		want |= FUSE_CAP_POSIX_ACL;
@@ -27,16 +36,24 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	/* With noopen, the kernel opens files without asking (file.c). It
 	 * would then take O_TRUNC as done by the open that it never sent,
 	 * so it must send the truncation as a setattr. */
-	if (fs.cfg->noopen && !fs.dac_override) {
+	if (!fs.cfg->noopen_set) {
+		noopen = noopen_default() &&
+			 (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
+	} else if (fs.cfg->noopen && !fs.dac_override) {
 		/* a file created read-only could not be reopened for the
 		 * writes that follow (git's objects are made 0444) */
 		lfs_log("noopen: the daemon cannot open files whatever their mode (no CAP_DAC_OVERRIDE); opens are sent as usual");
 	} else if (fs.cfg->noopen && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
+		noopen = true;
+	} else if (fs.cfg->noopen) {
+		lfs_log("noopen: the kernel cannot open files without a request; opens are sent as usual");
+	}
+	if (noopen) {
 		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 		conn->want |= FUSE_CAP_NO_OPEN_SUPPORT;
 		fs.noopen = true;
-	} else if (fs.cfg->noopen) {
-		lfs_log("noopen: the kernel cannot open files without a request; opens are sent as usual");
+		if (fs.cfg->debug)
+			lfs_log("files open without a request (noopen)");
 	}
 	/* As root, file data of the upper layer bypasses us altogether
 	 * (passthrough.c); the kernel then refuses the writeback cache.

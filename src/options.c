@@ -72,7 +72,8 @@ void usage(FILE *out, const char *prog)
 "                         file at each read or write and copies up at the first\n"
 "                         change of data (no passthrough then; writes go\n"
 "                         through the kernel's writeback cache unless\n"
-"                         writeback=0; default 0)\n"
+"                         writeback=0; default 1 in a user namespace, where\n"
+"                         passthrough is not possible, 0 otherwise)\n"
 "  writeback=0|1          where file data does not pass through, the kernel\n"
 "                         gathers writes in its page cache (default 1); 0: each\n"
 "                         write is a request, and a stat after a close is not\n"
@@ -242,6 +243,7 @@ static int parse_one(struct config *cfg, char *opt)
 		return 0;
 	}
 	if (!strcmp(opt, "noopen")) {
+		cfg->noopen_set = true;
 		if (!val) {
 			cfg->noopen = true;
 			return 0;

@@ -62,7 +62,7 @@ static struct popen **slot(struct node *n)
 
 /* Is the daemon in the initial user namespace (where CAP_SYS_ADMIN lets
  * it register backing files)? That namespace maps every id to itself. */
-static bool initial_userns(void)
+bool initial_userns(void)
 {
 	FILE *f = fopen("/proc/self/uid_map", "re");
 	unsigned long a, b, c;

@@ -170,8 +170,10 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		cfg->passthrough = b;
 	else if (!strcmp(key, "prefetch"))
 		cfg->prefetch = b;
-	else if (!strcmp(key, "noopen"))
+	else if (!strcmp(key, "noopen")) {
 		cfg->noopen = b;
+		cfg->noopen_set = true;
+	}
 	else if (!strcmp(key, "writeback"))
 		cfg->writeback = b;
 	else if (!strcmp(key, "squash_to_root"))

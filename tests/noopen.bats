@@ -88,6 +88,33 @@ lower_files() {
 	done
 }
 
+@test "append-only files (chattr +a): appends land once, through the writeback cache, without it and with noopen" {
+	need_root
+	local o
+	for o in passthrough=0 passthrough=0,writeback=0 noopen noopen,writeback=0 ""; do
+		mount_layerfs "$o"
+		echo a >"$M/g"
+		sync "$M/g"
+		chattr +a "$U/g" 2>/dev/null || skip "no chattr +a on the test directory's file system"
+		# appends of part of a page: the writeback cache sends the page
+		# from its start, with the bytes the file already holds
+		echo more >>"$M/g" || fail "append with '$o'"
+		echo third >>"$M/g" || fail "second append with '$o'"
+		sync "$M/g" || fail "fsync with '$o'"
+		if [[ "$o" != noopen* ]]; then
+			# an open for writing without O_APPEND is refused
+			! printf X 2>/dev/null >"$M/g" || fail "O_TRUNC open of an append-only file with '$o'"
+			! python3 -c 'import os, sys; os.open(sys.argv[1], os.O_WRONLY)' "$M/g" 2>/dev/null ||
+				fail "plain write open with '$o'"
+		fi
+		eq "$(cat "$M/g")" "$(printf 'a\nmore\nthird')" "read back with '$o'"
+		unmount_layerfs
+		chattr -a "$U/g"
+		eq "$(cat "$U/g")" "$(printf 'a\nmore\nthird')" "on disk with '$o'"
+		rm "$U/g"
+	done
+}
+
 @test "noopen: the copy-up comes with the first write, and a read-only descriptor then reads the upper copy" {
 	lower_files
 	mount_layerfs noopen

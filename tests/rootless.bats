@@ -165,6 +165,7 @@ tree() {
 	eq "$(feature "opaque directories" "$out")" "xattr user.overlay.opaque=y"
 	eq "$(feature ownership "$out")" "kept in the user.containers.override_stat xattr"
 	[[ "$(feature "file data of upper files" "$out")" == "through the daemon"* ]] || fail "plain user: $out"
+	eq "$(feature "opening files" "$out")" "a request to the daemon (noopen needs CAP_DAC_OVERRIDE)"
 
 	# one id mapped: every capability, in the namespace only; still no
 	# trusted.* xattrs and no chown to other ids
@@ -177,6 +178,8 @@ tree() {
 	eq "$(feature ownership "$out")" "kept in the user.containers.override_stat xattr"
 	[[ "$(feature "file data of upper files" "$out")" == "through the daemon"* ]] ||
 		fail "namespace root cannot register backing files: $out"
+	[[ "$(feature "opening files" "$out")" == "no request to the daemon (noopen"* ]] ||
+		fail "namespace root: $out"
 
 	# real root
 	out=$("$LAYERFS" features "$R/work")
@@ -185,6 +188,7 @@ tree() {
 	eq "$(feature "opaque directories" "$out")" "xattr trusted.overlay.opaque=y"
 	eq "$(feature ownership "$out")" "chown on disk"
 	[[ "$(feature "file data of upper files" "$out")" == "passed through"* ]] || fail "root: $out"
+	[[ "$(feature "opening files" "$out")" == "a request to the daemon (noopen is off"* ]] || fail "root: $out"
 	# the probe leaves nothing behind in the work dir
 	eq "$(names "$R/work")" ""
 }
@@ -357,8 +361,8 @@ more"
 	_forget_mount "$R/mnt"
 }
 
-@test "rootless: noopen in unshare -Urm: reads, copy-up at the first write, O_TRUNC, files of unmapped owners" {
-	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,noopen" "$R/mnt"
+@test "rootless: noopen is the default in unshare -Urm: reads, copy-up at the first write, O_TRUNC, files of unmapped owners; noopen=0 copies up at the open" {
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
 	eq "$(in_ns cat "$R/mnt/a" "$R/mnt/rootfile" "$R/mnt/basefile" | tr '\n' ' ')" "lower a root's base "
 	in_ns sh -c "exec 5>>'$R/mnt/a'"
 	[ ! -e "$R/upper/a" ] || fail "an open for writing copied up"
@@ -369,6 +373,12 @@ more"
 	in_ns sh -c "echo new >'$R/mnt/b'"
 	eq "$(cat "$R/upper/b")" new "O_TRUNC of a lower file"
 	eq "$(cat "$R/lower/b")" "lower b"
+	ns_umount "$R/mnt"
+
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,noopen=0" "$R/mnt"
+	[ ! -e "$R/upper/basefile" ] || fail "basefile in the upper before the test"
+	in_ns sh -c "exec 5>>'$R/mnt/basefile'"
+	[ -e "$R/upper/basefile" ] || fail "noopen=0: an open for writing copied nothing up"
 	ns_umount "$R/mnt"
 }
 
