@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layerfs.h"
@@ -56,7 +57,8 @@ static int node_open_io(struct node *n, int flags, bool *append)
 	*append = false;
 	if ((fd == -EACCES || fd == -EPERM) && io_flags(flags) != flags) {
 		/* no read permission: the caller's access mode */
-		fd = node_open(n, open_flags(flags & ~O_APPEND));
+		if (io_flags(flags) != (flags & ~O_APPEND))
+			fd = node_open(n, open_flags(flags & ~O_APPEND));
 		if (fd == -EPERM && (flags & O_APPEND)) {
 			int rw = (flags & ~O_ACCMODE) | O_RDWR;
 
@@ -73,28 +75,47 @@ static int node_open_io(struct node *n, int flags, bool *append)
  * whatever the offset. The writeback cache writes a page back from its
  * start, so an append comes with bytes before the end of the file: those
  * must be what the file holds, and only the rest is written. Any other
- * write is refused, as the file refuses it. */
+ * write is refused, as the file refuses it. The writeback cache sends a
+ * large append as several requests at once, which threads may serve in
+ * any order: a request that starts past the end waits (a moment at most)
+ * for those before it, and the check and the write are one step. */
+static pthread_mutex_t append_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t append_moved = PTHREAD_COND_INITIALIZER;
+
 static ssize_t append_write(int fd, struct fuse_bufvec *in, off_t off)
 {
 	size_t len = fuse_buf_size(in);
 	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
-	char *p = xmalloc(len ? len : 1), *old = NULL;
+	char *p, *old = NULL;
+	struct timespec until;
 	struct stat st;
 	size_t keep = 0;
 	ssize_t n;
 
+	/* aligned: the descriptor may be O_DIRECT (write_direct()) */
+	if (posix_memalign((void **)&p, 4096, len ? len : 1) != 0)
+		return -ENOMEM;
 	mem.buf[0].mem = p;
 	n = fuse_buf_copy(&mem, in, 0);
-	if (n < 0)
-		goto out;
-	len = (size_t)n;
-	if (fstat(fd, &st) < 0) {
-		n = -errno;
-		goto out;
+	if (n < 0) {
+		free(p);
+		return n;
 	}
-	if (off > st.st_size) {
-		n = -EPERM;
-		goto out;
+	len = (size_t)n;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	pthread_mutex_lock(&append_lock);
+	for (;;) {
+		if (fstat(fd, &st) < 0) {
+			n = -errno;
+			goto out;
+		}
+		if (off <= st.st_size)
+			break;
+		if (pthread_cond_timedwait(&append_moved, &append_lock, &until) == ETIMEDOUT) {
+			n = -EPERM;
+			goto out;
+		}
 	}
 	if (st.st_size - off < (off_t)len)
 		keep = (size_t)(st.st_size - off);
@@ -111,8 +132,10 @@ static ssize_t append_write(int fd, struct fuse_bufvec *in, off_t off)
 	if (len > keep) {
 		n = write(fd, p + keep, len - keep);
 		n = n < 0 ? -errno : (ssize_t)keep + n;
+		pthread_cond_broadcast(&append_moved);
 	}
 out:
+	pthread_mutex_unlock(&append_lock);
 	free(old);
 	free(p);
 	return n;
@@ -183,19 +206,23 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
  * top-most real file by itself, through an fd opened for it alone. A
  * write first copies the file up, as an open for writing does
  * otherwise, so the copy-up comes at the first write (or truncation)
- * instead of at the open. The program's open flags are unknown; an
- * append-only file is opened to append (node_open_io()). */
+ * instead of at the open. The program's open flags are unknown: a
+ * WRITE (APPEND non-NULL) may be an append, and reaches an append-only
+ * file through a descriptor that appends (node_open_io()); fallocate and
+ * copy_file_range are refused there, as they are on the real file. */
 static int noopen_fd(struct node *n, bool writing, bool *append)
 {
+	bool dummy;
 	int err;
 
-	*append = false;
 	if (!writing)
 		return node_open(n, open_flags(O_RDONLY));
 	err = copyup(n, 0);	/* EROFS without an upper layer */
 	if (err)
 		return err;
-	return node_open_io(n, O_WRONLY | O_APPEND, append);
+	if (append)
+		return node_open_io(n, O_WRONLY | O_APPEND, append);
+	return node_open_io(n, O_WRONLY, &dummy);
 }
 
 /* The fd for a request on FI: the handle's, or one of noopen_fd() that
@@ -203,12 +230,10 @@ static int noopen_fd(struct node *n, bool writing, bool *append)
 static int req_fd(fuse_ino_t ino, struct fuse_file_info *fi, bool writing,
 		  int *tmp)
 {
-	bool append;
-
 	*tmp = -1;
 	if (fh_of(fi))
 		return fh_fd(fh_of(fi));
-	return *tmp = noopen_fd(node_from_id(ino), writing, &append);
+	return *tmp = noopen_fd(node_from_id(ino), writing, NULL);
 }
 
 static void close_tmp(int tmp)
