@@ -321,7 +321,7 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		node_kill_suidgid(req, fh->node);
 	else if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC)) {
 		/* the files after this one */
-		prefetch_opened(fh->node, fuse_req_ctx(req)->pid);
+		prefetch_opened(fh->node, fuse_req_ctx(req)->pid, fh->fd);
 		preload(ino, fh);
 	}
 	reply_opened(req, fi, fh, NULL);
@@ -367,7 +367,7 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	/* the first read of a file opened without a request stands for
 	 * its open: the files after it may be read ahead */
 	if (tmp >= 0 && off == 0)
-		prefetch_opened(node_from_id(ino), fuse_req_ctx(req)->pid);
+		prefetch_opened(node_from_id(ino), fuse_req_ctx(req)->pid, fd);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;

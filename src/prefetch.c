@@ -65,6 +65,13 @@
 #define RA_DIRS		64	/* directories whose opens are followed */
 #define RA_JOBS		8	/* batches waiting for the thread */
 #define RA_NEVER	((off_t)INT64_MAX)	/* a cookie no file has */
+#define NR_CACHESTAT	451	/* Linux 6.5, the same number everywhere */
+
+struct cachestat_range_ { uint64_t off, len; };
+struct cachestat_ {
+	uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted,
+		 nr_recently_evicted;
+};
 
 static struct node *queue[PF_SLOTS];
 static unsigned base, count;
@@ -159,10 +166,25 @@ void prefetch_listed(const struct node *dir, pid_t pid)
 	pthread_mutex_unlock(&pf_lock);
 }
 
-/* PID opened FILE read-only: the next files of its directory are worth
- * reading ahead if PID read the directory's listing (a program walking
- * a tree), or if this is one more open in listing order. */
-void prefetch_opened(struct node *file, pid_t pid)
+/* Does FD have any of its first SMALL_FILE_MAX bytes in the page cache?
+ * cachestat(2) looks without reading (a read would update the file's
+ * atime); before Linux 6.5 the answer is no. */
+static bool head_cached(int fd)
+{
+	struct cachestat_range_ r = { 0, SMALL_FILE_MAX };
+	struct cachestat_ cs;
+
+	return syscall(NR_CACHESTAT, fd, &r, &cs, 0) == 0 && cs.nr_cache > 0;
+}
+
+/* PID opened FILE read-only, through our descriptor FD: the next files of
+ * its directory are worth reading ahead if PID read the directory's
+ * listing (a program walking a tree), or if this is one more open in
+ * listing order; but not while the files opened are in the page cache
+ * already, which says their directory was read a moment ago (a container
+ * started again from the same image): opening the next files only to
+ * find them there costs the reader more than it saves. */
+void prefetch_opened(struct node *file, pid_t pid, int fd)
 {
 	struct node *dir, *dropped = NULL;
 	struct ra_state *r;
@@ -191,6 +213,8 @@ void prefetch_opened(struct node *file, pid_t pid)
 		/* no batch yet: one of the two signs */
 		if (r->run < RA_RUN && (!pid || r->lister != pid))
 			goto out;
+		if (head_cached(fd))
+			goto out;	/* asked again at the next open */
 	} else if (c < r->mark || (c > r->until && r->run < RA_RUN)) {
 		/* the next batch for a reader inside this one, or past it
 		 * but still in listing order: one that opens files anywhere

@@ -135,6 +135,22 @@ others_read() {
 	eq "$(cached_files)" 4 "files cached after four opens in reverse order"
 }
 
+@test "prefetch: nothing is read ahead of a file whose data is in the page cache already (a directory read a moment ago)" {
+	local o
+	for o in "" noopen; do
+		cold_mount $o
+		# the first file's data cached, as by an earlier container
+		cat "$L2/d/$(nth 1)" >/dev/null
+		lister_opens "$(nth 1)"
+		sleep 1
+		eq "$(cached_files)" 1 "files cached with '$o'"
+		# files not cached, opened in listing order, start it after all
+		others_read 2,5
+		wait_until 10 at_least_cached 36 || fail "$(cached_files) files cached with '$o', wanted 36"
+		unmount_layerfs
+	done
+}
+
 @test "prefetch: prefetch=0 reads no file ahead" {
 	cold_mount prefetch=0
 	lister_opens "$(nth 1)"
