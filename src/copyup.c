@@ -359,7 +359,7 @@ static int oref_in(struct node *parent, const char *name, int layer,
  * keeps its inode number and stays out of the node table. */
 static int copyup_orphan(struct node *n, unsigned flags)
 {
-	struct lset *ls, *nls;
+	struct lset *ls;
 	struct oref src;
 	struct stat st;
 	char tmp[64];
@@ -389,11 +389,7 @@ static int copyup_orphan(struct node *n, unsigned flags)
 		close(fd);
 		goto unlock;
 	}
-	nls = lset_new(1);
-	nls->r[0].layer = 0;
-	nls->r[0].fd = fd;
-	nls->r[0].xwhiteouts = false;
-	node_set_lset(n, nls);
+	node_set_lset(n, lset_upper(fd));
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	copied = true;
 unlock:
@@ -473,9 +469,7 @@ again:
 			newfd = -1;
 		}
 	}
-	nls->r[0].layer = 0;
-	nls->r[0].fd = newfd;
-	nls->r[0].xwhiteouts = false;
+	nls->r[0].fd = newfd;	/* the new upper object (layer 0) */
 	node_rekey(n, &nst);
 	node_set_lset(n, nls);
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
@@ -500,7 +494,7 @@ out:
 int copyup_tree(struct node *dir)
 {
 	struct dentry_list *list = NULL;
-	struct lset *ls, *nls;
+	struct lset *ls;
 	int err, ufd;
 
 	err = copyup(dir, 0);
@@ -554,10 +548,7 @@ int copyup_tree(struct node *dir)
 	err = opaque_set(ufd);
 	if (!err) {
 		purge_internal_entries(ufd);
-		nls = lset_new(1);
-		nls->r[0].layer = 0;
-		nls->r[0].fd = dup(ufd);
-		node_set_lset(dir, nls);
+		node_set_lset(dir, lset_upper(dup(ufd)));
 		node_flag_set(dir, NODE_OPAQUE);
 	}
 	node_unlock(dir);

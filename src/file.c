@@ -49,12 +49,14 @@ int io_flags(int flags)
 
 /* Our descriptor on the node's top-most object for an open with FLAGS
  * (io_flags()), or -errno. An append-only file (chattr +a) opens for
- * writing only with O_APPEND; then *APPEND is set (append_write()). */
+ * writing only with O_APPEND; then *APPEND (if given) is set
+ * (append_write()). */
 static int node_open_io(struct node *n, int flags, bool *append)
 {
 	int fd = node_open(n, open_flags(io_flags(flags)));
 
-	*append = false;
+	if (append)
+		*append = false;
 	if ((fd == -EACCES || fd == -EPERM) && io_flags(flags) != flags) {
 		/* no read permission: the caller's access mode */
 		if (io_flags(flags) != (flags & ~O_APPEND))
@@ -65,10 +67,33 @@ static int node_open_io(struct node *n, int flags, bool *append)
 			fd = node_open(n, open_flags(rw));
 			if (fd == -EACCES)
 				fd = node_open(n, open_flags(flags));
-			*append = fd >= 0;
+			if (append)
+				*append = fd >= 0;
 		}
 	}
 	return fd;
+}
+
+/* The data of a WRITE request, copied to an aligned buffer *OUT (the
+ * caller frees it): in our request buffer it sits right after the
+ * headers, which O_DIRECT refuses as misaligned. Its length, or -errno. */
+static ssize_t aligned_copy(struct fuse_bufvec *in, char **out)
+{
+	size_t len = fuse_buf_size(in);
+	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
+	void *p;
+	ssize_t n;
+
+	if (posix_memalign(&p, 4096, len ? len : 1) != 0)
+		return -ENOMEM;
+	mem.buf[0].mem = p;
+	n = fuse_buf_copy(&mem, in, 0);
+	if (n < 0) {
+		free(p);
+		return n;
+	}
+	*out = p;
+	return n;
 }
 
 /* A write through a descriptor of an append-only file, which appends
@@ -84,23 +109,15 @@ static pthread_cond_t append_moved = PTHREAD_COND_INITIALIZER;
 
 static ssize_t append_write(int fd, struct fuse_bufvec *in, off_t off)
 {
-	size_t len = fuse_buf_size(in);
-	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
 	char *p, *old = NULL;
 	struct timespec until;
 	struct stat st;
-	size_t keep = 0;
-	ssize_t n;
-
+	size_t len, keep = 0;
 	/* aligned: the descriptor may be O_DIRECT (write_direct()) */
-	if (posix_memalign((void **)&p, 4096, len ? len : 1) != 0)
-		return -ENOMEM;
-	mem.buf[0].mem = p;
-	n = fuse_buf_copy(&mem, in, 0);
-	if (n < 0) {
-		free(p);
+	ssize_t n = aligned_copy(in, &p);
+
+	if (n < 0)
 		return n;
-	}
 	len = (size_t)n;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 2;
@@ -212,28 +229,33 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
  * copy_file_range are refused there, as they are on the real file. */
 static int noopen_fd(struct node *n, bool writing, bool *append)
 {
-	bool dummy;
 	int err;
 
+	if (append)
+		*append = false;
 	if (!writing)
 		return node_open(n, open_flags(O_RDONLY));
 	err = copyup(n, 0);	/* EROFS without an upper layer */
 	if (err)
 		return err;
-	if (append)
-		return node_open_io(n, O_WRONLY | O_APPEND, append);
-	return node_open_io(n, O_WRONLY, &dummy);
+	return node_open_io(n, append ? O_WRONLY | O_APPEND : O_WRONLY, append);
 }
 
 /* The fd for a request on FI: the handle's, or one of noopen_fd() that
- * *TMP then holds and the caller closes (-1 otherwise). */
+ * *TMP then holds and the caller closes (-1 otherwise). With APPEND (a
+ * WRITE), *APPEND tells whether the fd appends whatever the offset. */
 static int req_fd(fuse_ino_t ino, struct fuse_file_info *fi, bool writing,
-		  int *tmp)
+		  bool *append, int *tmp)
 {
+	struct fhandle *fh = fh_of(fi);
+
 	*tmp = -1;
-	if (fh_of(fi))
-		return fh_fd(fh_of(fi));
-	return *tmp = noopen_fd(node_from_id(ino), writing, NULL);
+	if (fh) {
+		if (append)
+			*append = fh->append;
+		return fh_fd(fh);
+	}
+	return *tmp = noopen_fd(node_from_id(ino), writing, append);
 }
 
 static void close_tmp(int tmp)
@@ -358,7 +380,7 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-	int tmp, fd = req_fd(ino, fi, false, &tmp);
+	int tmp, fd = req_fd(ino, fi, false, NULL, &tmp);
 
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
@@ -375,26 +397,19 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	close_tmp(tmp);
 }
 
-/* The data of a WRITE request sits in our buffer right after its
- * headers, which O_DIRECT refuses as misaligned: write it from an
- * aligned copy. An unaligned offset or length still fails as it would
- * on the real file. */
+/* A write through an O_DIRECT descriptor, from an aligned copy
+ * (aligned_copy()). An unaligned offset or length still fails as it
+ * would on the real file. */
 static ssize_t write_direct(int fd, struct fuse_bufvec *in, off_t off)
 {
-	size_t len = fuse_buf_size(in);
-	struct fuse_bufvec mem = FUSE_BUFVEC_INIT(len);
-	void *p;
-	ssize_t n;
+	char *p;
+	ssize_t n = aligned_copy(in, &p);
 
-	if (posix_memalign(&p, 4096, len ? len : 1) != 0)
-		return -ENOMEM;
-	mem.buf[0].mem = p;
-	n = fuse_buf_copy(&mem, in, 0);
-	if (n >= 0) {
-		n = pwrite(fd, p, (size_t)n, off);
-		if (n < 0)
-			n = -errno;
-	}
+	if (n < 0)
+		return n;
+	n = pwrite(fd, p, (size_t)n, off);
+	if (n < 0)
+		n = -errno;
 	free(p);
 	return n;
 }
@@ -405,13 +420,9 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	struct fhandle *fh = fh_of(fi);
 	bool append = false;
-	int tmp = -1, fd;
+	int tmp, fd = req_fd(ino, fi, true, &append, &tmp);
 	ssize_t n;
 
-	if (fh)
-		fd = fh_fd(fh);
-	else
-		fd = tmp = noopen_fd(node_from_id(ino), true, &append);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;
@@ -424,7 +435,7 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
-	if (fh ? fh->append : append)
+	if (append)
 		n = append_write(fd, in, off);
 	else if (fh && (fh->flags & O_DIRECT))
 		n = write_direct(fd, in, off);
@@ -461,7 +472,7 @@ void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 		fuse_reply_err(req, 0);
 		return;
 	}
-	fd = req_fd(ino, fi, false, &tmp);
+	fd = req_fd(ino, fi, false, NULL, &tmp);
 	if (fd < 0)
 		err = -fd;
 	else if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
@@ -473,7 +484,7 @@ void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		   off_t length, struct fuse_file_info *fi)
 {
-	int tmp, fd = req_fd(ino, fi, true, &tmp);
+	int tmp, fd = req_fd(ino, fi, true, NULL, &tmp);
 	int err = 0;
 
 	if (fd < 0)
@@ -495,12 +506,12 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 	ssize_t n;
 
 	/* the destination first: its copy-up may be the source's too */
-	fd_out = req_fd(ino_out, fi_out, true, &tmp_out);
+	fd_out = req_fd(ino_out, fi_out, true, NULL, &tmp_out);
 	if (fd_out < 0) {
 		fuse_reply_err(req, -fd_out);
 		return;
 	}
-	fd_in = req_fd(ino_in, fi_in, false, &tmp_in);
+	fd_in = req_fd(ino_in, fi_in, false, NULL, &tmp_in);
 	if (fd_in < 0) {
 		close_tmp(tmp_out);
 		fuse_reply_err(req, -fd_in);
@@ -522,7 +533,7 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi)
 {
-	int tmp, fd = req_fd(ino, fi, false, &tmp);
+	int tmp, fd = req_fd(ino, fi, false, NULL, &tmp);
 	off_t r;
 
 	if (fd < 0) {

@@ -218,6 +218,7 @@ struct node *node_from_id(fuse_ino_t id);
 fuse_ino_t node_id(struct node *n);
 struct lset *node_lset(struct node *n);
 struct lset *lset_new(int n);
+struct lset *lset_upper(int fd);
 void lset_free(struct lset *ls);
 void node_set_lset(struct node *n, struct lset *ls);
 void node_xattrs_changed(struct node *n);
@@ -452,11 +453,11 @@ void fill_entry(struct fuse_entry_param *e, struct node *n,
 void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern struct fuse_lowlevel_ops lfs_ops;
+bool noopen_default(void);
 
 /* passthrough.c */
 bool passthrough_possible(int upper_fd);
 bool initial_userns(void);
-bool noopen_default(void);
 int pt_open(struct node *n, int fd, bool *keep_cache);
 void pt_release(struct node *n, int backing);
 void pt_forget(struct node *n);

@@ -103,6 +103,16 @@ struct lset *lset_new(int n)
 	return ls;
 }
 
+/* The set of one object of the upper layer, reached through FD (-1: by
+ * name through its parent). */
+struct lset *lset_upper(int fd)
+{
+	struct lset *ls = lset_new(1);
+
+	ls->r[0].fd = fd;
+	return ls;
+}
+
 void lset_free(struct lset *ls)
 {
 	if (!ls)
@@ -392,7 +402,6 @@ int node_parent_name(struct node *n, struct node **parent, char **name)
 	return ret;
 }
 
-/* Resolve where the node's top-most object can be reached now. */
 /* The object R holds an fd of its own for (a directory, a pinned file):
  * reached through that fd, no name. */
 void oref_of_lref(const struct lref *r, struct oref *o)
@@ -404,6 +413,7 @@ void oref_of_lref(const struct lref *r, struct oref *o)
 	o->dirfd = r->fd;
 }
 
+/* Resolve where the node's top-most object can be reached now. */
 int node_oref(struct node *n, struct oref *o)
 {
 	struct lset *ls = node_lset(n), *pls;
