@@ -60,9 +60,14 @@ static int build_fuse_args(struct fuse_args *args, struct config *cfg,
 	fs.max_read = cfg->max_read ? cfg->max_read : DEFAULT_MAX_READ;
 
 	/* The kernel checks permissions against the merged attributes;
-	 * root mounts are shared with every user, as kernel overlays are. */
-	n = snprintf(opts, sizeof(opts), "default_permissions,max_read=%u,fsname=layerfs,subtype=layerfs%s%s%s%s",
-		     fs.max_read, (geteuid() == 0 && !cfg->allow_other_given) ? ",allow_other" : "",
+	 * root mounts are shared with every user, as kernel overlays are.
+	 * Mounted by root (of any user namespace), set-id programs and
+	 * device nodes work as on a kernel overlay (libfuse would mount
+	 * nosuid,nodev); nosuid or nodev of the caller's come later and
+	 * win. fusermount3 forces both for plain users anyway. */
+	n = snprintf(opts, sizeof(opts), "default_permissions,max_read=%u,fsname=layerfs,subtype=layerfs%s%s%s%s%s",
+		     fs.max_read, geteuid() == 0 ? ",suid,dev" : "",
+		     (geteuid() == 0 && !cfg->allow_other_given) ? ",allow_other" : "",
 		     fs.has_upper ? "" : ",ro",
 		     cfg->fuse_opts ? "," : "", cfg->fuse_opts ? cfg->fuse_opts : "");
 	if (n < 0 || (size_t)n >= sizeof(opts)) {

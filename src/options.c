@@ -89,6 +89,8 @@ void usage(FILE *out, const char *prog)
 "                         where chown is not permitted, user.containers.override_stat)\n"
 "  max_read=BYTES         largest read request (default 524288: a read and its\n"
 "                         header fit a pipe, so file data is spliced)\n"
+"  suid, dev              as root (also of a user namespace) the default, as\n"
+"                         on a kernel overlay; nosuid, nodev turn them off\n"
 "  allow_other, default_permissions, fsname=, subtype=, ro, nosuid, nodev,\n"
 "  noexec, noatime, ...   handed to libfuse and the kernel\n"
 "Other options are warned about and ignored.\n",

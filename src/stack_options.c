@@ -186,8 +186,16 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		/* "allow_other": false stops the default root adds */
 		if (!strcmp(key, "allow_other"))
 			cfg->allow_other_given = true;
-		if (b)
+		if (b) {
 			fuse_opt_add(cfg, key, NULL);
+		} else {
+			/* "suid": false is "nosuid", and so on */
+			char neg[32];
+
+			snprintf(neg, sizeof(neg), "no%s", key);
+			if (in_list(fuse_flags, neg))
+				fuse_opt_add(cfg, neg, NULL);
+		}
 	}
 	return 0;
 }

@@ -220,6 +220,27 @@ load helpers
 	eq "$output" x
 }
 
+@test "cli: as root, set-id programs and device nodes work as on a kernel overlay; nosuid,nodev turn them off" {
+	need_root
+	cp /usr/bin/id "$L1/id"
+	chmod 4755 "$L1/id"
+	mknod -m 666 "$L1/null" c 1 3
+	make_traversable
+	chmod 755 "$M"
+	mount_layerfs
+	grep -E " $M fuse\S* \S*(nosuid|nodev)" /proc/mounts &&
+		fail "mounted nosuid or nodev: $(grep "$M" /proc/mounts)"
+	run -0 as_user 4242 4242 "$M/id" -u
+	eq "$output" 0
+	run -0 as_user 4242 4242 sh -c "echo x >$M/null"
+	unmount_layerfs
+	mount_layerfs nosuid,nodev
+	run -0 as_user 4242 4242 "$M/id" -u
+	eq "$output" 4242
+	run ! as_user 4242 4242 sh -c "echo x >$M/null"
+	[[ "$output" == *"Permission denied"* ]] || fail "writing a device node on nodev: $output"
+}
+
 @test "cli: options after the mount point (-o last) and several -o" {
 	echo x >"$L1/f"
 	"$LAYERFS" "$M" -o "lowerdir=$L1" -o "upperdir=$U,workdir=$W" 3>&- 2>"$T/err" ||

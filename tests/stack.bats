@@ -237,8 +237,15 @@ teardown() {
 	line=$(grep " $T/mnt " /proc/self/mountinfo)
 	[[ "$line" == *" ro,"*"noexec"*" - fuse.layerfs my,stack "* ]]
 	[[ "$line" == *",max_read=131072"* ]]
+	[[ "$line" != *"nosuid"* && "$line" != *"nodev"* ]] || fail "root mount nosuid or nodev: $line"
 	run touch mnt/x
 	[[ "$output" == *"Read-only file system"* ]]
+	"$LAYERFS" umount opt.json
+	# false turns a flag into its opposite
+	sed -i 's/"noexec": true/"suid": false, "dev": false, "exec": false/' opt.json
+	"$LAYERFS" mount opt.json
+	line=$(grep " $T/mnt " /proc/self/mountinfo)
+	[[ "$line" == *" ro,nosuid,nodev,noexec"*" - fuse.layerfs "* ]] || fail "$line"
 	"$LAYERFS" umount opt.json
 }
 
