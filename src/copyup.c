@@ -129,27 +129,43 @@ int copy_xattrs(int src, int dst)
 	return xattrs_copy_fd(src, dst, xattr_copyable, copyup_fatal);
 }
 
-/* Same, by path, for objects that cannot be opened (fifos, devices). */
-static void copy_xattrs_path(const char *src, const char *dst)
+/* Same, by path, for objects that cannot be opened (symlinks, fifos,
+ * devices); a symlink's own xattrs (security labels, trusted.*), not its
+ * target's. SRC is a name in a directory, or a /proc/self/fd link to
+ * the object itself (FOLLOW: that link leads to the object, a symlink
+ * included, and is not followed further). */
+static void copy_xattrs_path(const char *src, bool follow, const char *dst)
 {
-	ssize_t len = listxattr(src, NULL, 0);
-	char *list;
+	ssize_t (*list_fn)(const char *, char *, size_t) = follow ? listxattr : llistxattr;
+	ssize_t (*get_fn)(const char *, const char *, void *, size_t) =
+		follow ? getxattr : lgetxattr;
+	ssize_t len = list_fn(src, NULL, 0);
+	char *list, *val = NULL;
+	size_t cap = 0;
 
 	if (len <= 0)
 		return;
 	list = xmalloc((size_t)len);
-	len = listxattr(src, list, (size_t)len);
+	len = list_fn(src, list, (size_t)len);
 	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
 		const char *name = list + off;
-		char val[4096];
 		ssize_t vlen;
 
 		if (!xattr_copyable(name))
 			continue;
-		vlen = getxattr(src, name, val, sizeof(val));
+		vlen = get_fn(src, name, NULL, 0);
+		if (vlen < 0)
+			continue;
+		if ((size_t)vlen + 1 > cap) {
+			cap = (size_t)vlen + 1;
+			free(val);
+			val = xmalloc(cap);
+		}
+		vlen = get_fn(src, name, val, cap);
 		if (vlen >= 0)
-			setxattr(dst, name, val, (size_t)vlen, 0);
+			lsetxattr(dst, name, val, (size_t)vlen, 0);
 	}
+	free(val);
 	free(list);
 }
 
@@ -248,14 +264,12 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		if (err && fs.can_chown && !fs.override_xattr)
 			goto out;
 		err = 0;
-		if (type != S_IFLNK) {
-			fd_path_at(fs.workfd, tmp, dpath, sizeof(dpath));
-			oref_path(src, spath, sizeof(spath));
-			copy_xattrs_path(spath, dpath);
-			if (fchmodat(fs.workfd, tmp, real_mode, 0) < 0) {
-				err = -errno;
-				goto out;
-			}
+		fd_path_at(fs.workfd, tmp, dpath, sizeof(dpath));
+		oref_path(src, spath, sizeof(spath));
+		copy_xattrs_path(spath, !src->name[0], dpath);
+		if (type != S_IFLNK && fchmodat(fs.workfd, tmp, real_mode, 0) < 0) {
+			err = -errno;
+			goto out;
 		}
 		if (utimensat(fs.workfd, tmp, ts, AT_SYMLINK_NOFOLLOW) < 0) {
 			err = -errno;

@@ -59,6 +59,29 @@ load helpers
 	eq "$(getfattr --only-values -n trusted.mine "$M/f")" t
 }
 
+@test "xattr: a symlink's own xattrs survive its copy-up" {
+	need_root
+	ln -s target "$L1/sl"
+	ln -s target "$L1/sl2"
+	local big
+	big=$(head -c 3000 /dev/zero | tr '\0' 'v')
+	setfattr -h -n trusted.sec -v keep "$L1/sl"
+	setfattr -h -n security.label -v "$big" "$L1/sl"
+	setfattr -h -n trusted.other -v o "$L1/sl2"
+	mount_layerfs
+	eq "$(getfattr -h --only-values -n trusted.sec "$M/sl")" keep
+	chown -h 7:7 "$M/sl"
+	[ -L "$U/sl" ] || fail "chown -h did not copy the symlink up"
+	eq "$(getfattr -h --only-values -n trusted.sec "$M/sl")" keep
+	eq "$(getfattr -h --only-values -n trusted.sec "$U/sl")" keep "on disk"
+	eq "$(getfattr -h --only-values -n security.label "$U/sl")" "$big"
+	eq "$(readlink "$M/sl")" target
+	# a copy-up for a new xattr keeps the old ones
+	setfattr -h -n trusted.new -v n "$M/sl2"
+	eq "$(getfattr -h --only-values -n trusted.other "$U/sl2")" o
+	eq "$(getfattr -h --only-values -n trusted.new "$U/sl2")" n
+}
+
 @test "xattr: overlay-private xattrs cannot be set through the mount" {
 	need_root
 	mkdir -p "$L1/d" "$L2/d"
