@@ -223,6 +223,13 @@ void lfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct stat st;
 	int err;
 
+	/* a 0/0 character device is a whiteout in the upper layer: the
+	 * kernel lets anyone make one (vfs_mknod), and the kernel's overlay
+	 * refuses it, as the name would vanish from the merged view */
+	if (o.type == S_IFCHR && rdev == 0) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
 	if (o.type == S_IFREG) {
 		o.open_flags = O_WRONLY;
 		int fd = -1;

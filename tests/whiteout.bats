@@ -22,6 +22,31 @@ kernel_view_of_upper() { # MOUNTPOINT
 	eq "$(cat "$L1/f")" x "lower layer untouched"
 }
 
+@test "whiteout: mknod of a 0:0 character device is refused (EPERM), also for a plain user; a lower file stays" {
+	echo low >"$L1/f"
+	mkdir -p "$L1/d"
+	chmod 777 "$L1/d"
+	make_traversable
+	chmod 755 "$M"
+	mount_layerfs
+	run ! mknod "$M/f" c 0 0
+	[[ "$output" == *"File exists"* ]] || fail "over a lower file: $output"
+	run ! mknod "$M/w" c 0 0
+	[[ "$output" == *"Operation not permitted"* ]] || fail "as root: $output"
+	if [ "$(id -u)" = 0 ]; then
+		run ! as_user 4242 4242 mknod "$M/d/w" c 0 0
+		[[ "$output" == *"Operation not permitted"* ]] || fail "as a plain user: $output"
+	fi
+	[ ! -e "$U/w" ] && [ ! -e "$U/d/w" ] || fail "left something in the upper"
+	eq "$(cat "$M/f")" low
+	eq "$(names "$M")" "d f"
+	# a real device node still works (as root)
+	if [ "$(id -u)" = 0 ]; then
+		mknod "$M/null" c 1 3
+		eq "$(stat -c %t:%T "$M/null")" 1:3
+	fi
+}
+
 @test "whiteout: unlink of an upper-only file leaves no whiteout" {
 	mount_layerfs
 	echo x >"$M/f"
