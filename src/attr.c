@@ -75,9 +75,11 @@ static int set_times(const struct oref *o, const struct stat *attr, int to_set)
 
 	if (o->name[0])
 		return utimensat(o->dirfd, o->name, tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	if (futimens(o->dirfd, tv) == 0)
+	/* the object's own fd, O_PATH ones included (Linux 5.8 and later
+	 * take an empty path; older ones go by /proc) */
+	if (utimensat(o->dirfd, "", tv, AT_EMPTY_PATH) == 0)
 		return 0;
-	if (errno != EBADF)
+	if (errno != EINVAL && errno != ENOENT)
 		return -errno;
 	oref_path(o, path, sizeof(path));
 	return utimensat(AT_FDCWD, path, tv, 0) < 0 ? -errno : 0;
