@@ -384,6 +384,12 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi);
 
+/* ---- inode flags, chattr and lsattr (fileattr.c) ---- */
+
+void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+	       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+	       size_t in_bufsz, size_t out_bufsz);
+
 /* ---- attributes (attr.c) ---- */
 
 int node_stat(struct node *n, struct stat *st);

@@ -16,7 +16,8 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_DONT_MASK |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_SPLICE_WRITE |
 			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
-			FUSE_CAP_ASYNC_READ | FUSE_CAP_CACHE_SYMLINKS;
+			FUSE_CAP_ASYNC_READ | FUSE_CAP_CACHE_SYMLINKS |
+			FUSE_CAP_IOCTL_DIR;
 	bool noopen = false;
 
 	if (!fs.cfg->noacl)
@@ -126,4 +127,5 @@ struct fuse_lowlevel_ops lfs_ops = {
 	.fallocate = lfs_fallocate,
 	.copy_file_range = lfs_copy_file_range,
 	.lseek = lfs_lseek,
+	.ioctl = lfs_ioctl,
 };

@@ -1,0 +1,104 @@
+#!/usr/bin/env bats
+# Inode flags through the mount: lsattr and chattr (FS_IOC_GETFLAGS,
+# FS_IOC_SETFLAGS), and what immutable and append-only objects refuse.
+
+load helpers
+
+setup() {
+	common_setup
+	need_cmd lsattr chattr
+}
+
+teardown() {
+	# immutable or append-only files would outlive the test
+	[ -n "${T:-}" ] && chattr -R -i -a "$T" 2>/dev/null
+	common_teardown
+}
+
+# flags F: the flag letters lsattr shows for F, without the dashes
+flags() {
+	lsattr -d "$1" | awk '{print $1}' | tr -d -- '-'
+}
+
+# skip unless the test directory's file system keeps inode flags
+can_chattr() {
+	touch "$T/probe"
+	chattr +d "$T/probe" 2>/dev/null || skip "no inode flags on the test directory's file system"
+	chattr -d "$T/probe"
+}
+
+@test "fileattr: lsattr shows the flags of lower and upper files and directories" {
+	need_root
+	can_chattr
+	echo x >"$L1/f"
+	mkdir "$L1/d"
+	chattr +d "$L1/f"
+	chattr +A "$L1/d"
+	mount_layerfs
+	[[ "$(flags "$M/f")" == *d* ]] || fail "lower file: $(lsattr -d "$M/f")"
+	[[ "$(flags "$M/d")" == *A* ]] || fail "lower dir: $(lsattr -d "$M/d")"
+	[ ! -e "$U/f" ] && [ ! -e "$U/d" ] || fail "lsattr copied up"
+	echo y >"$M/new"
+	chattr +d "$U/new"
+	[[ "$(flags "$M/new")" == *d* ]] || fail "upper file: $(lsattr -d "$M/new")"
+}
+
+@test "fileattr: chattr +i of a lower file copies it up; it then refuses writes, unlink, rename, chmod and link until chattr -i" {
+	need_root
+	can_chattr
+	echo data >"$L1/f"
+	mount_layerfs
+	chattr +i "$M/f"
+	[[ "$(flags "$U/f")" == *i* ]] || fail "upper copy: $(lsattr -d "$U/f")"
+	[[ "$(flags "$M/f")" == *i* ]] || fail "through the mount: $(lsattr -d "$M/f")"
+	run ! sh -c "echo more >>'$M/f'"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "append: $output"
+	run ! rm -f "$M/f"
+	run ! mv "$M/f" "$M/g"
+	run ! chmod 600 "$M/f"
+	run ! ln "$M/f" "$M/h"
+	eq "$(cat "$M/f")" data
+	eq "$(names "$M")" f
+	chattr -i "$M/f"
+	echo more >>"$M/f"
+	eq "$(cat "$M/f")" "data
+more"
+	rm "$M/f"
+	[ ! -e "$M/f" ]
+}
+
+@test "fileattr: chattr +a lets appends through and refuses overwrites; chattr +i of a directory refuses new and removed names" {
+	need_root
+	can_chattr
+	mkdir "$L1/d"
+	echo one >"$L1/d/log"
+	echo keep >"$L1/d/k"
+	mount_layerfs
+	chattr +a "$M/d/log"
+	echo two >>"$M/d/log"
+	run ! sh -c "echo over >'$M/d/log'"
+	eq "$(cat "$M/d/log")" "one
+two"
+	chattr +i "$M/d"
+	run ! touch "$M/d/new"
+	run ! rm "$M/d/k"
+	run ! mkdir "$M/d/sub"
+	eq "$(names "$M/d")" "k log"
+	chattr -i "$M/d"
+	touch "$M/d/new"
+	rm "$M/d/k"
+	eq "$(names "$M/d")" "log new"
+}
+
+@test "fileattr: flags of fifos and symlinks are not supported; a read-only mount refuses chattr" {
+	need_root
+	can_chattr
+	mkfifo "$L1/p"
+	echo x >"$L1/f"
+	mount_ro
+	run ! chattr +d "$M/f"
+	[[ "$output" == *"Read-only file system"* ]] || fail "$output"
+	[[ "$(flags "$M/f")" != *d* ]]
+	run ! lsattr -d "$M/p"
+	[[ "$output" == *"Operation not supported"* ]] || fail "a fifo: $output"
+}
