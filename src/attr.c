@@ -311,6 +311,22 @@ static bool append_only(const struct oref *o)
 	return sx.stx_attributes & sx.stx_attributes_mask & STATX_ATTR_APPEND;
 }
 
+/* What a SETATTR does, for an immutable or append-only lower file: a
+ * size is a change of data, times set to now are allowed on an
+ * append-only file, and the rest is metadata. */
+static enum prot_op prot_op_of(int to_set)
+{
+	if (to_set & FUSE_SET_ATTR_SIZE)
+		return PROT_DATA;
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		return PROT_META;
+	/* a time comes with its _NOW bit when set to now */
+	if (((to_set & FUSE_SET_ATTR_ATIME) && !(to_set & FUSE_SET_ATTR_ATIME_NOW)) ||
+	    ((to_set & FUSE_SET_ATTR_MTIME) && !(to_set & FUSE_SET_ATTR_MTIME_NOW)))
+		return PROT_META;
+	return PROT_APPEND;
+}
+
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 int to_set, struct fuse_file_info *fi)
 {
@@ -327,6 +343,8 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	err = owner_check(attr, to_set);
 	if (!err && nop_chown_denied(req, n, to_set))
 		err = -EPERM;
+	if (!err)
+		err = prot_check(n, prot_op_of(to_set));
 	if (!err)
 		err = copyup(n, cflags);
 	if (!err)

@@ -178,11 +178,51 @@ int restore_dir_times(int dirfd, const struct stat *st)
 	return 0;
 }
 
+/* Inode flags a copy keeps, as the kernel's copy-up does: sync and
+ * noatime at once (copy_flags()), immutable and append-only on a file
+ * once it has its name, since they refuse the rename (carry_flags()). */
+#define COPIED_FLAGS	(FS_SYNC_FL | FS_NOATIME_FL)
+#define CARRIED_FLAGS	(FS_IMMUTABLE_FL | FS_APPEND_FL)
+
+/* Give OUT the flags of IN that copy at once; the ones to carry later go
+ * to *CARRY. Flags are a nicety where the file systems have none. */
+static void copy_flags(int in, int out, bool isreg, unsigned *carry)
+{
+	unsigned int fl, ofl;
+
+	if (ioctl(in, FS_IOC_GETFLAGS, &fl) < 0)
+		return;
+	if (isreg)
+		*carry = fl & CARRIED_FLAGS;
+	if (!(fl & COPIED_FLAGS) || ioctl(out, FS_IOC_GETFLAGS, &ofl) < 0)
+		return;
+	ofl |= fl & COPIED_FLAGS;
+	ioctl(out, FS_IOC_SETFLAGS, &ofl);
+}
+
+/* The copy NAME in PARENT_FD takes the flags FL, which refuse renames. */
+static void carry_flags(int parent_fd, const char *name, unsigned fl)
+{
+	unsigned int ofl;
+	int fd;
+
+	fd = openat(parent_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (ioctl(fd, FS_IOC_GETFLAGS, &ofl) == 0) {
+		ofl |= fl;
+		if (ioctl(fd, FS_IOC_SETFLAGS, &ofl) < 0)
+			lfs_log("copy-up: flags of %s not kept: %s", name, strerror(errno));
+	}
+	close(fd);
+}
+
 /* Build a copy of the object SRC (an lref, with attributes ST) in the
  * staging directory under TMP. Returns an fd to keep for the new object
- * (O_RDONLY for a directory, O_PATH otherwise) or -errno. */
+ * (O_RDONLY for a directory, O_PATH otherwise) or -errno. The inode
+ * flags to set once the copy has its name go to *CARRY. */
 static int stage_copy(const struct oref *src, const struct stat *st,
-		      const char *tmp, unsigned flags)
+		      const char *tmp, unsigned flags, unsigned *carry)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	mode_t type = st->st_mode & S_IFMT;
@@ -247,6 +287,7 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		err = copy_xattrs(in, out);
 		if (err)
 			goto out;
+		copy_flags(in, out, type == S_IFREG, carry);
 		if (fchmod(out, real_mode) < 0) {
 			err = -errno;
 			goto out;
@@ -322,6 +363,7 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 {
 	char tmp[64];
 	struct stat st, pst;
+	unsigned carry = 0;
 	int fd, err;
 
 	err = oref_stat(src, &st);
@@ -330,7 +372,7 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	if (fstat(parent_fd, &pst) < 0)
 		return -errno;
 	staging_name(tmp, sizeof(tmp));
-	fd = stage_copy(src, &st, tmp, flags);
+	fd = stage_copy(src, &st, tmp, flags, &carry);
 	if (fd < 0)
 		return fd;
 	if (fstat(fd, nst) < 0 || rename_into_place(tmp, parent_fd, name, nst) < 0) {
@@ -339,6 +381,8 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 		remove_tree_at(fs.workfd, tmp);
 		return err;
 	}
+	if (carry)
+		carry_flags(parent_fd, name, carry);
 	/* the parent's times are part of what was copied, not changed */
 	restore_dir_times(parent_fd, &pst);
 	*newfd = fd;
@@ -377,6 +421,7 @@ static int copyup_orphan(struct node *n, unsigned flags)
 	struct oref src;
 	struct stat st;
 	char tmp[64];
+	unsigned carry = 0;	/* the copy has no name to protect */
 	int fd, err = 0;
 	bool copied = false;
 
@@ -393,7 +438,7 @@ static int copyup_orphan(struct node *n, unsigned flags)
 	if (err)
 		goto unlock;
 	staging_name(tmp, sizeof(tmp));
-	fd = stage_copy(&src, &st, tmp, flags);
+	fd = stage_copy(&src, &st, tmp, flags, &carry);
 	if (fd < 0) {
 		err = fd;
 		goto unlock;

@@ -97,10 +97,15 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 	err = check_new_name(name);
 	if (err)
 		return err;
+	err = prot_check(parent, PROT_ADD);
+	if (err)
+		return err;
 	if (o->type == 0) {
 		if (S_ISDIR(o->src->type))
 			return -EPERM;
-		err = copyup(o->src, 0);
+		err = prot_check(o->src, PROT_NAME);
+		if (!err)
+			err = copyup(o->src, 0);
 		if (!err)
 			err = node_pin(o->src);	/* it is getting a second name */
 		if (err)
@@ -342,7 +347,11 @@ static int remove_name(struct node *parent, const char *name, struct node *child
 	char tmp[64];
 	int pfd, lower, err;
 
-	err = copyup(parent, 0);
+	err = prot_check(parent, PROT_DEL);
+	if (!err)
+		err = prot_check(child, PROT_NAME);
+	if (!err)
+		err = copyup(parent, 0);
 	if (!err)
 		err = node_pin(child);	/* open files may still use it */
 	if (err)
@@ -522,6 +531,15 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 		}
 	}
 
+	err = prot_check(sdir, PROT_DEL);
+	if (!err)
+		err = prot_check(ddir, dst ? PROT_DEL : PROT_ADD);
+	if (!err)
+		err = prot_check(src, PROT_NAME);
+	if (!err && dst)
+		err = prot_check(dst, PROT_NAME);
+	if (err)
+		goto out;
 	/* everything that moves must live in the upper, whole */
 	err = prepare_rename_src(src);
 	if (!err && dst && !(flags & RENAME_EXCHANGE))

@@ -168,7 +168,10 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 
 	/* copyup() answers EROFS without an upper layer */
 	if (writing) {
-		err = copyup(n, (flags & O_TRUNC) ? COPYUP_NODATA : 0);
+		err = prot_check(n, (flags & O_APPEND) && !(flags & O_TRUNC) ?
+				 PROT_APPEND : PROT_DATA);
+		if (!err)
+			err = copyup(n, (flags & O_TRUNC) ? COPYUP_NODATA : 0);
 		if (err)
 			return err;
 	}
@@ -235,7 +238,11 @@ static int noopen_fd(struct node *n, bool writing, bool *append)
 		*append = false;
 	if (!writing)
 		return node_open(n, open_flags(O_RDONLY));
-	err = copyup(n, 0);	/* EROFS without an upper layer */
+	/* an append-only lower file is copied up with its flag, which
+	 * then takes appends only (node_open_io()) */
+	err = prot_check(n, PROT_APPEND);
+	if (!err)
+		err = copyup(n, 0);	/* EROFS without an upper layer */
 	if (err)
 		return err;
 	return node_open_io(n, append ? O_WRONLY | O_APPEND : O_WRONLY, append);

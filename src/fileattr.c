@@ -9,7 +9,12 @@
  * refuses: the daemon's own writes, unlink, rename, link, chmod. Unlike
  * the kernel's overlay, which keeps those two flags in an xattr and off
  * the real file, an immutable upper directory also refuses the copy-up
- * of a lower child into it. */
+ * of a lower child into it.
+ *
+ * A lower object cannot refuse anything by itself, since changes go to
+ * a copy: prot_check() refuses, before any copy-up, what the kernel
+ * refuses an immutable or append-only inode. A copy-up carries those
+ * flags, and the sync and noatime ones, to the upper file (copyup.c). */
 #include "config.h"
 
 #include <errno.h>
@@ -20,6 +25,36 @@
 #include <unistd.h>
 
 #include "layerfs.h"
+
+/* May OP be done to N (or, for PROT_ADD and PROT_DEL, inside it)? The
+ * flags of an upper object are its real file's, which refuses by itself;
+ * those of a lower one are read here, one statx. 0 or -EPERM. */
+int prot_check(struct node *n, enum prot_op op)
+{
+	struct statx stx;
+	struct oref o;
+	unsigned long long attrs;
+	bool imm, app;
+	int r;
+
+	if (!fs.has_upper || node_in_upper(n) || node_oref(n, &o) < 0)
+		return 0;
+	r = statx(o.dirfd, o.name, AT_SYMLINK_NOFOLLOW | (o.name[0] ? 0 : AT_EMPTY_PATH),
+		  0, &stx);
+	oref_put(&o);
+	if (r < 0)
+		return 0;
+	attrs = stx.stx_attributes & stx.stx_attributes_mask;
+	imm = attrs & STATX_ATTR_IMMUTABLE;
+	app = attrs & STATX_ATTR_APPEND;
+	switch (op) {
+	case PROT_APPEND:	/* an append, or a time set to now */
+	case PROT_ADD:		/* a new name in a directory */
+		return imm ? -EPERM : 0;
+	default:		/* data, metadata, names, removals */
+		return imm || app ? -EPERM : 0;
+	}
+}
 
 /* A descriptor on N's top-most object that ioctls take. */
 static int open_for_flags(struct node *n)

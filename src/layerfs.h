@@ -386,6 +386,15 @@ void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 /* ---- inode flags, chattr and lsattr (fileattr.c) ---- */
 
+enum prot_op {
+	PROT_DATA,	/* write anywhere, truncate */
+	PROT_APPEND,	/* append, set times to now */
+	PROT_META,	/* chmod, chown, set times, xattrs */
+	PROT_NAME,	/* unlink, rename or link the object */
+	PROT_ADD,	/* a new name in the directory */
+	PROT_DEL,	/* a name removed from the directory */
+};
+int prot_check(struct node *n, enum prot_op op);
 void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 	       size_t in_bufsz, size_t out_bufsz);

@@ -264,6 +264,8 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		memcpy(val, value, size);
 		err = xattr_value_to_disk(name, val, size);
 		if (!err)
+			err = prot_check(n, PROT_META);
+		if (!err)
 			err = copyup(n, 0);
 		if (!err) {
 			node_xattrs_changed(n);
@@ -294,7 +296,9 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, errno);
 		return;
 	}
-	err = copyup(n, 0);
+	err = prot_check(n, PROT_META);
+	if (!err)
+		err = copyup(n, 0);
 	if (!err && xattr_do(n, XREMOVE, name, NULL, 0, 0) < 0)
 		err = -errno;
 	node_xattrs_changed(n);

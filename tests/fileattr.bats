@@ -102,3 +102,70 @@ two"
 	run ! lsattr -d "$M/p"
 	[[ "$output" == *"Operation not supported"* ]] || fail "a fifo: $output"
 }
+
+@test "fileattr: an immutable lower file refuses writes, truncation, removal, renames, links and metadata changes, without copy-up" {
+	need_root
+	can_chattr
+	echo hi >"$L1/imm"
+	chattr +i "$L1/imm"
+	mount_layerfs
+	local c
+	for c in "echo more >>'$M/imm'" "echo more >'$M/imm'" "truncate -s 0 '$M/imm'" \
+		"rm -f '$M/imm'" "mv '$M/imm' '$M/imm2'" "ln '$M/imm' '$M/l'" \
+		"chmod 600 '$M/imm'" "chown 5 '$M/imm'" "touch '$M/imm'" \
+		"touch -d 2001-01-01 '$M/imm'" "setfattr -n user.x -v 1 '$M/imm'"; do
+		run ! sh -c "$c"
+		[[ "$output" == *"Operation not permitted"* ]] || fail "$c: $output"
+	done
+	[ ! -e "$U/imm" ] || fail "copied up"
+	eq "$(cat "$M/imm")" hi
+	eq "$(names "$M")" imm
+	# chattr -i is allowed (the kernel checked the caller): it copies up
+	chattr -i "$M/imm"
+	echo more >>"$M/imm"
+	eq "$(cat "$M/imm")" "hi
+more"
+}
+
+@test "fileattr: an append-only lower file takes appends, keeps the flag in its copy, and refuses the rest" {
+	need_root
+	can_chattr
+	echo log >"$L1/app"
+	chattr +a "$L1/app"
+	mount_layerfs
+	local c
+	for c in "echo more >'$M/app'" "truncate -s 0 '$M/app'" "rm -f '$M/app'" \
+		"mv '$M/app' '$M/app2'" "ln '$M/app' '$M/l'" "chmod 600 '$M/app'" \
+		"touch -d 2001-01-01 '$M/app'" "setfattr -n user.x -v 1 '$M/app'"; do
+		run ! sh -c "$c"
+		[[ "$output" == *"Operation not permitted"* ]] || fail "$c: $output"
+	done
+	touch "$M/app"
+	echo more >>"$M/app"
+	[[ "$(flags "$U/app")" == *a* ]] || fail "the copy lost +a: $(lsattr -d "$U/app")"
+	run ! sh -c "echo over >'$M/app'"
+	run ! rm -f "$M/app"
+	echo again >>"$M/app"
+	eq "$(cat "$M/app")" "log
+more
+again"
+}
+
+@test "fileattr: an immutable lower directory refuses new, removed and renamed names" {
+	need_root
+	can_chattr
+	mkdir "$L1/di" "$L1/d"
+	echo y >"$L1/di/h"
+	echo x >"$L1/d/g"
+	chattr +i "$L1/di"
+	mount_layerfs
+	local c
+	for c in "touch '$M/di/new'" "mkdir '$M/di/sub'" "rm -f '$M/di/h'" \
+		"mv '$M/di/h' '$M/di/h2'" "mv '$M/d/g' '$M/di/g'" "mv '$M/di/h' '$M/d/h'" \
+		"ln -s t '$M/di/s'" "chmod 700 '$M/di'"; do
+		run ! sh -c "$c"
+		[[ "$output" == *"Operation not permitted"* ]] || fail "$c: $output"
+	done
+	eq "$(names "$M/di")" h
+	eq "$(names "$M/d")" g
+}
