@@ -179,8 +179,10 @@ int restore_dir_times(int dirfd, const struct stat *st)
 }
 
 /* Inode flags a copy keeps, as the kernel's copy-up does: sync and
- * noatime at once (copy_flags()), immutable and append-only on a file
- * once it has its name, since they refuse the rename (carry_flags()). */
+ * noatime at once (copy_flags()); immutable and append-only on a file
+ * once it has its name, since they refuse the rename (carry_flags()),
+ * and on a directory in an overlay.protattr xattr, as the kernel keeps
+ * them, since lower files below it must still be copied into it. */
 #define COPIED_FLAGS	(FS_SYNC_FL | FS_NOATIME_FL)
 #define CARRIED_FLAGS	(FS_IMMUTABLE_FL | FS_APPEND_FL)
 
@@ -194,6 +196,8 @@ static void copy_flags(int in, int out, bool isreg, unsigned *carry)
 		return;
 	if (isreg)
 		*carry = fl & CARRIED_FLAGS;
+	else if (fl & CARRIED_FLAGS)
+		protattr_set(out, fl & CARRIED_FLAGS);
 	if (!(fl & COPIED_FLAGS) || ioctl(out, FS_IOC_GETFLAGS, &ofl) < 0)
 		return;
 	ofl |= fl & COPIED_FLAGS;
@@ -529,6 +533,8 @@ again:
 		}
 	}
 	nls->r[0].fd = newfd;	/* the new upper object (layer 0) */
+	if (S_ISDIR(n->type) && protattr_get(newfd))
+		node_flag_set(n, NODE_PROTATTR);
 	node_rekey(n, &nst);
 	node_set_lset(n, nls);
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);

@@ -6,15 +6,18 @@
  * it opened for the purpose, so the request's file handle is not used.
  *
  * An immutable or append-only upper file then refuses what the real one
- * refuses: the daemon's own writes, unlink, rename, link, chmod. Unlike
- * the kernel's overlay, which keeps those two flags in an xattr and off
- * the real file, an immutable upper directory also refuses the copy-up
- * of a lower child into it.
+ * refuses: the daemon's own writes, unlink, rename, link, chmod (the
+ * kernel's overlay keeps those two flags of files in an xattr too).
  *
  * A lower object cannot refuse anything by itself, since changes go to
  * a copy: prot_check() refuses, before any copy-up, what the kernel
  * refuses an immutable or append-only inode. A copy-up carries those
- * flags, and the sync and noatime ones, to the upper file (copyup.c). */
+ * flags, and the sync and noatime ones, to the upper file (copyup.c).
+ *
+ * Directories keep immutable and append-only as the kernel's overlay
+ * does, in an overlay.protattr xattr ("a", "i" or "ai") and not on the
+ * real directory, which must still take the copies of lower files below
+ * it; NODE_PROTATTR marks the upper directories that may have one. */
 #include "config.h"
 
 #include <errno.h>
@@ -22,22 +25,82 @@
 #include <linux/fs.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "layerfs.h"
 
-/* May OP be done to N (or, for PROT_ADD and PROT_DEL, inside it)? The
- * flags of an upper object are its real file's, which refuses by itself;
- * those of a lower one are read here, one statx. 0 or -EPERM. */
-int prot_check(struct node *n, enum prot_op op)
+#define PROT_FLAGS	(FS_IMMUTABLE_FL | FS_APPEND_FL)
+
+/* The xattr names of the marker: the one this daemon writes first. */
+static const char *protattr_name(void)
 {
+	switch (fs.opq_style) {
+	case OPQ_TRUSTED:
+		return "trusted.overlay.protattr";
+	case OPQ_USER:
+		return "user.overlay.protattr";
+	default:
+		return NULL;
+	}
+}
+
+unsigned int protattr_get(int dirfd)
+{
+	static const char *const names[] = {
+		"trusted.overlay.protattr", "user.overlay.protattr",
+	};
+	unsigned int fl = 0;
+	char val[8];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ssize_t len = fgetxattr(dirfd, names[i], val, sizeof(val));
+
+		for (ssize_t k = 0; k < len; k++)
+			fl |= val[k] == 'a' ? FS_APPEND_FL : val[k] == 'i' ? FS_IMMUTABLE_FL : 0;
+		if (len >= 0)
+			break;
+	}
+	return fl;
+}
+
+/* Record FL's immutable and append-only bits on the upper directory
+ * DIRFD (none: remove the marker). -ENOTSUP where there is no xattr
+ * to keep them in. */
+int protattr_set(int dirfd, unsigned int fl)
+{
+	const char *name = protattr_name();
+	char val[3];
+	int len = 0;
+
+	if (!name)
+		return -ENOTSUP;
+	if (fl & FS_APPEND_FL)
+		val[len++] = 'a';
+	if (fl & FS_IMMUTABLE_FL)
+		val[len++] = 'i';
+	if (len)
+		return fsetxattr(dirfd, name, val, (size_t)len, 0) < 0 ? -errno : 0;
+	if (fremovexattr(dirfd, name) < 0 && errno != ENODATA)
+		return -errno;
+	return 0;
+}
+
+/* The immutable and append-only flags of N's object, as FS_*_FL. */
+static unsigned int prot_flags(struct node *n)
+{
+	unsigned long long attrs;
 	struct statx stx;
 	struct oref o;
-	unsigned long long attrs;
-	bool imm, app;
 	int r;
 
-	if (!fs.has_upper || node_in_upper(n) || node_oref(n, &o) < 0)
+	if (node_in_upper(n)) {
+		/* a real file refuses by itself */
+		if (!S_ISDIR(n->type) || !node_has(n, NODE_PROTATTR))
+			return 0;
+		return protattr_get(node_upper_fd(n));
+	}
+	if (node_oref(n, &o) < 0)
 		return 0;
 	r = statx(o.dirfd, o.name, AT_SYMLINK_NOFOLLOW | (o.name[0] ? 0 : AT_EMPTY_PATH),
 		  0, &stx);
@@ -45,8 +108,23 @@ int prot_check(struct node *n, enum prot_op op)
 	if (r < 0)
 		return 0;
 	attrs = stx.stx_attributes & stx.stx_attributes_mask;
-	imm = attrs & STATX_ATTR_IMMUTABLE;
-	app = attrs & STATX_ATTR_APPEND;
+	return (attrs & STATX_ATTR_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
+	       (attrs & STATX_ATTR_APPEND ? FS_APPEND_FL : 0);
+}
+
+/* May OP be done to N (or, for PROT_ADD and PROT_DEL, inside it)? The
+ * flags of a lower object cost one statx, those of an upper directory
+ * one getxattr where it was seen with the marker. 0 or -EPERM. */
+int prot_check(struct node *n, enum prot_op op)
+{
+	unsigned int fl;
+	bool imm, app;
+
+	if (!fs.has_upper)
+		return 0;
+	fl = prot_flags(n);
+	imm = fl & FS_IMMUTABLE_FL;
+	app = fl & FS_APPEND_FL;
 	switch (op) {
 	case PROT_APPEND:	/* an append, or a time set to now */
 	case PROT_ADD:		/* a new name in a directory */
@@ -69,6 +147,58 @@ static int open_for_flags(struct node *n)
 	err = fd < 0 ? -errno : fd;
 	oref_put(&o);
 	return err;
+}
+
+/* An upper directory's immutable and append-only flags live in its
+ * protattr marker: add them to what its real directory says. */
+static void dir_flags_get(struct node *n, unsigned int cmd, unsigned int *flags,
+			  struct fsxattr *fsx)
+{
+	unsigned int fl = prot_flags(n);
+
+	if (cmd == FS_IOC_GETFLAGS) {
+		*flags |= fl;
+		return;
+	}
+	if (fl & FS_IMMUTABLE_FL)
+		fsx->fsx_xflags |= FS_XFLAG_IMMUTABLE;
+	if (fl & FS_APPEND_FL)
+		fsx->fsx_xflags |= FS_XFLAG_APPEND;
+}
+
+/* Set the flags of the upper directory FD: immutable and append-only in
+ * the marker, the rest on the real directory. Where no marker can be
+ * written, all of them go to the real directory. A positive errno. */
+static int dir_flags_set(struct node *n, int fd, unsigned int cmd,
+			 unsigned int *flags, struct fsxattr *fsx)
+{
+	unsigned int prot = 0;
+	int err;
+
+	if (cmd == FS_IOC_SETFLAGS) {
+		prot = *flags & PROT_FLAGS;
+	} else {
+		prot = (fsx->fsx_xflags & FS_XFLAG_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
+		       (fsx->fsx_xflags & FS_XFLAG_APPEND ? FS_APPEND_FL : 0);
+	}
+	node_lock(n);
+	err = protattr_set(fd, prot);
+	if (!err) {
+		if (prot)
+			node_flag_set(n, NODE_PROTATTR);
+		else
+			node_flag_clear(n, NODE_PROTATTR);
+		/* FLAGS and FSX share their memory: change the one in use */
+		if (cmd == FS_IOC_SETFLAGS)
+			*flags &= ~PROT_FLAGS;
+		else
+			fsx->fsx_xflags &= ~(unsigned)(FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND);
+	}
+	node_unlock(n);
+	if (err && err != -ENOTSUP)
+		return -err;
+	return ioctl(fd, cmd, cmd == FS_IOC_SETFLAGS ? (void *)flags : (void *)fsx) < 0 ?
+	       errno : 0;
 }
 
 void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
@@ -127,7 +257,12 @@ void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	err = ioctl(fd, cmd, &v) < 0 ? errno : 0;
+	if (set && S_ISDIR(n->type))
+		err = dir_flags_set(n, fd, cmd, &v.flags, &v.fsx);
+	else
+		err = ioctl(fd, cmd, &v) < 0 ? errno : 0;
+	if (!err && !set && S_ISDIR(n->type) && node_in_upper(n))
+		dir_flags_get(n, cmd, &v.flags, &v.fsx);
 	close(fd);
 	if (err)
 		fuse_reply_err(req, err);

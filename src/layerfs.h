@@ -170,6 +170,9 @@ struct lset {
 /* The data of this lower file went to the kernel's cache with an open
  * (file.c, preload); later opens leave that to reads. */
 #define NODE_PRELOADED	0x10
+/* An upper directory that may hold an overlay.protattr xattr: immutable
+ * or append-only, kept off the real directory (fileattr.c). */
+#define NODE_PROTATTR	0x20
 
 struct node {
 	struct node *hnext;
@@ -255,6 +258,7 @@ struct lookup_res {
 	struct stat st;		/* of the top-most object */
 	struct lset *ls;	/* newly opened refs (caller owns) */
 	bool opaque;
+	bool protattr;		/* upper dir with an overlay.protattr xattr */
 };
 
 bool name_is_internal(const char *name);
@@ -395,6 +399,8 @@ enum prot_op {
 	PROT_DEL,	/* a name removed from the directory */
 };
 int prot_check(struct node *n, enum prot_op op);
+int protattr_set(int dirfd, unsigned int fl);
+unsigned int protattr_get(int dirfd);
 void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 	       size_t in_bufsz, size_t out_bufsz);

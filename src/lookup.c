@@ -53,7 +53,7 @@ static bool opaque_value(const char *val, ssize_t len, bool *opaque, bool *xwh)
  * listxattr, and one fstatat for the opaque marker file, which is looked
  * for only if WANT_OPAQUE (opacity matters only with layers below). */
 static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
-		       bool *xwhiteouts)
+		       bool *xwhiteouts, bool *protattr)
 {
 	static const char *const names[] = {
 		"trusted.overlay.opaque", "user.overlay.opaque",
@@ -65,6 +65,8 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 
 	*opaque = false;
 	*xwhiteouts = false;
+	if (protattr)
+		*protattr = false;
 
 	len = flistxattr(dirfd, list, sizeof(small));
 	if (len < 0 && errno == ERANGE) {
@@ -87,6 +89,11 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 			*xwhiteouts = true;
 			continue;
 		}
+		if (protattr && (!strcmp(x, "trusted.overlay.protattr") ||
+				 !strcmp(x, "user.overlay.protattr"))) {
+			*protattr = true;
+			continue;
+		}
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 			if (strcmp(x, names[i]))
 				continue;
@@ -103,7 +110,7 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 
 int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts)
 {
-	return dir_markers(dirfd, true, opaque, xwhiteouts);
+	return dir_markers(dirfd, true, opaque, xwhiteouts, NULL);
 }
 
 /* The kernel's xattr whiteout: an empty regular file carrying
@@ -146,6 +153,7 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 
 	memset(&res->st, 0, sizeof(res->st));
 	res->opaque = false;
+	res->protattr = false;
 	res->ls = NULL;
 
 	if (strlen(name) > fs.namemax) {
@@ -207,7 +215,8 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 		}
 		ls->r[n].fd = fd;
 		/* nothing below the parent's last layer shows through here */
-		dir_markers(fd, i + 1 < dls->n, &opq, &xwh);
+		dir_markers(fd, i + 1 < dls->n, &opq, &xwh,
+			    n == 0 && d->layer == 0 ? &res->protattr : NULL);
 		ls->r[n].xwhiteouts = xwh;
 		n++;
 		if (opq) {
@@ -277,6 +286,8 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 			return err;
 		n = node_find_or_insert(dir, name, &res.st, res.ls, res.opaque,
 					&reused);
+		if (res.protattr)
+			node_flag_set(n, NODE_PROTATTR);
 		/* A copy-up or rename in DIR raced with us: what we found
 		 * may already be stale, so look again. */
 		if (reused || __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE) == gen)

@@ -67,12 +67,13 @@ more"
 	[ ! -e "$M/f" ]
 }
 
-@test "fileattr: chattr +a lets appends through and refuses overwrites; chattr +i of a directory refuses new and removed names" {
+@test "fileattr: chattr +a lets appends through and refuses overwrites; chattr +i of a directory refuses new and removed names, also after a remount" {
 	need_root
 	can_chattr
 	mkdir "$L1/d"
 	echo one >"$L1/d/log"
 	echo keep >"$L1/d/k"
+	echo low >"$L1/d/w"
 	mount_layerfs
 	chattr +a "$M/d/log"
 	echo two >>"$M/d/log"
@@ -80,14 +81,27 @@ more"
 	eq "$(cat "$M/d/log")" "one
 two"
 	chattr +i "$M/d"
+	[[ "$(flags "$M/d")" == *i* ]] || fail "$(lsattr -d "$M/d")"
 	run ! touch "$M/d/new"
 	run ! rm "$M/d/k"
 	run ! mkdir "$M/d/sub"
-	eq "$(names "$M/d")" "k log"
+	# as on the kernel's overlay, a lower file inside can still change:
+	# the flag is kept in overlay.protattr, not on the real directory
+	echo more >>"$M/d/w"
+	eq "$(cat "$M/d/w")" "low
+more"
+	[[ "$(flags "$U/d")" != *i* ]] || fail "the real directory is immutable"
+	eq "$(getfattr --only-values -n trusted.overlay.protattr "$U/d")" i
+	run ! getfattr -n trusted.overlay.protattr "$M/d"
+	unmount_layerfs
+	mount_layerfs
+	[[ "$(flags "$M/d")" == *i* ]] || fail "after a remount: $(lsattr -d "$M/d")"
+	run ! touch "$M/d/new"
 	chattr -i "$M/d"
 	touch "$M/d/new"
 	rm "$M/d/k"
-	eq "$(names "$M/d")" "log new"
+	eq "$(names "$M/d")" "log new w"
+	run ! getfattr -n trusted.overlay.protattr "$U/d"
 }
 
 @test "fileattr: flags of fifos and symlinks are not supported; a read-only mount refuses chattr" {
@@ -151,7 +165,7 @@ more
 again"
 }
 
-@test "fileattr: an immutable lower directory refuses new, removed and renamed names" {
+@test "fileattr: an immutable lower directory refuses new, removed and renamed names, also once a file below it was copied up" {
 	need_root
 	can_chattr
 	mkdir "$L1/di" "$L1/d"
@@ -166,6 +180,11 @@ again"
 		run ! sh -c "$c"
 		[[ "$output" == *"Operation not permitted"* ]] || fail "$c: $output"
 	done
+	echo more >>"$M/di/h"
+	[ -d "$U/di" ] || fail "not copied up"
+	run ! touch "$M/di/new"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "after the copy-up: $output"
+	[[ "$(flags "$M/di")" == *i* ]] || fail "$(lsattr -d "$M/di")"
 	eq "$(names "$M/di")" h
 	eq "$(names "$M/d")" g
 }
