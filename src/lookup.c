@@ -128,6 +128,23 @@ bool is_xwhiteout(int dirfd, const char *name, const struct stat *st)
 	return lgetxattr(path, "user.overlay.whiteout", NULL, 0) >= 0;
 }
 
+/* Is NAME (attributes ST) in DIRFD a metacopy file, whose data the
+ * kernel's overlay with metacopy=on finds in a layer below? Such a file
+ * has a size but no blocks of its own, which spares the xattr lookup for
+ * nearly every file. The kernel's default (metacopy=off) refuses to
+ * follow one, and so does layerfs: EPERM. */
+static bool is_metacopy(int dirfd, const char *name, const struct stat *st)
+{
+	char path[PATH_MAX];
+
+	if (!S_ISREG(st->st_mode) || st->st_size == 0 || st->st_blocks != 0)
+		return false;
+	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
+		return false;
+	return lgetxattr(path, "trusted.overlay.metacopy", NULL, 0) >= 0 ||
+	       lgetxattr(path, "user.overlay.metacopy", NULL, 0) >= 0;
+}
+
 /* Is NAME whited out in this layer directory by a ".wh.NAME" file? */
 static bool has_wh_file(int dirfd, const char *name)
 {
@@ -187,6 +204,10 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 			break;
 		if (n > 0 && !S_ISDIR(st.st_mode))
 			break;	/* a non-directory below a directory ends the merge */
+		if (n == 0 && is_metacopy(d->fd, name, &st)) {
+			err = -EPERM;
+			goto fail;
+		}
 		if (n == 0) {
 			res->st = st;
 			override_apply(d->layer, d->fd, name, &res->st);

@@ -485,16 +485,28 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 							 d->cookie);
 		} else {
 			struct fuse_entry_param e;
-			struct node *child;
+			struct node *child = NULL;
 			struct stat st;
+			int lerr;
 
-			if (lookup_node_hint(dir, d->name, d->layer, l->gen,
-					     &child, &st))
+			lerr = lookup_node_hint(dir, d->name, d->layer, l->gen,
+						&child, &st);
+			if (lerr == -ENOENT)
 				continue;	/* gone since the listing */
-			fill_entry(&e, child, &st);
+			if (lerr) {
+				/* listed without attributes: a stat of it
+				 * will tell the error (a metacopy file) */
+				memset(&e, 0, sizeof(e));
+				e.attr.st_ino = d->ino;
+				e.attr.st_mode = (mode_t)d->type << 12;
+			} else {
+				fill_entry(&e, child, &st);
+			}
 			entsize = fuse_add_direntry_plus(req, p, rem, d->name, &e,
 							 d->cookie);
-			if (entsize > rem)
+			if (!child)
+				;
+			else if (entsize > rem)
 				node_forget(child, 1);
 			else if (S_ISDIR(child->type) && nsub < PF_FANOUT &&
 				 prefetch_on())

@@ -189,3 +189,25 @@ load helpers
 	eq "$(ls "$M/big" | sort | uniq -d | wc -l)" 0
 	eq "$(ls "$M/big" | sort)" "$(seq -f 'n%g' 1 3000 | sort)"
 }
+
+@test "lookup: a metacopy file of a lower layer is listed but refused (EPERM), as by the kernel's default; a sparse file is not one" {
+	need_root
+	echo realdata >"$L2/mc"
+	truncate -s 9 "$L1/mc"
+	setfattr -n trusted.overlay.metacopy -v "" "$L1/mc"
+	truncate -s 1M "$L1/sparse"
+	mount_layerfs
+	eq "$(ls "$M")" "mc
+sparse"
+	run ! stat "$M/mc"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "stat: $output"
+	run ! cat "$M/mc"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "cat: $output"
+	eq "$(stat -c %s "$M/sparse")" 1048576
+	eq "$(tr -d '\0' <"$M/sparse" | wc -c)" 0
+	# the kernel's overlay, as the reference
+	mkdir -p "$T/ku" "$T/kw" "$T/k"
+	kovl_mount "lowerdir=$L1:$L2,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	run ! stat "$T/k/mc"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "kernel: $output"
+}
