@@ -53,7 +53,7 @@ static bool opaque_value(const char *val, ssize_t len, bool *opaque, bool *xwh)
  * listxattr, and one fstatat for the opaque marker file, which is looked
  * for only if WANT_OPAQUE (opacity matters only with layers below). */
 static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
-		       bool *xwhiteouts, bool *protattr)
+		       bool *xwhiteouts, bool *protattr, bool *redirect)
 {
 	static const char *const names[] = {
 		"trusted.overlay.opaque", "user.overlay.opaque",
@@ -67,6 +67,8 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 	*xwhiteouts = false;
 	if (protattr)
 		*protattr = false;
+	if (redirect)
+		*redirect = false;
 
 	len = flistxattr(dirfd, list, sizeof(small));
 	if (len < 0 && errno == ERANGE) {
@@ -94,6 +96,11 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 			*protattr = true;
 			continue;
 		}
+		if (redirect && (!strcmp(x, "trusted.overlay.redirect") ||
+				 !strcmp(x, "user.overlay.redirect"))) {
+			*redirect = true;
+			continue;
+		}
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 			if (strcmp(x, names[i]))
 				continue;
@@ -110,7 +117,7 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 
 int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts)
 {
-	return dir_markers(dirfd, true, opaque, xwhiteouts, NULL);
+	return dir_markers(dirfd, true, opaque, xwhiteouts, NULL, NULL);
 }
 
 /* The kernel's xattr whiteout: an empty regular file carrying
@@ -157,16 +164,222 @@ static bool has_wh_file(int dirfd, const char *name)
 	return fstatat(dirfd, whname, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* A lookup under way: the refs found so far, and where to look next. */
+struct probe {
+	struct lset *ls;	/* N refs found, room for CAP */
+	int n, cap;
+	struct lookup_res *res;
+	char *redirect;		/* of the last directory found, if any */
+};
+
+/* Read the redirect of the directory FD (the kernel's overlay writes
+ * one when it renames a merged directory with redirect_dir=on, and
+ * follows it by default): a name in the same parent, or a path from the
+ * layers' roots. NULL when it has none or a malformed one. */
+static char *read_redirect(int fd)
+{
+	static const char *const names[] = {
+		"trusted.overlay.redirect", "user.overlay.redirect",
+	};
+	char buf[PATH_MAX];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ssize_t len = fgetxattr(fd, names[i], buf, sizeof(buf) - 1);
+		const char *c;
+
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		if (buf[0] != '/')
+			return strchr(buf, '/') || !strcmp(buf, ".") || !strcmp(buf, "..") ?
+			       NULL : xstrdup(buf);
+		for (c = buf; *c == '/'; ) {
+			const char *e = strchrnul(c + 1, '/');
+			size_t l = (size_t)(e - c - 1);
+
+			if (l == 0 || l > NAME_MAX || (l == 1 && c[1] == '.') ||
+			    (l == 2 && c[1] == '.' && c[2] == '.'))
+				return NULL;
+			c = e;
+		}
+		return xstrdup(buf);
+	}
+	return NULL;
+}
+
+/* Look NAME up in PFD, the directory of layer LAYER where the lookup
+ * goes on (XWH: it holds xattr whiteouts; MERGE: directories of the
+ * next layers may merge with what is found, so its opaque marker file
+ * matters; BELOW: there are layers below, which a redirect may reach).
+ * Returns 1 to go on to the layers below, 0 when nothing below shows
+ * through, or -errno. */
+static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
+		       const char *name, bool merge, bool below)
+{
+	struct lookup_res *res = p->res;
+	struct stat st;
+	bool opq, dxwh, redir = false;
+	int fd;
+
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return -errno;
+		return has_wh_file(pfd, name) ? 0 : 1;
+	}
+	if (stat_is_whiteout(&st) || (xwh && is_xwhiteout(pfd, name, &st)))
+		return 0;
+	if (p->n > 0 && !S_ISDIR(st.st_mode))
+		return 0;	/* a non-directory below a directory ends the merge */
+	if (p->n == 0 && is_metacopy(pfd, name, &st))
+		return -EPERM;
+	if (p->n == p->cap) {
+		struct lset *nls = lset_new(fs.nlayers);
+
+		memcpy(nls->r, p->ls->r, sizeof(nls->r[0]) * (size_t)p->n);
+		p->ls->n = 0;
+		lset_free(p->ls);
+		p->ls = nls;
+		p->cap = fs.nlayers;
+	}
+	if (p->n == 0) {
+		res->st = st;
+		override_apply(layer, pfd, name, &res->st);
+	}
+	p->ls->r[p->n].layer = layer;
+	if (!S_ISDIR(st.st_mode)) {
+		/* reached by name from the parent; upper hard links get an
+		 * fd of their own since their node has several names (a
+		 * lower one has a node per name) */
+		if (st.st_nlink > 1 && layer == 0) {
+			fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				return -errno;
+			p->ls->r[p->n].fd = fd;
+		}
+		p->n++;
+		return 0;
+	}
+	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	p->ls->r[p->n].fd = fd;
+	dir_markers(fd, merge, &opq, &dxwh,
+		    p->n == 0 && layer == 0 ? &res->protattr : NULL,
+		    below ? &redir : NULL);
+	p->ls->r[p->n].xwhiteouts = dxwh;
+	p->n++;
+	if (opq) {
+		if (p->n == 1)
+			res->opaque = true;
+		return 0;
+	}
+	if (redir)
+		p->redirect = read_redirect(fd);
+	return 1;
+}
+
+/* Open the directory holding the last component of the absolute PATH
+ * in the layer whose root is ROOT; *LAST points to that component.
+ * -ENOENT where the layer does not have it, -ENOTDIR where a whiteout
+ * or a non-directory on the way hides it and all layers below. */
+static int walk_parent(int root, const char *path, const char **last)
+{
+	char comp[NAME_MAX + 1];
+	const char *c = path + 1, *e;
+	struct stat st;
+	int fd = dup(root), nfd;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		e = strchrnul(c, '/');
+		if (!*e) {
+			*last = c;
+			return fd;
+		}
+		snprintf(comp, sizeof(comp), "%.*s", (int)(e - c), c);
+		if (fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			nfd = errno == ENOENT && !has_wh_file(fd, comp) ? -ENOENT : -ENOTDIR;
+			close(fd);
+			return nfd;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			close(fd);
+			return -ENOTDIR;
+		}
+		nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		close(fd);
+		if (nfd < 0)
+			return -errno;
+		fd = nfd;
+		c = e + 1;
+	}
+}
+
+/* Follow the absolute redirect P->redirect through the layers below
+ * FROM, and the redirects found on the way. 0 or -errno. */
+static int follow_redirects(struct probe *p, int from)
+{
+	char *path = p->redirect;
+	int err = 0;
+
+	p->redirect = NULL;
+	for (int layer = from; path && layer < fs.nlayers; layer++) {
+		const char *last;
+		bool xwh = false, opq;
+		int pfd, r;
+
+		if (!fs.layers[layer].present)
+			continue;
+		pfd = walk_parent(fs.layers[layer].fd, path, &last);
+		if (pfd == -ENOENT)
+			continue;
+		if (pfd < 0)
+			break;
+		dir_markers(pfd, false, &opq, &xwh, NULL, NULL);
+		r = probe_layer(p, pfd, layer, xwh, last, layer + 1 < fs.nlayers,
+				layer + 1 < fs.nlayers);
+		close(pfd);
+		if (r <= 0) {
+			err = r;
+			break;
+		}
+		if (p->redirect) {
+			char *next = p->redirect;
+
+			p->redirect = NULL;
+			if (next[0] != '/') {	/* a name beside the last one */
+				size_t keep = (size_t)(last - path);
+				char *joined = xmalloc(keep + strlen(next) + 1);
+
+				memcpy(joined, path, keep);
+				strcpy(joined + keep, next);
+				free(next);
+				next = joined;
+			}
+			free(path);
+			path = next;
+		}
+	}
+	free(path);
+	return err;
+}
+
 /* Find NAME below DIR. On success res->ls holds one ref per layer that
  * contributes, top-most first, and res->st describes the top-most.
  * Layers above FROM_LAYER are known to hold neither NAME nor a whiteout
- * of it (0: probe them all). */
+ * of it (0: probe them all). A directory's redirect sends the lookup in
+ * the layers below it to another name or path. */
 int lookup_layers(struct node *dir, const char *name, int from_layer,
 		  struct lookup_res *res)
 {
 	struct lset *dls = node_lset(dir);
-	struct lset *ls = lset_new(dls->n);
-	int n = 0, err = -ENOENT;
+	struct probe p = { .ls = lset_new(dls->n), .cap = dls->n, .res = res };
+	const char *cur = name;
+	char *renamed = NULL;
+	int err = 0, r = 1;
 
 	memset(&res->st, 0, sizeof(res->st));
 	res->opaque = false;
@@ -174,87 +387,45 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 	res->ls = NULL;
 
 	if (strlen(name) > fs.namemax) {
-		lset_free(ls);
+		lset_free(p.ls);
 		return -ENAMETOOLONG;
 	}
 	if (name_is_internal(name)) {
-		lset_free(ls);
+		lset_free(p.ls);
 		return -ENOENT;
 	}
 
-	for (int i = 0; i < dls->n; i++) {
+	for (int i = 0; i < dls->n && r > 0; i++) {
 		const struct lref *d = &dls->r[i];
-		struct stat st;
-		bool opq, xwh;
-		int fd;
 
 		if (d->layer < from_layer)
 			continue;
-		if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT && errno != ENOTDIR) {
-				err = -errno;
-				goto fail;
-			}
-			if (has_wh_file(d->fd, name))
-				break;
+		r = probe_layer(&p, d->fd, d->layer, d->xwhiteouts, cur,
+				i + 1 < dls->n, d->layer + 1 < fs.nlayers);
+		if (r <= 0 || !p.redirect)
 			continue;
-		}
-		if (stat_is_whiteout(&st) ||
-		    (d->xwhiteouts && is_xwhiteout(d->fd, name, &st)))
-			break;
-		if (n > 0 && !S_ISDIR(st.st_mode))
-			break;	/* a non-directory below a directory ends the merge */
-		if (n == 0 && is_metacopy(d->fd, name, &st)) {
-			err = -EPERM;
-			goto fail;
-		}
-		if (n == 0) {
-			res->st = st;
-			override_apply(d->layer, d->fd, name, &res->st);
-		}
-		ls->r[n].layer = d->layer;
-		if (!S_ISDIR(st.st_mode)) {
-			/* reached by name from the parent; upper hard links
-			 * get an fd of their own since their node has several
-			 * names (a lower one has a node per name) */
-			if (st.st_nlink > 1 && d->layer == 0) {
-				ls->r[n].fd = openat(d->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-				if (ls->r[n].fd < 0) {
-					err = -errno;
-					goto fail;
-				}
-			}
-			n++;
+		if (p.redirect[0] == '/') {
+			r = follow_redirects(&p, d->layer + 1);
 			break;
 		}
-		fd = openat(d->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && (errno == EACCES || errno == EPERM))
-			fd = openat(d->fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0) {
-			err = -errno;
-			goto fail;
-		}
-		ls->r[n].fd = fd;
-		/* nothing below the parent's last layer shows through here */
-		dir_markers(fd, i + 1 < dls->n, &opq, &xwh,
-			    n == 0 && d->layer == 0 ? &res->protattr : NULL);
-		ls->r[n].xwhiteouts = xwh;
-		n++;
-		if (opq) {
-			if (n == 1)
-				res->opaque = true;
-			break;
-		}
+		free(renamed);
+		cur = renamed = p.redirect;
+		p.redirect = NULL;
 	}
-	if (n == 0)
-		goto fail;
-	ls->n = n;
-	res->ls = ls;
+	free(renamed);
+	free(p.redirect);
+	if (r < 0)
+		err = r;
+	else if (p.n == 0)
+		err = -ENOENT;
+	if (err) {
+		p.ls->n = p.n;
+		lset_free(p.ls);
+		return err;
+	}
+	p.ls->n = p.n;
+	res->ls = p.ls;
 	return 0;
-fail:
-	ls->n = n;
-	lset_free(ls);
-	return err;
 }
 
 /* Does any lower layer below DIR's upper show NAME? Decides whether a

@@ -211,3 +211,42 @@ sparse"
 	run ! stat "$T/k/mc"
 	[[ "$output" == *"Operation not permitted"* ]] || fail "kernel: $output"
 }
+
+@test "lookup: redirects of the kernel's overlay in a layer are followed, to a path or a name, chained, and stopped by a whiteout" {
+	need_root
+	mkdir -p "$L3/old" "$L3/z/deep" "$L3/gone/old" "$L2/old" "$L2/y" "$L1/new" "$L1/rel" "$L1/x" "$L1/wh"
+	echo a >"$L3/old/a"
+	echo zz >"$L3/z/zf"
+	echo d >"$L3/z/deep/df"
+	echo hidden >"$L3/gone/old/h"
+	echo b >"$L2/old/b"
+	echo y2 >"$L2/y/yf"
+	mknod "$L2/gone" c 0 0
+	echo c >"$L1/new/c"
+	setfattr -n trusted.overlay.redirect -v /z "$L2/y"
+	setfattr -n trusted.overlay.redirect -v /old "$L1/new"
+	setfattr -n trusted.overlay.redirect -v old "$L1/rel"
+	setfattr -n trusted.overlay.redirect -v /y "$L1/x"
+	setfattr -n trusted.overlay.redirect -v /gone/old "$L1/wh"
+	mkdir -p "$U/up"
+	setfattr -n trusted.overlay.redirect -v /old "$U/up"
+	mkdir -p "$T/ku" "$T/kw" "$T/k"
+	cp -a "$U/." "$T/ku/"
+	lfs_mount "lowerdir=$L1:$L2:$L3,upperdir=$U,workdir=$W" "$M"
+	kovl_mount "lowerdir=$L1:$L2:$L3,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	local d
+	for d in new rel x up wh; do
+		eq "$(cd "$M/$d" && find . -mindepth 1 | sort | tr '\n' ' ')" \
+		   "$(cd "$T/k/$d" && find . -mindepth 1 | sort | tr '\n' ' ')" "$d"
+	done
+	eq "$(cd "$M/new" && find . -mindepth 1 | sort | tr '\n' ' ')" "./a ./b ./c "
+	eq "$(cat "$M/x/deep/df")" d
+	# a change below a redirected directory copies it up; the upper
+	# copy keeps finding the lower content after a remount
+	echo more >>"$M/new/a"
+	unmount_layerfs
+	lfs_mount "lowerdir=$L1:$L2:$L3,upperdir=$U,workdir=$W" "$M"
+	eq "$(cd "$M/new" && find . -mindepth 1 | sort | tr '\n' ' ')" "./a ./b ./c "
+	eq "$(cat "$M/new/a")" "a
+more"
+}
