@@ -361,7 +361,9 @@ static int rename_into_place(const char *tmp, int parent_fd, const char *name,
 }
 
 /* Copy the object behind LS (top-most ref) into the upper directory
- * PARENT_FD under NAME. On success *newfd is the fd kept for it. */
+ * PARENT_FD under NAME. On success *newfd is the fd kept for it. The
+ * copy records the inode number the object showed (origin.c), except
+ * for a file with several links, whose copy is a file apart. */
 static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 		      unsigned flags, int *newfd, struct stat *nst)
 {
@@ -379,6 +381,13 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	fd = stage_copy(src, &st, tmp, flags, &carry);
 	if (fd < 0)
 		return fd;
+	if (S_ISDIR(st.st_mode) || st.st_nlink == 1) {
+		char path[PATH_MAX];
+
+		fd_path_at(fs.workfd, tmp, path, sizeof(path));
+		origin_record(S_ISDIR(st.st_mode) ? fd : -1, path,
+			      ino_remap_get(st.st_dev, st.st_ino, ino_of(src->layer, &st)));
+	}
 	if (fstat(fd, nst) < 0 || rename_into_place(tmp, parent_fd, name, nst) < 0) {
 		err = -errno;
 		close(fd);
@@ -535,6 +544,10 @@ again:
 	nls->r[0].fd = newfd;	/* the new upper object (layer 0) */
 	if (S_ISDIR(n->type) && protattr_get(newfd))
 		node_flag_set(n, NODE_PROTATTR);
+	if (!node_has(n, NODE_LOWER_LINK)) {
+		node_flag_set(n, NODE_ORIGIN);
+		origin_mark_parent(parent);
+	}
 	node_rekey(n, &nst);
 	node_set_lset(n, nls);
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);

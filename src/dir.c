@@ -158,6 +158,9 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 	} else if (has_whfile) {
 		unlinkat(pfd, whname, 0);
 	}
+	/* a new name of a copy that records its inode number */
+	if (o->type == 0 && node_has(o->src, NODE_ORIGIN))
+		origin_mark_parent(parent);
 
 	ls = lset_new(1);
 	ls->r[0].layer = 0;
@@ -474,6 +477,9 @@ static void move_node(struct node *n, struct node *parent, const char *name)
 	node_lock(n);
 	node_set_parent_name(n, parent, name);
 	node_unlock(n);
+	/* its record of its inode number is read where the parent says */
+	if (node_has(n, NODE_ORIGIN))
+		origin_mark_parent(parent);
 }
 
 static int do_rename(struct node *sdir, const char *name, struct node *ddir,

@@ -173,6 +173,10 @@ struct lset {
 /* An upper directory that may hold an overlay.protattr xattr: immutable
  * or append-only, kept off the real directory (fileattr.c). */
 #define NODE_PROTATTR	0x20
+/* Upper directory holding copies that record the inode number they
+ * showed (origin.c); an upper object that records one. */
+#define NODE_IMPURE	0x40
+#define NODE_ORIGIN	0x80
 
 struct node {
 	struct node *hnext;
@@ -259,6 +263,8 @@ struct lookup_res {
 	struct lset *ls;	/* newly opened refs (caller owns) */
 	bool opaque;
 	bool protattr;		/* upper dir with an overlay.protattr xattr */
+	bool impure;		/* upper dir holding recorded copies */
+	ino_t origin;		/* inode number recorded by a copy-up, or 0 */
 };
 
 bool name_is_internal(const char *name);
@@ -387,6 +393,14 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 size_t len, int flags);
 void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi);
+
+/* ---- inode numbers kept across remounts (origin.c) ---- */
+
+bool origin_xattr_name(const char *x, bool *impure);
+void origin_record(int fd, const char *path, ino_t shown);
+void origin_mark_parent(struct node *parent);
+bool origin_read(int dirfd, const char *name, int fd, ino_t *shown);
+bool origin_dir_impure(int dirfd);
 
 /* ---- inode flags, chattr and lsattr (fileattr.c) ---- */
 

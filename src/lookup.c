@@ -52,8 +52,15 @@ static bool opaque_value(const char *val, ssize_t len, bool *opaque, bool *xwh)
  * whiteouts". The common case, a directory without xattrs, costs one
  * listxattr, and one fstatat for the opaque marker file, which is looked
  * for only if WANT_OPAQUE (opacity matters only with layers below). */
+/* Markers of a directory that only its xattr listing tells. */
+struct dir_marks {
+	bool protattr;	/* overlay.protattr: immutable, append-only */
+	bool redirect;	/* overlay.redirect: look below elsewhere */
+	bool impure;	/* holds copies that record their inode number */
+};
+
 static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
-		       bool *xwhiteouts, bool *protattr, bool *redirect)
+		       bool *xwhiteouts, struct dir_marks *m)
 {
 	static const char *const names[] = {
 		"trusted.overlay.opaque", "user.overlay.opaque",
@@ -62,13 +69,12 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 	char small[512], *list = small;
 	ssize_t len;
 	struct stat st;
+	bool impure;
 
 	*opaque = false;
 	*xwhiteouts = false;
-	if (protattr)
-		*protattr = false;
-	if (redirect)
-		*redirect = false;
+	if (m)
+		memset(m, 0, sizeof(*m));
 
 	len = flistxattr(dirfd, list, sizeof(small));
 	if (len < 0 && errno == ERANGE) {
@@ -91,14 +97,18 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 			*xwhiteouts = true;
 			continue;
 		}
-		if (protattr && (!strcmp(x, "trusted.overlay.protattr") ||
-				 !strcmp(x, "user.overlay.protattr"))) {
-			*protattr = true;
+		if (m && (!strcmp(x, "trusted.overlay.protattr") ||
+			  !strcmp(x, "user.overlay.protattr"))) {
+			m->protattr = true;
 			continue;
 		}
-		if (redirect && (!strcmp(x, "trusted.overlay.redirect") ||
-				 !strcmp(x, "user.overlay.redirect"))) {
-			*redirect = true;
+		if (m && (!strcmp(x, "trusted.overlay.redirect") ||
+			  !strcmp(x, "user.overlay.redirect"))) {
+			m->redirect = true;
+			continue;
+		}
+		if (m && origin_xattr_name(x, &impure)) {
+			m->impure = m->impure || impure;
 			continue;
 		}
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -117,7 +127,7 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 
 int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts)
 {
-	return dir_markers(dirfd, true, opaque, xwhiteouts, NULL, NULL);
+	return dir_markers(dirfd, true, opaque, xwhiteouts, NULL);
 }
 
 /* The kernel's xattr whiteout: an empty regular file carrying
@@ -170,6 +180,7 @@ struct probe {
 	int n, cap;
 	struct lookup_res *res;
 	char *redirect;		/* of the last directory found, if any */
+	bool impure;		/* the upper parent holds recorded copies */
 };
 
 /* Read the redirect of the directory FD (the kernel's overlay writes
@@ -217,8 +228,9 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 		       const char *name, bool merge, bool below)
 {
 	struct lookup_res *res = p->res;
+	struct dir_marks m;
 	struct stat st;
-	bool opq, dxwh, redir = false;
+	bool opq, dxwh;
 	int fd;
 
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -244,6 +256,9 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 	if (p->n == 0) {
 		res->st = st;
 		override_apply(layer, pfd, name, &res->st);
+		/* a copy keeps the inode number it showed before */
+		if (layer == 0 && p->impure && !S_ISDIR(st.st_mode))
+			origin_read(pfd, name, -1, &res->origin);
 	}
 	p->ls->r[p->n].layer = layer;
 	if (!S_ISDIR(st.st_mode)) {
@@ -265,17 +280,21 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 	if (fd < 0)
 		return -errno;
 	p->ls->r[p->n].fd = fd;
-	dir_markers(fd, merge, &opq, &dxwh,
-		    p->n == 0 && layer == 0 ? &res->protattr : NULL,
-		    below ? &redir : NULL);
+	dir_markers(fd, merge, &opq, &dxwh, &m);
 	p->ls->r[p->n].xwhiteouts = dxwh;
+	if (p->n == 0 && layer == 0) {
+		res->protattr = m.protattr;
+		res->impure = m.impure;
+		if (p->impure)
+			origin_read(-1, NULL, fd, &res->origin);
+	}
 	p->n++;
 	if (opq) {
 		if (p->n == 1)
 			res->opaque = true;
 		return 0;
 	}
-	if (redir)
+	if (m.redirect && below)
 		p->redirect = read_redirect(fd);
 	return 1;
 }
@@ -338,7 +357,7 @@ static int follow_redirects(struct probe *p, int from)
 			continue;
 		if (pfd < 0)
 			break;
-		dir_markers(pfd, false, &opq, &xwh, NULL, NULL);
+		dir_markers(pfd, false, &opq, &xwh, NULL);
 		r = probe_layer(p, pfd, layer, xwh, last, layer + 1 < fs.nlayers,
 				layer + 1 < fs.nlayers);
 		close(pfd);
@@ -376,7 +395,8 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 		  struct lookup_res *res)
 {
 	struct lset *dls = node_lset(dir);
-	struct probe p = { .ls = lset_new(dls->n), .cap = dls->n, .res = res };
+	struct probe p = { .ls = lset_new(dls->n), .cap = dls->n, .res = res,
+			   .impure = dls->r[0].layer == 0 && node_has(dir, NODE_IMPURE) };
 	const char *cur = name;
 	char *renamed = NULL;
 	int err = 0, r = 1;
@@ -384,6 +404,8 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 	memset(&res->st, 0, sizeof(res->st));
 	res->opaque = false;
 	res->protattr = false;
+	res->impure = false;
+	res->origin = 0;
 	res->ls = NULL;
 
 	if (strlen(name) > fs.namemax) {
@@ -476,10 +498,16 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 		err = lookup_layers(dir, name, from_layer, &res);
 		if (err)
 			return err;
+		if (res.origin)
+			ino_remap_add(res.st.st_dev, res.st.st_ino, res.origin);
 		n = node_find_or_insert(dir, name, &res.st, res.ls, res.opaque,
 					&reused);
 		if (res.protattr)
 			node_flag_set(n, NODE_PROTATTR);
+		if (res.impure)
+			node_flag_set(n, NODE_IMPURE);
+		if (res.origin)
+			node_flag_set(n, NODE_ORIGIN);
 		/* A copy-up or rename in DIR raced with us: what we found
 		 * may already be stale, so look again. */
 		if (reused || __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE) == gen)

@@ -213,6 +213,8 @@ int nodes_init(void)
 	root = node_alloc(NULL, "", &st, ls);
 	root->nlookup = 1;
 	root->refs = 1;
+	if (ls->r[0].layer == 0 && origin_dir_impure(ls->r[0].fd))
+		node_flag_set(root, NODE_IMPURE);
 	hash_insert(root);
 	return 0;
 }

@@ -158,7 +158,7 @@ unsigned char dentry_list_type(struct dentry_list *l, size_t i)
 #define LISTBUF (64 * 1024)
 
 static int list_layer(struct dentry_list *l, struct nameset *seen,
-		      const struct lref *r, bool merged, char *buf)
+		      const struct lref *r, bool merged, bool impure, char *buf)
 {
 	int fd = openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int err = 0;
@@ -179,6 +179,7 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 			const char *name = de->d_name;
 			unsigned char type = de->d_type;
 			struct stat st;
+			ino_t ino;
 
 			off += de->d_reclen;
 			if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
@@ -209,10 +210,12 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 				nameset_add(seen, name);
 			st.st_dev = fs.layers[r->layer].dev;
 			st.st_ino = de->d_ino;
-			list_add(l, name,
-				 ino_remap_get(st.st_dev, st.st_ino,
-					       ino_of(r->layer, &st)),
-				 type, r->layer);
+			ino = ino_remap_get(st.st_dev, st.st_ino, ino_of(r->layer, &st));
+			/* a copy not looked up since the mount: its record */
+			if (impure && ino == ino_of(r->layer, &st) &&
+			    origin_read(fd, name, -1, &ino))
+				ino_remap_add(st.st_dev, st.st_ino, ino);
+			list_add(l, name, ino, type, r->layer);
 		}
 	}
 	close(fd);
@@ -235,7 +238,8 @@ int merged_list(struct node *dir, struct dentry_list **out)
 	list_add(l, ".", dir->ino, DT_DIR, 0);
 	list_add(l, "..", dir->parent ? dir->parent->ino : dir->ino, DT_DIR, 0);
 	for (int i = 0; i < ls->n; i++) {
-		err = list_layer(l, &seen, &ls->r[i], merged, buf);
+		err = list_layer(l, &seen, &ls->r[i], merged,
+				 ls->r[i].layer == 0 && node_has(dir, NODE_IMPURE), buf);
 		if (err)
 			break;
 	}

@@ -1,0 +1,136 @@
+/* Inode numbers that survive a remount. A lower object shows its own
+ * inode number; its copy-up would show the upper file's, so the copy
+ * records the number shown before (the kernel's overlay keeps the same
+ * promise with its origin xattr), and while mounted the daemon maps the
+ * upper object to it (ino_remap, node.c). Records are read where they
+ * can be: a directory's shows in the xattr listing its lookup reads
+ * anyway; for other objects the parent directory carries an "impure"
+ * mark, and only in such directories are upper files asked for theirs.
+ *
+ * The names are layerfs's own, in the overlay namespaces that never
+ * show through the mount: trusted.overlay.layerfs.ino (or user.*, as
+ * the opaque markers go) holding the number in decimal, and
+ * trusted.overlay.layerfs.impure on directories. A lower file with
+ * several links is not recorded: its copy is a new file apart from the
+ * other names, as with the kernel without index=on. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "layerfs.h"
+
+#define ORIGIN_SUFFIX "overlay.layerfs.ino"
+#define IMPURE_SUFFIX "overlay.layerfs.impure"
+
+static const char *ns(void)
+{
+	switch (fs.opq_style) {
+	case OPQ_TRUSTED:
+		return "trusted.";
+	case OPQ_USER:
+		return "user.";
+	default:
+		return NULL;
+	}
+}
+
+bool origin_xattr_name(const char *x, bool *impure)
+{
+	const char *s;
+
+	if (!strncmp(x, "trusted.", 8))
+		s = x + 8;
+	else if (!strncmp(x, "user.", 5))
+		s = x + 5;
+	else
+		return false;
+	if (!strcmp(s, ORIGIN_SUFFIX)) {
+		*impure = false;
+		return true;
+	}
+	if (!strcmp(s, IMPURE_SUFFIX)) {
+		*impure = true;
+		return true;
+	}
+	return false;
+}
+
+/* Record SHOWN on the staged copy: through FD where there is one (a
+ * file or directory), else by PATH. Best effort: user.* xattrs do not
+ * go on symlinks, and a copy without a record only renumbers later. */
+void origin_record(int fd, const char *path, ino_t shown)
+{
+	const char *p = ns();
+	char name[64], val[24];
+	int len;
+
+	if (!p)
+		return;
+	snprintf(name, sizeof(name), "%s" ORIGIN_SUFFIX, p);
+	len = snprintf(val, sizeof(val), "%" PRIu64, (uint64_t)shown);
+	if (fd >= 0)
+		fsetxattr(fd, name, val, (size_t)len, 0);
+	else
+		lsetxattr(path, name, val, (size_t)len, 0);
+}
+
+/* The upper directory of PARENT now holds a recorded object. */
+void origin_mark_parent(struct node *parent)
+{
+	const char *p = ns();
+	char name[64];
+
+	if (!p || node_has(parent, NODE_IMPURE))
+		return;
+	snprintf(name, sizeof(name), "%s" IMPURE_SUFFIX, p);
+	if (fsetxattr(node_upper_fd(parent), name, "y", 1, 0) == 0)
+		node_flag_set(parent, NODE_IMPURE);
+}
+
+static bool parse(const char *val, ssize_t len, ino_t *shown)
+{
+	char buf[24], *end;
+	uint64_t v;
+
+	if (len <= 0 || (size_t)len >= sizeof(buf))
+		return false;
+	memcpy(buf, val, (size_t)len);
+	buf[len] = '\0';
+	v = strtoull(buf, &end, 10);
+	if (*end || v == 0)
+		return false;
+	*shown = (ino_t)v;
+	return true;
+}
+
+/* The record of the object NAME in DIRFD (by FD when FD >= 0). */
+bool origin_read(int dirfd, const char *name, int fd, ino_t *shown)
+{
+	static const char *const names[] = {
+		"trusted." ORIGIN_SUFFIX, "user." ORIGIN_SUFFIX,
+	};
+	char path[PATH_MAX], val[24];
+
+	if (fd < 0 && fd_path_at(dirfd, name, path, sizeof(path)) < 0)
+		return false;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		ssize_t len = fd >= 0 ? fgetxattr(fd, names[i], val, sizeof(val)) :
+					lgetxattr(path, names[i], val, sizeof(val));
+
+		if (len >= 0)
+			return parse(val, len, shown);
+	}
+	return false;
+}
+
+/* Is the upper directory DIRFD marked as holding recorded copies? */
+bool origin_dir_impure(int dirfd)
+{
+	return fgetxattr(dirfd, "trusted." IMPURE_SUFFIX, NULL, 0) >= 0 ||
+	       fgetxattr(dirfd, "user." IMPURE_SUFFIX, NULL, 0) >= 0;
+}
