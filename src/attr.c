@@ -311,20 +311,26 @@ static bool append_only(const struct oref *o)
 	return sx.stx_attributes & sx.stx_attributes_mask & STATX_ATTR_APPEND;
 }
 
-/* What a SETATTR does, for an immutable or append-only lower file: a
- * size is a change of data, times set to now are allowed on an
- * append-only file, and the rest is metadata. */
+/* What a SETATTR does, for an immutable or append-only file: a size is
+ * a change of data, times set to now are allowed on an append-only
+ * file, and the rest is metadata. A time set to now comes with its _NOW
+ * bit, except the mtime the writeback cache keeps itself, which comes as
+ * a value: with the atime set to now (touch), or alone with the ctime
+ * (after writes), it is the time of the call. */
 static enum prot_op prot_op_of(int to_set)
 {
+	bool atime = (to_set & FUSE_SET_ATTR_ATIME) && !(to_set & FUSE_SET_ATTR_ATIME_NOW);
+	bool mtime = (to_set & FUSE_SET_ATTR_MTIME) && !(to_set & FUSE_SET_ATTR_MTIME_NOW);
+
 	if (to_set & FUSE_SET_ATTR_SIZE)
 		return PROT_DATA;
 	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		return PROT_META;
-	/* a time comes with its _NOW bit when set to now */
-	if (((to_set & FUSE_SET_ATTR_ATIME) && !(to_set & FUSE_SET_ATTR_ATIME_NOW)) ||
-	    ((to_set & FUSE_SET_ATTR_MTIME) && !(to_set & FUSE_SET_ATTR_MTIME_NOW)))
-		return PROT_META;
-	return PROT_APPEND;
+	if (mtime && fs.writeback &&
+	    ((to_set & FUSE_SET_ATTR_ATIME_NOW) ||
+	     (!(to_set & FUSE_SET_ATTR_ATIME) && (to_set & FUSE_SET_ATTR_CTIME))))
+		mtime = false;
+	return atime || mtime ? PROT_META : PROT_APPEND;
 }
 
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,

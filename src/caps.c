@@ -75,14 +75,12 @@ void caps_probe(struct fs *f)
 }
 
 /* What the daemon keeps once mounted: acting on files for any owner,
- * creating device nodes and whiteouts, setting file capabilities and
- * the immutable and append-only flags (for callers the kernel let do
- * it, fileattr.c), and CAP_SYS_ADMIN for trusted.* xattrs and for
- * unmounting itself. */
+ * creating device nodes and whiteouts, setting file capabilities, and
+ * CAP_SYS_ADMIN for trusted.* xattrs and for unmounting itself. (The
+ * immutable and append-only flags live in xattrs, fileattr.c.) */
 static const cap_value_t keep_caps[] = {
 	CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER,
-	CAP_FSETID, CAP_LINUX_IMMUTABLE, CAP_MKNOD, CAP_SETFCAP,
-	CAP_SYS_ADMIN,
+	CAP_FSETID, CAP_MKNOD, CAP_SETFCAP, CAP_SYS_ADMIN,
 };
 
 static bool kept(cap_value_t c)

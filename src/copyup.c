@@ -179,54 +179,32 @@ int restore_dir_times(int dirfd, const struct stat *st)
 }
 
 /* Inode flags a copy keeps, as the kernel's copy-up does: sync and
- * noatime at once (copy_flags()); immutable and append-only on a file
- * once it has its name, since they refuse the rename (carry_flags()),
- * and on a directory in an overlay.protattr xattr, as the kernel keeps
- * them, since lower files below it must still be copied into it. */
+ * noatime on the real copy; immutable and append-only in its
+ * overlay.protattr marker (fileattr.c), returned in *PROT for the node
+ * to know. Flags are a nicety where the file systems have none. */
 #define COPIED_FLAGS	(FS_SYNC_FL | FS_NOATIME_FL)
-#define CARRIED_FLAGS	(FS_IMMUTABLE_FL | FS_APPEND_FL)
+#define PROT_FLAGS	(FS_IMMUTABLE_FL | FS_APPEND_FL)
 
-/* Give OUT the flags of IN that copy at once; the ones to carry later go
- * to *CARRY. Flags are a nicety where the file systems have none. */
-static void copy_flags(int in, int out, bool isreg, unsigned *carry)
+static void copy_flags(int in, int out, unsigned *prot)
 {
 	unsigned int fl, ofl;
 
 	if (ioctl(in, FS_IOC_GETFLAGS, &fl) < 0)
 		return;
-	if (isreg)
-		*carry = fl & CARRIED_FLAGS;
-	else if (fl & CARRIED_FLAGS)
-		protattr_set(out, fl & CARRIED_FLAGS);
+	if ((fl & PROT_FLAGS) && protattr_set(out, fl & PROT_FLAGS) == 0)
+		*prot = fl & PROT_FLAGS;
 	if (!(fl & COPIED_FLAGS) || ioctl(out, FS_IOC_GETFLAGS, &ofl) < 0)
 		return;
 	ofl |= fl & COPIED_FLAGS;
 	ioctl(out, FS_IOC_SETFLAGS, &ofl);
 }
 
-/* The copy NAME in PARENT_FD takes the flags FL, which refuse renames. */
-static void carry_flags(int parent_fd, const char *name, unsigned fl)
-{
-	unsigned int ofl;
-	int fd;
-
-	fd = openat(parent_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (ioctl(fd, FS_IOC_GETFLAGS, &ofl) == 0) {
-		ofl |= fl;
-		if (ioctl(fd, FS_IOC_SETFLAGS, &ofl) < 0)
-			lfs_log("copy-up: flags of %s not kept: %s", name, strerror(errno));
-	}
-	close(fd);
-}
-
 /* Build a copy of the object SRC (an lref, with attributes ST) in the
  * staging directory under TMP. Returns an fd to keep for the new object
- * (O_RDONLY for a directory, O_PATH otherwise) or -errno. The inode
- * flags to set once the copy has its name go to *CARRY. */
+ * (O_RDONLY for a directory, O_PATH otherwise) or -errno. The immutable
+ * and append-only flags it keeps go to *PROT. */
 static int stage_copy(const struct oref *src, const struct stat *st,
-		      const char *tmp, unsigned flags, unsigned *carry)
+		      const char *tmp, unsigned flags, unsigned *prot)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	mode_t type = st->st_mode & S_IFMT;
@@ -291,7 +269,7 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		err = copy_xattrs(in, out);
 		if (err)
 			goto out;
-		copy_flags(in, out, type == S_IFREG, carry);
+		copy_flags(in, out, prot);
 		if (fchmod(out, real_mode) < 0) {
 			err = -errno;
 			goto out;
@@ -361,15 +339,15 @@ static int rename_into_place(const char *tmp, int parent_fd, const char *name,
 }
 
 /* Copy the object behind LS (top-most ref) into the upper directory
- * PARENT_FD under NAME. On success *newfd is the fd kept for it. The
- * copy records the inode number the object showed (origin.c), except
- * for a file with several links, whose copy is a file apart. */
+ * PARENT_FD under NAME. On success *newfd is the fd kept for it, and
+ * *PROT the immutable and append-only flags it kept. The copy records
+ * the inode number the object showed (origin.c), except for a file with
+ * several links, whose copy is a file apart. */
 static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
-		      unsigned flags, int *newfd, struct stat *nst)
+		      unsigned flags, int *newfd, struct stat *nst, unsigned *prot)
 {
 	char tmp[64];
 	struct stat st, pst;
-	unsigned carry = 0;
 	int fd, err;
 
 	err = oref_stat(src, &st);
@@ -378,7 +356,8 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	if (fstat(parent_fd, &pst) < 0)
 		return -errno;
 	staging_name(tmp, sizeof(tmp));
-	fd = stage_copy(src, &st, tmp, flags, &carry);
+	*prot = 0;
+	fd = stage_copy(src, &st, tmp, flags, prot);
 	if (fd < 0)
 		return fd;
 	if (S_ISDIR(st.st_mode) || st.st_nlink == 1) {
@@ -394,8 +373,6 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 		remove_tree_at(fs.workfd, tmp);
 		return err;
 	}
-	if (carry)
-		carry_flags(parent_fd, name, carry);
 	/* the parent's times are part of what was copied, not changed */
 	restore_dir_times(parent_fd, &pst);
 	*newfd = fd;
@@ -434,7 +411,7 @@ static int copyup_orphan(struct node *n, unsigned flags)
 	struct oref src;
 	struct stat st;
 	char tmp[64];
-	unsigned carry = 0;	/* the copy has no name to protect */
+	unsigned prot = 0;	/* the copy has no name to protect */
 	int fd, err = 0;
 	bool copied = false;
 
@@ -451,7 +428,7 @@ static int copyup_orphan(struct node *n, unsigned flags)
 	if (err)
 		goto unlock;
 	staging_name(tmp, sizeof(tmp));
-	fd = stage_copy(&src, &st, tmp, flags, &carry);
+	fd = stage_copy(&src, &st, tmp, flags, &prot);
 	if (fd < 0) {
 		err = fd;
 		goto unlock;
@@ -478,6 +455,7 @@ int copyup(struct node *n, unsigned flags)
 	struct oref src;
 	struct stat nst;
 	char *name = NULL;
+	unsigned prot = 0;
 	int err, newfd = -1;
 	bool copied = false;
 
@@ -517,7 +495,7 @@ again:
 		if (err)
 			goto unlock;
 	}
-	err = copyup_obj(&src, node_upper_fd(parent), name, flags, &newfd, &nst);
+	err = copyup_obj(&src, node_upper_fd(parent), name, flags, &newfd, &nst, &prot);
 	if (err == -EEXIST && !S_ISDIR(n->type)) {
 		/* a rename over the name is under way (its name_removed()
 		 * comes next): the file keeps its data apart */
@@ -542,12 +520,13 @@ again:
 		}
 	}
 	nls->r[0].fd = newfd;	/* the new upper object (layer 0) */
-	if (S_ISDIR(n->type) && protattr_get(newfd))
+	if (prot)
 		node_flag_set(n, NODE_PROTATTR);
-	if (!node_has(n, NODE_LOWER_LINK)) {
+	if (!node_has(n, NODE_LOWER_LINK))
 		node_flag_set(n, NODE_ORIGIN);
+	/* where lookups read the copy's records (origin.c) */
+	if (!node_has(n, NODE_LOWER_LINK) || (prot && !S_ISDIR(n->type)))
 		origin_mark_parent(parent);
-	}
 	node_rekey(n, &nst);
 	node_set_lset(n, nls);
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
@@ -600,11 +579,14 @@ int copyup_tree(struct node *dir)
 			int nfd = -1;
 			struct stat nst;
 			struct oref src;
+			unsigned prot = 0;
 
 			err = oref_in(dir, name, node_lset(child)->r[0].layer, &src);
 			if (!err)
 				err = copyup_obj(&src, node_upper_fd(dir), name, 0,
-						 &nfd, &nst);
+						 &nfd, &nst, &prot);
+			if (!err && prot)
+				origin_mark_parent(dir);
 			if (nfd >= 0)
 				close(nfd);
 		} else if (S_ISDIR(child->type)) {

@@ -434,7 +434,9 @@ void lfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	if (!S_ISDIR(child->type)) {
 		err = -ENOTDIR;
-	} else {
+	} else if ((err = prot_check(dir, PROT_DEL)) == 0 &&
+		   (err = prot_check(child, PROT_NAME)) == 0) {
+		/* refused before "not empty", as by the kernel */
 		err = merged_is_empty(child);
 		if (err == 0)
 			err = -ENOTEMPTY;
@@ -518,6 +520,16 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 	if (dst == src) {
 		goto out;	/* same object: nothing to do */
 	}
+	/* refused before the checks of what is replaced, as by the kernel */
+	err = prot_check(sdir, PROT_DEL);
+	if (!err)
+		err = prot_check(ddir, dst ? PROT_DEL : PROT_ADD);
+	if (!err)
+		err = prot_check(src, PROT_NAME);
+	if (!err && dst)
+		err = prot_check(dst, PROT_NAME);
+	if (err)
+		goto out;
 	if (dst && !(flags & RENAME_EXCHANGE)) {
 		if (S_ISDIR(dst->type) && !S_ISDIR(src->type)) {
 			err = -EISDIR;
@@ -537,15 +549,6 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 		}
 	}
 
-	err = prot_check(sdir, PROT_DEL);
-	if (!err)
-		err = prot_check(ddir, dst ? PROT_DEL : PROT_ADD);
-	if (!err)
-		err = prot_check(src, PROT_NAME);
-	if (!err && dst)
-		err = prot_check(dst, PROT_NAME);
-	if (err)
-		goto out;
 	/* everything that moves must live in the upper, whole */
 	err = prepare_rename_src(src);
 	if (!err && dst && !(flags & RENAME_EXCHANGE))

@@ -49,14 +49,15 @@ int io_flags(int flags)
 
 /* Our descriptor on the node's top-most object for an open with FLAGS
  * (io_flags()), or -errno. An append-only file (chattr +a) opens for
- * writing only with O_APPEND; then *APPEND (if given) is set
- * (append_write()). */
+ * writing only with O_APPEND, and one marked so (fileattr.c) takes only
+ * appends: then *APPEND (if given) is set (append_write()). */
 static int node_open_io(struct node *n, int flags, bool *append)
 {
 	int fd = node_open(n, open_flags(io_flags(flags)));
 
 	if (append)
-		*append = false;
+		*append = fd >= 0 && (flags & O_ACCMODE) != O_RDONLY &&
+			  node_has(n, NODE_PROTATTR) && prot_append_only(n);
 	if ((fd == -EACCES || fd == -EPERM) && io_flags(flags) != flags) {
 		/* no read permission: the caller's access mode */
 		if (io_flags(flags) != (flags & ~O_APPEND))
@@ -147,7 +148,9 @@ static ssize_t append_write(int fd, struct fuse_bufvec *in, off_t off)
 		}
 	}
 	if (len > keep) {
-		n = write(fd, p + keep, len - keep);
+		/* at the end: an O_APPEND descriptor of a +a file goes there
+		 * anyway, a marked file's is an ordinary one */
+		n = pwrite(fd, p + keep, len - keep, st.st_size);
 		n = n < 0 ? -errno : (ssize_t)keep + n;
 		pthread_cond_broadcast(&append_moved);
 	}

@@ -1,28 +1,32 @@
 /* Inode flags (chattr, lsattr): FS_IOC_GETFLAGS and FS_IOC_FSGETXATTR
  * read the flags of the object that shows, in whatever layer it is;
  * FS_IOC_SETFLAGS and FS_IOC_FSSETXATTR copy it up first and change the
- * upper file. The kernel asks for these through FUSE_IOCTL after its own
- * checks (owner, CAP_LINUX_IMMUTABLE for +i and +a), with a descriptor
- * it opened for the purpose, so the request's file handle is not used.
+ * upper object. The kernel asks for these through FUSE_IOCTL after its
+ * own checks (owner, CAP_LINUX_IMMUTABLE for +i and +a), with a
+ * descriptor it opened for the purpose, so the request's file handle is
+ * not used.
  *
- * An immutable or append-only upper file then refuses what the real one
- * refuses: the daemon's own writes, unlink, rename, link, chmod (the
- * kernel's overlay keeps those two flags of files in an xattr too).
+ * Immutable and append-only are kept as the kernel's overlay keeps them:
+ * in an overlay.protattr xattr ("a", "i" or "ai") of the upper object,
+ * never on the real file or directory, which must still take the
+ * daemon's own changes (a copy of a lower file below a directory, a
+ * rootless daemon's writes) and go away with the upper when a container
+ * is removed. NODE_PROTATTR marks the nodes that may have one: an upper
+ * directory's own lookup sees it in the xattr listing it reads anyway,
+ * and a file's is read where its parent is marked impure (origin.c).
  *
- * A lower object cannot refuse anything by itself, since changes go to
- * a copy: prot_check() refuses, before any copy-up, what the kernel
- * refuses an immutable or append-only inode. A copy-up carries those
- * flags, and the sync and noatime ones, to the upper file (copyup.c).
- *
- * Directories keep immutable and append-only as the kernel's overlay
- * does, in an overlay.protattr xattr ("a", "i" or "ai") and not on the
- * real directory, which must still take the copies of lower files below
- * it; NODE_PROTATTR marks the upper directories that may have one. */
+ * prot_check() then refuses, before any copy-up, what the kernel refuses
+ * an immutable or append-only inode, for lower objects (their real
+ * flags, one statx) and upper ones (the marker). A copy-up carries the
+ * flags of a lower object, the sync and noatime ones to the real copy
+ * (copyup.c). */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/xattr.h>
@@ -32,7 +36,7 @@
 
 #define PROT_FLAGS	(FS_IMMUTABLE_FL | FS_APPEND_FL)
 
-/* The xattr names of the marker: the one this daemon writes first. */
+/* The name of the marker this daemon writes. */
 static const char *protattr_name(void)
 {
 	switch (fs.opq_style) {
@@ -45,16 +49,25 @@ static const char *protattr_name(void)
 	}
 }
 
-unsigned int protattr_get(int dirfd)
+/* The marker of the object FD (an O_PATH one too), or with FD < 0 of
+ * the object PATH names without following it, as FS_*_FL. */
+unsigned int protattr_get(int fd, const char *path)
 {
 	static const char *const names[] = {
 		"trusted.overlay.protattr", "user.overlay.protattr",
 	};
+	char val[8], proc[64];
 	unsigned int fl = 0;
-	char val[8];
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		ssize_t len = fgetxattr(dirfd, names[i], val, sizeof(val));
+		ssize_t len = fd >= 0 ? fgetxattr(fd, names[i], val, sizeof(val)) :
+					lgetxattr(path, names[i], val, sizeof(val));
+
+		if (len < 0 && errno == EBADF && fd >= 0) {
+			/* O_PATH: the /proc link leads to the object */
+			snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+			len = getxattr(proc, names[i], val, sizeof(val));
+		}
 
 		for (ssize_t k = 0; k < len; k++)
 			fl |= val[k] == 'a' ? FS_APPEND_FL : val[k] == 'i' ? FS_IMMUTABLE_FL : 0;
@@ -64,10 +77,10 @@ unsigned int protattr_get(int dirfd)
 	return fl;
 }
 
-/* Record FL's immutable and append-only bits on the upper directory
- * DIRFD (none: remove the marker). -ENOTSUP where there is no xattr
- * to keep them in. */
-int protattr_set(int dirfd, unsigned int fl)
+/* Record FL's immutable and append-only bits on the upper object FD
+ * (none: remove the marker). -ENOTSUP where there is no xattr to keep
+ * them in. */
+int protattr_set(int fd, unsigned int fl)
 {
 	const char *name = protattr_name();
 	char val[3];
@@ -80,28 +93,35 @@ int protattr_set(int dirfd, unsigned int fl)
 	if (fl & FS_IMMUTABLE_FL)
 		val[len++] = 'i';
 	if (len)
-		return fsetxattr(dirfd, name, val, (size_t)len, 0) < 0 ? -errno : 0;
-	if (fremovexattr(dirfd, name) < 0 && errno != ENODATA)
+		return fsetxattr(fd, name, val, (size_t)len, 0) < 0 ? -errno : 0;
+	if (fremovexattr(fd, name) < 0 && errno != ENODATA)
 		return -errno;
 	return 0;
 }
 
 /* The immutable and append-only flags of N's object, as FS_*_FL. */
-static unsigned int prot_flags(struct node *n)
+unsigned int prot_flags(struct node *n)
 {
 	unsigned long long attrs;
+	char path[PATH_MAX];
 	struct statx stx;
 	struct oref o;
 	int r;
 
-	if (node_in_upper(n)) {
-		/* a real file refuses by itself */
-		if (!S_ISDIR(n->type) || !node_has(n, NODE_PROTATTR))
-			return 0;
-		return protattr_get(node_upper_fd(n));
-	}
+	if (node_in_upper(n) && !node_has(n, NODE_PROTATTR))
+		return 0;
 	if (node_oref(n, &o) < 0)
 		return 0;
+	if (o.layer == 0) {
+		unsigned int fl = 0;
+
+		if (!o.name[0])
+			fl = protattr_get(o.dirfd, NULL);
+		else if (fd_path_at(o.dirfd, o.name, path, sizeof(path)) == 0)
+			fl = protattr_get(-1, path);
+		oref_put(&o);
+		return fl;
+	}
 	r = statx(o.dirfd, o.name, AT_SYMLINK_NOFOLLOW | (o.name[0] ? 0 : AT_EMPTY_PATH),
 		  0, &stx);
 	oref_put(&o);
@@ -110,6 +130,11 @@ static unsigned int prot_flags(struct node *n)
 	attrs = stx.stx_attributes & stx.stx_attributes_mask;
 	return (attrs & STATX_ATTR_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
 	       (attrs & STATX_ATTR_APPEND ? FS_APPEND_FL : 0);
+}
+
+bool prot_append_only(struct node *n)
+{
+	return prot_flags(n) & FS_APPEND_FL;
 }
 
 /* May OP be done to N (or, for PROT_ADD and PROT_DEL, inside it)? The
@@ -149,10 +174,10 @@ static int open_for_flags(struct node *n)
 	return err;
 }
 
-/* An upper directory's immutable and append-only flags live in its
- * protattr marker: add them to what its real directory says. */
-static void dir_flags_get(struct node *n, unsigned int cmd, unsigned int *flags,
-			  struct fsxattr *fsx)
+/* An upper object's immutable and append-only flags are its marker's:
+ * add them to what its real file says. */
+static void prot_flags_get(struct node *n, unsigned int cmd, unsigned int *flags,
+			   struct fsxattr *fsx)
 {
 	unsigned int fl = prot_flags(n);
 
@@ -166,13 +191,16 @@ static void dir_flags_get(struct node *n, unsigned int cmd, unsigned int *flags,
 		fsx->fsx_xflags |= FS_XFLAG_APPEND;
 }
 
-/* Set the flags of the upper directory FD: immutable and append-only in
- * the marker, the rest on the real directory. Where no marker can be
- * written, all of them go to the real directory. A positive errno. */
-static int dir_flags_set(struct node *n, int fd, unsigned int cmd,
-			 unsigned int *flags, struct fsxattr *fsx)
+/* Set the flags of the upper object FD (node N): immutable and
+ * append-only in the marker, the rest on the real file. Without an
+ * xattr to keep them in, setting either is refused, as by the kernel.
+ * A positive errno. */
+static int prot_flags_set(struct node *n, int fd, unsigned int cmd,
+			  unsigned int *flags, struct fsxattr *fsx)
 {
-	unsigned int prot = 0;
+	struct node *parent = NULL;
+	char *name = NULL;
+	unsigned int prot;
 	int err;
 
 	if (cmd == FS_IOC_SETFLAGS) {
@@ -181,22 +209,29 @@ static int dir_flags_set(struct node *n, int fd, unsigned int cmd,
 		prot = (fsx->fsx_xflags & FS_XFLAG_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
 		       (fsx->fsx_xflags & FS_XFLAG_APPEND ? FS_APPEND_FL : 0);
 	}
+	if (!prot && !node_has(n, NODE_PROTATTR) && !protattr_get(fd, NULL))
+		goto rest;
+	/* a file's marker is looked for where its parent says so */
+	if (prot && !S_ISDIR(n->type) && node_parent_name(n, &parent, &name) == 0) {
+		origin_mark_parent(parent);
+		node_put(parent);
+		free(name);
+	}
 	node_lock(n);
 	err = protattr_set(fd, prot);
-	if (!err) {
-		if (prot)
-			node_flag_set(n, NODE_PROTATTR);
-		else
-			node_flag_clear(n, NODE_PROTATTR);
-		/* FLAGS and FSX share their memory: change the one in use */
-		if (cmd == FS_IOC_SETFLAGS)
-			*flags &= ~PROT_FLAGS;
-		else
-			fsx->fsx_xflags &= ~(unsigned)(FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND);
-	}
+	if (!err && prot)
+		node_flag_set(n, NODE_PROTATTR);
+	else if (!err)
+		node_flag_clear(n, NODE_PROTATTR);
 	node_unlock(n);
-	if (err && err != -ENOTSUP)
-		return -err;
+	if (err)
+		return err == -ENOTSUP ? EPERM : -err;
+rest:
+	/* FLAGS and FSX share their memory: change the one in use */
+	if (cmd == FS_IOC_SETFLAGS)
+		*flags &= ~PROT_FLAGS;
+	else
+		fsx->fsx_xflags &= ~(unsigned)(FS_XFLAG_IMMUTABLE | FS_XFLAG_APPEND);
 	return ioctl(fd, cmd, cmd == FS_IOC_SETFLAGS ? (void *)flags : (void *)fsx) < 0 ?
 	       errno : 0;
 }
@@ -257,12 +292,13 @@ void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 		fuse_reply_err(req, -fd);
 		return;
 	}
-	if (set && S_ISDIR(n->type))
-		err = dir_flags_set(n, fd, cmd, &v.flags, &v.fsx);
-	else
+	if (set) {
+		err = prot_flags_set(n, fd, cmd, &v.flags, &v.fsx);
+	} else {
 		err = ioctl(fd, cmd, &v) < 0 ? errno : 0;
-	if (!err && !set && S_ISDIR(n->type) && node_in_upper(n))
-		dir_flags_get(n, cmd, &v.flags, &v.fsx);
+		if (!err && node_in_upper(n))
+			prot_flags_get(n, cmd, &v.flags, &v.fsx);
+	}
 	close(fd);
 	if (err)
 		fuse_reply_err(req, err);

@@ -401,6 +401,7 @@ void origin_record(int fd, const char *path, ino_t shown);
 void origin_mark_parent(struct node *parent);
 bool origin_read(int dirfd, const char *name, int fd, ino_t *shown);
 bool origin_dir_impure(int dirfd);
+void origin_child_records(int dirfd, const char *name, ino_t *shown, bool *protattr);
 
 /* ---- inode flags, chattr and lsattr (fileattr.c) ---- */
 
@@ -413,8 +414,10 @@ enum prot_op {
 	PROT_DEL,	/* a name removed from the directory */
 };
 int prot_check(struct node *n, enum prot_op op);
-int protattr_set(int dirfd, unsigned int fl);
-unsigned int protattr_get(int dirfd);
+int protattr_set(int fd, unsigned int fl);
+unsigned int protattr_get(int fd, const char *path);
+unsigned int prot_flags(struct node *n);
+bool prot_append_only(struct node *n);
 void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 	       size_t in_bufsz, size_t out_bufsz);

@@ -256,9 +256,10 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 	if (p->n == 0) {
 		res->st = st;
 		override_apply(layer, pfd, name, &res->st);
-		/* a copy keeps the inode number it showed before */
+		/* a copy keeps the inode number it showed before, and
+		 * may be immutable or append-only */
 		if (layer == 0 && p->impure && !S_ISDIR(st.st_mode))
-			origin_read(pfd, name, -1, &res->origin);
+			origin_child_records(pfd, name, &res->origin, &res->protattr);
 	}
 	p->ls->r[p->n].layer = layer;
 	if (!S_ISDIR(st.st_mode)) {

@@ -12,7 +12,11 @@
  * the opaque markers go) holding the number in decimal, and
  * trusted.overlay.layerfs.impure on directories. A lower file with
  * several links is not recorded: its copy is a new file apart from the
- * other names, as with the kernel without index=on. */
+ * other names, as with the kernel without index=on.
+ *
+ * The same mark sends lookups after the overlay.protattr marker of a
+ * file (fileattr.c), and the kernel's own overlay.impure, which it puts
+ * on the parents of its copies, counts too. */
 #include "config.h"
 
 #include <errno.h>
@@ -53,7 +57,7 @@ bool origin_xattr_name(const char *x, bool *impure)
 		*impure = false;
 		return true;
 	}
-	if (!strcmp(s, IMPURE_SUFFIX)) {
+	if (!strcmp(s, IMPURE_SUFFIX) || !strcmp(s, "overlay.impure")) {
 		*impure = true;
 		return true;
 	}
@@ -131,6 +135,47 @@ bool origin_read(int dirfd, const char *name, int fd, ino_t *shown)
 /* Is the upper directory DIRFD marked as holding recorded copies? */
 bool origin_dir_impure(int dirfd)
 {
-	return fgetxattr(dirfd, "trusted." IMPURE_SUFFIX, NULL, 0) >= 0 ||
-	       fgetxattr(dirfd, "user." IMPURE_SUFFIX, NULL, 0) >= 0;
+	static const char *const names[] = {
+		"trusted." IMPURE_SUFFIX, "user." IMPURE_SUFFIX,
+		"trusted.overlay.impure", "user.overlay.impure",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (fgetxattr(dirfd, names[i], NULL, 0) >= 0)
+			return true;
+	return false;
+}
+
+/* The records of the upper file NAME in a marked directory DIRFD: its
+ * inode number (*SHOWN, left alone without one) and whether it has an
+ * overlay.protattr marker. One listing, and a read where there is one. */
+void origin_child_records(int dirfd, const char *name, ino_t *shown, bool *protattr)
+{
+	char path[PATH_MAX], small[256], *list = small, val[24];
+	ssize_t len;
+
+	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
+		return;
+	len = llistxattr(path, list, sizeof(small));
+	if (len < 0 && errno == ERANGE) {
+		len = llistxattr(path, NULL, 0);
+		if (len > 0) {
+			list = xmalloc((size_t)len);
+			len = llistxattr(path, list, (size_t)len);
+		}
+	}
+	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
+		const char *x = list + off;
+		bool impure;
+
+		if (!strcmp(x, "trusted.overlay.protattr") || !strcmp(x, "user.overlay.protattr")) {
+			*protattr = true;
+		} else if (origin_xattr_name(x, &impure) && !impure) {
+			ssize_t vlen = lgetxattr(path, x, val, sizeof(val));
+
+			parse(val, vlen, shown);
+		}
+	}
+	if (list != small)
+		free(list);
 }

@@ -291,14 +291,17 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
+	err = prot_check(n, PROT_META);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
 	/* removing what is not there changes nothing: no copy-up */
 	if (xattr_do(n, XGET, name, NULL, 0, 0) < 0) {
 		fuse_reply_err(req, errno);
 		return;
 	}
-	err = prot_check(n, PROT_META);
-	if (!err)
-		err = copyup(n, 0);
+	err = copyup(n, 0);
 	if (!err && xattr_do(n, XREMOVE, name, NULL, 0, 0) < 0)
 		err = -errno;
 	node_xattrs_changed(n);

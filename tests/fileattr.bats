@@ -43,14 +43,19 @@ can_chattr() {
 	[[ "$(flags "$M/new")" == *d* ]] || fail "upper file: $(lsattr -d "$M/new")"
 }
 
-@test "fileattr: chattr +i of a lower file copies it up; it then refuses writes, unlink, rename, chmod and link until chattr -i" {
+@test "fileattr: chattr +i of a lower file copies it up; it then refuses writes, unlink, rename, chmod and link until chattr -i; the upper stays removable" {
 	need_root
 	can_chattr
 	echo data >"$L1/f"
 	mount_layerfs
 	chattr +i "$M/f"
-	[[ "$(flags "$U/f")" == *i* ]] || fail "upper copy: $(lsattr -d "$U/f")"
+	# kept as the kernel keeps it: in overlay.protattr, not on the file
+	[[ "$(flags "$U/f")" != *i* ]] || fail "the real copy is immutable: $(lsattr -d "$U/f")"
+	eq "$(getfattr --only-values -n trusted.overlay.protattr "$U/f")" i
 	[[ "$(flags "$M/f")" == *i* ]] || fail "through the mount: $(lsattr -d "$M/f")"
+	# other flags still change, as on the kernel
+	chattr +d "$M/f"
+	[[ "$(flags "$M/f")" == *i*d* || "$(flags "$M/f")" == *d*i* ]] || fail "$(lsattr -d "$M/f")"
 	run ! sh -c "echo more >>'$M/f'"
 	[[ "$output" == *"Operation not permitted"* ]] || fail "append: $output"
 	run ! rm -f "$M/f"
@@ -59,12 +64,20 @@ can_chattr() {
 	run ! ln "$M/f" "$M/h"
 	eq "$(cat "$M/f")" data
 	eq "$(names "$M")" f
+	# still refused after a remount
+	unmount_layerfs
+	mount_layerfs
+	run ! sh -c "echo more >>'$M/f'"
+	[[ "$(flags "$M/f")" == *i* ]] || fail "after a remount: $(lsattr -d "$M/f")"
 	chattr -i "$M/f"
 	echo more >>"$M/f"
 	eq "$(cat "$M/f")" "data
 more"
-	rm "$M/f"
-	[ ! -e "$M/f" ]
+	chattr +a "$M/f"
+	unmount_layerfs
+	# a container's upper goes away whatever was chattr'ed inside
+	rm -rf "$U"
+	[ ! -e "$U" ]
 }
 
 @test "fileattr: chattr +a lets appends through and refuses overwrites; chattr +i of a directory refuses new and removed names, also after a remount" {
@@ -74,6 +87,7 @@ more"
 	echo one >"$L1/d/log"
 	echo keep >"$L1/d/k"
 	echo low >"$L1/d/w"
+	mkdir -p "$L1/d/full/x"
 	mount_layerfs
 	chattr +a "$M/d/log"
 	echo two >>"$M/d/log"
@@ -85,6 +99,8 @@ two"
 	run ! touch "$M/d/new"
 	run ! rm "$M/d/k"
 	run ! mkdir "$M/d/sub"
+	run ! rmdir "$M/d/full"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "rmdir: EPERM before ENOTEMPTY: $output"
 	# as on the kernel's overlay, a lower file inside can still change:
 	# the flag is kept in overlay.protattr, not on the real directory
 	echo more >>"$M/d/w"
@@ -100,7 +116,7 @@ more"
 	chattr -i "$M/d"
 	touch "$M/d/new"
 	rm "$M/d/k"
-	eq "$(names "$M/d")" "log new w"
+	eq "$(names "$M/d")" "full log new w"
 	run ! getfattr -n trusted.overlay.protattr "$U/d"
 }
 
@@ -141,12 +157,21 @@ more"
 more"
 }
 
-@test "fileattr: an append-only lower file takes appends, keeps the flag in its copy, and refuses the rest" {
+@test "fileattr: an append-only lower file takes appends, keeps the flag in its copy, and refuses the rest (with and without the writeback cache)" {
 	need_root
 	can_chattr
+	local opts
+	for opts in "" passthrough=0 noopen; do
+		rm -rf "$U" "$W"
+		mkdir -p "$U" "$W"
+		append_only_case "$opts"
+	done
+}
+
+append_only_case() {
 	echo log >"$L1/app"
 	chattr +a "$L1/app"
-	mount_layerfs
+	mount_layerfs "$1"
 	local c
 	for c in "echo more >'$M/app'" "truncate -s 0 '$M/app'" "rm -f '$M/app'" \
 		"mv '$M/app' '$M/app2'" "ln '$M/app' '$M/l'" "chmod 600 '$M/app'" \
@@ -156,13 +181,16 @@ more"
 	done
 	touch "$M/app"
 	echo more >>"$M/app"
-	[[ "$(flags "$U/app")" == *a* ]] || fail "the copy lost +a: $(lsattr -d "$U/app")"
+	eq "$(getfattr --only-values -n trusted.overlay.protattr "$U/app")" a "the copy's marker ($1)"
+	touch "$M/app"
 	run ! sh -c "echo over >'$M/app'"
 	run ! rm -f "$M/app"
 	echo again >>"$M/app"
 	eq "$(cat "$M/app")" "log
 more
 again"
+	unmount_layerfs
+	chattr -a "$L1/app"
 }
 
 @test "fileattr: an immutable lower directory refuses new, removed and renamed names, also once a file below it was copied up" {

@@ -54,6 +54,8 @@ setup() {
 
 teardown() {
 	ns_cleanup
+	# an append-only file left by a failed test would stay behind
+	[ -n "${R:-}" ] && [ -e "$R/lower/app" ] && chattr -a "$R/lower/app" 2>/dev/null
 	common_teardown
 }
 
@@ -415,4 +417,26 @@ os.close(fd)' "$R/mnt/obj2"
 	as_nsuser fusermount3 -u "$R/mnt"
 	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
 	_forget_mount "$R/mnt"
+}
+
+@test "rootless: an append-only lower file stays append-only after its copy-up (user.overlay.protattr), as with the kernel's userxattr" {
+	touch "$T/probe"
+	chattr +a "$T/probe" 2>/dev/null || skip "no inode flags on the test directory's file system"
+	chattr -a "$T/probe"
+	echo log >"$R/lower/app"
+	chown "$NSUSER:" "$R/lower/app"
+	chattr +a "$R/lower/app"
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	in_ns sh -c "echo more >>'$R/mnt/app'"
+	eq "$(getfattr --only-values -n user.overlay.protattr "$R/upper/app")" a
+	run ! in_ns sh -c "echo over >'$R/mnt/app'"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "overwrite: $output"
+	run ! in_ns rm -f "$R/mnt/app"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "rm: $output"
+	in_ns sh -c "echo again >>'$R/mnt/app'"
+	eq "$(in_ns cat "$R/mnt/app")" "log
+more
+again"
+	ns_umount "$R/mnt"
+	chattr -a "$R/lower/app"
 }
