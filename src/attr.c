@@ -315,9 +315,9 @@ static bool append_only(const struct oref *o)
  * a change of data, times set to now are allowed on an append-only
  * file, and the rest is metadata. A time set to now comes with its _NOW
  * bit, except the mtime the writeback cache keeps itself, which comes as
- * a value: with the atime set to now (touch), or alone with the ctime
- * (after writes), it is the time of the call. */
-static enum prot_op prot_op_of(int to_set)
+ * a value: a value within a few seconds of now, with the atime set to
+ * now (touch) or alone with the ctime (after writes), is taken as now. */
+static enum prot_op prot_op_of(int to_set, const struct stat *attr)
 {
 	bool atime = (to_set & FUSE_SET_ATTR_ATIME) && !(to_set & FUSE_SET_ATTR_ATIME_NOW);
 	bool mtime = (to_set & FUSE_SET_ATTR_MTIME) && !(to_set & FUSE_SET_ATTR_MTIME_NOW);
@@ -328,8 +328,13 @@ static enum prot_op prot_op_of(int to_set)
 		return PROT_META;
 	if (mtime && fs.writeback &&
 	    ((to_set & FUSE_SET_ATTR_ATIME_NOW) ||
-	     (!(to_set & FUSE_SET_ATTR_ATIME) && (to_set & FUSE_SET_ATTR_CTIME))))
-		mtime = false;
+	     (!(to_set & FUSE_SET_ATTR_ATIME) && (to_set & FUSE_SET_ATTR_CTIME)))) {
+		struct timespec now;
+
+		clock_gettime(CLOCK_REALTIME, &now);
+		if (attr->st_mtim.tv_sec > now.tv_sec - 5 && attr->st_mtim.tv_sec < now.tv_sec + 5)
+			mtime = false;
+	}
 	return atime || mtime ? PROT_META : PROT_APPEND;
 }
 
@@ -350,7 +355,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (!err && nop_chown_denied(req, n, to_set))
 		err = -EPERM;
 	if (!err)
-		err = prot_check(n, prot_op_of(to_set));
+		err = prot_check(n, prot_op_of(to_set, attr));
 	if (!err)
 		err = copyup(n, cflags);
 	if (!err)

@@ -360,15 +360,17 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	fd = stage_copy(src, &st, tmp, flags, prot);
 	if (fd < 0)
 		return fd;
-	if (S_ISDIR(st.st_mode) || st.st_nlink == 1) {
+	err = fstat(fd, nst) < 0 ? -errno : 0;
+	if (!err && (S_ISDIR(st.st_mode) || st.st_nlink == 1)) {
 		char path[PATH_MAX];
 
 		fd_path_at(fs.workfd, tmp, path, sizeof(path));
 		origin_record(S_ISDIR(st.st_mode) ? fd : -1, path,
-			      ino_remap_get(st.st_dev, st.st_ino, ino_of(src->layer, &st)));
+			      ino_remap_get(st.st_dev, st.st_ino, ino_of(src->layer, &st)),
+			      nst->st_ino);
 	}
-	if (fstat(fd, nst) < 0 || rename_into_place(tmp, parent_fd, name, nst) < 0) {
-		err = -errno;
+	if (err || rename_into_place(tmp, parent_fd, name, nst) < 0) {
+		err = err ? err : -errno;
 		close(fd);
 		remove_tree_at(fs.workfd, tmp);
 		return err;

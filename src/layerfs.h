@@ -177,6 +177,8 @@ struct lset {
  * showed (origin.c); an upper object that records one. */
 #define NODE_IMPURE	0x40
 #define NODE_ORIGIN	0x80
+/* Found by following a redirect (lookup.c). */
+#define NODE_REDIRECTED	0x100
 
 struct node {
 	struct node *hnext;
@@ -251,6 +253,7 @@ int oref_path(const struct oref *o, char *buf, size_t len);
 int oref_stat(const struct oref *o, struct stat *st);
 int node_pin(struct node *n);
 void node_set_parent_name(struct node *n, struct node *parent, const char *name);
+bool node_named(struct node *n, struct node *parent, const char *name);
 ino_t ino_of(int layer, const struct stat *st);
 void ino_remap_add(dev_t dev, ino_t ino, ino_t shown);
 ino_t ino_remap_get(dev_t dev, ino_t ino, ino_t fallback);
@@ -264,6 +267,7 @@ struct lookup_res {
 	bool opaque;
 	bool protattr;		/* upper dir with an overlay.protattr xattr */
 	bool impure;		/* upper dir holding recorded copies */
+	bool redirected;	/* a redirect was followed */
 	ino_t origin;		/* inode number recorded by a copy-up, or 0 */
 };
 
@@ -397,11 +401,12 @@ void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 /* ---- inode numbers kept across remounts (origin.c) ---- */
 
 bool origin_xattr_name(const char *x, bool *impure);
-void origin_record(int fd, const char *path, ino_t shown);
+void origin_record(int fd, const char *path, ino_t shown, ino_t own);
 void origin_mark_parent(struct node *parent);
-bool origin_read(int dirfd, const char *name, int fd, ino_t *shown);
+bool origin_read(int dirfd, const char *name, int fd, ino_t own, ino_t *shown);
 bool origin_dir_impure(int dirfd);
-void origin_child_records(int dirfd, const char *name, ino_t *shown, bool *protattr);
+void origin_child_records(int dirfd, const char *name, ino_t own, ino_t *shown,
+			  bool *protattr);
 
 /* ---- inode flags, chattr and lsattr (fileattr.c) ---- */
 

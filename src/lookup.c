@@ -57,6 +57,7 @@ struct dir_marks {
 	bool protattr;	/* overlay.protattr: immutable, append-only */
 	bool redirect;	/* overlay.redirect: look below elsewhere */
 	bool impure;	/* holds copies that record their inode number */
+	bool origin;	/* is such a copy */
 };
 
 static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
@@ -108,7 +109,10 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 			continue;
 		}
 		if (m && origin_xattr_name(x, &impure)) {
-			m->impure = m->impure || impure;
+			if (impure)
+				m->impure = true;
+			else
+				m->origin = true;
 			continue;
 		}
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -147,14 +151,16 @@ bool is_xwhiteout(int dirfd, const char *name, const struct stat *st)
 
 /* Is NAME (attributes ST) in DIRFD a metacopy file, whose data the
  * kernel's overlay with metacopy=on finds in a layer below? Such a file
- * has a size but no blocks of its own, which spares the xattr lookup for
- * nearly every file. The kernel's default (metacopy=off) refuses to
- * follow one, and so does layerfs: EPERM. */
+ * is sparse, all holes but for a block of xattrs at most, which spares
+ * the xattr lookup for nearly every file (an empty one is not caught).
+ * The kernel's default (metacopy=off) refuses to follow one, and so
+ * does layerfs: EPERM. */
 static bool is_metacopy(int dirfd, const char *name, const struct stat *st)
 {
 	char path[PATH_MAX];
 
-	if (!S_ISREG(st->st_mode) || st->st_size == 0 || st->st_blocks != 0)
+	if (!S_ISREG(st->st_mode) || st->st_size == 0 ||
+	    (off_t)st->st_blocks * 512 >= st->st_size || st->st_blocks > 8)
 		return false;
 	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
 		return false;
@@ -180,42 +186,71 @@ struct probe {
 	int n, cap;
 	struct lookup_res *res;
 	char *redirect;		/* of the last directory found, if any */
+	bool redirected;	/* a redirect was followed */
 	bool impure;		/* the upper parent holds recorded copies */
 };
 
 /* Read the redirect of the directory FD (the kernel's overlay writes
  * one when it renames a merged directory with redirect_dir=on, and
  * follows it by default): a name in the same parent, or a path from the
- * layers' roots. NULL when it has none or a malformed one. */
-static char *read_redirect(int fd)
+ * layers' roots. 0 with *OUT NULL (none) or set; 1 when it leads nowhere
+ * (a name too long for a name: the kernel finds nothing below); -EINVAL
+ * for a malformed one, -EACCES for one with "." or "..", which fail the
+ * lookup as on the kernel. */
+static int read_redirect(int fd, char **out)
 {
 	static const char *const names[] = {
 		"trusted.overlay.redirect", "user.overlay.redirect",
 	};
 	char buf[PATH_MAX];
 
+	*out = NULL;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		ssize_t len = fgetxattr(fd, names[i], buf, sizeof(buf) - 1);
 		const char *c;
 
-		if (len <= 0)
+		if (len < 0)
 			continue;
+		if (len == 0)
+			return -EINVAL;
 		buf[len] = '\0';
-		if (buf[0] != '/')
-			return strchr(buf, '/') || !strcmp(buf, ".") || !strcmp(buf, "..") ?
-			       NULL : xstrdup(buf);
+		if (buf[0] != '/') {
+			if (strchr(buf, '/'))
+				return -EINVAL;
+			if (!strcmp(buf, ".") || !strcmp(buf, ".."))
+				return -EACCES;	/* as the kernel's lookup of them */
+			if (len > NAME_MAX)
+				return 1;
+			*out = xstrdup(buf);
+			return 0;
+		}
 		for (c = buf; *c == '/'; ) {
 			const char *e = strchrnul(c + 1, '/');
 			size_t l = (size_t)(e - c - 1);
 
-			if (l == 0 || l > NAME_MAX || (l == 1 && c[1] == '.') ||
-			    (l == 2 && c[1] == '.' && c[2] == '.'))
-				return NULL;
+			if (l == 0)
+				return -EINVAL;
+			if ((l == 1 && c[1] == '.') || (l == 2 && c[1] == '.' && c[2] == '.'))
+				return -EACCES;
+			if (l > NAME_MAX)
+				return 1;
 			c = e;
 		}
-		return xstrdup(buf);
+		*out = xstrdup(buf);
+		return 0;
 	}
-	return NULL;
+	return 0;
+}
+
+/* PATH (absolute) with its last component replaced by NAME. */
+static char *path_with_last(const char *path, const char *name)
+{
+	size_t keep = (size_t)(strrchr(path, '/') - path) + 1;
+	char *joined = xmalloc(keep + strlen(name) + 1);
+
+	memcpy(joined, path, keep);
+	strcpy(joined + keep, name);
+	return joined;
 }
 
 /* Look NAME up in PFD, the directory of layer LAYER where the lookup
@@ -259,7 +294,8 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 		/* a copy keeps the inode number it showed before, and
 		 * may be immutable or append-only */
 		if (layer == 0 && p->impure && !S_ISDIR(st.st_mode))
-			origin_child_records(pfd, name, &res->origin, &res->protattr);
+			origin_child_records(pfd, name, st.st_ino, &res->origin,
+					     &res->protattr);
 	}
 	p->ls->r[p->n].layer = layer;
 	if (!S_ISDIR(st.st_mode)) {
@@ -286,8 +322,8 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 	if (p->n == 0 && layer == 0) {
 		res->protattr = m.protattr;
 		res->impure = m.impure;
-		if (p->impure)
-			origin_read(-1, NULL, fd, &res->origin);
+		if (p->impure && m.origin)
+			origin_read(-1, NULL, fd, st.st_ino, &res->origin);
 	}
 	p->n++;
 	if (opq) {
@@ -295,21 +331,32 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 			res->opaque = true;
 		return 0;
 	}
-	if (m.redirect && below)
-		p->redirect = read_redirect(fd);
+	if (m.redirect && below) {
+		int r = read_redirect(fd, &p->redirect);
+
+		if (r)
+			return r < 0 ? r : 0;
+		p->redirected = true;
+	}
 	return 1;
 }
 
 /* Open the directory holding the last component of the absolute PATH
  * in the layer whose root is ROOT; *LAST points to that component.
  * -ENOENT where the layer does not have it, -ENOTDIR where a whiteout
- * or a non-directory on the way hides it and all layers below. */
-static int walk_parent(int root, const char *path, const char **last)
+ * or a non-directory on the way hides it and all layers below. As the
+ * kernel's walk does, a directory on the way that is opaque sets *STOP
+ * (no layer below is searched), and one with a redirect gives the path
+ * the layers below are searched at, in *REWRITE (the caller frees it). */
+static int walk_parent(int root, const char *path, const char **last,
+		       bool *stop, char **rewrite)
 {
 	char comp[NAME_MAX + 1];
 	const char *c = path + 1, *e;
+	struct dir_marks m;
 	struct stat st;
-	int fd = dup(root), nfd;
+	bool opq, xwh;
+	int fd = dup(root), nfd, r;
 
 	if (fd < 0)
 		return -errno;
@@ -329,11 +376,42 @@ static int walk_parent(int root, const char *path, const char **last)
 			close(fd);
 			return -ENOTDIR;
 		}
-		nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (nfd < 0 && (errno == EACCES || errno == EPERM))
+			nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		close(fd);
 		if (nfd < 0)
 			return -errno;
 		fd = nfd;
+		dir_markers(fd, true, &opq, &xwh, &m);
+		if (opq)
+			*stop = true;
+		if (m.redirect) {
+			char *to, *head, *named;
+			size_t rest = strlen(e);
+
+			r = read_redirect(fd, &to);
+			if (r) {
+				close(fd);
+				return r < 0 ? r : -ENOTDIR;
+			}
+			if (to) {
+				if (to[0] != '/') {	/* beside this component */
+					head = xmalloc((size_t)(e - path) + 1);
+					memcpy(head, path, (size_t)(e - path));
+					head[e - path] = '\0';
+					named = path_with_last(head, to);
+					free(head);
+					free(to);
+					to = named;
+				}
+				free(*rewrite);
+				*rewrite = xmalloc(strlen(to) + rest + 1);
+				strcpy(*rewrite, to);
+				strcat(*rewrite, e);
+				free(to);
+			}
+		}
 		c = e + 1;
 	}
 }
@@ -348,20 +426,30 @@ static int follow_redirects(struct probe *p, int from)
 	p->redirect = NULL;
 	for (int layer = from; path && layer < fs.nlayers; layer++) {
 		const char *last;
-		bool xwh = false, opq;
-		int pfd, r;
+		char *rewrite = NULL;
+		bool xwh = false, opq, stop = false;
+		int pfd, r = 1;
 
 		if (!fs.layers[layer].present)
 			continue;
-		pfd = walk_parent(fs.layers[layer].fd, path, &last);
-		if (pfd == -ENOENT)
-			continue;
-		if (pfd < 0)
+		pfd = walk_parent(fs.layers[layer].fd, path, &last, &stop, &rewrite);
+		if (pfd < 0 && pfd != -ENOENT) {
+			if (pfd != -ENOTDIR)
+				err = pfd;
+			free(rewrite);
 			break;
-		dir_markers(pfd, false, &opq, &xwh, NULL);
-		r = probe_layer(p, pfd, layer, xwh, last, layer + 1 < fs.nlayers,
-				layer + 1 < fs.nlayers);
-		close(pfd);
+		}
+		if (pfd >= 0) {
+			dir_markers(pfd, true, &opq, &xwh, NULL);
+			stop = stop || opq;
+			r = probe_layer(p, pfd, layer, xwh, last, layer + 1 < fs.nlayers,
+					layer + 1 < fs.nlayers);
+			close(pfd);
+		}
+		if (rewrite) {
+			free(path);
+			path = rewrite;
+		}
 		if (r <= 0) {
 			err = r;
 			break;
@@ -371,17 +459,16 @@ static int follow_redirects(struct probe *p, int from)
 
 			p->redirect = NULL;
 			if (next[0] != '/') {	/* a name beside the last one */
-				size_t keep = (size_t)(last - path);
-				char *joined = xmalloc(keep + strlen(next) + 1);
+				char *joined = path_with_last(path, next);
 
-				memcpy(joined, path, keep);
-				strcpy(joined + keep, next);
 				free(next);
 				next = joined;
 			}
 			free(path);
 			path = next;
 		}
+		if (stop)
+			break;
 	}
 	free(path);
 	return err;
@@ -406,6 +493,7 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 	res->opaque = false;
 	res->protattr = false;
 	res->impure = false;
+	res->redirected = false;
 	res->origin = 0;
 	res->ls = NULL;
 
@@ -437,6 +525,7 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 	}
 	free(renamed);
 	free(p.redirect);
+	res->redirected = p.redirected;
 	if (r < 0)
 		err = r;
 	else if (p.n == 0)
@@ -509,6 +598,17 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 			node_flag_set(n, NODE_IMPURE);
 		if (res.origin)
 			node_flag_set(n, NODE_ORIGIN);
+		if (res.redirected)
+			node_flag_set(n, NODE_REDIRECTED);
+		/* Redirects can lead two paths to one lower object, which
+		 * the node, keyed by the object, would give the first path's
+		 * parent and name: the kernel answers ESTALE. */
+		if (reused && (res.redirected || node_has(dir, NODE_REDIRECTED)) &&
+		    (S_ISDIR(n->type) || !node_in_upper(n)) &&
+		    !node_named(n, dir, name)) {
+			node_forget(n, 1);
+			return -ESTALE;
+		}
 		/* A copy-up or rename in DIR raced with us: what we found
 		 * may already be stale, so look again. */
 		if (reused || __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE) == gen)

@@ -513,6 +513,17 @@ int node_pin(struct node *n)
 }
 
 /* After a rename: move the node under a new parent. Caller holds node_lock(n). */
+/* Is N the object NAME in PARENT? */
+bool node_named(struct node *n, struct node *parent, const char *name)
+{
+	bool same;
+
+	node_lock(n);
+	same = n->parent == parent && n->name && !strcmp(n->name, name);
+	node_unlock(n);
+	return same;
+}
+
 void node_set_parent_name(struct node *n, struct node *parent, const char *name)
 {
 	struct node *old = n->parent;
@@ -550,15 +561,18 @@ struct remap {
 	ino_t ino, shown;
 };
 
-static pthread_mutex_t remap_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct remap *remap_table[4096];
+/* Lookups and listings read it (every new node, every listed entry);
+ * records read back after a remount fill it, one entry per copy. */
+#define REMAP_BUCKETS 16384
+static pthread_rwlock_t remap_lock = PTHREAD_RWLOCK_INITIALIZER;
+static struct remap *remap_table[REMAP_BUCKETS];
 
 void ino_remap_add(dev_t dev, ino_t ino, ino_t shown)
 {
-	size_t h = key_hash(dev, ino, 4096);
+	size_t h = key_hash(dev, ino, REMAP_BUCKETS);
 	struct remap *r;
 
-	pthread_mutex_lock(&remap_lock);
+	pthread_rwlock_wrlock(&remap_lock);
 	for (r = remap_table[h]; r; r = r->next)
 		if (r->dev == dev && r->ino == ino)
 			break;
@@ -570,39 +584,39 @@ void ino_remap_add(dev_t dev, ino_t ino, ino_t shown)
 		remap_table[h] = r;
 	}
 	r->shown = shown;
-	pthread_mutex_unlock(&remap_lock);
+	pthread_rwlock_unlock(&remap_lock);
 }
 
 /* The upper object died; its inode number may be reused by a new one. */
 void ino_remap_del(dev_t dev, ino_t ino)
 {
-	size_t h = key_hash(dev, ino, 4096);
+	size_t h = key_hash(dev, ino, REMAP_BUCKETS);
 	struct remap **pp, *r;
 
-	pthread_mutex_lock(&remap_lock);
+	pthread_rwlock_wrlock(&remap_lock);
 	for (pp = &remap_table[h]; (r = *pp); pp = &r->next)
 		if (r->dev == dev && r->ino == ino) {
 			*pp = r->next;
 			free(r);
 			break;
 		}
-	pthread_mutex_unlock(&remap_lock);
+	pthread_rwlock_unlock(&remap_lock);
 }
 
 ino_t ino_remap_get(dev_t dev, ino_t ino, ino_t fallback)
 {
-	size_t h = key_hash(dev, ino, 4096);
+	size_t h = key_hash(dev, ino, REMAP_BUCKETS);
 	struct remap *r;
 	ino_t ret = fallback;
 
 	if (!__atomic_load_n(&remap_table[h], __ATOMIC_ACQUIRE))
 		return fallback;
-	pthread_mutex_lock(&remap_lock);
+	pthread_rwlock_rdlock(&remap_lock);
 	for (r = remap_table[h]; r; r = r->next)
 		if (r->dev == dev && r->ino == ino) {
 			ret = r->shown;
 			break;
 		}
-	pthread_mutex_unlock(&remap_lock);
+	pthread_rwlock_unlock(&remap_lock);
 	return ret;
 }

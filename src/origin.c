@@ -9,8 +9,11 @@
  *
  * The names are layerfs's own, in the overlay namespaces that never
  * show through the mount: trusted.overlay.layerfs.ino (or user.*, as
- * the opaque markers go) holding the number in decimal, and
- * trusted.overlay.layerfs.impure on directories. A lower file with
+ * the opaque markers go) holding the number shown and the copy's own
+ * inode number, in decimal, and trusted.overlay.layerfs.impure on
+ * directories. A record whose copy no longer has that number (the upper
+ * was copied elsewhere, restored from a backup) is ignored: its number
+ * could belong to another file by now. A lower file with
  * several links is not recorded: its copy is a new file apart from the
  * other names, as with the kernel without index=on.
  *
@@ -64,19 +67,21 @@ bool origin_xattr_name(const char *x, bool *impure)
 	return false;
 }
 
-/* Record SHOWN on the staged copy: through FD where there is one (a
- * file or directory), else by PATH. Best effort: user.* xattrs do not
- * go on symlinks, and a copy without a record only renumbers later. */
-void origin_record(int fd, const char *path, ino_t shown)
+/* Record SHOWN on the staged copy, whose own inode number is OWN:
+ * through FD where there is one (a file or directory), else by PATH.
+ * Best effort: user.* xattrs do not go on symlinks or device nodes, and
+ * a copy without a record only renumbers later. */
+void origin_record(int fd, const char *path, ino_t shown, ino_t own)
 {
 	const char *p = ns();
-	char name[64], val[24];
+	char name[64], val[48];
 	int len;
 
 	if (!p)
 		return;
 	snprintf(name, sizeof(name), "%s" ORIGIN_SUFFIX, p);
-	len = snprintf(val, sizeof(val), "%" PRIu64, (uint64_t)shown);
+	len = snprintf(val, sizeof(val), "%" PRIu64 " %" PRIu64, (uint64_t)shown,
+		       (uint64_t)own);
 	if (fd >= 0)
 		fsetxattr(fd, name, val, (size_t)len, 0);
 	else
@@ -96,40 +101,41 @@ void origin_mark_parent(struct node *parent)
 		node_flag_set(parent, NODE_IMPURE);
 }
 
-static bool parse(const char *val, ssize_t len, ino_t *shown)
+/* A record for the copy whose inode number is OWN. */
+static bool parse(const char *val, ssize_t len, ino_t own, ino_t *shown)
 {
-	char buf[24], *end;
-	uint64_t v;
+	char buf[48], *end;
+	uint64_t v, o;
 
 	if (len <= 0 || (size_t)len >= sizeof(buf))
 		return false;
 	memcpy(buf, val, (size_t)len);
 	buf[len] = '\0';
 	v = strtoull(buf, &end, 10);
-	if (*end || v == 0)
+	if (*end != ' ' || v == 0)
+		return false;
+	o = strtoull(end + 1, &end, 10);
+	if (*end || o != (uint64_t)own)
 		return false;
 	*shown = (ino_t)v;
 	return true;
 }
 
-/* The record of the object NAME in DIRFD (by FD when FD >= 0). */
-bool origin_read(int dirfd, const char *name, int fd, ino_t *shown)
+/* The record of the object NAME in DIRFD (by FD when FD >= 0), whose
+ * inode number is OWN. Only the namespace this daemon writes is asked:
+ * listings ask every upper entry of a marked directory. */
+bool origin_read(int dirfd, const char *name, int fd, ino_t own, ino_t *shown)
 {
-	static const char *const names[] = {
-		"trusted." ORIGIN_SUFFIX, "user." ORIGIN_SUFFIX,
-	};
-	char path[PATH_MAX], val[24];
+	const char *p = ns();
+	char path[PATH_MAX], xname[64], val[48];
+	ssize_t len;
 
-	if (fd < 0 && fd_path_at(dirfd, name, path, sizeof(path)) < 0)
+	if (!p || (fd < 0 && fd_path_at(dirfd, name, path, sizeof(path)) < 0))
 		return false;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		ssize_t len = fd >= 0 ? fgetxattr(fd, names[i], val, sizeof(val)) :
-					lgetxattr(path, names[i], val, sizeof(val));
-
-		if (len >= 0)
-			return parse(val, len, shown);
-	}
-	return false;
+	snprintf(xname, sizeof(xname), "%s" ORIGIN_SUFFIX, p);
+	len = fd >= 0 ? fgetxattr(fd, xname, val, sizeof(val)) :
+			lgetxattr(path, xname, val, sizeof(val));
+	return parse(val, len, own, shown);
 }
 
 /* Is the upper directory DIRFD marked as holding recorded copies? */
@@ -149,9 +155,10 @@ bool origin_dir_impure(int dirfd)
 /* The records of the upper file NAME in a marked directory DIRFD: its
  * inode number (*SHOWN, left alone without one) and whether it has an
  * overlay.protattr marker. One listing, and a read where there is one. */
-void origin_child_records(int dirfd, const char *name, ino_t *shown, bool *protattr)
+void origin_child_records(int dirfd, const char *name, ino_t own, ino_t *shown,
+			  bool *protattr)
 {
-	char path[PATH_MAX], small[256], *list = small, val[24];
+	char path[PATH_MAX], small[256], *list = small, val[48];
 	ssize_t len;
 
 	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
@@ -173,7 +180,7 @@ void origin_child_records(int dirfd, const char *name, ino_t *shown, bool *prota
 		} else if (origin_xattr_name(x, &impure) && !impure) {
 			ssize_t vlen = lgetxattr(path, x, val, sizeof(val));
 
-			parse(val, vlen, shown);
+			parse(val, vlen, own, shown);
 		}
 	}
 	if (list != small)

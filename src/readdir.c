@@ -213,7 +213,7 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 			ino = ino_remap_get(st.st_dev, st.st_ino, ino_of(r->layer, &st));
 			/* a copy not looked up since the mount: its record */
 			if (impure && ino == ino_of(r->layer, &st) &&
-			    origin_read(fd, name, -1, &ino))
+			    origin_read(fd, name, -1, st.st_ino, &ino))
 				ino_remap_add(st.st_dev, st.st_ino, ino);
 			list_add(l, name, ino, type, r->layer);
 		}

@@ -183,6 +183,8 @@ append_only_case() {
 	echo more >>"$M/app"
 	eq "$(getfattr --only-values -n trusted.overlay.protattr "$U/app")" a "the copy's marker ($1)"
 	touch "$M/app"
+	run ! touch -m -d 2001-01-01 "$M/app"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "an old mtime ($1): $output"
 	run ! sh -c "echo over >'$M/app'"
 	run ! rm -f "$M/app"
 	echo again >>"$M/app"

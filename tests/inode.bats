@@ -191,3 +191,22 @@ print(' '.join(bad))
 " "$M/d"
 	eq "$output" "" "d_ino/st_ino mismatches"
 }
+
+@test "inode: records of a copied upper (cp -a, a restore) are not trusted: numbers stay unique" {
+	need_root
+	mkdir -p "$L1/d"
+	for i in 1 2 3 4; do echo $i >"$L1/d/f$i"; done
+	mount_layerfs
+	chmod 600 "$M/d/f1" "$M/d/f2"
+	unmount_layerfs
+	# the layers as a backup restores them: other inode numbers
+	rm -rf "$T/l1b" "$T/u2" "$T/w2"
+	cp -a "$L1" "$T/l1b"
+	cp -a "$U" "$T/u2"
+	mkdir -p "$T/w2"
+	lfs_mount "lowerdir=$T/l1b,upperdir=$T/u2,workdir=$T/w2" "$M"
+	local inos
+	inos=$(stat -c %i "$M"/d/* "$M/d")
+	eq "$(echo "$inos" | sort | uniq -d)" "" "duplicate inode numbers: $inos"
+	eq "$(stat -c %i "$M/d/f1")" "$(stat -c %i "$T/u2/d/f1")" "a stale record ignored"
+}

@@ -250,3 +250,46 @@ sparse"
 	eq "$(cat "$M/new/a")" "a
 more"
 }
+
+@test "lookup: redirect paths as the kernel walks them: opaque directories on the way, redirects on the way, malformed ones, and two paths to one directory" {
+	need_root
+	# the path crosses an opaque directory: nothing below it shows
+	mkdir -p "$L1/a/b" "$L2/a/b"
+	touch "$L1/a/b/new" "$L2/a/b/old_hidden"
+	setfattr -n trusted.overlay.opaque -v y "$L1/a"
+	mkdir "$U/c"
+	setfattr -n trusted.overlay.redirect -v /a/b "$U/c"
+	# the path crosses a directory that is itself redirected
+	mkdir -p "$L1/e/f" "$L2/x/f"
+	touch "$L1/e/f/in_ef" "$L2/x/f/in_xf"
+	setfattr -n trusted.overlay.redirect -v /x "$L1/e"
+	mkdir "$U/g"
+	setfattr -n trusted.overlay.redirect -v /e/f "$U/g"
+	# malformed
+	mkdir "$U/bad" "$U/dots"
+	setfattr -n trusted.overlay.redirect -v p/q "$U/bad"
+	setfattr -n trusted.overlay.redirect -v /p/../x "$U/dots"
+	# two paths to one lower directory
+	mkdir -p "$L2/t/c" "$U/y1" "$U/y2"
+	touch "$L2/t/c/inside"
+	setfattr -n trusted.overlay.redirect -v /t "$U/y1"
+	setfattr -n trusted.overlay.redirect -v /t "$U/y2"
+	mkdir -p "$T/ku" "$T/kw" "$T/k"
+	cp -a "$U/." "$T/ku/"
+	mount_layerfs
+	kovl_mount "lowerdir=$L1:$L2,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	local d
+	for d in c g; do
+		eq "$(ls "$M/$d" | tr '\n' ' ')" "$(ls "$T/k/$d" | tr '\n' ' ')" "$d"
+	done
+	eq "$(ls "$M/c" | tr '\n' ' ')" "new "
+	eq "$(ls "$M/g" | tr '\n' ' ')" "in_ef in_xf "
+	run ! stat "$M/bad"
+	[[ "$output" == *"Invalid argument"* ]] || fail "p/q: $output"
+	run ! stat "$M/dots"
+	[[ "$output" == *"Permission denied"* ]] || fail "/p/../x: $output"
+	eq "$(ls "$M/y1/c")" inside
+	run ! touch "$M/y2/c/newfile"
+	[[ "$output" == *"Stale file handle"* ]] || fail "the second path: $output"
+	[ ! -e "$U/y1/c/newfile" ] || fail "a write through y2 landed in y1"
+}
