@@ -459,7 +459,7 @@ int copyup(struct node *n, unsigned flags)
 	char *name = NULL;
 	unsigned prot = 0;
 	int err, newfd = -1;
-	bool copied = false;
+	bool copied = false, renumbered = false;
 
 	if (!fs.has_upper)
 		return -EROFS;
@@ -529,6 +529,7 @@ again:
 	/* where lookups read the copy's records (origin.c) */
 	if (!node_has(n, NODE_LOWER_LINK) || (prot && !S_ISDIR(n->type)))
 		origin_mark_parent(parent);
+	renumbered = node_has(n, NODE_LOWER_LINK);
 	node_rekey(n, &nst);
 	node_set_lset(n, nls);
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
@@ -541,6 +542,10 @@ unlock:
 	 * new ctime. The kernel's copy of the attributes may be a day old. */
 	if (copied && fs.se)
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
+	/* a copy of one name of a lower hard link shows a number of its
+	 * own: the listing the kernel keeps of the parent has the old one */
+	if (renumbered && fs.se)
+		fuse_lowlevel_notify_inval_inode(fs.se, node_id(parent), 0, 0);
 out:
 	node_put(parent);
 	free(name);

@@ -210,3 +210,19 @@ print(' '.join(bad))
 	eq "$(echo "$inos" | sort | uniq -d)" "" "duplicate inode numbers: $inos"
 	eq "$(stat -c %i "$M/d/f1")" "$(stat -c %i "$T/u2/d/f1")" "a stale record ignored"
 }
+
+@test "inode: after one name of a lower hard link is copied up, a cached listing's d_ino follows its new st_ino" {
+	mkdir -p "$L1/h"
+	echo h >"$L1/h/h1"
+	ln "$L1/h/h1" "$L1/h/h2"
+	mount_layerfs
+	local check='import os, sys
+d = sys.argv[1]
+for e in os.scandir(d):
+    s = os.lstat(os.path.join(d, e.name))
+    if e.inode() != s.st_ino:
+        print("%s: d_ino %d, st_ino %d" % (e.name, e.inode(), s.st_ino))'
+	eq "$(python3 -c "$check" "$M/h")" ""
+	chmod 600 "$M/h/h1"
+	eq "$(python3 -c "$check" "$M/h")" "" "after the copy-up"
+}
