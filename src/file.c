@@ -364,22 +364,30 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 void reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 		  const struct fuse_entry_param *e)
 {
-	bool keep_cache;
+	bool keep_cache = false;
 	int r;
 
-	fh->backing = pt_open(fh->node, fh->fd, &keep_cache);
+	/* An append-only file open for writing goes through the daemon
+	 * (append_write()) and without a page cache: passing through, or a
+	 * shared writable mapping, would change its bytes, which the kernel
+	 * does not know to refuse (a shared writable mmap of it is refused
+	 * here, as the kernel's overlay refuses it). Such an open takes no
+	 * part in the node's passthrough mode. */
+	if (!fh->append)
+		fh->backing = pt_open(fh->node, fh->fd, &keep_cache);
 	fi->fh = (uintptr_t)fh;
 	/* the kernel takes no open flag but direct_io and noflush with
 	 * passthrough (it has no page cache of its own for the file then) */
 	fi->keep_cache = !fh->backing && keep_cache;
 	if (fh->backing)
 		session_reply_backing(fh->backing);
-	else if (fi->flags & O_DIRECT)
+	else if ((fi->flags & O_DIRECT) || fh->append)
 		fi->direct_io = 1;
 	r = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
 	if (r == -ENOENT) {
 		/* the opener was interrupted: nobody will release this */
-		pt_release(fh->node, fh->backing);
+		if (!fh->append)
+			pt_release(fh->node, fh->backing);
 		close(fh->fd);
 		pthread_mutex_destroy(&fh->lock);
 		free(fh);
@@ -466,7 +474,8 @@ void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, 0);
 		return;
 	}
-	pt_release(fh->node, fh->backing);
+	if (!fh->append)
+		pt_release(fh->node, fh->backing);
 	close(fh->fd);
 	pthread_mutex_destroy(&fh->lock);
 	free(fh);

@@ -218,3 +218,34 @@ again"
 	eq "$(names "$M/di")" h
 	eq "$(names "$M/d")" g
 }
+
+@test "fileattr: an append-only file open for writing cannot be changed through a shared mapping or a cleared O_APPEND" {
+	need_root
+	can_chattr
+	echo hello >"$L1/f"
+	mount_layerfs
+	chattr +a "$M/f"
+	run python3 -c '
+import os, fcntl, mmap, sys
+p = sys.argv[1]
+fd = os.open(p, os.O_RDWR | os.O_APPEND)
+try:
+    fcntl.fcntl(fd, fcntl.F_SETFL, 0)
+except OSError:
+    pass
+try:
+    os.pwrite(fd, b"XX", 0)
+except OSError:
+    pass
+try:
+    m = mmap.mmap(fd, 0)
+    m[0:1] = b"M"
+    m.flush()
+    print("mapped and written")
+except OSError:
+    pass
+os.close(fd)' "$M/f"
+	[[ "$output" != *"mapped and written"* ]] || fail "a shared writable mapping: $output"
+	[[ "$(head -c 5 "$M/f")" == hello ]] || fail "the start changed: $(cat "$M/f")"
+	[[ "$(head -c 5 "$U/f")" == hello ]] || fail "the start changed on disk: $(cat "$U/f")"
+}
