@@ -36,18 +36,6 @@
 
 #define PROT_FLAGS	(FS_IMMUTABLE_FL | FS_APPEND_FL)
 
-/* The name of the marker this daemon writes. */
-static const char *protattr_name(void)
-{
-	switch (fs.opq_style) {
-	case OPQ_TRUSTED:
-		return "trusted.overlay.protattr";
-	case OPQ_USER:
-		return "user.overlay.protattr";
-	default:
-		return NULL;
-	}
-}
 
 /* The marker of the object FD (an O_PATH one too), or with FD < 0 of
  * the object PATH names without following it, as FS_*_FL. */
@@ -82,12 +70,13 @@ unsigned int protattr_get(int fd, const char *path)
  * them in. */
 int protattr_set(int fd, unsigned int fl)
 {
-	const char *name = protattr_name();
-	char val[3];
+	const char *ns = overlay_xattr_ns();
+	char name[32], val[3];
 	int len = 0;
 
-	if (!name)
+	if (!ns)
 		return -ENOTSUP;
+	snprintf(name, sizeof(name), "%soverlay.protattr", ns);
 	if (fl & FS_APPEND_FL)
 		val[len++] = 'a';
 	if (fl & FS_IMMUTABLE_FL)

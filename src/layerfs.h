@@ -400,6 +400,7 @@ void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 /* ---- inode numbers kept across remounts (origin.c) ---- */
 
+const char *overlay_xattr_ns(void);
 bool origin_xattr_name(const char *x, bool *impure);
 void origin_record(int fd, const char *path, ino_t shown, ino_t own);
 void origin_mark_parent(struct node *parent);

@@ -34,7 +34,9 @@
 #define ORIGIN_SUFFIX "overlay.layerfs.ino"
 #define IMPURE_SUFFIX "overlay.layerfs.impure"
 
-static const char *ns(void)
+/* The namespace of the overlay xattrs this daemon writes: "trusted.",
+ * "user.", or NULL where it writes none (fileattr.c uses it too). */
+const char *overlay_xattr_ns(void)
 {
 	switch (fs.opq_style) {
 	case OPQ_TRUSTED:
@@ -73,7 +75,7 @@ bool origin_xattr_name(const char *x, bool *impure)
  * a copy without a record only renumbers later. */
 void origin_record(int fd, const char *path, ino_t shown, ino_t own)
 {
-	const char *p = ns();
+	const char *p = overlay_xattr_ns();
 	char name[64], val[48];
 	int len;
 
@@ -91,7 +93,7 @@ void origin_record(int fd, const char *path, ino_t shown, ino_t own)
 /* The upper directory of PARENT now holds a recorded object. */
 void origin_mark_parent(struct node *parent)
 {
-	const char *p = ns();
+	const char *p = overlay_xattr_ns();
 	char name[64];
 
 	if (!p || node_has(parent, NODE_IMPURE))
@@ -126,7 +128,7 @@ static bool parse(const char *val, ssize_t len, ino_t own, ino_t *shown)
  * listings ask every upper entry of a marked directory. */
 bool origin_read(int dirfd, const char *name, int fd, ino_t own, ino_t *shown)
 {
-	const char *p = ns();
+	const char *p = overlay_xattr_ns();
 	char path[PATH_MAX], xname[64], val[48];
 	ssize_t len;
 

@@ -179,7 +179,7 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 			const char *name = de->d_name;
 			unsigned char type = de->d_type;
 			struct stat st;
-			ino_t ino;
+			ino_t ino, own;
 
 			off += de->d_reclen;
 			if (name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2])))
@@ -210,9 +210,10 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 				nameset_add(seen, name);
 			st.st_dev = fs.layers[r->layer].dev;
 			st.st_ino = de->d_ino;
-			ino = ino_remap_get(st.st_dev, st.st_ino, ino_of(r->layer, &st));
+			own = ino_of(r->layer, &st);
+			ino = ino_remap_get(st.st_dev, st.st_ino, own);
 			/* a copy not looked up since the mount: its record */
-			if (impure && ino == ino_of(r->layer, &st) &&
+			if (impure && ino == own &&
 			    origin_read(fd, name, -1, st.st_ino, &ino))
 				ino_remap_add(st.st_dev, st.st_ino, ino);
 			list_add(l, name, ino, type, r->layer);
