@@ -73,11 +73,9 @@ static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 		case XSET: r = lsetxattr(path, name, buf, size, flags); break;
 		default: r = lremovexattr(path, name); break;
 		}
-	} else if (S_ISLNK(n->type)) {
-		/* /proc/self/fd/N would be the link in /proc itself */
-		errno = op == XGET ? ENODATA : EOPNOTSUPP;
-		r = op == XLIST ? 0 : -1;
 	} else {
+		/* through /proc/self/fd/N, which the calls that follow take
+		 * to the object itself, a symlink too */
 		switch (op) {
 		case XGET: r = getxattr(path, name, buf, size); break;
 		case XLIST: r = listxattr(path, buf, size); break;

@@ -82,6 +82,29 @@ load helpers
 	eq "$(getfattr -h --only-values -n trusted.new "$U/sl2")" n
 }
 
+@test "xattr: a symlink with several hard links shows, takes and drops its xattrs" {
+	need_root
+	ln -s target "$L1/lsl"
+	ln -P "$L1/lsl" "$L1/lsl2"
+	setfattr -h -n trusted.low -v l "$L1/lsl"
+	mount_layerfs
+	eq "$(getfattr -h --only-values -n trusted.low "$M/lsl2")" l "lower, second name"
+	ln -s target "$M/usl"
+	ln -P "$M/usl" "$M/usl2"
+	eq "$(stat -c %h "$M/usl")" 2
+	setfattr -h -n trusted.a -v 1 "$M/usl2"
+	eq "$(getfattr -h --only-values -n trusted.a "$M/usl")" 1
+	eq "$(getfattr -h --only-values -n trusted.a "$U/usl")" 1 "on disk"
+	getfattr -h -d -m trusted "$M/usl2" | grep -q '^trusted.a="1"' || fail "not listed"
+	setfattr -h -x trusted.a "$M/usl"
+	run ! getfattr -h -n trusted.a "$M/usl2"
+	# a lower one is copied up with its xattrs, both names stay links
+	setfattr -h -n trusted.b -v 2 "$M/lsl2"
+	eq "$(getfattr -h --only-values -n trusted.low "$M/lsl2")" l
+	eq "$(getfattr -h --only-values -n trusted.b "$U/lsl2")" 2 "on disk"
+	eq "$(readlink "$M/lsl2")" target
+}
+
 @test "xattr: overlay-private xattrs cannot be set through the mount" {
 	need_root
 	mkdir -p "$L1/d" "$L2/d"
