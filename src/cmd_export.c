@@ -56,22 +56,15 @@ static bool is_override(const char *name)
 static void add_xattrs(struct exporter *x, struct archive_entry *e,
 		       const char *path, struct stat *sb)
 {
-	ssize_t len = llistxattr(path, NULL, 0);
-	char *list, *val = NULL;
+	struct xobj o = { .path = path };
+	struct xnames names;
+	char *val = NULL;
+	size_t cap = 0;
 
-	if (len <= 0)
-		return;
-	list = xmalloc((size_t)len);
-	len = llistxattr(path, list, (size_t)len);
-	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
-		const char *name = list + off;
-		ssize_t vlen = lgetxattr(path, name, NULL, 0);
+	xnames_read(&names, &o);
+	xnames_each(&names, name) {
+		ssize_t vlen = xattr_value(&o, name, &val, &cap);
 
-		if (vlen < 0)
-			continue;
-		free(val);
-		val = xmalloc((size_t)vlen + 1);
-		vlen = lgetxattr(path, name, val, (size_t)vlen);
 		if (vlen < 0)
 			continue;
 		if (x->override && !strcmp(name, x->override) && !S_ISLNK(sb->st_mode)) {
@@ -89,7 +82,7 @@ static void add_xattrs(struct exporter *x, struct archive_entry *e,
 			continue;
 		archive_entry_xattr_add_entry(e, name, val, (size_t)vlen);
 	}
-	free(list);
+	xnames_free(&names);
 	free(val);
 }
 

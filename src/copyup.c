@@ -134,39 +134,11 @@ int copy_xattrs(int src, int dst)
  * target's. SRC is a name in a directory, or a /proc/self/fd link to
  * the object itself (FOLLOW: that link leads to the object, a symlink
  * included, and is not followed further). */
-static void copy_xattrs_path(const char *src, bool follow, const char *dst)
+static int copy_xattrs_path(const char *src, bool follow, const char *dst)
 {
-	ssize_t (*list_fn)(const char *, char *, size_t) = follow ? listxattr : llistxattr;
-	ssize_t (*get_fn)(const char *, const char *, void *, size_t) =
-		follow ? getxattr : lgetxattr;
-	ssize_t len = list_fn(src, NULL, 0);
-	char *list, *val = NULL;
-	size_t cap = 0;
+	struct xobj s = { .path = src, .follow = follow }, d = { .path = dst };
 
-	if (len <= 0)
-		return;
-	list = xmalloc((size_t)len);
-	len = list_fn(src, list, (size_t)len);
-	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
-		const char *name = list + off;
-		ssize_t vlen;
-
-		if (!xattr_copyable(name))
-			continue;
-		vlen = get_fn(src, name, NULL, 0);
-		if (vlen < 0)
-			continue;
-		if ((size_t)vlen + 1 > cap) {
-			cap = (size_t)vlen + 1;
-			free(val);
-			val = xmalloc(cap);
-		}
-		vlen = get_fn(src, name, val, cap);
-		if (vlen >= 0)
-			lsetxattr(dst, name, val, (size_t)vlen, 0);
-	}
-	free(val);
-	free(list);
+	return xattrs_copy(&s, &d, xattr_copyable, copyup_fatal);
 }
 
 int restore_dir_times(int dirfd, const struct stat *st)
@@ -176,27 +148,6 @@ int restore_dir_times(int dirfd, const struct stat *st)
 	if (futimens(dirfd, ts) < 0 && utimensat(dirfd, "", ts, AT_EMPTY_PATH) < 0)
 		return -errno;
 	return 0;
-}
-
-/* Inode flags a copy keeps, as the kernel's copy-up does: sync and
- * noatime on the real copy; immutable and append-only in its
- * overlay.protattr marker (fileattr.c), returned in *PROT for the node
- * to know. Flags are a nicety where the file systems have none. */
-#define COPIED_FLAGS	(FS_SYNC_FL | FS_NOATIME_FL)
-#define PROT_FLAGS	(FS_IMMUTABLE_FL | FS_APPEND_FL)
-
-static void copy_flags(int in, int out, unsigned *prot)
-{
-	unsigned int fl, ofl;
-
-	if (ioctl(in, FS_IOC_GETFLAGS, &fl) < 0)
-		return;
-	if ((fl & PROT_FLAGS) && protattr_set(out, fl & PROT_FLAGS) == 0)
-		*prot = fl & PROT_FLAGS;
-	if (!(fl & COPIED_FLAGS) || ioctl(out, FS_IOC_GETFLAGS, &ofl) < 0)
-		return;
-	ofl |= fl & COPIED_FLAGS;
-	ioctl(out, FS_IOC_SETFLAGS, &ofl);
 }
 
 /* Build a copy of the object SRC (an lref, with attributes ST) in the
@@ -269,7 +220,7 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		err = copy_xattrs(in, out);
 		if (err)
 			goto out;
-		copy_flags(in, out, prot);
+		fileattr_copy(in, out, prot);
 		if (fchmod(out, real_mode) < 0) {
 			err = -errno;
 			goto out;
@@ -289,7 +240,9 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		err = 0;
 		fd_path_at(fs.workfd, tmp, dpath, sizeof(dpath));
 		oref_path(src, spath, sizeof(spath));
-		copy_xattrs_path(spath, !src->name[0], dpath);
+		err = copy_xattrs_path(spath, !src->name[0], dpath);
+		if (err)
+			goto out;
 		if (type != S_IFLNK && fchmodat(fs.workfd, tmp, real_mode, 0) < 0) {
 			err = -errno;
 			goto out;

@@ -19,7 +19,7 @@
  * an immutable or append-only inode, for lower objects (their real
  * flags, one statx) and upper ones (the marker). A copy-up carries the
  * flags of a lower object, the sync and noatime ones to the real copy
- * (copyup.c). */
+ * (fileattr_copy()). */
 #include "config.h"
 
 #include <errno.h>
@@ -36,6 +36,24 @@
 
 #define PROT_FLAGS	(FS_IMMUTABLE_FL | FS_APPEND_FL)
 
+/* Inode flags a copy keeps, as the kernel's copy-up does: from the
+ * object IN to its copy OUT, sync and noatime on the real copy;
+ * immutable and append-only in its marker, returned in *PROT for the
+ * node to know. Flags are a nicety where the file systems have none. */
+void fileattr_copy(int in, int out, unsigned int *prot)
+{
+	const unsigned int copied = FS_SYNC_FL | FS_NOATIME_FL;
+	unsigned int fl, ofl;
+
+	if (ioctl(in, FS_IOC_GETFLAGS, &fl) < 0)
+		return;
+	if ((fl & PROT_FLAGS) && protattr_set(out, fl & PROT_FLAGS) == 0)
+		*prot = fl & PROT_FLAGS;
+	if (!(fl & copied) || ioctl(out, FS_IOC_GETFLAGS, &ofl) < 0)
+		return;
+	ofl |= fl & copied;
+	ioctl(out, FS_IOC_SETFLAGS, &ofl);
+}
 
 /* The marker of the object FD (an O_PATH one too), or with FD < 0 of
  * the object PATH names without following it, as FS_*_FL. */

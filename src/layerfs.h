@@ -334,9 +334,37 @@ int copyup(struct node *n, unsigned flags);
 int copyup_tree(struct node *dir);
 char *staging_name(char *buf, size_t len);
 int copy_xattrs(int src, int dst);
+int restore_dir_times(int dirfd, const struct stat *st);
+
+/* ---- xattrs of real objects (xattr_io.c) ---- */
+
+/* An object: by descriptor FD when PATH is NULL, else by PATH, whose
+ * last symlink is followed when FOLLOW is set. */
+struct xobj {
+	int fd;
+	const char *path;
+	bool follow;
+};
+
+/* The names of an object's xattrs: LEN bytes at LIST, NUL-separated. */
+struct xnames {
+	char *list;
+	ssize_t len;
+	char small[512];
+};
+
+#define xnames_each(x, name) \
+	for (const char *name = (x)->list; name < (x)->list + (x)->len; \
+	     name += strlen(name) + 1)
+
+int xnames_read(struct xnames *x, const struct xobj *o);
+void xnames_free(struct xnames *x);
+ssize_t xattr_value(const struct xobj *o, const char *name, char **buf, size_t *cap);
+int xattrs_copy(const struct xobj *src, const struct xobj *dst,
+		bool (*keep)(const char *name),
+		bool (*fatal)(const char *name, int err));
 int xattrs_copy_fd(int src, int dst, bool (*keep)(const char *name),
 		   bool (*fatal)(const char *name, int err));
-int restore_dir_times(int dirfd, const struct stat *st);
 
 /* ---- whiteouts and opaque markers (whiteout.c) ---- */
 
@@ -421,6 +449,7 @@ enum prot_op {
 };
 int prot_check(struct node *n, enum prot_op op);
 int protattr_set(int fd, unsigned int fl);
+void fileattr_copy(int in, int out, unsigned int *prot);
 unsigned int protattr_get(int fd, const char *path);
 unsigned int prot_flags(struct node *n);
 bool prot_append_only(struct node *n);

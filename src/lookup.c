@@ -67,8 +67,8 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 		"trusted.overlay.opaque", "user.overlay.opaque",
 		"user.fuseoverlayfs.opaque",
 	};
-	char small[512], *list = small;
-	ssize_t len;
+	struct xobj dir = { .fd = dirfd };
+	struct xnames x;
 	struct stat st;
 	bool impure;
 
@@ -77,38 +77,30 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 	if (m)
 		memset(m, 0, sizeof(*m));
 
-	len = flistxattr(dirfd, list, sizeof(small));
-	if (len < 0 && errno == ERANGE) {
-		len = flistxattr(dirfd, NULL, 0);
-		if (len > 0) {
-			list = xmalloc((size_t)len);
-			len = flistxattr(dirfd, list, (size_t)len);
-		}
-	}
-	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
-		const char *x = list + off;
+	xnames_read(&x, &dir);
+	xnames_each(&x, name) {
 		char val[8];
 		ssize_t vlen;
 
-		if (strncmp(x, "trusted.overlay.", 16) && strncmp(x, "user.overlay.", 13) &&
-		    strncmp(x, "user.fuseoverlayfs.", 19))
+		if (strncmp(name, "trusted.overlay.", 16) && strncmp(name, "user.overlay.", 13) &&
+		    strncmp(name, "user.fuseoverlayfs.", 19))
 			continue;
-		if (!strcmp(x, "trusted.overlay.whiteouts") ||
-		    !strcmp(x, "user.overlay.whiteouts")) {
+		if (!strcmp(name, "trusted.overlay.whiteouts") ||
+		    !strcmp(name, "user.overlay.whiteouts")) {
 			*xwhiteouts = true;
 			continue;
 		}
-		if (m && (!strcmp(x, "trusted.overlay.protattr") ||
-			  !strcmp(x, "user.overlay.protattr"))) {
+		if (m && (!strcmp(name, "trusted.overlay.protattr") ||
+			  !strcmp(name, "user.overlay.protattr"))) {
 			m->protattr = true;
 			continue;
 		}
-		if (m && (!strcmp(x, "trusted.overlay.redirect") ||
-			  !strcmp(x, "user.overlay.redirect"))) {
+		if (m && (!strcmp(name, "trusted.overlay.redirect") ||
+			  !strcmp(name, "user.overlay.redirect"))) {
 			m->redirect = true;
 			continue;
 		}
-		if (m && origin_xattr_name(x, &impure)) {
+		if (m && origin_xattr_name(name, &impure)) {
 			if (impure)
 				m->impure = true;
 			else
@@ -116,14 +108,13 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 			continue;
 		}
 		for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-			if (strcmp(x, names[i]))
+			if (strcmp(name, names[i]))
 				continue;
-			vlen = fgetxattr(dirfd, x, val, sizeof(val));
+			vlen = fgetxattr(dirfd, name, val, sizeof(val));
 			opaque_value(val, vlen, opaque, xwhiteouts);
 		}
 	}
-	if (list != small)
-		free(list);
+	xnames_free(&x);
 	if (want_opaque && fstatat(dirfd, OPQ_MARKER, &st, AT_SYMLINK_NOFOLLOW) == 0)
 		*opaque = true;
 	return 0;

@@ -160,31 +160,24 @@ bool origin_dir_impure(int dirfd)
 void origin_child_records(int dirfd, const char *name, ino_t own, ino_t *shown,
 			  bool *protattr)
 {
-	char path[PATH_MAX], small[256], *list = small, val[48];
-	ssize_t len;
+	char path[PATH_MAX], val[48];
+	struct xobj o = { .path = path };
+	struct xnames x;
 
 	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
 		return;
-	len = llistxattr(path, list, sizeof(small));
-	if (len < 0 && errno == ERANGE) {
-		len = llistxattr(path, NULL, 0);
-		if (len > 0) {
-			list = xmalloc((size_t)len);
-			len = llistxattr(path, list, (size_t)len);
-		}
-	}
-	for (ssize_t off = 0; len > 0 && off < len; off += (ssize_t)strlen(list + off) + 1) {
-		const char *x = list + off;
+	xnames_read(&x, &o);
+	xnames_each(&x, xname) {
 		bool impure;
 
-		if (!strcmp(x, "trusted.overlay.protattr") || !strcmp(x, "user.overlay.protattr")) {
+		if (!strcmp(xname, "trusted.overlay.protattr") ||
+		    !strcmp(xname, "user.overlay.protattr")) {
 			*protattr = true;
-		} else if (origin_xattr_name(x, &impure) && !impure) {
-			ssize_t vlen = lgetxattr(path, x, val, sizeof(val));
+		} else if (origin_xattr_name(xname, &impure) && !impure) {
+			ssize_t vlen = lgetxattr(path, xname, val, sizeof(val));
 
 			parse(val, vlen, own, shown);
 		}
 	}
-	if (list != small)
-		free(list);
+	xnames_free(&x);
 }
