@@ -174,8 +174,14 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 		goto out_fd;
 	}
 	override_apply(0, pfd, name, st);
-	*out = node_find_or_insert(parent, name, st, ls,
-				   staged && o->type == S_IFDIR, NULL);
+	if (o->type == 0 && node_adopt(o->src, parent, name)) {
+		/* the first name of an O_TMPFILE file */
+		lset_free(ls);
+		*out = o->src;
+	} else {
+		*out = node_find_or_insert(parent, name, st, ls,
+					   staged && o->type == S_IFDIR, NULL);
+	}
 	fix_stat(*out, st);
 	/* a new object carries no xattr unless it inherited a default ACL
 	 * or an LSM labelled it: spare the first getxattr its listxattr */
@@ -272,23 +278,14 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	reply_created(req, err, n, &st);
 }
 
-void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
-		mode_t mode, struct fuse_file_info *fi)
+/* Answer a CREATE with the new file N (attributes ST), open on FD. */
+void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
+		       int fd, struct fuse_file_info *fi)
 {
-	struct new_obj o = { .type = S_IFREG, .mode = mode,
-			     .open_flags = io_flags(fi->flags) };
 	struct fuse_entry_param e;
 	struct fhandle *fh;
-	struct node *n = NULL;
-	struct stat st;
-	int fd = -1, err;
 
-	err = create_obj(req, node_from_id(parent), name, &o, &n, &st, &fd);
-	if (err) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	fill_entry(&e, n, &st);
+	fill_entry(&e, n, st);
 	if (fs.noopen) {
 		/* Once the kernel opens files itself it sends no RELEASE, not
 		 * even for created ones: reach this one per request too. */
@@ -307,6 +304,27 @@ void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fh->node = n;
 	pthread_mutex_init(&fh->lock, NULL);
 	reply_opened(req, fi, fh, &e);
+}
+
+void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode, struct fuse_file_info *fi)
+{
+	struct new_obj o = { .type = S_IFREG, .mode = mode,
+			     .open_flags = io_flags(fi->flags) };
+	struct node *n = NULL;
+	struct stat st;
+	int fd = -1, err;
+
+	if (req_tmpfile()) {
+		tmpfile_create(req, node_from_id(parent), mode, fi);
+		return;
+	}
+	err = create_obj(req, node_from_id(parent), name, &o, &n, &st, &fd);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
+	reply_create_open(req, n, &st, fd, fi);
 }
 
 /* A name left the merged view (the node was pinned before, so it can

@@ -179,6 +179,8 @@ struct lset {
 #define NODE_ORIGIN	0x80
 /* Found by following a redirect (lookup.c). */
 #define NODE_REDIRECTED	0x100
+/* Made with O_TMPFILE and not linked yet (tmpfile.c). */
+#define NODE_TMPFILE	0x200
 
 struct node {
 	struct node *hnext;
@@ -237,6 +239,9 @@ void node_lock(struct node *n);
 void node_unlock(struct node *n);
 void node_put(struct node *n);
 void node_forget(struct node *n, uint64_t nlookup);
+struct node *node_new_unnamed(struct node *parent, const struct stat *st,
+			      struct lset *ls);
+bool node_adopt(struct node *n, struct node *parent, const char *name);
 struct node *node_find_or_insert(struct node *parent, const char *name,
 				 const struct stat *st, struct lset *ls,
 				 bool opaque, bool *reused);
@@ -391,6 +396,11 @@ void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_ino_t newparent, const char *newname, unsigned int flags);
 void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi);
+void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
+		       int fd, struct fuse_file_info *fi);
+/* tmpfile.c */
+void tmpfile_create(fuse_req_t req, struct node *dir, mode_t mode,
+		    struct fuse_file_info *fi);
 void lfs_readlink(fuse_req_t req, fuse_ino_t ino);
 
 /* ---- files (file.c) ---- */
@@ -542,5 +552,6 @@ bool session_kernel_passthrough(void);
 void session_want_passthrough(void);
 void session_reply_backing(int backing);
 bool req_kill_suidgid(void);
+bool req_tmpfile(void);
 
 #endif

@@ -339,6 +339,44 @@ struct node *node_find_or_insert(struct node *parent, const char *name,
 	return n;
 }
 
+/* A node for an upper file made with O_TMPFILE in PARENT's directory:
+ * no name, and not found by lookups, until a link gives it one
+ * (node_adopt()). One kernel lookup reference is taken. */
+struct node *node_new_unnamed(struct node *parent, const struct stat *st,
+			      struct lset *ls)
+{
+	struct node *n = node_alloc(parent, "", st, ls);
+
+	node_flag_set(n, NODE_UNLINKED | NODE_TMPFILE);
+	pthread_mutex_lock(&table_lock);
+	n->nlookup = 1;
+	parent->refs++;
+	pthread_mutex_unlock(&table_lock);
+	return n;
+}
+
+/* N, made with O_TMPFILE, was just linked as NAME in PARENT: it is that
+ * name's node from now on, as the kernel keeps one inode for both. One
+ * kernel lookup reference is added. False when N is not such a node,
+ * or already has a name. */
+bool node_adopt(struct node *n, struct node *parent, const char *name)
+{
+	node_lock(n);
+	if (!node_has(n, NODE_TMPFILE)) {
+		node_unlock(n);
+		return false;
+	}
+	node_flag_clear(n, NODE_TMPFILE);
+	node_set_parent_name(n, parent, name);
+	node_unlock(n);
+	pthread_mutex_lock(&table_lock);
+	node_flag_clear(n, NODE_UNLINKED);
+	hash_insert(n);
+	n->nlookup++;
+	pthread_mutex_unlock(&table_lock);
+	return true;
+}
+
 /* The top-most real object changed (copy-up): file the node under the new
  * key and remember the inode number shown for it. */
 void node_rekey(struct node *n, const struct stat *st)

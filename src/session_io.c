@@ -1,5 +1,5 @@
-/* What libfuse 3.14 does not pass on: FUSE_HANDLE_KILLPRIV_V2 and
- * FUSE_PASSTHROUGH (Linux 5.11 and 6.9).
+/* What libfuse 3.14 does not pass on: FUSE_HANDLE_KILLPRIV_V2,
+ * FUSE_PASSTHROUGH (Linux 5.11 and 6.9) and FUSE_TMPFILE (6.1).
  *
  * Without the first the kernel asks us for security.capability before
  * every write(2) to a file (a round trip each), and reads the mode back
@@ -9,6 +9,8 @@
  * FUSE_OPEN_KILL_SUIDGID. The capability xattr needs nothing from us: the
  * real file system drops it when the daemon writes, truncates or chowns.
  * The second lets an open reply name a backing file (passthrough.c).
+ * The third is an open(O_TMPFILE): its arguments and reply are those of
+ * a CREATE, so it reaches lfs_create() as one, marked (tmpfile.c).
  *
  * libfuse 3.14 offers neither in its INIT reply, shows us none of those
  * request flags and has no field for a backing id, so the session reads
@@ -42,10 +44,12 @@
 #define INIT_OUT_STACK_DEPTH	36
 #define OPEN_OUT_FLAGS		8	/* and in fuse_open_out */
 #define OPEN_OUT_BACKING_ID	12
+#define K_FUSE_TMPFILE		51	/* opcode */
 
 static __thread bool tl_kill;		/* this request must clear set-id bits */
 static __thread uint64_t tl_init_unique;	/* the INIT being answered, or 0 */
 static __thread int tl_backing;		/* passthrough id for the open reply */
+static __thread bool tl_tmpfile;	/* this CREATE is an O_TMPFILE open */
 static uint64_t kernel_flags;		/* what the kernel's INIT offered */
 static bool want_killpriv;		/* set by lfs_init() */
 static bool want_passthrough;
@@ -107,6 +111,11 @@ bool req_kill_suidgid(void)
 	return tl_kill;
 }
 
+bool req_tmpfile(void)
+{
+	return tl_tmpfile;
+}
+
 void session_want_killpriv_v2(void)
 {
 	want_killpriv = true;
@@ -128,9 +137,9 @@ void session_reply_backing(int backing)
 	tl_backing = backing;
 }
 
-static void note_request(const void *buf, size_t len)
+static void note_request(void *buf, size_t len)
 {
-	const struct fuse_in_header *h = buf;
+	struct fuse_in_header *h = buf;
 	const void *arg = h + 1;
 	size_t alen = len - sizeof(*h);
 
@@ -162,6 +171,10 @@ static void note_request(const void *buf, size_t len)
 			tl_kill = ((const struct fuse_open_in *)arg)->open_flags &
 				  FUSE_OPEN_KILL_SUIDGID;
 		break;
+	case K_FUSE_TMPFILE:
+		h->opcode = FUSE_CREATE;
+		tl_tmpfile = true;
+		break;
 	}
 }
 
@@ -173,6 +186,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	walker_done();
 	n = read(fd, buf, len);
 	tl_kill = false;
+	tl_tmpfile = false;
 	if (n >= (ssize_t)sizeof(struct fuse_in_header))
 		note_request(buf, (size_t)n);
 	return n;

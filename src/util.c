@@ -85,7 +85,8 @@ int fd_path_at(int dirfd, const char *name, char *buf, size_t len)
 
 /* New objects are created by the daemon and then handed to the caller
  * (mapped to disk ids); a setgid parent passes on its group and, to
- * directories, its bit. PARENT_ST is the parent's logical attributes. */
+ * directories, its bit. PARENT_ST is the parent's logical attributes.
+ * An empty NAME means DIRFD itself (an O_TMPFILE file). */
 int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 		    const struct stat *parent_st, bool isdir)
 {
@@ -102,7 +103,7 @@ int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 		gid = OVERFLOW_ID;
 	if (sgid)
 		gid = parent_st->st_gid;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH)) < 0)
 		return -errno;
 	mode = st.st_mode & 07777;
 	if (isdir && sgid)
@@ -117,7 +118,8 @@ int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 		err = 0;
 	}
 	if (!err && !fs.override_xattr && mode != (st.st_mode & 07777) &&
-	    !S_ISLNK(st.st_mode) && fchmodat(dirfd, name, mode, 0) < 0)
+	    !S_ISLNK(st.st_mode) &&
+	    (name[0] ? fchmodat(dirfd, name, mode, 0) : fchmod(dirfd, mode)) < 0)
 		err = -errno;
 	return err;
 }

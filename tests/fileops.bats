@@ -286,3 +286,48 @@ load helpers
 	run dd if="$T/patch" of="$M/low" bs=100 count=1 oflag=direct conv=notrunc status=none
 	[ "$status" -ne 0 ] || fail "a 100-byte O_DIRECT write succeeded"
 }
+
+@test "fileops: O_TMPFILE in a lower directory: unnamed in the upper copy, named by linkat, kept across a remount" {
+	mkdir "$L1/d"
+	echo low >"$L1/d/f"
+	for opt in "" noopen; do
+		rm -rf "$U" "$W"
+		mkdir "$U" "$W"
+		mount_layerfs "$opt"
+		run -0 "$FSOPS" tmpfile "$M/d" 0640 hidden
+		eq "$output" "nlink=0 mode=0640 uid=0 gid=0" "${opt:-default}"
+		eq "$(names "$M/d")" f "an unlinked O_TMPFILE file is not listed (${opt:-default})"
+		[ -d "$U/d" ] || fail "the directory was not copied up (${opt:-default})"
+		eq "$(find "$U/d" "$W" -type f ! -name layerfs.lock | wc -l)" 0 "left behind"
+		run -0 "$FSOPS" tmpfile "$M/d" 0600 "before " "$M/d/named" after
+		eq "$output" "nlink=0 mode=0600 uid=0 gid=0
+linked nlink=1" "${opt:-default}"
+		eq "$(cat "$M/d/named")" "before after" "written before and after the link"
+		eq "$(names "$M/d")" "f named"
+		eq "$(sf %h "$M/d/named")" 1
+		unmount_layerfs "$M"
+		eq "$(cat "$U/d/named")" "before after" "on disk"
+		mount_layerfs "$opt"
+		eq "$(cat "$M/d/named")" "before after" "after a remount"
+		unmount_layerfs "$M"
+	done
+}
+
+@test "fileops: O_TMPFILE: O_EXCL forbids the link, the umask and a setgid directory apply, no upper is EROFS" {
+	mkdir "$L1/d" "$L1/sg"
+	chown 0:7 "$L1/sg"
+	chmod 2775 "$L1/sg"
+	mount_layerfs
+	# an O_EXCL file may never be linked; the kernel says ENOENT
+	run -1 "$FSOPS" tmpfile "$M/d" 0644 x excl "$M/d/x"
+	eq "${lines[-1]}" ENOENT
+	[ ! -e "$M/d/x" ] || fail "O_EXCL O_TMPFILE file was linked"
+	run -0 sh -c "umask 077; '$FSOPS' tmpfile '$M/d' 0666 x '$M/d/masked'"
+	eq "$(sf %a "$M/d/masked")" 600 "umask"
+	run -0 "$FSOPS" tmpfile "$M/sg" 0644 x "$M/sg/g"
+	eq "$(sf %g "$M/sg/g")" 7 "group of a setgid directory"
+	expect_errno ENOTDIR tmpfile "$M/d/masked" 0644 x
+	unmount_layerfs "$M"
+	mount_ro
+	expect_errno EROFS tmpfile "$M/d" 0644 x
+}

@@ -440,3 +440,15 @@ again"
 	ns_umount "$R/mnt"
 	chattr -a "$R/lower/app"
 }
+
+@test "rootless: unshare -Urm: O_TMPFILE files are made in the upper, owned by the caller, and linked by name" {
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	run -0 in_ns "$FSOPS" tmpfile "$R/mnt/d" 0640 "made " "$R/mnt/d/t" linked
+	eq "$output" "nlink=0 mode=0640 uid=0 gid=0
+linked nlink=1"
+	eq "$(in_ns stat -c '%u:%g %a %h' "$R/mnt/d/t")" "0:0 640 1"
+	eq "$(in_ns cat "$R/mnt/d/t")" "made linked"
+	eq "$(cat "$R/upper/d/t")" "made linked" "on disk"
+	eq "$(stat -c '%u:%g' "$R/upper/d/t")" "$NS_UID:$NS_GID" "the user owns the file"
+	ns_umount "$R/mnt"
+}

@@ -734,6 +734,37 @@ static int cmd_fill(char **argv)
 	return 0;
 }
 
+/* tmpfile DIR MODE TEXT [LINK [MORE]]: open(O_TMPFILE) in DIR, write
+ * TEXT, print "nlink=N mode=0M uid=U gid=G"; with LINK, give the file
+ * that name through /proc/self/fd, write MORE after it and print the
+ * link count again ("linked nlink=N"); with LINK "excl", open with
+ * O_EXCL and try to link it as MORE */
+static int cmd_tmpfile(int n, char **argv)
+{
+	int excl = n >= 4 && !strcmp(argv[3], "excl");
+	int fd = open_path(argv[0], O_TMPFILE | O_RDWR | (excl ? O_EXCL : 0),
+			   (mode_t)strtoul(argv[1], NULL, 8));
+	char proc[64];
+	struct stat st;
+
+	if (write(fd, argv[2], strlen(argv[2])) < 0 || fstat(fd, &st) < 0)
+		die();
+	printf("nlink=%lu mode=0%o uid=%u gid=%u\n", (unsigned long)st.st_nlink,
+	       (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid);
+	if (n < 4)
+		return 0;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, excl ? argv[4] : argv[3],
+		   AT_SYMLINK_FOLLOW) < 0)
+		die();
+	if (n >= 5 && !excl && write(fd, argv[4], strlen(argv[4])) < 0)
+		die();
+	if (fstat(fd, &st) < 0)
+		die();
+	printf("linked nlink=%lu\n", (unsigned long)st.st_nlink);
+	return 0;
+}
+
 /* writeat PATH OFFSET TEXT: pwrite without truncating */
 static int cmd_writeat(char **argv)
 {
@@ -906,6 +937,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "open")) { NEED(2); return cmd_open(a); }
 	if (!strcmp(c, "holdopen")) { NEED(5); return cmd_holdopen(a); }
 	if (!strcmp(c, "fill")) { NEED(3); return cmd_fill(a); }
+	if (!strcmp(c, "tmpfile")) { NEED(3); return cmd_tmpfile(n, a); }
 	usage();
 	return 2;
 }
