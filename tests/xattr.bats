@@ -103,6 +103,17 @@ load helpers
 	eq "$(getfattr -h --only-values -n trusted.low "$M/lsl2")" l
 	eq "$(getfattr -h --only-values -n trusted.b "$U/lsl2")" 2 "on disk"
 	eq "$(readlink "$M/lsl2")" target
+	# and one unlinked while a descriptor holds it
+	ln -s target "$M/gone"
+	setfattr -h -n trusted.g -v 3 "$M/gone"
+	run -0 python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_PATH | os.O_NOFOLLOW)
+os.unlink(sys.argv[1])
+p = "/proc/self/fd/%d" % fd
+os.setxattr(p, "trusted.h", b"4")
+print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode())' "$M/gone"
+	eq "$output" "3 4" "xattrs of an unlinked symlink"
 }
 
 @test "xattr: overlay-private xattrs cannot be set through the mount" {
