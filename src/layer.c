@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -28,6 +29,57 @@ static int open_layer_dir(const char *what, const char *path, struct stat *st)
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/* The kernel's overlay reads its lower layers through private mounts,
+ * read-only and noatime: reading through the overlay never writes to a
+ * layer, not even an access time, and image layers shared by many
+ * containers stay as they were. Do the same with a detached copy of the
+ * layer's mount (open_tree, mount_setattr), which root may make, and the
+ * owner of a mount namespace unless the mount's atime setting is locked
+ * (mounts a user namespace inherited). Returns a descriptor of the layer
+ * root through that mount, or -1 where it cannot be made; lower files
+ * and directories are then opened O_NOATIME where the daemon may
+ * (layer_wants_noatime()). */
+static int private_lower_mount(int fd)
+{
+	struct mount_attr attr = {
+		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME,
+		.attr_clr = MOUNT_ATTR__ATIME,
+	};
+	int mfd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+				    AT_EMPTY_PATH | AT_RECURSIVE);
+	int rfd;
+
+	if (mfd < 0)
+		return -1;
+	if (mount_setattr(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {
+		close(mfd);
+		return -1;
+	}
+	/* a plain O_RDONLY descriptor, as every layer root is */
+	rfd = openat(mfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(mfd);
+	return rfd;
+}
+
+/* Reading LAYER through the daemon's own descriptors must not change
+ * access times, and its mount does not see to that: open with
+ * open_noatime(). */
+bool layer_wants_noatime(int layer)
+{
+	return layer > 0 && !fs.layers[layer].noatime;
+}
+
+/* openat() with O_NOATIME where the daemon may use it (it owns the file
+ * or holds CAP_FOWNER over its owner), without it elsewhere. */
+int open_noatime(int dirfd, const char *name, int flags)
+{
+	int fd = openat(dirfd, name, flags | O_NOATIME);
+
+	if (fd < 0 && errno == EPERM)
+		fd = openat(dirfd, name, flags);
 	return fd;
 }
 
@@ -124,7 +176,7 @@ int layers_open(struct fs *f, struct config *cfg)
 	struct stat st, wst;
 	struct statvfs sv;
 	dev_t devs[64];
-	int ndevs = 0;
+	int ndevs = 0, fd;
 
 	f->cfg = cfg;
 	f->nlayers = 1 + cfg->nlower;
@@ -139,6 +191,12 @@ int layers_open(struct fs *f, struct config *cfg)
 		l->fd = open_layer_dir("lowerdir", l->path, &st);
 		if (l->fd < 0)
 			return -1;
+		fd = private_lower_mount(l->fd);
+		if (fd >= 0) {
+			close(l->fd);
+			l->fd = fd;
+			l->noatime = true;
+		}
 		l->dev = st.st_dev;
 		l->present = true;
 	}

@@ -88,6 +88,7 @@ struct layer {
 	dev_t dev;
 	int fsidx;		/* index of the layer's filesystem among all */
 	bool present;
+	bool noatime;		/* reached through a private read-only, noatime mount */
 	const char *override_xattr;	/* owner/mode overrides are read from it */
 };
 
@@ -124,6 +125,8 @@ extern struct fs fs;
 int layers_open(struct fs *f, struct config *cfg);
 int staging_prepare(struct fs *f);
 int proc_open(struct fs *f);
+bool layer_wants_noatime(int layer);
+int open_noatime(int dirfd, const char *name, int flags);
 void layers_close(struct fs *f);
 
 /* ---- nodes (node.c) ---- */

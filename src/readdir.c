@@ -160,7 +160,9 @@ unsigned char dentry_list_type(struct dentry_list *l, size_t i)
 static int list_layer(struct dentry_list *l, struct nameset *seen,
 		      const struct lref *r, bool merged, bool impure, char *buf)
 {
-	int fd = openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = layer_wants_noatime(r->layer) ?
+		 open_noatime(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
+		 openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int err = 0;
 
 	if (fd < 0)

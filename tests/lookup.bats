@@ -160,6 +160,36 @@ load helpers
 	eq "$(stat -c '%F %s' "$M/l")" "symbolic link 9"
 }
 
+@test "lookup: reading lower layers never changes them, access times included (a private read-only, noatime mount), with and without noopen" {
+	mkdir -p "$L1/d" "$L2/e"
+	echo f >"$L1/f"
+	echo g >"$L1/g"
+	echo h >"$L2/h"
+	ln "$L1/f" "$L1/f2"
+	ln -s f "$L1/sl"
+	echo x >"$L1/d/x"
+	echo y >"$L2/e/y"
+	local p
+	for opt in "" noopen; do
+		for p in "$L1/f" "$L1/g" "$L2/h" "$L1/sl" "$L1/d" "$L1/d/x" "$L2/e" "$L2/e/y"; do
+			touch -h -d @1000000000 "$p"
+		done
+		rm -rf "$U" "$W"
+		mkdir "$U" "$W"
+		mount_layerfs "$opt"
+		cat "$M/f" "$M/h" "$M/d/x" "$M/e/y" >/dev/null
+		readlink "$M/sl" >/dev/null
+		ls -l "$M/d" "$M/e" "$M" >/dev/null
+		find "$M" -type f -exec cat {} + >/dev/null
+		# a copy-up reads the file, and every name of it
+		chmod 600 "$M/g" "$M/f2"
+		eq "$(stat -c %X "$M/f" "$M/d" "$M/e/y" | sort -u)" 1000000000 "shown (${opt:-default})"
+		unmount_layerfs "$M"
+		eq "$(stat -c %X "$L1/f" "$L1/g" "$L2/h" "$L1/sl" "$L1/d" "$L1/d/x" "$L2/e" "$L2/e/y" | sort -u)" \
+			1000000000 "on disk (${opt:-default})"
+	done
+}
+
 @test "lookup: read-only mount of several lowers merges the same way" {
 	mkdir "$L1/d" "$L2/d"
 	echo 1 >"$L1/d/a"

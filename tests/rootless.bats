@@ -452,3 +452,19 @@ linked nlink=1"
 	eq "$(stat -c '%u:%g' "$R/upper/d/t")" "$NS_UID:$NS_GID" "the user owns the file"
 	ns_umount "$R/mnt"
 }
+
+@test "rootless: unshare -Urm: reading lower files and directories, and copying them up, leaves their access times alone" {
+	local p
+	echo f >"$R/lower/af"
+	echo g >"$R/lower/ag"
+	chown "$NSUSER:" "$R/lower/af" "$R/lower/ag"
+	for p in "$R/lower/af" "$R/lower/ag" "$R/lower/d"; do
+		touch -d @1000000000 "$p"
+	done
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	in_ns cat "$R/mnt/af" >/dev/null
+	in_ns ls -l "$R/mnt/d" >/dev/null
+	in_ns chmod 600 "$R/mnt/ag"
+	ns_umount "$R/mnt"
+	eq "$(stat -c %X "$R/lower/af" "$R/lower/ag" "$R/lower/d" | sort -u)" 1000000000
+}

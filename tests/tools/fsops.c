@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -765,6 +767,52 @@ static int cmd_tmpfile(int n, char **argv)
 	return 0;
 }
 
+/* watchaccess READYFILE SECONDS PATH...: watch each PATH for reads of
+ * itself (IN_ACCESS: read(2) of a file, getdents of a directory, by
+ * anyone, with O_NOATIME too); create READYFILE once watching, then for
+ * SECONDS print each PATH the first time it is read */
+static int cmd_watchaccess(int n, char **argv)
+{
+	int fd = inotify_init1(IN_CLOEXEC), i, wds[64] = { 0 }, seen[64] = { 0 };
+	int count = n - 2 < 64 ? n - 2 : 64;
+	long deadline = (long)time(NULL) + strtol(argv[1], NULL, 0);
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	if (fd < 0)
+		die();
+	for (i = 0; i < count; i++) {
+		wds[i] = inotify_add_watch(fd, argv[2 + i], IN_ACCESS);
+		if (wds[i] < 0)
+			die();
+	}
+	i = open(argv[0], O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+	if (i < 0)
+		die();
+	close(i);
+	while ((long)time(NULL) < deadline) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		ssize_t len;
+		char *at;
+
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		len = read(fd, buf, sizeof(buf));
+		if (len <= 0)
+			die();
+		for (at = buf; at < buf + len; ) {
+			const struct inotify_event *ev = (const void *)at;
+
+			for (i = 0; i < count; i++)
+				if (wds[i] == ev->wd && !ev->len && !seen[i]) {
+					seen[i] = 1;
+					printf("%s\n", argv[2 + i]);
+				}
+			at += sizeof(*ev) + ev->len;
+		}
+	}
+	return 0;
+}
+
 /* writeat PATH OFFSET TEXT: pwrite without truncating */
 static int cmd_writeat(char **argv)
 {
@@ -938,6 +986,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "holdopen")) { NEED(5); return cmd_holdopen(a); }
 	if (!strcmp(c, "fill")) { NEED(3); return cmd_fill(a); }
 	if (!strcmp(c, "tmpfile")) { NEED(3); return cmd_tmpfile(n, a); }
+	if (!strcmp(c, "watchaccess")) { NEED(3); return cmd_watchaccess(n, a); }
 	usage();
 	return 2;
 }
