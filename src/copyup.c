@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
@@ -291,21 +292,101 @@ static int rename_into_place(const char *tmp, int parent_fd, const char *name,
 	return renameat(fs.workfd, tmp, parent_fd, name);
 }
 
+/* Lower hard links met while a directory tree is copied up to be moved
+ * (copyup_tree()): the first name met is copied, the others become links
+ * to that copy, so the moved tree keeps its links, as mv(1) keeps them
+ * when the kernel's overlay makes it copy the tree. Only the thread doing
+ * the copy sees the table. */
+struct tree_link {
+	dev_t dev;
+	ino_t ino;
+	int fd;			/* O_PATH, the first copy */
+	unsigned prot;
+};
+
+struct tree_links {
+	struct tree_link *v;
+	size_t n, cap;
+};
+
+static __thread struct tree_links *tl_links;
+
+static struct tree_link *tree_link_find(const struct stat *st)
+{
+	for (size_t i = 0; tl_links && i < tl_links->n; i++)
+		if (tl_links->v[i].dev == st->st_dev && tl_links->v[i].ino == st->st_ino)
+			return &tl_links->v[i];
+	return NULL;
+}
+
+static void tree_link_add(const struct stat *st, int fd, unsigned prot)
+{
+	struct tree_links *t = tl_links;
+	int keep = dup(fd);
+
+	if (keep < 0)
+		return;
+	if (t->n == t->cap) {
+		t->cap = t->cap ? 2 * t->cap : 16;
+		t->v = realloc(t->v, t->cap * sizeof(*t->v));
+		if (!t->v)
+			abort();
+	}
+	t->v[t->n++] = (struct tree_link){ st->st_dev, st->st_ino, keep, prot };
+}
+
+/* NAME in PARENT_FD, a new link to the copy L; as copyup_obj(). */
+static int link_copy(const struct tree_link *l, int parent_fd, const char *name,
+		     int *newfd, struct stat *nst, unsigned *prot)
+{
+	char path[64];
+	struct stat pst;
+	int fd;
+
+	if (fstat(parent_fd, &pst) < 0)
+		return -errno;
+	if (linkat(AT_FDCWD, fd_path(l->fd, path, sizeof(path)), parent_fd, name,
+		   AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, nst) < 0) {
+		int err = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		unlinkat(parent_fd, name, 0);
+		return err;
+	}
+	restore_dir_times(parent_fd, &pst);
+	*prot = l->prot;
+	*newfd = fd;
+	return 0;
+}
+
 /* Copy the object behind LS (top-most ref) into the upper directory
  * PARENT_FD under NAME. On success *newfd is the fd kept for it, and
  * *PROT the immutable and append-only flags it kept. The copy records
  * the inode number the object showed (origin.c), except for a file with
- * several links, whose copy is a file apart. */
+ * several links, whose copy is a file apart (or, in a tree copied up to
+ * be moved, a link to the copy of another of its names). */
 static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 		      unsigned flags, int *newfd, struct stat *nst, unsigned *prot)
 {
 	char tmp[64];
 	struct stat st, pst;
+	bool tree_linked;
 	int fd, err;
 
 	err = oref_stat(src, &st);
 	if (err)
 		return err;
+	tree_linked = tl_links && !S_ISDIR(st.st_mode) && st.st_nlink > 1;
+	if (tree_linked) {
+		const struct tree_link *l = tree_link_find(&st);
+
+		if (l)
+			return link_copy(l, parent_fd, name, newfd, nst, prot);
+	}
 	if (fstat(parent_fd, &pst) < 0)
 		return -errno;
 	staging_name(tmp, sizeof(tmp));
@@ -330,6 +411,8 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	}
 	/* the parent's times are part of what was copied, not changed */
 	restore_dir_times(parent_fd, &pst);
+	if (tree_linked)
+		tree_link_add(&st, fd, *prot);
 	*newfd = fd;
 	return 0;
 }
@@ -403,6 +486,44 @@ unlock:
 	return err;
 }
 
+struct inval_job {
+	struct node *parent;
+	char *name;
+};
+
+static void *inval_entry_thread(void *arg)
+{
+	struct inval_job *j = arg;
+
+	fuse_lowlevel_notify_inval_entry(fs.se, node_id(j->parent), j->name,
+					 strlen(j->name));
+	node_put(j->parent);
+	free(j->name);
+	free(j);
+	return NULL;
+}
+
+/* Have the kernel drop its entry NAME in PARENT, from a thread of its
+ * own: the request being served (a rename) may hold PARENT's lock in the
+ * kernel, which the invalidation waits for. */
+static void inval_entry_later(struct node *parent, const char *name)
+{
+	struct inval_job *j = xmalloc(sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+
+	j->parent = node_get(parent);
+	j->name = xstrdup(name);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, inval_entry_thread, j) != 0) {
+		node_put(j->parent);
+		free(j->name);
+		free(j);
+	}
+	pthread_attr_destroy(&attr);
+}
+
 int copyup(struct node *n, unsigned flags)
 {
 	struct node *parent = NULL;
@@ -412,7 +533,7 @@ int copyup(struct node *n, unsigned flags)
 	char *name = NULL;
 	unsigned prot = 0;
 	int err, newfd = -1;
-	bool copied = false, renumbered = false;
+	bool copied = false, renumbered = false, alias = false;
 
 	if (!fs.has_upper)
 		return -EROFS;
@@ -483,7 +604,7 @@ again:
 	if (!node_has(n, NODE_LOWER_LINK) || (prot && !S_ISDIR(n->type)))
 		origin_mark_parent(parent);
 	renumbered = node_has(n, NODE_LOWER_LINK);
-	node_rekey(n, &nst);
+	alias = !node_rekey(n, &nst);
 	node_set_lset(n, nls);
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
@@ -499,6 +620,11 @@ unlock:
 	 * own: the listing the kernel keeps of the parent has the old one */
 	if (renumbered && fs.se)
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(parent), 0, 0);
+	/* the name is a link to a copy another node stands for: the kernel
+	 * must look it up again and meet that node, or the two inodes it
+	 * holds would cache the file's data and size apart */
+	if (alias && fs.se)
+		inval_entry_later(parent, name);
 out:
 	node_put(parent);
 	free(name);
@@ -508,7 +634,7 @@ out:
 /* Make every entry below DIR exist in the upper, so that DIR can be moved
  * without leaving content behind, then make DIR opaque: the upper alone
  * now describes it. */
-int copyup_tree(struct node *dir)
+static int copy_tree(struct node *dir)
 {
 	struct dentry_list *list = NULL;
 	struct lset *ls;
@@ -550,7 +676,7 @@ int copyup_tree(struct node *dir)
 			if (nfd >= 0)
 				close(nfd);
 		} else if (S_ISDIR(child->type)) {
-			err = copyup_tree(child);
+			err = copy_tree(child);
 		} else {
 			err = copyup(child, 0);
 		}
@@ -572,5 +698,19 @@ int copyup_tree(struct node *dir)
 		node_flag_set(dir, NODE_OPAQUE);
 	}
 	node_unlock(dir);
+	return err;
+}
+
+int copyup_tree(struct node *dir)
+{
+	struct tree_links links = { 0 };
+	int err;
+
+	tl_links = &links;
+	err = copy_tree(dir);
+	tl_links = NULL;
+	for (size_t i = 0; i < links.n; i++)
+		close(links.v[i].fd);
+	free(links.v);
 	return err;
 }

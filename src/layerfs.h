@@ -248,7 +248,7 @@ bool node_adopt(struct node *n, struct node *parent, const char *name);
 struct node *node_find_or_insert(struct node *parent, const char *name,
 				 const struct stat *st, struct lset *ls,
 				 bool opaque, bool *reused);
-void node_rekey(struct node *n, const struct stat *st);
+bool node_rekey(struct node *n, const struct stat *st);
 void node_unhash(struct node *n);
 bool node_in_upper(struct node *n);
 int node_upper_fd(struct node *n);

@@ -378,10 +378,14 @@ bool node_adopt(struct node *n, struct node *parent, const char *name)
 }
 
 /* The top-most real object changed (copy-up): file the node under the new
- * key and remember the inode number shown for it. */
-void node_rekey(struct node *n, const struct stat *st)
+ * key and remember the inode number shown for it. False when another
+ * node already stands for the copy (a name of a lower hard link that
+ * became a link to the copy of another name, copyup_tree()): this one
+ * then stays out of the table, so that lookups find the other, and the
+ * caller has the kernel drop the name it holds with this one. */
+bool node_rekey(struct node *n, const struct stat *st)
 {
-	bool lower_link = false;
+	bool lower_link = false, alone = true;
 
 	pthread_mutex_lock(&table_lock);
 	hash_remove(n);
@@ -393,12 +397,14 @@ void node_rekey(struct node *n, const struct stat *st)
 		node_flag_clear(n, NODE_LOWER_LINK);
 		__atomic_store_n(&n->ino, ino_of(0, st), __ATOMIC_RELAXED);
 		lower_link = true;
+		alone = !hash_find(st->st_dev, st->st_ino, n->parent, n->name);
 	}
-	if (!node_has(n, NODE_UNLINKED))
+	if (!node_has(n, NODE_UNLINKED) && alone)
 		hash_insert(n);
 	pthread_mutex_unlock(&table_lock);
 	if (!lower_link)
 		ino_remap_add(st->st_dev, st->st_ino, n->ino);
+	return alone;
 }
 
 /* The node's object left the merged view; a later lookup of an object

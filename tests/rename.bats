@@ -128,6 +128,46 @@ load helpers
 	eq "$(names "$M/dst")" ""
 }
 
+@test "rename: hard links inside a moved lower directory stay links, as mv keeps them; a link to outside the tree does not (default and noopen)" {
+	mkdir -p "$L1/d/sub"
+	echo a >"$L1/d/a"
+	ln "$L1/d/a" "$L1/d/b"
+	ln "$L1/d/a" "$L1/d/sub/c"
+	ln -s tgt "$L1/d/s"
+	ln "$L1/d/s" "$L1/d/s2"
+	echo o >"$L1/out"
+	ln "$L1/out" "$L1/d/o"
+	local opt
+	for opt in "" noopen; do
+		rm -rf "$U" "$W"
+		mkdir "$U" "$W"
+		mount_layerfs "$opt"
+		# the kernel holds nodes of some names, and cached data of b
+		ls -l "$M/d" >/dev/null
+		cat "$M/d/b" "$M/d/a" >/dev/null
+		mv "$M/d" "$M/d2"
+		eq "$(stat -c '%h' "$M/d2/a" "$M/d2/b" "$M/d2/sub/c" | tr '\n' ' ')" "3 3 3 " "${opt:-default}"
+		eq "$(stat -c '%i' "$M/d2/a" "$M/d2/b" "$M/d2/sub/c" | sort -u | wc -l)" 1 "one inode"
+		eq "$(stat -c '%h %i' "$M/d2/s" | cut -d' ' -f1)" 2 "linked symlinks"
+		eq "$(stat -c '%i' "$M/d2/s" "$M/d2/s2" | sort -u | wc -l)" 1
+		echo more >>"$M/d2/a"
+		eq "$(cat "$M/d2/b")" "a
+more" "a write through one name shows through the others (${opt:-default})"
+		eq "$(cat "$M/d2/sub/c")" "a
+more"
+		eq "$(stat -c %s "$M/d2/b")" 7
+		# the name linked to a file outside the tree is a copy of its own
+		eq "$(stat -c '%h' "$M/d2/o" "$M/out" | tr '\n' ' ')" "1 2 "
+		eq "$(stat -c %h "$U/d2/a")" 3 "links on disk"
+		unmount_layerfs "$M"
+		mount_layerfs "$opt"
+		echo again >>"$M/d2/sub/c"
+		eq "$(tail -n 1 "$M/d2/b")" again "after a remount"
+		unmount_layerfs "$M"
+		eq "$(cat "$L1/d/a")" a "the lower file"
+	done
+}
+
 @test "rename: RENAME_NOREPLACE fails with EEXIST on an existing target" {
 	echo a >"$L1/a"
 	echo b >"$L2/b"
