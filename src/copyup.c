@@ -5,7 +5,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
@@ -292,85 +291,14 @@ static int rename_into_place(const char *tmp, int parent_fd, const char *name,
 	return renameat(fs.workfd, tmp, parent_fd, name);
 }
 
-/* Lower hard links met while a directory tree is copied up to be moved
- * (copyup_tree()): the first name met is copied, the others become links
- * to that copy, so the moved tree keeps its links, as mv(1) keeps them
- * when the kernel's overlay makes it copy the tree. Only the thread doing
- * the copy sees the table. */
-struct tree_link {
-	dev_t dev;
-	ino_t ino;
-	int fd;			/* O_PATH, the first copy */
-	unsigned prot;
-};
-
-struct tree_links {
-	struct tree_link *v;
-	size_t n, cap;
-};
-
-static __thread struct tree_links *tl_links;
-
-static struct tree_link *tree_link_find(const struct stat *st)
-{
-	for (size_t i = 0; tl_links && i < tl_links->n; i++)
-		if (tl_links->v[i].dev == st->st_dev && tl_links->v[i].ino == st->st_ino)
-			return &tl_links->v[i];
-	return NULL;
-}
-
-static void tree_link_add(const struct stat *st, int fd, unsigned prot)
-{
-	struct tree_links *t = tl_links;
-	int keep = dup(fd);
-
-	if (keep < 0)
-		return;
-	if (t->n == t->cap) {
-		t->cap = t->cap ? 2 * t->cap : 16;
-		t->v = realloc(t->v, t->cap * sizeof(*t->v));
-		if (!t->v)
-			abort();
-	}
-	t->v[t->n++] = (struct tree_link){ st->st_dev, st->st_ino, keep, prot };
-}
-
-/* NAME in PARENT_FD, a new link to the copy L; as copyup_obj(). */
-static int link_copy(const struct tree_link *l, int parent_fd, const char *name,
-		     int *newfd, struct stat *nst, unsigned *prot)
-{
-	char path[64];
-	struct stat pst;
-	int fd;
-
-	if (fstat(parent_fd, &pst) < 0)
-		return -errno;
-	if (linkat(AT_FDCWD, fd_path(l->fd, path, sizeof(path)), parent_fd, name,
-		   AT_SYMLINK_FOLLOW) < 0)
-		return -errno;
-	fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, nst) < 0) {
-		int err = -errno;
-
-		if (fd >= 0)
-			close(fd);
-		unlinkat(parent_fd, name, 0);
-		return err;
-	}
-	restore_dir_times(parent_fd, &pst);
-	*prot = l->prot;
-	*newfd = fd;
-	return 0;
-}
-
 /* Copy the object behind LS (top-most ref) into the upper directory
  * PARENT_FD under NAME. On success *newfd is the fd kept for it, and
  * *PROT the immutable and append-only flags it kept. The copy records
  * the inode number the object showed (origin.c), except for a file with
  * several links, whose copy is a file apart (or, in a tree copied up to
  * be moved, a link to the copy of another of its names). */
-static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
-		      unsigned flags, int *newfd, struct stat *nst, unsigned *prot)
+int copyup_obj(const struct oref *src, int parent_fd, const char *name,
+	       unsigned flags, int *newfd, struct stat *nst, unsigned *prot)
 {
 	char tmp[64];
 	struct stat st, pst;
@@ -380,13 +308,9 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	err = oref_stat(src, &st);
 	if (err)
 		return err;
-	tree_linked = tl_links && !S_ISDIR(st.st_mode) && st.st_nlink > 1;
-	if (tree_linked) {
-		const struct tree_link *l = tree_link_find(&st);
-
-		if (l)
-			return link_copy(l, parent_fd, name, newfd, nst, prot);
-	}
+	tree_linked = tree_link_wanted(&st);
+	if (tree_linked && tree_link_try(&st, parent_fd, name, newfd, nst, prot) == 0)
+		return 0;
 	if (fstat(parent_fd, &pst) < 0)
 		return -errno;
 	staging_name(tmp, sizeof(tmp));
@@ -412,15 +336,14 @@ static int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	/* the parent's times are part of what was copied, not changed */
 	restore_dir_times(parent_fd, &pst);
 	if (tree_linked)
-		tree_link_add(&st, fd, *prot);
+		tree_link_note(&st, name, nst, *prot);
 	*newfd = fd;
 	return 0;
 }
 
 /* Where the object NAME of layer LAYER below PARENT is: the parent's
  * directory in that layer. */
-static int oref_in(struct node *parent, const char *name, int layer,
-		   struct oref *o)
+int oref_in(struct node *parent, const char *name, int layer, struct oref *o)
 {
 	struct lset *pls = node_lset(parent);
 
@@ -484,44 +407,6 @@ unlock:
 	if (copied && fs.se)
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
 	return err;
-}
-
-struct inval_job {
-	struct node *parent;
-	char *name;
-};
-
-static void *inval_entry_thread(void *arg)
-{
-	struct inval_job *j = arg;
-
-	fuse_lowlevel_notify_inval_entry(fs.se, node_id(j->parent), j->name,
-					 strlen(j->name));
-	node_put(j->parent);
-	free(j->name);
-	free(j);
-	return NULL;
-}
-
-/* Have the kernel drop its entry NAME in PARENT, from a thread of its
- * own: the request being served (a rename) may hold PARENT's lock in the
- * kernel, which the invalidation waits for. */
-static void inval_entry_later(struct node *parent, const char *name)
-{
-	struct inval_job *j = xmalloc(sizeof(*j));
-	pthread_attr_t attr;
-	pthread_t t;
-
-	j->parent = node_get(parent);
-	j->name = xstrdup(name);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, inval_entry_thread, j) != 0) {
-		node_put(j->parent);
-		free(j->name);
-		free(j);
-	}
-	pthread_attr_destroy(&attr);
 }
 
 int copyup(struct node *n, unsigned flags)
@@ -589,7 +474,9 @@ again:
 		}
 	} else {
 		nls = lset_new(1);
-		if (ls->r[0].fd < 0) {
+		/* a copy with several names stays pinned (node.c): removing
+		 * or replacing another name need not go through this node */
+		if (ls->r[0].fd < 0 && nst.st_nlink < 2) {
 			/* reached by name again, now in the upper */
 			close(newfd);
 			newfd = -1;
@@ -622,95 +509,12 @@ unlock:
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(parent), 0, 0);
 	/* the name is a link to a copy another node stands for: the kernel
 	 * must look it up again and meet that node, or the two inodes it
-	 * holds would cache the file's data and size apart */
-	if (alias && fs.se)
+	 * holds would cache the file's data and size apart (the tree copy
+	 * holds one lookup of its own) */
+	if (alias && fs.se && node_lookups(n) > 1)
 		inval_entry_later(parent, name);
 out:
 	node_put(parent);
 	free(name);
-	return err;
-}
-
-/* Make every entry below DIR exist in the upper, so that DIR can be moved
- * without leaving content behind, then make DIR opaque: the upper alone
- * now describes it. */
-static int copy_tree(struct node *dir)
-{
-	struct dentry_list *list = NULL;
-	struct lset *ls;
-	int err, ufd;
-
-	err = copyup(dir, 0);
-	if (err)
-		return err;
-	ls = node_lset(dir);
-	if (ls->n == 1)
-		return 0;	/* nothing below the upper */
-	err = merged_list(dir, &list);
-	if (err)
-		return err;
-	for (size_t i = 0; i < dentry_list_count(list); i++) {
-		const char *name = dentry_list_name(list, i);
-		struct node *child;
-		struct stat st;
-
-		if (!strcmp(name, ".") || !strcmp(name, ".."))
-			continue;
-		err = lookup_node(dir, name, &child, &st);
-		if (err)
-			break;
-		if (child->parent != dir || strcmp(child->name, name)) {
-			/* a lower hard link known under another name: copy
-			 * this name without moving the shared node */
-			int nfd = -1;
-			struct stat nst;
-			struct oref src;
-			unsigned prot = 0;
-
-			err = oref_in(dir, name, node_lset(child)->r[0].layer, &src);
-			if (!err)
-				err = copyup_obj(&src, node_upper_fd(dir), name, 0,
-						 &nfd, &nst, &prot);
-			if (!err && prot)
-				origin_mark_parent(dir);
-			if (nfd >= 0)
-				close(nfd);
-		} else if (S_ISDIR(child->type)) {
-			err = copy_tree(child);
-		} else {
-			err = copyup(child, 0);
-		}
-		node_forget(child, 1);
-		if (err)
-			break;
-	}
-	dentry_list_free(list);
-	if (err)
-		return err;
-
-	node_lock(dir);
-	ls = node_lset(dir);
-	ufd = ls->r[0].fd;
-	err = opaque_set(ufd);
-	if (!err) {
-		purge_internal_entries(ufd);
-		node_set_lset(dir, lset_upper(dup(ufd)));
-		node_flag_set(dir, NODE_OPAQUE);
-	}
-	node_unlock(dir);
-	return err;
-}
-
-int copyup_tree(struct node *dir)
-{
-	struct tree_links links = { 0 };
-	int err;
-
-	tl_links = &links;
-	err = copy_tree(dir);
-	tl_links = NULL;
-	for (size_t i = 0; i < links.n; i++)
-		close(links.v[i].fd);
-	free(links.v);
 	return err;
 }

@@ -245,6 +245,7 @@ void node_forget(struct node *n, uint64_t nlookup);
 struct node *node_new_unnamed(struct node *parent, const struct stat *st,
 			      struct lset *ls);
 bool node_adopt(struct node *n, struct node *parent, const char *name);
+uint64_t node_lookups(struct node *n);
 struct node *node_find_or_insert(struct node *parent, const char *name,
 				 const struct stat *st, struct lset *ls,
 				 bool opaque, bool *reused);
@@ -299,7 +300,7 @@ void lfs_forget_multi(fuse_req_t req, size_t count,
 /* ---- readdir (readdir.c) ---- */
 
 struct dentry_list;
-int merged_list(struct node *dir, struct dentry_list **out);
+int merged_list(struct node *dir, bool quiet, struct dentry_list **out);
 void dentry_list_free(struct dentry_list *l);
 int merged_is_empty(struct node *dir);
 size_t dentry_list_count(struct dentry_list *l);
@@ -339,7 +340,19 @@ void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 #define COPYUP_NODATA 0x1	/* the caller truncates to zero right after */
 
 int copyup(struct node *n, unsigned flags);
+int copyup_obj(const struct oref *src, int parent_fd, const char *name,
+	       unsigned flags, int *newfd, struct stat *nst, unsigned *prot);
+int oref_in(struct node *parent, const char *name, int layer, struct oref *o);
+
+/* copyup_tree.c */
 int copyup_tree(struct node *dir);
+bool tree_link_wanted(const struct stat *lst);
+void tree_link_note(const struct stat *lst, const char *name,
+		    const struct stat *nst, unsigned prot);
+int tree_link_try(const struct stat *lst, int parent_fd, const char *name,
+		  int *newfd, struct stat *nst, unsigned *prot);
+void inval_entry_later(struct node *parent, const char *name);
+void inval_entries_wait(void);
 char *staging_name(char *buf, size_t len);
 int copy_xattrs(int src, int dst);
 int restore_dir_times(int dirfd, const struct stat *st);

@@ -214,6 +214,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 		ret = fuse_session_loop(se) ? 1 : 0;
 	}
 	prefetch_stop();
+	inval_entries_wait();
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:

@@ -355,6 +355,17 @@ struct node *node_new_unnamed(struct node *parent, const struct stat *st,
 	return n;
 }
 
+/* The lookups the kernel (and a request in flight) holds on N. */
+uint64_t node_lookups(struct node *n)
+{
+	uint64_t v;
+
+	pthread_mutex_lock(&table_lock);
+	v = n->nlookup;
+	pthread_mutex_unlock(&table_lock);
+	return v;
+}
+
 /* N, made with O_TMPFILE, was just linked as NAME in PARENT: it is that
  * name's node from now on, as the kernel keeps one inode for both. One
  * kernel lookup reference is added. False when N is not such a node,

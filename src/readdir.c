@@ -158,9 +158,10 @@ unsigned char dentry_list_type(struct dentry_list *l, size_t i)
 #define LISTBUF (64 * 1024)
 
 static int list_layer(struct dentry_list *l, struct nameset *seen,
-		      const struct lref *r, bool merged, bool impure, char *buf)
+		      const struct lref *r, bool merged, bool impure, bool quiet,
+		      char *buf)
 {
-	int fd = layer_wants_noatime(r->layer) ?
+	int fd = quiet || layer_wants_noatime(r->layer) ?
 		 open_noatime(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
 		 openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int err = 0;
@@ -225,7 +226,9 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 	return err;
 }
 
-int merged_list(struct node *dir, struct dentry_list **out)
+/* DIR's entries, from every layer. QUIET: for the daemon's own use (an
+ * emptiness check, a tree copied up), which leaves access times alone. */
+int merged_list(struct node *dir, bool quiet, struct dentry_list **out)
 {
 	struct dentry_list *l = xcalloc(1, sizeof(*l));
 	struct nameset seen = { 0, 0, NULL };
@@ -242,7 +245,8 @@ int merged_list(struct node *dir, struct dentry_list **out)
 	list_add(l, "..", dir->parent ? dir->parent->ino : dir->ino, DT_DIR, 0);
 	for (int i = 0; i < ls->n; i++) {
 		err = list_layer(l, &seen, &ls->r[i], merged,
-				 ls->r[i].layer == 0 && node_has(dir, NODE_IMPURE), buf);
+				 ls->r[i].layer == 0 && node_has(dir, NODE_IMPURE), quiet,
+				 buf);
 		if (err)
 			break;
 	}
@@ -260,7 +264,7 @@ int merged_list(struct node *dir, struct dentry_list **out)
 int merged_is_empty(struct node *dir)
 {
 	struct dentry_list *l;
-	int err = merged_list(dir, &l);
+	int err = merged_list(dir, true, &l);
 
 	if (err)
 		return err;
@@ -329,7 +333,7 @@ size_t listing_seek(struct dentry_list *l, off_t off)
 /* DIR's listing in the order READDIR serves it. */
 int listing_sorted(struct node *dir, struct dentry_list **out)
 {
-	int err = merged_list(dir, out);
+	int err = merged_list(dir, false, out);
 
 	if (!err)
 		listing_sort(*out);

@@ -171,7 +171,8 @@ int purge_internal_entries(int pfd)
 {
 	struct dirent *de;
 	DIR *d;
-	int fd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	/* the daemon's own reading: the directory's atime stays */
+	int fd = open_noatime(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;

@@ -75,16 +75,25 @@ void xnames_free(struct xnames *x)
 ssize_t xattr_value(const struct xobj *o, const char *name, char **buf, size_t *cap)
 {
 	for (;;) {
-		ssize_t len = *cap ? xobj_get(o, name, *buf, *cap - 1) : -1;
+		ssize_t len;
 
-		if (*cap && (len >= 0 || errno != ERANGE))
-			return len;
+		/* a size of 0 would only ask for the length: read with room
+		 * for one byte at least */
+		if (*cap > 1) {
+			len = xobj_get(o, name, *buf, *cap - 1);
+			if (len >= 0 || errno != ERANGE)
+				return len;
+		}
 		len = xobj_get(o, name, NULL, 0);
 		if (len < 0)
 			return -1;
-		free(*buf);
-		*cap = (size_t)len + 1;
-		*buf = xmalloc(*cap);
+		if ((size_t)len + 1 > *cap || !*buf) {
+			free(*buf);
+			*cap = (size_t)len + 1;
+			*buf = xmalloc(*cap);
+		}
+		if (len == 0)
+			return 0;
 	}
 }
 

@@ -132,6 +132,28 @@ no_staging_leftovers() {
 	eq "$(getcap "$M/f" | awk '{print $2}')" "$want_caps" "capability seen through the mount"
 }
 
+@test "copyup: xattr values of every length, empty ones between others, are copied exactly" {
+	echo x >"$L1/f"
+	mkdir "$L1/d"
+	local p big
+	big=$(head -c 3000 /dev/zero | tr '\0' 'b')
+	for p in "$L1/f" "$L1/d"; do
+		setfattr -n user.a -v '""' "$p"
+		setfattr -n user.b -v hello-world-value "$p"
+		setfattr -n user.c -v '""' "$p"
+		setfattr -n user.d -v "$big" "$p"
+		setfattr -n user.e -v x "$p"
+	done
+	mount_layerfs
+	chmod 600 "$M/f"
+	chmod 700 "$M/d"
+	for p in "$U/f" "$U/d"; do
+		eq "$(getfattr -d --absolute-names -m '^user\.[a-e]$' "$p" | grep -v '^#' | grep -v '^user.d' | tr '\n' ' ')" \
+			'user.a="" user.b="hello-world-value" user.c="" user.e="x"  ' "$p"
+		eq "$(getfattr --only-values -n user.d "$p")" "$big" "$p: user.d"
+	done
+}
+
 @test "copyup: preserves the type of symlinks, fifos, sockets and device nodes" {
 	need_root
 	ln -s some/target "$L1/l"

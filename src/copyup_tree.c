@@ -1,0 +1,302 @@
+/* Copying a whole directory tree up, so that a directory with lower
+ * content can be renamed (copyup_tree()): every entry below it is made
+ * to exist in the upper, then the directory is made opaque.
+ *
+ * A lower file with several names in the tree is copied once, at the
+ * first name met; the others become links to that copy, so the moved
+ * tree keeps its links, as mv(1) keeps them when the kernel's overlay
+ * answers EXDEV and mv copies the tree. The table of first copies
+ * belongs to the copying thread (copyup_obj() consults it). It holds no
+ * descriptor: a copy is found again by its directory's node and name,
+ * and checked to be the same inode before anything is linked to it. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+struct tree_link {
+	dev_t dev;		/* the lower file; 0 marks a free slot */
+	ino_t ino;
+	struct node *dir;	/* where its first copy is */
+	char *name;
+	dev_t udev;		/* and which inode that copy is */
+	ino_t uino;
+	unsigned prot;
+};
+
+struct tree_links {
+	struct tree_link *slot;
+	size_t cap, n;		/* cap: a power of two */
+	struct node *cur;	/* the directory being copied */
+};
+
+static __thread struct tree_links *tl_links;
+
+static size_t slot_of(const struct tree_links *t, dev_t dev, ino_t ino)
+{
+	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ (uint64_t)ino;
+
+	h *= 0xff51afd7ed558ccdull;
+	return (size_t)(h ^ (h >> 29)) & (t->cap - 1);
+}
+
+static struct tree_link *tree_link_find(const struct stat *st)
+{
+	struct tree_links *t = tl_links;
+
+	if (!t->cap)
+		return NULL;
+	for (size_t i = slot_of(t, st->st_dev, st->st_ino);; i = (i + 1) & (t->cap - 1)) {
+		struct tree_link *l = &t->slot[i];
+
+		if (!l->dev)
+			return NULL;
+		if (l->dev == st->st_dev && l->ino == st->st_ino)
+			return l;
+	}
+}
+
+static void tree_links_grow(struct tree_links *t)
+{
+	struct tree_links bigger = { .cap = t->cap ? 2 * t->cap : 64 };
+
+	bigger.slot = xcalloc(bigger.cap, sizeof(*bigger.slot));
+	for (size_t i = 0; i < t->cap; i++) {
+		struct tree_link *l = &t->slot[i];
+		size_t k;
+
+		if (!l->dev)
+			continue;
+		for (k = slot_of(&bigger, l->dev, l->ino); bigger.slot[k].dev;
+		     k = (k + 1) & (bigger.cap - 1))
+			;
+		bigger.slot[k] = *l;
+	}
+	free(t->slot);
+	t->slot = bigger.slot;
+	t->cap = bigger.cap;
+}
+
+/* Is the lower object LST one whose first copy the table keeps? */
+bool tree_link_wanted(const struct stat *lst)
+{
+	return tl_links && tl_links->cur && !S_ISDIR(lst->st_mode) &&
+	       lst->st_nlink > 1 && lst->st_dev != 0;
+}
+
+/* The lower object LST was copied as NAME of the directory being copied
+ * (NST: the copy). */
+void tree_link_note(const struct stat *lst, const char *name,
+		    const struct stat *nst, unsigned prot)
+{
+	struct tree_links *t = tl_links;
+	struct tree_link *l;
+	size_t i;
+
+	if ((t->n + 1) * 2 > t->cap)
+		tree_links_grow(t);
+	for (i = slot_of(t, lst->st_dev, lst->st_ino); t->slot[i].dev;
+	     i = (i + 1) & (t->cap - 1))
+		if (t->slot[i].ino == lst->st_ino && t->slot[i].dev == lst->st_dev)
+			return;		/* noted already */
+	l = &t->slot[i];
+	*l = (struct tree_link){
+		.dev = lst->st_dev, .ino = lst->st_ino,
+		.dir = node_get(t->cur), .name = xstrdup(name),
+		.udev = nst->st_dev, .uino = nst->st_ino, .prot = prot,
+	};
+	t->n++;
+}
+
+/* Make NAME in PARENT_FD a link to the first copy of the lower object
+ * LST, if there is one; as copyup_obj(). Nonzero: there is none, or it
+ * is gone or replaced (the caller copies the file then). */
+int tree_link_try(const struct stat *lst, int parent_fd, const char *name,
+		  int *newfd, struct stat *nst, unsigned *prot)
+{
+	const struct tree_link *l = tree_link_find(lst);
+	struct stat pst, cst;
+	int dirfd, fd;
+
+	if (!l)
+		return -ENOENT;
+	dirfd = node_upper_fd(l->dir);
+	if (dirfd < 0 || fstatat(dirfd, l->name, &cst, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    cst.st_dev != l->udev || cst.st_ino != l->uino)
+		return -ENOENT;
+	if (fstat(parent_fd, &pst) < 0 || linkat(dirfd, l->name, parent_fd, name, 0) < 0)
+		return -errno;
+	fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, nst) < 0 || nst->st_ino != l->uino || nst->st_dev != l->udev) {
+		/* replaced between the check and the link: take it back */
+		if (fd >= 0)
+			close(fd);
+		unlinkat(parent_fd, name, 0);
+		return -ENOENT;
+	}
+	restore_dir_times(parent_fd, &pst);
+	*prot = l->prot;
+	*newfd = fd;
+	return 0;
+}
+
+/* Requests for the kernel to drop an entry, sent by threads of their
+ * own; the daemon waits for them before its session ends. */
+static unsigned inval_running;
+static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t inval_done = PTHREAD_COND_INITIALIZER;
+
+struct inval_job {
+	struct node *parent;
+	char *name;
+};
+
+static void *inval_entry_thread(void *arg)
+{
+	struct inval_job *j = arg;
+
+	fuse_lowlevel_notify_inval_entry(fs.se, node_id(j->parent), j->name,
+					 strlen(j->name));
+	node_put(j->parent);
+	free(j->name);
+	free(j);
+	pthread_mutex_lock(&inval_lock);
+	if (--inval_running == 0)
+		pthread_cond_broadcast(&inval_done);
+	pthread_mutex_unlock(&inval_lock);
+	return NULL;
+}
+
+/* Have the kernel drop its entry NAME in PARENT, from a thread of its
+ * own: the request being served (a rename) may hold PARENT's lock in the
+ * kernel, which the invalidation waits for. */
+void inval_entry_later(struct node *parent, const char *name)
+{
+	struct inval_job *j = xmalloc(sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
+
+	j->parent = node_get(parent);
+	j->name = xstrdup(name);
+	pthread_mutex_lock(&inval_lock);
+	inval_running++;
+	pthread_mutex_unlock(&inval_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, inval_entry_thread, j) != 0) {
+		node_put(j->parent);
+		free(j->name);
+		free(j);
+		pthread_mutex_lock(&inval_lock);
+		inval_running--;
+		pthread_mutex_unlock(&inval_lock);
+	}
+	pthread_attr_destroy(&attr);
+}
+
+/* At the end of the session: no invalidation may outlive it. */
+void inval_entries_wait(void)
+{
+	pthread_mutex_lock(&inval_lock);
+	while (inval_running)
+		pthread_cond_wait(&inval_done, &inval_lock);
+	pthread_mutex_unlock(&inval_lock);
+}
+
+static int copy_tree(struct node *dir)
+{
+	struct dentry_list *list = NULL;
+	struct node *outer = tl_links->cur;
+	struct lset *ls;
+	int err, ufd;
+
+	err = copyup(dir, 0);
+	if (err)
+		return err;
+	ls = node_lset(dir);
+	if (ls->n == 1)
+		return 0;	/* nothing below the upper */
+	err = merged_list(dir, true, &list);
+	if (err)
+		return err;
+	tl_links->cur = dir;
+	for (size_t i = 0; i < dentry_list_count(list); i++) {
+		const char *name = dentry_list_name(list, i);
+		struct node *child;
+		struct stat st;
+
+		if (!strcmp(name, ".") || !strcmp(name, ".."))
+			continue;
+		err = lookup_node(dir, name, &child, &st);
+		if (err)
+			break;
+		if (S_ISDIR(child->type)) {
+			err = copy_tree(child);
+			tl_links->cur = dir;
+		} else if (node_in_upper(child)) {
+			/* in the upper already: an upper file, maybe known
+			 * by another of its names */
+		} else if (child->parent != dir || strcmp(child->name, name)) {
+			/* a lower hard link known under another name: copy
+			 * this name without moving the shared node */
+			int nfd = -1;
+			struct stat nst;
+			struct oref src;
+			unsigned prot = 0;
+
+			err = oref_in(dir, name, node_lset(child)->r[0].layer, &src);
+			if (!err)
+				err = copyup_obj(&src, node_upper_fd(dir), name, 0,
+						 &nfd, &nst, &prot);
+			if (!err && prot)
+				origin_mark_parent(dir);
+			if (nfd >= 0)
+				close(nfd);
+		} else {
+			err = copyup(child, 0);
+		}
+		node_forget(child, 1);
+		if (err)
+			break;
+	}
+	tl_links->cur = outer;
+	dentry_list_free(list);
+	if (err)
+		return err;
+
+	node_lock(dir);
+	ls = node_lset(dir);
+	ufd = ls->r[0].fd;
+	err = opaque_set(ufd);
+	if (!err) {
+		purge_internal_entries(ufd);
+		node_set_lset(dir, lset_upper(dup(ufd)));
+		node_flag_set(dir, NODE_OPAQUE);
+	}
+	node_unlock(dir);
+	return err;
+}
+
+int copyup_tree(struct node *dir)
+{
+	struct tree_links links = { 0 };
+	int err;
+
+	tl_links = &links;
+	err = copy_tree(dir);
+	tl_links = NULL;
+	for (size_t i = 0; i < links.cap; i++) {
+		if (!links.slot[i].dev)
+			continue;
+		node_put(links.slot[i].dir);
+		free(links.slot[i].name);
+	}
+	free(links.slot);
+	return err;
+}
