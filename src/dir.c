@@ -46,7 +46,8 @@ static int make_object(int dirfd, const char *name, const struct new_obj *o)
 	switch (o->type) {
 	case S_IFREG:
 		fd = openat(dirfd, name, (o->open_flags & ~(O_TRUNC | O_NOFOLLOW)) |
-			    O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, o->mode);
+			    O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
+			    (layer_wants_noatime(0, false) ? O_NOATIME : 0), o->mode);
 		return fd < 0 ? -errno : fd;
 	case S_IFDIR:
 		if (mkdirat(dirfd, name, o->mode) < 0)

@@ -64,12 +64,16 @@ static int private_lower_mount(int fd)
 	return rfd;
 }
 
-/* Reading LAYER through the daemon's own descriptors must not change
- * access times, and its mount does not see to that: open with
- * open_noatime(). */
-bool layer_wants_noatime(int layer)
+/* Reading LAYER (a directory of it: DIR) through the daemon's own
+ * descriptors must not change access times, and its mount does not see
+ * to that: open with open_noatime(). A lower layer's reads never do; the
+ * upper's, as the mount's noatime and nodiratime say, as the kernel's
+ * overlay passes its own mount's rules on to the upper. */
+bool layer_wants_noatime(int layer, bool dir)
 {
-	return layer > 0 && !fs.layers[layer].noatime;
+	if (layer > 0)
+		return !fs.layers[layer].noatime;
+	return fs.cfg->noatime || (dir && (fs.cfg->mnt_set & MNT_NODIRATIME));
 }
 
 /* openat() with O_NOATIME where the daemon may use it (it owns the file

@@ -55,7 +55,18 @@ struct config {
 	int64_t squash_uid, squash_gid;	/* -1: not set */
 	int xattr_permissions;
 	char *fuse_opts;	/* options handed to libfuse, comma separated */
+	/* mount(8) flags libfuse does not know (options.c): MNT_* bits to
+	 * set and clear on the mount once made (main.c) */
+	unsigned mnt_set, mnt_clr;
+	bool noatime;		/* the daemon's reads leave upper atimes alone */
 };
+
+/* The mount flags of struct config's mnt_set and mnt_clr. */
+#define MNT_RELATIME	0x1
+#define MNT_STRICTATIME	0x2
+#define MNT_ATIME_MASK	(MNT_RELATIME | MNT_STRICTATIME)
+#define MNT_NODIRATIME	0x4
+#define MNT_NOSYMFOLLOW	0x8
 
 enum opt_result { OPT_OK, OPT_EXIT_OK, OPT_ERROR };
 
@@ -63,6 +74,8 @@ void config_defaults(struct config *cfg);
 enum opt_result options_parse(int argc, char **argv, struct config *cfg);
 void options_free(struct config *cfg);
 void usage(FILE *out, const char *prog);
+bool mount_flag_known(const char *flag);
+bool mount_flag_add(struct config *cfg, const char *flag);
 
 int daemon_run(struct config *cfg, const char *argv0);
 
@@ -125,7 +138,7 @@ extern struct fs fs;
 int layers_open(struct fs *f, struct config *cfg);
 int staging_prepare(struct fs *f);
 int proc_open(struct fs *f);
-bool layer_wants_noatime(int layer);
+bool layer_wants_noatime(int layer, bool dir);
 int open_noatime(int dirfd, const char *name, int flags);
 void layers_close(struct fs *f);
 

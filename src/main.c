@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -40,6 +41,35 @@ static void raise_fd_limit(void)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+}
+
+/* Set the mount(8) flags libfuse does not know on the new mount (see
+ * options.c). Root and a user namespace's root may; through fusermount3
+ * nobody may, and only nosymfollow, which changes what programs may do,
+ * is worth a word then. */
+static void mount_flags_apply(const struct config *cfg)
+{
+	struct mount_attr attr = { 0 };
+
+	if (cfg->mnt_clr & MNT_ATIME_MASK) {
+		attr.attr_clr |= MOUNT_ATTR__ATIME;
+		attr.attr_set |= (cfg->mnt_set & MNT_STRICTATIME) ?
+				 MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+	}
+	if (cfg->mnt_set & MNT_NODIRATIME)
+		attr.attr_set |= MOUNT_ATTR_NODIRATIME;
+	if (cfg->mnt_clr & MNT_NODIRATIME)
+		attr.attr_clr |= MOUNT_ATTR_NODIRATIME;
+	if (cfg->mnt_set & MNT_NOSYMFOLLOW)
+		attr.attr_set |= MOUNT_ATTR_NOSYMFOLLOW;
+	if (cfg->mnt_clr & MNT_NOSYMFOLLOW)
+		attr.attr_clr |= MOUNT_ATTR_NOSYMFOLLOW;
+	if (!attr.attr_set && !attr.attr_clr)
+		return;
+	if (mount_setattr(AT_FDCWD, cfg->mountpoint, 0, &attr, sizeof(attr)) < 0 &&
+	    (cfg->mnt_set & MNT_NOSYMFOLLOW))
+		lfs_log("nosymfollow: not set on '%s': %s", cfg->mountpoint,
+			strerror(errno));
 }
 
 /* The largest READ the kernel sends. libfuse splices a read's data to
@@ -185,6 +215,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 		lfs_log("cannot mount on '%s'", cfg->mountpoint);
 		goto out_signals;
 	}
+	mount_flags_apply(cfg);
 	if (session_io_attach(se) != 0) {
 		lfs_log("cannot set up the FUSE session's I/O");
 		goto out_unmount;

@@ -508,7 +508,7 @@ int oref_open(const struct oref *o, int flags)
 {
 	char fdname[24];
 
-	if (!layer_wants_noatime(o->layer)) {
+	if (!layer_wants_noatime(o->layer, false)) {
 		if (!o->name[0])
 			return reopen_fd(o->dirfd, flags);
 		return openat(o->dirfd, o->name, flags | O_NOFOLLOW | O_CLOEXEC);

@@ -15,9 +15,28 @@
 static const char *const fuse_passthrough[] = {
 	"allow_other", "allow_root", "auto_unmount", "default_permissions",
 	"blkdev", "rw", "ro", "suid", "nosuid", "dev", "nodev", "exec",
-	"noexec", "async", "sync", "atime", "noatime", "diratime",
-	"nodiratime", "relatime", "norelatime", "strictatime",
-	"nostrictatime", "lazytime", "nolazytime", "dirsync", NULL,
+	"noexec", "async", "sync", "atime", "noatime", "dirsync", NULL,
+};
+
+/* mount(8) flags libfuse 3.14 does not know: set on the mount by layerfs
+ * (mount_flags_apply(), main.c). The access-time ones change nothing the
+ * kernel does on a FUSE mount (it leaves atime to the daemon); they tell
+ * the daemon how to treat the upper layer's, as the kernel's overlay
+ * passes its own mount's rules on to the upper. */
+static const struct {
+	const char *name;
+	unsigned set, clr;
+} own_flags[] = {
+	{ "relatime", MNT_RELATIME, MNT_ATIME_MASK },
+	{ "nostrictatime", MNT_RELATIME, MNT_ATIME_MASK },
+	{ "strictatime", MNT_STRICTATIME, MNT_ATIME_MASK },
+	{ "norelatime", MNT_STRICTATIME, MNT_ATIME_MASK },
+	{ "nodiratime", MNT_NODIRATIME, 0 },
+	{ "diratime", 0, MNT_NODIRATIME },
+	{ "nosymfollow", MNT_NOSYMFOLLOW, 0 },
+	{ "symfollow", 0, MNT_NOSYMFOLLOW },
+	{ "lazytime", 0, 0 },	/* timestamps are the upper's business */
+	{ "nolazytime", 0, 0 },
 };
 
 static const char *const fuse_passthrough_kv[] = {
@@ -92,7 +111,8 @@ void usage(FILE *out, const char *prog)
 "  suid, dev              as root (also of a user namespace) the default, as\n"
 "                         on a kernel overlay; nosuid, nodev turn them off\n"
 "  allow_other, default_permissions, fsname=, subtype=, ro, nosuid, nodev,\n"
-"  noexec, noatime, ...   handed to libfuse and the kernel\n"
+"  noexec, noatime, ...   handed to libfuse and the kernel; relatime,\n"
+"                         strictatime, nodiratime, nosymfollow: set by layerfs\n"
 "Other options are warned about and ignored.\n",
 		prog, prog);
 	subcommands_help(out);
@@ -196,6 +216,41 @@ static void fuse_opt_append(struct config *cfg, const char *opt)
 	if (old)
 		cfg->fuse_opts[old++] = ',';
 	strcpy(cfg->fuse_opts + old, opt);
+}
+
+/* Is FLAG a mount(8) flag layerfs takes (mount_flag_add())? */
+bool mount_flag_known(const char *flag)
+{
+	for (size_t i = 0; i < sizeof(own_flags) / sizeof(own_flags[0]); i++)
+		if (!strcmp(own_flags[i].name, flag))
+			return true;
+	return in_list(fuse_passthrough, flag);
+}
+
+/* Take the mount(8) flag FLAG: hand it to libfuse, or note it for the
+ * mount (main.c) and the daemon's treatment of access times. False for
+ * names that are no such flag. */
+bool mount_flag_add(struct config *cfg, const char *flag)
+{
+	if (!strcmp(flag, "noatime"))
+		cfg->noatime = true;
+	else if (!strcmp(flag, "atime"))
+		cfg->noatime = false;
+	for (size_t i = 0; i < sizeof(own_flags) / sizeof(own_flags[0]); i++) {
+		if (strcmp(own_flags[i].name, flag))
+			continue;
+		cfg->mnt_clr |= own_flags[i].clr;
+		cfg->mnt_clr &= ~own_flags[i].set;
+		cfg->mnt_set &= ~own_flags[i].clr;
+		cfg->mnt_set |= own_flags[i].set;
+		if (own_flags[i].clr & MNT_ATIME_MASK)
+			cfg->noatime = false;
+		return true;
+	}
+	if (!in_list(fuse_passthrough, flag))
+		return false;
+	fuse_opt_append(cfg, flag);
+	return true;
 }
 
 static int parse_one(struct config *cfg, char *opt)
@@ -313,10 +368,10 @@ static int parse_one(struct config *cfg, char *opt)
 			return 0;
 		}
 	}
-	if ((!val && in_list(fuse_passthrough, opt)) ||
-	    (val && in_list(fuse_passthrough_kv, opt))) {
-		if (val)
-			val[-1] = '=';
+	if (!val && mount_flag_add(cfg, opt))
+		return 0;
+	if (val && in_list(fuse_passthrough_kv, opt)) {
+		val[-1] = '=';
 		fuse_opt_append(cfg, opt);
 		return 0;
 	}

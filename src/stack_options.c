@@ -11,15 +11,8 @@
 
 #include "stack.h"
 
-/* The options options.c hands to libfuse and the kernel. Kept in step
- * with its lists by hand: these are mount(8) flags that rarely change. */
-static const char *const fuse_flags[] = {
-	"allow_other", "allow_root", "auto_unmount", "default_permissions",
-	"blkdev", "rw", "suid", "nosuid", "dev", "nodev", "exec",
-	"noexec", "async", "sync", "atime", "noatime", "diratime",
-	"nodiratime", "relatime", "norelatime", "strictatime",
-	"nostrictatime", "lazytime", "nolazytime", "dirsync", NULL,
-};
+/* Options with a value that options.c hands to libfuse; the mount(8)
+ * flags are options.c's (mount_flag_known()). */
 static const char *const fuse_strings[] = {
 	"fsname", "subtype", "context", "fscontext", "defcontext",
 	"rootcontext", NULL,
@@ -149,7 +142,7 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	    !strcmp(key, "prefetch") || !strcmp(key, "noopen") ||
 	    !strcmp(key, "writeback") ||
 	    !strcmp(key, "squash_to_root") ||
-	    !strcmp(key, "ro") || in_list(fuse_flags, key)) {
+	    !strcmp(key, "ro") || mount_flag_known(key)) {
 		b = want_bool(v, file, key, err);
 		if (b < 0)
 			return -1;
@@ -187,14 +180,17 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		if (!strcmp(key, "allow_other"))
 			cfg->allow_other_given = true;
 		if (b) {
-			fuse_opt_add(cfg, key, NULL);
+			mount_flag_add(cfg, key);
 		} else {
-			/* "suid": false is "nosuid", and so on */
+			/* "suid": false is "nosuid", "noatime": false is
+			 * "atime", and so on */
 			char neg[32];
 
 			snprintf(neg, sizeof(neg), "no%s", key);
-			if (in_list(fuse_flags, neg))
-				fuse_opt_add(cfg, neg, NULL);
+			if (mount_flag_known(neg))
+				mount_flag_add(cfg, neg);
+			else if (!strncmp(key, "no", 2) && mount_flag_known(key + 2))
+				mount_flag_add(cfg, key + 2);
 		}
 	}
 	return 0;

@@ -250,3 +250,57 @@ load helpers
 	echo y >"$M/g"
 	eq "$(cat "$U/g")" y
 }
+
+@test "cli: mount(8) flags libfuse does not know (relatime, strictatime, nodiratime, nosymfollow, lazytime, ...) are set on the mount" {
+	need_root
+	ln -s /etc/hostname "$L1/sl"
+	local o want
+	for o in relatime:relatime strictatime:- norelatime:- nostrictatime:relatime \
+		nodiratime:nodiratime lazytime:relatime nosymfollow:nosymfollow; do
+		want=${o#*:}
+		o=${o%%:*}
+		mount_layerfs "$o"
+		if [ "$want" = - ]; then
+			[[ ",$(findmnt -no VFS-OPTIONS "$M")," != *,relatime,* ]] ||
+				fail "$o: $(findmnt -no VFS-OPTIONS "$M")"
+		else
+			[[ ",$(findmnt -no VFS-OPTIONS "$M")," == *",$want,"* ]] ||
+				fail "$o: $(findmnt -no VFS-OPTIONS "$M")"
+		fi
+		[ ! -s "$T/daemon.err" ] || fail "$o: $(cat "$T/daemon.err")"
+		unmount_layerfs "$M"
+	done
+	mount_layerfs nosymfollow
+	eq "$(readlink "$M/sl")" /etc/hostname
+	run ! cat "$M/sl"
+	[[ "$output" == *"Too many levels of symbolic links"* ]] || fail "nosymfollow: $output"
+}
+
+@test "cli: noatime and nodiratime keep the daemon's reads of the upper layer from setting access times" {
+	echo x >"$U/f"
+	mkdir "$U/d"
+	touch -m -d @1000000500 "$U/f" "$U/d"
+	local o
+	# with passthrough the kernel reads the upper file with the caller's
+	# flags: only the directory's time is up to the daemon then
+	for o in noatime,passthrough=0 noatime,noopen nodiratime,passthrough=0; do
+		touch -a -d @1000000000 "$U/f" "$U/d"
+		mount_layerfs "$o"
+		cat "$M/f" >/dev/null
+		ls "$M/d" >/dev/null
+		unmount_layerfs "$M"
+		eq "$(stat -c %X "$U/d")" 1000000000 "$o: directory"
+		if [[ "$o" == noatime* ]]; then
+			eq "$(stat -c %X "$U/f")" 1000000000 "$o: file"
+		else
+			[ "$(stat -c %X "$U/f")" -gt 1000000000 ] || fail "$o: the file's atime did not change"
+		fi
+	done
+	touch -a -d @1000000000 "$U/f" "$U/d"
+	mount_layerfs passthrough=0
+	cat "$M/f" >/dev/null
+	ls "$M/d" >/dev/null
+	unmount_layerfs "$M"
+	[ "$(stat -c %X "$U/f")" -gt 1000000000 ] || fail "relatime: file"
+	[ "$(stat -c %X "$U/d")" -gt 1000000000 ] || fail "relatime: directory"
+}
