@@ -279,9 +279,11 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	reply_created(req, err, n, &st);
 }
 
-/* Answer a CREATE with the new file N (attributes ST), open on FD. */
-void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
-		       int fd, struct fuse_file_info *fi)
+/* Answer a CREATE with the new file N (attributes ST), open on FD.
+ * Returns what the reply returned: -ENOENT when the opener was
+ * interrupted and the kernel took neither the node nor the open. */
+int reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
+		      int fd, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
 	struct fhandle *fh;
@@ -295,8 +297,7 @@ void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
 		fi->keep_cache = 1;
 		if (fi->flags & O_DIRECT)
 			fi->direct_io = 1;
-		fuse_reply_create(req, &e, fi);
-		return;
+		return fuse_reply_create(req, &e, fi);
 	}
 	fh = xcalloc(1, sizeof(*fh));
 	fh->fd = fd;
@@ -304,7 +305,7 @@ void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
 	fh->gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
 	fh->node = n;
 	pthread_mutex_init(&fh->lock, NULL);
-	reply_opened(req, fi, fh, &e);
+	return reply_opened(req, fi, fh, &e);
 }
 
 void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,

@@ -361,8 +361,8 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* Answer an open or create of FH: through the page cache, or passing
  * through to the real file (passthrough.c). E is the create's entry. */
-void reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
-		  const struct fuse_entry_param *e)
+int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
+		 const struct fuse_entry_param *e)
 {
 	bool keep_cache = false;
 	int r;
@@ -392,6 +392,7 @@ void reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 		pthread_mutex_destroy(&fh->lock);
 		free(fh);
 	}
+	return r;
 }
 
 void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -425,8 +425,8 @@ void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_ino_t newparent, const char *newname, unsigned int flags);
 void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi);
-void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
-		       int fd, struct fuse_file_info *fi);
+int reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
+		      int fd, struct fuse_file_info *fi);
 /* tmpfile.c */
 void tmpfile_create(fuse_req_t req, struct node *dir, mode_t mode,
 		    struct fuse_file_info *fi);
@@ -447,8 +447,8 @@ struct fhandle {
 int io_flags(int flags);
 int file_open_handle(struct node *n, int flags, struct fhandle **out);
 void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
-void reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
-		  const struct fuse_entry_param *e);
+int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
+		 const struct fuse_entry_param *e);
 void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi);
 void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,

@@ -79,5 +79,8 @@ void tmpfile_create(fuse_req_t req, struct node *dir, mode_t mode,
 	 * labelled it: spare the first getxattr its listxattr */
 	if (!acl && !fs.selinux_host)
 		node_xattrs_new(n);
-	reply_create_open(req, n, &st, fd, fi);
+	/* an interrupted opener leaves the kernel without the node: the
+	 * file, which no name keeps, goes with it now */
+	if (reply_create_open(req, n, &st, fd, fi) == -ENOENT)
+		node_forget(n, 1);
 }

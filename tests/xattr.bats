@@ -98,7 +98,8 @@ load helpers
 	getfattr -h -d -m trusted "$M/usl2" | grep -q '^trusted.a="1"' || fail "not listed"
 	setfattr -h -x trusted.a "$M/usl"
 	run ! getfattr -h -n trusted.a "$M/usl2"
-	# a lower one is copied up with its xattrs, both names stay links
+	# a lower one is copied up (that name only) with its xattrs, and
+	# stays a symlink
 	setfattr -h -n trusted.b -v 2 "$M/lsl2"
 	eq "$(getfattr -h --only-values -n trusted.low "$M/lsl2")" l
 	eq "$(getfattr -h --only-values -n trusted.b "$U/lsl2")" 2 "on disk"
