@@ -16,6 +16,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layerfs.h"
@@ -104,8 +105,14 @@ void tree_link_note(const struct stat *lst, const char *name,
 	for (i = slot_of(t, lst->st_dev, lst->st_ino); t->slot[i].dev;
 	     i = (i + 1) & (t->cap - 1))
 		if (t->slot[i].ino == lst->st_ino && t->slot[i].dev == lst->st_dev)
-			return;		/* noted already */
+			break;
 	l = &t->slot[i];
+	if (l->dev) {
+		/* the copy noted went meanwhile: this one is the first now */
+		node_put(l->dir);
+		free(l->name);
+		t->n--;
+	}
 	*l = (struct tree_link){
 		.dev = lst->st_dev, .ino = lst->st_ino,
 		.dir = node_get(t->cur), .name = xstrdup(name),
@@ -200,12 +207,19 @@ void inval_entry_later(struct node *parent, const char *name)
 	pthread_attr_destroy(&attr);
 }
 
-/* At the end of the session: no invalidation may outlive it. */
+/* At the end of the session: no invalidation may outlive it. One that
+ * waits for a request nobody will answer (the loop ended on a signal)
+ * is given up after a few seconds. */
 void inval_entries_wait(void)
 {
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
 	pthread_mutex_lock(&inval_lock);
-	while (inval_running)
-		pthread_cond_wait(&inval_done, &inval_lock);
+	while (inval_running &&
+	       pthread_cond_timedwait(&inval_done, &inval_lock, &until) == 0)
+		;
 	pthread_mutex_unlock(&inval_lock);
 }
 

@@ -46,8 +46,7 @@ static int make_object(int dirfd, const char *name, const struct new_obj *o)
 	switch (o->type) {
 	case S_IFREG:
 		fd = openat(dirfd, name, (o->open_flags & ~(O_TRUNC | O_NOFOLLOW)) |
-			    O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC |
-			    (layer_wants_noatime(0, false) ? O_NOATIME : 0), o->mode);
+			    O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, o->mode);
 		return fd < 0 ? -errno : fd;
 	case S_IFDIR:
 		if (mkdirat(dirfd, name, o->mode) < 0)
@@ -326,7 +325,8 @@ void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	reply_create_open(req, n, &st, fd, fi);
+	if (reply_create_open(req, n, &st, fd, fi) == -ENOENT)
+		node_forget(n, 1);	/* the kernel never took the node */
 }
 
 /* A name left the merged view (the node was pinned before, so it can

@@ -73,7 +73,7 @@ bool layer_wants_noatime(int layer, bool dir)
 {
 	if (layer > 0)
 		return !fs.layers[layer].noatime;
-	return fs.cfg->noatime || (dir && (fs.cfg->mnt_set & MNT_NODIRATIME));
+	return config_noatime(fs.cfg) || (dir && (fs.cfg->mnt_set & MNT_NODIRATIME));
 }
 
 /* openat() with O_NOATIME where the daemon may use it (it owns the file

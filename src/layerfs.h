@@ -58,13 +58,13 @@ struct config {
 	/* mount(8) flags libfuse does not know (options.c): MNT_* bits to
 	 * set and clear on the mount once made (main.c) */
 	unsigned mnt_set, mnt_clr;
-	bool noatime;		/* the daemon's reads leave upper atimes alone */
+	bool noatime;		/* noatime given last of noatime and atime */
+	bool passthrough_set;	/* passthrough= given */
 };
 
 /* The mount flags of struct config's mnt_set and mnt_clr. */
-#define MNT_RELATIME	0x1
+#define MNT_ATIME_GIVEN	0x1	/* an access-time flag: set the rule */
 #define MNT_STRICTATIME	0x2
-#define MNT_ATIME_MASK	(MNT_RELATIME | MNT_STRICTATIME)
 #define MNT_NODIRATIME	0x4
 #define MNT_NOSYMFOLLOW	0x8
 
@@ -76,6 +76,7 @@ void options_free(struct config *cfg);
 void usage(FILE *out, const char *prog);
 bool mount_flag_known(const char *flag);
 bool mount_flag_add(struct config *cfg, const char *flag);
+bool config_noatime(const struct config *cfg);
 
 int daemon_run(struct config *cfg, const char *argv0);
 

@@ -47,14 +47,14 @@ static void raise_fd_limit(void)
  * options.c). Root and a user namespace's root may; through fusermount3
  * nobody may, and only nosymfollow, which changes what programs may do,
  * is worth a word then. */
-static void mount_flags_apply(const struct config *cfg)
+static int mount_flags_apply(const struct config *cfg)
 {
 	struct mount_attr attr = { 0 };
 
-	if (cfg->mnt_clr & MNT_ATIME_MASK) {
+	if (cfg->mnt_set & MNT_ATIME_GIVEN) {
 		attr.attr_clr |= MOUNT_ATTR__ATIME;
-		attr.attr_set |= (cfg->mnt_set & MNT_STRICTATIME) ?
-				 MOUNT_ATTR_STRICTATIME : MOUNT_ATTR_RELATIME;
+		attr.attr_set |= (cfg->mnt_set & MNT_STRICTATIME) ? MOUNT_ATTR_STRICTATIME :
+				 config_noatime(cfg) ? MOUNT_ATTR_NOATIME : MOUNT_ATTR_RELATIME;
 	}
 	if (cfg->mnt_set & MNT_NODIRATIME)
 		attr.attr_set |= MOUNT_ATTR_NODIRATIME;
@@ -65,11 +65,17 @@ static void mount_flags_apply(const struct config *cfg)
 	if (cfg->mnt_clr & MNT_NOSYMFOLLOW)
 		attr.attr_clr |= MOUNT_ATTR_NOSYMFOLLOW;
 	if (!attr.attr_set && !attr.attr_clr)
-		return;
-	if (mount_setattr(AT_FDCWD, cfg->mountpoint, 0, &attr, sizeof(attr)) < 0 &&
-	    (cfg->mnt_set & MNT_NOSYMFOLLOW))
-		lfs_log("nosymfollow: not set on '%s': %s", cfg->mountpoint,
-			strerror(errno));
+		return 0;
+	/* the mount point is an absolute path without symlinks (layers_open):
+	 * the walk only crosses into the new mount's root, which asks the
+	 * daemon nothing while it does not serve requests yet */
+	if (mount_setattr(AT_FDCWD, cfg->mountpoint, 0, &attr, sizeof(attr)) == 0)
+		return 0;
+	if (!(cfg->mnt_set & MNT_NOSYMFOLLOW))
+		return 0;	/* the access-time rules are the daemon's anyway */
+	lfs_log("nosymfollow: cannot set it on '%s': %s", cfg->mountpoint,
+		strerror(errno));
+	return -1;
 }
 
 /* The largest READ the kernel sends. libfuse splices a read's data to
@@ -215,7 +221,8 @@ int daemon_run(struct config *cfg, const char *argv0)
 		lfs_log("cannot mount on '%s'", cfg->mountpoint);
 		goto out_signals;
 	}
-	mount_flags_apply(cfg);
+	if (mount_flags_apply(cfg) < 0)
+		goto out_unmount;
 	if (session_io_attach(se) != 0) {
 		lfs_log("cannot set up the FUSE session's I/O");
 		goto out_unmount;

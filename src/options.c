@@ -22,15 +22,15 @@ static const char *const fuse_passthrough[] = {
  * (mount_flags_apply(), main.c). The access-time ones change nothing the
  * kernel does on a FUSE mount (it leaves atime to the daemon); they tell
  * the daemon how to treat the upper layer's, as the kernel's overlay
- * passes its own mount's rules on to the upper. */
+ * passes its own mount's rules on to the upper (config_noatime()). */
 static const struct {
 	const char *name;
 	unsigned set, clr;
 } own_flags[] = {
-	{ "relatime", MNT_RELATIME, MNT_ATIME_MASK },
-	{ "nostrictatime", MNT_RELATIME, MNT_ATIME_MASK },
-	{ "strictatime", MNT_STRICTATIME, MNT_ATIME_MASK },
-	{ "norelatime", MNT_STRICTATIME, MNT_ATIME_MASK },
+	{ "relatime", MNT_ATIME_GIVEN, 0 },
+	{ "norelatime", MNT_ATIME_GIVEN, 0 },
+	{ "strictatime", MNT_ATIME_GIVEN | MNT_STRICTATIME, 0 },
+	{ "nostrictatime", MNT_ATIME_GIVEN, MNT_STRICTATIME },
 	{ "nodiratime", MNT_NODIRATIME, 0 },
 	{ "diratime", 0, MNT_NODIRATIME },
 	{ "nosymfollow", MNT_NOSYMFOLLOW, 0 },
@@ -38,6 +38,13 @@ static const struct {
 	{ "lazytime", 0, 0 },	/* timestamps are the upper's business */
 	{ "nolazytime", 0, 0 },
 };
+
+/* The access-time rule the mount ends with, as mount(2) decides it from
+ * any order of flags: strictatime wins, then noatime, else relatime. */
+bool config_noatime(const struct config *cfg)
+{
+	return cfg->noatime && !(cfg->mnt_set & MNT_STRICTATIME);
+}
 
 static const char *const fuse_passthrough_kv[] = {
 	"fsname", "subtype", "blksize", "max_read", "context", "fscontext",
@@ -232,10 +239,10 @@ bool mount_flag_known(const char *flag)
  * names that are no such flag. */
 bool mount_flag_add(struct config *cfg, const char *flag)
 {
-	if (!strcmp(flag, "noatime"))
-		cfg->noatime = true;
-	else if (!strcmp(flag, "atime"))
-		cfg->noatime = false;
+	if (!strcmp(flag, "noatime") || !strcmp(flag, "atime")) {
+		cfg->noatime = flag[0] == 'n';
+		cfg->mnt_set |= MNT_ATIME_GIVEN;
+	}
 	for (size_t i = 0; i < sizeof(own_flags) / sizeof(own_flags[0]); i++) {
 		if (strcmp(own_flags[i].name, flag))
 			continue;
@@ -243,8 +250,6 @@ bool mount_flag_add(struct config *cfg, const char *flag)
 		cfg->mnt_clr &= ~own_flags[i].set;
 		cfg->mnt_set &= ~own_flags[i].clr;
 		cfg->mnt_set |= own_flags[i].set;
-		if (own_flags[i].clr & MNT_ATIME_MASK)
-			cfg->noatime = false;
 		return true;
 	}
 	if (!in_list(fuse_passthrough, flag))
@@ -281,8 +286,10 @@ static int parse_one(struct config *cfg, char *opt)
 		return parse_bool(opt, val, &cfg->fsync);
 	if (!strcmp(opt, "threaded"))
 		return parse_bool(opt, val, &cfg->threaded);
-	if (!strcmp(opt, "passthrough"))
+	if (!strcmp(opt, "passthrough")) {
+		cfg->passthrough_set = true;
 		return parse_bool(opt, val, &cfg->passthrough);
+	}
 	if (!strcmp(opt, "prefetch"))
 		return parse_bool(opt, val, &cfg->prefetch);
 	if (!strcmp(opt, "writeback"))

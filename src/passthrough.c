@@ -92,6 +92,11 @@ static bool unstacked(int fd)
  * data through, if the kernel offers it? */
 bool passthrough_possible(int fd)
 {
+	/* a passed-through read sets the upper's atime by the upper's rules,
+	 * since the kernel opens the backing file with the caller's flags:
+	 * with noatime, only if passthrough=1 was asked for */
+	if (config_noatime(fs.cfg) && !fs.cfg->passthrough_set)
+		return false;
 	return fs.cfg->passthrough && geteuid() == 0 && initial_userns() &&
 	       unstacked(fd);
 }

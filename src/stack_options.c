@@ -159,8 +159,10 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		cfg->noacl = b;
 	else if (!strcmp(key, "threaded"))
 		cfg->threaded = b;
-	else if (!strcmp(key, "passthrough"))
+	else if (!strcmp(key, "passthrough")) {
 		cfg->passthrough = b;
+		cfg->passthrough_set = true;
+	}
 	else if (!strcmp(key, "prefetch"))
 		cfg->prefetch = b;
 	else if (!strcmp(key, "noopen")) {

@@ -361,6 +361,19 @@ more"
 	as_nsuser fusermount3 -u "$R/mnt"
 	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
 	_forget_mount "$R/mnt"
+
+	# a flag it cannot set that protects something fails the mount
+	run ! as_nsuser "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,nosymfollow" "$R/mnt" 3>&-
+	[[ "$output" == *"nosymfollow"* ]] || fail "no message naming nosymfollow: $output"
+	! is_mounted "$R/mnt" || fail "mounted without nosymfollow"
+	# the access-time ones change nothing the daemon does not do itself
+	as_nsuser "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,relatime,nodiratime" "$R/mnt" \
+		2>"$T/daemon.err" 3>&- || fail "mount failed: $(cat "$T/daemon.err")"
+	pid=$(find_daemon_pid "$R/mnt") || fail "no daemon"
+	echo "fuse $pid $R/mnt" >>"$MOUNTS_FILE"
+	as_nsuser fusermount3 -u "$R/mnt"
+	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
+	_forget_mount "$R/mnt"
 }
 
 @test "rootless: noopen is the default in unshare -Urm: reads, copy-up at the first write, O_TRUNC, files of unmapped owners; noopen=0 copies up at the open" {
