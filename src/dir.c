@@ -79,6 +79,22 @@ static int make_object(int dirfd, const char *name, const struct new_obj *o)
 	}
 }
 
+/* The upper directory of PARENT, copied up if need be, to make a new
+ * entry in: its descriptor, or -errno; its logical attributes (owner and
+ * mode as shown, which a new entry inherits from) in *PST. */
+int new_entry_dir(struct node *parent, struct stat *pst)
+{
+	int pfd, err = copyup(parent, 0);
+
+	if (err)
+		return err;
+	pfd = node_upper_fd(parent);
+	if (fstat(pfd, pst) < 0)
+		return -errno;
+	override_apply(0, pfd, "", pst);
+	return pfd;
+}
+
 /* Create NAME in PARENT. On success *out is the node (one lookup
  * reference taken), *st its attributes and, for a regular file, *openfd
  * the open descriptor. */
@@ -111,13 +127,9 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 		if (err)
 			return err;
 	}
-	err = copyup(parent, 0);
-	if (err)
-		return err;
-	pfd = node_upper_fd(parent);
-	if (fstat(pfd, &pst) < 0)
-		return -errno;
-	override_apply(0, pfd, "", &pst);
+	pfd = new_entry_dir(parent, &pst);
+	if (pfd < 0)
+		return pfd;
 	default_acl = o->type != 0 && o->type != S_IFLNK && has_default_acl(pfd);
 	if (o->type != 0 && o->type != S_IFLNK)
 		o->mode = (o->type | (apply_umask(default_acl, o->mode, ctx) & 07777));
@@ -278,14 +290,15 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	reply_created(req, err, n, &st);
 }
 
-/* Answer a CREATE with the new file N (attributes ST), open on FD.
- * Returns what the reply returned: -ENOENT when the opener was
- * interrupted and the kernel took neither the node nor the open. */
-int reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
-		      int fd, struct fuse_file_info *fi)
+/* Answer a CREATE with the new file N (attributes ST), open on FD. When
+ * the opener was interrupted, the kernel took neither the node nor the
+ * open: the node's lookup goes (an O_TMPFILE file with it). */
+void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
+		       int fd, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
 	struct fhandle *fh;
+	int r;
 
 	fill_entry(&e, n, st);
 	if (fs.noopen) {
@@ -296,15 +309,18 @@ int reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
 		fi->keep_cache = 1;
 		if (fi->flags & O_DIRECT)
 			fi->direct_io = 1;
-		return fuse_reply_create(req, &e, fi);
+		r = fuse_reply_create(req, &e, fi);
+	} else {
+		fh = xcalloc(1, sizeof(*fh));
+		fh->fd = fd;
+		fh->flags = fi->flags;
+		fh->gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
+		fh->node = n;
+		pthread_mutex_init(&fh->lock, NULL);
+		r = reply_opened(req, fi, fh, &e);
 	}
-	fh = xcalloc(1, sizeof(*fh));
-	fh->fd = fd;
-	fh->flags = fi->flags;
-	fh->gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
-	fh->node = n;
-	pthread_mutex_init(&fh->lock, NULL);
-	return reply_opened(req, fi, fh, &e);
+	if (r == -ENOENT)
+		node_forget(n, 1);
 }
 
 void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -325,8 +341,7 @@ void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (reply_create_open(req, n, &st, fd, fi) == -ENOENT)
-		node_forget(n, 1);	/* the kernel never took the node */
+	reply_create_open(req, n, &st, fd, fi);
 }
 
 /* A name left the merged view (the node was pinned before, so it can

@@ -66,7 +66,7 @@ static int private_lower_mount(int fd)
 
 /* Reading LAYER (a directory of it: DIR) through the daemon's own
  * descriptors must not change access times, and its mount does not see
- * to that: open with open_noatime(). A lower layer's reads never do; the
+ * to that: open with O_NOATIME (layer_openat()). A lower layer's reads never do; the
  * upper's, as the mount's noatime and nodiratime say, as the kernel's
  * overlay passes its own mount's rules on to the upper. */
 bool layer_wants_noatime(int layer, bool dir)
@@ -76,14 +76,15 @@ bool layer_wants_noatime(int layer, bool dir)
 	return config_noatime(fs.cfg) || (dir && (fs.cfg->mnt_set & MNT_NODIRATIME));
 }
 
-/* openat() with O_NOATIME where the daemon may use it (it owns the file
- * or holds CAP_FOWNER over its owner), without it elsewhere. */
-int open_noatime(int dirfd, const char *name, int flags)
+/* openat() for the daemon's own reading: O_NOATIME in FLAGS is kept
+ * where the daemon may use it (it owns the file or holds CAP_FOWNER over
+ * its owner) and dropped elsewhere. */
+int layer_openat(int dirfd, const char *name, int flags)
 {
-	int fd = openat(dirfd, name, flags | O_NOATIME);
+	int fd = openat(dirfd, name, flags);
 
-	if (fd < 0 && errno == EPERM)
-		fd = openat(dirfd, name, flags);
+	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))
+		fd = openat(dirfd, name, flags & ~O_NOATIME);
 	return fd;
 }
 

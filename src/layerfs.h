@@ -140,7 +140,7 @@ int layers_open(struct fs *f, struct config *cfg);
 int staging_prepare(struct fs *f);
 int proc_open(struct fs *f);
 bool layer_wants_noatime(int layer, bool dir);
-int open_noatime(int dirfd, const char *name, int flags);
+int layer_openat(int dirfd, const char *name, int flags);
 void layers_close(struct fs *f);
 
 /* ---- nodes (node.c) ---- */
@@ -426,8 +426,9 @@ void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_ino_t newparent, const char *newname, unsigned int flags);
 void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi);
-int reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
-		      int fd, struct fuse_file_info *fi);
+int new_entry_dir(struct node *parent, struct stat *pst);
+void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
+		       int fd, struct fuse_file_info *fi);
 /* tmpfile.c */
 void tmpfile_create(fuse_req_t req, struct node *dir, mode_t mode,
 		    struct fuse_file_info *fi);

@@ -506,18 +506,11 @@ void oref_put(struct oref *o)
 
 int oref_open(const struct oref *o, int flags)
 {
-	char fdname[24];
-
-	if (!layer_wants_noatime(o->layer, false)) {
-		if (!o->name[0])
-			return reopen_fd(o->dirfd, flags);
-		return openat(o->dirfd, o->name, flags | O_NOFOLLOW | O_CLOEXEC);
-	}
-	if (!o->name[0]) {
-		snprintf(fdname, sizeof(fdname), "%d", o->dirfd);
-		return open_noatime(fs.procfd, fdname, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
-	}
-	return open_noatime(o->dirfd, o->name, flags | O_NOFOLLOW | O_CLOEXEC);
+	if (layer_wants_noatime(o->layer, false))
+		flags |= O_NOATIME;
+	if (!o->name[0])
+		return reopen_fd(o->dirfd, flags);
+	return layer_openat(o->dirfd, o->name, flags | O_NOFOLLOW | O_CLOEXEC);
 }
 
 int oref_path(const struct oref *o, char *buf, size_t len)

@@ -267,8 +267,8 @@ static void ra_done(const struct node *dir, off_t mark, off_t until)
 static bool read_file_ahead(int dirfd, const char *name)
 {
 	struct stat st;
-	int fd = open_noatime(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
-			      O_NONBLOCK | O_CLOEXEC);
+	int fd = layer_openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY |
+			      O_NONBLOCK | O_NOATIME | O_CLOEXEC);
 	bool ok;
 
 	if (fd < 0)
@@ -350,7 +350,7 @@ static bool first_visit(int fd)
 /* Read one layer's directory and stat its entries. */
 static void warm(int dirfd, char *buf)
 {
-	int fd = open_noatime(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = layer_openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_NOATIME | O_CLOEXEC);
 
 	if (fd < 0)
 		return;

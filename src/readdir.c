@@ -161,9 +161,8 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 		      const struct lref *r, bool merged, bool impure, bool quiet,
 		      char *buf)
 {
-	int fd = quiet || layer_wants_noatime(r->layer, true) ?
-		 open_noatime(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) :
-		 openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = layer_openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+			      (quiet || layer_wants_noatime(r->layer, true) ? O_NOATIME : 0));
 	int err = 0;
 
 	if (fd < 0)

@@ -28,14 +28,11 @@ static int tmpfile_open(struct node *dir, mode_t mode, int flags,
 	if (!S_ISDIR(dir->type))
 		return -ENOTDIR;
 	err = prot_check(dir, PROT_ADD);
-	if (!err)
-		err = copyup(dir, 0);
 	if (err)
 		return err;
-	pfd = node_upper_fd(dir);
-	if (fstat(pfd, &pst) < 0)
-		return -errno;
-	override_apply(0, pfd, "", &pst);
+	pfd = new_entry_dir(dir, &pst);
+	if (pfd < 0)
+		return pfd;
 	*acl = has_default_acl(pfd);
 	mode = apply_umask(*acl, mode, ctx) & 07777;
 	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_TMPFILE);
@@ -78,8 +75,5 @@ void tmpfile_create(fuse_req_t req, struct node *dir, mode_t mode,
 	 * labelled it: spare the first getxattr its listxattr */
 	if (!acl && !fs.selinux_host)
 		node_xattrs_new(n);
-	/* an interrupted opener leaves the kernel without the node: the
-	 * file, which no name keeps, goes with it now */
-	if (reply_create_open(req, n, &st, fd, fi) == -ENOENT)
-		node_forget(n, 1);
+	reply_create_open(req, n, &st, fd, fi);
 }

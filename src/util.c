@@ -65,7 +65,7 @@ int reopen_fd(int fd, int flags)
 	char name[24];
 
 	snprintf(name, sizeof(name), "%d", fd);
-	return openat(fs.procfd, name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
+	return layer_openat(fs.procfd, name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
 }
 
 char *fd_path(int fd, char *buf, size_t len)

@@ -172,7 +172,7 @@ int purge_internal_entries(int pfd)
 	struct dirent *de;
 	DIR *d;
 	/* the daemon's own reading: the directory's atime stays */
-	int fd = open_noatime(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = layer_openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_NOATIME | O_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;
