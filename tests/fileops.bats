@@ -291,9 +291,7 @@ load helpers
 	mkdir "$L1/d"
 	echo low >"$L1/d/f"
 	for opt in "" noopen; do
-		rm -rf "$U" "$W"
-		mkdir "$U" "$W"
-		mount_layerfs "$opt"
+		mount_fresh "$opt"
 		run -0 "$FSOPS" tmpfile "$M/d" 0640 hidden
 		eq "$output" "nlink=0 mode=0640 uid=0 gid=0" "${opt:-default}"
 		eq "$(names "$M/d")" f "an unlinked O_TMPFILE file is not listed (${opt:-default})"

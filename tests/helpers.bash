@@ -143,6 +143,14 @@ mount_layerfs() {
 	lfs_mount "lowerdir=$L1:$L2,upperdir=$U,workdir=$W${1:+,$1}" "$M"
 }
 
+# mount_fresh [EXTRA_OPTIONS]: the standard mount over an empty upper and
+# work dir (a test that repeats itself with other options)
+mount_fresh() {
+	rm -rf "$U" "$W"
+	mkdir "$U" "$W"
+	mount_layerfs "$@"
+}
+
 # kernel_at_least MAJOR MINOR
 kernel_at_least() {
 	local v

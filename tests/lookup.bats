@@ -174,9 +174,7 @@ load helpers
 		for p in "$L1/f" "$L1/g" "$L2/h" "$L1/sl" "$L1/d" "$L1/d/x" "$L2/e" "$L2/e/y"; do
 			touch -h -d @1000000000 "$p"
 		done
-		rm -rf "$U" "$W"
-		mkdir "$U" "$W"
-		mount_layerfs "$opt"
+		mount_fresh "$opt"
 		cat "$M/f" "$M/h" "$M/d/x" "$M/e/y" >/dev/null
 		readlink "$M/sl" >/dev/null
 		ls -l "$M/d" "$M/e" "$M" >/dev/null

@@ -139,9 +139,7 @@ load helpers
 	ln "$L1/out" "$L1/d/o"
 	local opt
 	for opt in "" noopen; do
-		rm -rf "$U" "$W"
-		mkdir "$U" "$W"
-		mount_layerfs "$opt"
+		mount_fresh "$opt"
 		# the kernel holds nodes of some names, and cached data of b
 		ls -l "$M/d" >/dev/null
 		cat "$M/d/b" "$M/d/a" >/dev/null
@@ -192,9 +190,7 @@ more"
 	ln "$L1/d/a" "$L1/d/b"
 	local opt
 	for opt in "" noopen; do
-		rm -rf "$U" "$W"
-		mkdir "$U" "$W"
-		mount_layerfs "$opt"
+		mount_fresh "$opt"
 		ls -l "$M/d" >/dev/null
 		run -0 python3 -c '
 import os, sys
