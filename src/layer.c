@@ -48,10 +48,17 @@ static int private_lower_mount(int fd)
 		.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOATIME,
 		.attr_clr = MOUNT_ATTR__ATIME,
 	};
-	int mfd = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
-				    AT_EMPTY_PATH | AT_RECURSIVE);
+	unsigned flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
+	/* the layer's own mount alone: a file system mounted on one of its
+	 * directories is not part of the layer, and the kernel's overlay
+	 * shows the directory underneath */
+	int mfd = open_tree(fd, "", flags);
 	int rfd;
 
+	/* where a user namespace locked the mounts below (EINVAL), they
+	 * cannot be left out: clone them too */
+	if (mfd < 0 && errno == EINVAL)
+		mfd = open_tree(fd, "", flags | AT_RECURSIVE);
 	if (mfd < 0)
 		return -1;
 	if (mount_setattr(mfd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof(attr)) < 0) {

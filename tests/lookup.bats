@@ -188,6 +188,27 @@ load helpers
 	done
 }
 
+@test "lookup: a file system mounted on a directory of a lower layer is not part of the layer: the directory underneath shows, as on the kernel's overlay" {
+	need_root
+	mkdir -p "$L1/sub" "$T/ku" "$T/kw" "$T/k"
+	echo under >"$L1/sub/under"
+	mount -t tmpfs lfs-test "$L1/sub"
+	record_mount "$L1/sub"
+	echo over >"$L1/sub/over"
+	kovl_mount "lowerdir=$L1:$L2,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	eq "$(names "$T/k/sub")" under "the kernel's overlay"
+	mount_layerfs
+	eq "$(names "$M/sub")" under
+	eq "$(cat "$M/sub/under")" under
+	expect_errno ENOENT stat "$M/sub/over"
+	eq "$(stat -c %d "$M/sub")" "$(stat -c %d "$M")" "one device"
+	# the directory is copied up as any other
+	echo new >"$M/sub/new"
+	eq "$(names "$M/sub")" "new under"
+	eq "$(cat "$U/sub/new")" new
+	eq "$(names "$L1/sub")" over "the mounted file system is untouched"
+}
+
 @test "lookup: read-only mount of several lowers merges the same way" {
 	mkdir "$L1/d" "$L2/d"
 	echo 1 >"$L1/d/a"
