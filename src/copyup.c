@@ -503,10 +503,13 @@ unlock:
 	 * new ctime. The kernel's copy of the attributes may be a day old. */
 	if (copied && fs.se)
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
-	/* a copy of one name of a lower hard link shows a number of its
-	 * own: the listing the kernel keeps of the parent has the old one */
-	if (renumbered && fs.se)
-		fuse_lowlevel_notify_inval_inode(fs.se, node_id(parent), 0, 0);
+	/* The parent's upper directory has a new entry, so a new ctime the
+	 * kernel's overlay shows at once. And a copy of one name of a lower
+	 * hard link shows a number of its own: the listing the kernel keeps
+	 * of the parent has the old one. */
+	if (copied && fs.se)
+		fuse_lowlevel_notify_inval_inode(fs.se, node_id(parent),
+						 renumbered ? 0 : -1, 0);
 	/* the name is a link to a copy another node stands for: the kernel
 	 * must look it up again and meet that node, or the two inodes it
 	 * holds would cache the file's data and size apart (the tree copy

@@ -222,6 +222,24 @@ no_staging_leftovers() {
 	no_staging_leftovers
 }
 
+@test "copyup: a copy-up changes the ctime of the parent's upper directory, and stat of the parent shows it at once, as on the kernel's overlay" {
+	mkdir -p "$L1/p"
+	echo 1 >"$L1/p/f1"
+	echo 2 >"$L1/p/f2"
+	echo 3 >"$L1/p/f3"
+	mount_layerfs
+	chmod 600 "$M/p/f1"
+	eq "$(stat -c %z "$M/p")" "$(stat -c %z "$U/p")" "after the parent's own copy-up"
+	# ctime steps with the kernel's coarse clock
+	sleep 0.1
+	chmod 600 "$M/p/f2"
+	eq "$(stat -c %z "$M/p")" "$(stat -c %z "$U/p")" "after a chmod"
+	sleep 0.1
+	echo more >>"$M/p/f3"
+	eq "$(stat -c %z "$M/p")" "$(stat -c %z "$U/p")" "after an append"
+	eq "$(stat -c %Y "$M/p")" "$(stat -c %Y "$L1/p")" "mtime kept"
+}
+
 @test "copyup: two concurrent copy-ups of the same large file give one correct copy" {
 	"$FSOPS" fill "$L1/big" $((96 * 1024 * 1024)) 7
 	local sum
