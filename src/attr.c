@@ -46,10 +46,28 @@ int node_stat(struct node *n, struct stat *st)
 	return err;
 }
 
+/* The birth time of N's real object, for the statx that asked for it
+ * (session_io.c): the kernel's overlay shows that of the top-most one. */
+static void note_btime(struct node *n)
+{
+	struct statx sx;
+	struct oref o;
+
+	if (node_oref(n, &o) != 0)
+		return;
+	if (statx(o.dirfd, o.name, AT_SYMLINK_NOFOLLOW | (o.name[0] ? 0 : AT_EMPTY_PATH),
+		  STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_BTIME))
+		session_reply_btime(sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
+	oref_put(&o);
+}
+
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct stat st;
 	int err = node_stat(node_from_id(ino), &st);
+
+	if (!err && req_statx())
+		note_btime(node_from_id(ino));
 
 	if (err)
 		fuse_reply_err(req, -err);

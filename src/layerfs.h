@@ -584,5 +584,7 @@ void session_want_passthrough(void);
 void session_reply_backing(int backing);
 bool req_kill_suidgid(void);
 bool req_tmpfile(void);
+bool req_statx(void);
+void session_reply_btime(int64_t sec, uint32_t nsec);
 
 #endif

@@ -11,6 +11,13 @@
  * The second lets an open reply name a backing file (passthrough.c).
  * The third is an open(O_TMPFILE): its arguments and reply are those of
  * a CREATE, so it reaches lfs_create() as one, marked (tmpfile.c).
+ * FUSE_STATX (6.6), which the kernel sends only for a statx(2) that asks
+ * for the birth time, starts with the arguments of a GETATTR: it reaches
+ * lfs_getattr() as one, marked, and the attributes it answers are
+ * rewritten into a statx reply with the real object's birth time. The
+ * kernel keeps a birth time until it forgets the inode: no invalidation
+ * reaches it, so an object asked about before its copy-up keeps showing
+ * its lower birth time.
  *
  * libfuse 3.14 offers neither in its INIT reply, shows us none of those
  * request flags and has no field for a backing id, so the session reads
@@ -44,12 +51,50 @@
 #define INIT_OUT_STACK_DEPTH	36
 #define OPEN_OUT_FLAGS		8	/* and in fuse_open_out */
 #define OPEN_OUT_BACKING_ID	12
-#define K_FUSE_TMPFILE		51	/* opcode */
+#define K_FUSE_TMPFILE		51	/* opcodes */
+#define K_FUSE_STATX		52
+#define K_STATX_BASIC_STATS	0x7ffu
+#define K_STATX_BTIME		0x800u
+
+/* FUSE_STATX's reply (protocol 7.39) */
+struct k_sx_time {
+	int64_t tv_sec;
+	uint32_t tv_nsec;
+	int32_t reserved;
+};
+
+struct k_statx_out {
+	uint64_t attr_valid;
+	uint32_t attr_valid_nsec;
+	uint32_t flags;
+	uint64_t spare[2];
+	struct {
+		uint32_t mask;
+		uint32_t blksize;
+		uint64_t attributes;
+		uint32_t nlink;
+		uint32_t uid;
+		uint32_t gid;
+		uint16_t mode;
+		uint16_t spare0;
+		uint64_t ino;
+		uint64_t size;
+		uint64_t blocks;
+		uint64_t attributes_mask;
+		struct k_sx_time atime, btime, ctime, mtime;
+		uint32_t rdev_major, rdev_minor;
+		uint32_t dev_major, dev_minor;
+		uint64_t spare2[14];
+	} stat;
+};
 
 static __thread bool tl_kill;		/* this request must clear set-id bits */
 static __thread uint64_t tl_init_unique;	/* the INIT being answered, or 0 */
 static __thread int tl_backing;		/* passthrough id for the open reply */
 static __thread bool tl_tmpfile;	/* this CREATE is an O_TMPFILE open */
+static __thread bool tl_statx;		/* this GETATTR is a FUSE_STATX */
+static __thread bool tl_btime_set;	/* and the birth time for its reply */
+static __thread struct k_sx_time tl_btime;
 static uint64_t kernel_flags;		/* what the kernel's INIT offered */
 static bool want_killpriv;		/* set by lfs_init() */
 static bool want_passthrough;
@@ -116,6 +161,19 @@ bool req_tmpfile(void)
 	return tl_tmpfile;
 }
 
+bool req_statx(void)
+{
+	return tl_statx;
+}
+
+/* The birth time for the statx reply of this thread's GETATTR. */
+void session_reply_btime(int64_t sec, uint32_t nsec)
+{
+	tl_btime.tv_sec = sec;
+	tl_btime.tv_nsec = nsec;
+	tl_btime_set = true;
+}
+
 void session_want_killpriv_v2(void)
 {
 	want_killpriv = true;
@@ -175,6 +233,13 @@ static void note_request(void *buf, size_t len)
 		h->opcode = FUSE_CREATE;
 		tl_tmpfile = true;
 		break;
+	case K_FUSE_STATX:
+		/* fuse_statx_in begins as fuse_getattr_in does */
+		if (alen >= sizeof(struct fuse_getattr_in)) {
+			h->opcode = FUSE_GETATTR;
+			tl_statx = true;
+		}
+		break;
 	}
 }
 
@@ -187,6 +252,8 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	n = read(fd, buf, len);
 	tl_kill = false;
 	tl_tmpfile = false;
+	tl_statx = false;
+	tl_btime_set = false;
 	if (n >= (ssize_t)sizeof(struct fuse_in_header))
 		note_request(buf, (size_t)n);
 	return n;
@@ -241,6 +308,47 @@ static void patch_init_reply(struct iovec *iov, int count)
 	}
 }
 
+/* The attributes of a GETATTR reply, as the statx reply the kernel asked
+ * for: the same fields, the birth time where the real object has one. */
+static ssize_t write_statx_reply(int fd, struct iovec *iov)
+{
+	const struct fuse_attr_out *in = iov[1].iov_base;
+	const struct fuse_attr *a = &in->attr;
+	struct fuse_out_header out = *(struct fuse_out_header *)iov[0].iov_base;
+	struct k_statx_out sx;
+	struct iovec v[2];
+
+	memset(&sx, 0, sizeof(sx));
+	sx.attr_valid = in->attr_valid;
+	sx.attr_valid_nsec = in->attr_valid_nsec;
+	sx.stat.mask = K_STATX_BASIC_STATS | (tl_btime_set ? K_STATX_BTIME : 0);
+	sx.stat.blksize = a->blksize;
+	sx.stat.nlink = a->nlink;
+	sx.stat.uid = a->uid;
+	sx.stat.gid = a->gid;
+	sx.stat.mode = (uint16_t)a->mode;
+	sx.stat.ino = a->ino;
+	sx.stat.size = a->size;
+	sx.stat.blocks = a->blocks;
+	sx.stat.atime.tv_sec = (int64_t)a->atime;
+	sx.stat.atime.tv_nsec = a->atimensec;
+	sx.stat.mtime.tv_sec = (int64_t)a->mtime;
+	sx.stat.mtime.tv_nsec = a->mtimensec;
+	sx.stat.ctime.tv_sec = (int64_t)a->ctime;
+	sx.stat.ctime.tv_nsec = a->ctimensec;
+	if (tl_btime_set)
+		sx.stat.btime = tl_btime;
+	/* the 32-bit device number of fuse_attr, as the kernel decodes it */
+	sx.stat.rdev_major = (a->rdev & 0xfff00u) >> 8;
+	sx.stat.rdev_minor = (a->rdev & 0xffu) | ((a->rdev >> 12) & 0xfff00u);
+	out.len = sizeof(out) + sizeof(sx);
+	v[0].iov_base = &out;
+	v[0].iov_len = sizeof(out);
+	v[1].iov_base = &sx;
+	v[1].iov_len = sizeof(sx);
+	return writev(fd, v, 2) < 0 ? -1 : (ssize_t)(iov[0].iov_len + iov[1].iov_len);
+}
+
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	(void)userdata;
@@ -252,6 +360,11 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	if (tl_init_unique) {
 		patch_init_reply(iov, count);
 		tl_init_unique = 0;
+	}
+	if (tl_statx) {
+		tl_statx = false;
+		if (count == 2 && iov[1].iov_len == sizeof(struct fuse_attr_out))
+			return write_statx_reply(fd, iov);
 	}
 	return writev(fd, iov, count);
 }

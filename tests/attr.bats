@@ -186,3 +186,28 @@ load helpers
 	as_user 4242 4242 touch "$M/plain/mine"
 	eq "$(stat -c '%u %g' "$M/plain/mine")" "4242 4242" "no setgid: the creator's group"
 }
+
+@test "attr: statx shows the birth time of the top-most real object (lower, upper, copied up) and the same other fields, with and without noopen" {
+	[ "$(stat -c %W "$T")" != 0 ] || skip "the test directory's file system keeps no birth time"
+	echo a >"$L1/f"
+	mkdir "$L1/d" "$L2/d"
+	mknod "$L1/c" c 136 70000
+	local opt
+	for opt in "" noopen; do
+		mount_fresh "$opt"
+		eq "$(stat -c '%W %w' "$M/f")" "$(stat -c '%W %w' "$L1/f")" "lower file (${opt:-default})"
+		eq "$(stat -c '%W %t %T' "$M/c")" "$(stat -c '%W %t %T' "$L1/c")" "device"
+		echo n >"$M/new"
+		eq "$(stat -c %w "$M/new")" "$(stat -c %w "$U/new")" "new file"
+		echo 2 >"$L1/g"
+		chmod 600 "$M/g"
+		eq "$(stat -c %w "$M/g")" "$(stat -c %w "$U/g")" "copied up"
+		echo x >"$M/d/x"
+		eq "$(stat -c %w "$M/d")" "$(stat -c %w "$U/d")" "merged directory"
+		chmod 600 "$M/f"
+		# the statx reply carries the attributes as a stat does
+		eq "$(stat -c '%s %a %u %g %h %i %Y %Z %W' "$M/f" | cut -d' ' -f1-8)" \
+			"$(stat -c '%s %a %u %g %h %i %Y %Z' "$M/f")"
+		unmount_layerfs "$M"
+	done
+}
