@@ -553,9 +553,19 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 	       struct fuse_file_info *fi)
 {
-	int tmp, fd = req_fd(ino, fi, false, NULL, &tmp);
+	int tmp, fd;
 	off_t r;
 
+	/* With the writeback cache the real file lacks what the kernel has
+	 * not written yet: it would show holes (or no data at all) where a
+	 * program just wrote. ENOSYS makes the kernel answer SEEK_DATA and
+	 * SEEK_HOLE itself from its own size, for every file of the mount:
+	 * data up to the end, no holes. */
+	if (fs.writeback) {
+		fuse_reply_err(req, ENOSYS);
+		return;
+	}
+	fd = req_fd(ino, fi, false, NULL, &tmp);
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
 		return;

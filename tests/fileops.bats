@@ -158,6 +158,24 @@ load helpers
 	eq "$("$FSOPS" segments "$M/lsp")" "$("$FSOPS" segments "$L1/lsp")"
 }
 
+@test "fileops: SEEK_DATA and SEEK_HOLE find data that is still in the kernel's writeback cache (noopen, passthrough=0), and in passthrough mode" {
+	local opt out
+	for opt in "" noopen passthrough=0; do
+		mount_fresh "$opt"
+		out=$(python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+os.write(fd, b"x" * 100000)
+print(os.lseek(fd, 0, os.SEEK_DATA), os.lseek(fd, 0, os.SEEK_HOLE), os.fstat(fd).st_size)
+os.fsync(fd)
+os.pwrite(fd, b"y" * 100000, 100000)
+print(os.lseek(fd, 150000, os.SEEK_DATA), os.lseek(fd, 0, os.SEEK_HOLE))
+' "$M/f")
+		eq "$out" "$(printf '0 100000 100000\n150000 200000')" "${opt:-default}"
+		unmount_layerfs "$M"
+	done
+}
+
 @test "fileops: flock between two processes (EWOULDBLOCK), released on exit" {
 	echo x >"$L1/f"
 	mount_layerfs
