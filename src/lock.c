@@ -107,7 +107,7 @@ static int lock_take(const char *workdir, const char *role, char *errbuf,
 	/* A holder may be a `layerfs check` peeking for an instant, or a
 	 * daemon still leaving after umount(8) returned (podman unmounts and
 	 * mounts again at a restart; on a busy machine the exit can take a
-	 * while): wait three seconds at most. */
+	 * while): wait five seconds at most. */
 	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
 		if (errno != EWOULDBLOCK && errno != EINTR) {
 			snprintf(errbuf, len, "workdir '%s': cannot lock %s: %s",
@@ -115,7 +115,7 @@ static int lock_take(const char *workdir, const char *role, char *errbuf,
 			close(fd);
 			return -1;
 		}
-		if (tries == 60) {
+		if (tries == 100) {
 			describe_holder(fd, workdir, errbuf, len);
 			close(fd);
 			return -1;

@@ -255,6 +255,11 @@ int daemon_run(struct config *cfg, const char *argv0)
 	inval_entries_wait();
 out_unmount:
 	fuse_session_unmount(se);
+	/* Nothing writes the layers from here on: a new mount of the same
+	 * upper (podman restarting a container) need not wait for the rest
+	 * of this exit. */
+	work_lock_release(lockfd);
+	lockfd = -1;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:

@@ -448,8 +448,17 @@ void prefetch_start(void)
  * of nodes, which live until the process ends. */
 void prefetch_stop(void)
 {
-	pthread_mutex_lock(&pf_lock);
+	int tries = 0;
+
 	__atomic_store_n(&running, false, __ATOMIC_RELAXED);
+	/* The lock is wanted only to drop the queued references. The thread
+	 * may hold it descheduled, and at SCHED_IDLE on a busy machine it
+	 * may not run again for seconds: the exit does not wait for it. */
+	while (pthread_mutex_trylock(&pf_lock) != 0) {
+		if (++tries > 20)
+			return;
+		usleep(1000);
+	}
 	while (count > 0) {
 		count--;
 		node_put(queue[(base + count) % PF_SLOTS]);
