@@ -15,9 +15,9 @@
  * for the birth time, starts with the arguments of a GETATTR: it reaches
  * lfs_getattr() as one, marked, and the attributes it answers are
  * rewritten into a statx reply with the real object's birth time. The
- * kernel keeps a birth time until it forgets the inode: no invalidation
- * reaches it, so an object asked about before its copy-up keeps showing
- * its lower birth time.
+ * kernel caches it with the attributes, and invalidations mark only the
+ * basic fields stale: after a copy-up, a statx asking for the birth time
+ * alone may show the lower one until the attributes time out.
  *
  * libfuse 3.14 offers neither in its INIT reply, shows us none of those
  * request flags and has no field for a backing id, so the session reads
@@ -88,11 +88,16 @@ struct k_statx_out {
 	} stat;
 };
 
+/* What a thread notes about the request it read, for its handler and
+ * its reply. A reply is matched by its unique: before the handler runs,
+ * libfuse may answer a queued INTERRUPT from the same thread. */
+static __thread uint64_t tl_unique;	/* the request being served */
 static __thread bool tl_kill;		/* this request must clear set-id bits */
 static __thread uint64_t tl_init_unique;	/* the INIT being answered, or 0 */
 static __thread int tl_backing;		/* passthrough id for the open reply */
+static __thread uint64_t tl_backing_unique;	/* and that reply's unique */
 static __thread bool tl_tmpfile;	/* this CREATE is an O_TMPFILE open */
-static __thread bool tl_statx;		/* this GETATTR is a FUSE_STATX */
+static __thread uint64_t tl_statx_unique;	/* this GETATTR is a FUSE_STATX */
 static __thread bool tl_btime_set;	/* and the birth time for its reply */
 static __thread struct k_sx_time tl_btime;
 static uint64_t kernel_flags;		/* what the kernel's INIT offered */
@@ -163,7 +168,7 @@ bool req_tmpfile(void)
 
 bool req_statx(void)
 {
-	return tl_statx;
+	return tl_statx_unique != 0;
 }
 
 /* The birth time for the statx reply of this thread's GETATTR. */
@@ -193,6 +198,7 @@ void session_want_passthrough(void)
 void session_reply_backing(int backing)
 {
 	tl_backing = backing;
+	tl_backing_unique = tl_unique;
 }
 
 static void note_request(void *buf, size_t len)
@@ -200,6 +206,8 @@ static void note_request(void *buf, size_t len)
 	struct fuse_in_header *h = buf;
 	const void *arg = h + 1;
 	size_t alen = len - sizeof(*h);
+
+	tl_unique = h->unique;
 
 	note_walker(h->opcode);
 	switch (h->opcode) {
@@ -237,7 +245,7 @@ static void note_request(void *buf, size_t len)
 		/* fuse_statx_in begins as fuse_getattr_in does */
 		if (alen >= sizeof(struct fuse_getattr_in)) {
 			h->opcode = FUSE_GETATTR;
-			tl_statx = true;
+			tl_statx_unique = h->unique;
 		}
 		break;
 	}
@@ -250,9 +258,11 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	(void)userdata;
 	walker_done();
 	n = read(fd, buf, len);
+	tl_unique = 0;
 	tl_kill = false;
 	tl_tmpfile = false;
-	tl_statx = false;
+	tl_backing = 0;
+	tl_statx_unique = 0;
 	tl_btime_set = false;
 	if (n >= (ssize_t)sizeof(struct fuse_in_header))
 		note_request(buf, (size_t)n);
@@ -351,18 +361,20 @@ static ssize_t write_statx_reply(int fd, struct iovec *iov)
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
+	uint64_t unique = ((const struct fuse_out_header *)iov[0].iov_base)->unique;
+
 	(void)userdata;
 	walker_done();
-	if (tl_backing) {
+	if (tl_backing && unique == tl_backing_unique) {
 		patch_open_reply(iov, count);
 		tl_backing = 0;
 	}
-	if (tl_init_unique) {
+	if (tl_init_unique && unique == tl_init_unique) {
 		patch_init_reply(iov, count);
 		tl_init_unique = 0;
 	}
-	if (tl_statx) {
-		tl_statx = false;
+	if (tl_statx_unique && unique == tl_statx_unique) {
+		tl_statx_unique = 0;
 		if (count == 2 && iov[1].iov_len == sizeof(struct fuse_attr_out))
 			return write_statx_reply(fd, iov);
 	}

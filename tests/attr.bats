@@ -211,3 +211,13 @@ load helpers
 		unmount_layerfs "$M"
 	done
 }
+
+@test "attr: statx asking for the birth time while another process's requests are interrupted by signals: no call fails" {
+	echo a >"$L1/f"
+	mount_layerfs
+	# libfuse answers a late INTERRUPT from the thread that read the
+	# next request, before that request's own reply
+	run "$FSOPS" statxstorm "$M/f" 30000
+	[ "$status" -eq 0 ] || fail "$output"
+	[[ "$output" == "0 failed, 0 without birth time, of 30000" ]] || fail "$output"
+}

@@ -30,6 +30,9 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <signal.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -453,6 +456,65 @@ static int cmd_seek(char **argv)
 		die();
 	printf("%lld\n", (long long)r);
 	return 0;
+}
+
+/* statxstorm PATH N: N statx calls asking for the birth time, while a
+ * second process stats PATH in a loop and a third interrupts it with
+ * signals every 20 us (the kernel then sends INTERRUPTs, some for
+ * requests already answered, which libfuse answers from whichever thread
+ * reads next). Prints the failed calls and those without a birth time;
+ * fails if any call failed. */
+static void storm_handler(int sig)
+{
+	(void)sig;
+}
+
+static int cmd_statxstorm(char **argv)
+{
+	long n = strtol(argv[1], NULL, 0), errs = 0, nobtime = 0;
+	struct sigaction sa = { 0 };
+	pid_t looper, sender;
+	struct statx sx;
+	int status;
+
+	looper = fork();
+	if (looper < 0)
+		die();
+	if (looper == 0) {
+		struct stat st;
+		char b[64];
+
+		sa.sa_handler = storm_handler;
+		sa.sa_flags = SA_RESTART;
+		sigaction(SIGUSR1, &sa, NULL);
+		for (;;) {
+			stat(argv[0], &st);
+			getxattr(argv[0], "user.storm", b, sizeof(b));
+		}
+	}
+	sender = fork();
+	if (sender < 0)
+		die();
+	if (sender == 0) {
+		struct timespec ts = { 0, 20000 };
+
+		while (kill(looper, SIGUSR1) == 0)
+			nanosleep(&ts, NULL);
+		_exit(0);
+	}
+	for (long i = 0; i < n; i++) {
+		if (statx(AT_FDCWD, argv[0], AT_STATX_FORCE_SYNC,
+			  STATX_BASIC_STATS | STATX_BTIME, &sx) < 0)
+			errs++;
+		else if (!(sx.stx_mask & STATX_BTIME))
+			nobtime++;
+	}
+	kill(sender, SIGKILL);
+	kill(looper, SIGKILL);
+	waitpid(sender, &status, 0);
+	waitpid(looper, &status, 0);
+	printf("%ld failed, %ld without birth time, of %ld\n", errs, nobtime, n);
+	return errs ? 1 : 0;
 }
 
 /* segments PATH: print "OFFSET LENGTH" for each data segment */
@@ -970,6 +1032,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "unlinkstat")) { NEED(1); return cmd_unlinkstat(a); }
 	if (!strcmp(c, "seek")) { NEED(3); return cmd_seek(a); }
 	if (!strcmp(c, "segments")) { NEED(1); return cmd_segments(a); }
+	if (!strcmp(c, "statxstorm")) { NEED(2); return cmd_statxstorm(a); }
 	if (!strcmp(c, "fallocate")) { NEED(4); return cmd_fallocate(a); }
 	if (!strcmp(c, "cfr")) { NEED(2); return cmd_cfr(a); }
 	if (!strcmp(c, "lockhold")) { NEED(4); return cmd_lockhold(a); }
