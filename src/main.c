@@ -255,9 +255,11 @@ int daemon_run(struct config *cfg, const char *argv0)
 	inval_entries_wait();
 out_unmount:
 	fuse_session_unmount(se);
-	/* Nothing writes the layers from here on: a new mount of the same
-	 * upper (podman restarting a container) need not wait for the rest
-	 * of this exit. */
+	/* This daemon writes no layer from here on (after a lazy unmount,
+	 * files that pass through are still written by the kernel, as they
+	 * were before the lock went at the end of the exit): a new mount of
+	 * the same upper (podman restarting a container) need not wait for
+	 * the rest of this exit. */
 	work_lock_release(lockfd);
 	lockfd = -1;
 out_signals:
