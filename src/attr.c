@@ -32,7 +32,20 @@ void fix_stat(struct node *n, struct stat *st)
 		st->st_nlink = 0;
 }
 
-int node_stat(struct node *n, struct stat *st)
+/* The birth time of the real object O, for the statx that asked for it
+ * (session_io.c): the kernel's overlay shows that of the top-most one. */
+static void note_btime(const struct oref *o)
+{
+	struct statx sx;
+
+	if (statx(o->dirfd, o->name, AT_SYMLINK_NOFOLLOW | (o->name[0] ? 0 : AT_EMPTY_PATH),
+		  STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_BTIME))
+		session_reply_btime(sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
+}
+
+/* The attributes shown for N, and with BTIME its real object's birth time
+ * for this request's reply: both from one real object. */
+static int stat_of(struct node *n, struct stat *st, bool btime)
 {
 	struct oref o;
 	int err = node_oref(n, &o);
@@ -40,34 +53,23 @@ int node_stat(struct node *n, struct stat *st)
 	if (err)
 		return err;
 	err = oref_stat(&o, st);
+	if (!err && btime)
+		note_btime(&o);
 	oref_put(&o);
 	if (!err)
 		fix_stat(n, st);
 	return err;
 }
 
-/* The birth time of N's real object, for the statx that asked for it
- * (session_io.c): the kernel's overlay shows that of the top-most one. */
-static void note_btime(struct node *n)
+int node_stat(struct node *n, struct stat *st)
 {
-	struct statx sx;
-	struct oref o;
-
-	if (node_oref(n, &o) != 0)
-		return;
-	if (statx(o.dirfd, o.name, AT_SYMLINK_NOFOLLOW | (o.name[0] ? 0 : AT_EMPTY_PATH),
-		  STATX_BTIME, &sx) == 0 && (sx.stx_mask & STATX_BTIME))
-		session_reply_btime(sx.stx_btime.tv_sec, sx.stx_btime.tv_nsec);
-	oref_put(&o);
+	return stat_of(n, st, false);
 }
 
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct stat st;
-	int err = node_stat(node_from_id(ino), &st);
-
-	if (!err && req_statx())
-		note_btime(node_from_id(ino));
+	int err = stat_of(node_from_id(ino), &st, req_statx());
 
 	if (err)
 		fuse_reply_err(req, -err);

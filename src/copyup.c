@@ -498,18 +498,19 @@ again:
 	copied = true;
 unlock:
 	node_unlock(n);
-	/* The copy is what stat shows now: a link count of 1 where the lower
-	 * file had several names, 1 for a directory that is merged now, a
-	 * new ctime. The kernel's copy of the attributes may be a day old. */
-	if (copied && fs.se)
+	if (copied && fs.se) {
+		/* The copy is what stat shows now: a link count of 1 where
+		 * the lower file had several names, 1 for a directory that is
+		 * merged now, a new ctime. The kernel's copy of the attributes
+		 * may be a day old. */
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
-	/* The parent's upper directory has a new entry, so a new ctime the
-	 * kernel's overlay shows at once. And a copy of one name of a lower
-	 * hard link shows a number of its own: the listing the kernel keeps
-	 * of the parent has the old one. */
-	if (copied && fs.se)
+		/* The parent's upper directory has a new entry, so a new
+		 * ctime the kernel's overlay shows at once. And a copy of one
+		 * name of a lower hard link shows a number of its own: the
+		 * listing the kernel keeps of the parent has the old one. */
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(parent),
 						 renumbered ? 0 : -1, 0);
+	}
 	/* the name is a link to a copy another node stands for: the kernel
 	 * must look it up again and meet that node, or the two inodes it
 	 * holds would cache the file's data and size apart (the tree copy

@@ -89,15 +89,15 @@ struct k_statx_out {
 };
 
 /* What a thread notes about the request it read, for its handler and
- * its reply. A reply is matched by its unique: before the handler runs,
- * libfuse may answer a queued INTERRUPT from the same thread. */
+ * its reply. The reply is the write with the request's unique: before
+ * the handler runs, libfuse may answer a queued INTERRUPT from the same
+ * thread. */
 static __thread uint64_t tl_unique;	/* the request being served */
 static __thread bool tl_kill;		/* this request must clear set-id bits */
-static __thread uint64_t tl_init_unique;	/* the INIT being answered, or 0 */
+static __thread bool tl_init;		/* this request is the INIT */
 static __thread int tl_backing;		/* passthrough id for the open reply */
-static __thread uint64_t tl_backing_unique;	/* and that reply's unique */
 static __thread bool tl_tmpfile;	/* this CREATE is an O_TMPFILE open */
-static __thread uint64_t tl_statx_unique;	/* this GETATTR is a FUSE_STATX */
+static __thread bool tl_statx;		/* this GETATTR is a FUSE_STATX */
 static __thread bool tl_btime_set;	/* and the birth time for its reply */
 static __thread struct k_sx_time tl_btime;
 static uint64_t kernel_flags;		/* what the kernel's INIT offered */
@@ -168,7 +168,7 @@ bool req_tmpfile(void)
 
 bool req_statx(void)
 {
-	return tl_statx_unique != 0;
+	return tl_statx;
 }
 
 /* The birth time for the statx reply of this thread's GETATTR. */
@@ -198,7 +198,6 @@ void session_want_passthrough(void)
 void session_reply_backing(int backing)
 {
 	tl_backing = backing;
-	tl_backing_unique = tl_unique;
 }
 
 static void note_request(void *buf, size_t len)
@@ -219,7 +218,7 @@ static void note_request(void *buf, size_t len)
 			if ((in->flags & K_FUSE_INIT_EXT) &&
 			    alen >= offsetof(struct fuse_init_in, flags2) + sizeof(uint32_t))
 				kernel_flags |= (uint64_t)in->flags2 << 32;
-			tl_init_unique = h->unique;
+			tl_init = true;
 		}
 		break;
 	case FUSE_WRITE:
@@ -245,7 +244,7 @@ static void note_request(void *buf, size_t len)
 		/* fuse_statx_in begins as fuse_getattr_in does */
 		if (alen >= sizeof(struct fuse_getattr_in)) {
 			h->opcode = FUSE_GETATTR;
-			tl_statx_unique = h->unique;
+			tl_statx = true;
 		}
 		break;
 	}
@@ -260,9 +259,10 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	n = read(fd, buf, len);
 	tl_unique = 0;
 	tl_kill = false;
+	tl_init = false;
 	tl_tmpfile = false;
 	tl_backing = 0;
-	tl_statx_unique = 0;
+	tl_statx = false;
 	tl_btime_set = false;
 	if (n >= (ssize_t)sizeof(struct fuse_in_header))
 		note_request(buf, (size_t)n);
@@ -294,8 +294,7 @@ static void patch_init_reply(struct iovec *iov, int count)
 	struct fuse_init_out *init;
 	char *b;
 
-	if (count < 2 || iov[0].iov_len < sizeof(*out) ||
-	    out->unique != tl_init_unique || out->error != 0 ||
+	if (count < 2 || iov[0].iov_len < sizeof(*out) || out->error != 0 ||
 	    iov[1].iov_len < offsetof(struct fuse_init_out, flags) + sizeof(uint32_t))
 		return;
 	init = iov[1].iov_base;
@@ -361,23 +360,20 @@ static ssize_t write_statx_reply(int fd, struct iovec *iov)
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
-	uint64_t unique = ((const struct fuse_out_header *)iov[0].iov_base)->unique;
+	const struct fuse_out_header *out = iov[0].iov_base;
 
 	(void)userdata;
 	walker_done();
-	if (tl_backing && unique == tl_backing_unique) {
+	if (!tl_unique || out->unique != tl_unique)
+		return writev(fd, iov, count);
+	/* the reply of the request this thread read (io_read() forgets the
+	 * notes at the next read) */
+	if (tl_backing)
 		patch_open_reply(iov, count);
-		tl_backing = 0;
-	}
-	if (tl_init_unique && unique == tl_init_unique) {
+	if (tl_init)
 		patch_init_reply(iov, count);
-		tl_init_unique = 0;
-	}
-	if (tl_statx_unique && unique == tl_statx_unique) {
-		tl_statx_unique = 0;
-		if (count == 2 && iov[1].iov_len == sizeof(struct fuse_attr_out))
-			return write_statx_reply(fd, iov);
-	}
+	if (tl_statx && count == 2 && iov[1].iov_len == sizeof(struct fuse_attr_out))
+		return write_statx_reply(fd, iov);
 	return writev(fd, iov, count);
 }
 
