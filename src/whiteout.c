@@ -6,6 +6,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,6 +27,83 @@ static int wh_file_name(const char *name, char *buf, size_t len)
 	return 0;
 }
 
+/* Whiteouts share one inode, as the kernel's overlay makes them (Linux
+ * 5.8+): the staging directory keeps a 0:0 device under SHARED_WH and
+ * every new whiteout is a link to it. A link allocates no inode, where
+ * each mknod allocates one (on ext4 without a journal, soon after many
+ * deletions, an allocation walks past every recently freed inode).
+ * When the device has all the links the filesystem allows, a new one
+ * replaces it; when linking fails otherwise (another filesystem, an LSM)
+ * every whiteout gets its own inode again. */
+#define SHARED_WH "whiteout"
+
+static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool shared_off;
+static unsigned shared_gen;	/* bumped at each renewal */
+
+/* Put a fresh device under SHARED_WH, unless another thread renewed it
+ * since GEN was read. 0 or -errno. */
+static int shared_renew(unsigned gen)
+{
+	char tmp[64];
+	int err = 0;
+
+	pthread_mutex_lock(&shared_lock);
+	if (__atomic_load_n(&shared_gen, __ATOMIC_ACQUIRE) != gen)
+		goto out;
+	staging_name(tmp, sizeof(tmp));
+	if (mknodat(fs.workfd, tmp, S_IFCHR | 0000, makedev(0, 0)) < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (renameat(fs.workfd, tmp, fs.workfd, SHARED_WH) < 0) {
+		err = -errno;
+		unlinkat(fs.workfd, tmp, 0);
+		goto out;
+	}
+	__atomic_add_fetch(&shared_gen, 1, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&shared_lock);
+	return err;
+}
+
+/* Link the shared whiteout as NAME in DIRFD: 0, -errno from the link
+ * (EEXIST: NAME exists), or 1 when the caller must make its own. */
+static int shared_link(int dirfd, const char *name)
+{
+	struct stat st;
+
+	for (int tries = 0; tries < 3; tries++) {
+		unsigned gen = __atomic_load_n(&shared_gen, __ATOMIC_ACQUIRE);
+
+		if (__atomic_load_n(&shared_off, __ATOMIC_RELAXED))
+			return 1;
+		if (linkat(fs.workfd, SHARED_WH, dirfd, name, 0) == 0)
+			return 0;
+		switch (errno) {
+		case ENOENT:
+			/* none yet, or DIRFD was removed */
+			if (fstatat(fs.workfd, SHARED_WH, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				return -ENOENT;
+			/* fall through */
+		case EMLINK:	/* it has all the links it can have */
+			if (shared_renew(gen) < 0)
+				return 1;
+			continue;
+		case EPERM:
+		case EXDEV:
+		case EOPNOTSUPP:
+			lfs_log("whiteouts: cannot link a shared one here (%s); "
+				"each whiteout gets an inode of its own", strerror(errno));
+			__atomic_store_n(&shared_off, true, __ATOMIC_RELAXED);
+			return 1;
+		default:
+			return -errno;
+		}
+	}
+	return 1;
+}
+
 /* Create a whiteout for NAME, which does not exist in DIRFD. */
 int whiteout_create(int dirfd, const char *name)
 {
@@ -32,6 +111,9 @@ int whiteout_create(int dirfd, const char *name)
 	int fd, err;
 
 	if (fs.wh_style == WH_CHARDEV) {
+		err = shared_link(dirfd, name);
+		if (err <= 0)
+			return err;
 		if (mknodat(dirfd, name, S_IFCHR | 0000, makedev(0, 0)) == 0)
 			return 0;
 		if (errno != EPERM)
@@ -57,6 +139,12 @@ int whiteout_replace(int dirfd, const char *name)
 
 	staging_name(tmp, sizeof(tmp));
 	if (fs.wh_style == WH_CHARDEV) {
+		err = shared_link(fs.workfd, tmp);
+		if (err == 0) {
+			if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0)
+				return remove_tree_at(fs.workfd, tmp);
+			unlinkat(fs.workfd, tmp, 0);
+		}
 		if (renameat2(dirfd, name, fs.workfd, tmp, RENAME_WHITEOUT) == 0)
 			return remove_tree_at(fs.workfd, tmp);
 		if (mknodat(fs.workfd, tmp, S_IFCHR | 0000, makedev(0, 0)) == 0) {

@@ -251,3 +251,62 @@ kernel_view_of_upper() { # MOUNTPOINT
 	eq "$(names "$M")" d
 	eq "$(names "$M/d")" new
 }
+
+@test "whiteout: whiteouts share one inode, as the kernel's overlay makes them; a copied-up file replaced by one too" {
+	need_root
+	local k
+	echo a >"$L1/a"
+	echo b >"$L1/b"
+	mkdir "$L2/d"
+	echo c >"$L2/d/c"
+	echo e >"$L1/e"
+	mount_layerfs
+	echo more >>"$M/e"	# copied up, then removed: whiteout_replace
+	rm "$M/a" "$M/b" "$M/d/c" "$M/e"
+	eq "$(stat -c '%t:%T' "$U/a" "$U/b" "$U/d/c" "$U/e" | sort -u)" 0:0 "all are 0:0 devices"
+	eq "$(stat -c %i "$U/a" "$U/b" "$U/d/c" "$U/e" | sort -u | wc -l)" 1 "distinct inodes among the whiteouts"
+	[ "$(stat -c %h "$U/a")" -ge 4 ] || fail "link count $(stat -c %h "$U/a")"
+	eq "$(names "$M")" "d" "merged root"
+	eq "$(names "$M/d")" "" "merged d"
+	unmount_layerfs
+	# the kernel's overlay, for reference: one inode as well
+	k=$T/k
+	mkdir -p "$k/u" "$k/w" "$k/m"
+	kovl_mount "lowerdir=$L1:$L2,upperdir=$k/u,workdir=$k/w" "$k/m"
+	rm "$k/m/a" "$k/m/b"
+	eq "$(stat -c %i "$k/u/a" "$k/u/b" | sort -u | wc -l)" 1 "kernel: distinct inodes"
+	# a remount starts afresh and still reads them all as whiteouts
+	mount_layerfs
+	eq "$(names "$M")" "d"
+	rmdir "$M/d"
+	[ ! -e "$M/d" ] || fail "d still there"
+	eq "$(stat -c '%t:%T' "$U/d")" 0:0
+}
+
+@test "whiteout: more whiteouts than a file can have links (ext4: 65000) start a new shared inode" {
+	need_root
+	local lo=$T/lo n i
+	[ "$(stat -f -c %T "$U")" = ext2/ext3 ] || skip "the upper is not on ext4 ($(stat -f -c %T "$U"))"
+	mkdir "$lo"
+	mount -t tmpfs -o size=64m,nr_inodes=100000 tmpfs "$lo"
+	record_mount "$lo"
+	# 65,010 lower files in 26 directories
+	python3 -c '
+import os, sys
+for d in range(26):
+    os.mkdir(f"{sys.argv[1]}/d{d}")
+    for f in range(2500 + (10 if d == 0 else 0)):
+        open(f"{sys.argv[1]}/d{d}/f{f}", "w").close()
+' "$lo"
+	lfs_mount "lowerdir=$lo,upperdir=$U,workdir=$W" "$M"
+	find "$M" -type f -delete
+	eq "$(find "$M" -type f | wc -l)" 0 "files left in the merged view"
+	n=$(find "$U" -type c | wc -l)
+	eq "$n" 65010 "whiteouts in the upper"
+	eq "$(find "$U" -type c -printf '%i\n' | sort -u | wc -l)" 2 "shared inodes"
+	eq "$(stat -c '%t:%T' "$U/d25/f2499")" 0:0
+	unmount_layerfs
+	lfs_mount "lowerdir=$lo,upperdir=$U,workdir=$W" "$M"
+	eq "$(find "$M" -type f | wc -l)" 0 "files after a remount"
+	eq "$(ls "$M" | wc -l)" 26
+}
