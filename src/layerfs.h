@@ -39,6 +39,7 @@ struct config {
 	bool readonly;
 	double timeout;		/* entry and attribute cache lifetime */
 	bool threaded;
+	bool spin;		/* poll for the next request after a reply (reader.c) */
 	bool passthrough;	/* file data straight to the upper (passthrough.c) */
 	bool prefetch;		/* read directories ahead of a walk (prefetch.c) */
 	bool noopen;		/* open(2) sends no request (file.c) */
@@ -575,6 +576,9 @@ bool initial_userns(void);
 int pt_open(struct node *n, int fd, bool *keep_cache);
 void pt_release(struct node *n, int backing);
 void pt_forget(struct node *n);
+
+/* reader.c: the threads' turns to read requests (spin=1) */
+ssize_t reader_read(int fd, void *buf, size_t len);
 
 /* session_io.c: FUSE_HANDLE_KILLPRIV_V2 and passthrough behind libfuse's back */
 int session_io_attach(struct fuse_session *se);

@@ -87,6 +87,8 @@ void usage(FILE *out, const char *prog)
 "  timeout=SECONDS        how long the kernel caches names and attributes\n"
 "                         (default 86400)\n"
 "  threaded=0|1           multi-threaded request loop (default 1)\n"
+"  spin=0|1               after a reply, poll for the next request for up to\n"
+"                         50 us before sleeping, while that pays (default 1)\n"
 "  passthrough=0|1        as root, file data of the upper layer bypasses the\n"
 "                         daemon (FUSE passthrough, Linux 6.9+; default 1,\n"
 "                         0 with noatime)\n"
@@ -287,6 +289,8 @@ static int parse_one(struct config *cfg, char *opt)
 		return parse_bool(opt, val, &cfg->fsync);
 	if (!strcmp(opt, "threaded"))
 		return parse_bool(opt, val, &cfg->threaded);
+	if (!strcmp(opt, "spin"))
+		return parse_bool(opt, val, &cfg->spin);
 	if (!strcmp(opt, "passthrough")) {
 		cfg->passthrough_set = true;
 		return parse_bool(opt, val, &cfg->passthrough);
@@ -432,6 +436,7 @@ void config_defaults(struct config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->fsync = true;
 	cfg->threaded = true;
+	cfg->spin = true;
 	cfg->passthrough = true;
 	cfg->prefetch = true;
 	cfg->writeback = true;

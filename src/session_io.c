@@ -26,6 +26,8 @@
  * handles it and sends its reply), and patch the INIT reply and the open
  * replies that passthrough.c asked for.
  *
+ * With spin=1 the read itself is reader.c's: the threads take turns.
+ *
  * No splice_receive hook: a request that arrived through a pipe could not
  * be looked at here, so requests are read into memory (one read(2) where
  * the spliced path takes two). Replies may still splice file data. */
@@ -256,7 +258,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 
 	(void)userdata;
 	walker_done();
-	n = read(fd, buf, len);
+	n = fs.cfg->spin ? reader_read(fd, buf, len) : read(fd, buf, len);
 	tl_unique = 0;
 	tl_kill = false;
 	tl_init = false;

@@ -139,6 +139,7 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	if (!strcmp(key, "fsync") || !strcmp(key, "volatile") ||
 	    !strcmp(key, "static_nlink") || !strcmp(key, "noacl") ||
 	    !strcmp(key, "threaded") || !strcmp(key, "passthrough") ||
+	    !strcmp(key, "spin") ||
 	    !strcmp(key, "prefetch") || !strcmp(key, "noopen") ||
 	    !strcmp(key, "writeback") ||
 	    !strcmp(key, "squash_to_root") ||
@@ -159,6 +160,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		cfg->noacl = b;
 	else if (!strcmp(key, "threaded"))
 		cfg->threaded = b;
+	else if (!strcmp(key, "spin"))
+		cfg->spin = b;
 	else if (!strcmp(key, "passthrough")) {
 		cfg->passthrough = b;
 		cfg->passthrough_set = true;

@@ -230,7 +230,7 @@ teardown() {
 	cat >opt.json <<-EOF
 	{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "work", "mountpoint": "mnt",
 	 "options": {"ro": true, "fsname": "my,stack", "timeout": 0.5, "volatile": true, "noexec": true,
-	             "threaded": false, "static_nlink": true, "noacl": true, "prefetch": false,
+	             "threaded": false, "spin": false, "static_nlink": true, "noacl": true, "prefetch": false,
 	             "max_read": 131072}}
 	EOF
 	"$LAYERFS" mount opt.json

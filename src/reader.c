@@ -1,0 +1,280 @@
+/* Who reads the next request from /dev/fuse, and how.
+ *
+ * A request costs two wake-ups: the kernel wakes a daemon thread that
+ * sleeps in read(2), and the reply wakes the caller. On a VM, waking a
+ * sleeping CPU is most of a round trip (docs/architecture.md, "Round
+ * trips"). So one thread at a time holds the turn to read, and after a
+ * reply it polls the device without sleeping for up to SPIN_US: a caller
+ * that sends its next request at once (tar, rm -r, find, ls -l) finds
+ * the daemon awake and pays for one wake-up instead of two. It polls only
+ * while that pays: when no other thread is serving a request (several
+ * callers at once keep the CPUs busy on their own) and while most polls
+ * end with a request (a caller that thinks between its requests would
+ * only burn a CPU); otherwise it sleeps in the kernel at once.
+ *
+ * The other threads wait here, not in the kernel: a thread sleeping in
+ * read(2) would be woken by every request and lose the race to the
+ * reader. One of them takes the turn
+ *  - when the reader finds requests queued already (several callers at
+ *    once): they are then read and served in parallel;
+ *  - when a request has been served for longer than WATCH_US (waiting for
+ *    the disk, or for the kernel in a notification): one waiting thread,
+ *    the watcher, looks every WATCH_US while the daemon is busy, and
+ *    sleeps until the reader wakes it while the daemon is idle.
+ * libfuse counts the threads waiting here as idle and starts another
+ * when none is, as it does for threads sleeping in read(2), so there is
+ * a watcher while fewer than its maximum of threads serve requests. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fuse.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+#define SPIN_US		50	/* polling on after a reply */
+#define WATCH_US	200	/* a request served longer lets another read */
+#define PREEMPTED_US	20	/* a gap in the polling loop this long */
+#define CREDIT_MAX	8	/* polls that ended with a request, minus misses */
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t turn_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t watch_cv;		/* timed waits: CLOCK_MONOTONIC */
+static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+static bool reading;		/* a thread holds the turn */
+static bool watching;		/* a thread is the watcher */
+static bool watcher_asleep;	/* it waits for the reader to wake it */
+static bool helper_wanted;	/* requests were queued: one more may read */
+static bool kernel_wait;	/* the reader sleeps in the kernel */
+static uint64_t taken;		/* requests read so far */
+static bool last_housekeeping;	/* the last one read was a FORGET */
+static unsigned turn_waiters;
+static int serving;		/* threads serving a request (atomic) */
+static int credit = CREDIT_MAX / 2;	/* whether polling pays (atomic) */
+static __thread int tl_fd = -1;	/* this thread's fd, made non-blocking */
+static __thread bool tl_serving;
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+static void watch_cv_init(void)
+{
+	pthread_condattr_t a;
+
+	pthread_condattr_init(&a);
+	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+	pthread_cond_init(&watch_cv, &a);
+	pthread_condattr_destroy(&a);
+}
+
+static void unlock_mu(void *arg)
+{
+	(void)arg;
+	pthread_mutex_unlock(&mu);
+}
+
+/* The watcher, under mu: returns when this thread should take the turn,
+ * i.e. no thread reads and either queued requests want a helper or the
+ * request taken last has been served for WATCH_US. */
+static void watch(void)
+{
+	uint64_t seen = 0;
+	bool armed = false;
+	struct timespec ts;
+
+	for (;;) {
+		if (!reading && (helper_wanted || (armed && taken == seen)))
+			return;
+		if (!reading) {
+			armed = true;	/* request number TAKEN is being served */
+			seen = taken;
+		} else {
+			armed = false;
+			if (kernel_wait) {	/* idle: the reader wakes us */
+				watcher_asleep = true;
+				pthread_cond_wait(&watch_cv, &mu);
+				watcher_asleep = false;
+				continue;
+			}
+		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += WATCH_US * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&watch_cv, &mu, &ts);
+	}
+}
+
+static void credit_add(int d)
+{
+	int c = __atomic_load_n(&credit, __ATOMIC_RELAXED) + d;
+
+	__atomic_store_n(&credit, c < 0 ? 0 : c > CREDIT_MAX ? CREDIT_MAX : c,
+			 __ATOMIC_RELAXED);
+}
+
+static bool may_spin(void)
+{
+	return __atomic_load_n(&credit, __ATOMIC_RELAXED) > 0 &&
+	       __atomic_load_n(&serving, __ATOMIC_RELAXED) == 0;
+}
+
+/* Sleep in the kernel until FD has a request. */
+static int kernel_poll(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+
+	pthread_mutex_lock(&mu);
+	kernel_wait = true;
+	pthread_mutex_unlock(&mu);
+	r = poll(&p, 1, -1);
+	pthread_mutex_lock(&mu);
+	kernel_wait = false;
+	if (watcher_asleep)
+		pthread_cond_signal(&watch_cv);
+	pthread_mutex_unlock(&mu);
+	return r;
+}
+
+/* Read one request on FD, this thread holding the turn. *QUEUED: it was
+ * there at once. */
+static ssize_t turn_read(int fd, void *buf, size_t len, bool *queued)
+{
+	uint64_t start = 0, end = 0, last = 0;
+	bool spun = false;
+	ssize_t n;
+
+	*queued = true;
+	for (;;) {
+		n = read(fd, buf, len);
+		if (n >= 0 || errno != EAGAIN)
+			break;
+		*queued = false;
+		if (!start) {
+			start = now_us();
+			spun = may_spin();
+			end = spun ? start + SPIN_US : start;
+			last = start;
+		}
+		if (spun) {
+			uint64_t t = now_us();
+
+			if (t - last > PREEMPTED_US) {
+				/* the CPU went to another task, which has
+				 * better use for it than this loop: one
+				 * more look (that task may have been the
+				 * caller), then sleep */
+				__atomic_store_n(&credit, 0, __ATOMIC_RELAXED);
+				spun = false;
+				continue;
+			} else if (t < end) {
+				last = t;
+				for (int i = 0; i < 50; i++)
+					__builtin_ia32_pause();
+				continue;
+			}
+		}
+		if (spun) {
+			credit_add(-2);	/* polled in vain */
+			spun = false;
+		}
+		if (kernel_poll(fd) < 0 && errno == EINTR)
+			return -1;
+	}
+	if (n > 0 && start) {
+		if (spun)
+			credit_add(1);
+		else if (now_us() - start < SPIN_US &&
+			 __atomic_load_n(&serving, __ATOMIC_RELAXED) == 0)
+			credit_add(1);	/* polling would have caught it */
+	}
+	return n;
+}
+
+static bool is_housekeeping(const void *buf, ssize_t n)
+{
+	const struct fuse_in_header *h = buf;
+
+	return n >= (ssize_t)sizeof(*h) &&
+	       (h->opcode == FUSE_FORGET || h->opcode == FUSE_BATCH_FORGET ||
+		h->opcode == FUSE_INTERRUPT || h->opcode == FUSE_RELEASE ||
+		h->opcode == FUSE_RELEASEDIR);
+}
+
+/* session_io.c's read: one request into BUF, as read(2) on FD would. */
+ssize_t reader_read(int fd, void *buf, size_t len)
+{
+	bool queued, hk;
+	ssize_t n;
+
+	if (tl_serving) {
+		__atomic_sub_fetch(&serving, 1, __ATOMIC_RELAXED);
+		tl_serving = false;
+	}
+	pthread_once(&watch_once, watch_cv_init);
+	if (tl_fd != fd) {
+		int fl = fcntl(fd, F_GETFL);
+
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+			return read(fd, buf, len);
+		tl_fd = fd;
+	}
+
+	pthread_mutex_lock(&mu);
+	pthread_cleanup_push(unlock_mu, NULL);
+	while (reading) {
+		if (!watching) {
+			watching = true;
+			watch();
+			watching = false;
+			/* the role passes to a thread waiting for the turn */
+			if (turn_waiters)
+				pthread_cond_signal(&turn_cv);
+			break;
+		}
+		turn_waiters++;
+		pthread_cond_wait(&turn_cv, &mu);
+		turn_waiters--;
+	}
+	reading = true;
+	helper_wanted = false;
+	pthread_cleanup_pop(1);
+
+	n = turn_read(fd, buf, len, &queued);
+
+	pthread_mutex_lock(&mu);
+	reading = false;
+	taken++;
+	hk = is_housekeeping(buf, n);
+	if (queued && n > 0 && !hk && !last_housekeeping) {
+		/* requests wait already (not one sent while this thread
+		 * took a FORGET the last reply caused): another thread
+		 * reads the next */
+		helper_wanted = true;
+		if (turn_waiters)
+			pthread_cond_signal(&turn_cv);
+		else if (watching)
+			pthread_cond_signal(&watch_cv);
+	}
+	last_housekeeping = hk;
+	pthread_mutex_unlock(&mu);
+	if (n > 0) {
+		__atomic_add_fetch(&serving, 1, __ATOMIC_RELAXED);
+		tl_serving = true;
+	}
+	return n;
+}

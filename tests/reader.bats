@@ -1,0 +1,105 @@
+#!/usr/bin/env bats
+# Who reads requests (src/reader.c): with spin=1 one thread at a time
+# reads and the others wait in the daemon; a request that takes long must
+# not hold up the others, and every setting serves the same answers.
+
+load helpers
+
+teardown() {
+	# a lower file system stopped by a test must run again before its
+	# unmount
+	[ -n "${INNER_PID:-}" ] && kill -CONT "$INNER_PID" 2>/dev/null
+	common_teardown
+}
+
+# proc_state PID: the state letter of a process (R, S, D, ...)
+proc_state() {
+	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1
+}
+
+# waiting for a FUSE reply (interruptibly at first, so state S)
+in_fuse_wait() {
+	[ "$(proc_state "$1")" = D ] || [ "$(cat "/proc/$1/wchan" 2>/dev/null)" = request_wait_answer ]
+}
+
+# The bottom layer is another layerfs mount whose daemon is stopped: a
+# lookup that reaches it waits in the outer daemon until it runs again.
+# A file of the top layer must still be served meanwhile, by another
+# thread of the outer daemon.
+stuck_request_check() {
+	local opts=$1 bg i pids
+	mkdir -p "$L2/deep"
+	echo top >"$L1/top"
+	echo deep >"$L2/deep/file"
+	mkdir -p "$T/inner"
+	lfs_mount "lowerdir=$L2" "$T/inner"
+	INNER_PID=$DAEMON_PID
+	lfs_mount "lowerdir=$L1:$T/inner,upperdir=$U,workdir=$W${opts:+,$opts}" "$M"
+	# warm: several threads exist, the root is listed
+	ls "$M" >/dev/null
+	pids=()
+	for i in 1 2 3 4; do
+		cat "$M/top" >/dev/null &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	kill -STOP "$INNER_PID"
+	spawn cat "$M/deep/file"
+	bg=$BG_PID
+	wait_until 10 in_fuse_wait "$bg" || fail "the lookup did not block on the stopped layer"
+	run -0 timeout 20 cat "$M/top"
+	eq "$output" top "a top-layer file while another request waits ($opts)"
+	run -0 timeout 20 stat -c %s "$M/top"
+	eq "$output" 4 "its size"
+	in_fuse_wait "$bg" || fail "the blocked lookup ended before the stopped layer ran again"
+	kill -CONT "$INNER_PID"
+	wait_until 10 _pid_gone "$bg" || fail "the blocked lookup did not finish"
+	run -0 cat "$M/deep/file"
+	eq "$output" deep
+	unmount_layerfs "$M"
+	unmount_layerfs "$T/inner"
+	INNER_PID=
+}
+
+@test "reader: a request waiting on a stopped layer does not hold up the others (spin=1)" {
+	stuck_request_check ""
+}
+
+@test "reader: a request waiting on a stopped layer does not hold up the others (spin=0)" {
+	stuck_request_check spin=0
+}
+
+@test "reader: spin=0 and spin=1, threaded or not, give the same answers to parallel callers" {
+	local o i pids
+	mkdir -p "$L1/d" "$L2/d"
+	for i in $(seq 1 200); do echo "l1 $i" >"$L1/d/f$i"; done
+	for i in $(seq 150 400); do echo "l2 $i" >"$L2/d/f$i"; done
+	for o in spin=1 spin=0 "spin=1,threaded=0" "spin=0,threaded=0"; do
+		mount_fresh "$o"
+		# four walkers and writers at once, then four removers (the
+		# test's own jobs: a bare wait would wait for the watchdog)
+		pids=()
+		for i in 1 2 3 4; do
+			(
+				find "$M/d" -type f -printf '%s %p\n' | sort >"$T/walk$i"
+				mkdir "$M/w$i"
+				for f in $(seq 1 50); do echo "$i $f" >"$M/w$i/n$f"; done
+			) &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
+		pids=()
+		for i in 1 2 3 4; do
+			rm "$M/d/f$((i * 10))" &
+			pids+=($!)
+		done
+		wait "${pids[@]}"
+		for i in 1 2 3 4; do
+			eq "$(wc -l <"$T/walk$i")" 400 "walker $i saw every file ($o)"
+			eq "$(cat "$M/w$i/n50")" "$i 50" "a written file ($o)"
+			[ ! -e "$M/d/f$((i * 10))" ] || fail "f$((i * 10)) still there ($o)"
+		done
+		eq "$(find "$M" -type f | wc -l)" 596 "files in the end ($o)"
+		unmount_layerfs "$M"
+	done
+}
