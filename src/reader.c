@@ -43,6 +43,14 @@
 #define PREEMPTED_US	20	/* a gap in the polling loop this long */
 #define CREDIT_MAX	8	/* polls that ended with a request, minus misses */
 
+#if defined(__x86_64__) || defined(__i386__)
+#define cpu_relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield" ::: "memory")
+#else
+#define cpu_relax() __asm__ __volatile__("" ::: "memory")
+#endif
+
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t turn_cv = PTHREAD_COND_INITIALIZER;
 static pthread_cond_t watch_cv;		/* timed waits: CLOCK_MONOTONIC */
@@ -170,6 +178,12 @@ static ssize_t turn_read(int fd, void *buf, size_t len, bool *queued)
 			end = spun ? start + SPIN_US : start;
 			last = start;
 		}
+		if (fs.se && fuse_session_exited(fs.se)) {
+			/* a signal ended the session (one thread: nobody
+			 * cancels this one); libfuse leaves its loop */
+			errno = EINTR;
+			return -1;
+		}
 		if (spun) {
 			uint64_t t = now_us();
 
@@ -184,7 +198,7 @@ static ssize_t turn_read(int fd, void *buf, size_t len, bool *queued)
 			} else if (t < end) {
 				last = t;
 				for (int i = 0; i < 50; i++)
-					__builtin_ia32_pause();
+					cpu_relax();
 				continue;
 			}
 		}
@@ -229,8 +243,13 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 	if (tl_fd != fd) {
 		int fl = fcntl(fd, F_GETFL);
 
-		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
-			return read(fd, buf, len);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+			/* not expected: read as without spin=1 */
+			n = read(fd, buf, len);
+			while (n < 0 && errno == EAGAIN && kernel_poll(fd) >= 0)
+				n = read(fd, buf, len);
+			return n;
+		}
 		tl_fd = fd;
 	}
 
@@ -241,15 +260,17 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 			watching = true;
 			watch();
 			watching = false;
-			/* the role passes to a thread waiting for the turn */
-			if (turn_waiters)
-				pthread_cond_signal(&turn_cv);
 			break;
 		}
 		turn_waiters++;
 		pthread_cond_wait(&turn_cv, &mu);
 		turn_waiters--;
 	}
+	/* threads waiting for the turn always have a watcher: wake one,
+	 * which becomes it (or, finding the turn free again, takes it and
+	 * wakes the next) */
+	if (!watching && turn_waiters)
+		pthread_cond_signal(&turn_cv);
 	reading = true;
 	helper_wanted = false;
 	pthread_cleanup_pop(1);

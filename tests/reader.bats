@@ -18,6 +18,14 @@ proc_state() {
 }
 
 # waiting for a FUSE reply (interruptibly at first, so state S)
+# every thread of process $1 stopped
+all_stopped() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		[ "$(sed 's/^.*) //' "$t/stat" | cut -d' ' -f1)" = T ] || return 1
+	done
+}
+
 in_fuse_wait() {
 	[ "$(proc_state "$1")" = D ] || [ "$(cat "/proc/$1/wchan" 2>/dev/null)" = request_wait_answer ]
 }
@@ -32,9 +40,10 @@ stuck_request_check() {
 	echo top >"$L1/top"
 	echo deep >"$L2/deep/file"
 	mkdir -p "$T/inner"
-	lfs_mount "lowerdir=$L2" "$T/inner"
+	# no read-ahead: nothing below deep/ may be in any cache
+	lfs_mount "lowerdir=$L2,prefetch=0" "$T/inner"
 	INNER_PID=$DAEMON_PID
-	lfs_mount "lowerdir=$L1:$T/inner,upperdir=$U,workdir=$W${opts:+,$opts}" "$M"
+	lfs_mount "lowerdir=$L1:$T/inner,upperdir=$U,workdir=$W,prefetch=0${opts:+,$opts}" "$M"
 	# warm: several threads exist, the root is listed
 	ls "$M" >/dev/null
 	pids=()
@@ -44,6 +53,7 @@ stuck_request_check() {
 	done
 	wait "${pids[@]}"
 	kill -STOP "$INNER_PID"
+	wait_until 10 all_stopped "$INNER_PID" || fail "the inner daemon did not stop"
 	spawn cat "$M/deep/file"
 	bg=$BG_PID
 	wait_until 10 in_fuse_wait "$bg" || fail "the lookup did not block on the stopped layer"
