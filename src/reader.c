@@ -61,7 +61,7 @@ static bool watcher_asleep;	/* it waits for the reader to wake it */
 static bool helper_wanted;	/* requests were queued: one more may read */
 static bool kernel_wait;	/* the reader sleeps in the kernel */
 static uint64_t taken;		/* requests read so far */
-static bool last_housekeeping;	/* the last one read was a FORGET */
+static bool last_housekeeping;	/* the last one read: FORGET, RELEASE, INTERRUPT */
 static unsigned turn_waiters;
 static int serving;		/* threads serving a request (atomic) */
 static int credit = CREDIT_MAX / 2;	/* whether polling pays (atomic) */
