@@ -27,6 +27,15 @@ static bool have_cap(cap_value_t cap)
 	return v == CAP_SET;
 }
 
+/* May the xattr NAME be set on directory FD? Removed again at once. */
+static bool xattr_probe(int fd, const char *name)
+{
+	if (fsetxattr(fd, name, "y", 1, 0) < 0)
+		return false;
+	fremovexattr(fd, name);
+	return true;
+}
+
 void caps_probe(struct fs *f)
 {
 	char name[64];
@@ -59,19 +68,31 @@ void caps_probe(struct fs *f)
 	}
 
 	/* opaque markers: trusted.* needs CAP_SYS_ADMIN in the initial
-	 * namespace; user.* works wherever the filesystem has user xattrs */
-	staging_name(name, sizeof(name));
-	if (mkdirat(f->workfd, name, 0700) < 0)
+	 * namespace; user.* works wherever the filesystem has user xattrs.
+	 * Tried on the staging directory itself: a directory made and
+	 * removed for it cost a freed block, 0.45 ms of a 5 ms mount on
+	 * ext4 with discard. Only where user.* is refused there (a staging
+	 * directory of another owner) does a new directory tell. */
+	if (xattr_probe(f->workfd, "trusted.overlay.opaque"))
+		f->opq_style = OPQ_TRUSTED;
+	else if (xattr_probe(f->workfd, "user.overlay.opaque"))
+		f->opq_style = OPQ_USER;
+	else if (errno != EPERM && errno != EACCES)
 		return;
-	fd = openat(f->workfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		if (fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) == 0)
-			f->opq_style = OPQ_TRUSTED;
-		else if (fsetxattr(fd, "user.overlay.opaque", "y", 1, 0) == 0)
-			f->opq_style = OPQ_USER;
-		close(fd);
+	else {
+		staging_name(name, sizeof(name));
+		if (mkdirat(f->workfd, name, 0700) < 0)
+			return;
+		fd = openat(f->workfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (xattr_probe(fd, "trusted.overlay.opaque"))
+				f->opq_style = OPQ_TRUSTED;
+			else if (xattr_probe(fd, "user.overlay.opaque"))
+				f->opq_style = OPQ_USER;
+			close(fd);
+		}
+		unlinkat(f->workfd, name, AT_REMOVEDIR);
 	}
-	unlinkat(f->workfd, name, AT_REMOVEDIR);
 }
 
 /* What the daemon keeps once mounted: acting on files for any owner,

@@ -310,3 +310,15 @@ for d in range(26):
 	eq "$(find "$M" -type f | wc -l)" 0 "files after a remount"
 	eq "$(ls "$M" | wc -l)" 26
 }
+
+@test "whiteout: the mount's probe for opaque xattrs leaves nothing on the staging directory; opaque dirs still get the xattr" {
+	need_root
+	mkdir -p "$L1/d"
+	echo x >"$L1/d/f"
+	mount_layerfs
+	eq "$(getfattr --absolute-names -d -m - "$W/layerfs" 2>/dev/null)" "" "xattrs of the staging directory"
+	rm -r "$M/d"
+	mkdir "$M/d"
+	eq "$(getfattr --absolute-names --only-values -n trusted.overlay.opaque "$U/d" 2>/dev/null)" y "opaque marker"
+	eq "$(names "$M/d")" ""
+}
