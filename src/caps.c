@@ -36,6 +36,17 @@ static bool xattr_probe(int fd, const char *name)
 	return true;
 }
 
+/* The opaque-marker form directory FD takes: OPQ_FILE where neither
+ * xattr can be set (errno says why). */
+static enum opaque_style opq_probe(int fd)
+{
+	if (xattr_probe(fd, "trusted.overlay.opaque"))
+		return OPQ_TRUSTED;
+	if (xattr_probe(fd, "user.overlay.opaque"))
+		return OPQ_USER;
+	return OPQ_FILE;
+}
+
 void caps_probe(struct fs *f)
 {
 	char name[64];
@@ -73,26 +84,18 @@ void caps_probe(struct fs *f)
 	 * removed for it cost a freed block, 0.45 ms of a 5 ms mount on
 	 * ext4 with discard. Only where user.* is refused there (a staging
 	 * directory of another owner) does a new directory tell. */
-	if (xattr_probe(f->workfd, "trusted.overlay.opaque"))
-		f->opq_style = OPQ_TRUSTED;
-	else if (xattr_probe(f->workfd, "user.overlay.opaque"))
-		f->opq_style = OPQ_USER;
-	else if (errno != EPERM && errno != EACCES)
+	f->opq_style = opq_probe(f->workfd);
+	if (f->opq_style != OPQ_FILE || (errno != EPERM && errno != EACCES))
 		return;
-	else {
-		staging_name(name, sizeof(name));
-		if (mkdirat(f->workfd, name, 0700) < 0)
-			return;
-		fd = openat(f->workfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd >= 0) {
-			if (xattr_probe(fd, "trusted.overlay.opaque"))
-				f->opq_style = OPQ_TRUSTED;
-			else if (xattr_probe(fd, "user.overlay.opaque"))
-				f->opq_style = OPQ_USER;
-			close(fd);
-		}
-		unlinkat(f->workfd, name, AT_REMOVEDIR);
+	staging_name(name, sizeof(name));
+	if (mkdirat(f->workfd, name, 0700) < 0)
+		return;
+	fd = openat(f->workfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		f->opq_style = opq_probe(fd);
+		close(fd);
 	}
+	unlinkat(f->workfd, name, AT_REMOVEDIR);
 }
 
 /* What the daemon keeps once mounted: acting on files for any owner,

@@ -27,6 +27,17 @@ static int wh_file_name(const char *name, char *buf, size_t len)
 	return 0;
 }
 
+/* Create the empty marker file NAME in DIRFD (an existing one stays). */
+static int marker_create(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
 /* Whiteouts share one inode, as the kernel's overlay makes them (Linux
  * 5.8+): the staging directory keeps a 0:0 device under SHARED_WH and
  * every new whiteout is a link to it. A link allocates no inode, where
@@ -108,7 +119,7 @@ static int shared_link(int dirfd, const char *name)
 int whiteout_create(int dirfd, const char *name)
 {
 	char whname[NAME_MAX + 1];
-	int fd, err;
+	int err;
 
 	if (fs.wh_style == WH_CHARDEV) {
 		err = shared_link(dirfd, name);
@@ -121,13 +132,7 @@ int whiteout_create(int dirfd, const char *name)
 		fs.wh_style = WH_FILE;	/* learned the hard way */
 	}
 	err = wh_file_name(name, whname, sizeof(whname));
-	if (err)
-		return err;
-	fd = openat(dirfd, whname, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
+	return err ? err : marker_create(dirfd, whname);
 }
 
 /* Turn the existing upper object NAME into a whiteout. Where possible the
@@ -135,7 +140,7 @@ int whiteout_create(int dirfd, const char *name)
 int whiteout_replace(int dirfd, const char *name)
 {
 	char tmp[64], whname[NAME_MAX + 1];
-	int err, fd;
+	int err;
 
 	staging_name(tmp, sizeof(tmp));
 	if (fs.wh_style == WH_CHARDEV) {
@@ -159,13 +164,9 @@ int whiteout_replace(int dirfd, const char *name)
 		fs.wh_style = WH_FILE;
 	}
 	err = wh_file_name(name, whname, sizeof(whname));
-	if (err)
-		return err;
-	fd = openat(dirfd, whname, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return remove_tree_at(dirfd, name);
+	if (!err)
+		err = marker_create(dirfd, whname);
+	return err ? err : remove_tree_at(dirfd, name);
 }
 
 /* Remove a whiteout for NAME from DIRFD, if there is one. */
@@ -192,8 +193,6 @@ int whiteout_clear(int dirfd, const char *name, bool *had)
 
 int opaque_set(int dirfd)
 {
-	int fd;
-
 	switch (fs.opq_style) {
 	case OPQ_TRUSTED:
 		if (fsetxattr(dirfd, "trusted.overlay.opaque", "y", 1, 0) == 0)
@@ -208,11 +207,7 @@ int opaque_set(int dirfd)
 	}
 	if (fs.opq_style != OPQ_FILE && errno != ENOTSUP && errno != EPERM)
 		return -errno;
-	fd = openat(dirfd, OPQ_MARKER, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-	return 0;
+	return marker_create(dirfd, OPQ_MARKER);
 }
 
 /* Remove NAME below DIRFD, recursively when it is a directory. */

@@ -216,11 +216,19 @@ _unmount_fuse() { # mountpoint pid
 	fi
 }
 
+# proc_state PID[/task/TID]: the state letter (R, S, D, T, Z...), empty
+# for a process that is gone
+proc_state() {
+	local st
+	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
+	echo "${st%% *}"
+}
+
 # a zombie counts as gone (the parent of a daemonized process may reap late)
 _pid_gone() {
 	local st
-	st=$(sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null) || return 0
-	[ -z "$st" ] || [ "${st%% *}" = Z ]
+	st=$(proc_state "$1")
+	[ -z "$st" ] || [ "$st" = Z ]
 }
 
 pid_alive() { ! _pid_gone "$1"; }

@@ -12,17 +12,12 @@ teardown() {
 	common_teardown
 }
 
-# proc_state PID: the state letter of a process (R, S, D, ...)
-proc_state() {
-	sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1
-}
-
 # waiting for a FUSE reply (interruptibly at first, so state S)
 # every thread of process $1 stopped
 all_stopped() {
 	local t
 	for t in /proc/"$1"/task/*; do
-		[ "$(sed 's/^.*) //' "$t/stat" | cut -d' ' -f1)" = T ] || return 1
+		[ "$(proc_state "$1/task/${t##*/}")" = T ] || return 1
 	done
 }
 
