@@ -136,8 +136,11 @@ static void bdi_set(const char *dev, const char *knob, const char *value)
  * stat of the mount point would be a request to ourselves, and nobody
  * serves it yet.
  * - read_ahead_kb: the kernel reads ahead 128 KiB on a FUSE mount, a
- *   request per 128 KiB of a sequential read; let it ask for 1 MiB
- *   (max_write) at a time, as a disk would be read.
+ *   request per 128 KiB of a sequential read. 4 MiB keeps eight
+ *   max_read requests in flight, so the threads wait for the layers'
+ *   disk side by side; with 1 MiB (two at a time) a cold 1 GiB read
+ *   took 0.34-0.92 s, with 4 MiB 0.34-0.43 s (the kernel's overlay:
+ *   0.25 s, reading ahead what the disk's own read_ahead_kb says).
  * - max_ratio: a FUSE mount may hold only 1 % of the dirty page limit, so
  *   a writer soon waits for the writeback of every page it dirties (4k
  *   random writes over 256 MiB: 130k IOPS instead of the 320k of the
@@ -162,7 +165,7 @@ static void tune_bdi(const char *mountpoint, bool writable)
 	fclose(f);
 	if (!dev[0])
 		return;
-	bdi_set(dev, "read_ahead_kb", "1024");
+	bdi_set(dev, "read_ahead_kb", "4096");
 	if (writable)
 		bdi_set(dev, "max_ratio", "100");
 }

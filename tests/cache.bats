@@ -164,18 +164,18 @@ lower_tree() {
 	all_see "a b other sub" "names '$M/d'"
 }
 
-@test "cache: as root, the mount reads ahead 1 MiB and may hold dirty pages like a disk" {
+@test "cache: as root, the mount reads ahead 4 MiB and may hold dirty pages like a disk" {
 	need_root
 	mount_layerfs
 	local bdi=/sys/class/bdi/$(mountpoint -d "$M")
 	[ -e "$bdi/max_ratio" ] || skip "no $bdi"
-	eq "$(cat "$bdi/read_ahead_kb")" 1024 "read_ahead_kb"
+	eq "$(cat "$bdi/read_ahead_kb")" 4096 "read_ahead_kb"
 	eq "$(cat "$bdi/max_ratio")" 100 "max_ratio"
 	unmount_layerfs
 	# without an upper nothing is written: the kernel's cap stays
 	mount_ro
 	bdi=/sys/class/bdi/$(mountpoint -d "$M")
-	eq "$(cat "$bdi/read_ahead_kb")" 1024 "read_ahead_kb, read-only"
+	eq "$(cat "$bdi/read_ahead_kb")" 4096 "read_ahead_kb, read-only"
 	[ "$(cat "$bdi/max_ratio")" != 100 ] || fail "max_ratio raised on a read-only mount"
 }
 
