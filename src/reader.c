@@ -19,8 +19,11 @@
  *    once): they are then read and served in parallel;
  *  - when a request has been served for longer than WATCH_US (waiting for
  *    the disk, or for the kernel in a notification): one waiting thread,
- *    the watcher, looks every WATCH_US while the daemon is busy, and
- *    sleeps until the reader wakes it while the daemon is idle.
+ *    the watcher, looks every WATCH_US while a request is served, every
+ *    DOZE_US while the reader sleeps in the kernel, and once the mount
+ *    has been idle for a while sleeps until the reader wakes it (a
+ *    request stuck behind a long one then waits up to DOZE_US +
+ *    WATCH_US).
  * libfuse counts the threads waiting here as idle and starts another
  * when none is, as it does for threads sleeping in read(2), so there is
  * a watcher while fewer than its maximum of threads serve requests. */
@@ -40,6 +43,8 @@
 
 #define SPIN_US		50	/* polling on after a reply */
 #define WATCH_US	200	/* a request served longer lets another read */
+#define DOZE_US		1000	/* the watcher's look while the reader sleeps */
+#define DOZES_IDLE	100	/* that many in a row with nothing read: idle */
 #define PREEMPTED_US	20	/* a gap in the polling loop this long */
 #define CREDIT_MAX	8	/* polls that ended with a request, minus misses */
 
@@ -97,27 +102,42 @@ static void unlock_mu(void *arg)
  * request taken last has been served for WATCH_US. */
 static void watch(void)
 {
-	uint64_t seen = 0;
+	uint64_t seen = 0, dozed_at = UINT64_MAX;
+	unsigned dozes = 0;
 	bool armed = false;
+	long wait_us;
 	struct timespec ts;
 
 	for (;;) {
 		if (!reading && (helper_wanted || (armed && taken == seen)))
 			return;
+		wait_us = WATCH_US;
 		if (!reading) {
 			armed = true;	/* request number TAKEN is being served */
 			seen = taken;
 		} else {
 			armed = false;
-			if (kernel_wait) {	/* idle: the reader wakes us */
-				watcher_asleep = true;
-				pthread_cond_wait(&watch_cv, &mu);
-				watcher_asleep = false;
-				continue;
+			if (kernel_wait) {
+				/* The reader sleeps in the kernel. While
+				 * requests keep coming, look every DOZE_US
+				 * (waking this thread at each request instead
+				 * cost the daemon a sixth of its CPU in a
+				 * walk); once none came for DOZES_IDLE looks,
+				 * sleep until the reader wakes us, so that an
+				 * idle mount wakes nobody. */
+				dozes = taken == dozed_at ? dozes + 1 : 1;
+				dozed_at = taken;
+				if (dozes > DOZES_IDLE) {
+					watcher_asleep = true;
+					pthread_cond_wait(&watch_cv, &mu);
+					watcher_asleep = false;
+					continue;
+				}
+				wait_us = DOZE_US;
 			}
 		}
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += WATCH_US * 1000;
+		ts.tv_nsec += wait_us * 1000;
 		if (ts.tv_nsec >= 1000000000) {
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;

@@ -108,3 +108,39 @@ stuck_request_check() {
 		unmount_layerfs "$M"
 	done
 }
+
+# context switches of every thread of process $1 so far
+switches() {
+	local t sum=0 k v
+	for t in /proc/"$1"/task/*; do
+		while read -r k v; do
+			case $k in
+			voluntary_ctxt_switches: | nonvoluntary_ctxt_switches:)
+				sum=$((sum + v)) ;;
+			esac
+		done <"$t/status"
+	done
+	echo "$sum"
+}
+
+@test "reader: once a mount has gone idle, none of its threads wakes (spin=1)" {
+	mkdir -p "$L1/d"
+	for i in 1 2 3 4 5 6 7 8; do echo "$i" >"$L1/d/f$i"; done
+	mount_layerfs
+	# requests, some while the reader sleeps in the kernel between them
+	for i in 1 2 3 4 5 6 7 8; do
+		cat "$M/d/f$i" >/dev/null
+		sleep 0.01
+	done
+	ls -l "$M/d" >/dev/null
+	# the watcher looks every millisecond for 100 looks after the last
+	# request, then sleeps until a request comes
+	sleep 1
+	local before after
+	before=$(switches "$DAEMON_PID")
+	sleep 1
+	after=$(switches "$DAEMON_PID")
+	eq "$after" "$before" "context switches of the idle daemon's threads"
+	run -0 cat "$M/d/f3"
+	eq "$output" 3 "a file read after the idle time"
+}
