@@ -20,10 +20,10 @@
  *  - when a request has been served for longer than WATCH_US (waiting for
  *    the disk, or for the kernel in a notification): one waiting thread,
  *    the watcher, looks every WATCH_US while a request is served, every
- *    DOZE_US while the reader sleeps in the kernel, and once the mount
- *    has been idle for a while sleeps until the reader wakes it (a
- *    request stuck behind a long one then waits up to DOZE_US +
- *    WATCH_US).
+ *    DOZE_US while the reader sleeps in the kernel between requests that
+ *    come close together, and after DOZES_IDLE looks without one sleeps
+ *    until the reader wakes it (a request stuck behind a long one then
+ *    waits up to DOZE_US + WATCH_US).
  * libfuse counts the threads waiting here as idle and starts another
  * when none is, as it does for threads sleeping in read(2), so there is
  * a watcher while fewer than its maximum of threads serve requests. */
@@ -44,7 +44,7 @@
 #define SPIN_US		50	/* polling on after a reply */
 #define WATCH_US	200	/* a request served longer lets another read */
 #define DOZE_US		1000	/* the watcher's look while the reader sleeps */
-#define DOZES_IDLE	100	/* that many in a row with nothing read: idle */
+#define DOZES_IDLE	4	/* that many in a row with nothing read: idle */
 #define PREEMPTED_US	20	/* a gap in the polling loop this long */
 #define CREDIT_MAX	8	/* polls that ended with a request, minus misses */
 
@@ -119,12 +119,13 @@ static void watch(void)
 			armed = false;
 			if (kernel_wait) {
 				/* The reader sleeps in the kernel. While
-				 * requests keep coming, look every DOZE_US
-				 * (waking this thread at each request instead
-				 * cost the daemon a sixth of its CPU in a
-				 * walk); once none came for DOZES_IDLE looks,
-				 * sleep until the reader wakes us, so that an
-				 * idle mount wakes nobody. */
+				 * requests come close together, look every
+				 * DOZE_US (waking this thread at each request
+				 * instead cost the daemon a sixth of its CPU
+				 * in a walk); once none came for DOZES_IDLE
+				 * looks, sleep until the reader wakes us: a
+				 * request now and then costs one wake-up of
+				 * this thread, and an idle mount none. */
 				dozes = taken == dozed_at ? dozes + 1 : 1;
 				dozed_at = taken;
 				if (dozes > DOZES_IDLE) {

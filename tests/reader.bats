@@ -9,7 +9,24 @@ teardown() {
 	# a lower file system stopped by a test must run again before its
 	# unmount
 	[ -n "${INNER_PID:-}" ] && kill -CONT "$INNER_PID" 2>/dev/null
+	[ -n "${STREAM_PID:-}" ] && kill "$STREAM_PID" 2>/dev/null
 	common_teardown
+}
+
+# a getxattr of FILE about every millisecond until killed: requests that
+# reach the daemon (the kernel caches no missing xattr), with the reader
+# asleep in the kernel between most of them, so the watcher dozes
+stream_start() {
+	python3 -c '
+import os, sys, time
+while True:
+    try:
+        os.getxattr(sys.argv[1], "user.layerfs-test-none")
+    except OSError:
+        pass
+    time.sleep(0.001)
+' "$1" &
+	STREAM_PID=$!
 }
 
 # waiting for a FUSE reply (interruptibly at first, so state S)
@@ -30,7 +47,7 @@ in_fuse_wait() {
 # A file of the top layer must still be served meanwhile, by another
 # thread of the outer daemon.
 stuck_request_check() {
-	local opts=$1 bg i pids
+	local opts=$1 stream=${2:-} bg i pids
 	mkdir -p "$L2/deep"
 	echo top >"$L1/top"
 	echo deep >"$L2/deep/file"
@@ -47,6 +64,7 @@ stuck_request_check() {
 		pids+=($!)
 	done
 	wait "${pids[@]}"
+	[ -z "$stream" ] || stream_start "$M/top"
 	kill -STOP "$INNER_PID"
 	wait_until 10 all_stopped "$INNER_PID" || fail "the inner daemon did not stop"
 	spawn cat "$M/deep/file"
@@ -57,6 +75,12 @@ stuck_request_check() {
 	run -0 timeout 20 stat -c %s "$M/top"
 	eq "$output" 4 "its size"
 	in_fuse_wait "$bg" || fail "the blocked lookup ended before the stopped layer ran again"
+	if [ -n "$stream" ]; then
+		[ -d "/proc/$STREAM_PID" ] || fail "the stream of getxattrs ended"
+		kill "$STREAM_PID"
+		wait "$STREAM_PID" 2>/dev/null || true
+		STREAM_PID=
+	fi
 	kill -CONT "$INNER_PID"
 	wait_until 10 _pid_gone "$bg" || fail "the blocked lookup did not finish"
 	run -0 cat "$M/deep/file"
@@ -68,6 +92,12 @@ stuck_request_check() {
 
 @test "reader: a request waiting on a stopped layer does not hold up the others (spin=1)" {
 	stuck_request_check ""
+}
+
+# requests about every millisecond keep the watcher looking every
+# millisecond instead of asleep: it must take the turn from there too
+@test "reader: a request waiting on a stopped layer does not hold up a stream of others (spin=1)" {
+	stuck_request_check "" stream
 }
 
 @test "reader: a request waiting on a stopped layer does not hold up the others (spin=0)" {
@@ -133,7 +163,7 @@ switches() {
 		sleep 0.01
 	done
 	ls -l "$M/d" >/dev/null
-	# the watcher looks every millisecond for 100 looks after the last
+	# the watcher looks every millisecond for 4 looks after the last
 	# request, then sleeps until a request comes
 	sleep 1
 	local before after
