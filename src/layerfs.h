@@ -334,6 +334,10 @@ void listing_forget(struct node *dir);
 /* A small file: its data comes with its open (file.c, preload), and
  * this much of a file is read ahead when a directory is read in order */
 #define SMALL_FILE_MAX (64 * 1024)
+/* How far the kernel reads a file ahead: set on the mount's device
+ * before INIT (main.c, tune_bdi()) and offered in INIT (ops.c), which
+ * must agree, since the kernel takes the smaller of the two */
+#define READAHEAD_KB 4096
 bool session_walkers(void);
 void prefetch_start(void);
 void prefetch_stop(void);

@@ -149,7 +149,7 @@ static void bdi_set(const char *dev, const char *knob, const char *value)
 static void tune_bdi(const char *mountpoint, bool writable)
 {
 	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096], dev[32] = "";
+	char line[4096], dev[32] = "", kb[16];
 
 	if (!f)
 		return;
@@ -165,7 +165,8 @@ static void tune_bdi(const char *mountpoint, bool writable)
 	fclose(f);
 	if (!dev[0])
 		return;
-	bdi_set(dev, "read_ahead_kb", "4096");
+	snprintf(kb, sizeof(kb), "%d", READAHEAD_KB);
+	bdi_set(dev, "read_ahead_kb", kb);
 	if (writable)
 		bdi_set(dev, "max_ratio", "100");
 }

@@ -84,9 +84,7 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	}
 	conn->max_write = 1 << 20;
 	conn->max_read = fs.max_read;	/* must match the mount option */
-	/* the kernel takes the smaller of this and the mount's readahead,
-	 * which tune_bdi() (main.c) set before INIT */
-	conn->max_readahead = 4 << 20;
+	conn->max_readahead = READAHEAD_KB << 10;
 	conn->time_gran = 1;
 }
 
