@@ -338,7 +338,6 @@ void listing_forget(struct node *dir);
  * before INIT (main.c, tune_bdi()) and offered in INIT (ops.c), which
  * must agree, since the kernel takes the smaller of the two */
 #define READAHEAD_KB 4096
-bool session_walkers(void);
 void prefetch_start(void);
 void prefetch_stop(void);
 bool prefetch_on(void);

@@ -1,20 +1,21 @@
-/* Prefetch: read ahead of a walk, in one thread on idle time.
+/* Prefetch: read ahead of a walk, in a few threads on idle time.
  *
  * Directories. A walk over a cold tree (find, du, a container's first
  * ls -lR) waits for the disk at every directory, one at a time: the
  * kernel asks for a listing with attributes (READDIRPLUS), the daemon
  * reads the layers' directories and stats every entry, and only then
- * does the walker go on. When such a listing names subdirectories, this
- * thread reads them ahead, in the order a depth-first walker enters
- * them: each layer's directory and the inodes of its entries. When the
- * walker gets there, the daemon finds all of it in the page cache. A
- * cold walk of the benchmark's tree takes a fifth less.
+ * does the walker go on. When such a listing names subdirectories,
+ * PF_THREADS threads read them ahead, side by side, in the order a
+ * depth-first walker enters them: each layer's directory and the inodes
+ * of its entries. When the walker gets there, the daemon finds all of it
+ * in the page cache. A cold walk of the benchmark's tree takes a quarter
+ * less.
  *
  * File data. A program that reads a directory's files one after the
  * other in listing order (tar, cp -r, rsync, a checksum over a tree)
  * waits for the disk once per file. When a process opens a file of a
  * directory whose listing it read, or four read-only opens in a row in
- * one directory come in listing order, the thread reads ahead the start
+ * one directory come in listing order, the first thread reads ahead the start
  * (up to SMALL_FILE_MAX) of the next RA_FILES regular files, and the
  * next batch when the reader is halfway through this one. Opens in any
  * other order by other processes (a program loading its libraries)
@@ -23,18 +24,16 @@
  * interpreter importing modules) gets one batch. FUSE names the calling
  * thread, not the process: "a process" is one thread here.
  *
- * The thread only reads (readahead(2) into the layers' page cache),
- * throws away what it read, and runs at SCHED_IDLE; directories are read
+ * The threads only read (readahead(2) into the layers' page cache),
+ * throw away what they read, and run at SCHED_IDLE; directories are read
  * in the idle I/O class, file data at the lowest best-effort priority
- * (the readers it serves are waiting for exactly that data). The
+ * (the readers served are waiting for exactly that data). The
  * requests do all of their own work as before, so nothing a program
  * sees can change.
  *
  * The directory queue is a bounded stack of nodes (a daemon reference
  * each): the newest first, the oldest dropped when it is full. A
- * directory read a moment ago is not read again. While two walkers are
- * being served at once (session_walkers()), directories are dropped
- * unread: two walkers keep the disk and the CPUs busy on their own. */
+ * directory read a moment ago is not read again. */
 #include "config.h"
 
 #include <dirent.h>
@@ -54,6 +53,7 @@
 #define PF_SLOTS	256	/* queued directories */
 #define PF_SEEN		4096	/* recently read directories, direct-mapped */
 #define PF_BUF		(64 * 1024)
+#define PF_THREADS	6	/* threads reading directories, see pf_main() */
 #define IOPRIO_WHO_PROCESS_	1	/* <linux/ioprio.h>, not in every libc */
 #define IOPRIO_CLASS_BE_	2
 #define IOPRIO_CLASS_IDLE_	3
@@ -63,7 +63,7 @@
 #define RA_RUN		4	/* opens in listing order that start it */
 #define RA_FILES	32	/* files read ahead per batch */
 #define RA_DIRS		64	/* directories whose opens are followed */
-#define RA_JOBS		8	/* batches waiting for the thread */
+#define RA_JOBS		8	/* batches waiting for the first thread */
 #define RA_NEVER	((off_t)INT64_MAX)	/* a cookie no file has */
 #define NR_CACHESTAT	451	/* Linux 6.5, the same number everywhere */
 
@@ -76,9 +76,10 @@ struct cachestat_ {
 static struct node *queue[PF_SLOTS];
 static unsigned base, count;
 static pthread_mutex_t pf_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t pf_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pf_work = PTHREAD_COND_INITIALIZER;	/* the first thread */
+static pthread_cond_t pf_dirs = PTHREAD_COND_INITIALIZER;	/* the others */
 static bool running;
-static struct { dev_t dev; ino_t ino; } seen[PF_SEEN];	/* the thread's own */
+static uint64_t seen[PF_SEEN];	/* keys of directories read, see first_visit() */
 
 /* Opens followed per directory (under pf_lock). DIR is only a key: a
  * node freed and reused for another directory costs one wrong guess. */
@@ -105,7 +106,7 @@ bool prefetch_on(void)
 	return __atomic_load_n(&running, __ATOMIC_RELAXED);
 }
 
-/* Requests never wait for pf_lock: the thread that holds it may be the
+/* Requests never wait for pf_lock: the thread that holds it may be a
  * prefetch thread, and a SCHED_IDLE thread descheduled while holding it
  * runs again only when a CPU has nothing else to do. A request that
  * finds it taken leaves the prefetch alone this once. */
@@ -142,6 +143,7 @@ void prefetch_dirs(struct node **dirs, size_t n)
 		count++;
 	}
 	pthread_cond_signal(&pf_work);
+	pthread_cond_broadcast(&pf_dirs);
 	pthread_mutex_unlock(&pf_lock);
 	while (ndropped > 0)
 		node_put(dropped[--ndropped]);
@@ -285,7 +287,7 @@ static bool read_file_ahead(int dirfd, const char *name)
  * and let go when a batch reaches its end. */
 static void read_files_ahead(const struct ra_job *j)
 {
-	static struct dentry_list *l;	/* the thread's own */
+	static struct dentry_list *l;	/* the first thread's own */
 	static struct node *ldir;
 	struct lset *ls = node_lset(j->dir);
 	off_t mark = RA_NEVER, until = j->after;
@@ -330,21 +332,20 @@ static void read_files_ahead(const struct ra_job *j)
 	ra_done(j->dir, mark, until);
 }
 
-/* Has the directory behind FD not been read a moment ago? */
+/* Has the directory behind FD not been read a moment ago? The threads
+ * share the table of keys; a collision costs a directory read twice or
+ * not at all, never an answer. */
 static bool first_visit(int fd)
 {
 	struct stat st;
-	size_t h;
+	uint64_t key;
 
 	if (fstat(fd, &st) < 0)
 		return false;
-	h = (size_t)(((uint64_t)st.st_ino ^ ((uint64_t)st.st_dev << 40)) *
-		     0x9E3779B97F4A7C15ULL >> 40) % PF_SEEN;
-	if (seen[h].dev == st.st_dev && seen[h].ino == st.st_ino)
-		return false;
-	seen[h].dev = st.st_dev;
-	seen[h].ino = st.st_ino;
-	return true;
+	key = ((uint64_t)st.st_ino ^ ((uint64_t)st.st_dev << 40)) * 0x9E3779B97F4A7C15ULL;
+	key |= 1;	/* 0: an empty slot */
+	return __atomic_exchange_n(&seen[(key >> 40) % PF_SEEN], key,
+				   __ATOMIC_RELAXED) != key;
 }
 
 /* Read one layer's directory and stat its entries. */
@@ -377,12 +378,16 @@ static void warm(int dirfd, char *buf)
 	close(fd);
 }
 
+/* The threads. Reading a cold directory is mostly waiting for the disk,
+ * so several threads read the stack's directories side by side (the disk
+ * serves them at once); the first one also reads file data ahead, whose
+ * jobs go first (a reader is waiting for exactly them). */
 static void *pf_main(void *arg)
 {
 	struct sched_param sp = { 0 };
 	char *buf = xmalloc(PF_BUF);
+	bool files = arg == NULL;
 
-	(void)arg;
 	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	/* and the idle I/O class: its reads wait for the walkers' (two cold
 	 * walkers at once were slowed by them, by a tenth) */
@@ -392,13 +397,12 @@ static void *pf_main(void *arg)
 		struct node *n;
 		struct lset *ls;
 
-		while ((!count && !njobs) || !running)
-			pthread_cond_wait(&pf_work, &pf_lock);
-		if (njobs) {
-			/* a reader waits for these: they go first, and in
-			 * the best-effort class (in the idle one a reader's
-			 * own reads kept them back: tar over 30k files took
-			 * 6.6 s instead of 5.7) */
+		while ((!count && !(files && njobs)) || !running)
+			pthread_cond_wait(files ? &pf_work : &pf_dirs, &pf_lock);
+		if (files && njobs) {
+			/* in the best-effort class: in the idle one a
+			 * reader's own reads kept them back (tar over 30k
+			 * files took 6.6 s instead of 5.7) */
 			struct ra_job j = jobs[--njobs];
 
 			pthread_mutex_unlock(&pf_lock);
@@ -413,7 +417,7 @@ static void *pf_main(void *arg)
 		n = queue[(base + count) % PF_SLOTS];
 		pthread_mutex_unlock(&pf_lock);
 		ls = node_lset(n);
-		for (int i = 0; i < ls->n && !session_walkers(); i++)
+		for (int i = 0; i < ls->n; i++)
 			if (ls->r[i].fd >= 0)
 				warm(ls->r[i].fd, buf);
 		node_put(n);
@@ -434,24 +438,27 @@ void prefetch_start(void)
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_attr_init(&a);
 	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &a, pf_main, NULL) == 0)
+	for (intptr_t i = 0; i < PF_THREADS; i++) {
+		if (pthread_create(&t, &a, pf_main, (void *)i) != 0)
+			break;
 		__atomic_store_n(&running, true, __ATOMIC_RELAXED);
+	}
 	pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
-/* At the end of the session: empty the queue; the thread takes no more.
- * It is not waited for: at SCHED_IDLE on a busy machine it may not run
- * for seconds, and an exiting daemon must not keep its work dir locked
- * that long (a remount right after the unmount would fail). What it
- * still reads meanwhile are the layers' directories through descriptors
+/* At the end of the session: empty the queue; the threads take no more.
+ * They are not waited for: at SCHED_IDLE on a busy machine they may not
+ * run for seconds, and an exiting daemon must not keep its work dir
+ * locked that long (a remount right after the unmount would fail). What
+ * they still read meanwhile are the layers' directories through descriptors
  * of nodes, which live until the process ends. */
 void prefetch_stop(void)
 {
 	int tries = 0;
 
 	__atomic_store_n(&running, false, __ATOMIC_RELAXED);
-	/* The lock is wanted only to drop the queued references. The thread
+	/* The lock is wanted only to drop the queued references. A thread
 	 * may hold it descheduled, and at SCHED_IDLE on a busy machine it
 	 * may not run again for seconds: the exit does not wait for it. */
 	while (pthread_mutex_trylock(&pf_lock) != 0) {

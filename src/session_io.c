@@ -106,58 +106,6 @@ static uint64_t kernel_flags;		/* what the kernel's INIT offered */
 static bool want_killpriv;		/* set by lfs_init() */
 static bool want_passthrough;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static __thread bool tl_walking;	/* serving a walker's request */
-static unsigned walking;		/* threads doing so */
-static uint64_t walkers_at;		/* when two were, in ms */
-
-/* Have two walkers' requests (lookups, listings, stats) been served at
- * the same time within the last moment? The prefetch thread then stands
- * aside: several walkers keep the disk and the CPUs busy on their own,
- * and the thread's second pass over the same directories only slows
- * them down. */
-bool session_walkers(void)
-{
-	uint64_t at = __atomic_load_n(&walkers_at, __ATOMIC_RELAXED);
-
-	return at && now_ms() - at < 200;
-}
-
-/* The reply is on its way: the walker may send its next request now. */
-static void walker_done(void)
-{
-	if (tl_walking) {
-		tl_walking = false;
-		__atomic_sub_fetch(&walking, 1, __ATOMIC_RELAXED);
-	}
-}
-
-static void note_walker(uint32_t opcode)
-{
-	if (!prefetch_on())
-		return;
-	switch (opcode) {
-	case FUSE_LOOKUP:
-	case FUSE_GETATTR:
-	case FUSE_OPENDIR:
-	case FUSE_READDIR:
-	case FUSE_READDIRPLUS:
-		break;
-	default:
-		return;
-	}
-	tl_walking = true;
-	if (__atomic_add_fetch(&walking, 1, __ATOMIC_RELAXED) >= 2)
-		__atomic_store_n(&walkers_at, now_ms(), __ATOMIC_RELAXED);
-}
-
 bool req_kill_suidgid(void)
 {
 	return tl_kill;
@@ -210,7 +158,6 @@ static void note_request(void *buf, size_t len)
 
 	tl_unique = h->unique;
 
-	note_walker(h->opcode);
 	switch (h->opcode) {
 	case FUSE_INIT:
 		if (alen >= offsetof(struct fuse_init_in, flags) + sizeof(uint32_t)) {
@@ -257,7 +204,6 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	ssize_t n;
 
 	(void)userdata;
-	walker_done();
 	n = fs.cfg->spin ? reader_read(fd, buf, len) : read(fd, buf, len);
 	tl_unique = 0;
 	tl_kill = false;
@@ -365,7 +311,6 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	const struct fuse_out_header *out = iov[0].iov_base;
 
 	(void)userdata;
-	walker_done();
 	if (!tl_unique || out->unique != tl_unique)
 		return writev(fd, iov, count);
 	/* the reply of the request this thread read (io_read() forgets the
@@ -383,7 +328,6 @@ static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,
 			      size_t len, unsigned int flags, void *userdata)
 {
 	(void)userdata;
-	walker_done();
 	return splice(fdin, offin, fdout, offout, len, flags);
 }
 

@@ -138,11 +138,52 @@ idle_threads() {
 	done
 }
 
-@test "readdir: the prefetch thread runs at SCHED_IDLE in the idle I/O class; prefetch=0 starts none" {
+@test "readdir: the prefetch threads run at SCHED_IDLE in the idle I/O class; prefetch=0 starts none" {
 	need_cmd chrt ionice
 	mount_layerfs
-	eq "$(idle_threads "$DAEMON_PID" | wc -l)" 1 "idle threads with prefetch"
+	# as many as src/prefetch.c's PF_THREADS
+	eq "$(idle_threads "$DAEMON_PID" | wc -l)" 6 "idle threads with prefetch"
 	unmount_layerfs
 	mount_layerfs prefetch=0
 	eq "$(idle_threads "$DAEMON_PID" | wc -l)" 0 "idle threads with prefetch=0"
+}
+
+# the subdirectories of $L2/d read so far, sorted, on one line
+dirs_read() {
+	sort "$T/access" | tr '\n' ' '
+}
+
+rest_read() {
+	[ "$(dirs_read)" = "$WANT" ]
+}
+
+@test "readdir: subdirectories are read ahead side by side: one that waits for its layer holds up none of the others" {
+	local i first rest=()
+	for i in 1 2 3 4 5; do
+		mkdir -p "$L2/d/s$i"
+		touch "$L2/d/s$i/f"
+	done
+	# the listing's order (the names' cookies): the read-ahead takes the
+	# first one named first
+	mount_layerfs
+	first=$(ls -U "$M/d" | head -n 1)
+	unmount_layerfs
+	for i in 1 2 3 4 5; do
+		[ "s$i" = "$first" ] || rest+=("$L2/d/s$i")
+	done
+	mount_layerfs
+	# the read-ahead's open of the first waits (the daemon's own lookups
+	# do not)
+	spawn "$FSOPS" holdopens "$T/held.ready" 30 "$L2/d/$first" >"$T/held"
+	wait_until 10 test -e "$T/held.ready" || fail "holdopens did not start"
+	spawn "$FSOPS" watchaccess "$T/access.ready" 30 "${rest[@]}" >"$T/access"
+	wait_until 10 test -e "$T/access.ready" || fail "watchaccess did not start"
+	eq "$(ls "$M/d" | tr '\n' ' ')" "s1 s2 s3 s4 s5 "
+	wait_until 10 grep -qx "$L2/d/$first" "$T/held" || fail "the read-ahead did not reach $first"
+	WANT="${rest[*]} "
+	wait_until 10 rest_read ||
+		fail "read ahead while $first waits: $(dirs_read)"
+	# and the walker itself is not held up by it
+	run -0 timeout 10 ls "$M/d/$first"
+	eq "$output" f
 }
