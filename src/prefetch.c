@@ -378,15 +378,39 @@ static void warm(int dirfd, char *buf)
 	close(fd);
 }
 
+static void *pf_main(void *arg);
+
+/* Start a thread with every signal blocked: signals go to the loop's
+ * thread, which ends the session on them, as libfuse's threads do. */
+static bool pf_spawn(intptr_t index)
+{
+	sigset_t all, old;
+	pthread_t t;
+	pthread_attr_t a;
+	int err;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(&t, &a, pf_main, (void *)index);
+	pthread_attr_destroy(&a);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return err == 0;
+}
+
 /* The threads. Reading a cold directory is mostly waiting for the disk,
  * so several threads read the stack's directories side by side (the disk
  * serves them at once); the first one also reads file data ahead, whose
- * jobs go first (a reader is waiting for exactly them). */
+ * jobs go first (a reader is waiting for exactly them). The first one
+ * starts with the session and the others when it is first given
+ * directories: neither the mount nor a mount nobody lists pays for
+ * them. */
 static void *pf_main(void *arg)
 {
 	struct sched_param sp = { 0 };
 	char *buf = xmalloc(PF_BUF);
-	bool files = arg == NULL;
+	bool files = arg == NULL, spawned = !files;
 
 	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	/* and the idle I/O class: its reads wait for the walkers' (two cold
@@ -413,6 +437,14 @@ static void *pf_main(void *arg)
 			pthread_mutex_lock(&pf_lock);
 			continue;
 		}
+		if (!spawned) {
+			spawned = true;
+			pthread_mutex_unlock(&pf_lock);
+			for (intptr_t i = 1; i < PF_THREADS && pf_spawn(i); i++)
+				;
+			pthread_mutex_lock(&pf_lock);
+			continue;
+		}
 		count--;
 		n = queue[(base + count) % PF_SLOTS];
 		pthread_mutex_unlock(&pf_lock);
@@ -428,23 +460,8 @@ static void *pf_main(void *arg)
 
 void prefetch_start(void)
 {
-	sigset_t all, old;
-	pthread_t t;
-	pthread_attr_t a;
-
-	/* signals go to the loop's thread, which ends the session on them:
-	 * the thread starts with all of them blocked, as libfuse's do */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	for (intptr_t i = 0; i < PF_THREADS; i++) {
-		if (pthread_create(&t, &a, pf_main, (void *)i) != 0)
-			break;
+	if (pf_spawn(0))
 		__atomic_store_n(&running, true, __ATOMIC_RELAXED);
-	}
-	pthread_attr_destroy(&a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 /* At the end of the session: empty the queue; the threads take no more.

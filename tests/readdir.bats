@@ -138,11 +138,18 @@ idle_threads() {
 	done
 }
 
-@test "readdir: the prefetch threads run at SCHED_IDLE in the idle I/O class; prefetch=0 starts none" {
+six_idle() {
+	[ "$(idle_threads "$DAEMON_PID" | wc -l)" = 6 ]
+}
+
+@test "readdir: the prefetch threads run at SCHED_IDLE in the idle I/O class, the first from the start, the others from the first listing; prefetch=0 starts none" {
 	need_cmd chrt ionice
+	mkdir -p "$L2/d/s1" "$L2/d/s2"
 	mount_layerfs
+	eq "$(idle_threads "$DAEMON_PID" | wc -l)" 1 "idle threads before a listing"
+	ls "$M/d" >/dev/null
 	# as many as src/prefetch.c's PF_THREADS
-	eq "$(idle_threads "$DAEMON_PID" | wc -l)" 6 "idle threads with prefetch"
+	wait_until 10 six_idle || fail "idle threads after a listing: $(idle_threads "$DAEMON_PID" | wc -l)"
 	unmount_layerfs
 	mount_layerfs prefetch=0
 	eq "$(idle_threads "$DAEMON_PID" | wc -l)" 0 "idle threads with prefetch=0"
