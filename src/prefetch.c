@@ -5,7 +5,7 @@
  * kernel asks for a listing with attributes (READDIRPLUS), the daemon
  * reads the layers' directories and stats every entry, and only then
  * does the walker go on. When such a listing names subdirectories,
- * PF_THREADS threads read them ahead, side by side, in the order a
+ * PF_THREADS - 1 threads read them ahead, side by side, in the order a
  * depth-first walker enters them: each layer's directory and the inodes
  * of its entries. When the walker gets there, the daemon finds all of it
  * in the page cache. A cold walk of the benchmark's tree takes a quarter
@@ -53,7 +53,7 @@
 #define PF_SLOTS	256	/* queued directories */
 #define PF_SEEN		4096	/* recently read directories, direct-mapped */
 #define PF_BUF		(64 * 1024)
-#define PF_THREADS	6	/* threads reading directories, see pf_main() */
+#define PF_THREADS	6	/* threads in all, see pf_main() */
 #define IOPRIO_WHO_PROCESS_	1	/* <linux/ioprio.h>, not in every libc */
 #define IOPRIO_CLASS_BE_	2
 #define IOPRIO_CLASS_IDLE_	3
@@ -78,6 +78,13 @@ static unsigned base, count;
 static pthread_mutex_t pf_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pf_work = PTHREAD_COND_INITIALIZER;	/* the first thread */
 static pthread_cond_t pf_dirs = PTHREAD_COND_INITIALIZER;	/* the others */
+static unsigned dir_threads;	/* the others started (under pf_lock) */
+/* Directories read, whose references the threads leave to requests to
+ * drop (under pf_lock): dropping one takes the node table's lock, which a
+ * SCHED_IDLE thread descheduled on a busy machine would keep from every
+ * request until a CPU has nothing else to do. */
+static struct node *done[PF_SLOTS];
+static unsigned ndone;
 static bool running;
 static uint64_t seen[PF_SEEN];	/* keys of directories read, see first_visit() */
 
@@ -118,7 +125,7 @@ static bool pf_trylock(void)
 /* Queue DIRS; the queue takes over their daemon references. */
 void prefetch_dirs(struct node **dirs, size_t n)
 {
-	struct node *dropped[PF_FANOUT];
+	struct node *dropped[PF_FANOUT + PF_SLOTS];
 	size_t ndropped = 0;
 
 	if (!n)
@@ -128,6 +135,8 @@ void prefetch_dirs(struct node **dirs, size_t n)
 			node_put(dirs[--n]);
 		return;
 	}
+	while (ndone > 0)
+		dropped[ndropped++] = done[--ndone];
 	/* the first one on top: a walker enters them in listing order */
 	while (n-- > 0) {
 		if (!running) {
@@ -142,8 +151,12 @@ void prefetch_dirs(struct node **dirs, size_t n)
 		queue[(base + count) % PF_SLOTS] = dirs[n];
 		count++;
 	}
-	pthread_cond_signal(&pf_work);
-	pthread_cond_broadcast(&pf_dirs);
+	/* one thread per directory; the first one reads them only until it
+	 * has started the others (or when it could not) */
+	if (dir_threads == 0)
+		pthread_cond_signal(&pf_work);
+	for (unsigned i = 0; i < count && i < dir_threads; i++)
+		pthread_cond_signal(&pf_dirs);
 	pthread_mutex_unlock(&pf_lock);
 	while (ndropped > 0)
 		node_put(dropped[--ndropped]);
@@ -401,16 +414,16 @@ static bool pf_spawn(intptr_t index)
 
 /* The threads. Reading a cold directory is mostly waiting for the disk,
  * so several threads read the stack's directories side by side (the disk
- * serves them at once); the first one also reads file data ahead, whose
- * jobs go first (a reader is waiting for exactly them). The first one
- * starts with the session and the others when it is first given
- * directories: neither the mount nor a mount nobody lists pays for
- * them. */
+ * serves them at once). The first one reads file data ahead, for a
+ * reader waiting for exactly that; it starts with the session and starts
+ * the others when it is first given directories, which it then leaves to
+ * them (a directory slow to read would hold up the file data): neither
+ * the mount nor a mount nobody lists pays for them. */
 static void *pf_main(void *arg)
 {
 	struct sched_param sp = { 0 };
 	char *buf = xmalloc(PF_BUF);
-	bool files = arg == NULL, spawned = !files;
+	bool first = arg == NULL, spawned = !first;
 
 	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
 	/* and the idle I/O class: its reads wait for the walkers' (two cold
@@ -420,10 +433,17 @@ static void *pf_main(void *arg)
 	for (;;) {
 		struct node *n;
 		struct lset *ls;
+		bool dirs;
 
-		while ((!count && !(files && njobs)) || !running)
-			pthread_cond_wait(files ? &pf_work : &pf_dirs, &pf_lock);
-		if (files && njobs) {
+		for (;;) {
+			/* directories: the others', and the first one's
+			 * while there are no others */
+			dirs = count && (!first || dir_threads == 0);
+			if (running && (dirs || (first && njobs)))
+				break;
+			pthread_cond_wait(first ? &pf_work : &pf_dirs, &pf_lock);
+		}
+		if (first && njobs) {
 			/* in the best-effort class: in the idle one a
 			 * reader's own reads kept them back (tar over 30k
 			 * files took 6.6 s instead of 5.7) */
@@ -438,11 +458,16 @@ static void *pf_main(void *arg)
 			continue;
 		}
 		if (!spawned) {
+			unsigned started = 0;
+
 			spawned = true;
 			pthread_mutex_unlock(&pf_lock);
-			for (intptr_t i = 1; i < PF_THREADS && pf_spawn(i); i++)
-				;
+			while (started + 1 < PF_THREADS && pf_spawn(started + 1))
+				started++;
 			pthread_mutex_lock(&pf_lock);
+			dir_threads = started;
+			for (unsigned i = 0; i < count && i < started; i++)
+				pthread_cond_signal(&pf_dirs);
 			continue;
 		}
 		count--;
@@ -452,8 +477,15 @@ static void *pf_main(void *arg)
 		for (int i = 0; i < ls->n; i++)
 			if (ls->r[i].fd >= 0)
 				warm(ls->r[i].fd, buf);
-		node_put(n);
 		pthread_mutex_lock(&pf_lock);
+		if (ndone < PF_SLOTS) {
+			done[ndone++] = n;
+		} else {
+			/* not expected: requests take them at every listing */
+			pthread_mutex_unlock(&pf_lock);
+			node_put(n);
+			pthread_mutex_lock(&pf_lock);
+		}
 	}
 	return NULL;
 }
@@ -489,5 +521,7 @@ void prefetch_stop(void)
 	}
 	while (njobs > 0)
 		node_put(jobs[--njobs].dir);
+	while (ndone > 0)
+		node_put(done[--ndone]);
 	pthread_mutex_unlock(&pf_lock);
 }

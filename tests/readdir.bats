@@ -142,10 +142,25 @@ six_idle() {
 	[ "$(idle_threads "$DAEMON_PID" | wc -l)" = 6 ]
 }
 
+some_idle() {
+	[ -n "$(idle_threads "$DAEMON_PID")" ]
+}
+
+# the six prefetch threads exist and all wait for work (state S)
+six_idle_asleep() {
+	local tid
+	six_idle || return 1
+	for tid in $(idle_threads "$DAEMON_PID"); do
+		[ "$(proc_state "$DAEMON_PID/task/$tid")" = S ] || return 1
+	done
+}
+
 @test "readdir: the prefetch threads run at SCHED_IDLE in the idle I/O class, the first from the start, the others from the first listing; prefetch=0 starts none" {
 	need_cmd chrt ionice
 	mkdir -p "$L2/d/s1" "$L2/d/s2"
 	mount_layerfs
+	# the first starts right after the mount returns
+	wait_until 10 some_idle || fail "no idle thread"
 	eq "$(idle_threads "$DAEMON_PID" | wc -l)" 1 "idle threads before a listing"
 	ls "$M/d" >/dev/null
 	# as many as src/prefetch.c's PF_THREADS
@@ -170,6 +185,7 @@ rest_read() {
 		mkdir -p "$L2/d/s$i"
 		touch "$L2/d/s$i/f"
 	done
+	mkdir -p "$L2/w/a" "$L2/w/b"
 	# the listing's order (the names' cookies): the read-ahead takes the
 	# first one named first
 	mount_layerfs
@@ -178,7 +194,15 @@ rest_read() {
 	for i in 1 2 3 4 5; do
 		[ "s$i" = "$first" ] || rest+=("$L2/d/s$i")
 	done
+	"$FSOPS" holdopens "$T/probe.ready" 0 "$L2/d" || {
+		[ $? = 77 ] && skip "no fanotify permission events here"
+		fail "holdopens failed"
+	}
 	mount_layerfs
+	# a first listing starts the threads; then they wait for work, and
+	# the next listing must wake them
+	ls "$M/w" >/dev/null
+	wait_until 10 six_idle_asleep || fail "the prefetch threads did not start and settle"
 	# the read-ahead's open of the first waits (the daemon's own lookups
 	# do not)
 	spawn "$FSOPS" holdopens "$T/held.ready" 30 "$L2/d/$first" >"$T/held"
