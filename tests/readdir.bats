@@ -129,12 +129,13 @@ watch_reads() {
 	eq "$(read_dirs)" "" "read with prefetch=0"
 }
 
-# threads of daemon $1 at SCHED_IDLE in the idle I/O class, one per line
+# threads of daemon $1 at SCHED_IDLE and the lowest best-effort I/O
+# priority, one per line
 idle_threads() {
 	local t tid
 	for t in /proc/"$1"/task/*; do
 		tid=${t##*/}
-		chrt -p "$tid" | grep -q SCHED_IDLE && ionice -p "$tid" | grep -qx idle && echo "$tid"
+		chrt -p "$tid" | grep -q SCHED_IDLE && ionice -p "$tid" | grep -qx 'best-effort: prio 7' && echo "$tid"
 	done
 }
 
@@ -155,7 +156,7 @@ six_idle_asleep() {
 	done
 }
 
-@test "readdir: the prefetch threads run at SCHED_IDLE in the idle I/O class, the first from the start, the others from the first listing; prefetch=0 starts none" {
+@test "readdir: the prefetch threads run at SCHED_IDLE at the lowest I/O priority, the first from the start, the others from the first listing; prefetch=0 starts none" {
 	need_cmd chrt ionice
 	mkdir -p "$L2/d/s1" "$L2/d/s2"
 	mount_layerfs
