@@ -120,6 +120,17 @@ static bool pf_trylock(void)
 	return pthread_mutex_trylock(&pf_lock) == 0;
 }
 
+/* Under pf_lock: wake a thread for each queued directory, at most one
+ * per thread; the first one reads them only until it has started the
+ * others (or when it could not). */
+static void wake_dir_threads(void)
+{
+	if (dir_threads == 0)
+		pthread_cond_signal(&pf_work);
+	for (unsigned i = 0; i < count && i < dir_threads; i++)
+		pthread_cond_signal(&pf_dirs);
+}
+
 /* Queue DIRS; the queue takes over their daemon references. */
 void prefetch_dirs(struct node **dirs, size_t n)
 {
@@ -149,12 +160,7 @@ void prefetch_dirs(struct node **dirs, size_t n)
 		queue[(base + count) % PF_SLOTS] = dirs[n];
 		count++;
 	}
-	/* one thread per directory; the first one reads them only until it
-	 * has started the others (or when it could not) */
-	if (dir_threads == 0)
-		pthread_cond_signal(&pf_work);
-	for (unsigned i = 0; i < count && i < dir_threads; i++)
-		pthread_cond_signal(&pf_dirs);
+	wake_dir_threads();
 	pthread_mutex_unlock(&pf_lock);
 	while (ndropped > 0)
 		node_put(dropped[--ndropped]);
@@ -461,8 +467,7 @@ static void *pf_main(void *arg)
 				started++;
 			pthread_mutex_lock(&pf_lock);
 			dir_threads = started;
-			for (unsigned i = 0; i < count && i < started; i++)
-				pthread_cond_signal(&pf_dirs);
+			wake_dir_threads();
 			continue;
 		}
 		count--;

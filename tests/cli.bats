@@ -85,22 +85,14 @@ load helpers
 	_forget_mount "$M"
 }
 
-# the daemon's six prefetch threads (SCHED_IDLE: policy 5 in /proc's stat)
-six_prefetch_threads() {
-	local t n=0
-	for t in /proc/"$DAEMON_PID"/task/*; do
-		[ "$(sed 's/^.*) //' "$t/stat" | awk '{ print $39 }')" = 5 ] && n=$((n + 1))
-	done
-	[ "$n" = 6 ]
-}
-
 @test "cli: only the thread that ends the session takes SIGTERM, SIGINT and SIGHUP" {
 	# a signal handled by another thread would not wake the loop
+	need_cmd chrt ionice
 	mkdir -p "$L1/d/sub"
 	mount_layerfs
 	ls -l "$M/d" >/dev/null	# starts the workers and the prefetch threads
 	local pid=$DAEMON_PID t tid blk n=0
-	wait_until 10 six_prefetch_threads || fail "the prefetch threads did not start"
+	wait_until 10 six_idle || fail "the prefetch threads did not start"
 	for t in /proc/"$pid"/task/*; do
 		tid=${t##*/}
 		[ "$tid" != "$pid" ] || continue

@@ -375,6 +375,21 @@ need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }
 
+# threads of daemon $1 at SCHED_IDLE and the lowest best-effort I/O
+# priority (the prefetch threads), one per line (needs chrt, ionice)
+idle_threads() {
+	local t tid
+	for t in /proc/"$1"/task/*; do
+		tid=${t##*/}
+		chrt -p "$tid" | grep -q SCHED_IDLE && ionice -p "$tid" | grep -qx 'best-effort: prio 7' && echo "$tid"
+	done
+}
+
+# all of the mount's prefetch threads run (src/prefetch.c's PF_THREADS)
+six_idle() {
+	[ "$(idle_threads "$DAEMON_PID" | wc -l)" = 6 ]
+}
+
 need_cmd() {
 	local c
 	for c; do

@@ -129,19 +129,6 @@ watch_reads() {
 	eq "$(read_dirs)" "" "read with prefetch=0"
 }
 
-# threads of daemon $1 at SCHED_IDLE and the lowest best-effort I/O
-# priority, one per line
-idle_threads() {
-	local t tid
-	for t in /proc/"$1"/task/*; do
-		tid=${t##*/}
-		chrt -p "$tid" | grep -q SCHED_IDLE && ionice -p "$tid" | grep -qx 'best-effort: prio 7' && echo "$tid"
-	done
-}
-
-six_idle() {
-	[ "$(idle_threads "$DAEMON_PID" | wc -l)" = 6 ]
-}
 
 some_idle() {
 	[ -n "$(idle_threads "$DAEMON_PID")" ]

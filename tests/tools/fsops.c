@@ -831,6 +831,16 @@ static int cmd_tmpfile(int n, char **argv)
 	return 0;
 }
 
+/* Tell a test waiting for READYFILE that this command is set up. */
+static void create_ready(const char *readyfile)
+{
+	int fd = open(readyfile, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		die();
+	close(fd);
+}
+
 /* watchaccess READYFILE SECONDS PATH...: watch each PATH for reads of
  * itself (IN_ACCESS: read(2) of a file, getdents of a directory, by
  * anyone, with O_NOATIME too); create READYFILE once watching, then for
@@ -849,10 +859,7 @@ static int cmd_watchaccess(int n, char **argv)
 		if (wds[i] < 0)
 			die();
 	}
-	i = open(argv[0], O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-	if (i < 0)
-		die();
-	close(i);
+	create_ready(argv[0]);
 	while ((long)time(NULL) < deadline) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		ssize_t len;
@@ -910,10 +917,7 @@ static int cmd_holdopens(int n, char **argv)
 		devs[i] = st.st_dev;
 		inos[i] = st.st_ino;
 	}
-	i = open(argv[0], O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-	if (i < 0)
-		die();
-	close(i);
+	create_ready(argv[0]);
 	while ((long)time(NULL) < deadline) {
 		struct pollfd p = { fd, POLLIN, 0 };
 		struct fanotify_event_metadata *m;
