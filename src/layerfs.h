@@ -377,10 +377,11 @@ int restore_dir_times(int dirfd, const struct stat *st);
 
 /* ---- xattrs of real objects (xattr_io.c) ---- */
 
-/* An object: by descriptor FD when PATH is NULL, else by PATH, whose
- * last symlink is followed when FOLLOW is set. */
+/* An object: name AT in directory FD (not followed); or by PATH, whose
+ * last symlink is followed when FOLLOW is set; or by descriptor FD. */
 struct xobj {
 	int fd;
+	const char *at;
 	const char *path;
 	bool follow;
 };
@@ -396,6 +397,11 @@ struct xnames {
 	for (const char *name = (x)->list; name < (x)->list + (x)->len; \
 	     name += strlen(name) + 1)
 
+ssize_t xobj_list(const struct xobj *o, char *buf, size_t size);
+ssize_t xobj_get(const struct xobj *o, const char *name, void *buf, size_t size);
+int xobj_set(const struct xobj *o, const char *name, const void *val, size_t size,
+	     int flags);
+int xobj_remove(const struct xobj *o, const char *name);
 int xnames_read(struct xnames *x, const struct xobj *o);
 void xnames_free(struct xnames *x);
 ssize_t xattr_value(const struct xobj *o, const char *name, char **buf, size_t *cap);

@@ -32,26 +32,33 @@ static bool acl_name(const char *name)
 }
 
 /* The four operations on a node's top-most object. Directories have a
- * real descriptor; other objects are reached through their O_PATH fd. */
+ * real descriptor; other objects are reached by name in their parent,
+ * or through their O_PATH fd when pinned. */
 enum xop { XGET, XLIST, XSET, XREMOVE };
+
+static ssize_t xobj_do(const struct xobj *o, enum xop op, const char *name,
+		       void *buf, size_t size, int flags)
+{
+	switch (op) {
+	case XGET: return xobj_get(o, name, buf, size);
+	case XLIST: return xobj_list(o, buf, size);
+	case XSET: return xobj_set(o, name, buf, size, flags);
+	default: return xobj_remove(o, name);
+	}
+}
 
 static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 			void *buf, size_t size, int flags)
 {
 	char path[PATH_MAX];
+	struct xobj x = { 0 };
 	struct oref o;
 	ssize_t r;
 	int err;
 
 	if (S_ISDIR(n->type)) {
-		int fd = node_lset(n)->r[0].fd;
-
-		switch (op) {
-		case XGET: r = fgetxattr(fd, name, buf, size); break;
-		case XLIST: r = flistxattr(fd, buf, size); break;
-		case XSET: r = fsetxattr(fd, name, buf, size, flags); break;
-		default: r = fremovexattr(fd, name); break;
-		}
+		x.fd = node_lset(n)->r[0].fd;
+		r = xobj_do(&x, op, name, buf, size, flags);
 		if (r >= 0 || errno != EBADF)
 			return r;
 	}
@@ -60,29 +67,19 @@ static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 		errno = -err;
 		return -1;
 	}
-	err = oref_path(&o, path, sizeof(path));
-	if (err) {
-		errno = -err;
-		r = -1;
-	} else if (o.name[0]) {
-		/* by name from the directory: the l* calls reach the object
-		 * itself, symlinks included */
-		switch (op) {
-		case XGET: r = lgetxattr(path, name, buf, size); break;
-		case XLIST: r = llistxattr(path, buf, size); break;
-		case XSET: r = lsetxattr(path, name, buf, size, flags); break;
-		default: r = lremovexattr(path, name); break;
-		}
+	x.fd = o.dirfd;
+	if (o.name[0]) {
+		/* by name from the directory: the object itself, symlinks
+		 * included */
+		x.at = o.name;
 	} else {
 		/* through /proc/self/fd/N, which the calls that follow take
 		 * to the object itself, a symlink too */
-		switch (op) {
-		case XGET: r = getxattr(path, name, buf, size); break;
-		case XLIST: r = listxattr(path, buf, size); break;
-		case XSET: r = setxattr(path, name, buf, size, flags); break;
-		default: r = removexattr(path, name); break;
-		}
+		fd_path(o.dirfd, path, sizeof(path));
+		x.path = path;
+		x.follow = true;
 	}
+	r = xobj_do(&x, op, name, buf, size, flags);
 	err = errno;
 	oref_put(&o);
 	errno = err;

@@ -1,37 +1,162 @@
-/* Reading and copying the xattrs of a real object, reached by descriptor
- * or by path. The list of names and a value can grow between the call
- * that sizes them and the call that reads them; these helpers retry
- * rather than lose a name. */
+/* Reading and copying the xattrs of a real object, reached by descriptor,
+ * by name in a directory or by path. The list of names and a value can
+ * grow between the call that sizes them and the call that reads them;
+ * these helpers retry rather than lose a name. */
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include "layerfs.h"
 
-static ssize_t xobj_list(const struct xobj *o, char *buf, size_t size)
+/* The *xattrat() calls (Linux 6.13) reach a name in a directory without
+ * the path walk through /proc/self/fd that the l*xattr() calls need:
+ * half the time per call. Where the kernel lacks them, the first call
+ * fails with ENOSYS and objects are reached by that path from then on.
+ * Their numbers are shared by the architectures listed; elsewhere -1,
+ * which the kernel answers with ENOSYS too. */
+#ifndef SYS_getxattrat
+#if defined(__x86_64__) || defined(__i386__) || defined(__aarch64__) || \
+	defined(__arm__) || defined(__riscv) || defined(__loongarch__) || \
+	defined(__s390x__) || defined(__powerpc64__)
+#define SYS_setxattrat		463
+#define SYS_getxattrat		464
+#define SYS_listxattrat		465
+#define SYS_removexattrat	466
+#else
+#define SYS_setxattrat		-1
+#define SYS_getxattrat		-1
+#define SYS_listxattrat		-1
+#define SYS_removexattrat	-1
+#endif
+#endif
+
+struct xattr_args_v0 {		/* struct xattr_args of linux/xattr.h */
+	uint64_t value;
+	uint32_t size;
+	uint32_t flags;
+};
+
+static bool xattrat_missing;	/* ENOSYS seen (atomic) */
+
+static bool xattrat_ok(void)
 {
-	if (!o->path)
+	return !__atomic_load_n(&xattrat_missing, __ATOMIC_RELAXED);
+}
+
+/* R is what an *xattrat() call returned: false when the kernel has no
+ * such call, and the path is to be used instead */
+static bool xattrat_done(ssize_t r)
+{
+	if (r >= 0 || errno != ENOSYS)
+		return true;
+	__atomic_store_n(&xattrat_missing, true, __ATOMIC_RELAXED);
+	return false;
+}
+
+/* O's path for the l*xattr() and *xattr() calls into BUF; NULL with
+ * errno set when it does not fit */
+static const char *xobj_path(const struct xobj *o, char *buf, size_t len)
+{
+	int err;
+
+	if (!o->at)
+		return o->path;
+	err = fd_path_at(o->fd, o->at, buf, len);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	return buf;
+}
+
+ssize_t xobj_list(const struct xobj *o, char *buf, size_t size)
+{
+	char pb[PATH_MAX];
+	const char *path;
+
+	if (o->at && xattrat_ok()) {
+		ssize_t r = syscall(SYS_listxattrat, o->fd, o->at,
+				    AT_SYMLINK_NOFOLLOW, buf, size);
+
+		if (xattrat_done(r))
+			return r;
+	}
+	if (!o->path && !o->at)
 		return flistxattr(o->fd, buf, size);
-	return o->follow ? listxattr(o->path, buf, size) : llistxattr(o->path, buf, size);
+	if (!(path = xobj_path(o, pb, sizeof(pb))))
+		return -1;
+	return o->follow ? listxattr(path, buf, size) : llistxattr(path, buf, size);
 }
 
-static ssize_t xobj_get(const struct xobj *o, const char *name, void *buf, size_t size)
+ssize_t xobj_get(const struct xobj *o, const char *name, void *buf, size_t size)
 {
-	if (!o->path)
+	char pb[PATH_MAX];
+	const char *path;
+
+	if (o->at && xattrat_ok()) {
+		struct xattr_args_v0 a = { .value = (uintptr_t)buf, .size = size };
+		ssize_t r = syscall(SYS_getxattrat, o->fd, o->at,
+				    AT_SYMLINK_NOFOLLOW, name, &a, sizeof(a));
+
+		if (xattrat_done(r))
+			return r;
+	}
+	if (!o->path && !o->at)
 		return fgetxattr(o->fd, name, buf, size);
-	return o->follow ? getxattr(o->path, name, buf, size) :
-			   lgetxattr(o->path, name, buf, size);
+	if (!(path = xobj_path(o, pb, sizeof(pb))))
+		return -1;
+	return o->follow ? getxattr(path, name, buf, size) :
+			   lgetxattr(path, name, buf, size);
 }
 
-static int xobj_set(const struct xobj *o, const char *name, const void *val, size_t size)
+int xobj_set(const struct xobj *o, const char *name, const void *val, size_t size,
+	     int flags)
 {
-	if (!o->path)
-		return fsetxattr(o->fd, name, val, size, 0);
-	return o->follow ? setxattr(o->path, name, val, size, 0) :
-			   lsetxattr(o->path, name, val, size, 0);
+	char pb[PATH_MAX];
+	const char *path;
+
+	if (o->at && xattrat_ok()) {
+		struct xattr_args_v0 a = { .value = (uintptr_t)val, .size = size,
+					   .flags = flags };
+		long r = syscall(SYS_setxattrat, o->fd, o->at,
+				 AT_SYMLINK_NOFOLLOW, name, &a, sizeof(a));
+
+		if (xattrat_done(r))
+			return r;
+	}
+	if (!o->path && !o->at)
+		return fsetxattr(o->fd, name, val, size, flags);
+	if (!(path = xobj_path(o, pb, sizeof(pb))))
+		return -1;
+	return o->follow ? setxattr(path, name, val, size, flags) :
+			   lsetxattr(path, name, val, size, flags);
+}
+
+int xobj_remove(const struct xobj *o, const char *name)
+{
+	char pb[PATH_MAX];
+	const char *path;
+
+	if (o->at && xattrat_ok()) {
+		long r = syscall(SYS_removexattrat, o->fd, o->at,
+				 AT_SYMLINK_NOFOLLOW, name);
+
+		if (xattrat_done(r))
+			return r;
+	}
+	if (!o->path && !o->at)
+		return fremovexattr(o->fd, name);
+	if (!(path = xobj_path(o, pb, sizeof(pb))))
+		return -1;
+	return o->follow ? removexattr(path, name) : lremovexattr(path, name);
 }
 
 /* Read the names of O's xattrs into X: X->len bytes of names, each
@@ -119,7 +244,7 @@ int xattrs_copy(const struct xobj *src, const struct xobj *dst,
 		vlen = xattr_value(src, name, &val, &cap);
 		if (vlen < 0)
 			continue;
-		if (xobj_set(dst, name, val, (size_t)vlen) < 0 && fatal(name, errno)) {
+		if (xobj_set(dst, name, val, (size_t)vlen, 0) < 0 && fatal(name, errno)) {
 			err = -errno;
 			break;
 		}

@@ -118,10 +118,12 @@ wait_until() { # wait_until SECONDS COMMAND... (bounded poll)
 
 # lfs_mount OPTIONS MOUNTPOINT [EXTRA ARGS...]: mount with $LAYERFS, record
 # the mount and its daemon's pid.  The daemon's stderr is in $T/daemon.err.
+# LFS_WRAP: words of a command that runs the daemon (and execs it)
 lfs_mount() {
 	local opts=$1 mnt=$2 pid
 	shift 2
-	"$LAYERFS" "$@" -o "$opts" "$mnt" >"$T/daemon.out" 2>"$T/daemon.err" 3>&- || {
+	# shellcheck disable=SC2086
+	$LFS_WRAP "$LAYERFS" "$@" -o "$opts" "$mnt" >"$T/daemon.out" 2>"$T/daemon.err" 3>&- || {
 		echo "mount failed: $LAYERFS $* -o $opts $mnt" >&2
 		cat "$T/daemon.err" >&2
 		return 1

@@ -254,3 +254,28 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 	run getfattr -n security.selinux "$M/new"
 	[[ "$output" == *"Operation not supported"* ]] || fail "new file: $output"
 }
+
+@test "xattr: where the kernel lacks the *xattrat calls (before Linux 6.13), lower and upper xattrs still work" {
+	need_root
+	case $(uname -m) in x86_64 | aarch64) ;; *) skip "syscall numbers known for x86_64 and aarch64" ;; esac
+	echo x >"$L1/low"
+	setfattr -n user.a -v 1 "$L1/low"
+	ln -s low "$L1/sym"
+	setfattr -h -n trusted.s -v link "$L1/sym"
+	# the daemon runs with setxattrat, getxattrat, listxattrat and
+	# removexattrat failing with ENOSYS
+	LFS_WRAP="$FSOPS enosys 463,464,465,466" mount_layerfs
+	eq "$(getfattr --only-values -n user.a "$M/low")" 1
+	eq "$(getfattr -h --only-values -n trusted.s "$M/sym")" link
+	setfattr -n user.b -v 2 "$M/low"
+	eq "$(getfattr -d --absolute-names "$M/low" | grep '^user\.' | tr '\n' ' ')" 'user.a="1" user.b="2" '
+	setfattr -x user.a "$M/low"
+	eq "$(getfattr -d --absolute-names "$M/low" | grep '^user\.' | tr '\n' ' ')" 'user.b="2" '
+	eq "$(getfattr --only-values -n user.b "$U/low")" 2
+	setfattr -h -n trusted.t -v 2 "$M/sym"
+	eq "$(getfattr -h --only-values -n trusted.t "$M/sym")" 2
+	echo y >"$M/up"
+	setfattr -n user.u -v up "$M/up"
+	eq "$(getfattr --only-values -n user.u "$M/up")" up
+	grep -q "^Seccomp:[[:space:]]*2" /proc/"$DAEMON_PID"/status || fail "the daemon runs without the filter"
+}

@@ -38,7 +38,12 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <linux/audit.h>
 #include <linux/falloc.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <linux/fs.h>
 
 #ifndef RENAME_NOREPLACE
@@ -1034,6 +1039,49 @@ static int cmd_drain(int n, char **argv)
  * each position in reverse order; print "bad NAME" where readdir()
  * returns another entry, a line for a position a 32-bit program could not
  * hold, then "checked N". */
+/* enosys NR[,NR...] CMD [ARGS...]: run CMD with those system calls
+ * failing with ENOSYS, as on a kernel that lacks them (a seccomp filter,
+ * which the daemon's threads and children inherit) */
+static int cmd_enosys(int n, char **argv)
+{
+	struct sock_filter f[64];
+	struct sock_fprog prog;
+	unsigned k = 0;
+	char *list = argv[0], *tok, *save;
+
+#if defined(__x86_64__)
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, arch));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+					      AUDIT_ARCH_X86_64, 1, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+#endif
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (k + 3 > sizeof(f) / sizeof(f[0]))
+			usage();
+		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+						      (unsigned)atoi(tok), 0, 1);
+		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
+						      SECCOMP_RET_ERRNO | ENOSYS);
+	}
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	prog.len = k;
+	prog.filter = f;
+	if (n < 2)
+		usage();
+	/* root may filter without no_new_privs; anyone else needs it */
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+		if (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+			die();
+	}
+	execvp(argv[1], argv + 1);
+	die();
+	return 1;
+}
+
 static int cmd_seekdir(char **argv)
 {
 	DIR *d = fdopendir(open_path(argv[0], O_RDONLY | O_DIRECTORY, 0));
@@ -1138,6 +1186,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "tmpfile")) { NEED(3); return cmd_tmpfile(n, a); }
 	if (!strcmp(c, "watchaccess")) { NEED(3); return cmd_watchaccess(n, a); }
 	if (!strcmp(c, "holdopens")) { NEED(3); return cmd_holdopens(n, a); }
+	if (!strcmp(c, "enosys")) { NEED(2); return cmd_enosys(n, a); }
 	usage();
 	return 2;
 }
