@@ -106,18 +106,9 @@ bool xattr_is_override(const char *name)
 static ssize_t get_at(int dirfd, const char *name, const char *xname,
 		      char *buf, size_t len)
 {
-	char path[PATH_MAX];
+	struct xobj o = { .fd = dirfd, .at = name };
 
-	if (!name[0]) {
-		ssize_t r = fgetxattr(dirfd, xname, buf, len);
-		if (r >= 0 || errno != EBADF)
-			return r;
-		fd_path(dirfd, path, sizeof(path));
-		return getxattr(path, xname, buf, len);
-	}
-	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
-		return -1;
-	return lgetxattr(path, xname, buf, len);
+	return xobj_get(&o, xname, buf, len);
 }
 
 /* Replace owner and permission bits by the layer's override, if any. */
@@ -143,19 +134,9 @@ void override_apply(int layer, int dirfd, const char *name, struct stat *st)
 
 static int override_set(int dirfd, const char *name, const char *buf, int len)
 {
-	char path[PATH_MAX];
+	struct xobj o = { .fd = dirfd, .at = name };
 
-	if (!name[0]) {
-		if (fsetxattr(dirfd, fs.override_xattr, buf, (size_t)len, 0) == 0)
-			return 0;
-		if (errno != EBADF)
-			return -errno;
-		fd_path(dirfd, path, sizeof(path));
-		return setxattr(path, fs.override_xattr, buf, (size_t)len, 0) < 0 ? -errno : 0;
-	}
-	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
-		return -ENAMETOOLONG;
-	return lsetxattr(path, fs.override_xattr, buf, (size_t)len, 0) < 0 ? -errno : 0;
+	return xobj_set(&o, fs.override_xattr, buf, (size_t)len, 0) < 0 ? -errno : 0;
 }
 
 /* Record owner and mode of DIRFD/NAME (NAME "" for DIRFD itself) in the

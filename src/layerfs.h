@@ -377,8 +377,9 @@ int restore_dir_times(int dirfd, const struct stat *st);
 
 /* ---- xattrs of real objects (xattr_io.c) ---- */
 
-/* An object: name AT in directory FD (not followed); or by PATH, whose
- * last symlink is followed when FOLLOW is set; or by descriptor FD. */
+/* An object: by PATH, whose last symlink is followed when FOLLOW is set;
+ * or name AT in directory FD, not followed; or, AT NULL or "", the
+ * object of descriptor FD (an O_PATH one too). */
 struct xobj {
 	int fd;
 	const char *at;

@@ -129,15 +129,12 @@ int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts)
  * overlay.whiteout, inside a directory marked as holding such files. */
 bool is_xwhiteout(int dirfd, const char *name, const struct stat *st)
 {
-	char path[PATH_MAX];
+	struct xobj o = { .fd = dirfd, .at = name };
 
 	if (!S_ISREG(st->st_mode) || st->st_size != 0)
 		return false;
-	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
-		return false;
-	if (lgetxattr(path, "trusted.overlay.whiteout", NULL, 0) >= 0)
-		return true;
-	return lgetxattr(path, "user.overlay.whiteout", NULL, 0) >= 0;
+	return xobj_get(&o, "trusted.overlay.whiteout", NULL, 0) >= 0 ||
+	       xobj_get(&o, "user.overlay.whiteout", NULL, 0) >= 0;
 }
 
 /* Is NAME (attributes ST) in DIRFD a metacopy file, whose data the
@@ -148,15 +145,13 @@ bool is_xwhiteout(int dirfd, const char *name, const struct stat *st)
  * does layerfs: EPERM. */
 static bool is_metacopy(int dirfd, const char *name, const struct stat *st)
 {
-	char path[PATH_MAX];
+	struct xobj o = { .fd = dirfd, .at = name };
 
 	if (!S_ISREG(st->st_mode) || st->st_size == 0 ||
 	    (off_t)st->st_blocks * 512 >= st->st_size || st->st_blocks > 8)
 		return false;
-	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
-		return false;
-	return lgetxattr(path, "trusted.overlay.metacopy", NULL, 0) >= 0 ||
-	       lgetxattr(path, "user.overlay.metacopy", NULL, 0) >= 0;
+	return xobj_get(&o, "trusted.overlay.metacopy", NULL, 0) >= 0 ||
+	       xobj_get(&o, "user.overlay.metacopy", NULL, 0) >= 0;
 }
 
 /* Is NAME whited out in this layer directory by a ".wh.NAME" file? */

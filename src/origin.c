@@ -129,15 +129,13 @@ static bool parse(const char *val, ssize_t len, ino_t own, ino_t *shown)
 bool origin_read(int dirfd, const char *name, int fd, ino_t own, ino_t *shown)
 {
 	const char *p = overlay_xattr_ns();
-	char path[PATH_MAX], xname[64], val[48];
-	ssize_t len;
+	struct xobj o = { .fd = fd >= 0 ? fd : dirfd, .at = fd >= 0 ? NULL : name };
+	char xname[64], val[48];
 
-	if (!p || (fd < 0 && fd_path_at(dirfd, name, path, sizeof(path)) < 0))
+	if (!p)
 		return false;
 	snprintf(xname, sizeof(xname), "%s" ORIGIN_SUFFIX, p);
-	len = fd >= 0 ? fgetxattr(fd, xname, val, sizeof(val)) :
-			lgetxattr(path, xname, val, sizeof(val));
-	return parse(val, len, own, shown);
+	return parse(val, xobj_get(&o, xname, val, sizeof(val)), own, shown);
 }
 
 /* Is the upper directory DIRFD marked as holding recorded copies? */
@@ -160,12 +158,10 @@ bool origin_dir_impure(int dirfd)
 void origin_child_records(int dirfd, const char *name, ino_t own, ino_t *shown,
 			  bool *protattr)
 {
-	char path[PATH_MAX], val[48];
-	struct xobj o = { .path = path };
+	struct xobj o = { .fd = dirfd, .at = name };
 	struct xnames x;
+	char val[48];
 
-	if (fd_path_at(dirfd, name, path, sizeof(path)) < 0)
-		return;
 	xnames_read(&x, &o);
 	xnames_each(&x, xname) {
 		bool impure;
@@ -174,9 +170,7 @@ void origin_child_records(int dirfd, const char *name, ino_t own, ino_t *shown,
 		    !strcmp(xname, "user.overlay.protattr")) {
 			*protattr = true;
 		} else if (origin_xattr_name(xname, &impure) && !impure) {
-			ssize_t vlen = lgetxattr(path, xname, val, sizeof(val));
-
-			parse(val, vlen, own, shown);
+			parse(val, xobj_get(&o, xname, val, sizeof(val)), own, shown);
 		}
 	}
 	xnames_free(&x);

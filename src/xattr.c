@@ -33,7 +33,7 @@ static bool acl_name(const char *name)
 
 /* The four operations on a node's top-most object. Directories have a
  * real descriptor; other objects are reached by name in their parent,
- * or through their O_PATH fd when pinned. */
+ * or by their O_PATH fd when pinned. */
 enum xop { XGET, XLIST, XSET, XREMOVE };
 
 static ssize_t xobj_do(const struct xobj *o, enum xop op, const char *name,
@@ -50,7 +50,6 @@ static ssize_t xobj_do(const struct xobj *o, enum xop op, const char *name,
 static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 			void *buf, size_t size, int flags)
 {
-	char path[PATH_MAX];
 	struct xobj x = { 0 };
 	struct oref o;
 	ssize_t r;
@@ -58,27 +57,17 @@ static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 
 	if (S_ISDIR(n->type)) {
 		x.fd = node_lset(n)->r[0].fd;
-		r = xobj_do(&x, op, name, buf, size, flags);
-		if (r >= 0 || errno != EBADF)
-			return r;
+		return xobj_do(&x, op, name, buf, size, flags);
 	}
+	/* by name from the parent, or by the object's O_PATH fd: the
+	 * object itself, symlinks included */
 	err = node_oref(n, &o);
 	if (err) {
 		errno = -err;
 		return -1;
 	}
 	x.fd = o.dirfd;
-	if (o.name[0]) {
-		/* by name from the directory: the object itself, symlinks
-		 * included */
-		x.at = o.name;
-	} else {
-		/* through /proc/self/fd/N, which the calls that follow take
-		 * to the object itself, a symlink too */
-		fd_path(o.dirfd, path, sizeof(path));
-		x.path = path;
-		x.follow = true;
-	}
+	x.at = o.name;
 	r = xobj_do(&x, op, name, buf, size, flags);
 	err = errno;
 	oref_put(&o);

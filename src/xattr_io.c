@@ -61,60 +61,90 @@ static bool xattrat_done(ssize_t r)
 	return false;
 }
 
-/* O's path for the l*xattr() and *xattr() calls into BUF; NULL with
- * errno set when it does not fit */
-static const char *xobj_path(const struct xobj *o, char *buf, size_t len)
+/* O's path, for the path calls, into BUF (*FOLLOW: whether they may
+ * follow it): a name in a directory through that directory's
+ * /proc/self/fd link, not followed; the object of a descriptor (an
+ * O_PATH one, which the f*xattr() calls refuse) through its link, which
+ * leads to the object itself, a symlink too. NULL with errno set when
+ * the path does not fit. */
+static const char *xobj_path(const struct xobj *o, char *buf, size_t len,
+			     bool *follow)
 {
 	int err;
 
-	if (!o->at)
+	*follow = o->follow;
+	if (o->path)
 		return o->path;
-	err = fd_path_at(o->fd, o->at, buf, len);
-	if (err) {
-		errno = -err;
-		return NULL;
+	if (o->at && o->at[0]) {
+		err = fd_path_at(o->fd, o->at, buf, len);
+		if (err) {
+			errno = -err;
+			return NULL;
+		}
+		return buf;
 	}
-	return buf;
+	*follow = true;
+	return fd_path(o->fd, buf, len);
+}
+
+/* O is a descriptor's object, tried with the f*xattr() calls first */
+static bool xobj_by_fd(const struct xobj *o)
+{
+	return !o->path && (!o->at || !o->at[0]);
+}
+
+/* O is a name in a directory, for the *xattrat() calls */
+static bool xobj_by_at(const struct xobj *o)
+{
+	return !o->path && o->at && o->at[0] && xattrat_ok();
 }
 
 ssize_t xobj_list(const struct xobj *o, char *buf, size_t size)
 {
 	char pb[PATH_MAX];
 	const char *path;
+	bool follow;
 
-	if (o->at && xattrat_ok()) {
+	if (xobj_by_at(o)) {
 		ssize_t r = syscall(SYS_listxattrat, o->fd, o->at,
 				    AT_SYMLINK_NOFOLLOW, buf, size);
 
 		if (xattrat_done(r))
 			return r;
+	} else if (xobj_by_fd(o)) {
+		ssize_t r = flistxattr(o->fd, buf, size);
+
+		if (r >= 0 || errno != EBADF)
+			return r;
 	}
-	if (!o->path && !o->at)
-		return flistxattr(o->fd, buf, size);
-	if (!(path = xobj_path(o, pb, sizeof(pb))))
+	if (!(path = xobj_path(o, pb, sizeof(pb), &follow)))
 		return -1;
-	return o->follow ? listxattr(path, buf, size) : llistxattr(path, buf, size);
+	return follow ? listxattr(path, buf, size) : llistxattr(path, buf, size);
 }
 
 ssize_t xobj_get(const struct xobj *o, const char *name, void *buf, size_t size)
 {
 	char pb[PATH_MAX];
 	const char *path;
+	bool follow;
 
-	if (o->at && xattrat_ok()) {
+	if (xobj_by_at(o)) {
 		struct xattr_args_v0 a = { .value = (uintptr_t)buf, .size = size };
 		ssize_t r = syscall(SYS_getxattrat, o->fd, o->at,
 				    AT_SYMLINK_NOFOLLOW, name, &a, sizeof(a));
 
 		if (xattrat_done(r))
 			return r;
+	} else if (xobj_by_fd(o)) {
+		ssize_t r = fgetxattr(o->fd, name, buf, size);
+
+		if (r >= 0 || errno != EBADF)
+			return r;
 	}
-	if (!o->path && !o->at)
-		return fgetxattr(o->fd, name, buf, size);
-	if (!(path = xobj_path(o, pb, sizeof(pb))))
+	if (!(path = xobj_path(o, pb, sizeof(pb), &follow)))
 		return -1;
-	return o->follow ? getxattr(path, name, buf, size) :
-			   lgetxattr(path, name, buf, size);
+	return follow ? getxattr(path, name, buf, size) :
+			lgetxattr(path, name, buf, size);
 }
 
 int xobj_set(const struct xobj *o, const char *name, const void *val, size_t size,
@@ -122,8 +152,9 @@ int xobj_set(const struct xobj *o, const char *name, const void *val, size_t siz
 {
 	char pb[PATH_MAX];
 	const char *path;
+	bool follow;
 
-	if (o->at && xattrat_ok()) {
+	if (xobj_by_at(o)) {
 		struct xattr_args_v0 a = { .value = (uintptr_t)val, .size = size,
 					   .flags = flags };
 		long r = syscall(SYS_setxattrat, o->fd, o->at,
@@ -131,32 +162,39 @@ int xobj_set(const struct xobj *o, const char *name, const void *val, size_t siz
 
 		if (xattrat_done(r))
 			return r;
+	} else if (xobj_by_fd(o)) {
+		int r = fsetxattr(o->fd, name, val, size, flags);
+
+		if (r >= 0 || errno != EBADF)
+			return r;
 	}
-	if (!o->path && !o->at)
-		return fsetxattr(o->fd, name, val, size, flags);
-	if (!(path = xobj_path(o, pb, sizeof(pb))))
+	if (!(path = xobj_path(o, pb, sizeof(pb), &follow)))
 		return -1;
-	return o->follow ? setxattr(path, name, val, size, flags) :
-			   lsetxattr(path, name, val, size, flags);
+	return follow ? setxattr(path, name, val, size, flags) :
+			lsetxattr(path, name, val, size, flags);
 }
 
 int xobj_remove(const struct xobj *o, const char *name)
 {
 	char pb[PATH_MAX];
 	const char *path;
+	bool follow;
 
-	if (o->at && xattrat_ok()) {
+	if (xobj_by_at(o)) {
 		long r = syscall(SYS_removexattrat, o->fd, o->at,
 				 AT_SYMLINK_NOFOLLOW, name);
 
 		if (xattrat_done(r))
 			return r;
+	} else if (xobj_by_fd(o)) {
+		int r = fremovexattr(o->fd, name);
+
+		if (r >= 0 || errno != EBADF)
+			return r;
 	}
-	if (!o->path && !o->at)
-		return fremovexattr(o->fd, name);
-	if (!(path = xobj_path(o, pb, sizeof(pb))))
+	if (!(path = xobj_path(o, pb, sizeof(pb), &follow)))
 		return -1;
-	return o->follow ? removexattr(path, name) : lremovexattr(path, name);
+	return follow ? removexattr(path, name) : lremovexattr(path, name);
 }
 
 /* Read the names of O's xattrs into X: X->len bytes of names, each
