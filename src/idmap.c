@@ -103,25 +103,18 @@ bool xattr_is_override(const char *name)
 	return false;
 }
 
-static ssize_t get_at(int dirfd, const char *name, const char *xname,
-		      char *buf, size_t len)
-{
-	struct xobj o = { .fd = dirfd, .at = name };
-
-	return xobj_get(&o, xname, buf, len);
-}
-
 /* Replace owner and permission bits by the layer's override, if any. */
 void override_apply(int layer, int dirfd, const char *name, struct stat *st)
 {
 	const char *x = fs.layers[layer].override_xattr;
+	struct xobj o = { .fd = dirfd, .at = name };
 	unsigned int uid, gid, mode;
 	char buf[64];
 	ssize_t n;
 
 	if (!x || S_ISLNK(st->st_mode))
 		return;
-	n = get_at(dirfd, name, x, buf, sizeof(buf) - 1);
+	n = xobj_get(&o, x, buf, sizeof(buf) - 1);
 	if (n <= 0)
 		return;
 	buf[n] = '\0';

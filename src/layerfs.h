@@ -398,11 +398,16 @@ struct xnames {
 	for (const char *name = (x)->list; name < (x)->list + (x)->len; \
 	     name += strlen(name) + 1)
 
+/* The four xattr operations: NAME and the BUF of SIZE bytes as each call
+ * takes them (XSET: the value and FLAGS) */
+enum xop { XGET, XLIST, XSET, XREMOVE };
+
+ssize_t xobj_do(const struct xobj *o, enum xop op, const char *name,
+		void *buf, size_t size, int flags);
 ssize_t xobj_list(const struct xobj *o, char *buf, size_t size);
 ssize_t xobj_get(const struct xobj *o, const char *name, void *buf, size_t size);
 int xobj_set(const struct xobj *o, const char *name, const void *val, size_t size,
 	     int flags);
-int xobj_remove(const struct xobj *o, const char *name);
 int xnames_read(struct xnames *x, const struct xobj *o);
 void xnames_free(struct xnames *x);
 ssize_t xattr_value(const struct xobj *o, const char *name, char **buf, size_t *cap);

@@ -34,19 +34,6 @@ static bool acl_name(const char *name)
 /* The four operations on a node's top-most object. Directories have a
  * real descriptor; other objects are reached by name in their parent,
  * or by their O_PATH fd when pinned. */
-enum xop { XGET, XLIST, XSET, XREMOVE };
-
-static ssize_t xobj_do(const struct xobj *o, enum xop op, const char *name,
-		       void *buf, size_t size, int flags)
-{
-	switch (op) {
-	case XGET: return xobj_get(o, name, buf, size);
-	case XLIST: return xobj_list(o, buf, size);
-	case XSET: return xobj_set(o, name, buf, size, flags);
-	default: return xobj_remove(o, name);
-	}
-}
-
 static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 			void *buf, size_t size, int flags)
 {

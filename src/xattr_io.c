@@ -87,114 +87,82 @@ static const char *xobj_path(const struct xobj *o, char *buf, size_t len,
 	return fd_path(o->fd, buf, len);
 }
 
-/* O is a descriptor's object, tried with the f*xattr() calls first */
-static bool xobj_by_fd(const struct xobj *o)
+/* One xattr operation on O: by the *xattrat() call for a name in a
+ * directory, by the f*xattr() call for a descriptor's object, and by the
+ * path where those are missing (an old kernel; an O_PATH descriptor). */
+ssize_t xobj_do(const struct xobj *o, enum xop op, const char *name,
+		void *buf, size_t size, int flags)
 {
-	return !o->path && (!o->at || !o->at[0]);
-}
+	bool named = !o->path && o->at && o->at[0];
+	char pb[PATH_MAX];
+	const char *path;
+	bool follow;
+	ssize_t r;
 
-/* O is a name in a directory, for the *xattrat() calls */
-static bool xobj_by_at(const struct xobj *o)
-{
-	return !o->path && o->at && o->at[0] && xattrat_ok();
+	if (named && xattrat_ok()) {
+		struct xattr_args_v0 a = { .value = (uintptr_t)buf, .size = size,
+					   .flags = flags };
+
+		switch (op) {
+		case XGET:
+			r = syscall(SYS_getxattrat, o->fd, o->at,
+				    AT_SYMLINK_NOFOLLOW, name, &a, sizeof(a));
+			break;
+		case XLIST:
+			r = syscall(SYS_listxattrat, o->fd, o->at,
+				    AT_SYMLINK_NOFOLLOW, buf, size);
+			break;
+		case XSET:
+			r = syscall(SYS_setxattrat, o->fd, o->at,
+				    AT_SYMLINK_NOFOLLOW, name, &a, sizeof(a));
+			break;
+		default:
+			r = syscall(SYS_removexattrat, o->fd, o->at,
+				    AT_SYMLINK_NOFOLLOW, name);
+			break;
+		}
+		if (xattrat_done(r))
+			return r;
+	} else if (!named && !o->path) {
+		switch (op) {
+		case XGET: r = fgetxattr(o->fd, name, buf, size); break;
+		case XLIST: r = flistxattr(o->fd, buf, size); break;
+		case XSET: r = fsetxattr(o->fd, name, buf, size, flags); break;
+		default: r = fremovexattr(o->fd, name); break;
+		}
+		if (r >= 0 || errno != EBADF)
+			return r;
+	}
+	if (!(path = xobj_path(o, pb, sizeof(pb), &follow)))
+		return -1;
+	switch (op) {
+	case XGET:
+		return follow ? getxattr(path, name, buf, size) :
+				lgetxattr(path, name, buf, size);
+	case XLIST:
+		return follow ? listxattr(path, buf, size) : llistxattr(path, buf, size);
+	case XSET:
+		return follow ? setxattr(path, name, buf, size, flags) :
+				lsetxattr(path, name, buf, size, flags);
+	default:
+		return follow ? removexattr(path, name) : lremovexattr(path, name);
+	}
 }
 
 ssize_t xobj_list(const struct xobj *o, char *buf, size_t size)
 {
-	char pb[PATH_MAX];
-	const char *path;
-	bool follow;
-
-	if (xobj_by_at(o)) {
-		ssize_t r = syscall(SYS_listxattrat, o->fd, o->at,
-				    AT_SYMLINK_NOFOLLOW, buf, size);
-
-		if (xattrat_done(r))
-			return r;
-	} else if (xobj_by_fd(o)) {
-		ssize_t r = flistxattr(o->fd, buf, size);
-
-		if (r >= 0 || errno != EBADF)
-			return r;
-	}
-	if (!(path = xobj_path(o, pb, sizeof(pb), &follow)))
-		return -1;
-	return follow ? listxattr(path, buf, size) : llistxattr(path, buf, size);
+	return xobj_do(o, XLIST, NULL, buf, size, 0);
 }
 
 ssize_t xobj_get(const struct xobj *o, const char *name, void *buf, size_t size)
 {
-	char pb[PATH_MAX];
-	const char *path;
-	bool follow;
-
-	if (xobj_by_at(o)) {
-		struct xattr_args_v0 a = { .value = (uintptr_t)buf, .size = size };
-		ssize_t r = syscall(SYS_getxattrat, o->fd, o->at,
-				    AT_SYMLINK_NOFOLLOW, name, &a, sizeof(a));
-
-		if (xattrat_done(r))
-			return r;
-	} else if (xobj_by_fd(o)) {
-		ssize_t r = fgetxattr(o->fd, name, buf, size);
-
-		if (r >= 0 || errno != EBADF)
-			return r;
-	}
-	if (!(path = xobj_path(o, pb, sizeof(pb), &follow)))
-		return -1;
-	return follow ? getxattr(path, name, buf, size) :
-			lgetxattr(path, name, buf, size);
+	return xobj_do(o, XGET, name, buf, size, 0);
 }
 
 int xobj_set(const struct xobj *o, const char *name, const void *val, size_t size,
 	     int flags)
 {
-	char pb[PATH_MAX];
-	const char *path;
-	bool follow;
-
-	if (xobj_by_at(o)) {
-		struct xattr_args_v0 a = { .value = (uintptr_t)val, .size = size,
-					   .flags = flags };
-		long r = syscall(SYS_setxattrat, o->fd, o->at,
-				 AT_SYMLINK_NOFOLLOW, name, &a, sizeof(a));
-
-		if (xattrat_done(r))
-			return r;
-	} else if (xobj_by_fd(o)) {
-		int r = fsetxattr(o->fd, name, val, size, flags);
-
-		if (r >= 0 || errno != EBADF)
-			return r;
-	}
-	if (!(path = xobj_path(o, pb, sizeof(pb), &follow)))
-		return -1;
-	return follow ? setxattr(path, name, val, size, flags) :
-			lsetxattr(path, name, val, size, flags);
-}
-
-int xobj_remove(const struct xobj *o, const char *name)
-{
-	char pb[PATH_MAX];
-	const char *path;
-	bool follow;
-
-	if (xobj_by_at(o)) {
-		long r = syscall(SYS_removexattrat, o->fd, o->at,
-				 AT_SYMLINK_NOFOLLOW, name);
-
-		if (xattrat_done(r))
-			return r;
-	} else if (xobj_by_fd(o)) {
-		int r = fremovexattr(o->fd, name);
-
-		if (r >= 0 || errno != EBADF)
-			return r;
-	}
-	if (!(path = xobj_path(o, pb, sizeof(pb), &follow)))
-		return -1;
-	return follow ? removexattr(path, name) : lremovexattr(path, name);
+	return (int)xobj_do(o, XSET, name, (void *)val, size, flags);
 }
 
 /* Read the names of O's xattrs into X: X->len bytes of names, each

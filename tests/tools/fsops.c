@@ -43,8 +43,8 @@
 #include <linux/audit.h>
 #include <linux/falloc.h>
 #include <linux/filter.h>
-#include <linux/seccomp.h>
 #include <linux/fs.h>
+#include <linux/seccomp.h>
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
@@ -1035,14 +1035,10 @@ static int cmd_drain(int n, char **argv)
 	return 0;
 }
 
-/* seekdir DIR: note telldir() before every entry, then seekdir() back to
- * each position in reverse order; print "bad NAME" where readdir()
- * returns another entry, a line for a position a 32-bit program could not
- * hold, then "checked N". */
 /* enosys NR[,NR...] CMD [ARGS...]: run CMD with those system calls
  * failing with ENOSYS, as on a kernel that lacks them (a seccomp filter,
  * which the daemon's threads and children inherit) */
-static int cmd_enosys(int n, char **argv)
+static int cmd_enosys(char **argv)
 {
 	struct sock_filter f[64];
 	struct sock_fprog prog;
@@ -1069,8 +1065,6 @@ static int cmd_enosys(int n, char **argv)
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	prog.len = k;
 	prog.filter = f;
-	if (n < 2)
-		usage();
 	/* root may filter without no_new_privs; anyone else needs it */
 	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
 		if (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
@@ -1082,6 +1076,10 @@ static int cmd_enosys(int n, char **argv)
 	return 1;
 }
 
+/* seekdir DIR: note telldir() before every entry, then seekdir() back to
+ * each position in reverse order; print "bad NAME" where readdir()
+ * returns another entry, a line for a position a 32-bit program could not
+ * hold, then "checked N". */
 static int cmd_seekdir(char **argv)
 {
 	DIR *d = fdopendir(open_path(argv[0], O_RDONLY | O_DIRECTORY, 0));
@@ -1186,7 +1184,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "tmpfile")) { NEED(3); return cmd_tmpfile(n, a); }
 	if (!strcmp(c, "watchaccess")) { NEED(3); return cmd_watchaccess(n, a); }
 	if (!strcmp(c, "holdopens")) { NEED(3); return cmd_holdopens(n, a); }
-	if (!strcmp(c, "enosys")) { NEED(2); return cmd_enosys(n, a); }
+	if (!strcmp(c, "enosys")) { NEED(2); return cmd_enosys(a); }
 	usage();
 	return 2;
 }
