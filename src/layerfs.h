@@ -199,6 +199,9 @@ struct lset {
 #define NODE_REDIRECTED	0x100
 /* Made with O_TMPFILE and not linked yet (tmpfile.c). */
 #define NODE_TMPFILE	0x200
+/* A directory whose listing a stream began to read: no prefetch thread
+ * needs to read it ahead any more (prefetch.c). Set without a lock. */
+#define NODE_LISTED	0x400
 
 struct node {
 	struct node *hnext;
@@ -299,9 +302,10 @@ bool name_is_internal(const char *name);
 int check_name(const char *name);
 bool stat_is_whiteout(const struct stat *st);
 int lookup_layers(struct node *dir, const char *name, int from_layer,
-		  struct lookup_res *res);
+		  const struct stat *known, struct lookup_res *res);
 int lookup_node_hint(struct node *dir, const char *name, int from_layer,
-		     uint32_t gen, struct node **out, struct stat *st);
+		     uint32_t gen, const struct stat *known, struct node **out,
+		     struct stat *st);
 int lookup_node(struct node *dir, const char *name, struct node **out,
 		struct stat *st);
 int lower_has_name(struct node *dir, const char *name);
@@ -328,6 +332,7 @@ int listing_sorted(struct node *dir, struct dentry_list **out);
 size_t listing_seek(struct dentry_list *l, off_t off);
 off_t name_cookie(const char *name);
 void listing_forget(struct node *dir);
+bool listing_ahead(struct node *dir);
 
 /* prefetch.c */
 #define PF_FANOUT 64	/* subdirectories queued per listing request */

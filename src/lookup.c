@@ -246,7 +246,8 @@ static char *path_with_last(const char *path, const char *name)
  * Returns 1 to go on to the layers below, 0 when nothing below shows
  * through, or -errno. */
 static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
-		       const char *name, bool merge, bool below)
+		       const char *name, bool merge, bool below,
+		       const struct stat *known)
 {
 	struct lookup_res *res = p->res;
 	struct dir_marks m;
@@ -254,7 +255,9 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 	bool opq, dxwh;
 	int fd;
 
-	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+	if (known) {
+		st = *known;
+	} else if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno != ENOENT && errno != ENOTDIR)
 			return -errno;
 		return has_wh_file(pfd, name) ? 0 : 1;
@@ -429,7 +432,7 @@ static int follow_redirects(struct probe *p, int from)
 			dir_markers(pfd, true, &opq, &xwh, NULL);
 			stop = stop || opq;
 			r = probe_layer(p, pfd, layer, xwh, last, layer + 1 < fs.nlayers,
-					layer + 1 < fs.nlayers);
+					layer + 1 < fs.nlayers, NULL);
 			close(pfd);
 		}
 		if (rewrite) {
@@ -463,10 +466,12 @@ static int follow_redirects(struct probe *p, int from)
 /* Find NAME below DIR. On success res->ls holds one ref per layer that
  * contributes, top-most first, and res->st describes the top-most.
  * Layers above FROM_LAYER are known to hold neither NAME nor a whiteout
- * of it (0: probe them all). A directory's redirect sends the lookup in
- * the layers below it to another name or path. */
+ * of it (0: probe them all), and KNOWN, if given, is what a stat of NAME
+ * in FROM_LAYER found (a lower layer's, which cannot change). A
+ * directory's redirect sends the lookup in the layers below it to
+ * another name or path. */
 int lookup_layers(struct node *dir, const char *name, int from_layer,
-		  struct lookup_res *res)
+		  const struct stat *known, struct lookup_res *res)
 {
 	struct lset *dls = node_lset(dir);
 	struct probe p = { .ls = lset_new(dls->n), .cap = dls->n, .res = res,
@@ -498,7 +503,9 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 		if (d->layer < from_layer)
 			continue;
 		r = probe_layer(&p, d->fd, d->layer, d->xwhiteouts, cur,
-				i + 1 < dls->n, d->layer + 1 < fs.nlayers);
+				i + 1 < dls->n, d->layer + 1 < fs.nlayers,
+				d->layer == from_layer && d->layer > 0 ? known : NULL);
+		known = NULL;
 		if (r <= 0 || !p.redirect)
 			continue;
 		if (p.redirect[0] == '/') {
@@ -557,7 +564,8 @@ int lower_has_name(struct node *dir, const char *name)
  * was HINT_GEN saw NAME first in layer FROM_LAYER: while DIR has not
  * changed since, the layers above need no probing. */
 int lookup_node_hint(struct node *dir, const char *name, int from_layer,
-		     uint32_t hint_gen, struct node **out, struct stat *st)
+		     uint32_t hint_gen, const struct stat *known,
+		     struct node **out, struct stat *st)
 {
 	struct lookup_res res;
 	struct node *n;
@@ -569,9 +577,11 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 		uint32_t gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
 		bool reused;
 
-		if (gen != hint_gen)
+		if (gen != hint_gen) {
 			from_layer = 0;
-		err = lookup_layers(dir, name, from_layer, &res);
+			known = NULL;
+		}
+		err = lookup_layers(dir, name, from_layer, known, &res);
 		if (err)
 			return err;
 		if (res.origin)
@@ -610,7 +620,7 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 int lookup_node(struct node *dir, const char *name, struct node **out,
 		struct stat *st)
 {
-	return lookup_node_hint(dir, name, 0, 0, out, st);
+	return lookup_node_hint(dir, name, 0, 0, NULL, out, st);
 }
 
 void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)

@@ -34,6 +34,8 @@ struct dent {
 struct dentry_list {
 	size_t n, cap;
 	struct dent *e;
+	struct stat *st;	/* of each entry in its layer (listing_ahead),
+				 * st_mode 0 where unknown; or NULL */
 	uint32_t gen;		/* the directory's generation when listed */
 	uint32_t refs;		/* of a cached listing (listing_get) */
 };
@@ -129,6 +131,7 @@ void dentry_list_free(struct dentry_list *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->e[i].name);
 	free(l->e);
+	free(l->st);
 	free(l);
 }
 
@@ -329,14 +332,19 @@ size_t listing_seek(struct dentry_list *l, off_t off)
 	return lo;
 }
 
-/* DIR's listing in the order READDIR serves it. */
-int listing_sorted(struct node *dir, struct dentry_list **out)
+static int sorted_list(struct node *dir, bool quiet, struct dentry_list **out)
 {
-	int err = merged_list(dir, false, out);
+	int err = merged_list(dir, quiet, out);
 
 	if (!err)
 		listing_sort(*out);
 	return err;
+}
+
+/* DIR's listing in the order READDIR serves it. */
+int listing_sorted(struct node *dir, struct dentry_list **out)
+{
+	return sorted_list(dir, false, out);
 }
 
 off_t dentry_list_cookie(struct dentry_list *l, size_t i)
@@ -361,12 +369,25 @@ static struct {
 	struct node *dir;
 	struct dentry_list *l;
 } listings[LISTING_SLOTS];
+
+/* Listings read ahead of a walker (listing_ahead), until a stream
+ * begins with one or another takes its slot: more slots than the
+ * prefetch threads keep directories queued, and at most AHEAD_ENTRIES
+ * entries in all, with their attributes (~200 bytes each, ~3 MiB). */
+#define AHEAD_SLOTS 512
+#define AHEAD_ENTRIES 16384
+
+static struct {
+	struct node *dir;
+	struct dentry_list *l;
+} ahead[AHEAD_SLOTS];
+static size_t ahead_entries;	/* under listings_lock, as both tables */
 static pthread_mutex_t listings_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static size_t listing_slot(struct node *dir)
+static size_t dir_hash(struct node *dir, size_t slots)
 {
-	return (size_t)(((uintptr_t)dir >> 4) * 0x9E3779B97F4A7C15ULL >> 58) &
-	       (LISTING_SLOTS - 1);
+	return (size_t)(((uintptr_t)dir >> 4) * 0x9E3779B97F4A7C15ULL >> 40) &
+	       (slots - 1);
 }
 
 static void listing_put(struct dentry_list *l)
@@ -375,13 +396,26 @@ static void listing_put(struct dentry_list *l)
 		dentry_list_free(l);
 }
 
+/* Under listings_lock: take the listing out of ahead slot A. */
+static struct dentry_list *ahead_take(size_t a)
+{
+	struct dentry_list *l = ahead[a].l;
+
+	if (l)
+		ahead_entries -= l->n;
+	ahead[a].dir = NULL;
+	ahead[a].l = NULL;
+	return l;
+}
+
 /* DIR's listing for a request at offset OFF. A stream that has begun
  * goes on with the listing it began with, as it would with a handle of
- * its own; a stream that starts (OFF 0) sees every change before it. */
+ * its own; a stream that starts (OFF 0) sees every change before it, and
+ * a listing read ahead serves only while DIR has not changed since. */
 static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 {
-	size_t s = listing_slot(dir);
-	struct dentry_list *l = NULL, *old;
+	size_t s = dir_hash(dir, LISTING_SLOTS), a = dir_hash(dir, AHEAD_SLOTS);
+	struct dentry_list *l = NULL, *old = NULL, *stale = NULL;
 	uint32_t gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
 	int err;
 
@@ -389,8 +423,21 @@ static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 	if (listings[s].dir == dir && (off > 0 || listings[s].l->gen == gen)) {
 		l = listings[s].l;
 		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
+	} else if (ahead[a].dir == dir) {
+		l = ahead_take(a);
+		if (l->gen == gen) {
+			l->refs = 2;	/* the slot's and the caller's */
+			old = listings[s].l;
+			listings[s].dir = dir;
+			listings[s].l = l;
+		} else {
+			stale = l;
+			l = NULL;
+		}
 	}
 	pthread_mutex_unlock(&listings_lock);
+	listing_put(stale);
+	listing_put(old);
 	if (l) {
 		*out = l;
 		return 0;
@@ -409,12 +456,73 @@ static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 	return 0;
 }
 
-/* Drop DIR's cached listing (L only, if given): the stream reached its
- * end, or the node is going away. */
-static void listing_drop(struct node *dir, struct dentry_list *l)
+/* Read DIR's listing ahead of a walker (in a prefetch thread, holding a
+ * reference on DIR), with the attributes of its entries, and leave it
+ * where the walker's first READDIR(PLUS) finds it. Only a directory that
+ * no upper layer holds: its layers' entries do not change under a mount
+ * (the kernel's overlay assumes the same), and any change through the
+ * mount first copies the directory up, which moves its generation on and
+ * voids the listing. The walker's requests then skip the listing's
+ * system calls and a stat per entry. A busy lock leaves this listing
+ * unused (a SCHED_IDLE thread must not make requests wait). False,
+ * having done nothing, for any other directory. */
+bool listing_ahead(struct node *dir)
 {
-	size_t s = listing_slot(dir);
-	struct dentry_list *old = NULL;
+	struct lset *ls = node_lset(dir);
+	size_t a = dir_hash(dir, AHEAD_SLOTS);
+	struct dentry_list *l, *old = NULL;
+
+	for (int k = 0; k < ls->n; k++)
+		if (ls->r[k].layer == 0 || ls->r[k].fd < 0)
+			return false;
+	if (sorted_list(dir, true, &l) != 0)
+		return true;
+	if (l->n <= AHEAD_ENTRIES)
+		l->st = xcalloc(l->n, sizeof(*l->st));
+	for (size_t i = 2; i < l->n; i++) {
+		struct stat tmp, *st = l->st ? &l->st[i] : &tmp;
+		int k = 0;
+
+		while (k < ls->n && ls->r[k].layer != l->e[i].layer)
+			k++;
+		if (k == ls->n ||
+		    fstatat(ls->r[k].fd, l->e[i].name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+			st->st_mode = 0;
+			continue;
+		}
+		/* a subdirectory merges with those below it: its lookup
+		 * will look there too */
+		if (S_ISDIR(st->st_mode))
+			while (++k < ls->n)
+				fstatat(ls->r[k].fd, l->e[i].name, &tmp,
+					AT_SYMLINK_NOFOLLOW);
+	}
+	l->refs = 1;
+	if (l->st && !node_has(dir, NODE_LISTED) &&
+	    pthread_mutex_trylock(&listings_lock) == 0) {
+		size_t held = ahead[a].l ? ahead[a].l->n : 0;
+
+		if (ahead_entries - held + l->n <= AHEAD_ENTRIES) {
+			old = ahead_take(a);
+			ahead[a].dir = dir;
+			ahead[a].l = l;
+			ahead_entries += l->n;
+			l = NULL;
+		}
+		pthread_mutex_unlock(&listings_lock);
+	}
+	listing_put(old);
+	listing_put(l);
+	return true;
+}
+
+/* Drop DIR's listing being read (L only, if given; the stream reached
+ * its end), or, with ALSO_AHEAD, its listing read ahead too (DIR is going
+ * away). */
+static void listing_drop(struct node *dir, struct dentry_list *l, bool also_ahead)
+{
+	size_t s = dir_hash(dir, LISTING_SLOTS), a = dir_hash(dir, AHEAD_SLOTS);
+	struct dentry_list *old = NULL, *read_ahead = NULL;
 
 	pthread_mutex_lock(&listings_lock);
 	if (listings[s].dir == dir && (!l || listings[s].l == l)) {
@@ -422,13 +530,16 @@ static void listing_drop(struct node *dir, struct dentry_list *l)
 		listings[s].dir = NULL;
 		listings[s].l = NULL;
 	}
+	if (also_ahead && ahead[a].dir == dir)
+		read_ahead = ahead_take(a);
 	pthread_mutex_unlock(&listings_lock);
 	listing_put(old);
+	listing_put(read_ahead);
 }
 
 void listing_forget(struct node *dir)
 {
-	listing_drop(dir, NULL);
+	listing_drop(dir, NULL, true);
 }
 
 /* Opening a directory needs nothing from us. Where the kernel can, it
@@ -463,12 +574,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (off == 0)
+	if (off == 0) {
+		if (!node_has(dir, NODE_LISTED))
+			node_flag_set(dir, NODE_LISTED);
 		prefetch_listed(dir, fuse_req_ctx(req)->pid);
+	}
 	i = listing_seek(l, off);
 	if (i >= l->n) {
 		/* the end: the kernel has all of it now */
-		listing_drop(dir, l);
+		listing_drop(dir, l, false);
 		listing_put(l);
 		fuse_reply_buf(req, NULL, 0);
 		return;
@@ -500,6 +614,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			int lerr;
 
 			lerr = lookup_node_hint(dir, d->name, d->layer, l->gen,
+						l->st && l->st[i].st_mode ? &l->st[i] : NULL,
 						&child, &st);
 			if (lerr == -ENOENT)
 				continue;	/* gone since the listing */

@@ -206,3 +206,90 @@ rest_read() {
 	run -0 timeout 10 ls "$M/d/$first"
 	eq "$output" f
 }
+
+# watch_ahead N PATH...: watch PATHs for reads into $T/ahead.N, as
+# watch_reads does
+watch_ahead() {
+	local n=$1
+	shift
+	[ -z "${WATCH_PID:-}" ] || kill "$WATCH_PID" 2>/dev/null
+	ACCESS=$T/ahead.$n
+	rm -f "$T/ready"
+	spawn "$FSOPS" watchaccess "$T/ready" 15 "$@" >"$ACCESS"
+	WATCH_PID=$BG_PID
+	wait_until 10 test -e "$T/ready" || fail "watchaccess did not start"
+}
+
+s1_read() {
+	[ "$(read_dirs)" = "$L1/d/s1 $L2/d/s1 " ]
+}
+
+# attributes of everything in $M/d/s1, as the walker's listing gives them
+s1_attrs() {
+	(cd "$M/d/s1" && stat -c '%n %i %f %s %h %u %g %Y %F' -- * sub/*)
+}
+
+@test "readdir: a lower-only directory's listing read ahead serves the walker's first listing, with the same entries and attributes" {
+	mkdir -p "$L1/d/s1" "$L2/d/s1/sub" "$L2/d/s2"
+	echo top >"$L1/d/s1/shadowed"
+	echo bottom, longer >"$L2/d/s1/shadowed"
+	head -c 5000 /dev/urandom >"$L2/d/s1/big"
+	chmod 640 "$L2/d/s1/big"
+	ln "$L2/d/s1/big" "$L2/d/s1/hard"
+	ln -s shadowed "$L2/d/s1/link"
+	chown 12:34 "$L2/d/s1/link" "$L1/d/s1/shadowed"
+	: >"$L2/d/s1/gone"
+	mkwhiteout "$L1/d/s1/gone"
+	touch -d '2001-02-03 04:05:06' "$L2/d/s1/sub/x"
+	mkfifo "$L2/d/s1/fifo"
+
+	# without the read-ahead, the walker's listing reads both layers
+	mount_layerfs prefetch=0
+	ls "$M/d" >/dev/null
+	watch_ahead 1 "$L1/d/s1" "$L2/d/s1"
+	s1_attrs >"$T/want"
+	wait_until 10 s1_read || fail "the listing did not read the layers: $(read_dirs)"
+	unmount_layerfs
+	grep -q '^gone ' "$T/want" && fail "a whited-out name is listed"
+	[ "$(wc -l <"$T/want")" = 7 ] || fail "listed: $(cat "$T/want")"
+
+	# with it, listing d reads s1 ahead, and the walker's listing of s1
+	# takes what was read
+	mount_layerfs
+	watch_ahead 2 "$L1/d/s1" "$L2/d/s1"
+	ls "$M/d" >/dev/null
+	wait_until 10 s1_read || fail "s1 was not read ahead: $(read_dirs)"
+	sleep 1
+	watch_ahead 3 "$L1/d/s1" "$L2/d/s1"
+	s1_attrs >"$T/got"
+	sleep 1
+	eq "$(read_dirs)" "" "layers read again by the walker's listing"
+	diff "$T/want" "$T/got" >&2 || fail "entries or attributes differ from prefetch=0"
+}
+
+@test "readdir: a listing read ahead is not used once its directory changed through the mount" {
+	mkdir -p "$L2/d/s1"
+	: >"$L2/d/s1/a"
+	: >"$L2/d/s1/b"
+	: >"$L2/d/s1/c"
+	mount_layerfs
+	watch_ahead 1 "$L2/d/s1"
+	ls "$M/d" >/dev/null
+	wait_until 10 test -s "$ACCESS" || fail "s1 was not read ahead"
+	sleep 1
+	rm "$M/d/s1/a"
+	mv "$M/d/s1/b" "$M/d/s1/B"
+	touch "$M/d/s1/new"
+	eq "$(ls "$M/d/s1" | tr '\n' ' ')" "B c new " "listing after the changes"
+	# and the same for a subdirectory whose lower file changed only
+	mkdir -p "$L2/d/s2"
+	echo 12345 >"$L2/d/s2/f"
+	unmount_layerfs
+	mount_layerfs
+	watch_ahead 2 "$L2/d/s2"
+	ls "$M/d" >/dev/null
+	wait_until 10 test -s "$ACCESS" || fail "s2 was not read ahead"
+	sleep 1
+	echo 1234567890 >>"$M/d/s2/f"
+	eq "$(ls -l "$M/d/s2" | awk 'NR > 1 { print $1, $5, $9 }')" "-rw-r--r-- 17 f" "attributes after an append"
+}
