@@ -36,6 +36,7 @@ struct dentry_list {
 	struct dent *e;
 	struct stat *st;	/* of each entry in its layer (listing_ahead),
 				 * st_mode 0 where unknown; or NULL */
+	struct node *dir;	/* of a listing read ahead: whose it is */
 	uint32_t gen;		/* the directory's generation when listed */
 	uint32_t refs;		/* of a cached listing (listing_get) */
 };
@@ -369,20 +370,24 @@ static struct {
 	struct node *dir;
 	struct dentry_list *l;
 } listings[LISTING_SLOTS];
+static pthread_mutex_t listings_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Listings read ahead of a walker (listing_ahead), until a stream
  * begins with one or another takes its slot: more slots than the
- * prefetch threads keep directories queued, and at most AHEAD_ENTRIES
- * entries in all, with their attributes (~200 bytes each, ~3 MiB). */
+ * prefetch threads keep directories queued, and about AHEAD_ENTRIES
+ * entries in all, with their attributes (~200 bytes each, ~3 MiB). A
+ * slot is one pointer, swapped atomically: a prefetch thread at
+ * SCHED_IDLE takes no lock a request could wait for. Whoever swaps a
+ * listing out owns it, and one taken out for another directory is
+ * dropped, never put back: its directory's node may have been freed
+ * meanwhile (listing_forget found the slot empty) and its address
+ * reused. */
 #define AHEAD_SLOTS 512
 #define AHEAD_ENTRIES 16384
 
-static struct {
-	struct node *dir;
-	struct dentry_list *l;
-} ahead[AHEAD_SLOTS];
-static size_t ahead_entries;	/* under listings_lock, as both tables */
-static pthread_mutex_t listings_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct dentry_list *ahead[AHEAD_SLOTS];
+static size_t ahead_entries;	/* in ahead[] */
+static unsigned ahead_hand;	/* the next slot emptied to make room */
 
 static size_t dir_hash(struct node *dir, size_t slots)
 {
@@ -396,16 +401,23 @@ static void listing_put(struct dentry_list *l)
 		dentry_list_free(l);
 }
 
-/* Under listings_lock: take the listing out of ahead slot A. */
+/* Take the listing out of ahead slot A, if any. */
 static struct dentry_list *ahead_take(size_t a)
 {
-	struct dentry_list *l = ahead[a].l;
+	struct dentry_list *l;
 
+	if (!__atomic_load_n(&ahead[a], __ATOMIC_RELAXED))
+		return NULL;
+	l = __atomic_exchange_n(&ahead[a], NULL, __ATOMIC_ACQ_REL);
 	if (l)
-		ahead_entries -= l->n;
-	ahead[a].dir = NULL;
-	ahead[a].l = NULL;
+		__atomic_sub_fetch(&ahead_entries, l->n, __ATOMIC_RELAXED);
 	return l;
+}
+
+/* Would N more entries overfill ahead[]? */
+static bool ahead_full(size_t n)
+{
+	return __atomic_load_n(&ahead_entries, __ATOMIC_RELAXED) + n > AHEAD_ENTRIES;
 }
 
 /* DIR's listing for a request at offset OFF. A stream that has begun
@@ -415,7 +427,7 @@ static struct dentry_list *ahead_take(size_t a)
 static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 {
 	size_t s = dir_hash(dir, LISTING_SLOTS), a = dir_hash(dir, AHEAD_SLOTS);
-	struct dentry_list *l = NULL, *old = NULL, *stale = NULL;
+	struct dentry_list *l = NULL, *old;
 	uint32_t gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
 	int err;
 
@@ -423,28 +435,22 @@ static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 	if (listings[s].dir == dir && (off > 0 || listings[s].l->gen == gen)) {
 		l = listings[s].l;
 		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
-	} else if (ahead[a].dir == dir) {
-		l = ahead_take(a);
-		if (l->gen == gen) {
-			l->refs = 2;	/* the slot's and the caller's */
-			old = listings[s].l;
-			listings[s].dir = dir;
-			listings[s].l = l;
-		} else {
-			stale = l;
-			l = NULL;
-		}
 	}
 	pthread_mutex_unlock(&listings_lock);
-	listing_put(stale);
-	listing_put(old);
 	if (l) {
 		*out = l;
 		return 0;
 	}
-	err = listing_sorted(dir, &l);
-	if (err)
-		return err;
+	l = ahead_take(a);
+	if (l && (l->dir != dir || l->gen != gen)) {
+		listing_put(l);		/* another's, or out of date */
+		l = NULL;
+	}
+	if (!l) {
+		err = listing_sorted(dir, &l);
+		if (err)
+			return err;
+	}
 	l->refs = 2;		/* the slot's and the caller's */
 	pthread_mutex_lock(&listings_lock);
 	old = listings[s].l;
@@ -463,9 +469,8 @@ static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
  * (the kernel's overlay assumes the same), and any change through the
  * mount first copies the directory up, which moves its generation on and
  * voids the listing. The walker's requests then skip the listing's
- * system calls and a stat per entry. A busy lock leaves this listing
- * unused (a SCHED_IDLE thread must not make requests wait). False,
- * having done nothing, for any other directory. */
+ * system calls and a stat per entry. False, having done nothing, for
+ * any other directory. */
 bool listing_ahead(struct node *dir)
 {
 	struct lset *ls = node_lset(dir);
@@ -497,19 +502,23 @@ bool listing_ahead(struct node *dir)
 				fstatat(ls->r[k].fd, l->e[i].name, &tmp,
 					AT_SYMLINK_NOFOLLOW);
 	}
-	l->refs = 1;
-	if (l->st && !node_has(dir, NODE_LISTED) &&
-	    pthread_mutex_trylock(&listings_lock) == 0) {
-		size_t held = ahead[a].l ? ahead[a].l->n : 0;
-
-		if (ahead_entries - held + l->n <= AHEAD_ENTRIES) {
-			old = ahead_take(a);
-			ahead[a].dir = dir;
-			ahead[a].l = l;
-			ahead_entries += l->n;
+	l->refs = 1;		/* the slot's */
+	l->dir = dir;
+	if (l->st && !node_has(dir, NODE_LISTED)) {
+		/* room: listings nobody took go, slot after slot round
+		 * the table */
+		for (int tries = 0; tries < 16 && ahead_full(l->n); tries++)
+			listing_put(ahead_take(__atomic_fetch_add(&ahead_hand, 1,
+								  __ATOMIC_RELAXED) %
+					       AHEAD_SLOTS));
+		if (!ahead_full(l->n)) {
+			__atomic_add_fetch(&ahead_entries, l->n, __ATOMIC_RELAXED);
+			old = __atomic_exchange_n(&ahead[a], l, __ATOMIC_ACQ_REL);
+			if (old)
+				__atomic_sub_fetch(&ahead_entries, old->n,
+						   __ATOMIC_RELAXED);
 			l = NULL;
 		}
-		pthread_mutex_unlock(&listings_lock);
 	}
 	listing_put(old);
 	listing_put(l);
@@ -530,9 +539,10 @@ static void listing_drop(struct node *dir, struct dentry_list *l, bool also_ahea
 		listings[s].dir = NULL;
 		listings[s].l = NULL;
 	}
-	if (also_ahead && ahead[a].dir == dir)
-		read_ahead = ahead_take(a);
 	pthread_mutex_unlock(&listings_lock);
+	/* whoever's it is: see ahead[] */
+	if (also_ahead)
+		read_ahead = ahead_take(a);
 	listing_put(old);
 	listing_put(read_ahead);
 }
