@@ -346,18 +346,16 @@ int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 int oref_in(struct node *parent, const char *name, int layer, struct oref *o)
 {
 	struct lset *pls = node_lset(parent);
+	int i = lset_index(pls, layer);
 
 	o->hold = NULL;
 	o->layer = layer;
 	snprintf(o->buf, sizeof(o->buf), "%s", name);
 	o->name = o->buf;
-	for (int i = 0; i < pls->n; i++) {
-		if (pls->r[i].layer == layer) {
-			o->dirfd = pls->r[i].fd;
-			return 0;
-		}
-	}
-	return -ESTALE;
+	if (i < 0)
+		return -ESTALE;
+	o->dirfd = pls->r[i].fd;
+	return 0;
 }
 
 /* A lower file whose name went while a program still has it open (with

@@ -251,6 +251,7 @@ fuse_ino_t node_id(struct node *n);
 struct lset *node_lset(struct node *n);
 struct lset *lset_new(int n);
 struct lset *lset_upper(int fd);
+int lset_index(const struct lset *ls, int layer);
 void lset_free(struct lset *ls);
 void node_set_lset(struct node *n, struct lset *ls);
 void node_xattrs_changed(struct node *n);

@@ -113,6 +113,15 @@ struct lset *lset_upper(int fd)
 	return ls;
 }
 
+/* The index of LAYER's ref in LS, or -1 where LS has none. */
+int lset_index(const struct lset *ls, int layer)
+{
+	for (int i = 0; i < ls->n; i++)
+		if (ls->r[i].layer == layer)
+			return i;
+	return -1;
+}
+
 void lset_free(struct lset *ls)
 {
 	if (!ls)

@@ -331,18 +331,14 @@ static void read_files_ahead(const struct ra_job *j)
 		ldir = node_get(j->dir);
 	}
 	for (i = listing_seek(l, j->after); i < dentry_list_count(l) && n < RA_FILES; i++) {
-		int layer = dentry_list_layer(l, i);
+		int k = lset_index(ls, dentry_list_layer(l, i));
 
-		if (dentry_list_type(l, i) != DT_REG)
+		if (dentry_list_type(l, i) != DT_REG || k < 0 ||
+		    !read_file_ahead(ls->r[k].fd, dentry_list_name(l, i)))
 			continue;
-		for (int k = 0; k < ls->n; k++) {
-			if (ls->r[k].layer != layer ||
-			    !read_file_ahead(ls->r[k].fd, dentry_list_name(l, i)))
-				continue;
-			until = dentry_list_cookie(l, i);
-			if (++n == RA_FILES / 2)
-				mark = until;
-		}
+		until = dentry_list_cookie(l, i);
+		if (++n == RA_FILES / 2)
+			mark = until;
 	}
 	if (i >= dentry_list_count(l)) {
 		/* the end of the listing: no next batch, nothing to keep */

@@ -401,17 +401,25 @@ static void listing_put(struct dentry_list *l)
 		dentry_list_free(l);
 }
 
+/* Put L (or nothing) in ahead slot A; return what the slot held. */
+static struct dentry_list *ahead_swap(size_t a, struct dentry_list *l)
+{
+	struct dentry_list *old;
+
+	if (l)
+		__atomic_add_fetch(&ahead_entries, l->n, __ATOMIC_RELAXED);
+	old = __atomic_exchange_n(&ahead[a], l, __ATOMIC_ACQ_REL);
+	if (old)
+		__atomic_sub_fetch(&ahead_entries, old->n, __ATOMIC_RELAXED);
+	return old;
+}
+
 /* Take the listing out of ahead slot A, if any. */
 static struct dentry_list *ahead_take(size_t a)
 {
-	struct dentry_list *l;
-
 	if (!__atomic_load_n(&ahead[a], __ATOMIC_RELAXED))
 		return NULL;
-	l = __atomic_exchange_n(&ahead[a], NULL, __ATOMIC_ACQ_REL);
-	if (l)
-		__atomic_sub_fetch(&ahead_entries, l->n, __ATOMIC_RELAXED);
-	return l;
+	return ahead_swap(a, NULL);
 }
 
 /* Would N more entries overfill ahead[]? */
@@ -486,11 +494,9 @@ bool listing_ahead(struct node *dir)
 		l->st = xcalloc(l->n, sizeof(*l->st));
 	for (size_t i = 2; i < l->n; i++) {
 		struct stat tmp, *st = l->st ? &l->st[i] : &tmp;
-		int k = 0;
+		int k = lset_index(ls, l->e[i].layer);
 
-		while (k < ls->n && ls->r[k].layer != l->e[i].layer)
-			k++;
-		if (k == ls->n ||
+		if (k < 0 ||
 		    fstatat(ls->r[k].fd, l->e[i].name, st, AT_SYMLINK_NOFOLLOW) < 0) {
 			st->st_mode = 0;
 			continue;
@@ -512,11 +518,7 @@ bool listing_ahead(struct node *dir)
 								  __ATOMIC_RELAXED) %
 					       AHEAD_SLOTS));
 		if (!ahead_full(l->n)) {
-			__atomic_add_fetch(&ahead_entries, l->n, __ATOMIC_RELAXED);
-			old = __atomic_exchange_n(&ahead[a], l, __ATOMIC_ACQ_REL);
-			if (old)
-				__atomic_sub_fetch(&ahead_entries, old->n,
-						   __ATOMIC_RELAXED);
+			old = ahead_swap(a, l);
 			l = NULL;
 		}
 	}
@@ -525,13 +527,12 @@ bool listing_ahead(struct node *dir)
 	return true;
 }
 
-/* Drop DIR's listing being read (L only, if given; the stream reached
- * its end), or, with ALSO_AHEAD, its listing read ahead too (DIR is going
- * away). */
-static void listing_drop(struct node *dir, struct dentry_list *l, bool also_ahead)
+/* Drop DIR's listing being read (L only, if given): the stream reached
+ * its end, or the node is going away. */
+static void listing_drop(struct node *dir, struct dentry_list *l)
 {
-	size_t s = dir_hash(dir, LISTING_SLOTS), a = dir_hash(dir, AHEAD_SLOTS);
-	struct dentry_list *old = NULL, *read_ahead = NULL;
+	size_t s = dir_hash(dir, LISTING_SLOTS);
+	struct dentry_list *old = NULL;
 
 	pthread_mutex_lock(&listings_lock);
 	if (listings[s].dir == dir && (!l || listings[s].l == l)) {
@@ -540,16 +541,15 @@ static void listing_drop(struct node *dir, struct dentry_list *l, bool also_ahea
 		listings[s].l = NULL;
 	}
 	pthread_mutex_unlock(&listings_lock);
-	/* whoever's it is: see ahead[] */
-	if (also_ahead)
-		read_ahead = ahead_take(a);
 	listing_put(old);
-	listing_put(read_ahead);
 }
 
+/* DIR is going away: its listings go, and whatever its ahead slot holds
+ * (whoever's it is: see ahead[]). */
 void listing_forget(struct node *dir)
 {
-	listing_drop(dir, NULL, true);
+	listing_drop(dir, NULL);
+	listing_put(ahead_take(dir_hash(dir, AHEAD_SLOTS)));
 }
 
 /* Opening a directory needs nothing from us. Where the kernel can, it
@@ -592,7 +592,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	i = listing_seek(l, off);
 	if (i >= l->n) {
 		/* the end: the kernel has all of it now */
-		listing_drop(dir, l, false);
+		listing_drop(dir, l);
 		listing_put(l);
 		fuse_reply_buf(req, NULL, 0);
 		return;
