@@ -34,6 +34,8 @@ ROWS = [
     ("fio_randread_cold", "fio 4k randread cold, lower file ({big2} MiB), {fio_runtime}", "IOPS"),
     ("fio_randread_warm", "fio 4k randread warm (file cached), {fio_runtime}", "IOPS"),
     ("fio_randwrite", "fio 4k randwrite, new upper file ({fio_mib} MiB), {fio_runtime}", "IOPS"),
+    ("lookup_3", "stat every file of tree/ by path, fresh mount", "s"),
+    ("lookup_100", "stat by path over 100 small layers (2,000 files, 200 missing names)", "s"),
     ("walk2_serial", "walk tree/a then tree/b, cold", "s"),
     ("walk2_parallel", "walk tree/a and tree/b at once, cold", "s"),
     ("walk2_speedup", "parallel walk speedup (serial / parallel)", "x"),

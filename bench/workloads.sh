@@ -198,4 +198,55 @@ wl_parwalk() {
 	stop_target "$target"
 }
 
-WORKLOADS=(mount walk readsmall seqread seqwrite copyup untar rm fio parwalk)
+# stat_paths DIR LIST: stat each path of LIST (relative to DIR) by name, as
+# `git status` or a build's up-to-date checks do: a LOOKUP for every
+# component the kernel has not seen yet, no listing.  Prints how many
+# exist (missing names are part of some lists, so stat's failures are
+# not the workload's: the count is checked against the kernel's instead).
+stat_paths() {
+	(cd "$1" && { xargs -a "$2" stat -c %s 2>/dev/null || true; } | wc -l)
+}
+
+# Paths for the lookup rows, made once per run: every file of the merged
+# tree; and over the 100 small layers every file of usr/lib/pK (in layer K
+# only), the shared etc/ names, and names that no layer has in usr/lib
+# (present in all 100) and in usr/lib/pK.
+lookup_lists() {
+	local k j
+	[ -s "$RUN/paths3" ] || (cd "$DATA/native" && find tree -type f) >"$RUN/paths3"
+	[ -s "$RUN/paths100" ] && return 0
+	for ((k = 0; k < 100; k++)); do
+		for ((j = 0; j < 20; j++)); do echo "usr/lib/p$k/f$j"; done
+		echo "usr/lib/none$k" "usr/lib/p$k/none"
+	done | tr ' ' '\n' >"$RUN/paths100"
+	printf 'etc/conf%d\n' 0 1 2 3 4 >>"$RUN/paths100"
+}
+
+wl_lookup() {
+	local target=$1 lower found secs
+	lookup_lists
+	# the layers' own directories cached, the mount fresh: the row
+	# measures the overlay's lookups, not the disk
+	drop_caches
+	find "$DATA/layers" "$DATA/m" "$DATA/native" >/dev/null
+	start_target "$target" || return 1
+	timeit secs stat_paths_to found "$R" "$RUN/paths3" || return 1
+	rec lookup_3 "$secs"
+	chk lookup3_found "$found"
+	stop_target "$target" || return 1
+	[ "$target" = native ] && return 0
+	lower=$(printf "$DATA/m/%03d:" $(seq 99 -1 0))
+	start_target "$target" "${lower%:}" || return 1
+	timeit secs stat_paths_to found "$R" "$RUN/paths100" || return 1
+	rec lookup_100 "$secs"
+	chk lookup100_found "$found"
+	stop_target "$target"
+}
+
+# stat_paths_to VAR DIR LIST: stat_paths, its count in VAR
+stat_paths_to() {
+	local -n _n=$1
+	_n=$(stat_paths "$2" "$3")
+}
+
+WORKLOADS=(mount walk readsmall seqread seqwrite copyup untar rm fio parwalk lookup)

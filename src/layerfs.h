@@ -299,6 +299,10 @@ struct lookup_res {
 	ino_t origin;		/* inode number recorded by a copy-up, or 0 */
 };
 
+/* An AUFS-style whiteout: ".wh.NAME" hides NAME in the layers below. */
+#define WH_PREFIX ".wh."
+#define WH_PREFIX_LEN 4
+
 bool name_is_internal(const char *name);
 int check_name(const char *name);
 bool stat_is_whiteout(const struct stat *st);
@@ -312,6 +316,9 @@ int lookup_node(struct node *dir, const char *name, struct node **out,
 int lower_has_name(struct node *dir, const char *name);
 int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts);
 bool is_xwhiteout(int dirfd, const char *name, const struct stat *st);
+bool lower_lacks(const struct lref *r, const char *name);
+void lower_missed(const struct lref *r);
+void namefilter_forget(int fd);
 void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void lfs_forget_multi(fuse_req_t req, size_t count,
@@ -577,6 +584,8 @@ int fd_path_at(int dirfd, const char *name, char *buf, size_t len);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 char *xstrdup(const char *s);
+uint64_t name_hash(const char *s);
+uint64_t hash_mix(uint64_t h);
 void mountinfo_unescape(char *s);
 int dir_names_sorted(int fd, char ***names, size_t *count);
 void names_free(char **names, size_t n);

@@ -14,8 +14,6 @@
 
 #include "layerfs.h"
 
-#define WH_PREFIX ".wh."
-#define WH_PREFIX_LEN 4
 #define OPQ_MARKER ".wh..wh..opq"
 
 bool name_is_internal(const char *name)
@@ -499,13 +497,18 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 
 	for (int i = 0; i < dls->n && r > 0; i++) {
 		const struct lref *d = &dls->r[i];
+		int found = p.n;
 
 		if (d->layer < from_layer)
 			continue;
+		if (!(d->layer == from_layer && known) && lower_lacks(d, cur))
+			continue;	/* neither NAME nor its .wh. file */
 		r = probe_layer(&p, d->fd, d->layer, d->xwhiteouts, cur,
 				i + 1 < dls->n, d->layer + 1 < fs.nlayers,
 				d->layer == from_layer && d->layer > 0 ? known : NULL);
 		known = NULL;
+		if (r == 1 && p.n == found)
+			lower_missed(d);
 		if (r <= 0 || !p.redirect)
 			continue;
 		if (p.redirect[0] == '/') {
@@ -543,13 +546,14 @@ int lower_has_name(struct node *dir, const char *name)
 	for (int i = 0; i < dls->n; i++) {
 		const struct lref *d = &dls->r[i];
 
-		if (d->layer == 0)
+		if (d->layer == 0 || lower_lacks(d, name))
 			continue;
 		if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT && errno != ENOTDIR)
 				return -errno;
 			if (has_wh_file(d->fd, name))
 				return 0;
+			lower_missed(d);
 			continue;
 		}
 		if (stat_is_whiteout(&st) ||

@@ -127,8 +127,11 @@ void lset_free(struct lset *ls)
 	if (!ls)
 		return;
 	for (int i = 0; i < ls->n; i++)
-		if (ls->r[i].fd >= 0)
+		if (ls->r[i].fd >= 0) {
+			if (ls->r[i].layer > 0)
+				namefilter_forget(ls->r[i].fd);
 			close(ls->r[i].fd);
+		}
 	free(ls);
 }
 

@@ -47,15 +47,6 @@ struct nameset {
 	char **slot;
 };
 
-static uint64_t name_hash(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
-
 static bool nameset_add(struct nameset *ns, const char *name)
 {
 	size_t i;
@@ -283,13 +274,7 @@ int merged_is_empty(struct node *dir)
 
 off_t name_cookie(const char *name)
 {
-	uint64_t h = name_hash(name);
-
-	/* FNV-1a mixes its last bytes poorly; finish it off */
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return COOKIE_MIN + (off_t)(h >> 34);
+	return COOKIE_MIN + (off_t)(hash_mix(name_hash(name)) >> 34);
 }
 
 static int dent_cmp(const void *a, const void *b)

@@ -35,6 +35,25 @@ void *xcalloc(size_t n, size_t m)
 	return p;
 }
 
+/* FNV-1a of a name: quick, but it mixes its last bytes poorly; where
+ * the high bits matter, finish it with hash_mix(). */
+uint64_t name_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+uint64_t hash_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return h;
+}
+
 char *xstrdup(const char *s)
 {
 	char *p = strdup(s);

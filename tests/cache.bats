@@ -179,14 +179,6 @@ lower_tree() {
 	[ "$(cat "$bdi/max_ratio")" != 100 ] || fail "max_ratio raised on a read-only mount"
 }
 
-# every thread of process $1 is traced
-all_traced() {
-	local t
-	for t in /proc/"$1"/task/*; do
-		awk '/^TracerPid:/ { exit $2 == 0 }' "$t/status" || return 1
-	done
-}
-
 @test "cache: a lower file's data is spliced to the kernel, in reads a pipe can hold whole" {
 	need_root
 	need_cmd strace

@@ -267,6 +267,14 @@ kovl_umount() {
 	_forget_mount "$1"
 }
 
+# every thread of process $1 is traced
+all_traced() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		awk '/^TracerPid:/ { exit $2 == 0 }' "$t/status" || return 1
+	done
+}
+
 # spawn COMMAND...: run in background, recorded so that teardown kills it;
 # sets BG_PID
 spawn() {

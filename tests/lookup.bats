@@ -342,3 +342,123 @@ more"
 	[[ "$output" == *"Stale file handle"* ]] || fail "the second path: $output"
 	[ ! -e "$U/y1/c/newfile" ] || fail "a write through y2 landed in y1"
 }
+
+# names for the name-filter tests: in every layer, shadowed, whited out in
+# each way, and absent everywhere; D is the directory they are looked up in
+filter_layers() {
+	mkdir -p "$L1/d" "$L2/d" "$L3/d"
+	for i in $(seq 0 299); do echo "3-$i" >"$L3/d/f$i"; done
+	for i in $(seq 0 9); do mkdir "$L3/d/s$i"; echo "3s$i" >"$L3/d/s$i/in3"; done
+	for i in $(seq 1 20); do mkwhiteout "$L2/d/f$i"; done	# char 0:0
+	setfattr -n trusted.overlay.whiteouts -v y "$L2/d"	# xattr whiteouts
+	for i in $(seq 21 30); do
+		: >"$L2/d/f$i"
+		setfattr -n trusted.overlay.whiteout -v y "$L2/d/f$i"
+	done
+	for i in $(seq 50 60); do echo "1-$i" >"$L1/d/f$i"; done
+	echo "2-70" >"$L2/d/f70"
+	mkdir "$L1/d/s0" "$L2/d/s1"
+	echo 1s0 >"$L1/d/s0/in1"
+	setfattr -n trusted.overlay.opaque -v y "$L1/d/s0"
+	echo 2s1 >"$L2/d/s1/in2"
+	touch "$L1/d/x$(printf 'n%.0s' $(seq 1 252))"	# no room for a .wh. form
+}
+
+# every candidate name of filter_layers, as paths under $1/d
+filter_paths() {
+	local i
+	for i in $(seq 0 299); do echo "$1/d/f$i"; done
+	for i in $(seq 0 9); do echo "$1/d/s$i"; echo "$1/d/s$i/in1"; echo "$1/d/s$i/in2"; echo "$1/d/s$i/in3"; done
+	for i in $(seq 0 199); do echo "$1/d/g$i"; done
+	echo "$1/d/x$(printf 'n%.0s' $(seq 1 252))"
+	echo "$1/d/y$(printf 'n%.0s' $(seq 1 252))"
+}
+
+# stat of every candidate name under mount $1, looked up by path (no
+# listing first): name, type, size and content of the objects found
+filter_stat() {
+	filter_paths "$1" | while read -r p; do
+		if [ -e "$p" ]; then
+			printf '%s %s %s\n' "${p#"$1"/}" "$(stat -c '%F %s' "$p")" \
+				"$( [ -f "$p" ] && cat "$p")"
+		fi
+	done
+}
+
+@test "lookup: a lower directory whose names are read once answers lookups by name as the kernel's overlay does (shadowed names, whiteouts of each kind, opaque dirs, names found nowhere)" {
+	need_root
+	need_cmd setfattr
+	filter_layers
+	mkdir "$T/k"
+	kovl_mount "lowerdir=$L1:$L2:$L3" "$T/k"
+	filter_stat "$T/k" >"$T/want"
+	lfs_mount "lowerdir=$L1:$L2:$L3,upperdir=$U,workdir=$W" "$M"
+	filter_stat "$M" >"$T/got"
+	diff "$T/want" "$T/got" || fail "lookups by name differ from the kernel's overlay"
+	# checked against the layers too, not only against the kernel
+	grep -q '^d/f1 ' "$T/got" && fail "f1 (char whiteout) shows"
+	grep -q '^d/f25 ' "$T/got" && fail "f25 (xattr whiteout) shows"
+	grep -q '^d/f55 regular file 5 1-55$' "$T/got" || fail "f55 not from the top layer"
+	grep -q '^d/f70 regular file 5 2-70$' "$T/got" || fail "f70 not from the middle layer"
+	grep -q '^d/s0/in3 ' "$T/got" && fail "the opaque s0 shows its lower content"
+	grep -q '^d/x' "$T/got" || fail "the long name of the top layer is missing"
+	[ "$(grep -c '^d/g' "$T/got")" = 0 ] || fail "a name found nowhere shows"
+	[ "$(wc -l <"$T/got")" = 292 ] || fail "$(wc -l <"$T/got") names found, 292 expected"
+	# changes through the mount after the lookups: a new name, a removal
+	echo new >"$M/d/g5"
+	rm "$M/d/f200"
+	eq "$(cat "$M/d/g5")" new
+	[ ! -e "$M/d/f200" ] || fail "f200 shows after its removal"
+	[ -c "$U/d/f200" ] || fail "no whiteout for the lower f200"
+	rm "$M/d/g5"
+	[ ! -e "$U/d/g5" ] || fail "a whiteout for g5, which no lower layer has"
+}
+
+@test "lookup: AUFS-style .wh. files keep hiding names once a lower directory's names were read" {
+	filter_layers_aufs() {
+		mkdir -p "$L1/d" "$L2/d" "$L3/d"
+		for i in $(seq 0 199); do echo "3-$i" >"$L3/d/f$i"; done
+		for i in $(seq 0 19); do : >"$L2/d/.wh.f$i"; done
+		for i in $(seq 0 9); do : >"$L1/d/.wh.gone$i"; done
+	}
+	filter_layers_aufs
+	lfs_mount "lowerdir=$L1:$L2:$L3,upperdir=$U,workdir=$W" "$M"
+	for i in $(seq 199 -1 0); do
+		if [ "$i" -lt 20 ]; then
+			[ ! -e "$M/d/f$i" ] || fail "f$i shows over its .wh. file"
+		else
+			eq "$(cat "$M/d/f$i")" "3-$i"
+		fi
+	done
+	for i in $(seq 0 99); do
+		[ ! -e "$M/d/absent$i" ] || fail "absent$i shows"
+	done
+	# removing a name the middle layer hid needs no whiteout; one it did not, does
+	rm -f "$M/d/f3"
+	rm "$M/d/f150"
+	[ ! -e "$U/d/f3" ] && [ ! -e "$U/d/.wh.f3" ] || fail "a whiteout for f3, hidden below already"
+	[ -c "$U/d/f150" ] || [ -e "$U/d/.wh.f150" ] || fail "no whiteout for f150"
+}
+
+@test "lookup: once a lower directory's names are read, a name it lacks costs no system call in that layer" {
+	need_root
+	need_cmd strace
+	mkdir -p "$L1/d" "$L2/d"
+	for i in $(seq 0 99); do : >"$L2/d/f$i"; done
+	: >"$L1/d/top"
+	mount_layerfs
+	# found in the lower layer, missed in the top one: its names are read
+	for i in $(seq 0 99); do [ -e "$M/d/f$i" ] || fail "f$i missing"; done
+	# missed in both: the lower one's names are read too
+	for i in $(seq 0 29); do [ ! -e "$M/d/warm$i" ] || fail "warm$i shows"; done
+	spawn strace -f -qq -e trace=newfstatat,statx -o "$T/strace" -p "$DAEMON_PID"
+	wait_until 10 all_traced "$DAEMON_PID" || fail "strace did not attach"
+	for i in $(seq 0 99); do [ ! -e "$M/d/nope$i" ] || fail "nope$i shows"; done
+	eq "$(cat "$M/d/top")" ""
+	kill "$BG_PID"
+	wait "$BG_PID" || true
+	# each missing name was looked up (the kernel asked), but in neither
+	# layer did the daemon stat it or its .wh. form
+	n=$(grep -c '"nope[0-9]*"\|"\.wh\.nope' "$T/strace" || true)
+	[ "$n" = 0 ] || fail "$n stats of missing names: $(grep nope "$T/strace" | head -3)"
+}
