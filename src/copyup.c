@@ -469,6 +469,8 @@ again:
 		for (int i = 0; i < ls->n; i++) {
 			nls->r[i + 1] = ls->r[i];
 			nls->r[i + 1].fd = dup(ls->r[i].fd);
+			if (ls->r[i].layer > 0 && nls->r[i + 1].fd >= 0)
+				namefilter_move(ls->r[i].fd, nls->r[i + 1].fd);
 		}
 	} else {
 		nls = lset_new(1);

@@ -27,9 +27,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/magic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "layerfs.h"
@@ -123,6 +127,44 @@ static void filter_free(struct namefilter *f)
 	free(f);
 }
 
+#ifndef FS_CASEFOLD_FL
+#define FS_CASEFOLD_FL 0x40000000
+#endif
+#ifndef F2FS_SUPER_MAGIC
+#define F2FS_SUPER_MAGIC 0xF2F52010
+#endif
+#ifndef EROFS_SUPER_MAGIC_V1
+#define EROFS_SUPER_MAGIC_V1 0xE0F5E1E2
+#endif
+
+/* Does a lookup in directory FD find exactly the names its listing
+ * shows, byte for byte? Not where names fold case or are normalised
+ * (casefolded ext4, f2fs and tmpfs directories; vfat, exfat, ntfs3,
+ * cifs, ZFS with normalization=): there a filter of the listed names
+ * would hide other spellings that a probe finds. Only file systems
+ * known to compare bytes qualify. */
+static bool names_exact(int fd)
+{
+	struct statfs sf;
+	int fl = 0;
+
+	if (fstatfs(fd, &sf) < 0)
+		return false;
+	switch ((unsigned long)sf.f_type) {
+	case EXT4_SUPER_MAGIC:	/* ext2 and ext3 too */
+	case F2FS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+		return ioctl(fd, FS_IOC_GETFLAGS, &fl) == 0 && !(fl & FS_CASEFOLD_FL);
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case SQUASHFS_MAGIC:
+	case EROFS_SUPER_MAGIC_V1:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The names of layer LAYER's directory FD, or NULL. The directory is
  * read once: its names' hashes are kept until their number is known
  * (on the stack for a small directory: no memory to fault in). */
@@ -138,6 +180,7 @@ static struct namefilter *filter_build(int fd, int layer)
 
 	if (dfd < 0)
 		return NULL;
+	ok = names_exact(dfd);
 	while (ok) {
 		long got = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
 
@@ -253,6 +296,27 @@ void lower_missed(const struct lref *r)
 	if (!__atomic_compare_exchange_n(slot, &v, f ? (uint64_t)(uintptr_t)f : TAG_NEVER,
 					 false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		filter_free(f);	/* dropped meanwhile (not while in use) */
+}
+
+/* A copy-up gives a directory's lower layers new descriptors (dups of
+ * FROM's): the filter, or the count towards one, goes with them. One
+ * being read now stays behind (its builder finds the slot emptied and
+ * drops it). */
+void namefilter_move(int from, int to)
+{
+	uint64_t *src = slot_of(from, false), *dst;
+	uint64_t v;
+
+	if (!src || !__atomic_load_n(src, __ATOMIC_ACQUIRE))
+		return;
+	dst = slot_of(to, true);
+	v = __atomic_exchange_n(src, 0, __ATOMIC_ACQ_REL);
+	if (!dst || (v & TAG_MASK) == TAG_BUSY) {
+		if (v && !(v & TAG_MASK))
+			filter_free((struct namefilter *)(uintptr_t)v);
+		return;
+	}
+	__atomic_store_n(dst, v, __ATOMIC_RELEASE);
 }
 
 void namefilter_forget(int fd)
