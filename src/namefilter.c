@@ -175,7 +175,7 @@ static struct namefilter *filter_build(int fd, int layer)
 	uint64_t small[SMALL_DIR], *hashes = small;
 	size_t n = 0, cap = SMALL_DIR, bits, bytes;
 	struct namefilter *f = NULL;
-	bool ok = true, has_wh = false;
+	bool ok, has_wh = false;
 	char buf[DENTS_BUF];
 
 	if (dfd < 0)
