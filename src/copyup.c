@@ -320,11 +320,12 @@ int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 		return fd;
 	err = fstat(fd, nst) < 0 ? -errno : 0;
 	if (!err && (S_ISDIR(st.st_mode) || st.st_nlink == 1)) {
-		char path[PATH_MAX];
+		/* by name: FD of a file is an O_PATH one */
+		struct xobj o = { .fd = S_ISDIR(st.st_mode) ? fd : fs.workfd,
+				  .at = S_ISDIR(st.st_mode) ? NULL : tmp };
 
-		fd_path_at(fs.workfd, tmp, path, sizeof(path));
-		origin_record(S_ISDIR(st.st_mode) ? fd : -1, path,
-			      ino_remap_get(st.st_dev, st.st_ino, ino_of(src->layer, &st)),
+		origin_record(&o, ino_remap_get(st.st_dev, st.st_ino,
+						ino_of(src->layer, &st)),
 			      nst->st_ino);
 	}
 	if (err || rename_into_place(tmp, parent_fd, name, nst) < 0) {

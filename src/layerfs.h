@@ -501,7 +501,7 @@ void lfs_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence,
 
 const char *overlay_xattr_ns(void);
 bool origin_xattr_name(const char *x, bool *impure);
-void origin_record(int fd, const char *path, ino_t shown, ino_t own);
+void origin_record(const struct xobj *o, ino_t shown, ino_t own);
 void origin_mark_parent(struct node *parent);
 bool origin_read(int dirfd, const char *name, int fd, ino_t own, ino_t *shown);
 bool origin_dir_impure(int dirfd);

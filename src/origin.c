@@ -69,11 +69,10 @@ bool origin_xattr_name(const char *x, bool *impure)
 	return false;
 }
 
-/* Record SHOWN on the staged copy, whose own inode number is OWN:
- * through FD where there is one (a file or directory), else by PATH.
+/* Record SHOWN on the staged copy O, whose own inode number is OWN.
  * Best effort: user.* xattrs do not go on symlinks or device nodes, and
  * a copy without a record only renumbers later. */
-void origin_record(int fd, const char *path, ino_t shown, ino_t own)
+void origin_record(const struct xobj *o, ino_t shown, ino_t own)
 {
 	const char *p = overlay_xattr_ns();
 	char name[64], val[48];
@@ -84,10 +83,7 @@ void origin_record(int fd, const char *path, ino_t shown, ino_t own)
 	snprintf(name, sizeof(name), "%s" ORIGIN_SUFFIX, p);
 	len = snprintf(val, sizeof(val), "%" PRIu64 " %" PRIu64, (uint64_t)shown,
 		       (uint64_t)own);
-	if (fd >= 0)
-		fsetxattr(fd, name, val, (size_t)len, 0);
-	else
-		lsetxattr(path, name, val, (size_t)len, 0);
+	xobj_set(o, name, val, (size_t)len, 0);
 }
 
 /* The upper directory of PARENT now holds a recorded object. */
