@@ -215,6 +215,12 @@ static int set_mode(struct node *n, const struct oref *o, mode_t mode)
 	}
 	if (o->name[0])
 		return fchmodat(o->dirfd, o->name, mode & 07777, 0) < 0 ? -errno : 0;
+	/* the object's own fd: a directory's is open for reading; a pinned
+	 * file's is O_PATH, which fchmod() refuses, so that one goes by /proc */
+	if (fchmod(o->dirfd, mode & 07777) == 0)
+		return 0;
+	if (errno != EBADF)
+		return -errno;
 	oref_path(o, path, sizeof(path));
 	return chmod(path, mode & 07777) < 0 ? -errno : 0;
 }

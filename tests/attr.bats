@@ -18,6 +18,34 @@ load helpers
 	eq "$(stat -c %a "$L1/low")" 644 "lower untouched"
 }
 
+@test "attr: chmod of upper, merged and lower directories, set-id and sticky bits, and by an owner who cannot read the directory" {
+	mkdir -p "$L1/low/sub" "$L1/merged" "$L2/merged"
+	touch "$L2/merged/in2"
+	mount_layerfs
+	mkdir "$M/up"
+	local m d
+	# five digits: GNU chmod keeps a directory's set-id bits for fewer
+	for m in 01777 02755 00700 00000 00750 00755; do
+		for d in up low merged low/sub; do
+			chmod "$m" "$M/$d"
+			eq "$(stat -c %a "$M/$d")" "$(printf '%o' $((8#$m)))" "mode $m of $d"
+			eq "$(stat -c %a "$U/$d")" "$(printf '%o' $((8#$m)))" "mode $m of $d on disk"
+		done
+	done
+	eq "$(stat -c %a "$L1/low")" 755 "lower untouched"
+	eq "$(names "$M/merged")" in2
+	# a directory of a user who may chmod it but not read it
+	need_root
+	make_traversable
+	chmod 755 "$M"
+	mkdir "$M/priv"
+	chown 4242:4242 "$M/priv"
+	as_user 4242 4242 chmod 0300 "$M/priv"
+	eq "$(stat -c %a "$M/priv")" 300
+	as_user 4242 4242 chmod 0700 "$M/priv"
+	eq "$(stat -c %a "$U/priv")" 700
+}
+
 @test "attr: chown of uid only, gid only, both, and of a symlink" {
 	need_root
 	echo x >"$L1/f"
