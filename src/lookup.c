@@ -497,16 +497,15 @@ int lookup_layers(struct node *dir, const char *name, int from_layer,
 
 	for (int i = 0; i < dls->n && r > 0; i++) {
 		const struct lref *d = &dls->r[i];
+		const struct stat *kn = d->layer == from_layer && d->layer > 0 ? known : NULL;
 		int found = p.n;
 
 		if (d->layer < from_layer)
 			continue;
-		if (!(d->layer == from_layer && known) && lower_lacks(d, cur))
+		if (!kn && lower_lacks(d, cur))
 			continue;	/* neither NAME nor its .wh. file */
 		r = probe_layer(&p, d->fd, d->layer, d->xwhiteouts, cur,
-				i + 1 < dls->n, d->layer + 1 < fs.nlayers,
-				d->layer == from_layer && d->layer > 0 ? known : NULL);
-		known = NULL;
+				i + 1 < dls->n, d->layer + 1 < fs.nlayers, kn);
 		if (r == 1 && p.n == found)
 			lower_missed(d);
 		if (r <= 0 || !p.redirect)

@@ -232,13 +232,18 @@ static struct namefilter *filter_build(int fd, int layer)
 	return f;
 }
 
+/* The filter a slot's value V holds, or NULL (empty, or tagged). */
+static struct namefilter *as_filter(uint64_t v)
+{
+	return v && !(v & TAG_MASK) ? (struct namefilter *)(uintptr_t)v : NULL;
+}
+
 /* The filter of R, or NULL while there is none. */
 static struct namefilter *filter_of(const struct lref *r)
 {
 	uint64_t *slot = slot_of(r->fd, false);
-	uint64_t v = slot ? __atomic_load_n(slot, __ATOMIC_ACQUIRE) : 0;
 
-	return v && !(v & TAG_MASK) ? (struct namefilter *)(uintptr_t)v : NULL;
+	return slot ? as_filter(__atomic_load_n(slot, __ATOMIC_ACQUIRE)) : NULL;
 }
 
 bool lower_lacks(const struct lref *r, const char *name)
@@ -312,8 +317,7 @@ void namefilter_move(int from, int to)
 	dst = slot_of(to, true);
 	v = __atomic_exchange_n(src, 0, __ATOMIC_ACQ_REL);
 	if (!dst || (v & TAG_MASK) == TAG_BUSY) {
-		if (v && !(v & TAG_MASK))
-			filter_free((struct namefilter *)(uintptr_t)v);
+		filter_free(as_filter(v));
 		return;
 	}
 	__atomic_store_n(dst, v, __ATOMIC_RELEASE);
@@ -322,11 +326,7 @@ void namefilter_move(int from, int to)
 void namefilter_forget(int fd)
 {
 	uint64_t *slot = slot_of(fd, false);
-	uint64_t v;
 
-	if (!slot)
-		return;
-	v = __atomic_exchange_n(slot, 0, __ATOMIC_ACQ_REL);
-	if (v && !(v & TAG_MASK))
-		filter_free((struct namefilter *)(uintptr_t)v);
+	if (slot)
+		filter_free(as_filter(__atomic_exchange_n(slot, 0, __ATOMIC_ACQ_REL)));
 }
