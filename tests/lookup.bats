@@ -448,6 +448,10 @@ filter_stat() {
 	eq "$(cat "$M/d/f151")" "3-151"
 }
 
+cwd_is() {
+	[ "$(readlink "/proc/$1/cwd")" = "$2" ]
+}
+
 # stats_of_missing PREFIX: look up PREFIX0..PREFIX99 in $M/d (none
 # exists) with the daemon traced; sets N to how many of its stat calls
 # named one of them or its .wh. form
@@ -468,6 +472,10 @@ stats_of_missing() {
 	for i in $(seq 0 99); do : >"$L2/d/f$i"; done
 	: >"$L1/d/top"
 	mount_layerfs
+	# the names read live as long as the daemon's node of d: a process
+	# in d keeps the kernel from forgetting it (drop_caches, reclaim)
+	spawn bash -c "cd '$M/d' && exec sleep 600"
+	wait_until 10 cwd_is "$BG_PID" "$M/d" || fail "no process in d"
 	# found in the lower layer, missed in the top one: its names are read
 	for i in $(seq 0 99); do [ -e "$M/d/f$i" ] || fail "f$i missing"; done
 	# missed in both: the lower one's names are read too

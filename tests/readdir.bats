@@ -259,7 +259,9 @@ s1_attrs() {
 	watch_ahead 2 "$L1/d/s1" "$L2/d/s1"
 	ls "$M/d" >/dev/null
 	wait_until 10 s1_read || fail "s1 was not read ahead: $(read_dirs)"
-	sleep 1
+	# the thread that read it has published the listing once all of
+	# them wait for work again
+	wait_until 10 six_idle_asleep || fail "the prefetch threads did not settle"
 	watch_ahead 3 "$L1/d/s1" "$L2/d/s1"
 	s1_attrs >"$T/got"
 	sleep 1
@@ -276,7 +278,7 @@ s1_attrs() {
 	watch_ahead 1 "$L2/d/s1"
 	ls "$M/d" >/dev/null
 	wait_until 10 test -s "$ACCESS" || fail "s1 was not read ahead"
-	sleep 1
+	wait_until 10 six_idle_asleep || fail "the prefetch threads did not settle"
 	rm "$M/d/s1/a"
 	mv "$M/d/s1/b" "$M/d/s1/B"
 	touch "$M/d/s1/new"
@@ -289,7 +291,7 @@ s1_attrs() {
 	watch_ahead 2 "$L2/d/s2"
 	ls "$M/d" >/dev/null
 	wait_until 10 test -s "$ACCESS" || fail "s2 was not read ahead"
-	sleep 1
+	wait_until 10 six_idle_asleep || fail "the prefetch threads did not settle"
 	echo 1234567890 >>"$M/d/s2/f"
 	eq "$(ls -l "$M/d/s2" | awk 'NR > 1 { print $1, $5, $9 }')" "-rw-r--r-- 17 f" "attributes after an append"
 }
