@@ -614,6 +614,7 @@ ssize_t reader_read(int fd, void *buf, size_t len);
 /* session_io.c: FUSE_HANDLE_KILLPRIV_V2 and passthrough behind libfuse's back */
 int session_io_attach(struct fuse_session *se);
 void session_want_killpriv_v2(void);
+void session_want_parallel_dirops(void);
 bool session_kernel_passthrough(void);
 void session_want_passthrough(void);
 void session_reply_backing(int backing);

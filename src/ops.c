@@ -27,6 +27,8 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * anyway, and the kernel locks and tries each one before it falls
 	 * back to the copy (docs/architecture.md, "Reads"). */
 	conn->want |= want & conn->capable;
+	if (conn->want & FUSE_CAP_PARALLEL_DIROPS)
+		session_want_parallel_dirops();
 	/* The daemon writes with CAP_FSETID, so the real filesystem would
 	 * keep set-id bits on writes; let the kernel clear them... */
 	conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;

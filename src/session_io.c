@@ -104,6 +104,7 @@ static __thread bool tl_btime_set;	/* and the birth time for its reply */
 static __thread struct k_sx_time tl_btime;
 static uint64_t kernel_flags;		/* what the kernel's INIT offered */
 static bool want_killpriv;		/* set by lfs_init() */
+static bool want_parallel_dirops;	/* set by lfs_init() */
 static bool want_passthrough;
 
 bool req_kill_suidgid(void)
@@ -132,6 +133,16 @@ void session_reply_btime(int64_t sec, uint32_t nsec)
 void session_want_killpriv_v2(void)
 {
 	want_killpriv = true;
+}
+
+/* libfuse 3.14 turns FUSE_CAP_PARALLEL_DIROPS on by default but never
+ * puts FUSE_PARALLEL_DIROPS in the INIT reply: the kernel then
+ * takes a directory's lock around every LOOKUP and READDIR in it, so one
+ * lookup waiting for a slow layer holds up every other in that directory,
+ * and walkers of one directory queue behind each other. */
+void session_want_parallel_dirops(void)
+{
+	want_parallel_dirops = true;
 }
 
 bool session_kernel_passthrough(void)
@@ -257,6 +268,8 @@ static void patch_init_reply(struct iovec *iov, int count)
 		if (fs.cfg->debug)
 			lfs_log("file data of the upper passes through (FUSE passthrough)");
 	}
+	if (want_parallel_dirops && (kernel_flags & FUSE_PARALLEL_DIROPS))
+		init->flags |= FUSE_PARALLEL_DIROPS;
 	if (want_killpriv && (kernel_flags & FUSE_HANDLE_KILLPRIV_V2)) {
 		init->flags |= FUSE_HANDLE_KILLPRIV_V2;
 		init->flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;

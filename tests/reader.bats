@@ -94,6 +94,40 @@ stuck_request_check() {
 	stuck_request_check ""
 }
 
+# The kernel takes a directory's lock around each LOOKUP in it unless the
+# daemon's INIT reply says FUSE_PARALLEL_DIROPS (libfuse 3.14 leaves it
+# out): a lookup waiting for a stopped layer must not hold up a lookup of
+# another name in the same directory.
+@test "reader: a lookup waiting on a stopped layer does not hold up lookups of other names in the same directory" {
+	local bg
+	mkdir -p "$L2/deep"
+	echo deep >"$L2/deep/file"
+	echo other >"$L1/other"
+	mkdir -p "$T/inner"
+	lfs_mount "lowerdir=$L2,prefetch=0" "$T/inner"
+	INNER_PID=$DAEMON_PID
+	lfs_mount "lowerdir=$L1:$T/inner,upperdir=$U,workdir=$W,prefetch=0" "$M"
+	# nothing of the root is listed or looked up yet
+	kill -STOP "$INNER_PID"
+	wait_until 10 all_stopped "$INNER_PID" || fail "the inner daemon did not stop"
+	spawn cat "$M/deep/file"
+	bg=$BG_PID
+	wait_until 10 in_fuse_wait "$bg" || fail "the lookup of deep did not block on the stopped layer"
+	# (a lookup held up waits for the directory's lock uninterruptibly:
+	# no timeout could end it, the stopped layer's teardown does)
+	spawn sh -c "cat '$M/other' >'$T/other'"
+	wait_until 20 _pid_gone "$BG_PID" || fail "the lookup of other waits for the lookup of deep"
+	eq "$(cat "$T/other")" other "a top-layer file of the same directory while the lookup of deep waits"
+	in_fuse_wait "$bg" || fail "the blocked lookup ended before the stopped layer ran again"
+	kill -CONT "$INNER_PID"
+	wait_until 10 _pid_gone "$bg" || fail "the blocked lookup did not finish"
+	run -0 cat "$M/deep/file"
+	eq "$output" deep
+	unmount_layerfs "$M"
+	unmount_layerfs "$T/inner"
+	INNER_PID=
+}
+
 # requests about every millisecond keep the watcher looking every
 # millisecond instead of asleep: it must take the turn from there too
 @test "reader: a request waiting on a stopped layer does not hold up a stream of others (spin=1)" {
