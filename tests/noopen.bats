@@ -38,8 +38,14 @@ lower_files() {
 }
 
 @test "noopen,writeback=0: a cached file is opened, read, stat'ed and closed without any request" {
+	local holder
 	lower_files
 	debug_mount noopen,writeback=0
+	# held open, the files keep their inodes in the kernel should it
+	# reclaim dentries meanwhile (a FORGET and a LOOKUP would be asked)
+	spawn bash -c "exec 4<'$M/d/f' 5<'$M/d/a' 6<'$M/d/big' && exec sleep 600"
+	holder=$BG_PID
+	wait_until 10 test -e "/proc/$holder/fd/6" || fail "the files were not held open"
 	cat "$M/d/f" "$M/d/a" "$M/d/big" >/dev/null
 	stat "$M/d/f" "$M/d/a" "$M/d/big" >/dev/null
 	local lines=$(wc -l <"$T/debug.log") asked
@@ -50,6 +56,8 @@ lower_files() {
 	done
 	asked=$(tail -n +$((lines + 1)) "$T/debug.log" | grep -a 'opcode: ' | head -5)
 	echo more >>"$M/d/a"
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
 	debug_umount
 	eq "$asked" "" "requests for cached files"
 	eq "$(cat "$U/d/a")" "$(printf 'one\nmore')" "a write without the writeback cache"
