@@ -42,20 +42,48 @@ in_fuse_wait() {
 	[ "$(proc_state "$1")" = D ] || [ "$(cat "/proc/$1/wchan" 2>/dev/null)" = request_wait_answer ]
 }
 
+# stuck_mount OPTS: $M over $L1 and, below it, another layerfs mount of
+# $L2 (holding deep/file) whose daemon the test can stop
+stuck_mount() {
+	mkdir -p "$L2/deep" "$T/inner"
+	echo deep >"$L2/deep/file"
+	# no read-ahead: nothing below deep/ may be in any cache
+	lfs_mount "lowerdir=$L2,prefetch=0" "$T/inner"
+	INNER_PID=$DAEMON_PID
+	lfs_mount "lowerdir=$L1:$T/inner,upperdir=$U,workdir=$W,prefetch=0${1:+,$1}" "$M"
+}
+
+# stuck_lookup_start: stop the inner daemon and start a cat of deep/file,
+# whose lookup then waits for it; sets STUCK_PID
+stuck_lookup_start() {
+	kill -STOP "$INNER_PID"
+	wait_until 10 all_stopped "$INNER_PID" || fail "the inner daemon did not stop"
+	spawn cat "$M/deep/file"
+	STUCK_PID=$BG_PID
+	wait_until 10 in_fuse_wait "$STUCK_PID" || fail "the lookup of deep did not block on the stopped layer"
+}
+
+# stuck_lookup_end: the cat still waits; let the inner daemon run, the
+# cat finish and deep/file be read, and unmount both
+stuck_lookup_end() {
+	in_fuse_wait "$STUCK_PID" || fail "the blocked lookup ended before the stopped layer ran again"
+	kill -CONT "$INNER_PID"
+	wait_until 10 _pid_gone "$STUCK_PID" || fail "the blocked lookup did not finish"
+	run -0 cat "$M/deep/file"
+	eq "$output" deep
+	unmount_layerfs "$M"
+	unmount_layerfs "$T/inner"
+	INNER_PID=
+}
+
 # The bottom layer is another layerfs mount whose daemon is stopped: a
 # lookup that reaches it waits in the outer daemon until it runs again.
 # A file of the top layer must still be served meanwhile, by another
 # thread of the outer daemon.
 stuck_request_check() {
-	local opts=$1 stream=${2:-} bg i pids
-	mkdir -p "$L2/deep"
+	local opts=$1 stream=${2:-} i pids
 	echo top >"$L1/top"
-	echo deep >"$L2/deep/file"
-	mkdir -p "$T/inner"
-	# no read-ahead: nothing below deep/ may be in any cache
-	lfs_mount "lowerdir=$L2,prefetch=0" "$T/inner"
-	INNER_PID=$DAEMON_PID
-	lfs_mount "lowerdir=$L1:$T/inner,upperdir=$U,workdir=$W,prefetch=0${opts:+,$opts}" "$M"
+	stuck_mount "$opts"
 	# warm: several threads exist, the root is listed
 	ls "$M" >/dev/null
 	pids=()
@@ -65,29 +93,18 @@ stuck_request_check() {
 	done
 	wait "${pids[@]}"
 	[ -z "$stream" ] || stream_start "$M/top"
-	kill -STOP "$INNER_PID"
-	wait_until 10 all_stopped "$INNER_PID" || fail "the inner daemon did not stop"
-	spawn cat "$M/deep/file"
-	bg=$BG_PID
-	wait_until 10 in_fuse_wait "$bg" || fail "the lookup did not block on the stopped layer"
+	stuck_lookup_start
 	run -0 timeout 20 cat "$M/top"
 	eq "$output" top "a top-layer file while another request waits ($opts)"
 	run -0 timeout 20 stat -c %s "$M/top"
 	eq "$output" 4 "its size"
-	in_fuse_wait "$bg" || fail "the blocked lookup ended before the stopped layer ran again"
 	if [ -n "$stream" ]; then
 		[ -d "/proc/$STREAM_PID" ] || fail "the stream of getxattrs ended"
 		kill "$STREAM_PID"
 		wait "$STREAM_PID" 2>/dev/null || true
 		STREAM_PID=
 	fi
-	kill -CONT "$INNER_PID"
-	wait_until 10 _pid_gone "$bg" || fail "the blocked lookup did not finish"
-	run -0 cat "$M/deep/file"
-	eq "$output" deep
-	unmount_layerfs "$M"
-	unmount_layerfs "$T/inner"
-	INNER_PID=
+	stuck_lookup_end
 }
 
 @test "reader: a request waiting on a stopped layer does not hold up the others (spin=1)" {
@@ -99,33 +116,16 @@ stuck_request_check() {
 # out): a lookup waiting for a stopped layer must not hold up a lookup of
 # another name in the same directory.
 @test "reader: a lookup waiting on a stopped layer does not hold up lookups of other names in the same directory" {
-	local bg
-	mkdir -p "$L2/deep"
-	echo deep >"$L2/deep/file"
 	echo other >"$L1/other"
-	mkdir -p "$T/inner"
-	lfs_mount "lowerdir=$L2,prefetch=0" "$T/inner"
-	INNER_PID=$DAEMON_PID
-	lfs_mount "lowerdir=$L1:$T/inner,upperdir=$U,workdir=$W,prefetch=0" "$M"
+	stuck_mount
 	# nothing of the root is listed or looked up yet
-	kill -STOP "$INNER_PID"
-	wait_until 10 all_stopped "$INNER_PID" || fail "the inner daemon did not stop"
-	spawn cat "$M/deep/file"
-	bg=$BG_PID
-	wait_until 10 in_fuse_wait "$bg" || fail "the lookup of deep did not block on the stopped layer"
+	stuck_lookup_start
 	# (a lookup held up waits for the directory's lock uninterruptibly:
 	# no timeout could end it, the stopped layer's teardown does)
 	spawn sh -c "cat '$M/other' >'$T/other'"
 	wait_until 20 _pid_gone "$BG_PID" || fail "the lookup of other waits for the lookup of deep"
 	eq "$(cat "$T/other")" other "a top-layer file of the same directory while the lookup of deep waits"
-	in_fuse_wait "$bg" || fail "the blocked lookup ended before the stopped layer ran again"
-	kill -CONT "$INNER_PID"
-	wait_until 10 _pid_gone "$bg" || fail "the blocked lookup did not finish"
-	run -0 cat "$M/deep/file"
-	eq "$output" deep
-	unmount_layerfs "$M"
-	unmount_layerfs "$T/inner"
-	INNER_PID=
+	stuck_lookup_end
 }
 
 # requests about every millisecond keep the watcher looking every
