@@ -192,7 +192,8 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 		*out = o->src;
 	} else {
 		*out = node_find_or_insert(parent, name, st, ls,
-					   staged && o->type == S_IFDIR, NULL);
+					   staged && o->type == S_IFDIR ? NODE_OPAQUE : 0,
+					   NULL);
 	}
 	fix_stat(*out, st);
 	/* a new object carries no xattr unless it inherited a default ACL

@@ -183,8 +183,15 @@ struct lset {
 /* A lower-only non-directory with several hard links: each of its names
  * gets a node of its own, since a copy-up through one name must change
  * that name only (the kernel's overlayfs without index breaks the link
- * the same way). Parent and name do not change while this is set. */
+ * the same way), and a copy shows an inode number of its own. Implies
+ * NODE_BYNAME. */
 #define NODE_LOWER_LINK	0x8
+/* Found by parent and name as well as by its object: a lower-only
+ * non-directory with several names in the merged view, hard links
+ * (NODE_LOWER_LINK) or one file seen through two directories that
+ * redirect to one lower directory (lookup.c). Parent and name do not
+ * change while this is set; a copy-up clears it. */
+#define NODE_BYNAME	0x800
 /* The data of this lower file went to the kernel's cache with an open
  * (file.c, preload); later opens leave that to reads. */
 #define NODE_PRELOADED	0x10
@@ -267,7 +274,7 @@ bool node_adopt(struct node *n, struct node *parent, const char *name);
 uint64_t node_lookups(struct node *n);
 struct node *node_find_or_insert(struct node *parent, const char *name,
 				 const struct stat *st, struct lset *ls,
-				 bool opaque, bool *reused);
+				 unsigned flags, bool *reused);
 bool node_rekey(struct node *n, const struct stat *st);
 void node_unhash(struct node *n);
 bool node_in_upper(struct node *n);

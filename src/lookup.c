@@ -578,6 +578,7 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 		return -ENOTDIR;
 	for (;;) {
 		uint32_t gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
+		unsigned flags = 0;
 		bool reused;
 
 		if (gen != hint_gen) {
@@ -589,8 +590,16 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 			return err;
 		if (res.origin)
 			ino_remap_add(res.st.st_dev, res.st.st_ino, res.origin);
-		n = node_find_or_insert(dir, name, &res.st, res.ls, res.opaque,
-					&reused);
+		if (res.opaque)
+			flags |= NODE_OPAQUE;
+		/* Two directories may redirect to one lower directory: a
+		 * lower file below them gets a node per path, as a lower
+		 * hard link gets one per name, so that a copy-up through one
+		 * path lands in that path's upper directory. */
+		if (!S_ISDIR(res.st.st_mode) && res.ls->r[0].layer != 0 &&
+		    (res.redirected || node_has(dir, NODE_REDIRECTED)))
+			flags |= NODE_BYNAME;
+		n = node_find_or_insert(dir, name, &res.st, res.ls, flags, &reused);
 		if (res.protattr)
 			node_flag_set(n, NODE_PROTATTR);
 		if (res.impure)
@@ -599,12 +608,12 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 			node_flag_set(n, NODE_ORIGIN);
 		if (res.redirected)
 			node_flag_set(n, NODE_REDIRECTED);
-		/* Redirects can lead two paths to one lower object, which
-		 * the node, keyed by the object, would give the first path's
-		 * parent and name: the kernel answers ESTALE. */
+		/* A directory reached by a second path would have the
+		 * first path's parent and name: the kernel answers ESTALE
+		 * (its inode is keyed by the lower directory, and its upper
+		 * differs). */
 		if (reused && (res.redirected || node_has(dir, NODE_REDIRECTED)) &&
-		    (S_ISDIR(n->type) || !node_in_upper(n)) &&
-		    !node_named(n, dir, name)) {
+		    S_ISDIR(n->type) && !node_named(n, dir, name)) {
 			node_forget(n, 1);
 			return -ESTALE;
 		}

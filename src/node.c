@@ -75,17 +75,18 @@ static void hash_remove(struct node *n)
 	table_count--;
 }
 
-/* The node of object (DEV, INO) seen as PARENT/NAME: lower hard links
- * are told apart by their name as well. */
+/* The node of object (DEV, INO) seen as PARENT/NAME. A node found by
+ * name (NODE_BYNAME) stands for that name only; BYNAME: the caller wants
+ * such a node, and no other node of the object will do. */
 static struct node *hash_find(dev_t dev, ino_t ino, struct node *parent,
-			      const char *name)
+			      const char *name, bool byname)
 {
 	struct node *n = table[key_hash(dev, ino, table_size)];
 
 	for (; n; n = n->hnext) {
 		if (n->kdev != dev || n->kino != ino)
 			continue;
-		if (node_has(n, NODE_LOWER_LINK) &&
+		if ((byname || node_has(n, NODE_BYNAME)) &&
 		    (n->parent != parent || strcmp(n->name, name)))
 			continue;
 		return n;
@@ -166,7 +167,7 @@ static struct node *node_alloc(struct node *parent, const char *name,
 	n->kino = st->st_ino;
 	n->ls = ls;
 	if (!S_ISDIR(st->st_mode) && ls->r[0].layer != 0 && st->st_nlink > 1)
-		node_flag_set(n, NODE_LOWER_LINK);
+		node_flag_set(n, NODE_LOWER_LINK | NODE_BYNAME);
 	n->ino = ino_remap_get(st->st_dev, st->st_ino,
 			       ino_of(ls->r[0].layer, st));
 	return n;
@@ -322,15 +323,16 @@ void node_forget(struct node *n, uint64_t nlookup)
 /* Return the node for the object described by st (found in ls), creating
  * it under parent/name when the kernel does not hold it yet. Either way
  * one kernel lookup reference is added. When an existing node is reused,
- * ls is freed. */
+ * ls is freed. FLAGS: NODE_OPAQUE and NODE_BYNAME for a new node; with
+ * NODE_BYNAME only a node of this parent and name is reused. */
 struct node *node_find_or_insert(struct node *parent, const char *name,
 				 const struct stat *st, struct lset *ls,
-				 bool opaque, bool *reused)
+				 unsigned flags, bool *reused)
 {
 	struct node *n;
 
 	pthread_mutex_lock(&table_lock);
-	n = hash_find(st->st_dev, st->st_ino, parent, name);
+	n = hash_find(st->st_dev, st->st_ino, parent, name, flags & NODE_BYNAME);
 	if (n && !node_has(n, NODE_UNLINKED)) {
 		n->nlookup++;
 		pthread_mutex_unlock(&table_lock);
@@ -340,8 +342,8 @@ struct node *node_find_or_insert(struct node *parent, const char *name,
 		return n;
 	}
 	n = node_alloc(parent, name, st, ls);
-	if (opaque)
-		node_flag_set(n, NODE_OPAQUE);
+	if (flags & (NODE_OPAQUE | NODE_BYNAME))
+		node_flag_set(n, flags & (NODE_OPAQUE | NODE_BYNAME));
 	n->nlookup = 1;
 	parent->refs++;
 	hash_insert(n);
@@ -420,8 +422,10 @@ bool node_rekey(struct node *n, const struct stat *st)
 		node_flag_clear(n, NODE_LOWER_LINK);
 		__atomic_store_n(&n->ino, ino_of(0, st), __ATOMIC_RELAXED);
 		lower_link = true;
-		alone = !hash_find(st->st_dev, st->st_ino, n->parent, n->name);
+		alone = !hash_find(st->st_dev, st->st_ino, n->parent, n->name, false);
 	}
+	/* the copy is this name's own object */
+	node_flag_clear(n, NODE_BYNAME);
 	if (!node_has(n, NODE_UNLINKED) && alone)
 		hash_insert(n);
 	pthread_mutex_unlock(&table_lock);

@@ -290,14 +290,33 @@ sparse"
 	done
 	eq "$(cd "$M/new" && find . -mindepth 1 | sort | tr '\n' ' ')" "./a ./b ./c "
 	eq "$(cat "$M/x/deep/df")" d
-	# a change below a redirected directory copies it up; the upper
-	# copy keeps finding the lower content after a remount
+	# new, rel and up lead to one lower directory: its file shows under
+	# each path, with one inode number, as on the kernel's overlay, in
+	# whichever order the paths are met (rel first: the kernel holds
+	# rel/a when new/a is looked up)
+	eq "$(cat "$M/rel/a")" a
+	eq "$(stat -c %i "$M/rel/a" "$M/new/a" "$M/up/a" | sort -u | wc -l)" 1 "inode numbers"
+	eq "$(stat -c %i "$M/new/a")" "$(stat -c %i "$T/k/new/a")" "inode number"
+	# a change below a redirected directory copies it up, under the path
+	# it came through; the upper copy keeps finding the lower content
+	# after a remount (the kernel's overlay shows the copy under the
+	# other paths too while it holds the one inode, but not after a
+	# remount: here each path keeps the lower file)
 	echo more >>"$M/new/a"
+	eq "$(cat "$M/new/a")" "a
+more"
+	eq "$(cat "$M/rel/a")" a "rel/a after the copy-up of new/a"
+	eq "$(cat "$M/up/a")" a "up/a after the copy-up of new/a"
+	[ ! -e "$U/up/a" ] || fail "the copy-up of new/a landed in up"
+	echo other >>"$M/up/a"
 	unmount_layerfs
 	lfs_mount "lowerdir=$L1:$L2:$L3,upperdir=$U,workdir=$W" "$M"
 	eq "$(cd "$M/new" && find . -mindepth 1 | sort | tr '\n' ' ')" "./a ./b ./c "
 	eq "$(cat "$M/new/a")" "a
 more"
+	eq "$(cat "$M/up/a")" "a
+other"
+	eq "$(cat "$M/rel/a")" a
 }
 
 @test "lookup: redirect paths as the kernel walks them: opaque directories on the way, redirects on the way, malformed ones, and two paths to one directory" {
