@@ -261,6 +261,11 @@ sparse"
 	[[ "$output" == *"Operation not permitted"* ]] || fail "kernel: $output"
 }
 
+# cwd_is PID DIR: the process PID has its working directory in DIR
+cwd_is() {
+	[ "$(readlink "/proc/$1/cwd")" = "$2" ]
+}
+
 @test "lookup: redirects of the kernel's overlay in a layer are followed, to a path or a name, chained, and stopped by a whiteout" {
 	need_root
 	mkdir -p "$L3/old" "$L3/z/deep" "$L3/gone/old" "$L2/old" "$L2/y" "$L1/new" "$L1/rel" "$L1/x" "$L1/wh"
@@ -357,6 +362,10 @@ other"
 	run ! stat "$M/dots"
 	[[ "$output" == *"Permission denied"* ]] || fail "/p/../x: $output"
 	eq "$(ls "$M/y1/c")" inside
+	# the kernel holds y1/c while a process is in it (else drop_caches
+	# or reclaim could let y2/c become the first path met)
+	spawn bash -c "cd '$M/y1/c' && exec sleep 600"
+	wait_until 10 cwd_is "$BG_PID" "$M/y1/c" || fail "no process in y1/c"
 	run ! touch "$M/y2/c/newfile"
 	[[ "$output" == *"Stale file handle"* ]] || fail "the second path: $output"
 	[ ! -e "$U/y1/c/newfile" ] || fail "a write through y2 landed in y1"
@@ -465,10 +474,6 @@ filter_stat() {
 	[ -c "$U/d/$long" ] || fail "no whiteout for the long name"
 	[ ! -e "$M/d/f150" ] && [ ! -e "$M/d/$long" ] || fail "a removed name shows"
 	eq "$(cat "$M/d/f151")" "3-151"
-}
-
-cwd_is() {
-	[ "$(readlink "/proc/$1/cwd")" = "$2" ]
 }
 
 # stats_of_missing PREFIX: look up PREFIX0..PREFIX99 in $M/d (none
