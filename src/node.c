@@ -76,8 +76,9 @@ static void hash_remove(struct node *n)
 }
 
 /* The node of object (DEV, INO) seen as PARENT/NAME. A node found by
- * name (NODE_BYNAME) stands for that name only; BYNAME: the caller wants
- * such a node, and no other node of the object will do. */
+ * name (NODE_BYNAME, whose parent and name do not change) stands for
+ * that name only; BYNAME: the caller wants such a node, no other node of
+ * the object will do. */
 static struct node *hash_find(dev_t dev, ino_t ino, struct node *parent,
 			      const char *name, bool byname)
 {
@@ -86,9 +87,12 @@ static struct node *hash_find(dev_t dev, ino_t ino, struct node *parent,
 	for (; n; n = n->hnext) {
 		if (n->kdev != dev || n->kino != ino)
 			continue;
-		if ((byname || node_has(n, NODE_BYNAME)) &&
-		    (n->parent != parent || strcmp(n->name, name)))
+		if (!node_has(n, NODE_BYNAME)) {
+			if (byname)
+				continue;
+		} else if (n->parent != parent || strcmp(n->name, name)) {
 			continue;
+		}
 		return n;
 	}
 	return NULL;
