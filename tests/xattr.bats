@@ -194,6 +194,23 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 	[ -z "$(getfattr -m - -d --absolute-names "$U/g" 2>/dev/null | grep posix_acl)" ] || fail "an ACL reached the upper"
 }
 
+@test "xattr: a user named in a lower file's ACL reads it; with -o noacl the mode bits alone decide" {
+	need_root
+	need_cmd setfacl
+	echo secret >"$L1/f"
+	chmod 640 "$L1/f"
+	setfacl -m u:4242:r "$L1/f"
+	make_traversable
+	chmod 755 "$M"
+	mount_layerfs
+	eq "$(as_user 4242 4242 cat "$M/f")" secret
+	unmount_layerfs
+	mount_layerfs noacl
+	run ! as_user 4242 4242 cat "$M/f"
+	[[ "$output" == *"Permission denied"* ]] || fail "noacl: $output"
+	eq "$(cat "$M/f")" secret
+}
+
 @test "xattr: listxattr of a file with many attributes" {
 	echo x >"$L2/f"
 	local i
