@@ -465,6 +465,13 @@ again:
 	}
 	if (err)
 		goto unlock;
+	/* The copy is in place: count the change now, before the node is
+	 * filed under the copy (node_rekey), so that a lookup that found the
+	 * lower object and then no node for it sees the parent changed and
+	 * looks again instead of keeping a second node of the name; and
+	 * one that found the copy before the rekey has little time left
+	 * to miss the count. */
+	__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
 	if (S_ISDIR(n->type)) {
 		nls = lset_new(ls->n + 1);
 		for (int i = 0; i < ls->n; i++) {
@@ -495,7 +502,6 @@ again:
 	alias = !node_rekey(n, &nst);
 	node_set_lset(n, nls);
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
-	__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
 	copied = true;
 unlock:
 	node_unlock(n);

@@ -347,7 +347,7 @@ void lfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 /* A name left the merged view (the node was pinned before, so it can
  * still be reached); the node dies with its last name. A lower-only node
- * has one name (see NODE_LOWER_LINK). */
+ * has one name (see NODE_BYNAME). */
 static void name_removed_locked(struct node *n, bool was_upper)
 {
 	struct stat st;

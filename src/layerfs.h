@@ -202,7 +202,8 @@ struct lset {
  * showed (origin.c); an upper object that records one. */
 #define NODE_IMPURE	0x40
 #define NODE_ORIGIN	0x80
-/* Found by following a redirect (lookup.c). */
+/* A directory found by following a redirect, or below one that was
+ * (lookup.c): another path may lead to the same lower objects. */
 #define NODE_REDIRECTED	0x100
 /* Made with O_TMPFILE and not linked yet (tmpfile.c). */
 #define NODE_TMPFILE	0x200

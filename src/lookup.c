@@ -579,7 +579,7 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 	for (;;) {
 		uint32_t gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
 		unsigned flags = 0;
-		bool reused;
+		bool reused, below;
 
 		if (gen != hint_gen) {
 			from_layer = 0;
@@ -592,12 +592,13 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 			ino_remap_add(res.st.st_dev, res.st.st_ino, res.origin);
 		if (res.opaque)
 			flags |= NODE_OPAQUE;
-		/* Two directories may redirect to one lower directory: a
-		 * lower file below them gets a node per path, as a lower
-		 * hard link gets one per name, so that a copy-up through one
-		 * path lands in that path's upper directory. */
-		if (!S_ISDIR(res.st.st_mode) && res.ls->r[0].layer != 0 &&
-		    (res.redirected || node_has(dir, NODE_REDIRECTED)))
+		/* Found through a redirect, or below a directory that was:
+		 * another directory may redirect to the same lower one, so a
+		 * lower file here gets a node per path, as a lower hard link
+		 * gets one per name, and a copy-up through one path lands in
+		 * that path's upper directory. */
+		below = res.redirected || node_has(dir, NODE_REDIRECTED);
+		if (!S_ISDIR(res.st.st_mode) && res.ls->r[0].layer != 0 && below)
 			flags |= NODE_BYNAME;
 		n = node_find_or_insert(dir, name, &res.st, res.ls, flags, &reused);
 		if (res.protattr)
@@ -606,17 +607,18 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 			node_flag_set(n, NODE_IMPURE);
 		if (res.origin)
 			node_flag_set(n, NODE_ORIGIN);
-		if (res.redirected)
-			node_flag_set(n, NODE_REDIRECTED);
-		/* A directory reached by a second path would have the
-		 * first path's parent and name: the kernel answers ESTALE
-		 * (its inode is keyed by the lower directory, and its upper
-		 * differs). */
-		if (reused && (res.redirected || node_has(dir, NODE_REDIRECTED)) &&
-		    S_ISDIR(n->type) && !node_named(n, dir, name)) {
+		/* A directory reached by a second path, one of them through
+		 * a redirect, would keep the first path's parent and name:
+		 * the kernel answers ESTALE (its inode is keyed by the lower
+		 * directory, and its upper differs). */
+		if (reused && S_ISDIR(n->type) &&
+		    (below || node_has(n, NODE_REDIRECTED)) &&
+		    !node_named(n, dir, name)) {
 			node_forget(n, 1);
 			return -ESTALE;
 		}
+		if (below && S_ISDIR(n->type))
+			node_flag_set(n, NODE_REDIRECTED);
 		/* A copy-up or rename in DIR raced with us: what we found
 		 * may already be stale, so look again. */
 		if (reused || __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE) == gen)

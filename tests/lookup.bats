@@ -343,8 +343,9 @@ other"
 	setfattr -n trusted.overlay.redirect -v p/q "$U/bad"
 	setfattr -n trusted.overlay.redirect -v /p/../x "$U/dots"
 	# two paths to one lower directory
-	mkdir -p "$L2/t/c" "$U/y1" "$U/y2"
+	mkdir -p "$L2/t/c" "$L2/t/s" "$U/y1" "$U/y2"
 	touch "$L2/t/c/inside"
+	echo s >"$L2/t/s/f"
 	setfattr -n trusted.overlay.redirect -v /t "$U/y1"
 	setfattr -n trusted.overlay.redirect -v /t "$U/y2"
 	mkdir -p "$T/ku" "$T/kw" "$T/k"
@@ -369,6 +370,21 @@ other"
 	run ! touch "$M/y2/c/newfile"
 	[[ "$output" == *"Stale file handle"* ]] || fail "the second path: $output"
 	[ ! -e "$U/y1/c/newfile" ] || fail "a write through y2 landed in y1"
+	# the lower directory's own path (t is not whited out here) is
+	# another path to it too, also on the kernel
+	run ! touch "$M/t/c/newfile"
+	[[ "$output" == *"Stale file handle"* ]] || fail "the lower path: $output"
+	[ ! -e "$U/y1/c/newfile" ] || fail "a write through t landed in y1"
+	# a level further down: once y1/s has an upper directory, y2/s is
+	# another directory (the kernel's overlay answers ESTALE for it),
+	# and a change of a lower file through it lands below y2
+	touch "$M/y1/s/new"
+	eq "$(cat "$M/y1/s/f")" s
+	echo more >>"$M/y2/s/f"
+	eq "$(cat "$M/y1/s/f")" s "y1/s/f after the append through y2"
+	eq "$(cat "$M/y2/s/f")" "s
+more"
+	[ -f "$U/y2/s/f" ] && [ ! -e "$U/y1/s/f" ] || fail "the append through y2/s did not land in y2/s"
 }
 
 # names for the name-filter tests: in every layer, shadowed, whited out in
