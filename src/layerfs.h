@@ -187,10 +187,10 @@ struct lset {
  * NODE_BYNAME. */
 #define NODE_LOWER_LINK	0x8
 /* Found by parent and name as well as by its object: a lower-only
- * non-directory with several names in the merged view, hard links
- * (NODE_LOWER_LINK) or one file seen through two directories that
- * redirect to one lower directory (lookup.c). Parent and name do not
- * change while this is set; a copy-up clears it. */
+ * non-directory that may have several names in the merged view, hard
+ * links (NODE_LOWER_LINK) or a file in a NODE_REDIRECTED directory,
+ * whose lower directory another path may reach too (lookup.c). Parent
+ * and name do not change while this is set; a copy-up clears it. */
 #define NODE_BYNAME	0x800
 /* The data of this lower file went to the kernel's cache with an open
  * (file.c, preload); later opens leave that to reads. */
