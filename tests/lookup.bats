@@ -266,6 +266,13 @@ cwd_is() {
 	[ "$(readlink "/proc/$1/cwd")" = "$2" ]
 }
 
+# hold_dir DIR: a process of the test stays in DIR (BG_PID), so the kernel
+# cannot forget DIR (drop_caches, reclaim) while it runs
+hold_dir() {
+	spawn bash -c "cd '$1' && exec sleep 600"
+	wait_until 10 cwd_is "$BG_PID" "$1" || fail "no process in $1"
+}
+
 @test "lookup: redirects of the kernel's overlay in a layer are followed, to a path or a name, chained, and stopped by a whiteout" {
 	need_root
 	mkdir -p "$L3/old" "$L3/z/deep" "$L3/gone/old" "$L2/old" "$L2/y" "$L1/new" "$L1/rel" "$L1/x" "$L1/wh"
@@ -365,8 +372,7 @@ other"
 	eq "$(ls "$M/y1/c")" inside
 	# the kernel holds y1/c while a process is in it (else drop_caches
 	# or reclaim could let y2/c become the first path met)
-	spawn bash -c "cd '$M/y1/c' && exec sleep 600"
-	wait_until 10 cwd_is "$BG_PID" "$M/y1/c" || fail "no process in y1/c"
+	hold_dir "$M/y1/c"
 	run ! touch "$M/y2/c/newfile"
 	[[ "$output" == *"Stale file handle"* ]] || fail "the second path: $output"
 	[ ! -e "$U/y1/c/newfile" ] || fail "a write through y2 landed in y1"
@@ -514,8 +520,7 @@ stats_of_missing() {
 	mount_layerfs
 	# the names read live as long as the daemon's node of d: a process
 	# in d keeps the kernel from forgetting it (drop_caches, reclaim)
-	spawn bash -c "cd '$M/d' && exec sleep 600"
-	wait_until 10 cwd_is "$BG_PID" "$M/d" || fail "no process in d"
+	hold_dir "$M/d"
 	# found in the lower layer, missed in the top one: its names are read
 	for i in $(seq 0 99); do [ -e "$M/d/f$i" ] || fail "f$i missing"; done
 	# missed in both: the lower one's names are read too
