@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/fs.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,6 +409,75 @@ unlock:
 	return err;
 }
 
+/* Copy-ups under way, by parent and name. From the moment the copy
+ * lands in the upper until its node is filed under it (node_rekey()), a
+ * lookup of the name finds the copy and no node for it: it would make a
+ * second node for the object, and the kernel a second inode, whose
+ * cached size and data would miss what is written through the first.
+ * Such a lookup waits for the copy-up instead (copyup_wait()). */
+struct copying {
+	struct node *dir;
+	const char *name;
+	struct copying *next;
+};
+
+static pthread_mutex_t copying_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t copying_done = PTHREAD_COND_INITIALIZER;
+static struct copying *copying_list;
+static unsigned copying_count;	/* read without the lock */
+
+static void copying_start(struct copying *c, struct node *dir,
+			  const char *name)
+{
+	c->dir = dir;
+	c->name = name;
+	pthread_mutex_lock(&copying_lock);
+	c->next = copying_list;
+	copying_list = c;
+	__atomic_add_fetch(&copying_count, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&copying_lock);
+}
+
+static void copying_end(struct copying *c)
+{
+	struct copying **pp;
+
+	pthread_mutex_lock(&copying_lock);
+	for (pp = &copying_list; *pp != c; pp = &(*pp)->next)
+		;
+	*pp = c->next;
+	__atomic_sub_fetch(&copying_count, 1, __ATOMIC_SEQ_CST);
+	pthread_cond_broadcast(&copying_done);
+	pthread_mutex_unlock(&copying_lock);
+}
+
+static bool copying_now(struct node *dir, const char *name)
+{
+	for (struct copying *c = copying_list; c; c = c->next)
+		if (c->dir == dir && !strcmp(c->name, name))
+			return true;
+	return false;
+}
+
+/* If a copy-up of NAME in DIR is under way, wait for its end and return
+ * true: the caller looks again, and meets the node filed under the copy.
+ * A copy is put in place only while its copy-up is listed, so a lookup
+ * that found it and then finds no copy-up listed finds its node. */
+bool copyup_wait(struct node *dir, const char *name)
+{
+	bool waited = false;
+
+	if (!__atomic_load_n(&copying_count, __ATOMIC_SEQ_CST))
+		return false;
+	pthread_mutex_lock(&copying_lock);
+	while (copying_now(dir, name)) {
+		waited = true;
+		pthread_cond_wait(&copying_done, &copying_lock);
+	}
+	pthread_mutex_unlock(&copying_lock);
+	return waited;
+}
+
 int copyup(struct node *n, unsigned flags)
 {
 	struct node *parent = NULL;
@@ -415,6 +485,7 @@ int copyup(struct node *n, unsigned flags)
 	struct oref src;
 	struct stat nst;
 	char *name = NULL;
+	struct copying cp = { .dir = NULL };
 	unsigned prot = 0;
 	int err, newfd = -1;
 	bool copied = false, renumbered = false, alias = false;
@@ -455,10 +526,12 @@ again:
 		if (err)
 			goto unlock;
 	}
+	copying_start(&cp, parent, name);
 	err = copyup_obj(&src, node_upper_fd(parent), name, flags, &newfd, &nst, &prot);
 	if (err == -EEXIST && !S_ISDIR(n->type)) {
 		/* a rename over the name is under way (its name_removed()
 		 * comes next): the file keeps its data apart */
+		copying_end(&cp);
 		node_unlock(n);
 		err = copyup_orphan(n, flags);
 		goto out;
@@ -467,10 +540,10 @@ again:
 		goto unlock;
 	/* The copy is in place: count the change now, before the node is
 	 * filed under the copy (node_rekey), so that a lookup that found the
-	 * lower object and then no node for it sees the parent changed and
-	 * looks again instead of keeping a second node of the name; and
-	 * one that found the copy before the rekey has little time left
-	 * to miss the count. */
+	 * lower object and then no node for it (filed already) sees the
+	 * parent changed and looks again instead of keeping a second node
+	 * of the name. One that finds the copy before the rekey waits
+	 * (copyup_wait()). */
 	__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
 	if (S_ISDIR(n->type)) {
 		nls = lset_new(ls->n + 1);
@@ -504,6 +577,8 @@ again:
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	copied = true;
 unlock:
+	if (cp.dir)
+		copying_end(&cp);
 	node_unlock(n);
 	if (copied && fs.se) {
 		/* The copy is what stat shows now: a link count of 1 where

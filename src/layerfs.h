@@ -380,6 +380,7 @@ void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 #define COPYUP_NODATA 0x1	/* the caller truncates to zero right after */
 
 int copyup(struct node *n, unsigned flags);
+bool copyup_wait(struct node *dir, const char *name);
 int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	       unsigned flags, int *newfd, struct stat *nst, unsigned *prot);
 int oref_in(struct node *parent, const char *name, int layer, struct oref *o);

@@ -331,3 +331,41 @@ no_staging_leftovers() {
 	eq "$(stat -c %a "$L2/gone")" 644 "lower file"
 	eq "$(find "$W" -name '#*' | wc -l)" 0 "staging files left"
 }
+
+@test "copyup: a listing that meets the copy before the copy-up is done shows the one file the writer has open" {
+	need_root
+	need_cmd strace
+	# d is merged already: the copy-up of d/f then sets one xattr after
+	# the copy is in place (the impure mark of d's upper directory), and
+	# strace holds that call back while d is listed
+	mkdir -p "$L1/d" "$U/d"
+	echo lower >"$L1/d/f"
+	mount_layerfs
+	spawn strace -f -qq -e trace=fsetxattr -e inject=fsetxattr:delay_exit=1000000 \
+		-o "$T/strace" -p "$DAEMON_PID"
+	local tracer=$BG_PID
+	wait_until 10 all_traced "$DAEMON_PID" || fail "strace did not attach"
+	cat >"$T/writer.py" <<-'PY'
+	import os, sys, time
+	fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+	os.write(fd, b"one\n")
+	while not os.path.exists(sys.argv[2]):
+	    time.sleep(0.02)
+	os.write(fd, b"two\n")
+	st = os.fstat(fd)
+	with open(sys.argv[3], "w") as f:
+	    f.write("%d %d\n" % (st.st_ino, st.st_size))
+	os.close(fd)
+	PY
+	spawn python3 "$T/writer.py" "$M/d/f" "$T/release" "$T/fstat"
+	local writer=$BG_PID
+	wait_until 10 test -e "$U/d/f" || fail "no copy of d/f"
+	ls -l "$M/d" >/dev/null
+	touch "$T/release"
+	wait "$writer" || fail "the writer failed"
+	kill "$tracer"
+	wait "$tracer" || true
+	grep -q 'impure.*DELAYED' "$T/strace" || fail "the impure mark was not held back: $(cat "$T/strace")"
+	eq "$(stat -c '%i %s' "$M/d/f")" "$(cat "$T/fstat")" "inode number and size by name, and through the writer's descriptor"
+	eq "$(cat "$M/d/f")" "$(printf 'lower\none\ntwo')"
+}
