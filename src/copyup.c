@@ -414,7 +414,9 @@ unlock:
  * lookup of the name finds the copy and no node for it: it would make a
  * second node for the object, and the kernel a second inode, whose
  * cached size and data would miss what is written through the first.
- * Such a lookup waits for the copy-up instead (copyup_wait()). */
+ * A lookup that finds the name in the upper while its copy-up is listed
+ * waits for it instead (copyup_wait()); one that finds the lower object
+ * (the data still being copied) goes on. */
 struct copying {
 	struct node *dir;
 	const char *name;

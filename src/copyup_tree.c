@@ -256,7 +256,7 @@ static int copy_tree(struct node *dir)
 		} else if (node_in_upper(child)) {
 			/* in the upper already: an upper file, maybe known
 			 * by another of its names */
-		} else if (child->parent != dir || strcmp(child->name, name)) {
+		} else if (!node_named(child, dir, name)) {
 			/* a lower hard link known under another name: copy
 			 * this name without moving the shared node */
 			int nfd = -1;

@@ -298,12 +298,7 @@ static void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
  * relatime, at most once a day), where a program's first read would. */
 static bool preload_done(struct node *n)
 {
-	bool done;
-
-	node_lock(n);
-	done = node_has(n, NODE_PRELOADED) || node_in_upper(n);
-	node_unlock(n);
-	return done;
+	return node_has(n, NODE_PRELOADED) || node_in_upper(n);
 }
 
 static void preload(fuse_ino_t ino, struct fhandle *fh)
@@ -324,11 +319,14 @@ static void preload(fuse_ino_t ino, struct fhandle *fh)
 	if (got > 0) {
 		bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT((size_t)got);
 		bv.buf[0].mem = buf;
-		node_lock(n);
-		if (!node_has(n, NODE_PRELOADED) && !node_in_upper(n) &&
-		    fuse_lowlevel_notify_store(fs.se, ino, 0, &bv, 0) == 0)
-			node_flag_set(n, NODE_PRELOADED);
-		node_unlock(n);
+		/* not past a copy-up, which holds the lock (its stripe's)
+		 * while it copies: the open would wait for it */
+		if (node_trylock(n)) {
+			if (!node_has(n, NODE_PRELOADED) && !node_in_upper(n) &&
+			    fuse_lowlevel_notify_store(fs.se, ino, 0, &bv, 0) == 0)
+				node_flag_set(n, NODE_PRELOADED);
+			node_unlock(n);
+		}
 	}
 	free(buf);
 }

@@ -216,7 +216,8 @@ struct node {
 	uint64_t nlookup;	/* kernel references (lookup/forget) */
 	ino_t kino;		/* hash key: the top-most real object */
 	ino_t ino;		/* st_ino shown to the kernel */
-	struct node *parent;	/* parent and name: under node_lock() */
+	struct node *parent;	/* parent and name: changed under node_lock()
+				 * and the name lock (node.c) */
 	char *name;
 	struct lset *ls;	/* read with node_lset() */
 	struct lset *retired;
@@ -266,6 +267,7 @@ void node_xattrs_changed(struct node *n);
 void node_xattrs_new(struct node *n);
 struct node *node_get(struct node *n);
 void node_lock(struct node *n);
+bool node_trylock(struct node *n);
 void node_unlock(struct node *n);
 void node_put(struct node *n);
 void node_forget(struct node *n, uint64_t nlookup);

@@ -600,10 +600,13 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 		below = res.redirected || node_has(dir, NODE_REDIRECTED);
 		if (!S_ISDIR(res.st.st_mode) && res.ls->r[0].layer != 0 && below)
 			flags |= NODE_BYNAME;
-		/* A copy-up of the name is under way: what was found may be
-		 * its copy, whose node is still filed under the lower object
-		 * (a node made here would be a second one) */
-		if (copyup_wait(dir, name)) {
+		/* Found in the upper while a copy-up of the name is under
+		 * way: this may be its copy, whose node is still filed under
+		 * the lower object (a node made here would be a second one).
+		 * The lower object found before the copy is in place needs
+		 * no wait: its node is found, or the gen check below sees
+		 * the copy-up. */
+		if (res.ls->r[0].layer == 0 && copyup_wait(dir, name)) {
 			lset_free(res.ls);
 			continue;
 		}

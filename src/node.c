@@ -270,9 +270,28 @@ static pthread_mutex_t *node_lock_of(struct node *n)
 	return &node_locks[h >> 56];
 }
 
+/* A node's parent and name change under its node lock and, for the few
+ * instructions of the change, under its name lock: a snapshot of them
+ * takes the name lock alone, so that it does not wait for what a node
+ * lock covers (a copy-up holds the node lock while it copies the data,
+ * and a stripe is shared with other nodes). */
+static pthread_mutex_t name_locks[NODE_LOCKS] = {
+	[0 ... NODE_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
+};
+
+static pthread_mutex_t *name_lock_of(struct node *n)
+{
+	return &name_locks[node_lock_of(n) - node_locks];
+}
+
 void node_lock(struct node *n)
 {
 	pthread_mutex_lock(node_lock_of(n));
+}
+
+bool node_trylock(struct node *n)
+{
+	return pthread_mutex_trylock(node_lock_of(n)) == 0;
 }
 
 void node_unlock(struct node *n)
@@ -468,14 +487,14 @@ int node_parent_name(struct node *n, struct node **parent, char **name)
 {
 	int ret = 0;
 
-	node_lock(n);
+	pthread_mutex_lock(name_lock_of(n));
 	if (!n->parent || node_has(n, NODE_UNLINKED)) {
 		ret = -ENOENT;
 	} else {
 		*parent = node_get(n->parent);
 		*name = xstrdup(n->name);
 	}
-	node_unlock(n);
+	pthread_mutex_unlock(name_lock_of(n));
 	return ret;
 }
 
@@ -498,14 +517,14 @@ int node_oref(struct node *n, struct oref *o)
 	oref_of_lref(&ls->r[0], o);
 	if (ls->r[0].fd >= 0)
 		return 0;
-	node_lock(n);
+	pthread_mutex_lock(name_lock_of(n));
 	if (!n->parent) {
-		node_unlock(n);
+		pthread_mutex_unlock(name_lock_of(n));
 		return -ESTALE;
 	}
 	o->hold = node_get(n->parent);
 	snprintf(o->buf, sizeof(o->buf), "%s", n->name);
-	node_unlock(n);
+	pthread_mutex_unlock(name_lock_of(n));
 	pls = node_lset(o->hold);
 	for (int i = 0; i < pls->n; i++) {
 		if (pls->r[i].layer == o->layer) {
@@ -589,28 +608,30 @@ int node_pin(struct node *n)
 	return 0;
 }
 
-/* After a rename: move the node under a new parent. Caller holds node_lock(n). */
 /* Is N the object NAME in PARENT? */
 bool node_named(struct node *n, struct node *parent, const char *name)
 {
 	bool same;
 
-	node_lock(n);
+	pthread_mutex_lock(name_lock_of(n));
 	same = n->parent == parent && n->name && !strcmp(n->name, name);
-	node_unlock(n);
+	pthread_mutex_unlock(name_lock_of(n));
 	return same;
 }
 
+/* After a rename or a link: move the node under a new parent and name.
+ * The caller holds node_lock(n). */
 void node_set_parent_name(struct node *n, struct node *parent, const char *name)
 {
 	struct node *old = n->parent;
-	char *oldname = n->name;
+	char *oldname = n->name, *copy = xstrdup(name);
 
-	if (parent != old) {
+	if (parent != old)
 		node_get(parent);
-		n->parent = parent;
-	}
-	n->name = xstrdup(name);
+	pthread_mutex_lock(name_lock_of(n));
+	n->parent = parent;
+	n->name = copy;
+	pthread_mutex_unlock(name_lock_of(n));
 	free(oldname);
 	if (parent != old)
 		node_put(old);

@@ -369,3 +369,25 @@ no_staging_leftovers() {
 	eq "$(stat -c '%i %s' "$M/d/f")" "$(cat "$T/fstat")" "inode number and size by name, and through the writer's descriptor"
 	eq "$(cat "$M/d/f")" "$(printf 'lower\none\ntwo')"
 }
+
+@test "copyup: a listing does not wait for the data of a copy-up to be copied" {
+	need_root
+	need_cmd strace
+	head -c 1M /dev/urandom >"$L1/big"
+	mount_layerfs
+	# the copy of the data is held back for 8 s
+	spawn strace -f -qq -e trace=copy_file_range -e inject=copy_file_range:delay_enter=8000000 \
+		-o "$T/strace" -p "$DAEMON_PID"
+	local tracer=$BG_PID
+	wait_until 10 all_traced "$DAEMON_PID" || fail "strace did not attach"
+	spawn bash -c "echo more >>'$M/big'"
+	local writer=$BG_PID
+	wait_until 10 grep -q copy_file_range "$T/strace" || fail "the copy did not start"
+	ls -l "$M" >"$T/ls" || fail "ls -l failed"
+	[ ! -e "$U/big" ] || fail "the listing waited for the copy-up to end"
+	grep -q ' big$' "$T/ls" || fail "big not listed: $(cat "$T/ls")"
+	wait "$writer" || fail "the append failed"
+	kill "$tracer"
+	wait "$tracer" || true
+	eq "$(stat -c %s "$M/big")" $((1024 * 1024 + 5)) "size after the append"
+}
