@@ -11,4 +11,5 @@ EXTRA_DIST += \
 	tests/tools/dumptree.sh \
 	tests/tools/setid.sh \
 	tests/tools/difffuzz.py \
+	tests/tools/times.py \
 	tests/tools/stress.sh
