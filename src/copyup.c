@@ -292,55 +292,112 @@ static int rename_into_place(const char *tmp, int parent_fd, const char *name,
 	return renameat(fs.workfd, tmp, parent_fd, name);
 }
 
-/* Copy the object behind LS (top-most ref) into the upper directory
- * PARENT_FD under NAME. On success *newfd is the fd kept for it, and
- * *PROT the immutable and append-only flags it kept. The copy records
- * the inode number the object showed (origin.c), except for a file with
- * several links, whose copy is a file apart (or, in a tree copied up to
- * be moved, a link to the copy of another of its names). */
-int copyup_obj(const struct oref *src, int parent_fd, const char *name,
-	       unsigned flags, int *newfd, struct stat *nst, unsigned *prot)
+/* A copy made in the staging directory, not yet in place. */
+struct staged {
+	struct stat st;		/* of the source */
+	struct stat nst;	/* of the copy */
+	char tmp[64];		/* its staging name */
+	int fd;			/* kept for the copy; -1: nothing staged */
+	unsigned prot;		/* immutable and append-only flags kept */
+	bool tree_linked;	/* maybe a link to a copy in a tree copy */
+};
+
+static int stage_now(const struct oref *src, unsigned flags, struct staged *s)
 {
-	char tmp[64];
-	struct stat st, pst;
-	bool tree_linked;
 	int fd, err;
 
-	err = oref_stat(src, &st);
-	if (err)
-		return err;
-	tree_linked = tree_link_wanted(&st);
-	if (tree_linked && tree_link_try(&st, parent_fd, name, newfd, nst, prot) == 0)
-		return 0;
-	if (fstat(parent_fd, &pst) < 0)
-		return -errno;
-	staging_name(tmp, sizeof(tmp));
-	*prot = 0;
-	fd = stage_copy(src, &st, tmp, flags, prot);
+	staging_name(s->tmp, sizeof(s->tmp));
+	s->prot = 0;
+	fd = stage_copy(src, &s->st, s->tmp, flags, &s->prot);
 	if (fd < 0)
 		return fd;
-	err = fstat(fd, nst) < 0 ? -errno : 0;
-	if (!err && (S_ISDIR(st.st_mode) || st.st_nlink == 1)) {
-		/* by name: FD of a file is an O_PATH one */
-		struct xobj o = { .fd = S_ISDIR(st.st_mode) ? fd : fs.workfd,
-				  .at = S_ISDIR(st.st_mode) ? NULL : tmp };
-
-		origin_record(&o, ino_remap_get(st.st_dev, st.st_ino,
-						ino_of(src->layer, &st)),
-			      nst->st_ino);
-	}
-	if (err || rename_into_place(tmp, parent_fd, name, nst) < 0) {
-		err = err ? err : -errno;
+	err = fstat(fd, &s->nst) < 0 ? -errno : 0;
+	if (err) {
 		close(fd);
-		remove_tree_at(fs.workfd, tmp);
+		remove_tree_at(fs.workfd, s->tmp);
+		return err;
+	}
+	if (S_ISDIR(s->st.st_mode) || s->st.st_nlink == 1) {
+		/* by name: FD of a file is an O_PATH one */
+		struct xobj o = { .fd = S_ISDIR(s->st.st_mode) ? fd : fs.workfd,
+				  .at = S_ISDIR(s->st.st_mode) ? NULL : s->tmp };
+
+		origin_record(&o, ino_remap_get(s->st.st_dev, s->st.st_ino,
+						ino_of(src->layer, &s->st)),
+			      s->nst.st_ino);
+	}
+	s->fd = fd;
+	return 0;
+}
+
+/* First half of a copy-up: copy the object SRC into the staging
+ * directory. A file that a tree copy may link to the copy of another of
+ * its names is left to copyup_place(). */
+static int copyup_stage(const struct oref *src, unsigned flags, struct staged *s)
+{
+	int err;
+
+	s->fd = -1;
+	err = oref_stat(src, &s->st);
+	if (err)
+		return err;
+	s->tree_linked = tree_link_wanted(&s->st);
+	return s->tree_linked ? 0 : stage_now(src, flags, s);
+}
+
+/* Second half: move the staged copy to NAME in the upper directory
+ * PARENT_FD (or link it to the copy of another name). On success *NEWFD
+ * is the fd kept for it and *PROT the flags it kept; on failure nothing
+ * staged is left. */
+static int copyup_place(const struct oref *src, unsigned flags, struct staged *s,
+			int parent_fd, const char *name, int *newfd,
+			struct stat *nst, unsigned *prot)
+{
+	struct stat pst;
+	int err = 0;
+
+	if (s->tree_linked && s->fd < 0 &&
+	    tree_link_try(&s->st, parent_fd, name, newfd, nst, prot) == 0)
+		return 0;
+	if (s->fd < 0)
+		err = stage_now(src, flags, s);
+	if (err)
+		return err;
+	if (fstat(parent_fd, &pst) < 0 ||
+	    rename_into_place(s->tmp, parent_fd, name, &s->nst) < 0) {
+		err = -errno;
+		close(s->fd);
+		remove_tree_at(fs.workfd, s->tmp);
+		s->fd = -1;
 		return err;
 	}
 	/* the parent's times are part of what was copied, not changed */
 	restore_dir_times(parent_fd, &pst);
-	if (tree_linked)
-		tree_link_note(&st, name, nst, *prot);
-	*newfd = fd;
+	if (s->tree_linked)
+		tree_link_note(&s->st, name, &s->nst, s->prot);
+	*newfd = s->fd;
+	*nst = s->nst;
+	*prot = s->prot;
+	s->fd = -1;
 	return 0;
+}
+
+/* Copy the object SRC into the upper directory PARENT_FD under NAME. On
+ * success *newfd is the fd kept for it, and *PROT the immutable and
+ * append-only flags it kept. The copy records the inode number the
+ * object showed (origin.c), except for a file with several links, whose
+ * copy is a file apart (or, in a tree copied up to be moved, a link to
+ * the copy of another of its names). */
+int copyup_obj(const struct oref *src, int parent_fd, const char *name,
+	       unsigned flags, int *newfd, struct stat *nst, unsigned *prot)
+{
+	struct staged s;
+	int err;
+
+	err = copyup_stage(src, flags, &s);
+	if (err)
+		return err;
+	return copyup_place(src, flags, &s, parent_fd, name, newfd, nst, prot);
 }
 
 /* Where the object NAME of layer LAYER below PARENT is: the parent's
@@ -376,7 +433,7 @@ static int copyup_orphan(struct node *n, unsigned flags)
 	int fd, err = 0;
 	bool copied = false;
 
-	node_lock(n);
+	node_lock_settled(n);
 	if (node_in_upper(n))
 		goto unlock;
 	ls = node_lset(n);
@@ -488,6 +545,7 @@ int copyup(struct node *n, unsigned flags)
 	struct stat nst;
 	char *name = NULL;
 	struct copying cp = { .dir = NULL };
+	struct staged staged;
 	unsigned prot = 0;
 	int err, newfd = -1;
 	bool copied = false, renumbered = false, alias = false;
@@ -506,7 +564,7 @@ again:
 	if (err)
 		goto out;
 
-	node_lock(n);
+	node_lock_settled(n);
 	if (node_in_upper(n))
 		goto unlock;
 	/* removed or moved since the snapshot (remove_name() and renames
@@ -528,12 +586,22 @@ again:
 		if (err)
 			goto unlock;
 	}
+	/* The data is copied without the node lock (its stripe is shared,
+	 * and a large file takes seconds); whatever would change the node
+	 * meanwhile waits for NODE_COPYING to go (node_lock_settled()). */
 	copying_start(&cp, parent, name);
-	err = copyup_obj(&src, node_upper_fd(parent), name, flags, &newfd, &nst, &prot);
+	node_flag_set(n, NODE_COPYING);
+	node_unlock(n);
+	err = copyup_stage(&src, flags, &staged);
+	node_lock(n);
+	if (!err)
+		err = copyup_place(&src, flags, &staged, node_upper_fd(parent),
+				   name, &newfd, &nst, &prot);
 	if (err == -EEXIST && !S_ISDIR(n->type)) {
 		/* a rename over the name is under way (its name_removed()
 		 * comes next): the file keeps its data apart */
 		copying_end(&cp);
+		node_copying_end(n);
 		node_unlock(n);
 		err = copyup_orphan(n, flags);
 		goto out;
@@ -579,8 +647,10 @@ again:
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	copied = true;
 unlock:
-	if (cp.dir)
+	if (cp.dir) {
 		copying_end(&cp);
+		node_copying_end(n);
+	}
 	node_unlock(n);
 	if (copied && fs.se) {
 		/* The copy is what stat shows now: a link count of 1 where

@@ -284,7 +284,7 @@ static int copy_tree(struct node *dir)
 	if (err)
 		return err;
 
-	node_lock(dir);
+	node_lock_settled(dir);
 	ls = node_lset(dir);
 	ufd = ls->r[0].fd;
 	err = opaque_set(ufd);

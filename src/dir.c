@@ -370,7 +370,7 @@ static void name_removed_locked(struct node *n, bool was_upper)
 
 static void name_removed(struct node *n, bool was_upper)
 {
-	node_lock(n);
+	node_lock_settled(n);
 	name_removed_locked(n, was_upper);
 	node_unlock(n);
 }
@@ -397,7 +397,7 @@ static int remove_name(struct node *parent, const char *name, struct node *child
 		return err;
 	pfd = node_upper_fd(parent);
 	if (!isdir)
-		node_lock(child);
+		node_lock_settled(child);
 	in_upper = node_in_upper(child);
 	/* an object found in a lower layer answers that by itself */
 	lower = !in_upper || node_lset(child)->n > 1 ? 1 : lower_has_name(parent, name);
@@ -500,7 +500,7 @@ static int ensure_opaque(struct node *n)
 {
 	int err = 0;
 
-	node_lock(n);
+	node_lock_settled(n);
 	if (!node_has(n, NODE_OPAQUE)) {
 		err = opaque_set(node_lset(n)->r[0].fd);
 		if (!err)
@@ -512,7 +512,7 @@ static int ensure_opaque(struct node *n)
 
 static void move_node(struct node *n, struct node *parent, const char *name)
 {
-	node_lock(n);
+	node_lock_settled(n);
 	node_set_parent_name(n, parent, name);
 	node_unlock(n);
 	/* its record of its inode number is read where the parent says */

@@ -224,7 +224,7 @@ static int prot_flags_set(struct node *n, int fd, unsigned int cmd,
 		node_put(parent);
 		free(name);
 	}
-	node_lock(n);
+	node_lock_settled(n);
 	err = protattr_set(fd, prot);
 	if (!err && prot)
 		node_flag_set(n, NODE_PROTATTR);

@@ -210,6 +210,9 @@ struct lset {
 /* A directory whose listing a stream began to read: no prefetch thread
  * needs to read it ahead any more (prefetch.c). Set without a lock. */
 #define NODE_LISTED	0x400
+/* A copy-up of the node is copying its data, without the node lock:
+ * whoever would change the node waits (node_lock_settled()). */
+#define NODE_COPYING	0x1000
 
 struct node {
 	struct node *hnext;
@@ -268,6 +271,8 @@ void node_xattrs_new(struct node *n);
 struct node *node_get(struct node *n);
 void node_lock(struct node *n);
 bool node_trylock(struct node *n);
+void node_lock_settled(struct node *n);
+void node_copying_end(struct node *n);
 void node_unlock(struct node *n);
 void node_put(struct node *n);
 void node_forget(struct node *n, uint64_t nlookup);

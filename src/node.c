@@ -289,6 +289,29 @@ void node_lock(struct node *n)
 	pthread_mutex_lock(node_lock_of(n));
 }
 
+/* One condition per stripe, for the end of a copy-up's data copy. */
+static pthread_cond_t node_conds[NODE_LOCKS] = {
+	[0 ... NODE_LOCKS - 1] = PTHREAD_COND_INITIALIZER
+};
+
+/* The node lock, once no copy-up copies the node's data: what changes a
+ * node (its name, its objects, its flags on disk) takes it this way. */
+void node_lock_settled(struct node *n)
+{
+	pthread_mutex_t *m = node_lock_of(n);
+
+	pthread_mutex_lock(m);
+	while (node_has(n, NODE_COPYING))
+		pthread_cond_wait(&node_conds[m - node_locks], m);
+}
+
+/* Under the node lock: the copy-up's data copy is over. */
+void node_copying_end(struct node *n)
+{
+	node_flag_clear(n, NODE_COPYING);
+	pthread_cond_broadcast(&node_conds[node_lock_of(n) - node_locks]);
+}
+
 bool node_trylock(struct node *n)
 {
 	return pthread_mutex_trylock(node_lock_of(n)) == 0;
@@ -590,7 +613,7 @@ int node_pin(struct node *n)
 		oref_put(&o);
 		if (err)
 			return err;
-		node_lock(n);
+		node_lock_settled(n);
 		ls = node_lset(n);
 		if (ls->r[0].fd < 0 && ls->r[0].layer == o.layer)
 			break;

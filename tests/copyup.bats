@@ -391,3 +391,29 @@ no_staging_leftovers() {
 	wait "$tracer" || true
 	eq "$(stat -c %s "$M/big")" $((1024 * 1024 + 5)) "size after the append"
 }
+
+@test "copyup: changes of other objects do not wait for the data of a copy-up" {
+	need_root
+	need_cmd strace
+	local i
+	head -c 1M /dev/urandom >"$L1/big"
+	for i in $(seq 1 1000); do mkdir "$L1/d$i"; done
+	mount_layerfs
+	# the copy of the data is held back for 10 s; node locks are shared
+	# by stripes of nodes, so with a lock held through the copy, some of
+	# the 1,000 directory copy-ups below would wait for it
+	spawn strace -f -qq -e trace=copy_file_range -e inject=copy_file_range:delay_enter=10000000 \
+		-o "$T/strace" -p "$DAEMON_PID"
+	local tracer=$BG_PID
+	wait_until 10 all_traced "$DAEMON_PID" || fail "strace did not attach"
+	spawn bash -c "echo more >>'$M/big'"
+	local writer=$BG_PID
+	wait_until 10 grep -q copy_file_range "$T/strace" || fail "the copy did not start"
+	chmod 700 "$M"/d* || fail "chmod failed"
+	[ ! -e "$U/big" ] || fail "the directory copy-ups waited for the copy-up of big"
+	eq "$(find "$U" -maxdepth 1 -name 'd*' -perm 700 | wc -l)" 1000 "directories copied up"
+	wait "$writer" || fail "the append failed"
+	kill "$tracer"
+	wait "$tracer" || true
+	eq "$(stat -c %s "$M/big")" $((1024 * 1024 + 5)) "size after the append"
+}
