@@ -370,26 +370,36 @@ no_staging_leftovers() {
 	eq "$(cat "$M/d/f")" "$(printf 'lower\none\ntwo')"
 }
 
+# copy_held SECONDS: append to $M/big (1 MiB, made by the test) while
+# strace holds the copy of its data back for SECONDS; returns once the
+# copy began. copy_done: the append ends, and big has the right size.
+copy_held() {
+	spawn strace -f -qq -e trace=copy_file_range \
+		-e inject=copy_file_range:delay_enter=$(($1 * 1000000)) -o "$T/strace" -p "$DAEMON_PID"
+	TRACER=$BG_PID
+	wait_until 10 all_traced "$DAEMON_PID" || fail "strace did not attach"
+	spawn bash -c "echo more >>'$M/big'"
+	WRITER=$BG_PID
+	wait_until 10 grep -q copy_file_range "$T/strace" || fail "the copy did not start"
+}
+
+copy_done() {
+	wait "$WRITER" || fail "the append failed"
+	kill "$TRACER"
+	wait "$TRACER" || true
+	eq "$(stat -c %s "$M/big")" $((1024 * 1024 + 5)) "size after the append"
+}
+
 @test "copyup: a listing does not wait for the data of a copy-up to be copied" {
 	need_root
 	need_cmd strace
 	head -c 1M /dev/urandom >"$L1/big"
 	mount_layerfs
-	# the copy of the data is held back for 8 s
-	spawn strace -f -qq -e trace=copy_file_range -e inject=copy_file_range:delay_enter=8000000 \
-		-o "$T/strace" -p "$DAEMON_PID"
-	local tracer=$BG_PID
-	wait_until 10 all_traced "$DAEMON_PID" || fail "strace did not attach"
-	spawn bash -c "echo more >>'$M/big'"
-	local writer=$BG_PID
-	wait_until 10 grep -q copy_file_range "$T/strace" || fail "the copy did not start"
+	copy_held 8
 	ls -l "$M" >"$T/ls" || fail "ls -l failed"
 	[ ! -e "$U/big" ] || fail "the listing waited for the copy-up to end"
 	grep -q ' big$' "$T/ls" || fail "big not listed: $(cat "$T/ls")"
-	wait "$writer" || fail "the append failed"
-	kill "$tracer"
-	wait "$tracer" || true
-	eq "$(stat -c %s "$M/big")" $((1024 * 1024 + 5)) "size after the append"
+	copy_done
 }
 
 @test "copyup: changes of other objects do not wait for the data of a copy-up" {
@@ -399,21 +409,11 @@ no_staging_leftovers() {
 	head -c 1M /dev/urandom >"$L1/big"
 	for i in $(seq 1 1000); do mkdir "$L1/d$i"; done
 	mount_layerfs
-	# the copy of the data is held back for 10 s; node locks are shared
-	# by stripes of nodes, so with a lock held through the copy, some of
-	# the 1,000 directory copy-ups below would wait for it
-	spawn strace -f -qq -e trace=copy_file_range -e inject=copy_file_range:delay_enter=10000000 \
-		-o "$T/strace" -p "$DAEMON_PID"
-	local tracer=$BG_PID
-	wait_until 10 all_traced "$DAEMON_PID" || fail "strace did not attach"
-	spawn bash -c "echo more >>'$M/big'"
-	local writer=$BG_PID
-	wait_until 10 grep -q copy_file_range "$T/strace" || fail "the copy did not start"
+	# node locks are shared by stripes of nodes: with a lock held through
+	# the copy, some of the 1,000 directory copy-ups below would wait
+	copy_held 10
 	chmod 700 "$M"/d* || fail "chmod failed"
 	[ ! -e "$U/big" ] || fail "the directory copy-ups waited for the copy-up of big"
 	eq "$(find "$U" -maxdepth 1 -name 'd*' -perm 700 | wc -l)" 1000 "directories copied up"
-	wait "$writer" || fail "the append failed"
-	kill "$tracer"
-	wait "$tracer" || true
-	eq "$(stat -c %s "$M/big")" $((1024 * 1024 + 5)) "size after the append"
+	copy_done
 }
