@@ -319,8 +319,8 @@ static void preload(fuse_ino_t ino, struct fhandle *fh)
 	if (got > 0) {
 		bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT((size_t)got);
 		bv.buf[0].mem = buf;
-		/* not past a copy-up, which holds the lock (its stripe's)
-		 * while it copies: the open would wait for it */
+		/* only tried: the stripe may be held by a change of
+		 * another node, and the open would wait for it */
 		if (node_trylock(n)) {
 			if (!node_has(n, NODE_PRELOADED) && !node_in_upper(n) &&
 			    fuse_lowlevel_notify_store(fs.se, ino, 0, &bv, 0) == 0)

@@ -273,8 +273,8 @@ static pthread_mutex_t *node_lock_of(struct node *n)
 /* A node's parent and name change under its node lock and, for the few
  * instructions of the change, under its name lock: a snapshot of them
  * takes the name lock alone, so that it does not wait for what a node
- * lock covers (a copy-up holds the node lock while it copies the data,
- * and a stripe is shared with other nodes). */
+ * lock covers (changes of several system calls: a removal, a copy-up's
+ * placement; on a stripe shared with other nodes). */
 static pthread_mutex_t name_locks[NODE_LOCKS] = {
 	[0 ... NODE_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
 };
