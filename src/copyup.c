@@ -473,8 +473,10 @@ unlock:
  * cached size and data would miss what is written through the first.
  * A lookup that finds the name in the upper while its copy-up is listed
  * waits for it instead (copyup_wait()); one that finds the lower object
- * (the data still being copied) goes on. */
+ * (the data still being copied) goes on. The node itself carries
+ * NODE_COPYING meanwhile, for those who would change it (node.c). */
 struct copying {
+	struct node *node;
 	struct node *dir;
 	const char *name;
 	struct copying *next;
@@ -485,11 +487,14 @@ static pthread_cond_t copying_done = PTHREAD_COND_INITIALIZER;
 static struct copying *copying_list;
 static unsigned copying_count;	/* read without the lock */
 
-static void copying_start(struct copying *c, struct node *dir,
-			  const char *name)
+/* Under N's node lock: N, NAME in DIR, is about to be copied up. */
+static void copying_start(struct copying *c, struct node *n,
+			  struct node *dir, const char *name)
 {
+	c->node = n;
 	c->dir = dir;
 	c->name = name;
+	node_flag_set(n, NODE_COPYING);
 	pthread_mutex_lock(&copying_lock);
 	c->next = copying_list;
 	copying_list = c;
@@ -497,10 +502,12 @@ static void copying_start(struct copying *c, struct node *dir,
 	pthread_mutex_unlock(&copying_lock);
 }
 
+/* Under the node lock again: the copy-up is over, done or failed. */
 static void copying_end(struct copying *c)
 {
 	struct copying **pp;
 
+	node_copying_end(c->node);
 	pthread_mutex_lock(&copying_lock);
 	for (pp = &copying_list; *pp != c; pp = &(*pp)->next)
 		;
@@ -544,7 +551,7 @@ int copyup(struct node *n, unsigned flags)
 	struct oref src;
 	struct stat nst;
 	char *name = NULL;
-	struct copying cp = { .dir = NULL };
+	struct copying cp = { .node = NULL };
 	struct staged staged;
 	unsigned prot = 0;
 	int err, newfd = -1;
@@ -589,8 +596,7 @@ again:
 	/* The data is copied without the node lock (its stripe is shared,
 	 * and a large file takes seconds); whatever would change the node
 	 * meanwhile waits for NODE_COPYING to go (node_lock_settled()). */
-	copying_start(&cp, parent, name);
-	node_flag_set(n, NODE_COPYING);
+	copying_start(&cp, n, parent, name);
 	node_unlock(n);
 	err = copyup_stage(&src, flags, &staged);
 	node_lock(n);
@@ -601,7 +607,6 @@ again:
 		/* a rename over the name is under way (its name_removed()
 		 * comes next): the file keeps its data apart */
 		copying_end(&cp);
-		node_copying_end(n);
 		node_unlock(n);
 		err = copyup_orphan(n, flags);
 		goto out;
@@ -647,10 +652,8 @@ again:
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	copied = true;
 unlock:
-	if (cp.dir) {
+	if (cp.node)
 		copying_end(&cp);
-		node_copying_end(n);
-	}
 	node_unlock(n);
 	if (copied && fs.se) {
 		/* The copy is what stat shows now: a link count of 1 where
