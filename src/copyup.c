@@ -302,31 +302,36 @@ struct staged {
 	bool tree_linked;	/* maybe a link to a copy in a tree copy */
 };
 
+/* Drop what is staged; ERR is returned. */
+static int unstage(struct staged *s, int err)
+{
+	close(s->fd);
+	remove_tree_at(fs.workfd, s->tmp);
+	s->fd = -1;
+	return err;
+}
+
 static int stage_now(const struct oref *src, unsigned flags, struct staged *s)
 {
-	int fd, err;
+	int fd;
 
 	staging_name(s->tmp, sizeof(s->tmp));
 	s->prot = 0;
 	fd = stage_copy(src, &s->st, s->tmp, flags, &s->prot);
 	if (fd < 0)
 		return fd;
-	err = fstat(fd, &s->nst) < 0 ? -errno : 0;
-	if (err) {
-		close(fd);
-		remove_tree_at(fs.workfd, s->tmp);
-		return err;
-	}
+	s->fd = fd;
+	if (fstat(s->fd, &s->nst) < 0)
+		return unstage(s, -errno);
 	if (S_ISDIR(s->st.st_mode) || s->st.st_nlink == 1) {
-		/* by name: FD of a file is an O_PATH one */
-		struct xobj o = { .fd = S_ISDIR(s->st.st_mode) ? fd : fs.workfd,
+		/* by name: the fd of a file is an O_PATH one */
+		struct xobj o = { .fd = S_ISDIR(s->st.st_mode) ? s->fd : fs.workfd,
 				  .at = S_ISDIR(s->st.st_mode) ? NULL : s->tmp };
 
 		origin_record(&o, ino_remap_get(s->st.st_dev, s->st.st_ino,
 						ino_of(src->layer, &s->st)),
 			      s->nst.st_ino);
 	}
-	s->fd = fd;
 	return 0;
 }
 
@@ -354,23 +359,18 @@ static int copyup_place(const struct oref *src, unsigned flags, struct staged *s
 			struct stat *nst, unsigned *prot)
 {
 	struct stat pst;
-	int err = 0;
+	int err;
 
-	if (s->tree_linked && s->fd < 0 &&
-	    tree_link_try(&s->st, parent_fd, name, newfd, nst, prot) == 0)
-		return 0;
-	if (s->fd < 0)
+	if (s->tree_linked) {
+		if (tree_link_try(&s->st, parent_fd, name, newfd, nst, prot) == 0)
+			return 0;
 		err = stage_now(src, flags, s);
-	if (err)
-		return err;
-	if (fstat(parent_fd, &pst) < 0 ||
-	    rename_into_place(s->tmp, parent_fd, name, &s->nst) < 0) {
-		err = -errno;
-		close(s->fd);
-		remove_tree_at(fs.workfd, s->tmp);
-		s->fd = -1;
-		return err;
+		if (err)
+			return err;
 	}
+	if (fstat(parent_fd, &pst) < 0 ||
+	    rename_into_place(s->tmp, parent_fd, name, &s->nst) < 0)
+		return unstage(s, -errno);
 	/* the parent's times are part of what was copied, not changed */
 	restore_dir_times(parent_fd, &pst);
 	if (s->tree_linked)
