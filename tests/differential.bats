@@ -107,27 +107,28 @@ dump() {
 	done
 }
 
-@test "differential: operations change the same times and link counts as on the kernel" {
+# times_both LAYERFS_OPTS [open-rw]: tests/tools/times.py over the same
+# layer on the kernel's overlayfs and on layerfs; outputs in $T/k.log and
+# $T/f.log
+times_both() {
 	# built twice: a copy would read the files, and move their atimes
 	python3 "$SCRIPTS/times.py" build "$K/t"
 	python3 "$SCRIPTS/times.py" build "$F/t"
 	kovl_mount "lowerdir=$K/t,upperdir=$K/upper,workdir=$K/work,$KOPTS" "$K/mnt"
-	lfs_mount "lowerdir=$F/t,upperdir=$F/upper,workdir=$F/work" "$F/mnt"
-	python3 "$SCRIPTS/times.py" run "$K/mnt" open-rw >"$T/k.log" 2>&1
-	python3 "$SCRIPTS/times.py" run "$F/mnt" open-rw >"$T/f.log" 2>&1
+	lfs_mount "lowerdir=$F/t,upperdir=$F/upper,workdir=$F/work$1" "$F/mnt"
+	python3 "$SCRIPTS/times.py" run "$K/mnt" ${2:-} >"$T/k.log" 2>&1
+	python3 "$SCRIPTS/times.py" run "$F/mnt" ${2:-} >"$T/f.log" 2>&1
+}
+
+@test "differential: operations change the same times and link counts as on the kernel" {
+	times_both "" open-rw
 	grep -q '^append to a lower file: ok; d1:-c-, d1/f:mc-$' "$T/k.log" ||
 		fail "sanity: the kernel's changes: $(cat "$T/k.log")"
 	diff -u "$T/k.log" "$T/f.log" >&2 || fail "changes differ (- kernel, + layerfs)"
 }
 
 @test "differential: the same times and link counts with noopen and the writeback cache" {
-	# built twice: a copy would read the files, and move their atimes
-	python3 "$SCRIPTS/times.py" build "$K/t"
-	python3 "$SCRIPTS/times.py" build "$F/t"
-	kovl_mount "lowerdir=$K/t,upperdir=$K/upper,workdir=$K/work,$KOPTS" "$K/mnt"
-	lfs_mount "lowerdir=$F/t,upperdir=$F/upper,workdir=$F/work,noopen" "$F/mnt"
-	python3 "$SCRIPTS/times.py" run "$K/mnt" >"$T/k.log" 2>&1
-	python3 "$SCRIPTS/times.py" run "$F/mnt" >"$T/f.log" 2>&1
+	times_both ,noopen
 	[ "$(wc -l <"$T/k.log")" -gt 20 ] || fail "sanity: $(cat "$T/k.log")"
 	diff -u "$T/k.log" "$T/f.log" >&2 || fail "changes differ (- kernel, + layerfs)"
 }
