@@ -364,6 +364,29 @@ static enum prot_op prot_op_of(int to_set, const struct stat *attr)
 	return atime || mtime ? PROT_META : PROT_APPEND;
 }
 
+/* With the writeback cache the kernel keeps a regular file's mtime and
+ * ctime itself, and when it moves the ctime on its own (after an unlink,
+ * a link or a rename of the file) it sends both back, the mtime as it
+ * was. For a file still in a lower layer, or the orphan of an unlinked
+ * one, there is nothing to store: the kernel's overlayfs leaves the lower
+ * file's ctime alone there too, and a copy-up for it would copy the
+ * file's data, durably, for every file rm -rf removes in a user
+ * namespace. True, with the answer in ST, if this SETATTR is that. */
+static bool lower_ctime_only(struct node *n, const struct stat *attr,
+			     int to_set, struct stat *st)
+{
+	if ((to_set & ~FUSE_SET_ATTR_CTIME) != FUSE_SET_ATTR_MTIME ||
+	    !fs.writeback || !S_ISREG(n->type) || node_in_upper(n) ||
+	    node_stat(n, st))
+		return false;
+	if (st->st_mtim.tv_sec != attr->st_mtim.tv_sec ||
+	    st->st_mtim.tv_nsec != attr->st_mtim.tv_nsec)
+		return false;
+	if (to_set & FUSE_SET_ATTR_CTIME)
+		st->st_ctim = attr->st_ctim;
+	return true;
+}
+
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 int to_set, struct fuse_file_info *fi)
 {
@@ -373,6 +396,10 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct oref o = { .hold = NULL };
 	int err;
 
+	if (lower_ctime_only(n, attr, to_set, &st)) {
+		fuse_reply_attr(req, &st, fs.timeout);
+		return;
+	}
 	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0 &&
 	    !(to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME |
 			 FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_CTIME)))

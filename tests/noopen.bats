@@ -194,6 +194,24 @@ lower_files() {
 	eq "$(find "$W" -name '#*' | wc -l)" 0 "staging files left"
 }
 
+@test "noopen: removing a lower file copies nothing, also while it is held open" {
+	local copies
+	lower_files
+	ln "$L2/d/f" "$L2/d/f2"
+	mount_layerfs noopen
+	exec 5<"$M/d/big"
+	# the writeback cache moves the ctime of the file it unlinks and
+	# sends it back with the mtime as it was: nothing to copy for
+	rm "$M/d/f" "$M/d/big"
+	copies=$(ls -l "/proc/$DAEMON_PID/fd" | grep -F "$W" | grep -F '(deleted)' || true)
+	cmp - "$L2/d/big" <&5 || copies="$copies; the held descriptor read other data"
+	exec 5<&-
+	[ -z "$copies" ] || fail "copied: $copies"
+	[ ! -e "$U/d/f2" ] || fail "the other name of the hard link was copied up"
+	eq "$(cat "$M/d/f2")" lowerdata "the other name"
+	[ ! -e "$M/d/f" ] && [ ! -e "$M/d/big" ] || fail "a removed file is still there"
+}
+
 @test "noopen: O_TRUNC truncates on disk (the kernel sends it as a setattr)" {
 	lower_files
 	mount_layerfs noopen
