@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -251,6 +252,59 @@ static int noopen_fd(struct node *n, bool writing, bool *append)
 	return node_open_io(n, append ? O_WRONLY | O_APPEND : O_WRONLY, append);
 }
 
+/* Descriptors kept by read_fd(), and how many may be: an eighth of the
+ * descriptors we may open, at most 4096 (a node holds its own besides). */
+static int read_fds, read_fds_max = -1;
+
+void read_fd_drop(int fd)
+{
+	close(fd);
+	__atomic_sub_fetch(&read_fds, 1, __ATOMIC_RELAXED);
+}
+
+static bool read_fd_reserve(void)
+{
+	int max = __atomic_load_n(&read_fds_max, __ATOMIC_RELAXED);
+
+	if (max < 0) {
+		struct rlimit rl;
+
+		max = getrlimit(RLIMIT_NOFILE, &rl) < 0 ? 0 :
+		      (int)(rl.rlim_cur / 8 < 4096 ? rl.rlim_cur / 8 : 4096);
+		__atomic_store_n(&read_fds_max, max, __ATOMIC_RELAXED);
+	}
+	if (__atomic_add_fetch(&read_fds, 1, __ATOMIC_RELAXED) <= max)
+		return true;
+	__atomic_sub_fetch(&read_fds, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+/* The fd for a READ without a handle (noopen). A file read in more than
+ * one request (one at an offset past 0: a large file, or random reads)
+ * keeps its descriptor, where an open and a close per request cost a
+ * tenth of a 4 KiB random read from the disk cache. It is kept in the
+ * node's set of real objects: a copy-up publishes a new set, so reads
+ * after it never go to the lower file, and the old set, with the
+ * descriptor other threads may still be reading through, stays until
+ * the node dies. *TMP as for req_fd(). */
+static int read_fd(struct node *n, off_t off, int *tmp)
+{
+	struct lset *ls = node_lset(n);
+	int fd = __atomic_load_n(&ls->rdfd, __ATOMIC_ACQUIRE), none = -1;
+
+	*tmp = -1;
+	if (fd >= 0)
+		return fd;
+	fd = node_open(n, open_flags(O_RDONLY));
+	if (fd < 0 || off == 0 || !read_fd_reserve())
+		return *tmp = fd;
+	if (__atomic_compare_exchange_n(&ls->rdfd, &none, fd, false,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return fd;
+	read_fd_drop(fd);	/* another thread kept one first */
+	return none;
+}
+
 /* The fd for a request on FI: the handle's, or one of noopen_fd() that
  * *TMP then holds and the caller closes (-1 otherwise). With APPEND (a
  * WRITE), *APPEND tells whether the fd appends whatever the offset. */
@@ -397,7 +451,8 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	      struct fuse_file_info *fi)
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
-	int tmp, fd = req_fd(ino, fi, false, NULL, &tmp);
+	struct fhandle *fh = fh_of(fi);
+	int tmp = -1, fd = fh ? fh_fd(fh) : read_fd(node_from_id(ino), off, &tmp);
 
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
@@ -405,7 +460,7 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	/* the first read of a file opened without a request stands for
 	 * its open: the files after it may be read ahead */
-	if (tmp >= 0 && off == 0)
+	if (!fh && off == 0)
 		prefetch_opened(node_from_id(ino), fuse_req_ctx(req)->pid, fd);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = fd;

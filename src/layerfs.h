@@ -174,6 +174,8 @@ struct oref {
 struct lset {
 	struct lset *retired_next;
 	int n;
+	int rdfd;	/* r[0]'s object open for reads without a handle, or
+			 * -1 (file.c, read_fd()); closed with the set */
 	struct lref r[];
 };
 
@@ -493,6 +495,7 @@ struct fhandle {
 };
 
 int io_flags(int flags);
+void read_fd_drop(int fd);
 int file_open_handle(struct node *n, int flags, struct fhandle **out);
 void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,

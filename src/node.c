@@ -103,6 +103,7 @@ struct lset *lset_new(int n)
 	struct lset *ls = xcalloc(1, sizeof(*ls) + (size_t)n * sizeof(ls->r[0]));
 
 	ls->n = n;
+	ls->rdfd = -1;
 	for (int i = 0; i < n; i++)
 		ls->r[i].fd = -1;
 	return ls;
@@ -131,6 +132,8 @@ void lset_free(struct lset *ls)
 {
 	if (!ls)
 		return;
+	if (ls->rdfd >= 0)
+		read_fd_drop(ls->rdfd);
 	for (int i = 0; i < ls->n; i++)
 		if (ls->r[i].fd >= 0) {
 			if (ls->r[i].layer > 0)
