@@ -1,7 +1,9 @@
 # Mounting and unmounting the benchmark's targets; sourced by bench/run.
 #
-# Targets: layerfs, fuse-overlayfs, kernel (overlayfs), native (a plain
-# directory, nothing mounted).  One target is mounted at a time, on $MNT,
+# Targets: layerfs, layerfs-noopen (layerfs -o noopen: the opens and the
+# writeback cache of a user namespace, where layerfs runs rootless, as
+# root), fuse-overlayfs, kernel (overlayfs), native (a plain directory,
+# nothing mounted).  One target is mounted at a time, on $MNT,
 # over a fresh $RUN/upper and $RUN/work.  Every mount and daemon started
 # here is recorded; bench_cleanup undoes them, and only them.
 #
@@ -38,7 +40,7 @@ is_mounted() {
 
 target_binary() {
 	case $1 in
-	layerfs) echo "$LAYERFS" ;;
+	layerfs | layerfs-noopen) echo "$LAYERFS" ;;
 	fuse-overlayfs) echo "$FUSE_OVERLAYFS" ;;
 	esac
 }
@@ -78,6 +80,9 @@ mount_cmd() {
 	case $target in
 	layerfs)
 		"$LAYERFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1 8>&- 9>&-
+		;;
+	layerfs-noopen)
+		"$LAYERFS" -o "$opts,noopen" "$MNT" >>"$RUN/daemon.log" 2>&1 8>&- 9>&-
 		;;
 	fuse-overlayfs)
 		"$FUSE_OVERLAYFS" -o "$opts" "$MNT" >>"$RUN/daemon.log" 2>&1 8>&- 9>&-
