@@ -227,21 +227,20 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
 
 /* With noopen the kernel opens files without asking us, and a request on
  * such a file comes without a handle (fh 0): it reaches the node's
- * top-most real file by itself, through an fd opened for it alone. A
- * write first copies the file up, as an open for writing does
- * otherwise, so the copy-up comes at the first write (or truncation)
- * instead of at the open. The program's open flags are unknown: a
- * WRITE (APPEND non-NULL) may be an append, and reaches an append-only
- * file through a descriptor that appends (node_open_io()); fallocate and
+ * top-most real file by itself, for reading through read_fd(), for
+ * writing through an fd opened for it alone (here). A write first
+ * copies the file up, as an open for writing does otherwise, so the
+ * copy-up comes at the first write (or truncation) instead of at the
+ * open. The program's open flags are unknown: a WRITE (APPEND non-NULL)
+ * may be an append, and reaches an append-only file through a
+ * descriptor that appends (node_open_io()); fallocate and
  * copy_file_range are refused there, as they are on the real file. */
-static int noopen_fd(struct node *n, bool writing, bool *append)
+static int noopen_write_fd(struct node *n, bool *append)
 {
 	int err;
 
 	if (append)
 		*append = false;
-	if (!writing)
-		return node_open(n, open_flags(O_RDONLY));
 	/* an append-only lower file is copied up with its flag, which
 	 * then takes appends only (node_open_io()) */
 	err = prot_check(n, PROT_APPEND);
@@ -279,15 +278,16 @@ static bool read_fd_reserve(void)
 	return false;
 }
 
-/* The fd for a READ without a handle (noopen). A file read in more than
- * one request (one at an offset past 0: a large file, or random reads)
- * keeps its descriptor, where an open and a close per request cost a
- * tenth of a 4 KiB random read from the disk cache. It is kept in the
- * node's set of real objects: a copy-up publishes a new set, so reads
- * after it never go to the lower file, and the old set, with the
- * descriptor other threads may still be reading through, stays until
- * the node dies. *TMP as for req_fd(). */
-static int read_fd(struct node *n, off_t off, int *tmp)
+/* The fd for reading without a handle (noopen): the node's kept
+ * descriptor, or one opened for the request alone, which *TMP then holds
+ * (see req_fd()). With KEEP (a READ past offset 0: a file read in more
+ * than one request, a large one or random reads) the new descriptor is
+ * kept, where an open and a close per request cost a tenth of a 4 KiB
+ * random read from the disk cache. It is kept in the node's set of real
+ * objects: a copy-up publishes a new set, so reads after it never go to
+ * the lower file, and the old set, with the descriptor other threads may
+ * still be reading through, stays until the node dies. */
+static int read_fd(struct node *n, bool keep, int *tmp)
 {
 	struct lset *ls = node_lset(n);
 	int fd = __atomic_load_n(&ls->rdfd, __ATOMIC_ACQUIRE), none = -1;
@@ -296,7 +296,7 @@ static int read_fd(struct node *n, off_t off, int *tmp)
 	if (fd >= 0)
 		return fd;
 	fd = node_open(n, open_flags(O_RDONLY));
-	if (fd < 0 || off == 0 || !read_fd_reserve())
+	if (fd < 0 || !keep || !read_fd_reserve())
 		return *tmp = fd;
 	if (__atomic_compare_exchange_n(&ls->rdfd, &none, fd, false,
 					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -305,9 +305,10 @@ static int read_fd(struct node *n, off_t off, int *tmp)
 	return none;
 }
 
-/* The fd for a request on FI: the handle's, or one of noopen_fd() that
- * *TMP then holds and the caller closes (-1 otherwise). With APPEND (a
- * WRITE), *APPEND tells whether the fd appends whatever the offset. */
+/* The fd for a request on FI: the handle's, or without one that of
+ * read_fd() or noopen_write_fd(); *TMP holds one opened for this request
+ * alone, which the caller closes (-1 otherwise). With APPEND (a WRITE),
+ * *APPEND tells whether the fd appends whatever the offset. */
 static int req_fd(fuse_ino_t ino, struct fuse_file_info *fi, bool writing,
 		  bool *append, int *tmp)
 {
@@ -319,7 +320,9 @@ static int req_fd(fuse_ino_t ino, struct fuse_file_info *fi, bool writing,
 			*append = fh->append;
 		return fh_fd(fh);
 	}
-	return *tmp = noopen_fd(node_from_id(ino), writing, append);
+	if (!writing)
+		return read_fd(node_from_id(ino), false, tmp);
+	return *tmp = noopen_write_fd(node_from_id(ino), append);
 }
 
 static void close_tmp(int tmp)
@@ -390,7 +393,7 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct fhandle *fh;
 	int err;
 
-	/* the kernel then opens every file itself (noopen_fd()) */
+	/* the kernel then opens every file itself (req_fd()) */
 	if (fs.noopen) {
 		fuse_reply_err(req, ENOSYS);
 		return;
@@ -452,7 +455,7 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 	struct fhandle *fh = fh_of(fi);
-	int tmp = -1, fd = fh ? fh_fd(fh) : read_fd(node_from_id(ino), off, &tmp);
+	int tmp = -1, fd = fh ? fh_fd(fh) : read_fd(node_from_id(ino), off > 0, &tmp);
 
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
