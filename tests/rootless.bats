@@ -278,11 +278,17 @@ more"
 	kovl_umount "$T/kovl"
 }
 
-@test "rootless: a subordinate id range (newuidmap): chown is stored on disk" {
+# need_subids: skip unless $NSUSER can map its subordinate ids
+# (unshare -r --map-auto: ns id N >= 1 is the range's N-th id)
+need_subids() {
 	awk -F: -v u="$NSUSER" '$1 == u { f = 1 } END { exit !f }' /etc/subuid /etc/subgid ||
 		skip "$NSUSER has no subordinate ids"
 	command -v newuidmap >/dev/null || skip "needs newuidmap (uidmap)"
 	unshare --help | grep -q -- --map-auto || skip "unshare has no --map-auto (util-linux < 2.38)"
+}
+
+@test "rootless: a subordinate id range (newuidmap): chown is stored on disk" {
+	need_subids
 	local feat subu subg
 	feat=$(as_nsuser unshare -r --map-auto "$LAYERFS" features "$R/work")
 	eq "$(feature ownership "$feat")" "chown on disk"
@@ -480,4 +486,19 @@ linked nlink=1"
 	in_ns chmod 600 "$R/mnt/ag"
 	ns_umount "$R/mnt"
 	eq "$(stat -c %X "$R/lower/af" "$R/lower/ag" "$R/lower/d" | sort -u)" 1000000000
+}
+
+# tests/tools/difffuzz.py as rootless podman runs: root of a user
+# namespace with subordinate ids, layerfs with its defaults there (noopen,
+# the writeback cache, user.* xattrs), the kernel's overlayfs with
+# userxattr beside it; each result and the merged view must match
+@test "rootless: random operations in a user namespace give the results of the kernel's overlayfs with userxattr" {
+	need_subids
+	local seed
+	cp "$SCRIPTS/difffuzz.py" "$R/"
+	for seed in $(seq 1 8); do
+		as_nsuser unshare -rm --map-auto python3 "$R/difffuzz.py" --userns \
+			--layerfs "$LAYERFS" --dir "$R/fuzz$seed" --seed "$seed" --ops 400 \
+			>"$T/fuzz.out" 2>&1 || fail "$(cat "$T/fuzz.out")"
+	done
 }

@@ -7,7 +7,9 @@ whole merged view must be the same on both.
 
 (make fuzz runs many seeds; tests/differential.bats a few.)
 
-Needs root (the kernel mount, trusted.* xattrs, whiteout devices). DIR
+Needs root (the kernel mount, trusted.* xattrs, whiteout devices), or,
+with --userns, root of a user namespace with a mount namespace of its
+own and uid and gid 1000 mapped (as rootless podman runs). DIR
 must be empty or absent; the script mounts DIR/kernel and DIR/layerfs
 and unmounts them before it exits. On a difference it prints the seed,
 the operations so far and the difference, and exits 1. At the end, the
@@ -42,6 +44,9 @@ LINKS = ["a", "b/c", "x", "d/../a"]
 # the kernel's features that layerfs does not have, off whatever the
 # kernel's defaults (as in tests/differential.bats)
 KOPTS = "redirect_dir=off,index=off,metacopy=off"
+# the xattr that makes a lower directory opaque (user.overlay.opaque and
+# the kernel's userxattr with --userns)
+OPAQUE = "trusted.overlay.opaque"
 
 
 def rand_path(rng, depth=None):
@@ -83,7 +88,7 @@ def build_layer(rng, root, layer, below):
             elif kind < 0.8:
                 os.mkdir(full)
                 if layer < 3 and p in below and rng.random() < 0.4:
-                    os.setxattr(full, "trusted.overlay.opaque", b"y")
+                    os.setxattr(full, OPAQUE, b"y")
             elif kind < 0.9:
                 os.symlink(rng.choice(LINKS), full)
             else:
@@ -391,7 +396,15 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--ops", type=int, default=300)
     ap.add_argument("--opts", default="", help="more layerfs -o options")
+    ap.add_argument("--userns", action="store_true",
+                    help="run inside a user namespace (as root of it, with "
+                    "uid and gid %d mapped): the layers use user.overlay.* "
+                    "xattrs, the kernel mounts with userxattr" % USER)
     args = ap.parse_args()
+    if args.userns:
+        global KOPTS, OPAQUE
+        KOPTS = KOPTS.replace("redirect_dir=off", "redirect_dir=nofollow") + ",userxattr"
+        OPAQUE = "user.overlay.opaque"
     d = os.path.abspath(args.dir)
     os.makedirs(d, exist_ok=True)
     if os.listdir(d):
@@ -407,7 +420,10 @@ def main():
     lower = ":".join(os.path.join(d, "lower", "l%d" % i) for i in (1, 2, 3))
     done = []
     failed = []
-    noopen = "noopen" in args.opts.split(",")
+    # noopen is layerfs's default in a user namespace
+    opts = args.opts.split(",")
+    noopen = "noopen" in opts or "noopen=1" in opts or \
+        (args.userns and "noopen=0" not in opts)
     try:
         for i in range(args.ops):
             name, a = rand_op(rng)
