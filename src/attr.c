@@ -299,9 +299,19 @@ static bool sets_nothing(int to_set)
 	return (to_set & ~FUSE_SET_ATTR_CTIME) == 0;
 }
 
-static bool must_kill(int to_set)
+/* A third SETATTR sets nothing: the one after the kernel removed a file
+ * capability before a write by a caller with CAP_FSETID, which keeps the
+ * set-id bits. With the writeback cache it is told from a chown: that
+ * one carries the ctime. Without the cache the two look the same, and
+ * the bits go (docs/architecture.md). */
+static bool must_kill(fuse_req_t req, int to_set)
 {
-	return req_kill_suidgid() || sets_nothing(to_set);
+	if (req_kill_suidgid())
+		return true;
+	if (!sets_nothing(to_set))
+		return false;
+	return !(fs.writeback && !(to_set & FUSE_SET_ATTR_CTIME) &&
+		 caller_has_fsetid(req));
 }
 
 /* A SETATTR that sets nothing and carries no mark, from a caller without
@@ -445,7 +455,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	err = oref_stat(&o, &st);
-	if (!err && must_kill(to_set) && (err = kill_suidgid(req, n, &o, &st)) > 0)
+	if (!err && must_kill(req, to_set) && (err = kill_suidgid(req, n, &o, &st)) > 0)
 		err = oref_stat(&o, &st);
 	if (!err)
 		fix_stat(n, &st);
