@@ -451,7 +451,10 @@ def main():
     opts = args.opts.split(",")
     noopen = "noopen" in opts or "noopen=1" in opts or \
         (args.userns and "noopen=0" not in opts)
-    writeback = (noopen or "passthrough=0" in opts) and "writeback=0" not in opts
+    # the kernel's writeback cache: wherever file data does not pass
+    # through (never in a user namespace)
+    writeback = (noopen or args.userns or "passthrough=0" in opts) and \
+        "writeback=0" not in opts
     try:
         for i in range(args.ops):
             name, a = rand_op(rng)
