@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -226,10 +228,33 @@ static int set_mode(struct node *n, const struct oref *o, mode_t mode)
 }
 
 /* Does the caller of REQ hold CAP_FSETID, which keeps set-id bits? Its
- * capabilities are not known here: root is taken to hold it. */
+ * effective capabilities, from /proc (a container's root often runs
+ * without it: podman --cap-drop). A caller outside our pid namespace
+ * (pid 0), or one whose status cannot be read, is taken to hold it when
+ * it is root. */
 bool caller_has_fsetid(fuse_req_t req)
 {
-	return fuse_req_ctx(req)->uid == 0;
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	char path[40], buf[4096], *p;
+	unsigned long long eff;
+	ssize_t n = -1;
+	int fd;
+
+	if (c->pid > 0) {
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			n = read(fd, buf, sizeof(buf) - 1);
+			close(fd);
+		}
+	}
+	if (n > 0) {
+		buf[n] = '\0';
+		p = strstr(buf, "\nCapEff:");
+		if (p && sscanf(p + 8, "%llx", &eff) == 1)
+			return eff & (1ULL << CAP_FSETID);
+	}
+	return c->uid == 0;
 }
 
 /* Is the caller of REQ in group GID (shown), or privileged? */
@@ -301,9 +326,12 @@ static bool sets_nothing(int to_set)
 
 /* A third SETATTR sets nothing: the one after the kernel removed a file
  * capability before a write by a caller with CAP_FSETID, which keeps the
- * set-id bits. With the writeback cache it is told from a chown: that
- * one carries the ctime. Without the cache the two look the same, and
- * the bits go (docs/architecture.md). */
+ * set-id bits. With the writeback cache it is told from a chown, which
+ * carries the ctime, and the order before a write is a marked WRITE
+ * instead; what else sets nothing (the order before a fallocate) clears
+ * the bits unless the caller holds CAP_FSETID. Without the cache a chown
+ * and the capability's leftover look the same, and the bits go
+ * (docs/architecture.md). */
 static bool must_kill(fuse_req_t req, int to_set)
 {
 	if (req_kill_suidgid())
@@ -314,8 +342,8 @@ static bool must_kill(fuse_req_t req, int to_set)
 		 caller_has_fsetid(req));
 }
 
-/* A SETATTR that sets nothing and carries no mark, from a caller without
- * CAP_FSETID who does not own the file: a chown(2) to -1:-1 fails with
+/* A SETATTR that sets nothing and carries no mark, from a caller other
+ * than root who does not own the file: a chown(2) to -1:-1 fails with
  * EPERM where it would clear set-id bits (the mode change needs the
  * owner), while the order to clear them before a write must succeed.
  * Only a caller who may write the file can have written; the other is
@@ -326,7 +354,8 @@ static bool nop_chown_denied(fuse_req_t req, struct node *n, int to_set)
 	struct stat st;
 	bool member;
 
-	if (!sets_nothing(to_set) || req_kill_suidgid() || caller_has_fsetid(req) ||
+	/* root is taken to hold CAP_FOWNER, which the chown would need */
+	if (!sets_nothing(to_set) || req_kill_suidgid() || c->uid == 0 ||
 	    node_stat(n, &st) || !S_ISREG(st.st_mode) || c->uid == st.st_uid)
 		return false;
 	member = caller_in_group(req, st.st_gid);

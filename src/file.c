@@ -335,7 +335,11 @@ static void close_tmp(int tmp)
  * the kernel marks neither as one that must clear set-id bits. */
 static void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
 {
-	if (!caller_has_fsetid(req))
+	struct stat st;
+
+	/* the caller's capabilities cost a read of /proc: set-id files only */
+	if (!node_stat(n, &st) && (st.st_mode & (S_ISUID | S_ISGID)) &&
+	    !caller_has_fsetid(req))
 		node_kill_suidgid(req, n);
 }
 
