@@ -23,9 +23,10 @@ directory rename the kernel refuses with EXDEV is not done on layerfs
 either (layerfs would do it); with noopen, a write of nothing (not
 truncating) is done on neither, since the open alone copies up on the
 kernel and not on layerfs (a hard-linked lower file keeps its link
-count); without the writeback cache, root does not write to a set-id
-file with a file capability (layerfs drops the set-id bits with the
-capability, see README); and times and inode numbers are not compared.
+count); without the writeback cache, root does not write to or
+fallocate a set-id file with a file capability (layerfs drops the set-id
+bits with the capability, see README); and times and inode numbers are
+not compared.
 """
 import argparse
 import ctypes
@@ -124,17 +125,14 @@ def result(fn):
 USER = 1000
 
 
-def result_as_user(fn):
-    """FN's result in a child running as uid and gid USER, no other
-    groups: the permission checks of the merged view."""
+def result_in_child(fn, become):
+    """FN's result in a child that first calls BECOME."""
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         try:
             os.close(r)
-            os.setgroups([])
-            os.setgid(USER)
-            os.setuid(USER)
+            become()
             os.write(w, repr(result(fn)).encode())
         finally:
             os._exit(0)
@@ -148,6 +146,35 @@ def result_as_user(fn):
     os.close(r)
     os.waitpid(pid, 0)
     return eval(out.decode()) if out else ("child died",)
+
+
+def become_user():
+    os.setgroups([])
+    os.setgid(USER)
+    os.setuid(USER)
+
+
+def result_as_user(fn):
+    """As uid and gid USER, no other groups: the permission checks of
+    the merged view."""
+    return result_in_child(fn, become_user)
+
+
+def drop_capabilities():
+    # capset(2), _LINUX_CAPABILITY_VERSION_3: two sets of (effective,
+    # permitted, inheritable), all empty
+    hdr = (ctypes.c_uint32 * 2)(0x20080522, 0)
+    data = (ctypes.c_uint32 * 6)()
+    if libc.capset(ctypes.byref(hdr), ctypes.byref(data)) < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+def result_without_caps(fn):
+    """As root without capabilities (podman --cap-drop=all): the kernel
+    checks permissions as for anyone, and the daemon's own decisions
+    (set-id bits) must follow the capabilities, not the uid."""
+    return result_in_child(fn, drop_capabilities)
 
 
 # a file capability (cap_net_raw=ep, revision 2): a write or a chown of
@@ -270,6 +297,15 @@ def op_xattr(m, a):
         os.setxattr(full, "user.fuzz", a[1], follow_symlinks=False)
 
 
+def op_fallocate(m, a):
+    fd = os.open(os.path.join(m, a[0]), os.O_WRONLY | os.O_NONBLOCK)
+    try:
+        os.posix_fallocate(fd, a[1], a[2])
+        return os.fstat(fd).st_size
+    finally:
+        os.close(fd)
+
+
 def setid_with_filecap(path):
     try:
         st = os.stat(path)
@@ -306,6 +342,7 @@ OPS = {
     "rename2": op_rename2,
     "utime": op_utime,
     "setcap": op_setcap,
+    "fallocate": op_fallocate,
 }
 
 
@@ -328,6 +365,8 @@ def rand_op(rng):
         return name, (p, rng.choice([0o600, 0o644, 0o755, 0o700, 0o4755]))
     if name == "chown":
         return name, (p, rng.choice([-1, 0, 1000]), rng.choice([-1, 0, 1000]))
+    if name == "fallocate":
+        return name, (p, rng.choice([0, 100, 5000]), rng.choice([1, 4096, 70000]))
     if name == "truncate":
         return name, (p, rng.choice([0, 1, 4096, 100000]))
     if name == "xattr":
@@ -461,9 +500,11 @@ def main():
             if noopen and name == "write" and not a[1] and a[2] != "trunc":
                 done.append("%d write %r: nothing to write, skipped with noopen" % (i, a[0]))
                 continue
-            # a quarter of the operations run as another user
-            run = result_as_user if rng.random() < 0.25 else result
-            if not writeback and name in ("write", "held_read") and run is result and \
+            # a quarter of the operations run as another user, a tenth
+            # as root without capabilities
+            r = rng.random()
+            run = result_as_user if r < 0.25 else result_without_caps if r < 0.35 else result
+            if not writeback and name in ("write", "held_read", "fallocate") and run is result and \
                     setid_with_filecap(os.path.join(km, a[0])):
                 done.append("%d %s %r: set-id with a file capability, by root, " % (i, name, a[0]) +
                             "skipped without the writeback cache")
@@ -474,7 +515,8 @@ def main():
                 continue
             rl = run(lambda: OPS[name](lm, a))
             shown = a if name != "write" else (a[0], len(a[1]), a[2])
-            done.append("%d %s%s %r: %r" % (i, name, " (user)" if run is result_as_user else "",
+            who = {result_as_user: " (user)", result_without_caps: " (no caps)"}.get(run, "")
+            done.append("%d %s%s %r: %r" % (i, name, who,
                                                shown, rk))
             if rk != rl:
                 failed.append("op %d %s %r: kernel %r, layerfs %r" % (i, name, shown, rk, rl))
