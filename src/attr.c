@@ -230,13 +230,14 @@ static int set_mode(struct node *n, const struct oref *o, mode_t mode)
 /* Does the caller of REQ hold CAP_FSETID, which keeps set-id bits? Its
  * effective capabilities, from /proc (a container's root often runs
  * without it: podman --cap-drop). A caller outside our pid namespace
- * (pid 0), or one whose status cannot be read, is taken to hold it when
- * it is root. */
+ * (pid 0), or one whose status cannot be read or names another fsuid (a
+ * /proc of another pid namespace), is taken to hold it when it is root. */
 bool caller_has_fsetid(fuse_req_t req)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	char path[40], buf[4096], *p;
+	char path[40], buf[4096], *uid, *cap;
 	unsigned long long eff;
+	unsigned ruid, euid, suid, fsuid;
 	ssize_t n = -1;
 	int fd;
 
@@ -250,8 +251,11 @@ bool caller_has_fsetid(fuse_req_t req)
 	}
 	if (n > 0) {
 		buf[n] = '\0';
-		p = strstr(buf, "\nCapEff:");
-		if (p && sscanf(p + 8, "%llx", &eff) == 1)
+		uid = strstr(buf, "\nUid:");
+		cap = strstr(buf, "\nCapEff:");
+		if (uid && cap &&
+		    sscanf(uid + 5, "%u %u %u %u", &ruid, &euid, &suid, &fsuid) == 4 &&
+		    fsuid == c->uid && sscanf(cap + 8, "%llx", &eff) == 1)
 			return eff & (1ULL << CAP_FSETID);
 	}
 	return c->uid == 0;
@@ -332,11 +336,11 @@ static bool sets_nothing(int to_set)
  * the bits unless the caller holds CAP_FSETID. Without the cache a chown
  * and the capability's leftover look the same, and the bits go
  * (docs/architecture.md). */
-static bool must_kill(fuse_req_t req, int to_set)
+static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
 {
 	if (req_kill_suidgid())
 		return true;
-	if (!sets_nothing(to_set))
+	if (!sets_nothing(to_set) || !(st->st_mode & (S_ISUID | S_ISGID)))
 		return false;
 	return !(fs.writeback && !(to_set & FUSE_SET_ATTR_CTIME) &&
 		 caller_has_fsetid(req));
@@ -484,7 +488,8 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			goto out;
 	}
 	err = oref_stat(&o, &st);
-	if (!err && must_kill(req, to_set) && (err = kill_suidgid(req, n, &o, &st)) > 0)
+	if (!err && must_kill(req, to_set, &st) &&
+	    (err = kill_suidgid(req, n, &o, &st)) > 0)
 		err = oref_stat(&o, &st);
 	if (!err)
 		fix_stat(n, &st);
