@@ -227,16 +227,16 @@ static int set_mode(struct node *n, const struct oref *o, mode_t mode)
 	return chmod(path, mode & 07777) < 0 ? -errno : 0;
 }
 
-/* Does the caller of REQ hold CAP_FSETID, which keeps set-id bits? Its
- * effective capabilities, from /proc (a container's root often runs
- * without it: podman --cap-drop). A caller outside our pid namespace
- * (pid 0), or one whose status cannot be read or names another fsuid (a
- * /proc of another pid namespace), is taken to hold it when it is root. */
-bool caller_has_fsetid(fuse_req_t req)
+/* Does the caller of REQ hold capability CAP? Its effective set, from
+ * /proc (a container's root often runs without some: podman --cap-drop).
+ * A caller outside our pid namespace (pid 0), or one whose status cannot
+ * be read or names another fsuid (a /proc of another pid namespace), is
+ * taken to hold it when it is root. */
+static bool caller_has_cap(fuse_req_t req, int cap)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	char path[40], buf[4096], *uid, *cap;
-	unsigned long long eff;
+	char path[40], buf[4096], *uid, *eff;
+	unsigned long long set;
 	unsigned ruid, euid, suid, fsuid;
 	ssize_t n = -1;
 	int fd;
@@ -252,13 +252,20 @@ bool caller_has_fsetid(fuse_req_t req)
 	if (n > 0) {
 		buf[n] = '\0';
 		uid = strstr(buf, "\nUid:");
-		cap = strstr(buf, "\nCapEff:");
-		if (uid && cap &&
+		eff = strstr(buf, "\nCapEff:");
+		if (uid && eff &&
 		    sscanf(uid + 5, "%u %u %u %u", &ruid, &euid, &suid, &fsuid) == 4 &&
-		    fsuid == c->uid && sscanf(cap + 8, "%llx", &eff) == 1)
-			return eff & (1ULL << CAP_FSETID);
+		    fsuid == c->uid && sscanf(eff + 8, "%llx", &set) == 1)
+			return set & (1ULL << cap);
 	}
 	return c->uid == 0;
+}
+
+/* CAP_FSETID keeps set-id bits at writes, truncates and chowns. Asked
+ * only where a set-id bit is at stake: it costs a read of /proc. */
+bool caller_has_fsetid(fuse_req_t req)
+{
+	return caller_has_cap(req, CAP_FSETID);
 }
 
 /* Is the caller of REQ in group GID (shown), or privileged? */
@@ -346,9 +353,9 @@ static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
 		 caller_has_fsetid(req));
 }
 
-/* A SETATTR that sets nothing and carries no mark, from a caller other
- * than root who does not own the file: a chown(2) to -1:-1 fails with
- * EPERM where it would clear set-id bits (the mode change needs the
+/* A SETATTR that sets nothing and carries no mark, from a caller who
+ * neither owns the file nor holds CAP_FOWNER: a chown(2) to -1:-1 fails
+ * with EPERM where it would clear set-id bits (the mode change needs the
  * owner), while the order to clear them before a write must succeed.
  * Only a caller who may write the file can have written; the other is
  * the chown. N is the node before any copy-up. */
@@ -358,15 +365,15 @@ static bool nop_chown_denied(fuse_req_t req, struct node *n, int to_set)
 	struct stat st;
 	bool member;
 
-	/* root is taken to hold CAP_FOWNER, which the chown would need */
-	if (!sets_nothing(to_set) || req_kill_suidgid() || c->uid == 0 ||
+	if (!sets_nothing(to_set) || req_kill_suidgid() ||
 	    node_stat(n, &st) || !S_ISREG(st.st_mode) || c->uid == st.st_uid)
 		return false;
 	member = caller_in_group(req, st.st_gid);
 	if (!(st.st_mode & S_ISUID) &&
 	    !((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !member)))
 		return false;
-	return !(st.st_mode & (member ? S_IWGRP : S_IWOTH));
+	return !(st.st_mode & (member ? S_IWGRP : S_IWOTH)) &&
+	       !caller_has_cap(req, CAP_FOWNER);
 }
 
 /* Is O's file append-only (chattr +a)? */

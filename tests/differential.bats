@@ -95,19 +95,22 @@ dump() {
 # kernel keeps them when root (with it) writes to a file that carries a
 # file capability, and drops the capability; a chown to -1:-1 drops both;
 # root without CAP_FSETID (podman --cap-drop) loses them at a write or a
-# fallocate. With file data passing through (as root, by default) layerfs
+# fallocate, and root without CAP_FOWNER may not chown another's set-id
+# file to -1:-1. With file data passing through (as root, by default) layerfs
 # cannot tell the first from the second and drops the bits (README,
 # differences from the kernel's overlayfs): those files are compared
 # only where the writeback cache is on.
-@test "differential: set-id bits after root's writes to files with a file capability, a chown -1:-1, and writes and fallocate without CAP_FSETID" {
+@test "differential: set-id bits after root's writes to files with a file capability, a chown -1:-1, and changes by root without capabilities" {
 	command -v setcap >/dev/null || skip "needs setcap (libcap2-bin)"
 	local d f opts files
 	mkdir -p "$K/c" "$F/c"
 	for d in "$K/c" "$F/c"; do
-		for f in w6 w2 c4 nw nf; do
+		for f in w6 w2 c4 nw nf cn; do
 			echo data >"$d/$f"
 			chmod 4755 "$d/$f"
 		done
+		chown 1000:1000 "$d/cn"
+		chmod 4755 "$d/cn"
 		chmod 2755 "$d/w2"
 		for f in w6 w2 c4; do
 			setcap cap_net_raw=ep "$d/$f"
@@ -125,8 +128,12 @@ dump() {
 			python3 -c 'import os, sys; os.chown(sys.argv[1], -1, -1)' "$d/c4"
 			setpriv --bounding-set -fsetid sh -c 'echo more >>"$1"' sh "$d/nw"
 			setpriv --bounding-set -fsetid fallocate -l 8192 "$d/nf"
+			# without CAP_FOWNER, not the owner: the chown may not clear them
+			! setpriv --bounding-set -all python3 -c \
+				'import os, sys; os.chown(sys.argv[1], -1, -1)' "$d/cn" 2>/dev/null ||
+				fail "$d: chown -1:-1 of another's set-id file without capabilities succeeded"
 		done
-		files="c4 nw nf"
+		files="c4 nw nf cn"
 		[ -z "$opts" ] || files="w6 w2 $files"
 		for f in $files; do
 			eq "$(stat -c %a "$F/mnt/$f")" "$(stat -c %a "$K/mnt/$f")" "$f, options '$opts'"
@@ -136,8 +143,8 @@ dump() {
 		done
 		unmount_layerfs "$F/mnt"
 	done
-	eq "$(stat -c %a "$K/mnt/w6" "$K/mnt/w2" "$K/mnt/c4" "$K/mnt/nw" "$K/mnt/nf" | tr '\n' ' ')" \
-		"4755 2755 755 755 755 " "sanity: the kernel's modes"
+	eq "$(stat -c %a "$K/mnt/w6" "$K/mnt/w2" "$K/mnt/c4" "$K/mnt/nw" "$K/mnt/nf" "$K/mnt/cn" | tr '\n' ' ')" \
+		"4755 2755 755 755 755 4755 " "sanity: the kernel's modes"
 }
 
 # random operations (tests/tools/difffuzz.py): each result and the merged
