@@ -275,7 +275,7 @@ static bool caller_in_group(fuse_req_t req, gid_t gid)
 	gid_t groups[64];
 	int i, n;
 
-	if (caller_has_fsetid(req) || c->gid == gid)
+	if (c->gid == gid || caller_has_fsetid(req))
 		return true;
 	n = fuse_req_getgroups(req, 64, groups);
 	for (i = 0; i < n && i < 64; i++)
