@@ -96,10 +96,10 @@ dump() {
 # file capability, and drops the capability; a chown to -1:-1 drops both;
 # root without CAP_FSETID (podman --cap-drop) loses them at a write or a
 # fallocate, and root without CAP_FOWNER may not chown another's set-id
-# file to -1:-1. With file data passing through (as root, by default) layerfs
-# cannot tell the first from the second and drops the bits (README,
-# differences from the kernel's overlayfs): those files are compared
-# only where the writeback cache is on.
+# file to -1:-1. With file data passing through (as root, by default)
+# layerfs cannot tell the first from the second and drops the bits
+# (README, differences from the kernel's overlayfs): those files (w6, w2)
+# are compared only where the writeback cache is on.
 @test "differential: set-id bits after root's writes to files with a file capability, a chown -1:-1, and changes by root without capabilities" {
 	command -v setcap >/dev/null || skip "needs setcap (libcap2-bin)"
 	local d f opts files
@@ -109,7 +109,7 @@ dump() {
 			echo data >"$d/$f"
 			chmod 4755 "$d/$f"
 		done
-		chown 1000:1000 "$d/cn"
+		chown 1000:1000 "$d/cn"	# which clears the bit: set it again
 		chmod 4755 "$d/cn"
 		chmod 2755 "$d/w2"
 		for f in w6 w2 c4; do
@@ -121,6 +121,7 @@ dump() {
 		rm -rf "$F/upper" "$F/work"
 		mkdir -p "$F/upper" "$F/work"
 		lfs_mount "lowerdir=$F/c,upperdir=$F/upper,workdir=$F/work$opts" "$F/mnt"
+		# the kernel's mount is changed once, in the first round
 		for d in "$K/mnt" "$F/mnt"; do
 			[ -z "$opts" ] || [ "$d" = "$F/mnt" ] || continue
 			echo more >>"$d/w6"
