@@ -9,6 +9,7 @@ tests_tools_stress_LDFLAGS = $(SAN_LDFLAGS) -pthread
 EXTRA_DIST += \
 	tests/tools/scenario.sh \
 	tests/tools/dumptree.sh \
+	tests/tools/sysworkload.sh \
 	tests/tools/setid.sh \
 	tests/tools/difffuzz.py \
 	tests/tools/times.py \
