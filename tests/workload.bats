@@ -13,8 +13,9 @@ load helpers
 KOPTS="redirect_dir=off,index=off,metacopy=off"
 
 # files that record inode numbers or times: git's index, ldconfig's
-# auxiliary cache, the logs of dpkg and update-alternatives
-VOLATILE='^(root/repo/\.git/index|var/cache/ldconfig/aux-cache|var/log/.*\.log)$'
+# auxiliary cache, apt's caches, the logs of dpkg, apt and
+# update-alternatives
+VOLATILE='^(root/repo/\.git/index|var/cache/ldconfig/aux-cache|var/cache/apt/.*\.bin|var/log/.*\.log|var/log/apt/eipp\.log\.xz)$'
 
 setup() {
 	common_setup
@@ -36,6 +37,7 @@ setup() {
 	done
 	cp -a /etc "$R/"
 	cp -a /var/lib/dpkg "$R/var/lib/"
+	[ -d /var/lib/apt/lists ] && cp -a /var/lib/apt "$R/var/lib/"
 	# lower files with an ACL and a file capability, for their copy-up
 	setfacl -m u:2346:r "$R/etc/issue"
 	cp /usr/bin/env "$R/usr/local/bin/env-lower"
@@ -54,9 +56,9 @@ run_workload() {
 	local m=$1/mnt rc=0
 	cp "$SCRIPTS/sysworkload.sh" "$m/tmp/"
 	mount -t proc proc "$m/proc"
-	mount --bind /dev "$m/dev"
+	mount --rbind /dev "$m/dev"
 	(cd / && env -i /usr/sbin/chroot "$m" /bin/bash /tmp/sysworkload.sh) >"$1/out" 2>&1 9>"$1/trace" || rc=$?
-	umount "$m/proc" "$m/dev"
+	umount -R "$m/proc" "$m/dev"
 	rm "$m/tmp/sysworkload.sh"
 	[ "$rc" = 0 ] || {
 		tail -5 "$1/trace" >&2
@@ -90,6 +92,8 @@ compare_with_kernel() { # compare_with_kernel [LAYERFS OPTIONS]
 	dump_changes "$T/k" >"$T/k.dump"
 	dump_changes "$T/l" >"$T/l.dump"
 	grep -q '^usr/bin/true.distrib f' "$T/l.dump" || fail "sanity: the dump lacks the diverted file"
+	[ ! -d /var/lib/apt/lists ] || [ -s "$T/l/mnt/var/cache/apt/pkgcache.bin" ] ||
+		fail "sanity: apt made no cache"
 	diff -u "$T/k.dump" "$T/l.dump" >&2 || fail "the merged views differ (- kernel, + layerfs)"
 }
 

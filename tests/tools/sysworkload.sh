@@ -40,11 +40,26 @@ mkpkg() { # mkpkg VERSION
 	printf '#!/bin/sh\necho lfsdemo %s\n' "$1" >"$d/usr/bin/lfsdemo"
 	chmod 755 "$d/usr/bin/lfsdemo"
 	echo "changes $1" | gzip -9n >"$d/usr/share/doc/lfsdemo/changelog.gz"
-	dpkg-deb -Zgzip --build "$d" "/tmp/pkg/lfsdemo_$1.deb"
+	# the same bytes on both sides: apt prints the size
+	find "$d" -exec touch -h -d @1700000000 {} +
+	SOURCE_DATE_EPOCH=1700000000 dpkg-deb -Zgzip --build "$d" "/tmp/pkg/lfsdemo_$1.deb"
 }
 mkpkg 1
 mkpkg 2
-dpkg -i /tmp/pkg/lfsdemo_1.deb
+# apt builds its caches in shared mappings of files it grows (a docker
+# image's apt.conf.d may turn them off)
+if have apt-get && [ -d /var/lib/apt/lists ]; then
+	caches=(-o Dir::Cache::pkgcache=/var/cache/apt/pkgcache.bin
+		-o Dir::Cache::srcpkgcache=/var/cache/apt/srcpkgcache.bin)
+	apt-get "${caches[@]}" install -y -q /tmp/pkg/lfsdemo_1.deb
+	apt-cache "${caches[@]}" gencaches
+	apt-cache "${caches[@]}" policy lfsdemo coreutils
+	apt-cache "${caches[@]}" show lfsdemo
+	apt-cache "${caches[@]}" depends bash
+	apt-cache "${caches[@]}" stats
+else
+	dpkg -i /tmp/pkg/lfsdemo_1.deb
+fi
 echo local=1 >>/etc/lfsdemo/demo.conf
 dpkg -i --force-confold /tmp/pkg/lfsdemo_2.deb
 lfsdemo
