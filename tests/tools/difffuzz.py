@@ -21,12 +21,12 @@ exist in some layers, are whited out in others, or sit in opaque
 directories. Known, documented differences are not exercised: a
 directory rename the kernel refuses with EXDEV is not done on layerfs
 either (layerfs would do it); with noopen, a write of nothing (not
-truncating) is done on neither, since the open alone copies up on the
-kernel and not on layerfs (a hard-linked lower file keeps its link
-count); without the writeback cache, root does not write to or
-fallocate a set-id file with a file capability (layerfs drops the set-id
-bits with the capability, see README); and times and inode numbers are
-not compared.
+truncating) is done on neither, nor an open for writing without O_TRUNC,
+since the open alone copies up on the kernel and not on layerfs (a
+hard-linked lower file keeps its link count); without the writeback
+cache, root does not write to or fallocate a set-id file with a file
+capability (layerfs drops the set-id bits with the capability, see
+README); and times and inode numbers are not compared.
 """
 import argparse
 import ctypes
@@ -315,6 +315,35 @@ def setid_with_filecap(path):
     return stat.S_ISREG(st.st_mode) and bool(st.st_mode & (stat.S_ISUID | stat.S_ISGID))
 
 
+OPEN_FLAGS = {"creat": os.O_CREAT, "excl": os.O_EXCL, "trunc": os.O_TRUNC,
+              "append": os.O_APPEND, "directory": os.O_DIRECTORY,
+              "nofollow": os.O_NOFOLLOW}
+OPEN_ACCESS = {"r": os.O_RDONLY, "w": os.O_WRONLY, "rw": os.O_RDWR,
+               "tmpfile": os.O_TMPFILE | os.O_WRONLY, "path": os.O_PATH}
+
+
+def op_open(m, a):
+    """open(2) with flags the other operations do not use (through
+    symlinks, with a trailing slash, O_TMPFILE linked in by name), and
+    what the descriptor shows."""
+    path, access, extra, slash, link = a
+    flags = OPEN_ACCESS[access] | os.O_NONBLOCK
+    for x in extra:
+        flags |= OPEN_FLAGS[x]
+    fd = os.open(os.path.join(m, path) + slash, flags, 0o640)
+    try:
+        st = os.fstat(fd)
+        out = [stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode),
+               st.st_size if stat.S_ISREG(st.st_mode) else None]
+        if access == "tmpfile":
+            os.write(fd, b"tmpfile")
+            out.append(result(lambda: os.link("/proc/self/fd/%d" % fd,
+                                              os.path.join(m, link))))
+        return out
+    finally:
+        os.close(fd)
+
+
 def op_setcap(m, a):
     os.setxattr(os.path.join(m, a[0]), "security.capability", FILECAP,
                 follow_symlinks=False)
@@ -343,6 +372,7 @@ OPS = {
     "utime": op_utime,
     "setcap": op_setcap,
     "fallocate": op_fallocate,
+    "open": op_open,
 }
 
 
@@ -371,6 +401,10 @@ def rand_op(rng):
         return name, (p, rng.choice([0, 1, 4096, 100000]))
     if name == "xattr":
         return name, (p, rng.choice([None, b"x", b"longer value"]))
+    if name == "open":
+        access = rng.choice(["r", "r", "w", "rw", "tmpfile", "path"])
+        extra = [x for x in OPEN_FLAGS if rng.random() < 0.25]
+        return name, (p, access, extra, rng.choice(["", "", "", "/"]), rand_path(rng))
     if name == "listdir":
         return name, (rng.choice(["", p.rsplit("/", 1)[0]]),)
     return name, (p,)
@@ -497,8 +531,9 @@ def main():
     try:
         for i in range(args.ops):
             name, a = rand_op(rng)
-            if noopen and name == "write" and not a[1] and a[2] != "trunc":
-                done.append("%d write %r: nothing to write, skipped with noopen" % (i, a[0]))
+            if noopen and (name == "write" and not a[1] and a[2] != "trunc" or
+                           name == "open" and a[1] in ("w", "rw") and "trunc" not in a[2]):
+                done.append("%d %s %r: nothing written, skipped with noopen" % (i, name, a[0]))
                 continue
             # a quarter of the operations run as another user, a tenth
             # as root without capabilities
