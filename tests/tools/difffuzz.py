@@ -12,9 +12,11 @@ with --userns, root of a user namespace with a mount namespace of its
 own and uid and gid 1000 mapped (as rootless podman runs). DIR
 must be empty or absent; the script mounts DIR/kernel and DIR/layerfs
 and unmounts them before it exits. On a difference it prints the seed,
-the operations so far and the difference, and exits 1. At the end, the
-view must stay the same across a remount of layerfs, and when the kernel
-mounts layerfs's upper as the top lower layer.
+the operations so far and the difference, and exits 1. At the end, both
+uppers must hold the same objects (no copy-up the kernel did not make,
+or the other way round), the view must stay the same across a remount of
+layerfs, and when the kernel mounts layerfs's upper as the top lower
+layer.
 
 Names come from a small pool, so operations keep meeting names that
 exist in some layers, are whited out in others, or sit in opaque
@@ -403,8 +405,8 @@ def rand_op(rng):
         return name, (p, rng.choice([None, b"x", b"longer value"]))
     if name == "open":
         access = rng.choice(["r", "r", "w", "rw", "tmpfile", "path"])
-        extra = [x for x in OPEN_FLAGS if rng.random() < 0.25]
-        return name, (p, access, extra, rng.choice(["", "", "", "/"]), rand_path(rng))
+        extra = [x for x in OPEN_FLAGS if rng.random() < 0.15]
+        return name, (p, access, extra, "/" if rng.random() < 0.1 else "", rand_path(rng))
     if name == "listdir":
         return name, (rng.choice(["", p.rsplit("/", 1)[0]]),)
     return name, (p,)
@@ -440,6 +442,28 @@ def snapshot(m):
             item.append(sorted(os.listxattr(full, follow_symlinks=False)))
             view[rel] = item
     return view
+
+
+def upper_objects(u):
+    """What an upper layer holds: each path's type, whiteouts (a 0/0
+    device or a .wh. file) as such. Opacity is left out: the kernel makes
+    a directory opaque when it is made where a lower layer has a whiteout,
+    layerfs only where a lower directory would show through."""
+    out = {}
+    for dirpath, dirs, files in os.walk(u):
+        for n in dirs + files:
+            full = os.path.join(dirpath, n)
+            st = os.lstat(full)
+            if n == ".wh..wh..opq":
+                continue
+            if n.startswith(".wh."):
+                n, kind = n[4:], "whiteout"
+            elif stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                kind = "whiteout"
+            else:
+                kind = stat.S_IFMT(st.st_mode)
+            out[os.path.relpath(os.path.join(dirpath, n), u)] = kind
+    return out
 
 
 def diff_views(k, l):
@@ -562,6 +586,13 @@ def main():
                     failed.append("views differ after op %d:" % i)
                     failed += diffs[:20]
                     break
+        if not failed:
+            # nothing copied up, whited out or made that the kernel did not
+            diffs = diff_views(upper_objects(os.path.join(d, "ku")),
+                               upper_objects(os.path.join(d, "lu")))
+            if diffs:
+                failed.append("the uppers hold different objects:")
+                failed += diffs[:20]
         if not failed:
             # what layerfs wrote reads back the same after a remount
             before = snapshot(lm)
