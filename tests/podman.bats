@@ -601,3 +601,59 @@ EOF
 	[[ $output != *WRITABLE* ]]
 	[[ $output == *base-ok*done* ]]
 }
+
+@test "run -v SRC:DST:O: an overlay volume through the mount program takes the container's changes and leaves the source alone" {
+	local src=$W/ovol
+	mkdir -p "$src/sub"
+	echo orig >"$src/a"
+	echo kept >"$src/sub/b"
+	# owned by the user and its group: the kernel's overlayfs cannot copy up
+	# a file whose group the user namespace does not map (EOVERFLOW)
+	chown -R "$LFS_USER:$LFS_USER" "$src"
+	run in_ctr --rm --network none -v "$src:/v:O" "$IMG" <<'SCRIPT'
+eq 'cat /v/a /v/sub/b' "orig
+kept"
+echo new >/v/a
+echo more >>/v/sub/b
+rm -r /v/sub
+mkdir /v/sub
+echo c >/v/c
+eq 'cat /v/a /v/c' "new
+c"
+eq 'ls -A /v/sub | wc -l' 0
+eq 'ls /v' "a
+c
+sub"
+grep ' /v ' /proc/mounts
+done_checks
+SCRIPT
+	assert_checks
+	# podman mounts the volume with the mount program when it has one
+	if [ -n "$MP" ]; then
+		[[ $output == *" /v fuse"* ]] || { echo "$output"; false; }
+	fi
+	# the source as it was, nothing added
+	[ "$(cat "$src/a" "$src/sub/b")" = "orig
+kept" ]
+	[ "$(ls -A "$src")" = "a
+sub" ]
+	# and a second container starts from the source again
+	run in_ctr --rm --network none -v "$src:/v:O" "$IMG" <<'SCRIPT'
+eq 'cat /v/a /v/sub/b' "orig
+kept"
+check 'test ! -e /v/c'
+done_checks
+SCRIPT
+	assert_checks
+}
+
+@test "run --read-only: the image mounts read-only, writes fail with EROFS, /tmp stays writable" {
+	run in_ctr --rm --network none --read-only "$IMG" <<'SCRIPT'
+eq 'touch /new 2>&1' "touch: /new: Read-only file system"
+eq 'rm /data/l2.txt 2>&1' "rm: can't remove '/data/l2.txt': Read-only file system"
+check 'cat /data/l2.txt >/dev/null'
+check 'touch /tmp/y'
+done_checks
+SCRIPT
+	assert_checks
+}
