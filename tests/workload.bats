@@ -6,7 +6,8 @@
 # cc and make, git, tar, cp -al, rm -rf, mv of lower directories, ACLs
 # and file capabilities in a chroot of layerfs and of the kernel's
 # overlayfs. Its output, and every object either upper holds (with the
-# names of each directory there), must be the same on both.
+# names of each directory there), must be the same on both, and both
+# uppers must hold the same objects.
 
 load helpers
 
@@ -75,6 +76,7 @@ dump_changes() {
 
 compare_with_kernel() { # compare_with_kernel [LAYERFS OPTIONS]
 	local n
+	set -- "${1:-}"
 	kovl_mount "lowerdir=$T/lower,upperdir=$T/k/upper,workdir=$T/k/work,$KOPTS" "$T/k/mnt"
 	lfs_mount "lowerdir=$T/lower,upperdir=$T/l/upper,workdir=$T/l/work${1:+,$1}" "$T/l/mnt"
 	run_workload "$T/k"
@@ -95,6 +97,21 @@ compare_with_kernel() { # compare_with_kernel [LAYERFS OPTIONS]
 	[ ! -d /var/lib/apt/lists ] || [ -s "$T/l/mnt/var/cache/apt/pkgcache.bin" ] ||
 		fail "sanity: apt made no cache"
 	diff -u "$T/k.dump" "$T/l.dump" >&2 || fail "the merged views differ (- kernel, + layerfs)"
+	# and nothing copied up, whited out or made that the kernel did not
+	# (with noopen, a file opened for writing and not written is copied up
+	# by the kernel only: lckpwdf's /etc/.pwd.lock)
+	upper_objects "$T/k/upper" >"$T/k.objects"
+	upper_objects "$T/l/upper" >"$T/l.objects"
+	if [[ ,$1, == *,noopen,* ]]; then
+		grep -vxF -e 'etc/.pwd.lock f' "$T/k.objects" >"$T/k.objects.new"
+		mv "$T/k.objects.new" "$T/k.objects"
+	fi
+	diff -u "$T/k.objects" "$T/l.objects" >&2 || fail "the uppers hold different objects (- kernel, + layerfs)"
+}
+
+# upper_objects UPPER: each path and its type (whiteouts are 0/0 devices)
+upper_objects() {
+	(cd "$1" && find . -mindepth 1 -printf '%P %y\n' | LC_ALL=C sort)
 }
 
 @test "workload: dpkg, useradd, ldconfig, sqlite, make, git, tar and rm -rf in a chroot leave what they leave on the kernel's overlayfs" {
