@@ -57,13 +57,22 @@ OPAQUE = "trusted.overlay.opaque"
 
 # the paths of the kernel's view at its last snapshot: half the paths
 # of the operations are taken from them, so that they meet files and
-# directories (most names of the pool exist in no layer)
+# directories (most names of the pool exist in no layer); operations on
+# file data take regular files
 existing = []
+existing_files = []
+DATA_OPS = ("write", "read", "held_read", "truncate", "fallocate", "setcap")
 
 
-def rand_path(rng, depth=None):
-    if existing and depth is None and rng.random() < 0.5:
-        return rng.choice(existing)
+def note_existing(view):
+    existing[:] = sorted(view)
+    existing_files[:] = [p for p in existing if view[p][0] == stat.S_IFREG]
+
+
+def rand_path(rng, depth=None, files=False):
+    pool = existing_files if files and existing_files else existing
+    if pool and depth is None and rng.random() < 0.5:
+        return rng.choice(pool)
     depth = depth or rng.randint(1, MAXDEPTH)
     return "/".join(rng.choice(NAMES) for _ in range(depth))
 
@@ -388,7 +397,7 @@ OPS = {
 
 def rand_op(rng):
     name = rng.choice(list(OPS) + ["write", "write", "stat", "listdir"])
-    p = rand_path(rng)
+    p = rand_path(rng, files=name in DATA_OPS)
     if name == "write":
         return name, (p, rand_data(rng), rng.choice(["trunc", "append", "middle"]))
     if name == "held_read":
@@ -549,7 +558,7 @@ def main():
         os.makedirs(root)
         below |= build_layer(rng, root, layer, below)
     km, lm = mount_both(args, d)
-    existing[:] = sorted(snapshot(km))
+    note_existing(snapshot(km))
     lower = ":".join(os.path.join(d, "lower", "l%d" % i) for i in (1, 2, 3))
     done = []
     failed = []
@@ -591,7 +600,7 @@ def main():
                 break
             if i % 25 == 24 or i == args.ops - 1:
                 view = snapshot(km)
-                existing[:] = sorted(view)
+                note_existing(view)
                 diffs = diff_views(view, snapshot(lm))
                 if diffs:
                     failed.append("views differ after op %d:" % i)
