@@ -353,20 +353,21 @@ static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
 		 caller_has_fsetid(req));
 }
 
-/* A SETATTR that sets nothing and carries no mark, from a caller who
- * neither owns the file nor holds CAP_FOWNER: a chown(2) to -1:-1 fails
- * with EPERM where it would clear set-id bits (the mode change needs the
- * owner), while the order to clear them before a write must succeed.
+/* Would the kernel refuse the caller of REQ a chown(2) of N to -1:-1?
+ * It does (EPERM) where the chown would clear set-id bits (the mode
+ * change needs the owner) and the caller neither owns the file nor holds
+ * CAP_FOWNER. Through FUSE that chown reaches us as a SETATTR that sets
+ * nothing, after a REMOVEXATTR of the file capability, if any: both are
+ * also how the kernel clears them before a write, which must succeed.
  * Only a caller who may write the file can have written; the other is
  * the chown. N is the node before any copy-up. */
-static bool nop_chown_denied(fuse_req_t req, struct node *n, int to_set)
+bool nop_chown_refused(fuse_req_t req, struct node *n)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 	struct stat st;
 	bool member;
 
-	if (!sets_nothing(to_set) || req_kill_suidgid() ||
-	    node_stat(n, &st) || !S_ISREG(st.st_mode) || c->uid == st.st_uid)
+	if (node_stat(n, &st) || !S_ISREG(st.st_mode) || c->uid == st.st_uid)
 		return false;
 	member = caller_in_group(req, st.st_gid);
 	if (!(st.st_mode & S_ISUID) &&
@@ -374,6 +375,13 @@ static bool nop_chown_denied(fuse_req_t req, struct node *n, int to_set)
 		return false;
 	return !(st.st_mode & (member ? S_IWGRP : S_IWOTH)) &&
 	       !caller_has_cap(req, CAP_FOWNER);
+}
+
+/* A SETATTR that sets nothing and carries no mark, refused as above. */
+static bool nop_chown_denied(fuse_req_t req, struct node *n, int to_set)
+{
+	return sets_nothing(to_set) && !req_kill_suidgid() &&
+	       nop_chown_refused(req, n);
 }
 
 /* Is O's file append-only (chattr +a)? */

@@ -552,6 +552,7 @@ void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 int node_stat(struct node *n, struct stat *st);
 void node_kill_suidgid(fuse_req_t req, struct node *n);
 bool caller_has_fsetid(fuse_req_t req);
+bool nop_chown_refused(fuse_req_t req, struct node *n);
 void fix_stat(struct node *n, struct stat *st);
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,

@@ -263,6 +263,11 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	err = prot_check(n, PROT_META);
+	/* the kernel removes a file capability itself before the SETATTR of
+	 * a chown or a write: refuse it where that chown is refused */
+	if (!err && !strcmp(name, "security.capability") &&
+	    nop_chown_refused(req, n))
+		err = -EPERM;
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;

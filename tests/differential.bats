@@ -96,23 +96,25 @@ dump() {
 # file capability, and drops the capability; a chown to -1:-1 drops both;
 # root without CAP_FSETID (podman --cap-drop) loses them at a write or a
 # fallocate, and root without CAP_FOWNER may not chown another's set-id
-# file to -1:-1. With file data passing through (as root, by default)
+# file to -1:-1, nor may a user chown root's (which then keeps its file
+# capability, too). With file data passing through (as root, by default)
 # layerfs cannot tell the first from the second and drops the bits
 # (README, differences from the kernel's overlayfs): those files (w6, w2)
 # are compared only where the writeback cache is on.
 @test "differential: set-id bits after root's writes to files with a file capability, a chown -1:-1, and changes by root without capabilities" {
 	command -v setcap >/dev/null || skip "needs setcap (libcap2-bin)"
-	local d f opts files
+	local d f opts files out
+	make_traversable
 	mkdir -p "$K/c" "$F/c"
 	for d in "$K/c" "$F/c"; do
-		for f in w6 w2 c4 nw nf cn; do
+		for f in w6 w2 c4 nw nf cn uc; do
 			echo data >"$d/$f"
 			chmod 4755 "$d/$f"
 		done
 		chown 1000:1000 "$d/cn"	# which clears the bit: set it again
 		chmod 4755 "$d/cn"
 		chmod 2755 "$d/w2"
-		for f in w6 w2 c4; do
+		for f in w6 w2 c4 uc; do
 			setcap cap_net_raw=ep "$d/$f"
 		done
 	done
@@ -133,8 +135,14 @@ dump() {
 			! setpriv --bounding-set -all python3 -c \
 				'import os, sys; os.chown(sys.argv[1], -1, -1)' "$d/cn" 2>/dev/null ||
 				fail "$d: chown -1:-1 of another's set-id file without capabilities succeeded"
+			# another user: refused, and the file keeps its capability too
+			# (the kernel removes it before it asks for the chown)
+			out=$(setpriv --reuid=1000 --regid=1000 --clear-groups /usr/bin/python3 -c \
+				'import os, sys; os.chown(sys.argv[1], -1, -1)' "$d/uc" 2>&1) &&
+				fail "$d: chown -1:-1 of root's set-id file by a user succeeded"
+			[[ $out == *"Operation not permitted"* ]] || fail "$d: chown -1:-1 of uc by a user: $out"
 		done
-		files="c4 nw nf cn"
+		files="c4 nw nf cn uc"
 		[ -z "$opts" ] || files="w6 w2 $files"
 		for f in $files; do
 			eq "$(stat -c %a "$F/mnt/$f")" "$(stat -c %a "$K/mnt/$f")" "$f, options '$opts'"
@@ -142,10 +150,13 @@ dump() {
 		for f in w6 w2 c4; do
 			run ! getfattr -n security.capability "$F/mnt/$f"
 		done
+		getfattr -n security.capability "$F/mnt/uc" >/dev/null ||
+			fail "uc lost its capability, options '$opts'"
 		unmount_layerfs "$F/mnt"
 	done
-	eq "$(stat -c %a "$K/mnt/w6" "$K/mnt/w2" "$K/mnt/c4" "$K/mnt/nw" "$K/mnt/nf" "$K/mnt/cn" | tr '\n' ' ')" \
-		"4755 2755 755 755 755 4755 " "sanity: the kernel's modes"
+	eq "$(stat -c %a "$K/mnt/w6" "$K/mnt/w2" "$K/mnt/c4" "$K/mnt/nw" "$K/mnt/nf" "$K/mnt/cn" "$K/mnt/uc" | tr '\n' ' ')" \
+		"4755 2755 755 755 755 4755 4755 " "sanity: the kernel's modes"
+	getfattr -n security.capability "$K/mnt/uc" >/dev/null || fail "sanity: the kernel's uc lost its capability"
 }
 
 # random operations (tests/tools/difffuzz.py): each result and the merged
