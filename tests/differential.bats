@@ -6,13 +6,9 @@
 
 load helpers
 
-KOPTS="redirect_dir=off,index=off,metacopy=off"
-
 setup() {
 	common_setup
-	[ "$(id -u)" = 0 ] || skip "needs root (kernel overlayfs, whiteouts)"
-	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
-	grep -qw overlay /proc/filesystems || skip "no overlay file system in the kernel"
+	need_kernel_overlay
 	export FSOPS
 	K=$T/kernel
 	F=$T/ours

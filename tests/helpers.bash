@@ -185,6 +185,18 @@ mount_ro() {
 	lfs_mount "lowerdir=$L1:$L2${1:+,$1}" "$M"
 }
 
+# The kernel's overlayfs as the reference for a merged view, with its
+# features that layerfs does not have off, whatever the kernel's defaults
+# (tests/tools/difffuzz.py has the same)
+KOPTS="redirect_dir=off,index=off,metacopy=off"
+
+# need_kernel_overlay: skip unless root can mount the kernel's overlayfs
+need_kernel_overlay() {
+	[ "$(id -u)" = 0 ] || skip "needs root (the kernel's overlayfs)"
+	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
+	grep -qw overlay /proc/filesystems || skip "no overlay file system in the kernel"
+}
+
 # kernel overlayfs, recorded for teardown
 kovl_mount() { # kovl_mount OPTIONS MOUNTPOINT
 	mount -t overlay overlay -o "$1" "$2" || return 1

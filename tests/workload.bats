@@ -11,8 +11,6 @@
 
 load helpers
 
-KOPTS="redirect_dir=off,index=off,metacopy=off"
-
 # files that record inode numbers or times: git's index, ldconfig's
 # auxiliary cache, apt's caches, the logs of dpkg, apt and
 # update-alternatives
@@ -20,9 +18,7 @@ VOLATILE='^(root/repo/\.git/index|var/cache/ldconfig/aux-cache|var/cache/apt/.*\
 
 setup() {
 	common_setup
-	[ "$(id -u)" = 0 ] || skip "needs root (kernel overlayfs, chroot)"
-	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
-	grep -qw overlay /proc/filesystems || skip "no overlay file system in the kernel"
+	need_kernel_overlay
 	command -v dpkg >/dev/null || skip "needs a Debian system (dpkg)"
 	[ "$(stat -c %d /usr/.)" = "$(stat -c %d "$T/.")" ] ||
 		skip "the test directory $T is not on the file system of /usr (hard links of /usr)"

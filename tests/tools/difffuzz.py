@@ -48,7 +48,7 @@ MAXDEPTH = 3
 # must stay inside the mount (both mounts would otherwise share the file)
 LINKS = ["a", "b/c", "x", "d/../a"]
 # the kernel's features that layerfs does not have, off whatever the
-# kernel's defaults (as in tests/differential.bats)
+# kernel's defaults (as KOPTS in tests/helpers.bash)
 KOPTS = "redirect_dir=off,index=off,metacopy=off"
 # the xattr that makes a lower directory opaque (user.overlay.opaque and
 # the kernel's userxattr with --userns)
