@@ -50,14 +50,16 @@ static void note_btime(const struct oref *o)
 static int stat_of(struct node *n, struct stat *st, bool btime)
 {
 	struct oref o;
-	int err = node_oref(n, &o);
+	int err;
 
-	if (err)
-		return err;
-	err = oref_stat(&o, st);
-	if (!err && btime)
-		note_btime(&o);
-	oref_put(&o);
+	do {
+		err = node_oref(n, &o);
+		if (err)
+			return err;
+		err = oref_stat(&o, st);
+		if (!err && btime)
+			note_btime(&o);
+	} while (oref_put_moved(n, &o));
 	if (!err)
 		fix_stat(n, st);
 	return err;

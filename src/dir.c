@@ -526,7 +526,7 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 	struct node *src = NULL, *dst = NULL;
 	struct stat st, cur;
 	int spfd, dpfd, src_lower, dst_lower, err;
-	bool dst_upper = false;
+	bool dst_upper = false, moving = false;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
@@ -613,6 +613,11 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 			err = ensure_opaque(src);
 		if (!err && S_ISDIR(dst->type) && src_lower)
 			err = ensure_opaque(dst);
+		if (!err) {
+			moving = true;
+			node_move_begin(src);
+			node_move_begin(dst);
+		}
 		if (!err && renameat2(spfd, name, dpfd, newname, RENAME_EXCHANGE) < 0)
 			err = -errno;
 		if (err)
@@ -640,6 +645,9 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 		if (err)
 			goto out;
 	}
+	/* dst, if any, is pinned: reads of it by name see a new set */
+	moving = true;
+	node_move_begin(src);
 	if (src_lower) {
 		if (fs.wh_style == WH_CHARDEV &&
 		    renameat2(spfd, name, dpfd, newname, RENAME_WHITEOUT) == 0)
@@ -668,6 +676,11 @@ changed:
 	dir_changed(sdir);
 	dir_changed(ddir);
 out:
+	if (moving) {
+		node_move_end(src);
+		if (flags & RENAME_EXCHANGE)
+			node_move_end(dst);
+	}
 	if (src)
 		node_forget(src, 1);
 	if (dst)
@@ -687,17 +700,20 @@ void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 void lfs_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char buf[PATH_MAX + 1];
+	struct node *node = node_from_id(ino);
 	struct oref o;
 	ssize_t n;
-	int err = node_oref(node_from_id(ino), &o);
+	int err;
 
-	if (err) {
-		fuse_reply_err(req, -err);
-		return;
-	}
-	n = readlinkat(o.dirfd, o.name, buf, sizeof(buf) - 1);
-	err = errno;
-	oref_put(&o);
+	do {
+		err = node_oref(node, &o);
+		if (err) {
+			fuse_reply_err(req, -err);
+			return;
+		}
+		n = readlinkat(o.dirfd, o.name, buf, sizeof(buf) - 1);
+		err = errno;
+	} while (oref_put_moved(node, &o));
 	if (n < 0) {
 		fuse_reply_err(req, err);
 		return;

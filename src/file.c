@@ -18,15 +18,20 @@
 static int node_open(struct node *n, int flags)
 {
 	struct oref o;
-	int fd, err = node_oref(n, &o);
+	int fd, err;
 
-	if (err)
-		return err;
-	fd = oref_open(&o, flags);
-	if (fd < 0)
-		fd = -errno;
-	oref_put(&o);
-	return fd;
+	for (;;) {
+		err = node_oref(n, &o);
+		if (err)
+			return err;
+		fd = oref_open(&o, flags);
+		if (fd < 0)
+			fd = -errno;
+		if (!oref_put_moved(n, &o))
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
 }
 
 static int open_flags(int flags)

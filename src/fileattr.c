@@ -113,30 +113,27 @@ unsigned int prot_flags(struct node *n)
 	char path[PATH_MAX];
 	struct statx stx;
 	struct oref o;
-	int r;
+	unsigned int fl;
 
 	if (node_in_upper(n) && !node_has(n, NODE_PROTATTR))
 		return 0;
-	if (node_oref(n, &o) < 0)
-		return 0;
-	if (o.layer == 0) {
-		unsigned int fl = 0;
-
-		if (!o.name[0])
-			fl = protattr_get(o.dirfd, NULL);
-		else if (fd_path_at(o.dirfd, o.name, path, sizeof(path)) == 0)
-			fl = protattr_get(-1, path);
-		oref_put(&o);
-		return fl;
-	}
-	r = statx(o.dirfd, o.name, AT_SYMLINK_NOFOLLOW | (o.name[0] ? 0 : AT_EMPTY_PATH),
-		  0, &stx);
-	oref_put(&o);
-	if (r < 0)
-		return 0;
-	attrs = stx.stx_attributes & stx.stx_attributes_mask;
-	return (attrs & STATX_ATTR_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
-	       (attrs & STATX_ATTR_APPEND ? FS_APPEND_FL : 0);
+	do {
+		if (node_oref(n, &o) < 0)
+			return 0;
+		fl = 0;
+		if (o.layer == 0) {
+			if (!o.name[0])
+				fl = protattr_get(o.dirfd, NULL);
+			else if (fd_path_at(o.dirfd, o.name, path, sizeof(path)) == 0)
+				fl = protattr_get(-1, path);
+		} else if (statx(o.dirfd, o.name, AT_SYMLINK_NOFOLLOW |
+				 (o.name[0] ? 0 : AT_EMPTY_PATH), 0, &stx) == 0) {
+			attrs = stx.stx_attributes & stx.stx_attributes_mask;
+			fl = (attrs & STATX_ATTR_IMMUTABLE ? FS_IMMUTABLE_FL : 0) |
+			     (attrs & STATX_ATTR_APPEND ? FS_APPEND_FL : 0);
+		}
+	} while (oref_put_moved(n, &o));
+	return fl;
 }
 
 bool prot_append_only(struct node *n)
@@ -170,14 +167,17 @@ int prot_check(struct node *n, enum prot_op op)
 static int open_for_flags(struct node *n)
 {
 	struct oref o;
-	int fd, err;
+	int fd = -1, err;
 
-	err = node_oref(n, &o);
-	if (err)
-		return err;
-	fd = oref_open(&o, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY);
-	err = fd < 0 ? -errno : fd;
-	oref_put(&o);
+	do {
+		if (fd >= 0)
+			close(fd);
+		err = node_oref(n, &o);
+		if (err)
+			return err;
+		fd = oref_open(&o, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY);
+		err = fd < 0 ? -errno : fd;
+	} while (oref_put_moved(n, &o));
 	return err;
 }
 

@@ -166,6 +166,8 @@ struct oref {
 	char buf[NAME_MAX + 1];
 	struct node *hold;	/* parent kept alive while in use */
 	int layer;
+	const struct lset *ls;	/* the node's set it was resolved from */
+	uint16_t mseq;		/* and the node's move count then */
 };
 
 /* An immutable set of lrefs. A node's set is replaced whole (copy-up,
@@ -228,7 +230,9 @@ struct node {
 	struct lset *retired;
 	uint32_t kdev;		/* hash key (a Linux dev_t fits 32 bits) */
 	uint32_t refs;		/* daemon references */
-	mode_t type;		/* S_IFMT bits */
+	uint16_t type;		/* S_IFMT bits */
+	uint16_t mseq;		/* odd while a rename moves the node's object
+				 * under another name: node_move_begin() */
 	unsigned flags;		/* NODE_*: node_has(), node_flag_set/clear() */
 	uint32_t gen;		/* bumped at copy-up */
 	uint32_t xstate;	/* xattr generation << 1 | XSTATE_NONE */
@@ -293,6 +297,9 @@ int node_parent_name(struct node *n, struct node **parent, char **name);
 void oref_of_lref(const struct lref *r, struct oref *o);
 int node_oref(struct node *n, struct oref *o);
 void oref_put(struct oref *o);
+bool oref_put_moved(struct node *n, struct oref *o);
+void node_move_begin(struct node *n);
+void node_move_end(struct node *n);
 int oref_open(const struct oref *o, int flags);
 int oref_path(const struct oref *o, char *buf, size_t len);
 int oref_stat(const struct oref *o, struct stat *st);

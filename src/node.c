@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -529,18 +530,29 @@ int node_parent_name(struct node *n, struct node **parent, char **name)
 void oref_of_lref(const struct lref *r, struct oref *o)
 {
 	o->hold = NULL;
+	o->ls = NULL;
+	o->mseq = 0;
 	o->buf[0] = '\0';
 	o->name = o->buf;
 	o->layer = r->layer;
 	o->dirfd = r->fd;
 }
 
-/* Resolve where the node's top-most object can be reached now. */
+/* Resolve where the node's top-most object can be reached now. A name
+ * found here may be given to another object before the caller uses it:
+ * a rename over it pins the node first (node_pin()), a rename of the node
+ * itself counts in its move count. The kernel keeps renames apart from
+ * whatever changes the objects they move (inode locks), but not from
+ * reads: a caller that only reads asks oref_put_moved() afterwards, and
+ * reads again where the name may have led elsewhere. */
 int node_oref(struct node *n, struct oref *o)
 {
+	uint16_t mseq = __atomic_load_n(&n->mseq, __ATOMIC_SEQ_CST);
 	struct lset *ls = node_lset(n), *pls;
 
 	oref_of_lref(&ls->r[0], o);
+	o->ls = ls;
+	o->mseq = mseq;
 	if (ls->r[0].fd >= 0)
 		return 0;
 	pthread_mutex_lock(name_lock_of(n));
@@ -567,6 +579,34 @@ void oref_put(struct oref *o)
 	if (o->hold)
 		node_put(o->hold);
 	o->hold = NULL;
+}
+
+/* Put O, resolved by node_oref(N, O). True if what was done through it
+ * may have reached another object: O went by name, and since then the
+ * node was pinned or copied up (a new set), or a rename of it began. */
+bool oref_put_moved(struct node *n, struct oref *o)
+{
+	oref_put(o);
+	if (!o->name[0])
+		return false;	/* the object's own fd */
+	if (node_lset(n) == o->ls && !(o->mseq & 1) &&
+	    __atomic_load_n(&n->mseq, __ATOMIC_SEQ_CST) == o->mseq)
+		return false;
+	sched_yield();		/* a rename may still be under way */
+	return true;
+}
+
+/* A rename moves N's object to another name: odd from before the
+ * rename(2) until the node's name is the new one. The kernel holds the
+ * inode lock of what a rename moves, so no two overlap on one node. */
+void node_move_begin(struct node *n)
+{
+	__atomic_add_fetch(&n->mseq, 1, __ATOMIC_SEQ_CST);
+}
+
+void node_move_end(struct node *n)
+{
+	__atomic_add_fetch(&n->mseq, 1, __ATOMIC_SEQ_CST);
 }
 
 int oref_open(const struct oref *o, int flags)

@@ -48,16 +48,18 @@ static ssize_t xattr_do(struct node *n, enum xop op, const char *name,
 	}
 	/* by name from the parent, or by the object's O_PATH fd: the
 	 * object itself, symlinks included */
-	err = node_oref(n, &o);
-	if (err) {
-		errno = -err;
-		return -1;
-	}
-	x.fd = o.dirfd;
-	x.at = o.name;
-	r = xobj_do(&x, op, name, buf, size, flags);
-	err = errno;
-	oref_put(&o);
+	do {
+		err = node_oref(n, &o);
+		if (err) {
+			errno = -err;
+			return -1;
+		}
+		x.fd = o.dirfd;
+		x.at = o.name;
+		r = xobj_do(&x, op, name, buf, size, flags);
+		err = errno;
+		/* changes the kernel keeps apart from renames itself */
+	} while (oref_put_moved(n, &o) && (op == XGET || op == XLIST));
 	errno = err;
 	return r;
 }

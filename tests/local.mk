@@ -1,6 +1,8 @@
 # C helpers and scripts used by the bats tests (built by `make check`).
 check_PROGRAMS += tests/tools/fsops
 tests_tools_fsops_SOURCES = tests/tools/fsops.c
+check_PROGRAMS += tests/tools/renamerace
+tests_tools_renamerace_SOURCES = tests/tools/renamerace.c
 check_PROGRAMS += tests/tools/stress
 tests_tools_stress_SOURCES = tests/tools/stress.c
 tests_tools_stress_CFLAGS = $(WARN_CFLAGS) $(SAN_CFLAGS) -pthread

@@ -356,3 +356,17 @@ print(" ".join(out))' "$M"
 	eq "$(cat "$T/out")" 1
 	eq "$(cat "$M/e/g")" 2
 }
+
+@test "rename: reads through an open file while renames move names around it answer for that file" {
+	# Its attributes, data, xattr and flags are asked for by name in
+	# its directory; a rename that gives the name to another file in
+	# the meantime must not make the answer that file's (the kernel
+	# keeps renames apart from changes of a file, not from reads).
+	local opts
+	for opts in "" noopen passthrough=0; do
+		mount_fresh "$opts"
+		"$TOOLS/renamerace" "$M" 3000 ||
+			fail "answers for another file, or none, with options '$opts'"
+		unmount_layerfs
+	done
+}
