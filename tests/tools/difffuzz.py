@@ -4,6 +4,7 @@ over the same generated lower layers; every result and, now and then, the
 whole merged view must be the same on both.
 
     difffuzz.py --layerfs PATH --dir DIR [--seed N] [--ops N] [--opts ,OPT...]
+                [--workers N]
 
 (make fuzz runs many seeds; tests/differential.bats a few.)
 
@@ -29,6 +30,11 @@ hard-linked lower file keeps its link count); without the writeback
 cache, root does not write to or fallocate a set-id file with a file
 capability (layerfs drops the set-id bits with the capability, see
 README); and times and inode numbers are not compared.
+
+With --workers N, N processes each apply --ops random operations to
+layerfs alone, at once, where no result can be foretold; then only the
+last two checks are made: the view stays the same across a remount, and
+the kernel reads the upper as layerfs showed it.
 """
 import argparse
 import ctypes
@@ -530,6 +536,26 @@ def mount_both(args, d):
     return km, lm
 
 
+def run_workers(lm, seed, workers, ops):
+    """WORKERS processes apply OPS random operations each to LM at once;
+    results are not looked at. Fails if a worker dies."""
+    pids = []
+    for k in range(workers):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                rng = random.Random(seed * 1000 + k)
+                for _ in range(ops):
+                    name, a = rand_op(rng)
+                    result(lambda: OPS[name](lm, a))
+                code = 0
+            finally:
+                os._exit(code)
+        pids.append(pid)
+    return [p for p in pids if os.waitpid(p, 0)[1] != 0]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--layerfs", required=True)
@@ -541,6 +567,9 @@ def main():
                     help="run inside a user namespace (as root of it, with "
                     "uid and gid %d mapped): the layers use user.overlay.* "
                     "xattrs, the kernel mounts with userxattr" % USER)
+    ap.add_argument("--workers", type=int, default=0,
+                    help="apply operations from this many processes at "
+                    "once, to layerfs alone")
     args = ap.parse_args()
     if args.userns:
         global KOPTS, OPAQUE
@@ -571,7 +600,11 @@ def main():
     writeback = (noopen or args.userns or "passthrough=0" in opts) and \
         "writeback=0" not in opts
     try:
-        for i in range(args.ops):
+        if args.workers:
+            dead = run_workers(lm, args.seed, args.workers, args.ops)
+            if dead:
+                failed.append("%d worker(s) died" % len(dead))
+        for i in range(0 if args.workers else args.ops):
             name, a = rand_op(rng)
             if noopen and (name == "write" and not a[1] and a[2] != "trunc" or
                            name == "open" and a[1] in ("w", "rw") and "trunc" not in a[2]):
@@ -606,7 +639,7 @@ def main():
                     failed.append("views differ after op %d:" % i)
                     failed += diffs[:20]
                     break
-        if not failed:
+        if not failed and not args.workers:
             # nothing copied up, whited out or made that the kernel did not
             diffs = diff_views(upper_objects(os.path.join(d, "ku")),
                                upper_objects(os.path.join(d, "lu")))
@@ -642,7 +675,11 @@ def main():
         print("\n".join(done[-40:]))
         print("\n".join(failed))
         sys.exit(1)
-    print("difffuzz: seed %d, %d operations, same results" % (args.seed, args.ops))
+    if args.workers:
+        print("difffuzz: seed %d, %d workers of %d operations, the same after a remount "
+              "and through the kernel" % (args.seed, args.workers, args.ops))
+    else:
+        print("difffuzz: seed %d, %d operations, same results" % (args.seed, args.ops))
 
 
 if __name__ == "__main__":
