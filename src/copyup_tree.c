@@ -294,6 +294,10 @@ static int copy_tree(struct node *dir)
 		node_flag_set(dir, NODE_OPAQUE);
 	}
 	node_unlock(dir);
+	/* a stat since its copy-up (a merged directory then) showed a link
+	 * count of 1, which the kernel would keep for a day */
+	if (!err && fs.se)
+		fuse_lowlevel_notify_inval_inode(fs.se, node_id(dir), -1, 0);
 	return err;
 }
 

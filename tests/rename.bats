@@ -370,3 +370,27 @@ print(" ".join(out))' "$M"
 		unmount_layerfs
 	done
 }
+
+@test "rename: a merged directory inside a moved lower tree shows its own link count once the move is done, also to a stat during the move" {
+	# the tree copy makes the directory opaque and upper-only after its
+	# files are copied; a stat in between sees a merged directory (link
+	# count 1), which the kernel must not keep
+	mkdir -p "$L1/P/D/x" "$L2/P/D/y"
+	head -c 96M /dev/zero >"$L1/P/D/big1"
+	head -c 96M /dev/zero >"$L1/P/D/big2"
+	mount_layerfs
+	run -0 python3 -c '
+import os, subprocess, sys
+m = sys.argv[1]
+fd = os.open(m + "/P/D", os.O_RDONLY)
+seen = set()
+mv = subprocess.Popen(["mv", m + "/P", m + "/Q"])
+while mv.poll() is None:
+    seen.add(os.fstat(fd).st_nlink)
+assert mv.returncode == 0
+print(os.fstat(fd).st_nlink, os.stat(m + "/Q/D").st_nlink, 1 in seen)' "$M"
+	eq "${output% *}" "4 4" "through the descriptor held across the move, and by name"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(stat -c %h "$M/Q/D")" 4 "after a remount"
+}
