@@ -79,6 +79,14 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	} else {
 		conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
 	}
+	/* With the writeback cache the kernel empties its own copy of a file
+	 * opened with O_TRUNC after the OPEN, outside the section that holds
+	 * writes back: a write that reaches us in between lands after our
+	 * truncation, and the kernel shows the file empty while it holds
+	 * the data. Sent as a setattr, the truncation waits for writes under
+	 * way and keeps others out (tests/tools/truncrace.c). */
+	if (fs.writeback)
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 	/* Directories open without a round trip (readdir.c) */
 	if (conn->capable & FUSE_CAP_NO_OPENDIR_SUPPORT) {
 		conn->want |= FUSE_CAP_NO_OPENDIR_SUPPORT;

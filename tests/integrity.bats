@@ -46,3 +46,16 @@ stress_round() {
 		fail "no mismatch reported: $output"
 	[[ $output == *"1 of 36 files differ"* ]] || fail "wrong count: $output"
 }
+
+@test "integrity: an open with O_TRUNC racing a write leaves the mount and the upper agreeing on the size (default, passthrough=0, noopen)" {
+	# With the kernel's writeback cache an O_TRUNC open must not be
+	# truncated by the daemon in the OPEN: the kernel empties its own
+	# copy later, after a write may have reached the upper
+	local opts
+	for opts in "" passthrough=0 noopen; do
+		mount_fresh "$opts"
+		"$TOOLS/truncrace" "$M/f" "$U/f" 1000 ||
+			fail "the mount and the upper disagree with options '$opts'"
+		unmount_layerfs
+	done
+}
