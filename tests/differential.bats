@@ -171,6 +171,24 @@ dump() {
 	done
 }
 
+# the same operations from four processes at once, on layerfs alone: no
+# result can be foretold, but what they leave must read the same after a
+# remount and through the kernel's overlayfs (make fuzz FUZZ_WORKERS=4
+# runs more seeds)
+@test "differential: random operations from four processes at once leave a view that stays across a remount and reads the same through the kernel" {
+	local seed opts
+	for seed in $(seq 1 9); do
+		case $((seed % 3)) in
+		0) opts= ;;
+		1) opts=,noopen ;;
+		2) opts=,passthrough=0 ;;
+		esac
+		python3 "$SCRIPTS/difffuzz.py" --layerfs "$LAYERFS" --dir "$T/wfuzz$seed" \
+			--seed "$seed" --ops 1500 --workers 4 --opts "$opts" >"$T/fuzz.out" 2>&1 ||
+			fail "$(cat "$T/fuzz.out")"
+	done
+}
+
 # times_both LAYERFS_OPTS [open-rw]: tests/tools/times.py over the same
 # layer on the kernel's overlayfs and on layerfs; outputs in $T/k.log and
 # $T/f.log
