@@ -155,6 +155,15 @@ dump() {
 	getfattr -n security.capability "$K/mnt/uc" >/dev/null || fail "sanity: the kernel's uc lost its capability"
 }
 
+# difffuzz SEED ARGS...: tests/tools/difffuzz.py with that seed, in a
+# directory of its own; its output is the failure message
+difffuzz() {
+	local seed=$1
+	shift
+	python3 "$SCRIPTS/difffuzz.py" --layerfs "$LAYERFS" --dir "$T/fuzz$seed" \
+		--seed "$seed" "$@" >"$T/fuzz.out" 2>&1 || fail "$(cat "$T/fuzz.out")"
+}
+
 # random operations (tests/tools/difffuzz.py): each result and the merged
 # view after every 25 operations must match the kernel's; `make fuzz`
 # runs more seeds (FUZZ_SEEDS, FUZZ_OPS)
@@ -165,9 +174,7 @@ dump() {
 		# writeback cache, as rootless mounts run
 		opts=
 		[ "$seed" -gt 12 ] && opts=,passthrough=0
-		python3 "$SCRIPTS/difffuzz.py" --layerfs "$LAYERFS" --dir "$T/fuzz$seed" \
-			--seed "$seed" --ops 400 --opts "$opts" >"$T/fuzz.out" 2>&1 ||
-			fail "$(cat "$T/fuzz.out")"
+		difffuzz "$seed" --ops 400 --opts "$opts"
 	done
 }
 
@@ -183,9 +190,7 @@ dump() {
 		1) opts=,noopen ;;
 		2) opts=,passthrough=0 ;;
 		esac
-		python3 "$SCRIPTS/difffuzz.py" --layerfs "$LAYERFS" --dir "$T/wfuzz$seed" \
-			--seed "$seed" --ops 1500 --workers 4 --opts "$opts" >"$T/fuzz.out" 2>&1 ||
-			fail "$(cat "$T/fuzz.out")"
+		difffuzz "$seed" --ops 1500 --workers 4 --opts "$opts"
 	done
 }
 
