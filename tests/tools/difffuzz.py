@@ -536,9 +536,11 @@ def mount_both(args, d):
     return km, lm
 
 
-def run_workers(lm, seed, workers, ops):
+def run_workers(lm, seed, workers, ops, logs):
     """WORKERS processes apply OPS random operations each to LM at once;
-    results are not looked at. Fails if a worker dies."""
+    results are not judged, but each worker logs its operations and
+    results, with the time they started, to LOGS/wN.log. Returns the
+    workers that died."""
     pids = []
     for k in range(workers):
         pid = os.fork()
@@ -546,9 +548,13 @@ def run_workers(lm, seed, workers, ops):
             code = 1
             try:
                 rng = random.Random(seed * 1000 + k)
-                for _ in range(ops):
-                    name, a = rand_op(rng)
-                    result(lambda: OPS[name](lm, a))
+                with open(os.path.join(logs, "w%d.log" % k), "w") as log:
+                    for i in range(ops):
+                        name, a = rand_op(rng)
+                        t = time.monotonic()
+                        r = result(lambda: OPS[name](lm, a))
+                        shown = a if name != "write" else (a[0], len(a[1]), a[2])
+                        log.write("%.6f w%d.%d %s %r: %r\n" % (t, k, i, name, shown, r))
                 code = 0
             finally:
                 os._exit(code)
@@ -601,9 +607,14 @@ def main():
         "writeback=0" not in opts
     try:
         if args.workers:
-            dead = run_workers(lm, args.seed, args.workers, args.ops)
+            dead = run_workers(lm, args.seed, args.workers, args.ops, d)
             if dead:
                 failed.append("%d worker(s) died" % len(dead))
+            # on a failure, the last operations of all workers in time order
+            for k in range(args.workers):
+                with open(os.path.join(d, "w%d.log" % k)) as f:
+                    done += f.read().splitlines()
+            done.sort()
         for i in range(0 if args.workers else args.ops):
             name, a = rand_op(rng)
             if noopen and (name == "write" and not a[1] and a[2] != "trunc" or
