@@ -14,26 +14,6 @@
 
 #include "layerfs.h"
 
-/* Open the node's top-most object; returns an fd or -errno. */
-static int node_open(struct node *n, int flags)
-{
-	struct oref o;
-	int fd, err;
-
-	for (;;) {
-		err = node_oref(n, &o);
-		if (err)
-			return err;
-		fd = oref_open(&o, flags);
-		if (fd < 0)
-			fd = -errno;
-		if (!oref_put_moved(n, &o))
-			return fd;
-		if (fd >= 0)
-			close(fd);
-	}
-}
-
 static int open_flags(int flags)
 {
 	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW)) | O_CLOEXEC;

@@ -166,19 +166,7 @@ int prot_check(struct node *n, enum prot_op op)
 /* A descriptor on N's top-most object that ioctls take. */
 static int open_for_flags(struct node *n)
 {
-	struct oref o;
-	int fd = -1, err;
-
-	do {
-		if (fd >= 0)
-			close(fd);
-		err = node_oref(n, &o);
-		if (err)
-			return err;
-		fd = oref_open(&o, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY);
-		err = fd < 0 ? -errno : fd;
-	} while (oref_put_moved(n, &o));
-	return err;
+	return node_open(n, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY);
 }
 
 /* An upper object's immutable and append-only flags are its marker's:

@@ -301,6 +301,7 @@ bool oref_put_moved(struct node *n, struct oref *o);
 void node_move_begin(struct node *n);
 void node_move_end(struct node *n);
 int oref_open(const struct oref *o, int flags);
+int node_open(struct node *n, int flags);
 int oref_path(const struct oref *o, char *buf, size_t len);
 int oref_stat(const struct oref *o, struct stat *st);
 int node_pin(struct node *n);

@@ -618,6 +618,27 @@ int oref_open(const struct oref *o, int flags)
 	return layer_openat(o->dirfd, o->name, flags | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* Open the node's top-most object with FLAGS (oref_open()), again if a
+ * rename moved its name meanwhile; returns an fd or -errno. */
+int node_open(struct node *n, int flags)
+{
+	struct oref o;
+	int fd, err;
+
+	for (;;) {
+		err = node_oref(n, &o);
+		if (err)
+			return err;
+		fd = oref_open(&o, flags);
+		if (fd < 0)
+			fd = -errno;
+		if (!oref_put_moved(n, &o))
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 int oref_path(const struct oref *o, char *buf, size_t len)
 {
 	if (!o->name[0]) {

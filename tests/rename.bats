@@ -383,13 +383,12 @@ print(" ".join(out))' "$M"
 import os, subprocess, sys
 m = sys.argv[1]
 fd = os.open(m + "/P/D", os.O_RDONLY)
-seen = set()
 mv = subprocess.Popen(["mv", m + "/P", m + "/Q"])
 while mv.poll() is None:
-    seen.add(os.fstat(fd).st_nlink)
+    os.fstat(fd)
 assert mv.returncode == 0
-print(os.fstat(fd).st_nlink, os.stat(m + "/Q/D").st_nlink, 1 in seen)' "$M"
-	eq "${output% *}" "4 4" "through the descriptor held across the move, and by name"
+print(os.fstat(fd).st_nlink, os.stat(m + "/Q/D").st_nlink)' "$M"
+	eq "$output" "4 4" "through the descriptor held across the move, and by name"
 	unmount_layerfs
 	mount_layerfs
 	eq "$(stat -c %h "$M/Q/D")" 4 "after a remount"
