@@ -210,12 +210,45 @@ static void note_request(void *buf, size_t len)
 	}
 }
 
+/* Requests being served: read by a thread that has not read again. */
+static unsigned in_service;
+static __thread bool tl_serving;
+
+/* The kernel ended the connection: the file system was unmounted, or the
+ * connection aborted. umount(8) has returned, and the caller's next step
+ * may be to unmount the file system that holds the upper or work
+ * directory, which our open files keep busy. The kernel's overlayfs lets
+ * go of its layers within umount(2). The exit libfuse would do next
+ * (stopping and joining every worker thread) takes milliseconds, so when
+ * no other thread is serving a request, the daemon lets go at once:
+ * nothing is left to write, the layers are as a crash would leave them
+ * (whole), and libfuse finds nothing to unmount after a connection the
+ * kernel has ended. An abort with requests under way (`umount -f`, the
+ * connection's abort file) takes the usual way, so they finish first. */
+static void conn_ended(void)
+{
+	if (__atomic_load_n(&in_service, __ATOMIC_ACQUIRE) != 0)
+		return;
+	close_range(3, ~0u, 0);
+	_exit(0);
+}
+
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n;
 
 	(void)userdata;
+	if (tl_serving) {
+		tl_serving = false;
+		__atomic_sub_fetch(&in_service, 1, __ATOMIC_RELEASE);
+	}
 	n = fs.cfg->spin ? reader_read(fd, buf, len) : read(fd, buf, len);
+	if (n > 0) {
+		tl_serving = true;
+		__atomic_add_fetch(&in_service, 1, __ATOMIC_ACQ_REL);
+	} else if (n < 0 && errno == ENODEV) {
+		conn_ended();
+	}
 	tl_unique = 0;
 	tl_kill = false;
 	tl_init = false;

@@ -121,6 +121,40 @@ load helpers
 	_forget_mount "$M"
 }
 
+@test "cli: once umount MNT returns, the layers' file system is free to unmount" {
+	# the kernel's overlayfs lets go of its layers within umount(2); a
+	# daemon still exiting holds its upper open (unionmount-testsuite
+	# unmounts the upper's tmpfs right after the union)
+	need_root
+	local fs=$T/fs i pid busy=0
+	mkdir "$fs"
+	for i in $(seq 1 20); do
+		mkdir "$L1/d$i"
+		echo x >"$L1/d$i/f"
+	done
+	for i in $(seq 1 100); do
+		mount -t tmpfs lfstest "$fs"
+		record_mount "$fs"
+		mkdir "$fs/u" "$fs/w"
+		lfs_mount "lowerdir=$L1,upperdir=$fs/u,workdir=$fs/w" "$M"
+		pid=$DAEMON_PID
+		ls -lR "$M" >/dev/null
+		cat "$M"/d*/f >/dev/null
+		echo y >>"$M/d3/f"
+		touch "$M/new"
+		rm "$M/d4/f"
+		umount "$M"
+		if ! umount "$fs" 2>/dev/null; then
+			busy=$((busy + 1))
+			wait_until 20 _pid_gone "$pid"
+			umount "$fs"
+		fi
+		_forget_mount "$M"
+		_forget_mount "$fs"
+	done
+	eq "$busy" 0 "rounds in which the daemon still held the upper after umount returned"
+}
+
 @test "cli: unknown options give one warning line and are ignored (podman's ,,volatile)" {
 	echo x >"$L1/f"
 	"$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$W,,volatile,no_such_option=3," "$M" 3>&- 2>"$T/err"
