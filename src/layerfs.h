@@ -646,6 +646,7 @@ void session_want_parallel_dirops(void);
 bool session_kernel_passthrough(void);
 void session_want_passthrough(void);
 void session_reply_backing(int backing);
+unsigned session_serving(void);
 bool req_kill_suidgid(void);
 bool req_tmpfile(void);
 bool req_statx(void);

@@ -68,10 +68,8 @@ static bool kernel_wait;	/* the reader sleeps in the kernel */
 static uint64_t taken;		/* requests read so far */
 static bool last_housekeeping;	/* the last one read: FORGET, RELEASE, INTERRUPT */
 static unsigned turn_waiters;
-static int serving;		/* threads serving a request (atomic) */
 static int credit = CREDIT_MAX / 2;	/* whether polling pays (atomic) */
 static __thread int tl_fd = -1;	/* this thread's fd, made non-blocking */
-static __thread bool tl_serving;
 
 static uint64_t now_us(void)
 {
@@ -158,7 +156,7 @@ static void credit_add(int d)
 static bool may_spin(void)
 {
 	return __atomic_load_n(&credit, __ATOMIC_RELAXED) > 0 &&
-	       __atomic_load_n(&serving, __ATOMIC_RELAXED) == 0;
+	       session_serving() == 0;
 }
 
 /* Sleep in the kernel until FD has a request. */
@@ -234,7 +232,7 @@ static ssize_t turn_read(int fd, void *buf, size_t len, bool *queued)
 		if (spun)
 			credit_add(1);
 		else if (now_us() - start < SPIN_US &&
-			 __atomic_load_n(&serving, __ATOMIC_RELAXED) == 0)
+			 session_serving() == 0)
 			credit_add(1);	/* polling would have caught it */
 	}
 	return n;
@@ -256,10 +254,6 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 	bool queued, hk;
 	ssize_t n;
 
-	if (tl_serving) {
-		__atomic_sub_fetch(&serving, 1, __ATOMIC_RELAXED);
-		tl_serving = false;
-	}
 	pthread_once(&watch_once, watch_cv_init);
 	if (tl_fd != fd) {
 		int fl = fcntl(fd, F_GETFL);
@@ -314,9 +308,5 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 	}
 	last_housekeeping = hk;
 	pthread_mutex_unlock(&mu);
-	if (n > 0) {
-		__atomic_add_fetch(&serving, 1, __ATOMIC_RELAXED);
-		tl_serving = true;
-	}
 	return n;
 }

@@ -210,9 +210,14 @@ static void note_request(void *buf, size_t len)
 	}
 }
 
-/* Requests being served: read by a thread that has not read again. */
-static unsigned in_service;
+/* Threads serving a request: they read one and have not read again. */
+static unsigned serving;
 static __thread bool tl_serving;
+
+unsigned session_serving(void)
+{
+	return __atomic_load_n(&serving, __ATOMIC_ACQUIRE);
+}
 
 /* The kernel ended the connection: the file system was unmounted, or the
  * connection aborted. umount(8) has returned, and the caller's next step
@@ -227,7 +232,7 @@ static __thread bool tl_serving;
  * connection's abort file) takes the usual way, so they finish first. */
 static void conn_ended(void)
 {
-	if (__atomic_load_n(&in_service, __ATOMIC_ACQUIRE) != 0)
+	if (session_serving() != 0)
 		return;
 	close_range(3, ~0u, 0);
 	_exit(0);
@@ -240,12 +245,12 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	(void)userdata;
 	if (tl_serving) {
 		tl_serving = false;
-		__atomic_sub_fetch(&in_service, 1, __ATOMIC_RELEASE);
+		__atomic_sub_fetch(&serving, 1, __ATOMIC_RELEASE);
 	}
 	n = fs.cfg->spin ? reader_read(fd, buf, len) : read(fd, buf, len);
 	if (n > 0) {
 		tl_serving = true;
-		__atomic_add_fetch(&in_service, 1, __ATOMIC_ACQ_REL);
+		__atomic_add_fetch(&serving, 1, __ATOMIC_ACQ_REL);
 	} else if (n < 0 && errno == ENODEV) {
 		conn_ended();
 	}
