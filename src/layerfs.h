@@ -307,6 +307,18 @@ int oref_stat(const struct oref *o, struct stat *st);
 int node_pin(struct node *n);
 void node_set_parent_name(struct node *n, struct node *parent, const char *name);
 bool node_named(struct node *n, struct node *parent, const char *name);
+
+/* A real object's key (device, inode) hashed into SIZE buckets, a power
+ * of two: the node table's and the inode number map's. */
+static inline size_t key_hash(dev_t dev, ino_t ino, size_t size)
+{
+	uint64_t h = (uint64_t)ino * 0x9E3779B97F4A7C15ULL ^ (uint64_t)dev;
+	h ^= h >> 29;
+	return (size_t)(h & (size - 1));
+}
+
+/* ---- inode numbers shown (ino.c) ---- */
+
 ino_t ino_of(int layer, const struct stat *st);
 void ino_remap_add(dev_t dev, ino_t ino, ino_t shown);
 ino_t ino_remap_get(dev_t dev, ino_t ino, ino_t fallback);
