@@ -77,6 +77,7 @@ void options_free(struct config *cfg);
 void usage(FILE *out, const char *prog);
 bool mount_flag_known(const char *flag);
 bool mount_flag_add(struct config *cfg, const char *flag);
+void config_fuse_opt(struct config *cfg, const char *key, const char *val);
 bool config_noatime(const struct config *cfg);
 
 int daemon_run(struct config *cfg, const char *argv0);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "layerfs.h"
 
@@ -123,6 +124,9 @@ void usage(FILE *out, const char *prog)
 "  allow_other, default_permissions, fsname=, subtype=, ro, nosuid, nodev,\n"
 "  noexec, noatime, ...   handed to libfuse and the kernel; relatime,\n"
 "                         strictatime, nodiratime, nosymfollow: set by layerfs\n"
+"  context=, fscontext=, defcontext=, rootcontext=  SELinux labels, handed to\n"
+"                         the kernel where SELinux is on, else left out\n"
+"Commas between double quotes do not split options (context=\"...:c1,c2\").\n"
 "Other options are warned about and ignored.\n",
 		prog, prog);
 	subcommands_help(out);
@@ -216,16 +220,46 @@ bad:
 	return -1;
 }
 
-static void fuse_opt_append(struct config *cfg, const char *opt)
+/* SELinux's mount options. mount(8) leaves them out where SELinux is off
+ * (so `mount -o context=...` of any file system, the kernel's overlay
+ * included, works there), and podman hands its mount program a context=
+ * only where SELinux is on; the kernel's FUSE refuses them without it. */
+static bool selinux_option(const char *key)
+{
+	static const char *const names[] = {
+		"context", "fscontext", "defcontext", "rootcontext", NULL,
+	};
+
+	return in_list(names, key);
+}
+
+/* Append KEY or KEY=VAL to the options handed to libfuse. Its option
+ * splitter takes a backslash as escaping the next character, so a comma
+ * in a value (a quoted SELinux context: "...:s0:c1,c2") stays in it. */
+void config_fuse_opt(struct config *cfg, const char *key, const char *val)
 {
 	size_t old = cfg->fuse_opts ? strlen(cfg->fuse_opts) : 0;
+	char *p;
 
-	cfg->fuse_opts = realloc(cfg->fuse_opts, old + strlen(opt) + 2);
+	if (selinux_option(key) && access("/sys/fs/selinux/enforce", F_OK) != 0)
+		return;
+	cfg->fuse_opts = realloc(cfg->fuse_opts, old + strlen(key) +
+				 (val ? 2 * strlen(val) + 1 : 0) + 2);
 	if (!cfg->fuse_opts)
 		abort();
+	p = cfg->fuse_opts + old;
 	if (old)
-		cfg->fuse_opts[old++] = ',';
-	strcpy(cfg->fuse_opts + old, opt);
+		*p++ = ',';
+	p = stpcpy(p, key);
+	if (val) {
+		*p++ = '=';
+		for (; *val; val++) {
+			if (*val == ',' || *val == '\\')
+				*p++ = '\\';
+			*p++ = *val;
+		}
+	}
+	*p = '\0';
 }
 
 /* Is FLAG a mount(8) flag layerfs takes (mount_flag_add())? */
@@ -257,7 +291,7 @@ bool mount_flag_add(struct config *cfg, const char *flag)
 	}
 	if (!in_list(fuse_passthrough, flag))
 		return false;
-	fuse_opt_append(cfg, flag);
+	config_fuse_opt(cfg, flag, NULL);
 	return true;
 }
 
@@ -383,8 +417,7 @@ static int parse_one(struct config *cfg, char *opt)
 	if (!val && mount_flag_add(cfg, opt))
 		return 0;
 	if (val && in_list(fuse_passthrough_kv, opt)) {
-		val[-1] = '=';
-		fuse_opt_append(cfg, opt);
+		config_fuse_opt(cfg, opt, val);
 		return 0;
 	}
 	if (!strncmp(opt, "x-", 2))
@@ -394,8 +427,10 @@ static int parse_one(struct config *cfg, char *opt)
 	return 0;
 }
 
-/* Split an -o argument on commas (a backslash escapes one) and parse
- * each option; empty options, as podman produces, are skipped. */
+/* Split an -o argument on commas and parse each option; empty options,
+ * as podman produces, are skipped. A backslash escapes a comma, and
+ * commas between double quotes do not split, which keep their quotes
+ * (libmount's rules: an SELinux context="...:c1,c2"). */
 static int parse_opts(struct config *cfg, const char *arg)
 {
 	char *buf = xmalloc(strlen(arg) + 1);
@@ -403,9 +438,12 @@ static int parse_opts(struct config *cfg, const char *arg)
 	int ret = 0;
 
 	while (*p && !ret) {
+		bool quoted = false;
 		size_t n = 0;
 
-		while (*p && *p != ',') {
+		while (*p && (*p != ',' || quoted)) {
+			if (*p == '"')
+				quoted = !quoted;
 			if (*p == '\\' && p[1] == ',')
 				p++;
 			else if (*p == '\\' && p[1]) {
@@ -415,6 +453,11 @@ static int parse_opts(struct config *cfg, const char *arg)
 			buf[n++] = *p++;
 		}
 		buf[n] = '\0';
+		if (quoted) {
+			fprintf(stderr, "layerfs: option '%s': a double quote is not closed\n", buf);
+			ret = -1;
+			break;
+		}
 		if (*p == ',')
 			p++;
 		if (n)

@@ -27,33 +27,6 @@ static bool in_list(const char *const *list, const char *s)
 	return false;
 }
 
-/* Append KEY or KEY=VAL to the libfuse options; libfuse's option splitter
- * takes a backslash as escaping the next character, so commas in a value
- * survive. */
-static void fuse_opt_add(struct config *cfg, const char *key, const char *val)
-{
-	size_t old = cfg->fuse_opts ? strlen(cfg->fuse_opts) : 0;
-	size_t need = old + strlen(key) + (val ? 2 * strlen(val) + 1 : 0) + 2;
-	char *p;
-
-	cfg->fuse_opts = realloc(cfg->fuse_opts, need);
-	if (!cfg->fuse_opts)
-		abort();
-	p = cfg->fuse_opts + old;
-	if (old)
-		*p++ = ',';
-	p = stpcpy(p, key);
-	if (val) {
-		*p++ = '=';
-		for (const char *s = val; *s; s++) {
-			if (*s == ',' || *s == '\\')
-				*p++ = '\\';
-			*p++ = *s;
-		}
-	}
-	*p = '\0';
-}
-
 static int want_bool(json_t *v, const char *file, const char *key,
 		     struct lerr *err)
 {
@@ -118,7 +91,7 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		if (!json_is_string(v) || !*json_string_value(v))
 			return lerr_add(err, "%s: %s: expected a non-empty string, got %s",
 					file, jpath, json_type_name(v));
-		fuse_opt_add(cfg, key, json_string_value(v));
+		config_fuse_opt(cfg, key, json_string_value(v));
 		return 0;
 	}
 	if (in_list(fuse_numbers, key)) {
@@ -131,7 +104,7 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 			return 0;
 		}
 		snprintf(num, sizeof(num), "%lld", n);
-		fuse_opt_add(cfg, key, num);
+		config_fuse_opt(cfg, key, num);
 		return 0;
 	}
 
@@ -179,7 +152,7 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	else if (!strcmp(key, "ro")) {
 		cfg->readonly = b;
 		if (b)
-			fuse_opt_add(cfg, key, NULL);
+			config_fuse_opt(cfg, key, NULL);
 	} else {
 		/* "allow_other": false stops the default root adds */
 		if (!strcmp(key, "allow_other"))

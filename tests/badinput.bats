@@ -172,6 +172,12 @@ refused() {
 	done
 }
 
+@test "badinput: a double quote that is not closed" {
+	try_mount "lowerdir=$L1,fsname=\"x,upperdir=$U,workdir=$W"
+	refused 'fsname="x'
+	[[ "$err" == *"a double quote is not closed"* ]] || fail "no reason given: $err"
+}
+
 @test "badinput: a good mount still works after the failed attempts" {
 	try_mount "lowerdir=$T/nope,upperdir=$U,workdir=$W"
 	[ "$status" -ne 0 ]

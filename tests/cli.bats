@@ -165,6 +165,24 @@ load helpers
 	grep -q no_such_option "$T/err" || fail "warning does not name the option"
 }
 
+@test "cli: commas between double quotes stay in the option (podman's context=\"...:c1,c2\"); without SELinux the context options are left out, as mount(8) leaves them" {
+	local ctx='context="system_u:object_r:container_file_t:s0:c1,c2"'
+	echo x >"$L1/f"
+	"$LAYERFS" -o "lowerdir=$L1,$ctx,fsname=\"my,src\",upperdir=$U,workdir=$W" "$M" 3>&- 2>"$T/err" ||
+		fail "mount failed: $(cat "$T/err")"
+	wait_until 10 is_mounted "$M" || fail "not mounted"
+	echo "fuse $(find_daemon_pid "$M") $M" >>"$MOUNTS_FILE"
+	eq "$(cat "$T/err")" "" "stderr"
+	# the options after the quoted ones still count
+	echo y >"$M/g"
+	eq "$(cat "$U/g")" y
+	eq "$(findmnt -no SOURCE "$M")" '"my,src"'
+	if [ ! -e /sys/fs/selinux/enforce ]; then
+		! grep " $M " /proc/self/mountinfo | grep -q context ||
+			fail "a context reached the kernel without SELinux: $(grep " $M " /proc/self/mountinfo)"
+	fi
+}
+
 @test "cli: idmapping and squash options are accepted" {
 	local o
 	echo x >"$L1/f"
