@@ -48,8 +48,7 @@ bool config_noatime(const struct config *cfg)
 }
 
 static const char *const fuse_passthrough_kv[] = {
-	"fsname", "subtype", "blksize", "max_read", "context", "fscontext",
-	"defcontext", "rootcontext", NULL,
+	"fsname", "subtype", "blksize", "max_read", NULL,
 };
 
 static bool in_list(const char *const *list, const char *s)
@@ -416,7 +415,7 @@ static int parse_one(struct config *cfg, char *opt)
 	}
 	if (!val && mount_flag_add(cfg, opt))
 		return 0;
-	if (val && in_list(fuse_passthrough_kv, opt)) {
+	if (val && (in_list(fuse_passthrough_kv, opt) || selinux_option(opt))) {
 		config_fuse_opt(cfg, opt, val);
 		return 0;
 	}
