@@ -164,6 +164,27 @@ static bool has_wh_file(int dirfd, const char *name)
 	return fstatat(dirfd, whname, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* What NAME is in the layer directory PFD (XWH: it holds xattr
+ * whiteouts): NAME_FOUND, with its attributes in ST (taken from KNOWN
+ * when the caller has them), NAME_HIDDEN by a whiteout, so that nothing
+ * below shows, NAME_ABSENT, or -errno. */
+enum { NAME_ABSENT, NAME_HIDDEN, NAME_FOUND };
+
+static int layer_name(int pfd, bool xwh, const char *name,
+		      const struct stat *known, struct stat *st)
+{
+	if (known) {
+		*st = *known;
+	} else if (fstatat(pfd, name, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno != ENOENT && errno != ENOTDIR)
+			return -errno;
+		return has_wh_file(pfd, name) ? NAME_HIDDEN : NAME_ABSENT;
+	}
+	if (stat_is_whiteout(st) || (xwh && is_xwhiteout(pfd, name, st)))
+		return NAME_HIDDEN;
+	return NAME_FOUND;
+}
+
 /* A lookup under way: the refs found so far, and where to look next. */
 struct probe {
 	struct lset *ls;	/* N refs found, room for CAP */
@@ -251,17 +272,10 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 	struct dir_marks m;
 	struct stat st;
 	bool opq, dxwh;
-	int fd;
+	int fd, r = layer_name(pfd, xwh, name, known, &st);
 
-	if (known) {
-		st = *known;
-	} else if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != ENOENT && errno != ENOTDIR)
-			return -errno;
-		return has_wh_file(pfd, name) ? 0 : 1;
-	}
-	if (stat_is_whiteout(&st) || (xwh && is_xwhiteout(pfd, name, &st)))
-		return 0;
+	if (r != NAME_FOUND)
+		return r < 0 ? r : r == NAME_ABSENT;
 	if (p->n > 0 && !S_ISDIR(st.st_mode))
 		return 0;	/* a non-directory below a directory ends the merge */
 	if (p->n == 0 && is_metacopy(pfd, name, &st))
@@ -319,8 +333,7 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 		return 0;
 	}
 	if (m.redirect && below) {
-		int r = read_redirect(fd, &p->redirect);
-
+		r = read_redirect(fd, &p->redirect);
 		if (r)
 			return r < 0 ? r : 0;
 		p->redirected = true;
@@ -544,21 +557,14 @@ int lower_has_name(struct node *dir, const char *name)
 
 	for (int i = 0; i < dls->n; i++) {
 		const struct lref *d = &dls->r[i];
+		int r;
 
 		if (d->layer == 0 || lower_lacks(d, name))
 			continue;
-		if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT && errno != ENOTDIR)
-				return -errno;
-			if (has_wh_file(d->fd, name))
-				return 0;
-			lower_missed(d);
-			continue;
-		}
-		if (stat_is_whiteout(&st) ||
-		    (d->xwhiteouts && is_xwhiteout(d->fd, name, &st)))
-			return 0;
-		return 1;
+		r = layer_name(d->fd, d->xwhiteouts, name, NULL, &st);
+		if (r != NAME_ABSENT)
+			return r < 0 ? r : r == NAME_FOUND;
+		lower_missed(d);
 	}
 	return 0;
 }
