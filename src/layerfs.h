@@ -626,6 +626,7 @@ int fd_path_at(int dirfd, const char *name, char *buf, size_t len);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 char *xstrdup(const char *s);
+bool str_in_list(const char *const *list, const char *s);
 uint64_t name_hash(const char *s);
 uint64_t hash_mix(uint64_t h);
 void mountinfo_unescape(char *s);

@@ -51,14 +51,6 @@ static const char *const fuse_passthrough_kv[] = {
 	"fsname", "subtype", "blksize", "max_read", NULL,
 };
 
-static bool in_list(const char *const *list, const char *s)
-{
-	for (; *list; list++)
-		if (!strcmp(*list, s))
-			return true;
-	return false;
-}
-
 void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
@@ -229,7 +221,7 @@ static bool selinux_option(const char *key)
 		"context", "fscontext", "defcontext", "rootcontext", NULL,
 	};
 
-	return in_list(names, key);
+	return str_in_list(names, key);
 }
 
 /* Append KEY or KEY=VAL to the options handed to libfuse. Its option
@@ -267,7 +259,7 @@ bool mount_flag_known(const char *flag)
 	for (size_t i = 0; i < sizeof(own_flags) / sizeof(own_flags[0]); i++)
 		if (!strcmp(own_flags[i].name, flag))
 			return true;
-	return in_list(fuse_passthrough, flag);
+	return str_in_list(fuse_passthrough, flag);
 }
 
 /* Take the mount(8) flag FLAG: hand it to libfuse, or note it for the
@@ -288,7 +280,7 @@ bool mount_flag_add(struct config *cfg, const char *flag)
 		cfg->mnt_set |= own_flags[i].set;
 		return true;
 	}
-	if (!in_list(fuse_passthrough, flag))
+	if (!str_in_list(fuse_passthrough, flag))
 		return false;
 	config_fuse_opt(cfg, flag, NULL);
 	return true;
@@ -415,7 +407,7 @@ static int parse_one(struct config *cfg, char *opt)
 	}
 	if (!val && mount_flag_add(cfg, opt))
 		return 0;
-	if (val && (in_list(fuse_passthrough_kv, opt) || selinux_option(opt))) {
+	if (val && (str_in_list(fuse_passthrough_kv, opt) || selinux_option(opt))) {
 		config_fuse_opt(cfg, opt, val);
 		return 0;
 	}

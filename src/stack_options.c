@@ -19,14 +19,6 @@ static const char *const fuse_strings[] = {
 };
 static const char *const fuse_numbers[] = { "blksize", "max_read", NULL };
 
-static bool in_list(const char *const *list, const char *s)
-{
-	for (; *list; list++)
-		if (!strcmp(*list, s))
-			return true;
-	return false;
-}
-
 static int want_bool(json_t *v, const char *file, const char *key,
 		     struct lerr *err)
 {
@@ -87,14 +79,14 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		cfg->xattr_permissions = (int)n;
 		return 0;
 	}
-	if (in_list(fuse_strings, key)) {
+	if (str_in_list(fuse_strings, key)) {
 		if (!json_is_string(v) || !*json_string_value(v))
 			return lerr_add(err, "%s: %s: expected a non-empty string, got %s",
 					file, jpath, json_type_name(v));
 		config_fuse_opt(cfg, key, json_string_value(v));
 		return 0;
 	}
-	if (in_list(fuse_numbers, key)) {
+	if (str_in_list(fuse_numbers, key)) {
 		char num[32];
 
 		if (want_int(v, file, jpath, 1, UINT32_MAX, &n, err))
@@ -231,7 +223,7 @@ static int parse_ranges(json_t *arr, const char *which, struct idmap_range **out
 			json_t *x;
 
 			json_object_foreach(r, key, x)
-				if (!in_list(keys, key))
+				if (!str_in_list(keys, key))
 					lerr_add(err, "%s: %s%s: unknown key", file, prefix, key);
 		}
 		for (int k = 0; k < 3; k++) {

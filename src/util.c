@@ -65,6 +65,15 @@ char *xstrdup(const char *s)
 	return p;
 }
 
+/* Whether S is one of the strings of LIST, which ends with NULL. */
+bool str_in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (!strcmp(*list, s))
+			return true;
+	return false;
+}
+
 void lfs_log(const char *fmt, ...)
 {
 	va_list ap;
