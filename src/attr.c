@@ -386,6 +386,24 @@ static bool nop_chown_denied(fuse_req_t req, struct node *n, int to_set)
 	       nop_chown_refused(req, n);
 }
 
+/* Does a chown of ST's object clear set-id bits (a regular file's)? */
+static bool setid_file(const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID));
+}
+
+/* chown(2) with both ids -1 changes nothing but the ctime, on the real
+ * object as on the kernel's overlay (after its copy-up). Only for an
+ * object without set-id bits, which the same call on the real file
+ * would clear: where those are, must_kill() decides. */
+static int touch_ctime(const struct oref *o)
+{
+	if (fchownat(o->dirfd, o->name, (uid_t)-1, (gid_t)-1,
+		     AT_SYMLINK_NOFOLLOW | (o->name[0] ? 0 : AT_EMPTY_PATH)) < 0)
+		return -errno;
+	return 0;
+}
+
 /* Is O's file append-only (chattr +a)? */
 static bool append_only(const struct oref *o)
 {
@@ -507,6 +525,9 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	err = oref_stat(&o, &st);
 	if (!err && must_kill(req, to_set, &st) &&
 	    (err = kill_suidgid(req, n, &o, &st)) > 0)
+		err = oref_stat(&o, &st);
+	else if (!err && sets_nothing(to_set) && !setid_file(&st) &&
+		 (err = touch_ctime(&o)) == 0)
 		err = oref_stat(&o, &st);
 	if (!err)
 		fix_stat(n, &st);

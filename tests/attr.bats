@@ -75,6 +75,32 @@ load helpers
 	eq "$(stat -c %a "$M/g")" 755
 }
 
+@test "attr: chown to -1:-1 moves the ctime of upper, lower and merged objects and clears a file's set-id bits, as on the real file (default and noopen)" {
+	need_root
+	local o f before after
+	for o in "" noopen; do
+		rm -rf "${L1:?}"/* "${U:?}"/* "${W:?}"/*
+		echo x >"$L1/low"
+		mkdir "$L1/ldir"
+		ln -s low "$L1/lsym"
+		mount_layerfs "$o"
+		echo y >"$M/up"
+		mkdir "$M/udir"
+		echo z >"$M/setid"
+		chmod 6755 "$M/setid"
+		for f in up udir low ldir lsym setid; do
+			before=$(stat -c %.9Z "$M/$f")
+			sleep 0.05
+			python3 -c 'import os, sys; os.chown(sys.argv[1], -1, -1, follow_symlinks=False)' "$M/$f"
+			after=$(stat -c %.9Z "$M/$f")
+			[[ "$after" > "$before" ]] || fail "$f ($o): ctime $before, after chown -1:-1 $after"
+		done
+		eq "$(stat -c %a "$M/setid")" 755 "set-id bits ($o)"
+		eq "$(stat -c %a "$U/setid")" 755 "set-id bits on disk ($o)"
+		unmount_layerfs
+	done
+}
+
 @test "attr: truncate up and down" {
 	printf 'hello world' >"$L1/f"
 	mount_layerfs
