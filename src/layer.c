@@ -110,16 +110,6 @@ static int check_writable(const char *what, const char *path, int fd)
 	return 0;
 }
 
-/* Is A the same as B or below it? Both are canonical paths. */
-static bool path_within(const char *a, const char *b)
-{
-	size_t lb = strlen(b);
-
-	if (!strcmp(b, "/"))
-		return true;
-	return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
-}
-
 static int check_overlap(struct config *cfg)
 {
 	char **real = xcalloc((size_t)cfg->nlower + 2, sizeof(char *));
@@ -135,6 +125,15 @@ static int check_overlap(struct config *cfg)
 		for (int j = 0; j < i; j++) {
 			if (!strcmp(real[i], real[j])) {
 				lfs_log("lowerdir '%s' is listed twice", cfg->lowerdirs[i]);
+				goto out;
+			}
+			/* as the kernel's overlay refuses them: the same
+			 * directories would show at two places, one number */
+			if (path_within(real[i], real[j]) || path_within(real[j], real[i])) {
+				bool in = path_within(real[i], real[j]);
+
+				lfs_log("lowerdir '%s' is inside lowerdir '%s': lower layers must not overlap",
+					cfg->lowerdirs[in ? i : j], cfg->lowerdirs[in ? j : i]);
 				goto out;
 			}
 		}

@@ -627,6 +627,7 @@ void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 char *xstrdup(const char *s);
 bool str_in_list(const char *const *list, const char *s);
+bool path_within(const char *a, const char *b);
 uint64_t name_hash(const char *s);
 uint64_t hash_mix(uint64_t h);
 void mountinfo_unescape(char *s);

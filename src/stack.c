@@ -77,16 +77,6 @@ char *path_resolve(const char *dir, const char *path)
 	return out;
 }
 
-/* Is A the same as B or below it? Both are canonical paths. */
-bool path_within(const char *a, const char *b)
-{
-	size_t lb = strlen(b);
-
-	if (!strcmp(b, "/"))
-		return true;
-	return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
-}
-
 char *path_dirname(const char *path)
 {
 	const char *slash = strrchr(path, '/');
@@ -264,11 +254,21 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 		if (check_dir(st, st->layers[i].path, jp, &sb[i], &real[i], err))
 			continue;
 		for (int j = 0; j < i; j++) {
-			if (real[j] && sb[j].st_dev == sb[i].st_dev &&
+			if (!real[j])
+				continue;
+			layer_jpath(layers, j, jp2, sizeof(jp2));
+			if (sb[j].st_dev == sb[i].st_dev &&
 			    sb[j].st_ino == sb[i].st_ino) {
 				lerr_add(err, "%s: %s: %s: listed twice (also %s)",
+					 st->arg, jp, st->layers[i].path, jp2);
+				break;
+			}
+			if (path_within(real[i], real[j]) || path_within(real[j], real[i])) {
+				bool in = path_within(real[i], real[j]);
+
+				lerr_add(err, "%s: %s: %s: %s %s (%s): layers must not overlap",
 					 st->arg, jp, st->layers[i].path,
-					 layer_jpath(layers, j, jp2, sizeof(jp2)));
+					 in ? "inside" : "contains", jp2, real[j]);
 				break;
 			}
 		}

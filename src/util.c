@@ -74,6 +74,16 @@ bool str_in_list(const char *const *list, const char *s)
 	return false;
 }
 
+/* Is A the same as B or below it? Both are canonical paths. */
+bool path_within(const char *a, const char *b)
+{
+	size_t lb = strlen(b);
+
+	if (!strcmp(b, "/"))
+		return true;
+	return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
+}
+
 void lfs_log(const char *fmt, ...)
 {
 	va_list ap;

@@ -129,6 +129,19 @@ refused() {
 	! is_mounted "$M"
 }
 
+@test "badinput: a lower layer inside another lower layer (either order), as the kernel's overlay refuses" {
+	mkdir -p "$L1/sub/d"
+	try_mount "lowerdir=$L1:$L1/sub,upperdir=$U,workdir=$W"
+	[ "$status" -ne 0 ] || fail "accepted a lower layer inside another"
+	[[ "$err" == *"lowerdir '$L1/sub' is inside lowerdir '$L1'"* ]] || fail "message: $err"
+	! is_mounted "$M"
+	try_mount "lowerdir=$L1/sub:$L2:$L1"
+	[ "$status" -ne 0 ] || fail "accepted a lower layer inside a later one"
+	[[ "$err" == *"lowerdir '$L1/sub' is inside lowerdir '$L1'"* ]] || fail "message: $err"
+	! is_mounted "$M"
+	eq "$(find "$U" "$W" -mindepth 1)" ""
+}
+
 @test "badinput: nonexistent mount point" {
 	try_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$T/nomnt"
 	refused "$T/nomnt" "$T/nomnt"

@@ -123,6 +123,18 @@ teardown() {
 	[[ "$output" == *"layers[2]: $T/alias: listed twice (also layers[0])"* ]]
 }
 
+@test "check: a layer inside another layer, either order" {
+	mkdir -p layers/base/sub
+	echo '{"version": 1, "layers": ["layers/base", "layers/app", "layers/base/sub"]}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layers[2]: $T/layers/base/sub: inside layers[0] ($T/layers/base): layers must not overlap"* ]]
+	echo '{"version": 1, "layers": ["layers/base/sub", {"path": "layers/base"}]}' >bad.json
+	run "$LAYERFS" mount bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layers[1].path: $T/layers/base: contains layers[0] ($T/layers/base/sub): layers must not overlap"* ]]
+}
+
 @test "check: an upper inside a layer, and a layer inside the upper" {
 	mkdir -p layers/base/up upper/lay
 	echo '{"version": 1, "layers": ["layers/base"], "upper": "layers/base/up", "work": "work"}' >bad.json
