@@ -81,12 +81,29 @@ static void describe_holder(int fd, const char *workdir, char *errbuf,
 			 workdir);
 }
 
+/* An exclusive flock on FD. A holder may be a `layerfs check` peeking
+ * for an instant, or a daemon still leaving after umount(8) returned
+ * (podman unmounts and mounts again at a restart; on a busy machine the
+ * exit can take a while): wait five seconds at most. 0 or -errno,
+ * -EWOULDBLOCK when the time is up. */
+static int flock_wait(int fd)
+{
+	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -errno;
+		if (tries == 100)
+			return -EWOULDBLOCK;
+		usleep(50000);
+	}
+	return 0;
+}
+
 static int lock_take(const char *workdir, const char *role, char *errbuf,
 		     size_t len)
 {
 	char *path = lock_path(workdir);
 	struct stat a, b;
-	int fd;
+	int fd, err;
 
 	if (held_fd >= 0 && stat(path, &a) == 0 && fstat(held_fd, &b) == 0 &&
 	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
@@ -104,26 +121,42 @@ static int lock_take(const char *workdir, const char *role, char *errbuf,
 		return -1;
 	}
 	free(path);
-	/* A holder may be a `layerfs check` peeking for an instant, or a
-	 * daemon still leaving after umount(8) returned (podman unmounts and
-	 * mounts again at a restart; on a busy machine the exit can take a
-	 * while): wait five seconds at most. */
-	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
-		if (errno != EWOULDBLOCK && errno != EINTR) {
-			snprintf(errbuf, len, "workdir '%s': cannot lock %s: %s",
-				 workdir, WORK_LOCK_NAME, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		if (tries == 100) {
-			describe_holder(fd, workdir, errbuf, len);
-			close(fd);
-			return -1;
-		}
-		usleep(50000);
+	err = flock_wait(fd);
+	if (err == -EWOULDBLOCK)
+		describe_holder(fd, workdir, errbuf, len);
+	else if (err)
+		snprintf(errbuf, len, "workdir '%s': cannot lock %s: %s",
+			 workdir, WORK_LOCK_NAME, strerror(-err));
+	if (err) {
+		close(fd);
+		return -1;
 	}
 	write_holder(fd, role);
 	return fd;
+}
+
+/* A daemon also holds a flock on its upper directory itself (no file is
+ * put there: the upper becomes a layer), so that a second mount of the
+ * same upper with another work dir is turned away: two daemons would
+ * each take the other's changes for their own, and undo them. Returns
+ * the fd to keep open, -1 with a message in ERRBUF, or -2 where the
+ * upper's file system takes no flock (nothing is checked then). */
+int upper_lock_acquire(const char *upperdir, char *errbuf, size_t len)
+{
+	int fd = open(upperdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int err;
+
+	if (fd < 0)
+		return -2;	/* layers_open() checked it: nothing to add */
+	err = flock_wait(fd);
+	if (!err)
+		return fd;
+	close(fd);
+	if (err != -EWOULDBLOCK)
+		return -2;
+	snprintf(errbuf, len, "upperdir '%s' is the upper of another layerfs mount "
+		 "(with another workdir): one upper takes one mount at a time", upperdir);
+	return -1;
 }
 
 /* For daemon_run: lock WORKDIR for the daemon's lifetime. Returns the fd

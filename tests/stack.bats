@@ -371,6 +371,24 @@ teardown() {
 	"$LAYERFS" umount stack.json
 }
 
+@test "lock: a second mount of the same upper with another work dir is refused; it mounts once the first is gone" {
+	"$LAYERFS" mount stack.json
+	echo kept >mnt/newfile
+	mkdir mnt2 work2
+	run "$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work2" mnt2
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"upperdir '$T/upper' is the upper of another layerfs mount"* ]]
+	! is_mounted "$T/mnt2"
+	# a read-only view of the upper as a lower layer is no second upper
+	"$LAYERFS" -o "lowerdir=$T/upper" mnt2
+	[ "$(cat mnt2/newfile)" = kept ]
+	umount mnt2
+	"$LAYERFS" umount stack.json
+	"$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work2" mnt2
+	[ "$(cat mnt2/newfile)" = kept ]
+	umount mnt2
+}
+
 @test "lock: the plain -o form takes the lock too, with its own pid" {
 	mkdir mnt2
 	"$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work" mnt2
