@@ -22,6 +22,8 @@ static void print_state(const struct stack *st)
 		       holder);
 	else if (holder < 0)
 		printf("state: in use by another layerfs process\n");
+	else if (st->upper && upper_lock_busy(st->upper))
+		printf("state: its upper is served by another layerfs mount (with another workdir)\n");
 	else
 		printf("state: not mounted\n");
 }

@@ -26,6 +26,10 @@
  * (a second flock from this process would conflict with the first). */
 static int held_fd = -1;
 
+/* The upper's flock that commit or reset holds beside the work dir lock
+ * WITH_WORK, released with it (see stack_open_locked). */
+static int upper_fd = -1, upper_with_work = -1;
+
 static char *lock_path(const char *workdir)
 {
 	char *p = xmalloc(strlen(workdir) + sizeof(WORK_LOCK_NAME) + 2);
@@ -159,6 +163,19 @@ int upper_lock_acquire(const char *upperdir, char *errbuf, size_t len)
 	return -1;
 }
 
+/* Does a daemon hold UPPERDIR's flock? Peeks as work_lock_holder does. */
+bool upper_lock_busy(const char *upperdir)
+{
+	int fd = open(upperdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool busy;
+
+	if (fd < 0)
+		return false;
+	busy = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	return busy;
+}
+
 /* For daemon_run: lock WORKDIR for the daemon's lifetime. Returns the fd
  * to keep open, or -1 with a message naming the holder's pid. */
 int work_lock_acquire(const char *workdir, char *errbuf, size_t len)
@@ -191,6 +208,10 @@ void work_lock_release(int fd)
 		return;
 	if (fd == held_fd)
 		held_fd = -1;
+	if (fd == upper_with_work) {
+		close(upper_fd);
+		upper_fd = upper_with_work = -1;
+	}
 	/* leave the file: unlinking lock files races with their takers */
 	if (ftruncate(fd, 0) < 0) {
 		/* nothing to do: a stale pid is ignored without the flock */
@@ -289,11 +310,35 @@ int stack_refuse_if_mounted(const struct stack *st, struct lerr *err)
 	return 0;
 }
 
+/* commit and reset rewrite the upper: besides the work dir lock they
+ * take the upper's own flock, which a daemon serving that upper with
+ * another work dir holds (upper_lock_acquire), and keep it until the work
+ * dir lock WORK_FD is released. A mount leaves it to its daemon, which
+ * takes it itself: a second flock from one process would conflict. */
+static int upper_lock_take(const struct stack *st, const char *role,
+			   int work_fd, struct lerr *err)
+{
+	char msg[PATH_MAX + 128];
+	int fd;
+
+	if (!strcmp(role, "mount") || !st->upper)
+		return 0;
+	fd = upper_lock_acquire(st->upper, msg, sizeof(msg));
+	if (fd == -1)
+		return lerr_add(err, "%s", msg);
+	if (fd >= 0) {
+		upper_fd = fd;
+		upper_with_work = work_fd;
+	}
+	return 0;
+}
+
 /* Open the stack FILE and take its work dir lock for ROLE (a read-only
- * stack has none: *LOCK stays -1). The file is read again once the lock
- * is held, since a commit holding it may just have rewritten it; an
- * interrupted commit is finished under the lock. Returns -2 when the
- * lock is held by someone else. */
+ * stack has none: *LOCK stays -1), and for commit and reset the upper's
+ * own. The file is read again once the lock is held, since a commit
+ * holding it may just have rewritten it; an interrupted commit is
+ * finished under the lock. Returns -2 when a lock is held by someone
+ * else. */
 int stack_open_locked(const char *file, unsigned flags, const char *role,
 		      struct stack *st, int *lock, struct lerr *err)
 {
@@ -316,6 +361,10 @@ int stack_open_locked(const char *file, unsigned flags, const char *role,
 		goto out;
 	if (!st->work || strcmp(st->work, work)) {
 		lerr_add(err, "%s: the stack file changed its work dir meanwhile: try again", file);
+		goto out;
+	}
+	if (upper_lock_take(st, role, *lock, err)) {
+		ret = -2;
 		goto out;
 	}
 	ret = 0;

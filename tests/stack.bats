@@ -389,6 +389,31 @@ teardown() {
 	umount mnt2
 }
 
+@test "lock: commit and reset refuse an upper that another mount (with another work dir) serves" {
+	echo kept >upper/newfile
+	mkdir mnt2 work2
+	"$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work2" mnt2
+	run "$LAYERFS" check stack.json
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"state: its upper is served by another layerfs mount (with another workdir)"* ]]
+	cp stack.json stack.before
+	ls layers >layers.before
+	for cmd in commit reset; do
+		run "$LAYERFS" "$cmd" stack.json
+		[ "$status" -ne 0 ]
+		[[ "$output" == *"upperdir '$T/upper' is the upper of another layerfs mount"* ]]
+		[[ "$output" == *"cannot $cmd while the upper is in use"* ]]
+		[ "$(cat upper/newfile)" = kept ]
+		[ "$(cat mnt2/newfile)" = kept ]
+		cmp stack.json stack.before
+		[ "$(ls layers)" = "$(cat layers.before)" ]
+	done
+	fusermount3 -u mnt2
+	"$LAYERFS" commit stack.json --name next
+	[ "$(cat layers/next/newfile)" = kept ]
+	[ -z "$(ls -A upper)" ]
+}
+
 @test "lock: the plain -o form takes the lock too, with its own pid" {
 	mkdir mnt2
 	"$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work" mnt2
