@@ -417,3 +417,34 @@ copy_done() {
 	eq "$(find "$U" -maxdepth 1 -name 'd*' -perm 700 | wc -l)" 1000 "directories copied up"
 	copy_done
 }
+
+@test "copyup: a full upper file system fails the copy-up with ENOSPC, leaves nothing behind and the mount goes on" {
+	head -c 5M /dev/urandom >"$L1/big"
+	echo small >"$L1/small"
+	mkdir "$T/fs"
+	mount -t tmpfs -o size=1m lfsfull "$T/fs"
+	record_mount "$T/fs"
+	U=$T/fs/upper W=$T/fs/work
+	mkdir "$U" "$W"
+	mount_layerfs
+	for opts in "append" "chmod" "rename"; do
+		case $opts in
+		append) run bash -c "echo x >>'$M/big'" ;;
+		chmod) run chmod 600 "$M/big" ;;
+		rename) run mv "$M/big" "$M/big2" ;;
+		esac
+		[ "$status" -ne 0 ] || fail "$opts of a 5 MiB lower file on a 1 MiB upper succeeded"
+		[[ "$output" == *"No space left on device"* ]] || fail "$opts: $output"
+		eq "$(sha "$M/big")" "$(sha "$L1/big")" "big after a failed $opts"
+		eq "$(sf %a "$M/big")" 644 "mode after a failed $opts"
+		eq "$(names "$U")" "" "upper after a failed $opts"
+		no_staging_leftovers
+	done
+	[ ! -e "$M/big2" ]
+	# what fits still works
+	echo more >>"$M/small"
+	eq "$(cat "$M/small")" "small
+more"
+	eq "$(cat "$U/small")" "small
+more"
+}
