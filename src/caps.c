@@ -37,10 +37,11 @@ static bool xattr_probe(int fd, const char *name)
 }
 
 /* The opaque-marker form directory FD takes: OPQ_FILE where neither
- * xattr can be set (errno says why). */
-static enum opaque_style opq_probe(int fd)
+ * xattr can be set (errno says why). With USER_ONLY (userxattr) trusted.*
+ * is not tried. */
+static enum opaque_style opq_probe(int fd, bool user_only)
 {
-	if (xattr_probe(fd, "trusted.overlay.opaque"))
+	if (!user_only && xattr_probe(fd, "trusted.overlay.opaque"))
 		return OPQ_TRUSTED;
 	if (xattr_probe(fd, "user.overlay.opaque"))
 		return OPQ_USER;
@@ -49,6 +50,7 @@ static enum opaque_style opq_probe(int fd)
 
 void caps_probe(struct fs *f)
 {
+	bool user_only = f->cfg && f->cfg->userxattr;
 	char name[64];
 	int fd;
 
@@ -84,7 +86,7 @@ void caps_probe(struct fs *f)
 	 * removed for it cost a freed block, 0.45 ms of a 5 ms mount on
 	 * ext4 with discard. Only where user.* is refused there (a staging
 	 * directory of another owner) does a new directory tell. */
-	f->opq_style = opq_probe(f->workfd);
+	f->opq_style = opq_probe(f->workfd, user_only);
 	if (f->opq_style != OPQ_FILE || (errno != EPERM && errno != EACCES))
 		return;
 	staging_name(name, sizeof(name));
@@ -92,7 +94,7 @@ void caps_probe(struct fs *f)
 		return;
 	fd = openat(f->workfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
-		f->opq_style = opq_probe(fd);
+		f->opq_style = opq_probe(fd, user_only);
 		close(fd);
 	}
 	unlinkat(f->workfd, name, AT_REMOVEDIR);

@@ -215,6 +215,11 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (staging_prepare(&fs) < 0)
 		goto out_session;
 	caps_probe(&fs);
+	if (cfg->userxattr && fs.has_upper && fs.opq_style != OPQ_USER) {
+		lfs_log("userxattr: workdir '%s' takes no user.* xattrs: "
+			"opaque directories could not be marked as asked", cfg->workdir);
+		goto out_session;
+	}
 	fs.selinux_host = access("/sys/fs/selinux/enforce", F_OK) == 0;
 	override_detect_layers(&fs);
 	if (nodes_init() < 0) {

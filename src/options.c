@@ -76,6 +76,9 @@ void usage(FILE *out, const char *prog)
 "  volatile               same as fsync=0\n"
 "  static_nlink           report st_nlink 1 for every directory\n"
 "  noacl                  disable POSIX ACLs\n"
+"  userxattr              write opaque markers and layerfs's own xattrs as\n"
+"                         user.overlay.* (as the kernel's overlayfs does with\n"
+"                         userxattr), also where trusted.* is allowed\n"
 "  timeout=SECONDS        how long the kernel caches names and attributes\n"
 "                         (default 86400)\n"
 "  threaded=0|1           multi-threaded request loop (default 1)\n"
@@ -334,6 +337,10 @@ static int parse_one(struct config *cfg, char *opt)
 	}
 	if (!strcmp(opt, "noacl") && !val) {
 		cfg->noacl = true;
+		return 0;
+	}
+	if (!strcmp(opt, "userxattr") && !val) {
+		cfg->userxattr = true;
 		return 0;
 	}
 	if (!strcmp(opt, "noopen")) {

@@ -261,6 +261,18 @@ teardown() {
 	"$LAYERFS" umount opt.json
 }
 
+@test "mount: \"userxattr\": true marks opaque directories with user.overlay.opaque, also as root" {
+	sed -i 's/"options": {"fsync": false}/"options": {"fsync": false, "userxattr": true}/' stack.json
+	"$LAYERFS" check stack.json
+	"$LAYERFS" mount stack.json
+	rm -rf mnt/d
+	mkdir mnt/d
+	"$LAYERFS" umount stack.json
+	[ "$(getfattr --absolute-names -h --only-values -n user.overlay.opaque upper/d)" = y ]
+	run getfattr --absolute-names -h -n trusted.overlay.opaque upper/d
+	[ "$status" -ne 0 ]
+}
+
 @test "mount: \"noopen\": true opens files without copy-up until the first write; a non-boolean is refused" {
 	cat >noopen.json <<-EOF
 	{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "work", "mountpoint": "mnt",

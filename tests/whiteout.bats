@@ -157,6 +157,30 @@ kernel_view_of_upper() { # MOUNTPOINT
 	grep -q '^c/new ' "$T/kernel" || fail "sanity: c/new not in the kernel view"
 }
 
+@test "whiteout: with userxattr, root writes user.overlay.* only, and the kernel's overlayfs with userxattr reads the upper as we showed it" {
+	need_root
+	mkdir -p "$L1/a/keep" "$L2/a/gone" "$L2/b" "$L2/mv/sub"
+	touch "$L1/a/f1" "$L2/a/f2" "$L2/a/gone/x" "$L2/b/y" "$L2/mv/sub/z"
+	echo lower >"$L2/cp"
+	mount_layerfs userxattr
+	rm "$M/a/f2"
+	rm -rf "$M/a/gone" "$M/b"
+	mkdir "$M/b" "$M/a/gone"
+	touch "$M/b/new"
+	mv "$M/mv" "$M/moved"
+	echo more >>"$M/cp"
+	bash "$SCRIPTS/dumptree.sh" "$M" >"$T/ours"
+	unmount_layerfs
+	eq "$(getfattr --absolute-names -R -h -d -m '^trusted\.' "$U" 2>/dev/null)" "" "trusted.* xattrs in the upper"
+	eq "$(getfattr --absolute-names -h --only-values -n user.overlay.opaque "$U/b")" y "b's opaque marker"
+	mkdir "$T/kv"
+	kovl_mount "lowerdir=$U:$L1:$L2,userxattr" "$T/kv"
+	bash "$SCRIPTS/dumptree.sh" "$T/kv" >"$T/kernel"
+	diff -u "$T/ours" "$T/kernel" >&2 || fail "the kernel's userxattr view of the upper differs"
+	grep -q '^b/new ' "$T/kernel" || fail "sanity: b/new not in the kernel view"
+	! grep -q '^b/y ' "$T/kernel" || fail "sanity: b/y in the kernel view"
+}
+
 @test "whiteout: whiteouts of several formats in one lower dir, then removal through the mount" {
 	need_root
 	mkdir -p "$L1/d" "$L2/d"
