@@ -30,6 +30,7 @@ struct idmap_range {
 struct config {
 	char **lowerdirs;	/* top-most first, as given to lowerdir= */
 	int nlower;
+	bool lowerdir_list;	/* lowerdir= seen: no lowerdir+= after it */
 	char *upperdir;
 	char *workdir;
 	char *mountpoint;

@@ -70,6 +70,8 @@ void usage(FILE *out, const char *prog)
 "\n"
 "Mount options:\n"
 "  lowerdir=DIR[:DIR...]  read-only layers, top-most first; \\: escapes a colon\n"
+"  lowerdir+=DIR          add one layer below those given so far (colons are\n"
+"                         part of the name); may not follow lowerdir=\n"
 "  upperdir=DIR           writable layer (without it the mount is read-only)\n"
 "  workdir=DIR            staging area on the same filesystem as upperdir\n"
 "  fsync=0|1              honour fsync and make copy-ups durable (default 1)\n"
@@ -126,10 +128,30 @@ void usage(FILE *out, const char *prog)
 	subcommands_help(out);
 }
 
+static void append_lower(struct config *cfg, const char *dir)
+{
+	cfg->lowerdirs = realloc(cfg->lowerdirs, (size_t)(cfg->nlower + 1) * sizeof(char *));
+	if (!cfg->lowerdirs)
+		abort();
+	cfg->lowerdirs[cfg->nlower++] = xstrdup(dir);
+}
+
+static void clear_lowers(struct config *cfg)
+{
+	for (int i = 0; i < cfg->nlower; i++)
+		free(cfg->lowerdirs[i]);
+	cfg->nlower = 0;
+}
+
+/* lowerdir=A:B:C. A leading or trailing colon is tolerated, as
+ * fuse-overlayfs does; "A::B" is the kernel's mark of data-only layers
+ * (reached only through metacopy files, which layerfs does not follow),
+ * refused rather than merged into the view as ordinary layers. */
 static int add_lower(struct config *cfg, const char *spec)
 {
 	const char *p = spec;
 	char *buf = xmalloc(strlen(spec) + 1);
+	int before = cfg->nlower, ret = 0;
 
 	while (*p) {
 		size_t n = 0;
@@ -142,16 +164,18 @@ static int add_lower(struct config *cfg, const char *spec)
 		buf[n] = '\0';
 		if (*p == ':')
 			p++;
-		if (n == 0)
-			continue;	/* tolerate "a::b" and a trailing colon */
-		cfg->lowerdirs = realloc(cfg->lowerdirs,
-					 (size_t)(cfg->nlower + 1) * sizeof(char *));
-		if (!cfg->lowerdirs)
-			abort();
-		cfg->lowerdirs[cfg->nlower++] = xstrdup(buf);
+		if (n == 0 && cfg->nlower > before && *p) {
+			fprintf(stderr, "layerfs: lowerdir '%s': '::' marks data-only layers, "
+				"which serve metacopy files only; layerfs does not follow "
+				"metacopy files (use ':')\n", spec);
+			ret = -1;
+			break;
+		}
+		if (n)
+			append_lower(cfg, buf);
 	}
 	free(buf);
-	return 0;
+	return ret;
 }
 
 static int parse_bool(const char *key, const char *val, bool *out)
@@ -296,12 +320,34 @@ static int parse_one(struct config *cfg, char *opt)
 	if (val)
 		*val++ = '\0';
 
+	/* As on the kernel's overlay: lowerdir= gives the whole list (a
+	 * later one replaces it), lowerdir+= adds one directory, its colons
+	 * taken literally, and may not follow a lowerdir= */
 	if (!strcmp(opt, "lowerdir")) {
 		if (!val || !*val) {
 			fprintf(stderr, "layerfs: option 'lowerdir' needs at least one directory\n");
 			return -1;
 		}
+		clear_lowers(cfg);
+		cfg->lowerdir_list = true;
 		return add_lower(cfg, val);
+	}
+	if (!strcmp(opt, "lowerdir+")) {
+		if (!val || !*val) {
+			fprintf(stderr, "layerfs: option 'lowerdir+' needs a directory\n");
+			return -1;
+		}
+		if (cfg->lowerdir_list) {
+			fprintf(stderr, "layerfs: option 'lowerdir+=%s' cannot follow lowerdir=\n", val);
+			return -1;
+		}
+		append_lower(cfg, val);
+		return 0;
+	}
+	if (!strcmp(opt, "datadir+")) {
+		fprintf(stderr, "layerfs: option 'datadir+=%s': data-only layers serve metacopy "
+			"files only, which layerfs does not follow\n", val ? val : "");
+		return -1;
 	}
 	if (!strcmp(opt, "upperdir") || !strcmp(opt, "workdir")) {
 		char **dst = opt[0] == 'u' ? &cfg->upperdir : &cfg->workdir;
@@ -554,8 +600,7 @@ enum opt_result options_parse(int argc, char **argv, struct config *cfg)
 
 void options_free(struct config *cfg)
 {
-	for (int i = 0; i < cfg->nlower; i++)
-		free(cfg->lowerdirs[i]);
+	clear_lowers(cfg);
 	free(cfg->lowerdirs);
 	free(cfg->upperdir);
 	free(cfg->workdir);

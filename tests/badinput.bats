@@ -53,6 +53,15 @@ refused() {
 	eq "$(find "$W" -mindepth 1)" ""
 }
 
+@test "badinput: data-only layers ('::', datadir+=) and lowerdir+= after lowerdir= are refused" {
+	try_mount "lowerdir=$L1::$L2,upperdir=$U,workdir=$W"
+	refused "lowerdir '$L1::$L2': '::' marks data-only layers"
+	try_mount "lowerdir+=$L1,datadir+=$L2,upperdir=$U,workdir=$W"
+	refused "option 'datadir+=$L2': data-only layers"
+	try_mount "lowerdir=$L1,lowerdir+=$L2,upperdir=$U,workdir=$W"
+	refused "option 'lowerdir+=$L2' cannot follow lowerdir="
+}
+
 @test "badinput: unreadable lowerdir (unprivileged daemon)" {
 	need_root
 	command -v fusermount3 >/dev/null && [ -u "$(command -v fusermount3)" ] ||

@@ -263,6 +263,29 @@ load helpers
 	eq "$(cat "$M/z")" C
 }
 
+@test "cli: as on the kernel's overlay, a later lowerdir= replaces the list, and lowerdir+= adds one layer with its colons" {
+	mkdir -p "$T/a:b"
+	echo A >"$L1/x"
+	echo B >"$L2/x"
+	echo B >"$L2/y"
+	echo colon >"$T/a:b/z"
+	lfs_mount "lowerdir=$L1,lowerdir=$L2,upperdir=$U,workdir=$W" "$M"
+	eq "$(names "$M")" "x y"
+	eq "$(cat "$M/x")" B
+	unmount_layerfs
+	lfs_mount "lowerdir+=$L1,lowerdir+=$L2,lowerdir+=$T/a:b,upperdir=$U,workdir=$W" "$M"
+	eq "$(names "$M")" "x y z"
+	eq "$(cat "$M/x")" A
+	eq "$(cat "$M/z")" colon
+	unmount_layerfs
+	# the kernel's overlay takes lowerdir+= since Linux 6.7
+	if kernel_at_least 6 7 && grep -qw overlay /proc/filesystems; then
+		mkdir "$T/k" "$T/kw"
+		kovl_mount "lowerdir+=$L1,lowerdir+=$L2,lowerdir+=$T/a:b,upperdir=$U,workdir=$T/kw" "$T/k"
+		eq "$(names "$T/k")" "x y z" "the kernel's view"
+	fi
+}
+
 @test "cli: as root, allow_other is set: another user can read the mount" {
 	need_root
 	echo x >"$L1/f"
