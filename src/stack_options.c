@@ -103,8 +103,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	/* the rest are flags */
 	if (!strcmp(key, "fsync") || !strcmp(key, "volatile") ||
 	    !strcmp(key, "static_nlink") || !strcmp(key, "noacl") ||
-	    !strcmp(key, "userxattr") || !strcmp(key, "threaded") || !strcmp(key, "passthrough") ||
-	    !strcmp(key, "spin") ||
+	    !strcmp(key, "userxattr") || !strcmp(key, "threaded") ||
+	    !strcmp(key, "passthrough") || !strcmp(key, "spin") ||
 	    !strcmp(key, "prefetch") || !strcmp(key, "noopen") ||
 	    !strcmp(key, "writeback") ||
 	    !strcmp(key, "squash_to_root") ||
