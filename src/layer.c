@@ -71,6 +71,68 @@ static int private_lower_mount(int fd)
 	return rfd;
 }
 
+/* Is FD the object ST describes? */
+static bool same_object(int fd, const struct stat *st)
+{
+	struct stat now;
+
+	return fstat(fd, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino;
+}
+
+/* The kernel's overlay also reaches its upper through a private clone of
+ * the upper's mount: a file system mounted inside the upper afterwards,
+ * or the overlay mounted on a directory of its own upper, is not seen
+ * through (layerfs then showed itself inside itself). Copy-ups, whiteout
+ * links and renames go between the work dir and the upper, which must
+ * therefore share one mount: clone the mount of their nearest common
+ * directory alone (open_tree) and reopen both through it. The clone
+ * takes no mounts made later, even where the original is shared. Where
+ * it cannot be made (mounts a user namespace locked below it) or does
+ * not reach the same two directories (they lie on two mounts of one file
+ * system), *UFD and *WFD stay as they are. */
+static void private_upper_mount(const char *upper, const char *work, int *ufd, int *wfd)
+{
+	char *ru = realpath(upper, NULL), *rw = realpath(work, NULL);
+	size_t common = 0;
+	struct stat ust, wst;
+	int afd = -1, mfd = -1, nu = -1, nw = -1;
+
+	if (!ru || !rw || fstat(*ufd, &ust) < 0 || fstat(*wfd, &wst) < 0)
+		goto out;
+	/* the longest common prefix ending at a path component */
+	for (size_t i = 0; ru[i] && ru[i] == rw[i]; i++)
+		if (ru[i] == '/')
+			common = i;
+	ru[common] = '\0';
+	afd = open(common ? ru : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ru[common] = '/';
+	if (afd < 0)
+		goto out;
+	mfd = open_tree(afd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	if (mfd < 0)
+		goto out;
+	nu = openat(mfd, ru + common + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	nw = openat(mfd, rw + common + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (nu < 0 || nw < 0 || !same_object(nu, &ust) || !same_object(nw, &wst))
+		goto out;
+	close(*ufd);
+	close(*wfd);
+	*ufd = nu;
+	*wfd = nw;
+	nu = nw = -1;
+out:
+	if (nu >= 0)
+		close(nu);
+	if (nw >= 0)
+		close(nw);
+	if (mfd >= 0)
+		close(mfd);
+	if (afd >= 0)
+		close(afd);
+	free(ru);
+	free(rw);
+}
+
 /* Reading LAYER (a directory of it: DIR) through the daemon's own
  * descriptors must not change access times, and its mount does not see
  * to that: open with O_NOATIME (layer_openat()). A lower layer's reads never do; the
@@ -232,6 +294,7 @@ int layers_open(struct fs *f, struct config *cfg)
 			close(wfd);
 			return -1;
 		}
+		private_upper_mount(cfg->upperdir, cfg->workdir, &u->fd, &wfd);
 		f->workfd = wfd;	/* the workdir itself until staging_prepare */
 	}
 	if (check_overlap(cfg))

@@ -286,6 +286,36 @@ load helpers
 	fi
 }
 
+@test "cli: file systems mounted inside the upper are not seen through, also the mount itself on a directory of its upper, as on the kernel's overlay" {
+	need_root
+	echo lower >"$L1/f"
+	mkdir "$U/sub" "$U/later" "$U/mnt"
+	touch "$U/sub/under"
+	mount -t tmpfs lfsbefore "$U/sub"
+	record_mount "$U/sub"
+	touch "$U/sub/ontop"
+	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$U/mnt"
+	mount -t tmpfs lfslater "$U/later"
+	record_mount "$U/later"
+	touch "$U/later/ontop"
+	eq "$(names "$U/mnt")" "f later mnt sub"
+	eq "$(names "$U/mnt/sub")" "under" "a file system mounted before"
+	eq "$(names "$U/mnt/later")" "" "a file system mounted after"
+	eq "$(names "$U/mnt/mnt")" "" "the mount inside itself"
+	# copy-ups, whiteouts and staging still work through the private mount
+	echo more >>"$U/mnt/f"
+	rm "$U/mnt/sub/under"
+	mkdir "$U/mnt/newdir"
+	eq "$(cat "$U/mnt/f")" "lower
+more"
+	eq "$(names "$U/mnt/sub")" ""
+	umount "$U/later"
+	_forget_mount "$U/later"
+	eq "$(cat "$U/f")" "lower
+more" "the copy in the upper"
+	[ -d "$U/newdir" ] || fail "newdir not in the upper"
+}
+
 @test "cli: as root, allow_other is set: another user can read the mount" {
 	need_root
 	echo x >"$L1/f"
