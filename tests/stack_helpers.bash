@@ -64,6 +64,14 @@ make_stack() {
 	EOF
 }
 
+# refuses CMD FILE MESSAGE: `layerfs CMD FILE` exits with status 1 and
+# says MESSAGE (matched literally: JSON paths hold brackets)
+refuses() {
+	run "$LAYERFS" "$1" "$2"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$3"* ]]
+}
+
 # A stable description of a tree: path, type, mode, owner, link target,
 # and a checksum of file contents. Used to compare merged views.
 tree_listing() {
