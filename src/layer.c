@@ -89,15 +89,15 @@ static bool same_object(int fd, const struct stat *st)
  * takes no mounts made later, even where the original is shared. Where
  * it cannot be made (mounts a user namespace locked below it) or does
  * not reach the same two directories (they lie on two mounts of one file
- * system), *UFD and *WFD stay as they are. */
-static void private_upper_mount(const char *upper, const char *work, int *ufd, int *wfd)
+ * system), *UFD and *WFD (described by UST and WST) stay as they are. */
+static void private_upper_mount(const char *upper, const char *work, int *ufd, int *wfd,
+				const struct stat *ust, const struct stat *wst)
 {
 	char *ru = realpath(upper, NULL), *rw = realpath(work, NULL);
 	size_t common = 0;
-	struct stat ust, wst;
 	int afd = -1, mfd = -1, nu = -1, nw = -1;
 
-	if (!ru || !rw || fstat(*ufd, &ust) < 0 || fstat(*wfd, &wst) < 0)
+	if (!ru || !rw)
 		goto out;
 	/* the longest common prefix ending at a path component */
 	for (size_t i = 0; ru[i] && ru[i] == rw[i]; i++)
@@ -113,7 +113,7 @@ static void private_upper_mount(const char *upper, const char *work, int *ufd, i
 		goto out;
 	nu = openat(mfd, ru + common + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	nw = openat(mfd, rw + common + 1, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (nu < 0 || nw < 0 || !same_object(nu, &ust) || !same_object(nw, &wst))
+	if (nu < 0 || nw < 0 || !same_object(nu, ust) || !same_object(nw, wst))
 		goto out;
 	close(*ufd);
 	close(*wfd);
@@ -294,7 +294,7 @@ int layers_open(struct fs *f, struct config *cfg)
 			close(wfd);
 			return -1;
 		}
-		private_upper_mount(cfg->upperdir, cfg->workdir, &u->fd, &wfd);
+		private_upper_mount(cfg->upperdir, cfg->workdir, &u->fd, &wfd, &st, &wst);
 		f->workfd = wfd;	/* the workdir itself until staging_prepare */
 	}
 	if (check_overlap(cfg))

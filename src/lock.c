@@ -26,8 +26,8 @@
  * (a second flock from this process would conflict with the first). */
 static int held_fd = -1;
 
-/* The upper's flock that commit or reset holds beside the work dir lock
- * WITH_WORK, released with it (see stack_open_locked). */
+/* The upper's flock that a daemon, a commit or a reset holds beside the
+ * work dir lock WITH_WORK, released with it (upper_lock_attach). */
 static int upper_fd = -1, upper_with_work = -1;
 
 static char *lock_path(const char *workdir)
@@ -145,7 +145,7 @@ static int lock_take(const char *workdir, const char *role, char *errbuf,
  * each take the other's changes for their own, and undo them. Returns
  * the fd to keep open, -1 with a message in ERRBUF, or -2 where the
  * upper's file system takes no flock (nothing is checked then). */
-int upper_lock_acquire(const char *upperdir, char *errbuf, size_t len)
+static int upper_lock_acquire(const char *upperdir, char *errbuf, size_t len)
 {
 	int fd = open(upperdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int err;
@@ -161,6 +161,22 @@ int upper_lock_acquire(const char *upperdir, char *errbuf, size_t len)
 	snprintf(errbuf, len, "upperdir '%s' is the upper of another layerfs mount "
 		 "(with another workdir): one upper takes one mount at a time", upperdir);
 	return -1;
+}
+
+/* Take UPPERDIR's flock and tie it to the work dir lock WORK_FD, so that
+ * work_lock_release() lets go of both. 0, or -1 with a message in ERRBUF
+ * when another daemon holds it. */
+int upper_lock_attach(const char *upperdir, int work_fd, char *errbuf, size_t len)
+{
+	int fd = upper_lock_acquire(upperdir, errbuf, len);
+
+	if (fd == -1)
+		return -1;
+	if (fd >= 0) {
+		upper_fd = fd;
+		upper_with_work = work_fd;
+	}
+	return 0;
 }
 
 /* Does a daemon hold UPPERDIR's flock? Peeks as work_lock_holder does. */
@@ -312,24 +328,17 @@ int stack_refuse_if_mounted(const struct stack *st, struct lerr *err)
 
 /* commit and reset rewrite the upper: besides the work dir lock they
  * take the upper's own flock, which a daemon serving that upper with
- * another work dir holds (upper_lock_acquire), and keep it until the work
- * dir lock WORK_FD is released. A mount leaves it to its daemon, which
- * takes it itself: a second flock from one process would conflict. */
+ * another work dir holds, until the work dir lock WORK_FD is released. A
+ * mount leaves it to its daemon, which takes it itself: a second flock
+ * from one process would conflict. */
 static int upper_lock_take(const struct stack *st, const char *role,
 			   int work_fd, struct lerr *err)
 {
 	char msg[PATH_MAX + 128];
-	int fd;
 
-	if (!strcmp(role, "mount") || !st->upper)
-		return 0;
-	fd = upper_lock_acquire(st->upper, msg, sizeof(msg));
-	if (fd == -1)
+	if (strcmp(role, "mount") && st->upper &&
+	    upper_lock_attach(st->upper, work_fd, msg, sizeof(msg)) < 0)
 		return lerr_add(err, "%s", msg);
-	if (fd >= 0) {
-		upper_fd = fd;
-		upper_with_work = work_fd;
-	}
 	return 0;
 }
 

@@ -180,7 +180,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	struct fuse_loop_config *lc = NULL;
 	struct fuse_session *se;
 	char lockerr[PATH_MAX + 128];
-	int lockfd = -1, upperlockfd = -1;
+	int lockfd = -1;
 	int ret = 1;
 
 	umask(0);
@@ -206,8 +206,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 			lfs_log("%s", lockerr);
 			goto out_session;
 		}
-		upperlockfd = upper_lock_acquire(cfg->upperdir, lockerr, sizeof(lockerr));
-		if (upperlockfd == -1) {
+		if (upper_lock_attach(cfg->upperdir, lockfd, lockerr, sizeof(lockerr)) < 0) {
 			lfs_log("%s", lockerr);
 			goto out_session;
 		}
@@ -276,16 +275,11 @@ out_unmount:
 	 * the rest of this exit. */
 	work_lock_release(lockfd);
 	lockfd = -1;
-	if (upperlockfd >= 0)
-		close(upperlockfd);
-	upperlockfd = -1;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
 	work_lock_release(lockfd);
-	if (upperlockfd >= 0)
-		close(upperlockfd);
 out_args:
 	fuse_opt_free_args(&args);
 	layers_close(&fs);

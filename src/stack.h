@@ -74,7 +74,7 @@ const char *json_type_name(const json_t *v);
 /* ---- the work directory lock and mount state (lock.c) ---- */
 
 int work_lock_acquire(const char *workdir, char *errbuf, size_t len);
-int upper_lock_acquire(const char *upperdir, char *errbuf, size_t len);
+int upper_lock_attach(const char *upperdir, int work_fd, char *errbuf, size_t len);
 bool upper_lock_busy(const char *upperdir);
 void work_lock_set_pid(int fd);
 int work_lock_take(const char *workdir, const char *role, struct lerr *err);
