@@ -146,10 +146,18 @@ int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 	mode = st.st_mode & 07777;
 	if (isdir && sgid)
 		mode |= S_ISGID;
-	if (!fs.override_xattr && st.st_uid == uid && st.st_gid == gid)
+	if (!fs.override_xattr && st.st_uid == uid && st.st_gid == gid) {
 		err = 0;	/* the daemon's own ids: nothing to change */
-	else
+	} else {
 		err = set_owner_at(dirfd, name, uid, gid, mode);
+		/* a chown clears set-id bits of what is not a directory:
+		 * those the caller asked for go back below */
+		if (!err && !fs.override_xattr && (mode & (S_ISUID | S_ISGID)) &&
+		    !S_ISDIR(st.st_mode) &&
+		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW |
+			    (name[0] ? 0 : AT_EMPTY_PATH)) < 0)
+			return -errno;
+	}
 	if (err == -EPERM || err == -EINVAL) {
 		/* ids the daemon may not give: keep its own, as a
 		 * filesystem without chown support would */

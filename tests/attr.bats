@@ -207,6 +207,45 @@ load helpers
 	[ "$(stat -c %o "$M/f")" -gt 0 ] || fail "st_blksize is 0"
 }
 
+@test "attr: set-id bits a non-root creator asks for are kept (file, fifo, O_TMPFILE; plain and setgid directory), as on the kernel's overlay" {
+	need_root
+	need_kernel_overlay
+	mkdir "$L1/pl" "$L1/sg"
+	chmod 777 "$L1/pl"
+	chgrp 5000 "$L1/sg"
+	chmod 2777 "$L1/sg"
+	make_traversable
+	chmod 755 "$M"
+	mkdir -p "$T/k" "$T/ku" "$T/kw"
+	chmod 755 "$T/k"
+	mount_layerfs
+	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	local prog='
+import os, sys
+os.umask(0)
+for d in sys.argv[1:]:
+    os.close(os.open(d + "/pl/f", os.O_CREAT | os.O_WRONLY, 0o6775))
+    os.mkfifo(d + "/pl/p", 0o6775)
+    os.close(os.open(d + "/sg/f", os.O_CREAT | os.O_WRONLY, 0o6775))
+'
+	need_user_exec 4242 4242 /usr/bin/python3
+	as_user 4242 4242 /usr/bin/python3 -c "$prog" "$M" "$T/k"
+	for d in "$M" "$T/k"; do
+		as_user 4242 4242 sh -c 'umask 0 && exec "$@"' sh "$FSOPS" tmpfile "$d/pl" 6775 "" "$d/pl/t" >/dev/null
+	done
+	local d f
+	for f in pl/f pl/p pl/t sg/f; do
+		eq "$(stat -c '%A %u %g' "$M/$f")" "$(stat -c '%A %u %g' "$T/k/$f")" "$f: layerfs vs the kernel's overlay"
+	done
+	eq "$(stat -c %a "$M/pl/f")" 6775 "pl/f"
+	eq "$(stat -c %a "$M/pl/p")" 6775 "pl/p (fifo)"
+	eq "$(stat -c %a "$M/pl/t")" 6775 "pl/t (O_TMPFILE)"
+	# not in group 5000: the kernel drops the set-group-ID bit itself
+	eq "$(stat -c '%a %g' "$M/sg/f")" "4775 5000" "sg/f"
+	eq "$(stat -c '%a %u' "$U/pl/f")" "6775 4242" "on disk"
+	kovl_umount "$T/k"
+}
+
 @test "attr: setgid directory: new files inherit its group, new subdirs its group and bit" {
 	need_root
 	mkdir "$L1/sg"
