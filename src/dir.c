@@ -104,7 +104,7 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 {
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	struct stat pst, cur;
-	char tmp[64], whname[NAME_MAX + 1];
+	char tmp[80], acldir[64] = "", whname[NAME_MAX + 1];
 	bool staged = false, has_whfile = false, default_acl;
 	const char *tname;
 	struct lset *ls;
@@ -150,6 +150,13 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 
 	tfd = staged ? fs.workfd : pfd;
 	tname = staged ? staging_name(tmp, sizeof(tmp)) : name;
+	if (staged && default_acl) {
+		/* built aside, it inherits as in its parent */
+		err = staging_acl_dir(pfd, acldir, sizeof(acldir));
+		if (err)
+			return err;
+		snprintf(tmp, sizeof(tmp), "%s/n", acldir);
+	}
 	fd = make_object(tfd, tname, o);
 	if (fd < 0 && fd != -2)
 		return fd;
@@ -167,6 +174,8 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 		err = install_staged(pfd, name, tmp, o->type == S_IFDIR);
 		if (err)
 			goto fail;
+		if (acldir[0])
+			unlinkat(fs.workfd, acldir, AT_REMOVEDIR);
 	} else if (has_whfile) {
 		unlinkat(pfd, whname, 0);
 	}
@@ -213,7 +222,7 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	if (staged)
-		remove_tree_at(fs.workfd, tmp);
+		remove_tree_at(fs.workfd, acldir[0] ? acldir : tmp);
 	else
 		remove_tree_at(pfd, name);
 	return err;

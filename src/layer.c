@@ -12,6 +12,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "layerfs.h"
@@ -379,6 +380,19 @@ int staging_prepare(struct fs *f)
 	}
 	close(wfd);
 	f->workfd = fd;
+	/* copies and new objects are made here: a default ACL inherited
+	 * from the work dir would land on each of them (the kernel's
+	 * overlay strips its work dir's ACLs too) */
+	for (int i = 0; i < 2; i++) {
+		const char *acl = i ? "system.posix_acl_access" : "system.posix_acl_default";
+
+		if (fremovexattr(fd, acl) < 0 && errno != ENODATA &&
+		    errno != EOPNOTSUPP) {
+			lfs_log("workdir '%s': cannot remove %s of %s/: %s",
+				f->cfg->workdir, acl, LAYERFS_STAGING, strerror(errno));
+			return -1;
+		}
+	}
 
 	d = fdopendir(dup(fd));
 	if (!d)

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -281,6 +282,40 @@ int purge_internal_entries(int pfd)
 	}
 	closedir(d);
 	return 0;
+}
+
+/* A directory in the staging area that passes on the default ACL of
+ * PARENT_FD: an object built aside (it replaces a whiteout) inherits
+ * there what it would have inherited in its parent, by the same rules
+ * (access ACL and mode masked by the creator's mode; a directory takes
+ * the default ACL too). Its name in DIR (LEN bytes). */
+int staging_acl_dir(int parent_fd, char *dir, size_t len)
+{
+	const char *acl = "system.posix_acl_default";
+	struct xobj parent = { .fd = parent_fd }, d = { .fd = -1 };
+	char *val = NULL;
+	size_t cap = 0;
+	ssize_t vlen;
+	int err = 0;
+
+	vlen = xattr_value(&parent, acl, &val, &cap);
+	if (vlen < 0)
+		return -errno;
+	staging_name(dir, len);
+	if (mkdirat(fs.workfd, dir, 0700) < 0) {
+		err = -errno;
+		goto out;
+	}
+	d.fd = openat(fs.workfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d.fd < 0 || xobj_set(&d, acl, val, (size_t)vlen, 0) < 0) {
+		err = -errno;
+		unlinkat(fs.workfd, dir, AT_REMOVEDIR);
+	}
+	if (d.fd >= 0)
+		close(d.fd);
+out:
+	free(val);
+	return err;
 }
 
 /* Move the staged object TMP to DIRFD/NAME, replacing a whiteout there. */

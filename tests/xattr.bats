@@ -167,6 +167,39 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 	eq "$(stat -c %A "$M/d/newfile" | cut -c5-7)" "rw-" "mask of the new file"
 }
 
+@test "xattr: a name that replaces a deleted lower one inherits the parent's default ACL; the work dir's default ACL reaches nothing (as on the kernel's overlay)" {
+	need_root
+	need_kernel_overlay
+	need_cmd setfacl getfacl
+	mkdir "$L1/d" "$L1/d/olddir" "$L1/e"
+	echo x >"$L1/d/old"
+	echo x >"$L1/f"
+	echo x >"$L1/e/g"
+	setfacl -d -m u:4242:rwx,g::r-x,o::--- "$L1/d"
+	mkdir -p "$T/k" "$T/ku" "$T/kw"
+	setfacl -d -m u:4243:rwx,o::rwx "$W" "$T/kw"
+	mount_layerfs
+	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	local m f
+	for m in "$M" "$T/k"; do
+		rm "$m/d/old"
+		rm -r "$m/d/olddir"
+		(umask 022 && touch "$m/d/old" && mkdir "$m/d/olddir" &&
+			echo y >>"$m/f" && touch "$m/e/g" "$m/e/new" && mkdir "$m/e/newdir")
+	done
+	for f in d/old d/olddir f e e/g e/new e/newdir; do
+		eq "$(cd "$M" && stat -c %A "$f" && getfacl -pc "$f")" \
+		   "$(cd "$T/k" && stat -c %A "$f" && getfacl -pc "$f")" "$f: layerfs vs the kernel's overlay"
+	done
+	# what both show
+	getfacl -pc "$M/d/old" | grep -q '^user:4242:rwx' || fail "d/old did not inherit: $(getfacl -pc "$M/d/old")"
+	getfacl -pc "$M/d/olddir" | grep -q '^default:user:4242:rwx' || fail "d/olddir did not inherit the default ACL"
+	eq "$(stat -c %A "$M/d/old")" "-rw-rw----" "d/old: the default ACL, not the umask"
+	eq "$(getfacl -pc --skip-base "$M/e/new" "$M/f" "$M/e" 2>/dev/null)" "" "ACLs from the work dir"
+	eq "$(stat -c %a "$M/e/new")" 644 "e/new: the umask"
+	kovl_umount "$T/k"
+}
+
 @test "xattr: ACLs of lower files are shown and kept by copy-up" {
 	need_root
 	need_cmd setfacl getfacl
