@@ -229,55 +229,27 @@ static int set_mode(struct node *n, const struct oref *o, mode_t mode)
 	return chmod(path, mode & 07777) < 0 ? -errno : 0;
 }
 
-/* Does the caller of REQ hold capability CAP? Its effective set, from
- * /proc (a container's root often runs without some: podman --cap-drop).
- * A caller outside our pid namespace (pid 0), or one whose status cannot
- * be read or names another fsuid (a /proc of another pid namespace), is
- * taken to hold it when it is root. */
-static bool caller_has_cap(fuse_req_t req, int cap)
+/* A real object's attributes with the ids as shown. */
+static struct stat shown_ids(const struct stat *st)
 {
-	const struct fuse_ctx *c = fuse_req_ctx(req);
-	char path[40], buf[4096], *uid, *eff;
-	unsigned long long set;
-	unsigned ruid, euid, suid, fsuid;
-	ssize_t n = -1;
-	int fd;
+	struct stat sh = *st;
 
-	if (c->pid > 0) {
-		snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			n = read(fd, buf, sizeof(buf) - 1);
-			close(fd);
-		}
+	if (idmap_active()) {
+		sh.st_uid = uid_to_shown(st->st_uid);
+		sh.st_gid = gid_to_shown(st->st_gid);
 	}
-	if (n > 0) {
-		buf[n] = '\0';
-		uid = strstr(buf, "\nUid:");
-		eff = strstr(buf, "\nCapEff:");
-		if (uid && eff &&
-		    sscanf(uid + 5, "%u %u %u %u", &ruid, &euid, &suid, &fsuid) == 4 &&
-		    fsuid == c->uid && sscanf(eff + 8, "%llx", &set) == 1)
-			return set & (1ULL << cap);
-	}
-	return c->uid == 0;
+	return sh;
 }
 
-/* CAP_FSETID keeps set-id bits at writes, truncates and chowns. Asked
- * only where a set-id bit is at stake: it costs a read of /proc. */
-bool caller_has_fsetid(fuse_req_t req)
-{
-	return caller_has_cap(req, CAP_FSETID);
-}
-
-/* Is the caller of REQ in group GID (shown), or privileged? */
-static bool caller_in_group(fuse_req_t req, gid_t gid)
+/* Is the caller of REQ in the group of the object whose attributes as
+ * shown are OBJ, or privileged over it? */
+static bool caller_in_group(fuse_req_t req, const struct stat *obj)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	gid_t groups[64];
+	gid_t gid = obj->st_gid, groups[64];
 	int i, n;
 
-	if (c->gid == gid || caller_has_fsetid(req))
+	if (c->gid == gid || caller_has_fsetid(req, obj))
 		return true;
 	n = fuse_req_getgroups(req, 64, groups);
 	for (i = 0; i < n && i < 64; i++)
@@ -295,15 +267,14 @@ static int kill_suidgid(fuse_req_t req, struct node *n, const struct oref *o,
 			const struct stat *st)
 {
 	mode_t m = st->st_mode & 07777, kill = 0;
+	struct stat sh = shown_ids(st);
 	int err;
 
 	if (S_ISDIR(st->st_mode) || S_ISLNK(st->st_mode))
 		return 0;
 	if (m & S_ISUID)
 		kill |= S_ISUID;
-	if ((m & S_ISGID) && ((m & S_IXGRP) ||
-			      !caller_in_group(req, idmap_active() ?
-					       gid_to_shown(st->st_gid) : st->st_gid)))
+	if ((m & S_ISGID) && ((m & S_IXGRP) || !caller_in_group(req, &sh)))
 		kill |= S_ISGID;
 	if (!kill)
 		return 0;
@@ -349,10 +320,13 @@ static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
 {
 	if (req_kill_suidgid())
 		return true;
+	struct stat sh;
+
 	if (!sets_nothing(to_set) || !(st->st_mode & (S_ISUID | S_ISGID)))
 		return false;
+	sh = shown_ids(st);
 	return !(fs.writeback && !(to_set & FUSE_SET_ATTR_CTIME) &&
-		 caller_has_fsetid(req));
+		 caller_has_fsetid(req, &sh));
 }
 
 /* Would the kernel refuse the caller of REQ a chown(2) of N to -1:-1?
@@ -371,12 +345,12 @@ bool nop_chown_refused(fuse_req_t req, struct node *n)
 
 	if (node_stat(n, &st) || !S_ISREG(st.st_mode) || c->uid == st.st_uid)
 		return false;
-	member = caller_in_group(req, st.st_gid);
+	member = caller_in_group(req, &st);
 	if (!(st.st_mode & S_ISUID) &&
 	    !((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !member)))
 		return false;
 	return !(st.st_mode & (member ? S_IWGRP : S_IWOTH)) &&
-	       !caller_has_cap(req, CAP_FOWNER);
+	       !caller_has_cap(req, CAP_FOWNER, &st);
 }
 
 /* A SETATTR that sets nothing and carries no mark, refused as above. */

@@ -324,7 +324,7 @@ static void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
 
 	/* the caller's capabilities cost a read of /proc: set-id files only */
 	if (!node_stat(n, &st) && (st.st_mode & (S_ISUID | S_ISGID)) &&
-	    !caller_has_fsetid(req))
+	    !caller_has_fsetid(req, &st))
 		node_kill_suidgid(req, n);
 }
 

@@ -571,11 +571,15 @@ void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	       struct fuse_file_info *fi, unsigned flags, const void *in_buf,
 	       size_t in_bufsz, size_t out_bufsz);
 
+/* ---- the caller's capabilities (caller.c) ---- */
+
+bool caller_has_cap(fuse_req_t req, int cap, const struct stat *obj);
+bool caller_has_fsetid(fuse_req_t req, const struct stat *obj);
+
 /* ---- attributes (attr.c) ---- */
 
 int node_stat(struct node *n, struct stat *st);
 void node_kill_suidgid(fuse_req_t req, struct node *n);
-bool caller_has_fsetid(fuse_req_t req);
 bool nop_chown_refused(fuse_req_t req, struct node *n);
 void fix_stat(struct node *n, struct stat *st);
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -175,6 +176,7 @@ void lfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	size_t olen = 0;
 	uint32_t state;
 	ssize_t len;
+	int admin = -1;
 
 	if (xattrs_known_none(n, &state)) {
 		if (size == 0)
@@ -202,10 +204,18 @@ void lfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 		if (!xattr_visible(x))
 			continue;
+		/* trusted.* names are listed to CAP_SYS_ADMIN only, as by
+		 * the kernel's overlay (the daemon, as root, sees them) */
+		if (!strncmp(x, "trusted.", 8)) {
+			if (admin < 0)
+				admin = caller_has_cap(req, CAP_SYS_ADMIN, NULL);
+			if (!admin)
+				continue;
+		}
 		memcpy(out + olen, x, l);
 		olen += l;
 	}
-	if (olen == 0)
+	if (olen == 0 && admin != 0)
 		xattrs_none(n, state);
 	if (size == 0)
 		fuse_reply_xattr(req, olen);

@@ -246,6 +246,91 @@ for d in sys.argv[1:]:
 	kovl_umount "$T/k"
 }
 
+@test "attr: root of a user namespace counts as privileged only over files whose ids its namespace maps (chown -1:-1, write, fallocate, truncate of set-id files), as on the kernel's overlay" {
+	need_root
+	need_kernel_overlay
+	mkdir "$L1/s"
+	chmod 777 "$L1/s"
+	# b: setuid; a, c, e: setgid and writable by anyone (chown first:
+	# it would clear the bits)
+	printf x >"$L1/s/b"
+	for f in a c e; do
+		printf xyz >"$L1/s/$f"
+	done
+	chown 1003:1001 "$L1"/s/*
+	chmod 4755 "$L1/s/b"
+	chmod 2767 "$L1/s/a" "$L1/s/c" "$L1/s/e"
+	make_traversable
+	chmod 755 "$M"
+	mkdir -p "$T/k"
+	chmod 755 "$T/k"
+	cat >"$T/ops.py" <<'EOF_'
+import os, sys
+d = sys.argv[1]
+try:
+    os.chown(d + "/b", -1, -1)
+    r = "chown ok"
+except OSError as e:
+    r = "chown " + e.strerror
+with open(d + "/a", "a") as f:
+    f.write("x")
+fd = os.open(d + "/c", os.O_WRONLY)
+os.posix_fallocate(fd, 0, 8192)
+os.close(fd)
+os.truncate(d + "/e", 1)
+print(r)
+EOF_
+	# a namespace of all ids 0-65535 as they are, made by root: its root
+	# is privileged over files of those ids
+	cat >"$T/fullns.py" <<'EOF_'
+import ctypes, os, sys
+r, w = os.pipe()
+r2, w2 = os.pipe()
+pid = os.fork()
+if pid == 0:
+    if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) != 0:
+        os._exit(3)
+    os.write(w, b"x")
+    os.read(r2, 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+os.read(r, 1)
+for m in ("uid_map", "gid_map"):
+    with open("/proc/%d/%s" % (pid, m), "w") as f:
+        f.write("0 0 65536\n")
+os.write(w2, b"x")
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+EOF_
+	local py=/usr/bin/python3 ns m out kout f
+	need_user_exec 4242 4242 "$py"
+	for ns in own full; do
+		rm -rf "$U" "$W" "$T/ku" "$T/kw"
+		mkdir "$U" "$W" "$T/ku" "$T/kw"
+		mount_layerfs
+		kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+		for m in "$T/k" "$M"; do
+			if [ "$ns" = own ]; then
+				# anyone's unshare -Ur: root inside, uid 4242 outside
+				out=$(as_user 4242 4242 unshare -Ur "$py" "$T/ops.py" "$m/s")
+			else
+				out=$("$py" "$T/fullns.py" "$py" "$T/ops.py" "$m/s")
+			fi
+			[ "$m" = "$T/k" ] && kout=$out
+		done
+		eq "$out" "$kout" "$ns namespace: chown -1:-1 of b, layerfs vs the kernel's overlay"
+		for f in a b c e; do
+			eq "$(stat -c %A "$M/s/$f")" "$(stat -c %A "$T/k/s/$f")" "$ns namespace: s/$f, layerfs vs the kernel's overlay"
+		done
+		if [ "$ns" = own ]; then
+			eq "$out" "chown Operation not permitted" "own namespace: chown -1:-1 of b"
+			eq "$(stat -c %a "$M/s/b" "$M/s/a" "$M/s/c" "$M/s/e" | tr '\n' ' ')" "4755 767 767 767 " "own namespace: modes"
+		else
+			eq "$out" "chown ok" "full namespace: chown -1:-1 of b"
+		fi
+		unmount_layerfs
+		kovl_umount "$T/k"
+	done
+}
+
 @test "attr: setgid directory: new files inherit its group, new subdirs its group and bit" {
 	need_root
 	mkdir "$L1/sg"

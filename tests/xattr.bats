@@ -59,6 +59,35 @@ load helpers
 	eq "$(getfattr --only-values -n trusted.mine "$M/f")" t
 }
 
+@test "xattr: trusted.* names are listed to CAP_SYS_ADMIN only (not to a user, nor to root of a user namespace), as on the kernel's overlay" {
+	need_root
+	need_kernel_overlay
+	echo x >"$L1/f"
+	echo x >"$L1/g"
+	setfattr -n trusted.foo -v bar "$L1/f"
+	setfattr -n user.u -v 1 "$L1/f"
+	setfattr -n trusted.only -v 1 "$L1/g"
+	make_traversable
+	chmod 755 "$M"
+	mkdir -p "$T/k" "$T/ku" "$T/kw"
+	chmod 755 "$T/k"
+	mount_layerfs
+	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	local py=/usr/bin/python3 prog='import os, sys; print(sorted(os.listxattr(sys.argv[1])), sorted(os.listxattr(sys.argv[2])))'
+	need_user_exec 4242 4242 "$py"
+	local m user ns root
+	for m in "$T/k" "$M"; do
+		user=$(as_user 4242 4242 "$py" -c "$prog" "$m/f" "$m/g")
+		ns=$(as_user 4242 4242 unshare -Ur "$py" -c "$prog" "$m/f" "$m/g")
+		root=$("$py" -c "$prog" "$m/f" "$m/g")
+		eq "$user" "['user.u'] []" "a user, $m"
+		eq "$ns" "['user.u'] []" "root of a user namespace, $m"
+		# after an empty list for g: root still sees its name
+		eq "$root" "['trusted.foo', 'user.u'] ['trusted.only']" "root, $m"
+	done
+	kovl_umount "$T/k"
+}
+
 @test "xattr: a symlink's own xattrs survive its copy-up" {
 	need_root
 	ln -s target "$L1/sl"
