@@ -296,6 +296,25 @@ void node_kill_suidgid(fuse_req_t req, struct node *n)
 	oref_put(&o);
 }
 
+/* Clear the set-group-ID bit of N's top-most object (copied up), as the
+ * kernel asks with an ACL set by a caller outside the file's group and
+ * without CAP_FSETID (FUSE_SETXATTR_ACL_KILL_SGID): the daemon's own
+ * setxattr, privileged, keeps it. */
+int node_clear_sgid(struct node *n)
+{
+	struct stat st;
+	struct oref o;
+	int err = node_oref(n, &o);
+
+	if (err)
+		return err;
+	err = oref_stat(&o, &st);
+	if (!err && S_ISREG(st.st_mode) && (st.st_mode & S_ISGID))
+		err = set_mode(n, &o, st.st_mode & 07777 & ~(mode_t)S_ISGID);
+	oref_put(&o);
+	return err;
+}
+
 /* Does this SETATTR clear set-id bits? The kernel marks a chown or a
  * truncate (session_io.c). A SETATTR that sets nothing (but perhaps
  * ctime) is one of two things, and both clear them: chown(2) with both

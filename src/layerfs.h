@@ -580,6 +580,7 @@ bool caller_has_fsetid(fuse_req_t req, const struct stat *obj);
 
 int node_stat(struct node *n, struct stat *st);
 void node_kill_suidgid(fuse_req_t req, struct node *n);
+int node_clear_sgid(struct node *n);
 bool nop_chown_refused(fuse_req_t req, struct node *n);
 void fix_stat(struct node *n, struct stat *st);
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
@@ -669,6 +670,7 @@ bool session_kernel_passthrough(void);
 void session_want_passthrough(void);
 void session_reply_backing(int backing);
 unsigned session_serving(void);
+bool req_acl_kill_sgid(void);
 bool req_kill_suidgid(void);
 bool req_tmpfile(void);
 bool req_statx(void);

@@ -1,5 +1,7 @@
 /* What libfuse 3.14 does not pass on: FUSE_HANDLE_KILLPRIV_V2,
- * FUSE_PASSTHROUGH (Linux 5.11 and 6.9) and FUSE_TMPFILE (6.1).
+ * FUSE_PASSTHROUGH (Linux 5.11 and 6.9), FUSE_TMPFILE (6.1) and the
+ * extended SETXATTR arguments (5.16), whose one flag asks to clear the
+ * set-group-ID bit with an ACL.
  *
  * Without the first the kernel asks us for security.capability before
  * every write(2) to a file (a round trip each), and reads the mode back
@@ -97,6 +99,7 @@ struct k_statx_out {
 static __thread uint64_t tl_unique;	/* the request being served */
 static __thread bool tl_kill;		/* this request must clear set-id bits */
 static __thread bool tl_init;		/* this request is the INIT */
+static __thread bool tl_acl_kill_sgid;	/* this ACL set clears set-group-ID */
 static __thread int tl_backing;		/* passthrough id for the open reply */
 static __thread bool tl_tmpfile;	/* this CREATE is an O_TMPFILE open */
 static __thread bool tl_statx;		/* this GETATTR is a FUSE_STATX */
@@ -106,10 +109,16 @@ static uint64_t kernel_flags;		/* what the kernel's INIT offered */
 static bool want_killpriv;		/* set by lfs_init() */
 static bool want_parallel_dirops;	/* set by lfs_init() */
 static bool want_passthrough;
+static bool setxattr_ext;		/* the INIT reply took FUSE_SETXATTR_EXT */
 
 bool req_kill_suidgid(void)
 {
 	return tl_kill;
+}
+
+bool req_acl_kill_sgid(void)
+{
+	return tl_acl_kill_sgid;
 }
 
 bool req_tmpfile(void)
@@ -161,10 +170,13 @@ void session_reply_backing(int backing)
 	tl_backing = backing;
 }
 
-static void note_request(void *buf, size_t len)
+/* Note what this request carries that libfuse does not pass on; returns
+ * its length, shortened where its arguments are made those libfuse
+ * knows. */
+static size_t note_request(void *buf, size_t len)
 {
 	struct fuse_in_header *h = buf;
-	const void *arg = h + 1;
+	char *arg = (char *)(h + 1);
 	size_t alen = len - sizeof(*h);
 
 	tl_unique = h->unique;
@@ -172,7 +184,7 @@ static void note_request(void *buf, size_t len)
 	switch (h->opcode) {
 	case FUSE_INIT:
 		if (alen >= offsetof(struct fuse_init_in, flags) + sizeof(uint32_t)) {
-			const struct fuse_init_in *in = arg;
+			const struct fuse_init_in *in = (const void *)arg;
 
 			kernel_flags = in->flags;
 			if ((in->flags & K_FUSE_INIT_EXT) &&
@@ -196,6 +208,21 @@ static void note_request(void *buf, size_t len)
 			tl_kill = ((const struct fuse_open_in *)arg)->open_flags &
 				  FUSE_OPEN_KILL_SUIDGID;
 		break;
+	case FUSE_SETXATTR:
+		/* the extended arguments, as the older ones libfuse reads */
+		if (setxattr_ext && alen >= sizeof(struct fuse_setxattr_in)) {
+			size_t cut = sizeof(struct fuse_setxattr_in) -
+				     FUSE_COMPAT_SETXATTR_IN_SIZE;
+
+			tl_acl_kill_sgid = ((const struct fuse_setxattr_in *)arg)->setxattr_flags &
+					   FUSE_SETXATTR_ACL_KILL_SGID;
+			memmove(arg + FUSE_COMPAT_SETXATTR_IN_SIZE,
+				arg + sizeof(struct fuse_setxattr_in),
+				alen - sizeof(struct fuse_setxattr_in));
+			h->len -= (uint32_t)cut;
+			return len - cut;
+		}
+		break;
 	case K_FUSE_TMPFILE:
 		h->opcode = FUSE_CREATE;
 		tl_tmpfile = true;
@@ -208,6 +235,7 @@ static void note_request(void *buf, size_t len)
 		}
 		break;
 	}
+	return len;
 }
 
 /* Threads serving a request: they read one and have not read again. */
@@ -261,8 +289,9 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	tl_backing = 0;
 	tl_statx = false;
 	tl_btime_set = false;
+	tl_acl_kill_sgid = false;
 	if (n >= (ssize_t)sizeof(struct fuse_in_header))
-		note_request(buf, (size_t)n);
+		n = (ssize_t)note_request(buf, (size_t)n);
 	return n;
 }
 
@@ -308,6 +337,12 @@ static void patch_init_reply(struct iovec *iov, int count)
 	}
 	if (want_parallel_dirops && (kernel_flags & FUSE_PARALLEL_DIROPS))
 		init->flags |= FUSE_PARALLEL_DIROPS;
+	/* set-group-ID cleared by an ACL set (libfuse 3.14 knows only the
+	 * older arguments: note_request() turns them into those) */
+	if ((init->flags & FUSE_POSIX_ACL) && (kernel_flags & FUSE_SETXATTR_EXT)) {
+		init->flags |= FUSE_SETXATTR_EXT;
+		setxattr_ext = true;
+	}
 	if (want_killpriv && (kernel_flags & FUSE_HANDLE_KILLPRIV_V2)) {
 		init->flags |= FUSE_HANDLE_KILLPRIV_V2;
 		init->flags &= ~(uint32_t)FUSE_HANDLE_KILLPRIV;

@@ -256,6 +256,9 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 				err = -errno;
 			node_xattrs_changed(n);
 		}
+		if (!err && req_acl_kill_sgid() &&
+		    !strcmp(name, "system.posix_acl_access"))
+			err = node_clear_sgid(n);
 		free(val);
 	}
 	fuse_reply_err(req, -err);

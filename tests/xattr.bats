@@ -244,6 +244,34 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 	getfacl -p "$M/d/new" | grep -q '^user:4242:r-x' || fail "default ACL of a lower dir not applied"
 }
 
+@test "xattr: an ACL set by an owner outside the file's group clears its set-group-ID bit, as on the kernel's overlay" {
+	need_root
+	need_kernel_overlay
+	need_cmd setfacl getfacl
+	echo x >"$L1/f"
+	echo x >"$L1/g"
+	chown 4242:5000 "$L1/f"
+	chown 4242:4242 "$L1/g"
+	chmod 2775 "$L1/f" "$L1/g"
+	make_traversable
+	chmod 755 "$M"
+	mkdir -p "$T/k" "$T/ku" "$T/kw"
+	chmod 755 "$T/k"
+	mount_layerfs
+	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	local m
+	for m in "$T/k" "$M"; do
+		as_user 4242 4242 setfacl -m u:4243:r "$m/f" "$m/g"
+	done
+	eq "$(stat -c %A "$M/f")" "$(stat -c %A "$T/k/f")" "f: layerfs vs the kernel's overlay"
+	eq "$(stat -c %A "$M/g")" "$(stat -c %A "$T/k/g")" "g: layerfs vs the kernel's overlay"
+	eq "$(stat -c %a "$M/f")" 775 "f: not in group 5000"
+	eq "$(stat -c %a "$M/g")" 2775 "g: in its group"
+	eq "$(stat -c %a "$U/f")" 775 "f on disk"
+	getfacl -pc "$M/f" | grep -q '^user:4243:r--' || fail "the ACL was not set"
+	kovl_umount "$T/k"
+}
+
 @test "xattr: with -o noacl, setfacl fails" {
 	need_root
 	need_cmd setfacl
