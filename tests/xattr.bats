@@ -272,6 +272,35 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 	kovl_umount "$T/k"
 }
 
+@test "xattr: removing an xattr or ACL an object lacks: the upper's file system answers, a lower object is not copied up (as on the kernel's overlay)" {
+	need_root
+	need_kernel_overlay
+	echo x >"$L1/low"
+	mkdir -p "$T/k" "$T/ku" "$T/kw"
+	mount_layerfs
+	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	local prog='
+import os, sys
+out = []
+for f in ("up", "low", "d"):
+    for n in ("system.posix_acl_access", "system.posix_acl_default", "user.none"):
+        try:
+            os.removexattr(sys.argv[1] + "/" + f, n)
+            out.append("ok")
+        except OSError as e:
+            out.append(e.strerror)
+print(" ".join(out))
+'
+	local m
+	for m in "$M" "$T/k"; do
+		echo y >"$m/up"
+		mkdir "$m/d"
+	done
+	eq "$(/usr/bin/python3 -c "$prog" "$M")" "$(/usr/bin/python3 -c "$prog" "$T/k")" "layerfs vs the kernel's overlay"
+	[ ! -e "$U/low" ] || fail "low was copied up"
+	kovl_umount "$T/k"
+}
+
 @test "xattr: with -o noacl, setfacl fails" {
 	need_root
 	need_cmd setfacl
