@@ -355,8 +355,10 @@ static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
  * nothing, after a REMOVEXATTR of the file capability, if any: both are
  * also how the kernel clears them before a write, which must succeed.
  * Only a caller who may write the file can have written; the other is
- * the chown. N is the node before any copy-up. */
-bool nop_chown_refused(fuse_req_t req, struct node *n)
+ * the chown, unless CHOWN says it is one for sure (with the writeback
+ * cache a chown carries the ctime, the order before a write does not).
+ * N is the node before any copy-up. */
+static bool nop_chown_refused_as(fuse_req_t req, struct node *n, bool chown)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 	struct stat st;
@@ -368,15 +370,21 @@ bool nop_chown_refused(fuse_req_t req, struct node *n)
 	if (!(st.st_mode & S_ISUID) &&
 	    !((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !member)))
 		return false;
-	return !(st.st_mode & (member ? S_IWGRP : S_IWOTH)) &&
+	return (chown || !(st.st_mode & (member ? S_IWGRP : S_IWOTH))) &&
 	       !caller_has_cap(req, CAP_FOWNER, &st);
+}
+
+bool nop_chown_refused(fuse_req_t req, struct node *n)
+{
+	return nop_chown_refused_as(req, n, false);
 }
 
 /* A SETATTR that sets nothing and carries no mark, refused as above. */
 static bool nop_chown_denied(fuse_req_t req, struct node *n, int to_set)
 {
 	return sets_nothing(to_set) && !req_kill_suidgid() &&
-	       nop_chown_refused(req, n);
+	       nop_chown_refused_as(req, n, fs.writeback &&
+				    (to_set & FUSE_SET_ATTR_CTIME));
 }
 
 /* Does a chown of ST's object clear set-id bits (a regular file's)? */

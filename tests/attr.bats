@@ -101,6 +101,45 @@ load helpers
 	done
 }
 
+@test "attr: noopen (the writeback cache): a non-owner's chown -1:-1 of a set-id file anyone may write is refused, a write still clears the bits, as on the kernel's overlay" {
+	need_root
+	need_kernel_overlay
+	mkdir "$L1/s"
+	chmod 777 "$L1/s"
+	local f m
+	for f in c6767 c2767 c4777 w6767; do
+		printf xyz >"$L1/s/$f"
+		chown 1003:1001 "$L1/s/$f"
+		chmod "${f#?}" "$L1/s/$f"
+	done
+	make_traversable
+	chmod 755 "$M"
+	mkdir -p "$T/k" "$T/ku" "$T/kw"
+	chmod 755 "$T/k"
+	mount_layerfs noopen
+	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	local prog='
+import os, sys
+out = []
+for f in ("c6767", "c2767", "c4777"):
+    try:
+        os.chown(sys.argv[1] + "/" + f, -1, -1)
+        out.append("ok")
+    except OSError as e:
+        out.append(e.strerror)
+with open(sys.argv[1] + "/w6767", "a") as f:
+    f.write("x")
+print(" ".join(out))
+'
+	need_user_exec 4242 4242 /usr/bin/python3
+	for m in "$T/k" "$M"; do
+		out=$(as_user 4242 4242 /usr/bin/python3 -c "$prog" "$m/s")
+		eq "$out" "Operation not permitted Operation not permitted Operation not permitted" "chowns on $m"
+		eq "$(cd "$m/s" && stat -c %a c6767 c2767 c4777 w6767 | tr '\n' ' ')" "6767 2767 4777 767 " "modes on $m"
+	done
+	kovl_umount "$T/k"
+}
+
 @test "attr: truncate up and down" {
 	printf 'hello world' >"$L1/f"
 	mount_layerfs
