@@ -112,12 +112,7 @@ load helpers
 		chown 1003:1001 "$L1/s/$f"
 		chmod "${f#?}" "$L1/s/$f"
 	done
-	make_traversable
-	chmod 755 "$M"
-	mkdir -p "$T/k" "$T/ku" "$T/kw"
-	chmod 755 "$T/k"
-	mount_layerfs noopen
-	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	mount_beside_kernel noopen
 	local prog='
 import os, sys
 out = []
@@ -253,12 +248,7 @@ print(" ".join(out))
 	chmod 777 "$L1/pl"
 	chgrp 5000 "$L1/sg"
 	chmod 2777 "$L1/sg"
-	make_traversable
-	chmod 755 "$M"
-	mkdir -p "$T/k" "$T/ku" "$T/kw"
-	chmod 755 "$T/k"
-	mount_layerfs
-	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	mount_beside_kernel
 	local prog='
 import os, sys
 os.umask(0)
@@ -299,10 +289,6 @@ for d in sys.argv[1:]:
 	chown 1003:1001 "$L1"/s/*
 	chmod 4755 "$L1/s/b"
 	chmod 2767 "$L1/s/a" "$L1/s/c" "$L1/s/e"
-	make_traversable
-	chmod 755 "$M"
-	mkdir -p "$T/k"
-	chmod 755 "$T/k"
 	cat >"$T/ops.py" <<'EOF_'
 import os, sys
 d = sys.argv[1]
@@ -343,9 +329,8 @@ EOF_
 	need_user_exec 4242 4242 "$py"
 	for ns in own full; do
 		rm -rf "$U" "$W" "$T/ku" "$T/kw"
-		mkdir "$U" "$W" "$T/ku" "$T/kw"
-		mount_layerfs
-		kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+		mkdir "$U" "$W"
+		mount_beside_kernel
 		for m in "$T/k" "$M"; do
 			if [ "$ns" = own ]; then
 				# anyone's unshare -Ur: root inside, uid 4242 outside

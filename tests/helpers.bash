@@ -203,6 +203,17 @@ kovl_mount() { # kovl_mount OPTIONS MOUNTPOINT
 	echo "kernel - $2" >>"$MOUNTS_FILE"
 }
 
+# mount_beside_kernel [OPTIONS]: layerfs on $M (mount_layerfs OPTIONS) and
+# the kernel's overlayfs on $T/k over the same layers with an upper and
+# work dir of its own ($T/ku, $T/kw), both open to other users
+mount_beside_kernel() {
+	make_traversable
+	mkdir -p "$T/k" "$T/ku" "$T/kw"
+	chmod 755 "$M" "$T/k"
+	mount_layerfs "$@" &&
+		kovl_mount "lowerdir=$L1:$L2,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+}
+
 # record any other mount (e.g. a tmpfs) for teardown
 record_mount() {
 	echo "kernel - $1" >>"$MOUNTS_FILE"

@@ -67,12 +67,7 @@ load helpers
 	setfattr -n trusted.foo -v bar "$L1/f"
 	setfattr -n user.u -v 1 "$L1/f"
 	setfattr -n trusted.only -v 1 "$L1/g"
-	make_traversable
-	chmod 755 "$M"
-	mkdir -p "$T/k" "$T/ku" "$T/kw"
-	chmod 755 "$T/k"
-	mount_layerfs
-	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	mount_beside_kernel
 	local py=/usr/bin/python3 prog='import os, sys; print(sorted(os.listxattr(sys.argv[1])), sorted(os.listxattr(sys.argv[2])))'
 	need_user_exec 4242 4242 "$py"
 	local m user ns root
@@ -205,10 +200,9 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 	echo x >"$L1/f"
 	echo x >"$L1/e/g"
 	setfacl -d -m u:4242:rwx,g::r-x,o::--- "$L1/d"
-	mkdir -p "$T/k" "$T/ku" "$T/kw"
+	mkdir -p "$T/kw"
 	setfacl -d -m u:4243:rwx,o::rwx "$W" "$T/kw"
-	mount_layerfs
-	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	mount_beside_kernel
 	local m f
 	for m in "$M" "$T/k"; do
 		rm "$m/d/old"
@@ -253,12 +247,7 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 	chown 4242:5000 "$L1/f"
 	chown 4242:4242 "$L1/g"
 	chmod 2775 "$L1/f" "$L1/g"
-	make_traversable
-	chmod 755 "$M"
-	mkdir -p "$T/k" "$T/ku" "$T/kw"
-	chmod 755 "$T/k"
-	mount_layerfs
-	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	mount_beside_kernel
 	local m
 	for m in "$T/k" "$M"; do
 		as_user 4242 4242 setfacl -m u:4243:r "$m/f" "$m/g"
@@ -276,9 +265,7 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 	need_root
 	need_kernel_overlay
 	echo x >"$L1/low"
-	mkdir -p "$T/k" "$T/ku" "$T/kw"
-	mount_layerfs
-	kovl_mount "lowerdir=$L1,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	mount_beside_kernel
 	local prog='
 import os, sys
 out = []
