@@ -223,6 +223,18 @@ void inval_entries_wait(void)
 	pthread_mutex_unlock(&inval_lock);
 }
 
+/* Is NAME no longer in DIR's merged view? */
+static bool name_gone(struct node *dir, const char *name)
+{
+	struct node *n;
+	struct stat st;
+	int err = lookup_node(dir, name, &n, &st);
+
+	if (!err)
+		node_forget(n, 1);
+	return err == -ENOENT;
+}
+
 static int copy_tree(struct node *dir)
 {
 	struct dentry_list *list = NULL;
@@ -247,7 +259,13 @@ static int copy_tree(struct node *dir)
 
 		if (!strcmp(name, ".") || !strcmp(name, ".."))
 			continue;
+		/* the directory is not locked: a name removed or moved out
+		 * since the listing is skipped, as it is no longer here */
 		err = lookup_node(dir, name, &child, &st);
+		if (err == -ENOENT) {
+			err = 0;
+			continue;
+		}
 		if (err)
 			break;
 		if (S_ISDIR(child->type)) {
@@ -276,6 +294,8 @@ static int copy_tree(struct node *dir)
 			err = copyup(child, 0);
 		}
 		node_forget(child, 1);
+		if (err == -ENOENT && name_gone(dir, name))
+			err = 0;	/* it went meanwhile */
 		if (err)
 			break;
 	}

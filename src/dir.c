@@ -500,6 +500,40 @@ static void empty_upper_dir(int fd)
 	unlinkat(fd, ".wh..wh..opq", 0);
 }
 
+/* Put the upper directory SPFD/NAME in the place of the upper entry
+ * DPFD/NEWNAME, a whiteout or a directory that is empty in the merged
+ * view but may hold whiteouts, so that a failure changes nothing (a
+ * deleted name must not come back): the two are exchanged, then what was
+ * the target leaves NAME for the staging area, a whiteout taking its
+ * place where a lower layer has NAME (SRC_LOWER); if that fails, the
+ * exchange is undone. The kernel's overlay makes such a target an empty
+ * opaque directory first, for the same reason. */
+static int rename_dir_over(int spfd, const char *name, int dpfd,
+			   const char *newname, bool src_lower)
+{
+	char tmp[64];
+	int err = 0;
+
+	if (renameat2(spfd, name, dpfd, newname, RENAME_EXCHANGE) < 0)
+		return -errno;
+	staging_name(tmp, sizeof(tmp));
+	if (src_lower) {
+		err = whiteout_create(fs.workfd, tmp);
+		if (!err && renameat2(fs.workfd, tmp, spfd, name, RENAME_EXCHANGE) < 0) {
+			err = -errno;
+			unlinkat(fs.workfd, tmp, 0);
+		}
+	} else if (renameat(spfd, name, fs.workfd, tmp) < 0) {
+		err = -errno;
+	}
+	if (err) {
+		renameat2(spfd, name, dpfd, newname, RENAME_EXCHANGE);
+		return err;
+	}
+	remove_tree_at(fs.workfd, tmp);
+	return 0;
+}
+
 static int prepare_rename_src(struct node *n)
 {
 	return S_ISDIR(n->type) ? copyup_tree(n) : copyup(n, 0);
@@ -535,7 +569,7 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 	struct node *src = NULL, *dst = NULL;
 	struct stat st, cur;
 	int spfd, dpfd, src_lower, dst_lower, err;
-	bool dst_upper = false, moving = false;
+	bool dst_upper = false, moving = false, over = false;
 
 	if (flags & ~(RENAME_NOREPLACE | RENAME_EXCHANGE))
 		return -EINVAL;
@@ -636,27 +670,40 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 		goto changed;
 	}
 
-	if (fstatat(dpfd, newname, &cur, AT_SYMLINK_NOFOLLOW) == 0) {
-		dst_upper = true;
-		if (S_ISDIR(cur.st_mode) && dst)
-			empty_upper_dir(node_upper_fd(dst));
-		if (stat_is_whiteout(&cur) && S_ISDIR(src->type)) {
-			/* a directory cannot replace a device node */
-			if (unlinkat(dpfd, newname, 0) < 0) {
-				err = -errno;
-				goto out;
-			}
-			dst_upper = false;
-		}
-	}
+	/* first what can fail for want of space, while nothing is changed */
 	if (S_ISDIR(src->type) && dst_lower) {
 		err = ensure_opaque(src);
 		if (err)
 			goto out;
 	}
+	if (fstatat(dpfd, newname, &cur, AT_SYMLINK_NOFOLLOW) == 0) {
+		dst_upper = true;
+		if (S_ISDIR(src->type) && fs.wh_style == WH_CHARDEV &&
+		    (S_ISDIR(cur.st_mode) || stat_is_whiteout(&cur))) {
+			over = true;
+		} else {
+			if (S_ISDIR(cur.st_mode) && dst)
+				empty_upper_dir(node_upper_fd(dst));
+			if (stat_is_whiteout(&cur) && S_ISDIR(src->type)) {
+				/* a directory cannot replace a device node */
+				if (unlinkat(dpfd, newname, 0) < 0) {
+					err = -errno;
+					goto out;
+				}
+			}
+		}
+		if (stat_is_whiteout(&cur) && S_ISDIR(src->type))
+			dst_upper = false;
+	}
 	/* dst, if any, is pinned: reads of it by name see a new set */
 	moving = true;
 	node_move_begin(src);
+	if (over) {
+		err = rename_dir_over(spfd, name, dpfd, newname, src_lower);
+		if (err)
+			goto out;
+		goto moved;
+	}
 	if (src_lower) {
 		if (fs.wh_style == WH_CHARDEV &&
 		    renameat2(spfd, name, dpfd, newname, RENAME_WHITEOUT) == 0)

@@ -393,3 +393,75 @@ print(os.fstat(fd).st_nlink, os.stat(m + "/Q/D").st_nlink)' "$M"
 	mount_layerfs
 	eq "$(stat -c %h "$M/Q/D")" 4 "after a remount"
 }
+
+@test "rename: a directory onto a deleted name or an emptied merged directory that fails for want of space changes nothing; so does one that succeeds, but for the move (upper and lower sources)" {
+	need_root
+	need_cmd mkfs.ext4
+	local v fs=$T/fs img=$T/up.img
+	for v in whiteout emptied; do
+		rm -rf "$L1" "$L2" "$img"
+		mkdir -p "$L1/P/t" "$L1/Q" "$L2" "$fs"
+		echo a >"$L1/P/t/a"
+		echo q >"$L1/Q/q"
+		# 128-byte inodes: the opaque xattr needs a block of its own
+		truncate -s 8M "$img"
+		mkfs.ext4 -q -F -I 128 -m 0 -O ^has_journal "$img" >/dev/null 2>&1
+		mount -o loop "$img" "$fs" || skip "no loop device"
+		record_mount "$fs"
+		mkdir -p "$fs/U/P/s" "$fs/W"
+		echo x >"$fs/U/P/s/x"
+		if [ "$v" = whiteout ]; then
+			mknod "$fs/U/P/t" c 0 0
+		else
+			mkdir "$fs/U/P/t"
+			mknod "$fs/U/P/t/a" c 0 0
+		fi
+		lfs_mount "lowerdir=$L1:$L2,upperdir=$fs/U,workdir=$fs/W" "$M"
+		dd if=/dev/zero of="$fs/fill" bs=4k status=none 2>/dev/null || true
+		dd if=/dev/zero of="$fs/fill2" bs=1k status=none 2>/dev/null || true
+		run -1 "$FSOPS" rename "$M/P/s" "$M/P/t"
+		[[ "$output" == *ENOSPC* ]] || fail "$v: rename: $output"
+		echo 2 >/proc/sys/vm/drop_caches
+		if [ "$v" = whiteout ]; then
+			eq "$(names "$M/P")" s "$v: the deleted name stays deleted"
+		else
+			eq "$(names "$M/P") / $(names "$M/P/t")" "s t / " "$v: the emptied directory stays empty"
+		fi
+		unmount_layerfs
+		rm -f "$fs/fill" "$fs/fill2"
+		lfs_mount "lowerdir=$L1:$L2,upperdir=$fs/U,workdir=$fs/W" "$M"
+		if [ "$v" = whiteout ]; then
+			eq "$(names "$M/P")" s "$v, after a remount"
+		else
+			eq "$(names "$M/P/t")" "" "$v, after a remount"
+		fi
+		# with room, the same rename, and one of a lower directory
+		"$FSOPS" rename "$M/P/s" "$M/P/t"
+		eq "$(names "$M/P") / $(names "$M/P/t")" "t / x" "$v: moved"
+		rm "$M/P/t/x"
+		"$FSOPS" rename "$M/Q" "$M/P/t"
+		eq "$(names "$M") / $(names "$M/P/t")" "P / q" "$v: a lower directory moved over it"
+		unmount_layerfs
+		umount "$fs"
+		_forget_mount "$fs"
+	done
+}
+
+@test "rename: a lower directory moves while names in it are removed meanwhile (no ENOENT for a name gone since the listing)" {
+	local i
+	mkdir "$L1/D"
+	for i in $(seq 1 3000); do echo x >"$L1/D/f$i"; done
+	mount_layerfs
+	(for i in $(seq 3000 -1 1); do rm -f "$M/D/f$i" "$M/E/f$i"; done) &
+	local rmpid=$!
+	sleep 0.2
+	run "$FSOPS" rename "$M/D" "$M/E"
+	wait "$rmpid"
+	[ "$status" -eq 0 ] || fail "rename failed: $output"
+	[ ! -e "$M/D" ] || fail "D is still there"
+	eq "$(names "$M/E")" "" "every name was removed, before or after the move"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M")" E
+	eq "$(names "$M/E")" "" "after a remount"
+}
