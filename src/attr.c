@@ -337,10 +337,10 @@ static bool sets_nothing(int to_set)
  * (docs/architecture.md). */
 static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
 {
-	if (req_kill_suidgid())
-		return true;
 	struct stat sh;
 
+	if (req_kill_suidgid())
+		return true;
 	if (!sets_nothing(to_set) || !(st->st_mode & (S_ISUID | S_ISGID)))
 		return false;
 	sh = shown_ids(st);

@@ -50,14 +50,7 @@ static bool id_mapped(const char *map, unsigned id)
 	return false;
 }
 
-/* Do PID's capabilities count here? They do when it is in our user
- * namespace; in another one (a container's, or anyone's `unshare -U`),
- * only over an object OBJ (attributes as shown) whose owner and group
- * that namespace maps, as the kernel's capable_wrt_inode_uidgid()
- * decides. The namespace is told by its uid_map, which anyone may read
- * (its /proc/PID/ns link needs ptrace rights the daemon gave up): read
- * from our namespace, a process of ours shows our own map; one of
- * another namespace, that namespace's ranges in our ids. */
+/* Our own uid_map, as we read it, read once. */
 static char own_map[1024];
 static ssize_t own_maplen;
 static pthread_once_t own_once = PTHREAD_ONCE_INIT;
@@ -67,6 +60,14 @@ static void own_map_read(void)
 	own_maplen = proc_read(0, "uid_map", own_map, sizeof(own_map));
 }
 
+/* Do PID's capabilities count here? They do when it is in our user
+ * namespace; in another one (a container's, or anyone's `unshare -U`),
+ * only over an object OBJ (attributes as shown) whose owner and group
+ * that namespace maps, as the kernel's capable_wrt_inode_uidgid()
+ * decides. The namespace is told by its uid_map, which anyone may read
+ * (its /proc/PID/ns link needs ptrace rights the daemon gave up): read
+ * from our namespace, a process of ours shows our own map; one of
+ * another namespace, that namespace's ranges in our ids. */
 static bool caller_userns_counts(pid_t pid, const struct stat *obj)
 {
 	char map[1024];
@@ -88,10 +89,9 @@ static bool caller_userns_counts(pid_t pid, const struct stat *obj)
  * attributes as shown are OBJ (or over the mount's objects in general,
  * OBJ NULL)? Its effective set, from /proc (a container's root often
  * runs without some: podman --cap-drop), where its user namespace lets
- * it count (above). A caller outside our pid
- * namespace (pid 0), or one whose status cannot be read or names another
- * fsuid (a /proc of another pid namespace), is taken to hold it when it
- * is root. */
+ * it count (above). A caller outside our pid namespace (pid 0), or one
+ * whose status cannot be read or names another fsuid (a /proc of
+ * another pid namespace), is taken to hold it when it is root. */
 bool caller_has_cap(fuse_req_t req, int cap, const struct stat *obj)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);

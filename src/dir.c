@@ -155,7 +155,8 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 		err = staging_acl_dir(pfd, acldir, sizeof(acldir));
 		if (err)
 			return err;
-		snprintf(tmp, sizeof(tmp), "%s/n", acldir);
+		if (acldir[0])
+			snprintf(tmp, sizeof(tmp), "%s/n", acldir);
 	}
 	fd = make_object(tfd, tname, o);
 	if (fd < 0 && fd != -2)

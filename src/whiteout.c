@@ -288,7 +288,8 @@ int purge_internal_entries(int pfd)
  * PARENT_FD: an object built aside (it replaces a whiteout) inherits
  * there what it would have inherited in its parent, by the same rules
  * (access ACL and mode masked by the creator's mode; a directory takes
- * the default ACL too). Its name in DIR (LEN bytes). */
+ * the default ACL too). Its name in DIR (LEN bytes), or "" where the
+ * parent has no default ACL after all. */
 int staging_acl_dir(int parent_fd, char *dir, size_t len)
 {
 	const char *acl = "system.posix_acl_default";
@@ -298,9 +299,12 @@ int staging_acl_dir(int parent_fd, char *dir, size_t len)
 	ssize_t vlen;
 	int err = 0;
 
+	dir[0] = '\0';
 	vlen = xattr_value(&parent, acl, &val, &cap);
-	if (vlen < 0)
-		return -errno;
+	if (vlen < 0) {
+		err = errno == ENODATA ? 0 : -errno;	/* gone meanwhile */
+		goto out;
+	}
 	staging_name(dir, len);
 	if (mkdirat(fs.workfd, dir, 0700) < 0) {
 		err = -errno;
