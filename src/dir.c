@@ -393,7 +393,6 @@ static void name_removed(struct node *n, bool was_upper)
 static int remove_name(struct node *parent, const char *name, struct node *child)
 {
 	bool isdir = S_ISDIR(child->type), in_upper;
-	char tmp[64];
 	int pfd, lower, err;
 
 	err = prot_check(parent, PROT_DEL);
@@ -418,13 +417,7 @@ static int remove_name(struct node *parent, const char *name, struct node *child
 	if (lower) {
 		err = in_upper ? whiteout_replace(pfd, name) : whiteout_create(pfd, name);
 	} else if (isdir) {
-		/* the upper directory may still hold whiteouts: move it
-		 * aside in one step, then empty it */
-		staging_name(tmp, sizeof(tmp));
-		if (renameat(pfd, name, fs.workfd, tmp) < 0)
-			return -errno;
-		err = remove_tree_at(fs.workfd, tmp);
-		err = 0;
+		err = entry_put_aside(pfd, name);
 	} else {
 		err = unlinkat(pfd, name, 0) < 0 ? -errno : 0;
 	}
@@ -513,26 +506,27 @@ static int rename_dir_over(int spfd, const char *name, int dpfd,
 			   const char *newname, bool src_lower)
 {
 	char tmp[64];
-	int err = 0;
+	int err;
 
 	if (renameat2(spfd, name, dpfd, newname, RENAME_EXCHANGE) < 0)
 		return -errno;
-	staging_name(tmp, sizeof(tmp));
-	if (src_lower) {
+	if (!src_lower) {
+		err = entry_put_aside(spfd, name);
+	} else {
+		/* not whiteout_replace(): that also reports a failed
+		 * cleanup after its swap, which must not undo this one */
+		staging_name(tmp, sizeof(tmp));
 		err = whiteout_create(fs.workfd, tmp);
 		if (!err && renameat2(fs.workfd, tmp, spfd, name, RENAME_EXCHANGE) < 0) {
 			err = -errno;
 			unlinkat(fs.workfd, tmp, 0);
 		}
-	} else if (renameat(spfd, name, fs.workfd, tmp) < 0) {
-		err = -errno;
+		if (!err)
+			remove_tree_at(fs.workfd, tmp);
 	}
-	if (err) {
+	if (err)
 		renameat2(spfd, name, dpfd, newname, RENAME_EXCHANGE);
-		return err;
-	}
-	remove_tree_at(fs.workfd, tmp);
-	return 0;
+	return err;
 }
 
 static int prepare_rename_src(struct node *n)

@@ -479,6 +479,7 @@ int whiteout_replace(int dirfd, const char *name);
 int whiteout_clear(int dirfd, const char *name, bool *had);
 int opaque_set(int dirfd);
 int remove_tree_at(int dirfd, const char *name);
+int entry_put_aside(int dirfd, const char *name);
 int purge_internal_entries(int dirfd);
 int staging_acl_dir(int parent_fd, char *dir, size_t len);
 int install_staged(int dirfd, const char *name, const char *tmp, bool isdir);

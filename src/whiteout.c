@@ -170,6 +170,21 @@ int whiteout_replace(int dirfd, const char *name)
 	return err ? err : remove_tree_at(dirfd, name);
 }
 
+/* Take the upper entry DIRFD/NAME (a directory may still hold whiteouts)
+ * out of the view in one step, into the staging area, and remove it
+ * there; what cannot be removed is left for the next mount to clear.
+ * Fails only if the entry could not be moved. */
+int entry_put_aside(int dirfd, const char *name)
+{
+	char tmp[64];
+
+	staging_name(tmp, sizeof(tmp));
+	if (renameat(dirfd, name, fs.workfd, tmp) < 0)
+		return -errno;
+	remove_tree_at(fs.workfd, tmp);
+	return 0;
+}
+
 /* Remove a whiteout for NAME from DIRFD, if there is one. */
 int whiteout_clear(int dirfd, const char *name, bool *had)
 {
