@@ -505,25 +505,11 @@ static void empty_upper_dir(int fd)
 static int rename_dir_over(int spfd, const char *name, int dpfd,
 			   const char *newname, bool src_lower)
 {
-	char tmp[64];
 	int err;
 
 	if (renameat2(spfd, name, dpfd, newname, RENAME_EXCHANGE) < 0)
 		return -errno;
-	if (!src_lower) {
-		err = entry_put_aside(spfd, name);
-	} else {
-		/* not whiteout_replace(): that also reports a failed
-		 * cleanup after its swap, which must not undo this one */
-		staging_name(tmp, sizeof(tmp));
-		err = whiteout_create(fs.workfd, tmp);
-		if (!err && renameat2(fs.workfd, tmp, spfd, name, RENAME_EXCHANGE) < 0) {
-			err = -errno;
-			unlinkat(fs.workfd, tmp, 0);
-		}
-		if (!err)
-			remove_tree_at(fs.workfd, tmp);
-	}
+	err = src_lower ? whiteout_replace(spfd, name) : entry_put_aside(spfd, name);
 	if (err)
 		renameat2(spfd, name, dpfd, newname, RENAME_EXCHANGE);
 	return err;

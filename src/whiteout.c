@@ -136,8 +136,12 @@ int whiteout_create(int dirfd, const char *name)
 	return err ? err : marker_create(dirfd, whname);
 }
 
-/* Turn the existing upper object NAME into a whiteout. Where possible the
- * swap is atomic: the name never disappears from the upper. */
+/* Turn the existing upper object NAME into a whiteout, or fail having
+ * changed nothing. Where possible the swap is atomic: the name never
+ * disappears from the upper. Once the old object is out of the view, it
+ * is removed in the staging area; what cannot be removed there is left
+ * for the next mount to clear and does not fail the call (the kernel's
+ * overlay, too, only warns when its cleanup fails). */
 int whiteout_replace(int dirfd, const char *name)
 {
 	char tmp[64], whname[NAME_MAX + 1];
@@ -148,14 +152,14 @@ int whiteout_replace(int dirfd, const char *name)
 		err = shared_link(fs.workfd, tmp);
 		if (err == 0) {
 			if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0)
-				return remove_tree_at(fs.workfd, tmp);
+				goto swapped;
 			unlinkat(fs.workfd, tmp, 0);
 		}
 		if (renameat2(dirfd, name, fs.workfd, tmp, RENAME_WHITEOUT) == 0)
-			return remove_tree_at(fs.workfd, tmp);
+			goto swapped;
 		if (mknodat(fs.workfd, tmp, S_IFCHR | 0000, makedev(0, 0)) == 0) {
 			if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0)
-				return remove_tree_at(fs.workfd, tmp);
+				goto swapped;
 			err = -errno;
 			unlinkat(fs.workfd, tmp, 0);
 			return err;
@@ -164,10 +168,19 @@ int whiteout_replace(int dirfd, const char *name)
 			return -errno;
 		fs.wh_style = WH_FILE;
 	}
+	/* the marker hides NAME before NAME goes */
 	err = wh_file_name(name, whname, sizeof(whname));
 	if (!err)
 		err = marker_create(dirfd, whname);
-	return err ? err : remove_tree_at(dirfd, name);
+	if (!err) {
+		err = entry_put_aside(dirfd, name);
+		if (err)
+			unlinkat(dirfd, whname, 0);
+	}
+	return err;
+swapped:
+	remove_tree_at(fs.workfd, tmp);
+	return 0;
 }
 
 /* Take the upper entry DIRFD/NAME (a directory may still hold whiteouts)

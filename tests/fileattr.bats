@@ -246,3 +246,28 @@ os.close(fd)' "$M/f"
 	[[ "$(head -c 5 "$M/f")" == hello ]] || fail "the start changed: $(cat "$M/f")"
 	[[ "$(head -c 5 "$U/f")" == hello ]] || fail "the start changed on disk: $(cat "$U/f")"
 }
+
+@test "fileattr: rmdir and rename over a directory succeed when the old upper entries cannot be removed; the names stay gone after a remount" {
+	need_root
+	can_chattr
+	# d and t are empty in the merged view: their upper dirs hold only
+	# .wh. markers, which the kernel's overlay would not let go either
+	# if they were immutable
+	mkdir -p "$L1/d" "$L1/t" "$L1/src" "$U/d" "$U/t"
+	echo x >"$L1/d/f"
+	echo y >"$L1/t/g"
+	echo z >"$L1/src/h"
+	touch "$U/d/.wh.f" "$U/t/.wh.g"
+	chattr +i "$U/d/.wh.f" "$U/t/.wh.g"
+	mount_layerfs
+	eq "$(names "$M/d")" ""
+	rmdir "$M/d" || fail "rmdir failed although the directory went"
+	[ ! -e "$M/d" ] || fail "d still there"
+	mv -T "$M/src" "$M/t" || fail "rename over t failed"
+	eq "$(cat "$M/t/h")" z
+	[ ! -e "$M/src" ] || fail "src still there"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M")" "t"
+	eq "$(cat "$M/t/h")" z
+}

@@ -276,6 +276,35 @@ kernel_view_of_upper() { # MOUNTPOINT
 	eq "$(names "$M/d")" new
 }
 
+@test "whiteout: a daemon that may not mknod writes .wh. files; an upper file that cannot be taken out of the view stays visible, with no marker left" {
+	need_root
+	need_cmd chattr
+	local deny
+	case $(uname -m) in
+	x86_64) deny=259/1,133/1 ;;	# mknodat, mknod: EPERM
+	aarch64) deny=33/1 ;;
+	*) skip "syscall numbers known for x86_64 and aarch64" ;;
+	esac
+	echo x >"$L1/f"
+	echo y >"$L1/g"
+	LFS_WRAP="$FSOPS enosys $deny" mount_layerfs
+	echo more >>"$M/f"
+	chattr +i "$U/f" 2>/dev/null || skip "no inode flags on the test directory's file system"
+	run ! rm "$M/f"
+	chattr -i "$U/f"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "rm of an immutable upper file: $output"
+	eq "$(cat "$M/f")" "x
+more" "the refused rm hid the file"
+	[ ! -e "$U/.wh.f" ] || fail "a marker was left for a file still there"
+	rm "$M/f" "$M/g"
+	eq "$(names "$M")" ""
+	[ -f "$U/.wh.f" ] && [ -f "$U/.wh.g" ] || fail "no .wh. files: $(ls -A "$U")"
+	[ ! -e "$U/f" ] || fail "the upper still has f"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M")" ""
+}
+
 @test "whiteout: whiteouts share one inode, as the kernel's overlay makes them; a copied-up file replaced by one too" {
 	need_root
 	local k

@@ -1035,9 +1035,10 @@ static int cmd_drain(int n, char **argv)
 	return 0;
 }
 
-/* enosys NR[,NR...] CMD [ARGS...]: run CMD with those system calls
- * failing with ENOSYS, as on a kernel that lacks them (a seccomp filter,
- * which the daemon's threads and children inherit) */
+/* enosys NR[/ERRNO][,...] CMD [ARGS...]: run CMD with those system calls
+ * failing with ENOSYS, as on a kernel that lacks them, or with the errno
+ * number given (a seccomp filter, which the daemon's threads and
+ * children inherit) */
 static int cmd_enosys(char **argv)
 {
 	struct sock_filter f[64];
@@ -1055,12 +1056,15 @@ static int cmd_enosys(char **argv)
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 					      offsetof(struct seccomp_data, nr));
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (k + 3 > sizeof(f) / sizeof(f[0]))
+		const char *e = strchr(tok, '/');
+		unsigned err = e ? (unsigned)atoi(e + 1) : ENOSYS;
+
+		if (k + 3 > sizeof(f) / sizeof(f[0]) || err == 0 || err > 4095)
 			usage();
 		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
 						      (unsigned)atoi(tok), 0, 1);
 		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-						      SECCOMP_RET_ERRNO | ENOSYS);
+						      SECCOMP_RET_ERRNO | err);
 	}
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	prog.len = k;
