@@ -4,7 +4,7 @@ over the same generated lower layers; every result and, now and then, the
 whole merged view must be the same on both.
 
     difffuzz.py --layerfs PATH --dir DIR [--seed N] [--ops N] [--opts ,OPT...]
-                [--workers N]
+                [--workers N] [--nochrdev FSOPS]
 
 (make fuzz runs many seeds; tests/differential.bats a few.)
 
@@ -35,6 +35,10 @@ With --workers N, N processes each apply --ops random operations to
 layerfs alone, at once, where no result can be foretold; then only the
 last two checks are made: the view stays the same across a remount, and
 the kernel reads the upper as layerfs showed it.
+
+With --nochrdev, layerfs may not make character devices (a seccomp
+filter), as where whiteout devices are refused: it writes .wh. files,
+which the last check turns into devices for the kernel.
 """
 import argparse
 import ctypes
@@ -516,6 +520,32 @@ def umount(m):
         time.sleep(0.05)
 
 
+def layerfs_cmd(args):
+    """layerfs, behind fsops nochrdev with --nochrdev"""
+    if args.nochrdev:
+        return [args.nochrdev, "nochrdev", args.layerfs]
+    return [args.layerfs]
+
+
+def chardev_whiteouts(src, dst):
+    """Copy the upper SRC to DST with each .wh.NAME file turned into the
+    0/0 device NAME, the only form of whiteout the kernel reads. Returns
+    the names that had both forms."""
+    subprocess.run(["cp", "-a", src, dst], check=True)
+    both = []
+    for dirpath, dirs, files in os.walk(dst):
+        for n in files:
+            if not n.startswith(".wh.") or n == ".wh..wh..opq":
+                continue
+            target = os.path.join(dirpath, n[4:])
+            os.unlink(os.path.join(dirpath, n))
+            if os.path.lexists(target):
+                both.append(os.path.relpath(target, dst))
+                continue
+            os.mknod(target, stat.S_IFCHR | 0o600, 0)
+    return both
+
+
 def mount_both(args, d):
     lower = ":".join(os.path.join(d, "lower", "l%d" % i) for i in (1, 2, 3))
     km, lm = os.path.join(d, "kernel"), os.path.join(d, "layerfs")
@@ -526,7 +556,7 @@ def mount_both(args, d):
     subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
                     "lowerdir=%s,upperdir=%s/ku,workdir=%s/kw,%s" % (lower, d, d, KOPTS),
                     km], check=True)
-    subprocess.run([args.layerfs, "-o",
+    subprocess.run(layerfs_cmd(args) + ["-o",
                     "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw%s" % (lower, d, d, args.opts), lm],
                    check=True)
     for _ in range(100):
@@ -576,6 +606,9 @@ def main():
     ap.add_argument("--workers", type=int, default=0,
                     help="apply operations from this many processes at "
                     "once, to layerfs alone")
+    ap.add_argument("--nochrdev", metavar="FSOPS",
+                    help="run layerfs behind FSOPS nochrdev (tests/tools/fsops): "
+                    "it may not make whiteout devices and writes .wh. files")
     args = ap.parse_args()
     if args.userns:
         global KOPTS, OPAQUE
@@ -661,7 +694,7 @@ def main():
             # what layerfs wrote reads back the same after a remount
             before = snapshot(lm)
             umount(lm)
-            subprocess.run([args.layerfs, "-o", "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw%s" % (
+            subprocess.run(layerfs_cmd(args) + ["-o", "lowerdir=%s,upperdir=%s/lu,workdir=%s/lw%s" % (
                 lower, d, d, args.opts), lm], check=True)
             diffs = diff_views(before, snapshot(lm))
             if diffs:
@@ -672,8 +705,14 @@ def main():
             # as the top lower layer: what podman commits as a layer)
             umount(lm)
             umount(km)
+            top = os.path.join(d, "lu")
+            if args.nochrdev:
+                top = os.path.join(d, "lu-chardev")
+                both = chardev_whiteouts(os.path.join(d, "lu"), top)
+                if both:
+                    failed.append("the upper has both a .wh. file and the name: %s" % both)
             subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
-                            "lowerdir=%s/lu:%s,%s" % (d, lower, KOPTS), km], check=True)
+                            "lowerdir=%s:%s,%s" % (top, lower, KOPTS), km], check=True)
             diffs = diff_views(snapshot(km), before)
             if diffs:
                 failed.append("the kernel reads layerfs's upper differently:")

@@ -1035,14 +1035,30 @@ static int cmd_drain(int n, char **argv)
 	return 0;
 }
 
-/* enosys NR[/ERRNO][,...] CMD [ARGS...]: run CMD with those system calls
- * failing with ENOSYS, as on a kernel that lacks them, or with the errno
- * number given (a seccomp filter, which the daemon's threads and
- * children inherit) */
+/* Install the seccomp filter F (K instructions) and exec ARGV. */
+static int filter_exec(struct sock_filter *f, unsigned k, char **argv)
+{
+	struct sock_fprog prog;
+
+	prog.len = k;
+	prog.filter = f;
+	/* root may filter without no_new_privs; anyone else needs it */
+	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
+		if (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+			die();
+	}
+	execvp(argv[0], argv);
+	die();
+	return 1;
+}
+
+/* enosys NR[,NR...] CMD [ARGS...]: run CMD with those system calls
+ * failing with ENOSYS, as on a kernel that lacks them (a seccomp filter,
+ * which the daemon's threads and children inherit) */
 static int cmd_enosys(char **argv)
 {
 	struct sock_filter f[64];
-	struct sock_fprog prog;
 	unsigned k = 0;
 	char *list = argv[0], *tok, *save;
 
@@ -1056,28 +1072,51 @@ static int cmd_enosys(char **argv)
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 					      offsetof(struct seccomp_data, nr));
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		const char *e = strchr(tok, '/');
-		unsigned err = e ? (unsigned)atoi(e + 1) : ENOSYS;
-
-		if (k + 3 > sizeof(f) / sizeof(f[0]) || err == 0 || err > 4095)
+		if (k + 3 > sizeof(f) / sizeof(f[0]))
 			usage();
 		f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
 						      (unsigned)atoi(tok), 0, 1);
 		f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K,
-						      SECCOMP_RET_ERRNO | err);
+						      SECCOMP_RET_ERRNO | ENOSYS);
 	}
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-	prog.len = k;
-	prog.filter = f;
-	/* root may filter without no_new_privs; anyone else needs it */
-	if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0) {
-		if (errno != EACCES || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
-			die();
-	}
-	execvp(argv[1], argv + 1);
-	die();
-	return 1;
+	return filter_exec(f, k, argv + 1);
+}
+
+/* nochrdev CMD [ARGS...]: run CMD with mknod and mknodat of character
+ * devices failing with EPERM, as where whiteout devices may not be made
+ * (before Linux 5.8, in a user namespace); fifos and the rest work */
+static int cmd_nochrdev(char **argv)
+{
+	struct sock_filter f[16];
+	unsigned k = 0;
+
+#if defined(__x86_64__)
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, arch));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+					      AUDIT_ARCH_X86_64, 1, 0);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+#endif
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, nr));
+#ifdef __NR_mknod
+	/* mknod(path, mode, dev): the mode is argument 1 */
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mknod, 0, 2);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, args[1]));
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, 2, 0, 0);
+#endif
+	/* mknodat(dirfd, path, mode, dev): argument 2 */
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mknodat, 0, 4);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, args[2]));
+	/* the mode, loaded above (low 32 bits, little-endian) */
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, S_IFMT);
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, S_IFCHR, 0, 1);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	return filter_exec(f, k, argv);
 }
 
 /* seekdir DIR: note telldir() before every entry, then seekdir() back to
@@ -1189,6 +1228,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "watchaccess")) { NEED(3); return cmd_watchaccess(n, a); }
 	if (!strcmp(c, "holdopens")) { NEED(3); return cmd_holdopens(n, a); }
 	if (!strcmp(c, "enosys")) { NEED(2); return cmd_enosys(a); }
+	if (!strcmp(c, "nochrdev")) { NEED(1); return cmd_nochrdev(a); }
 	usage();
 	return 2;
 }
