@@ -169,7 +169,7 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		in = oref_open(src, O_RDONLY);
 		if (in < 0)
 			return -errno;
-		out = openat(fs.workfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+		out = fdrelief_openat(fs.workfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
 		if (out < 0) {
 			err = -errno;
 			goto out;
@@ -180,8 +180,8 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 	case S_IFDIR:
 		if (mkdirat(fs.workfd, tmp, 0700) < 0)
 			return -errno;
-		in = dup(src->dirfd);
-		out = openat(fs.workfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		in = fdrelief_dup(src->dirfd);
+		out = in < 0 ? -1 : fdrelief_openat(fs.workfd, tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
 		if (out < 0)
 			err = -errno;
 		break;
@@ -257,7 +257,7 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		keep = out;
 		out = -1;
 	} else {
-		keep = openat(fs.workfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		keep = fdrelief_openat(fs.workfd, tmp, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (keep < 0)
 			err = -errno;
 	}
@@ -547,7 +547,7 @@ bool copyup_wait(struct node *dir, const char *name)
 int copyup(struct node *n, unsigned flags)
 {
 	struct node *parent = NULL;
-	struct lset *ls, *nls;
+	struct lset *ls, *nls = NULL;
 	struct oref src;
 	struct stat nst;
 	char *name = NULL;
@@ -600,6 +600,20 @@ again:
 	node_unlock(n);
 	err = copyup_stage(&src, flags, &staged);
 	node_lock(n);
+	if (!err && S_ISDIR(n->type)) {
+		/* the directory keeps its lower descriptors: dup'd before
+		 * the copy takes its place, so that running out of them
+		 * fails the copy-up instead of dropping a layer */
+		nls = lset_new(ls->n + 1);
+		for (int i = 0; i < ls->n && !err; i++) {
+			nls->r[i + 1] = ls->r[i];
+			nls->r[i + 1].fd = fdrelief_dup(ls->r[i].fd);
+			if (nls->r[i + 1].fd < 0)
+				err = -errno;
+		}
+		if (err)
+			unstage(&staged, err);
+	}
 	if (!err)
 		err = copyup_place(&src, flags, &staged, node_upper_fd(parent),
 				   name, &newfd, &nst, &prot);
@@ -621,13 +635,9 @@ again:
 	 * (copyup_wait()). */
 	__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
 	if (S_ISDIR(n->type)) {
-		nls = lset_new(ls->n + 1);
-		for (int i = 0; i < ls->n; i++) {
-			nls->r[i + 1] = ls->r[i];
-			nls->r[i + 1].fd = dup(ls->r[i].fd);
-			if (ls->r[i].layer > 0 && nls->r[i + 1].fd >= 0)
+		for (int i = 0; i < ls->n; i++)
+			if (ls->r[i].layer > 0)
 				namefilter_move(ls->r[i].fd, nls->r[i + 1].fd);
-		}
 	} else {
 		nls = lset_new(1);
 		/* a copy with several names stays pinned (node.c): removing
@@ -649,9 +659,11 @@ again:
 	renumbered = node_has(n, NODE_LOWER_LINK);
 	alias = !node_rekey(n, &nst);
 	node_set_lset(n, nls);
+	nls = NULL;
 	__atomic_add_fetch(&n->gen, 1, __ATOMIC_RELEASE);
 	copied = true;
 unlock:
+	lset_free(nls);		/* a directory's, if the copy-up failed */
 	if (cp.node)
 		copying_end(&cp);
 	node_unlock(n);

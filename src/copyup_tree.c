@@ -139,7 +139,7 @@ int tree_link_try(const struct stat *lst, int parent_fd, const char *name,
 		return -ENOENT;
 	if (fstat(parent_fd, &pst) < 0 || linkat(dirfd, l->name, parent_fd, name, 0) < 0)
 		return -errno;
-	fd = openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	fd = fdrelief_openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0 || fstat(fd, nst) < 0 || nst->st_ino != l->uino || nst->st_dev != l->udev) {
 		/* replaced between the check and the link: take it back */
 		if (fd >= 0)
@@ -306,12 +306,14 @@ static int copy_tree(struct node *dir)
 
 	node_lock_settled(dir);
 	ls = node_lset(dir);
-	ufd = ls->r[0].fd;
-	err = opaque_set(ufd);
+	ufd = fdrelief_dup(ls->r[0].fd);
+	err = ufd < 0 ? -errno : opaque_set(ufd);
 	if (!err) {
 		purge_internal_entries(ufd);
-		node_set_lset(dir, lset_upper(dup(ufd)));
+		node_set_lset(dir, lset_upper(ufd));
 		node_flag_set(dir, NODE_OPAQUE);
+	} else if (ufd >= 0) {
+		close(ufd);
 	}
 	node_unlock(dir);
 	/* a stat since its copy-up (a merged directory then) showed a link

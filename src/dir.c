@@ -45,13 +45,13 @@ static int make_object(int dirfd, const char *name, const struct new_obj *o)
 
 	switch (o->type) {
 	case S_IFREG:
-		fd = openat(dirfd, name, (o->open_flags & ~(O_TRUNC | O_NOFOLLOW)) |
-			    O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, o->mode);
+		fd = fdrelief_openat(dirfd, name, (o->open_flags & ~(O_TRUNC | O_NOFOLLOW)) |
+				     O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, o->mode);
 		return fd < 0 ? -errno : fd;
 	case S_IFDIR:
 		if (mkdirat(dirfd, name, o->mode) < 0)
 			return -errno;
-		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = fdrelief_openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 		return fd < 0 ? -errno : fd;
 	case S_IFLNK:
 		if (symlinkat(o->target, dirfd, name) < 0)

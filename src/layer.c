@@ -151,10 +151,10 @@ bool layer_wants_noatime(int layer, bool dir)
  * its owner) and dropped elsewhere. */
 int layer_openat(int dirfd, const char *name, int flags)
 {
-	int fd = openat(dirfd, name, flags);
+	int fd = fdrelief_openat(dirfd, name, flags, 0);
 
 	if (fd < 0 && errno == EPERM && (flags & O_NOATIME))
-		fd = openat(dirfd, name, flags & ~O_NOATIME);
+		fd = fdrelief_openat(dirfd, name, flags & ~O_NOATIME, 0);
 	return fd;
 }
 

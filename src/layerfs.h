@@ -289,6 +289,7 @@ struct node *node_new_unnamed(struct node *parent, const struct stat *st,
 			      struct lset *ls);
 bool node_adopt(struct node *n, struct node *parent, const char *name);
 uint64_t node_lookups(struct node *n);
+uint64_t *nodes_held(size_t *count);
 struct node *node_find_or_insert(struct node *parent, const char *name,
 				 const struct stat *st, struct lset *ls,
 				 unsigned flags, bool *reused);
@@ -392,8 +393,18 @@ bool listing_ahead(struct node *dir);
  * before INIT (main.c, tune_bdi()) and offered in INIT (ops.c), which
  * must agree, since the kernel takes the smaller of the two */
 #define READAHEAD_KB 4096
+/* fdrelief.c: the kernel forgets unused inodes near the open-file limit */
+void fdrelief_start(void);
+void fdrelief_stop(void);
+void fdrelief_note(int fd);
+bool fdrelief_wait(void);
+int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode);
+int fdrelief_dup(int fd);
+void fdrelief_nowait(bool on);
+
 void prefetch_start(void);
 void prefetch_stop(void);
+void prefetch_release(void);
 bool prefetch_on(void);
 void prefetch_dirs(struct node **dirs, size_t n);
 void prefetch_listed(const struct node *dir, pid_t pid);

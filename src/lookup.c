@@ -304,7 +304,7 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 		 * fd of their own since their node has several names (a
 		 * lower one has a node per name) */
 		if (st.st_nlink > 1 && layer == 0) {
-			fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			fd = fdrelief_openat(pfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 			if (fd < 0)
 				return -errno;
 			p->ls->r[p->n].fd = fd;
@@ -312,9 +312,9 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 		p->n++;
 		return 0;
 	}
-	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = fdrelief_openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0 && (errno == EACCES || errno == EPERM))
-		fd = openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		fd = fdrelief_openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	p->ls->r[p->n].fd = fd;
@@ -376,9 +376,9 @@ static int walk_parent(int root, const char *path, const char **last,
 			close(fd);
 			return -ENOTDIR;
 		}
-		nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		nfd = fdrelief_openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 		if (nfd < 0 && (errno == EACCES || errno == EPERM))
-			nfd = openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			nfd = fdrelief_openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 		close(fd);
 		if (nfd < 0)
 			return -errno;

@@ -251,6 +251,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 
 	if (cfg->prefetch)
 		prefetch_start();
+	fdrelief_start();
 	if (cfg->threaded) {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, 1);
@@ -265,6 +266,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 		ret = fuse_session_loop(se) ? 1 : 0;
 	}
 	prefetch_stop();
+	fdrelief_stop();
 	inval_entries_wait();
 out_unmount:
 	fuse_session_unmount(se);

@@ -412,6 +412,55 @@ struct node *node_new_unnamed(struct node *parent, const struct stat *st,
 	return n;
 }
 
+struct held {
+	unsigned depth;
+	uint64_t id;
+};
+
+static int deeper_first(const void *a, const void *b)
+{
+	const struct held *x = a, *y = b;
+
+	return x->depth < y->depth ? 1 : x->depth > y->depth ? -1 : 0;
+}
+
+/* The ids of the nodes the kernel holds, but the root, deepest first
+ * (fdrelief.c): a directory's dentry is in use while dentries below it
+ * are cached, so a prune must reach those first. *COUNT: how many. */
+uint64_t *nodes_held(size_t *count)
+{
+	struct held *h;
+	uint64_t *ids;
+	size_t n = 0;
+
+	pthread_mutex_lock(&table_lock);
+	h = xmalloc((table_count + 1) * sizeof(*h));
+	for (size_t i = 0; i < table_size; i++) {
+		for (struct node *e = table[i]; e; e = e->hnext) {
+			unsigned d = 0;
+
+			if (e == root || e->nlookup == 0)
+				continue;
+			/* parents stay while a child refers to them, and a
+			 * rename must take table_lock to let one go */
+			for (struct node *p = __atomic_load_n(&e->parent, __ATOMIC_RELAXED);
+			     p && d < 65536; p = __atomic_load_n(&p->parent, __ATOMIC_RELAXED))
+				d++;
+			h[n].depth = d;
+			h[n].id = node_id(e);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	qsort(h, n, sizeof(*h), deeper_first);
+	ids = xmalloc((n + 1) * sizeof(*ids));
+	for (size_t i = 0; i < n; i++)
+		ids[i] = h[i].id;
+	free(h);
+	*count = n;
+	return ids;
+}
+
 /* The lookups the kernel (and a request in flight) holds on N. */
 uint64_t node_lookups(struct node *n)
 {
@@ -665,7 +714,7 @@ int node_pin(struct node *n)
 		err = node_oref(n, &o);
 		if (err)
 			return err;
-		fd = openat(o.dirfd, o.name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		fd = fdrelief_openat(o.dirfd, o.name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
 		err = fd < 0 ? -errno : 0;
 		oref_put(&o);
 		if (err)

@@ -428,6 +428,8 @@ static void *pf_main(void *arg)
 	bool first = arg == NULL, spawned = !first;
 
 	pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+	/* out of descriptors, read-ahead gives up instead of waiting */
+	fdrelief_nowait(true);
 	/* and the lowest best-effort I/O priority: in the idle class the
 	 * readers' own reads kept the read-ahead of what they were about to
 	 * read back (tar over 30k files took 6.6 s instead of 5.7; cold
@@ -507,12 +509,21 @@ void prefetch_start(void)
  * of nodes, which live until the process ends. */
 void prefetch_stop(void)
 {
+	__atomic_store_n(&running, false, __ATOMIC_RELAXED);
+	prefetch_release();
+}
+
+/* Drop the references to directories queued, and read ahead, to the
+ * readers' listings and the files ahead: at the end of the session, and
+ * when the kernel is asked to forget what it does not use (fdrelief.c),
+ * since a node held here keeps its descriptors after the FORGET. The lock
+ * is wanted only for that. A thread may hold it descheduled, and at
+ * SCHED_IDLE on a busy machine it may not run again for seconds: nothing
+ * waits for it. */
+void prefetch_release(void)
+{
 	int tries = 0;
 
-	__atomic_store_n(&running, false, __ATOMIC_RELAXED);
-	/* The lock is wanted only to drop the queued references. A thread
-	 * may hold it descheduled, and at SCHED_IDLE on a busy machine it
-	 * may not run again for seconds: the exit does not wait for it. */
 	while (pthread_mutex_trylock(&pf_lock) != 0) {
 		if (++tries > 20)
 			return;

@@ -608,9 +608,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct stat st;
 			int lerr;
 
+			fdrelief_nowait(true);
 			lerr = lookup_node_hint(dir, d->name, d->layer, l->gen,
 						l->st && l->st[i].st_mode ? &l->st[i] : NULL,
 						&child, &st);
+			fdrelief_nowait(false);
 			if (lerr == -ENOENT)
 				continue;	/* gone since the listing */
 			if (lerr) {

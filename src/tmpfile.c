@@ -36,7 +36,7 @@ static int tmpfile_open(struct node *dir, mode_t mode, int flags,
 	*acl = has_default_acl(pfd);
 	mode = apply_umask(*acl, mode, ctx) & 07777;
 	flags &= ~(O_CREAT | O_EXCL | O_TRUNC | O_NOFOLLOW | O_TMPFILE);
-	fd = openat(pfd, ".", flags | O_TMPFILE | O_CLOEXEC, mode);
+	fd = fdrelief_openat(pfd, ".", flags | O_TMPFILE | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -errno;
 	err = set_creds_owner(fd, "", ctx, &pst, false);

@@ -31,7 +31,7 @@ static int wh_file_name(const char *name, char *buf, size_t len)
 /* Create the empty marker file NAME in DIRFD (an existing one stays). */
 static int marker_create(int dirfd, const char *name)
 {
-	int fd = openat(dirfd, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = fdrelief_openat(dirfd, name, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
 		return -errno;
@@ -254,7 +254,7 @@ int remove_tree_at(int pfd, const char *name)
 		return 0;
 	if (errno != ENOTEMPTY && errno != EEXIST)
 		return -errno;
-	fd = openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	fd = fdrelief_openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	d = fdopendir(fd);
@@ -338,7 +338,7 @@ int staging_acl_dir(int parent_fd, char *dir, size_t len)
 		err = -errno;
 		goto out;
 	}
-	d.fd = openat(fs.workfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	d.fd = fdrelief_openat(fs.workfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (d.fd < 0 || xobj_set(&d, acl, val, (size_t)vlen, 0) < 0) {
 		err = -errno;
 		unlinkat(fs.workfd, dir, AT_REMOVEDIR);

@@ -1,0 +1,258 @@
+/* Staying under the open-file limit.
+ *
+ * Every directory node the kernel holds keeps a descriptor per layer that
+ * has the directory (lookup.c), and the kernel holds what it caches for as
+ * long as memory allows. A walk of a tree with more directories than the
+ * limit allows would fail with EMFILE, where the kernel's overlay and
+ * fuse-overlayfs go on: a root without CAP_SYS_RESOURCE cannot raise a hard
+ * limit of, say, 20000, nor a user one of 1024.
+ *
+ * So once a descriptor number comes within HEADROOM of the limit (half
+ * of a limit under 512), a thread asks the kernel to drop the dentries of
+ * the inodes it holds that nothing uses (FUSE_NOTIFY_PRUNE, Linux 6.18 and
+ * later). The kernel then forgets those inodes, and their nodes close
+ * their descriptors. Open files, working directories and mount points are
+ * in use and stay; what goes is only cache, looked up again when next
+ * used. An open that meets EMFILE anyway waits for a round and tries
+ * again, up to TRIES times. On older kernels the notification is refused,
+ * and the limit stays a hard one. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/fuse.h>
+
+#include "layerfs.h"
+
+#define NOTIFY_PRUNE	9	/* FUSE_NOTIFY_PRUNE, protocol 7.45 */
+#define PRUNE_CHUNK	4096	/* node ids per notification */
+#define ROUND_GAP_MS	100	/* a round at most this often */
+#define WAIT_MS		500	/* how long an open waits for a round */
+#define TRIES		5	/* rounds an open at EMFILE waits for */
+#define HEADROOM	256	/* descriptors kept free of nodes' */
+
+struct prune_out {	/* struct fuse_notify_prune_out */
+	uint32_t count;
+	uint32_t padding;
+	uint64_t spare;
+};
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t kick_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t done_cv;		/* timed waits: CLOCK_MONOTONIC */
+static bool kicked;
+static uint64_t rounds;			/* rounds finished */
+static int high;			/* a descriptor this high starts a round */
+static bool refused;			/* the kernel knows no prune */
+static __thread bool no_wait;		/* fdrelief_nowait() */
+/* held while a notification is written: after fdrelief_stop() none is,
+ * as the session's descriptor may be closed and its number reused */
+static pthread_mutex_t send_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool stopped;
+
+static void deadline(struct timespec *ts, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (ms % 1000) * 1000000;
+	if (ts->tv_nsec >= 1000000000) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000;
+	}
+}
+
+static int send_prune(const uint64_t *ids, uint32_t n)
+{
+	struct prune_out po = { .count = n };
+	struct fuse_out_header oh = {
+		.len = (uint32_t)(sizeof(oh) + sizeof(po) + n * sizeof(*ids)),
+		.error = NOTIFY_PRUNE,
+	};
+	struct iovec iov[3] = {
+		{ &oh, sizeof(oh) },
+		{ &po, sizeof(po) },
+		{ (void *)ids, n * sizeof(*ids) },
+	};
+
+	return writev(fuse_session_fd(fs.se), iov, 3) < 0 ? -errno : 0;
+}
+
+static void prune_round(void)
+{
+	size_t n, off;
+	uint64_t *ids;
+	int err = 0;
+
+	/* what read-ahead holds would outlive the kernel's FORGETs */
+	prefetch_release();
+	ids = nodes_held(&n);
+
+	pthread_mutex_lock(&send_mu);
+	for (off = 0; off < n && !err && !stopped; off += PRUNE_CHUNK) {
+		uint32_t k = n - off < PRUNE_CHUNK ? (uint32_t)(n - off) : PRUNE_CHUNK;
+
+		err = send_prune(ids + off, k);
+	}
+	pthread_mutex_unlock(&send_mu);
+	free(ids);
+	if (err == -EINVAL || err == -ENOSYS) {
+		__atomic_store_n(&refused, true, __ATOMIC_RELAXED);
+		lfs_log("this kernel cannot be asked to forget inodes "
+			"(FUSE_NOTIFY_PRUNE): at the open-file limit, lookups "
+			"fail with EMFILE");
+	} else if (fs.cfg->debug) {
+		lfs_log("near the open-file limit: asked the kernel to drop "
+			"%zu unused inodes (%s)", n, err ? strerror(-err) : "done");
+	}
+}
+
+static void *relief_thread(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&mu);
+	for (;;) {
+		struct timespec ts;
+
+		while (!kicked)
+			pthread_cond_wait(&kick_cv, &mu);
+		pthread_mutex_unlock(&mu);
+		prune_round();
+		pthread_mutex_lock(&mu);
+		kicked = false;
+		rounds++;
+		pthread_cond_broadcast(&done_cv);
+		if (__atomic_load_n(&refused, __ATOMIC_RELAXED))
+			break;
+		/* what is in use stays: do not spin on it */
+		deadline(&ts, ROUND_GAP_MS);
+		while (pthread_cond_timedwait(&done_cv, &mu, &ts) != ETIMEDOUT)
+			;
+	}
+	pthread_mutex_unlock(&mu);
+	return NULL;
+}
+
+static void kick(void)
+{
+	pthread_mutex_lock(&mu);
+	if (!kicked) {
+		kicked = true;
+		pthread_cond_signal(&kick_cv);
+	}
+	pthread_mutex_unlock(&mu);
+}
+
+void fdrelief_start(void)
+{
+	struct rlimit rl;
+	pthread_condattr_t ca;
+	pthread_attr_t a;
+	pthread_t t;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&done_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, relief_thread, NULL) == 0) {
+		/* room for what requests and read-ahead threads open for a
+		 * moment (a /dev/fuse clone and a pipe per thread, the files
+		 * being copied): half the limit, at most HEADROOM */
+		rlim_t room = rl.rlim_cur / 2 < HEADROOM ? rl.rlim_cur / 2 : HEADROOM;
+		rlim_t h = rl.rlim_cur - room;
+
+		__atomic_store_n(&high, h > INT_MAX ? INT_MAX : (int)h, __ATOMIC_RELAXED);
+	}
+	pthread_attr_destroy(&a);
+}
+
+/* Before the session's descriptor closes: no more notifications. */
+void fdrelief_stop(void)
+{
+	__atomic_store_n(&high, 0, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&send_mu);
+	stopped = true;
+	pthread_mutex_unlock(&send_mu);
+}
+
+void fdrelief_note(int fd)
+{
+	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
+
+	if (h > 0 && fd >= h && !__atomic_load_n(&refused, __ATOMIC_RELAXED))
+		kick();
+}
+
+bool fdrelief_wait(void)
+{
+	struct timespec ts;
+	uint64_t seen;
+	bool ran;
+
+	if (no_wait || __atomic_load_n(&high, __ATOMIC_RELAXED) <= 0 ||
+	    __atomic_load_n(&refused, __ATOMIC_RELAXED))
+		return false;
+	pthread_mutex_lock(&mu);
+	seen = rounds;
+	if (!kicked) {
+		kicked = true;
+		pthread_cond_signal(&kick_cv);
+	}
+	deadline(&ts, WAIT_MS);
+	while (rounds == seen &&
+	       pthread_cond_timedwait(&done_cv, &mu, &ts) != ETIMEDOUT)
+		;
+	ran = rounds != seen;
+	pthread_mutex_unlock(&mu);
+	if (ran)
+		usleep(20000);	/* the kernel's FORGETs, served by other threads */
+	return ran && !__atomic_load_n(&refused, __ATOMIC_RELAXED);
+}
+
+/* openat(2) (MODE for O_CREAT) for the daemon's descriptors: near the
+ * limit, the kernel is asked to let go of unused inodes; at it, the open
+ * is tried once more after a round. */
+int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode)
+{
+	int fd = openat(dirfd, name, flags, mode);
+
+	for (int i = 0; i < TRIES && fd < 0 && errno == EMFILE && fdrelief_wait(); i++)
+		fd = openat(dirfd, name, flags, mode);
+	if (fd >= 0)
+		fdrelief_note(fd);
+	else if (errno == EMFILE)
+		fdrelief_note(INT_MAX);
+	return fd;
+}
+
+/* While ON, this thread's opens do not wait for a round: a listing
+ * (READDIRPLUS) gives an entry without attributes instead. */
+void fdrelief_nowait(bool on)
+{
+	no_wait = on;
+}
+
+/* dup(2) of a descriptor a node keeps, as fdrelief_openat(). */
+int fdrelief_dup(int fd)
+{
+	int nfd = dup(fd);
+
+	for (int i = 0; i < TRIES && nfd < 0 && errno == EMFILE && fdrelief_wait(); i++)
+		nfd = dup(fd);
+	if (nfd >= 0)
+		fdrelief_note(nfd);
+	else if (errno == EMFILE)
+		fdrelief_note(INT_MAX);
+	return nfd;
+}

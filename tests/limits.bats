@@ -1,0 +1,108 @@
+#!/usr/bin/env bats
+# More directories than the daemon may keep open: each directory the
+# kernel caches holds a descriptor per layer, and near the open-file limit
+# the daemon has the kernel drop what nothing uses (FUSE_NOTIFY_PRUNE).
+
+load helpers
+
+# need_prune: the kernel takes FUSE_NOTIFY_PRUNE (FUSE 7.45, Linux 6.18)
+need_prune() {
+	local v
+	v=$(uname -r | sed 's/[^0-9.].*//')
+	[ "$(printf '%s\n' 6.18 "$v" | sort -V | head -n 1)" = 6.18 ] ||
+		skip "Linux $v cannot be asked to forget inodes (6.18 and later can)"
+}
+
+# mount_small_limit N [OPTS]: layerfs with N open files at most, and no
+# CAP_SYS_RESOURCE to raise that
+mount_small_limit() {
+	local n=$1
+	shift
+	need_cmd setpriv prlimit
+	LFS_WRAP="setpriv --bounding-set=-sys_resource prlimit --nofile=$n:$n" mount_layerfs "$@"
+	grep -q "^Max open files *$n *$n " "/proc/$(find_daemon_pid "$M")/limits" ||
+		fail "sanity: the daemon's limit is not $n: $(grep 'open files' "/proc/$(find_daemon_pid "$M")/limits")"
+}
+
+# three hundred directories in both layers, a file in each: 600
+# descriptors for the directories alone
+make_wide_tree() {
+	local i
+	for i in $(seq 1 300); do
+		mkdir -p "$L1/d$i/sub" "$L2/d$i"
+		echo "a$i" >"$L1/d$i/a"
+		echo "b$i" >"$L2/d$i/b"
+	done
+}
+
+@test "limits: with 256 open files, walks of 300 directories in two layers see every entry, twice, and files in them can be read and written" {
+	need_root
+	need_prune
+	make_wide_tree
+	mount_small_limit 256
+	run find "$M"
+	[ "$status" -eq 0 ] || fail "find failed: $(grep -v '^/' <<<"$output" | head -5)"
+	eq "$(grep -c . <<<"$output")" 1201
+	eq "$(find "$M" -name b | wc -l)" 300
+	eq "$(cat "$M/d7/a" "$M/d7/b" "$M/d300/b")" "a7
+b7
+b300"
+	for i in 1 150 300; do
+		echo "new$i" >"$M/d$i/sub/new"
+	done
+	run ls -lR "$M"
+	[ "$status" -eq 0 ] || fail "ls -lR failed: $(grep 'cannot' <<<"$output" | head -5)"
+	eq "$(cat "$M/d150/sub/new")" new150
+	eq "$(cat "$U/d300/sub/new")" new300
+}
+
+@test "limits: what is in use stays while the daemon has the kernel forget the rest: an open file, a working directory, a mount point below the mount" {
+	need_root
+	need_prune
+	make_wide_tree
+	mount_small_limit 256
+	mkdir -p "$T/inner"
+	echo inside >"$T/inner/f"
+	mount --bind "$T/inner" "$M/d20/sub"
+	record_mount "$M/d20/sub"
+	exec 5<"$M/d10/a"
+	(cd "$M/d30" && exec sleep 30) &
+	local holder=$!
+	run find "$M"
+	[ "$status" -eq 0 ] || fail "find failed: $(grep -v '^/' <<<"$output" | head -5)"
+	run find "$M"
+	[ "$status" -eq 0 ] || fail "find failed the second time"
+	eq "$(cat <&5)" a10
+	exec 5<&-
+	eq "$(cat "/proc/$holder/cwd/b")" b30
+	kill "$holder"
+	wait "$holder" 2>/dev/null || true
+	mountpoint -q "$M/d20/sub" || fail "the mount below the mount went"
+	eq "$(cat "$M/d20/sub/f")" inside
+	umount "$M/d20/sub"
+}
+
+@test "limits: with 256 open files, two walkers, a writer and a renamer at once over 300 directories meet no error" {
+	need_root
+	need_prune
+	make_wide_tree
+	mount_small_limit 256
+	local i pids=()
+	(for i in 1 2; do find "$M" >/dev/null || echo "find failed"; done) >"$T/w1" 2>&1 &
+	pids+=($!)
+	(for i in 1 2; do ls -lR "$M" >/dev/null || echo "ls failed"; done) >"$T/w2" 2>&1 &
+	pids+=($!)
+	(for i in $(seq 1 300); do echo "$i" >"$M/d$i/w" || echo "write $i failed"; done) >"$T/w3" 2>&1 &
+	pids+=($!)
+	(for i in $(seq 1 150); do mv "$M/d$i/a" "$M/d$i/a2" || echo "mv $i failed"; done) >"$T/w4" 2>&1 &
+	pids+=($!)
+	# not a bare wait: the watchdog's sleep is a child too
+	wait "${pids[@]}"
+	for i in 1 2 3 4; do
+		[ ! -s "$T/w$i" ] || fail "worker $i: $(head -5 "$T/w$i")"
+	done
+	eq "$(find "$M" -name a2 | wc -l)" 150
+	eq "$(cat "$M/d1/w" "$M/d300/w")" "1
+300"
+	eq "$(cat "$U/d150/a2")" a150
+}
