@@ -109,8 +109,9 @@ static void prune_round(void)
 			"(FUSE_NOTIFY_PRUNE): at the open-file limit, lookups "
 			"fail with EMFILE");
 	} else if (fs.cfg->debug) {
-		lfs_log("near the open-file limit: asked the kernel to drop "
-			"%zu unused inodes (%s)", n, err ? strerror(-err) : "done");
+		lfs_log("near the open-file limit: asked the kernel to forget "
+			"what of %zu inodes nothing uses (%s)", n,
+			err ? strerror(-err) : "done");
 	}
 }
 
