@@ -195,7 +195,7 @@ void fdrelief_note(int fd)
 		kick();
 }
 
-bool fdrelief_wait(void)
+static bool relief_wait(void)
 {
 	struct timespec ts;
 	uint64_t seen;
@@ -221,20 +221,38 @@ bool fdrelief_wait(void)
 	return ran && !__atomic_load_n(&refused, __ATOMIC_RELAXED);
 }
 
+/* Kick a round and wait for it (and a moment for the FORGETs it
+ * brings); false if there is none to wait for. errno is kept. */
+bool fdrelief_wait(void)
+{
+	int e = errno;
+	bool r = relief_wait();
+
+	errno = e;
+	return r;
+}
+
+/* FD, just opened (or -1, errno kept), noted: a round starts near the
+ * limit, and at it */
+static int noted(int fd)
+{
+	int e = errno;
+
+	fdrelief_note(fd >= 0 ? fd : e == EMFILE ? INT_MAX : -1);
+	errno = e;
+	return fd;
+}
+
 /* openat(2) (MODE for O_CREAT) for the daemon's descriptors: near the
  * limit, the kernel is asked to let go of unused inodes; at it, the open
- * is tried once more after a round. */
+ * is tried again after each round, TRIES times at most. */
 int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
 	int fd = openat(dirfd, name, flags, mode);
 
 	for (int i = 0; i < TRIES && fd < 0 && errno == EMFILE && fdrelief_wait(); i++)
 		fd = openat(dirfd, name, flags, mode);
-	if (fd >= 0)
-		fdrelief_note(fd);
-	else if (errno == EMFILE)
-		fdrelief_note(INT_MAX);
-	return fd;
+	return noted(fd);
 }
 
 /* While ON, this thread's opens do not wait for a round: a listing
@@ -251,9 +269,5 @@ int fdrelief_dup(int fd)
 
 	for (int i = 0; i < TRIES && nfd < 0 && errno == EMFILE && fdrelief_wait(); i++)
 		nfd = dup(fd);
-	if (nfd >= 0)
-		fdrelief_note(nfd);
-	else if (errno == EMFILE)
-		fdrelief_note(INT_MAX);
-	return nfd;
+	return noted(nfd);
 }
