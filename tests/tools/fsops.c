@@ -1053,14 +1053,11 @@ static int filter_exec(struct sock_filter *f, unsigned k, char **argv)
 	return 1;
 }
 
-/* enosys NR[,NR...] CMD [ARGS...]: run CMD with those system calls
- * failing with ENOSYS, as on a kernel that lacks them (a seccomp filter,
- * which the daemon's threads and children inherit) */
-static int cmd_enosys(char **argv)
+/* The start of a filter: other architectures' calls pass, and the
+ * system call number is loaded. Returns the instructions written. */
+static unsigned filter_start(struct sock_filter *f)
 {
-	struct sock_filter f[64];
 	unsigned k = 0;
-	char *list = argv[0], *tok, *save;
 
 #if defined(__x86_64__)
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
@@ -1071,6 +1068,18 @@ static int cmd_enosys(char **argv)
 #endif
 	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
 					      offsetof(struct seccomp_data, nr));
+	return k;
+}
+
+/* enosys NR[,NR...] CMD [ARGS...]: run CMD with those system calls
+ * failing with ENOSYS, as on a kernel that lacks them (a seccomp filter,
+ * which the daemon's threads and children inherit) */
+static int cmd_enosys(char **argv)
+{
+	struct sock_filter f[64];
+	unsigned k = filter_start(f);
+	char *list = argv[0], *tok, *save;
+
 	for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		if (k + 3 > sizeof(f) / sizeof(f[0]))
 			usage();
@@ -1089,17 +1098,8 @@ static int cmd_enosys(char **argv)
 static int cmd_nochrdev(char **argv)
 {
 	struct sock_filter f[16];
-	unsigned k = 0;
+	unsigned k = filter_start(f);
 
-#if defined(__x86_64__)
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-					      offsetof(struct seccomp_data, arch));
-	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-					      AUDIT_ARCH_X86_64, 1, 0);
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
-#endif
-	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-					      offsetof(struct seccomp_data, nr));
 #ifdef __NR_mknod
 	/* mknod(path, mode, dev): the mode is argument 1 */
 	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_mknod, 0, 2);
