@@ -155,8 +155,6 @@ void fdrelief_start(void)
 {
 	struct rlimit rl;
 	pthread_condattr_t ca;
-	pthread_attr_t a;
-	pthread_t t;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
@@ -164,9 +162,7 @@ void fdrelief_start(void)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&done_cv, &ca);
 	pthread_condattr_destroy(&ca);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &a, relief_thread, NULL) == 0) {
+	if (spawn_detached(relief_thread, NULL)) {
 		/* room for what requests and read-ahead threads open for a
 		 * moment (a /dev/fuse clone and a pipe per thread, the files
 		 * being copied): half the limit, at most HEADROOM */
@@ -175,7 +171,6 @@ void fdrelief_start(void)
 
 		__atomic_store_n(&high, h > INT_MAX ? INT_MAX : (int)h, __ATOMIC_RELAXED);
 	}
-	pthread_attr_destroy(&a);
 }
 
 /* Before the session's descriptor closes: no more notifications. */

@@ -659,6 +659,7 @@ bool has_default_acl(int parent_upper_fd);
 mode_t apply_umask(bool default_acl, mode_t mode, const struct fuse_ctx *ctx);
 void fill_entry(struct fuse_entry_param *e, struct node *n,
 		const struct stat *st);
+bool spawn_detached(void *(*fn)(void *), void *arg);
 void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 extern struct fuse_lowlevel_ops lfs_ops;

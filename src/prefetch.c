@@ -399,19 +399,7 @@ static void *pf_main(void *arg);
  * thread, which ends the session on them, as libfuse's threads do. */
 static bool pf_spawn(intptr_t index)
 {
-	sigset_t all, old;
-	pthread_t t;
-	pthread_attr_t a;
-	int err;
-
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	err = pthread_create(&t, &a, pf_main, (void *)index);
-	pthread_attr_destroy(&a);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	return err == 0;
+	return spawn_detached(pf_main, (void *)index);
 }
 
 /* The threads. Reading a cold directory is mostly waiting for the disk,
