@@ -665,16 +665,13 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 		} else {
 			if (S_ISDIR(cur.st_mode) && dst)
 				empty_upper_dir(node_upper_fd(dst));
-			if (stat_is_whiteout(&cur) && S_ISDIR(src->type)) {
-				/* a directory cannot replace a device node */
-				if (unlinkat(dpfd, newname, 0) < 0) {
-					err = -errno;
-					goto out;
-				}
+			/* a directory cannot replace a device node */
+			if (stat_is_whiteout(&cur) && S_ISDIR(src->type) &&
+			    unlinkat(dpfd, newname, 0) < 0) {
+				err = -errno;
+				goto out;
 			}
 		}
-		if (stat_is_whiteout(&cur) && S_ISDIR(src->type))
-			dst_upper = false;
 	}
 	/* dst, if any, is pinned: reads of it by name see a new set */
 	moving = true;

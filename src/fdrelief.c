@@ -141,14 +141,13 @@ static void *relief_thread(void *arg)
 	return NULL;
 }
 
-static void kick(void)
+/* Start a round unless one is due already; mu held. */
+static void kick_locked(void)
 {
-	pthread_mutex_lock(&mu);
 	if (!kicked) {
 		kicked = true;
 		pthread_cond_signal(&kick_cv);
 	}
-	pthread_mutex_unlock(&mu);
 }
 
 void fdrelief_start(void)
@@ -182,12 +181,16 @@ void fdrelief_stop(void)
 	pthread_mutex_unlock(&send_mu);
 }
 
-void fdrelief_note(int fd)
+/* A descriptor numbered FD is open: near the limit, start a round. */
+static void note(int fd)
 {
 	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
 
-	if (h > 0 && fd >= h && !__atomic_load_n(&refused, __ATOMIC_RELAXED))
-		kick();
+	if (h > 0 && fd >= h && !__atomic_load_n(&refused, __ATOMIC_RELAXED)) {
+		pthread_mutex_lock(&mu);
+		kick_locked();
+		pthread_mutex_unlock(&mu);
+	}
 }
 
 static bool relief_wait(void)
@@ -201,10 +204,7 @@ static bool relief_wait(void)
 		return false;
 	pthread_mutex_lock(&mu);
 	seen = rounds;
-	if (!kicked) {
-		kicked = true;
-		pthread_cond_signal(&kick_cv);
-	}
+	kick_locked();
 	deadline(&ts, WAIT_MS);
 	while (rounds == seen &&
 	       pthread_cond_timedwait(&done_cv, &mu, &ts) != ETIMEDOUT)
@@ -218,7 +218,7 @@ static bool relief_wait(void)
 
 /* Kick a round and wait for it (and a moment for the FORGETs it
  * brings); false if there is none to wait for. errno is kept. */
-bool fdrelief_wait(void)
+static bool fdrelief_wait(void)
 {
 	int e = errno;
 	bool r = relief_wait();
@@ -233,7 +233,7 @@ static int noted(int fd)
 {
 	int e = errno;
 
-	fdrelief_note(fd >= 0 ? fd : e == EMFILE ? INT_MAX : -1);
+	note(fd >= 0 ? fd : e == EMFILE ? INT_MAX : -1);
 	errno = e;
 	return fd;
 }

@@ -396,8 +396,6 @@ bool listing_ahead(struct node *dir);
 /* fdrelief.c: the kernel forgets unused inodes near the open-file limit */
 void fdrelief_start(void);
 void fdrelief_stop(void);
-void fdrelief_note(int fd);
-bool fdrelief_wait(void);
 int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode);
 int fdrelief_dup(int fd);
 void fdrelief_nowait(bool on);
