@@ -100,6 +100,28 @@ kernel_view_of_upper() { # MOUNTPOINT
 	eq "$(names "$M/t")" "a top"
 }
 
+@test "whiteout: lower directories emptied and removed leave nothing in the staging area" {
+	# each rmdir puts a directory full of whiteouts aside and empties it
+	local i j
+	for i in $(seq 1 40); do
+		mkdir -p "$L1/t/d$i" "$L2/t/d$i/sub"
+		for j in $(seq 1 30); do
+			echo "$j" >"$L1/t/d$i/f$j"
+			echo "$j" >"$L2/t/d$i/sub/g$j"
+		done
+	done
+	mount_layerfs
+	rm -rf "$M/t"
+	expect_errno ENOENT stat "$M/t"
+	mkdir "$M/t"
+	eq "$(names "$M/t")" ""
+	eq "$(find "$W" -mindepth 2 ! -name whiteout | wc -l)" 0 "staging area: $(find "$W" -mindepth 2 | head -5)"
+	eq "$(names "$U")" t
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M/t")" ""
+}
+
 @test "whiteout: mkdir over a whiteout of a lower layer shows an empty dir" {
 	need_root
 	mkdir -p "$L2/d"
