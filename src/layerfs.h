@@ -403,6 +403,7 @@ void fdrelief_nowait(bool on);
 void prefetch_start(void);
 void prefetch_stop(void);
 void prefetch_release(void);
+bool prefetch_pending(void);
 bool prefetch_on(void);
 void prefetch_dirs(struct node **dirs, size_t n);
 void prefetch_listed(const struct node *dir, pid_t pid);

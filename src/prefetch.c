@@ -79,6 +79,7 @@ struct cachestat_ {
 
 static struct node *queue[PF_SLOTS];
 static unsigned base, count;
+static unsigned active;		/* threads reading (atomic) */
 static pthread_mutex_t pf_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pf_work = PTHREAD_COND_INITIALIZER;	/* the first thread */
 static pthread_cond_t pf_dirs = PTHREAD_COND_INITIALIZER;	/* the others */
@@ -440,10 +441,12 @@ static void *pf_main(void *arg)
 		if (first && njobs) {
 			struct ra_job j = jobs[--njobs];
 
+			__atomic_add_fetch(&active, 1, __ATOMIC_RELAXED);
 			pthread_mutex_unlock(&pf_lock);
 			read_files_ahead(&j);
 			node_put(j.dir);
 			pthread_mutex_lock(&pf_lock);
+			__atomic_sub_fetch(&active, 1, __ATOMIC_RELAXED);
 			continue;
 		}
 		if (!spawned) {
@@ -460,6 +463,7 @@ static void *pf_main(void *arg)
 		}
 		count--;
 		n = queue[(base + count) % PF_SLOTS];
+		__atomic_add_fetch(&active, 1, __ATOMIC_RELAXED);
 		pthread_mutex_unlock(&pf_lock);
 		ls = node_lset(n);
 		/* a directory only in lower layers: its listing, read
@@ -471,6 +475,7 @@ static void *pf_main(void *arg)
 				if (ls->r[i].fd >= 0)
 					warm(ls->r[i].fd, buf);
 		pthread_mutex_lock(&pf_lock);
+		__atomic_sub_fetch(&active, 1, __ATOMIC_RELAXED);
 		if (ndone < PF_SLOTS) {
 			done[ndone++] = n;
 		} else {
@@ -481,6 +486,15 @@ static void *pf_main(void *arg)
 		}
 	}
 	return NULL;
+}
+
+/* Has read-ahead work queued or under way? A hint, read without the
+ * lock: the threads run at SCHED_IDLE, on whatever CPU time is left. */
+bool prefetch_pending(void)
+{
+	return __atomic_load_n(&count, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&njobs, __ATOMIC_RELAXED) ||
+	       __atomic_load_n(&active, __ATOMIC_RELAXED);
 }
 
 void prefetch_start(void)
