@@ -258,6 +258,18 @@ static char *path_with_last(const char *path, const char *name)
 	return joined;
 }
 
+/* A descriptor of the directory NAME in PFD: readable where permitted,
+ * else O_PATH (a directory we may not list can still be looked into);
+ * -1 with errno. */
+static int open_dir(int pfd, const char *name)
+{
+	int fd = fdrelief_openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+
+	if (fd < 0 && (errno == EACCES || errno == EPERM))
+		fd = fdrelief_openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	return fd;
+}
+
 /* Look NAME up in PFD, the directory of layer LAYER where the lookup
  * goes on (XWH: it holds xattr whiteouts; MERGE: directories of the
  * next layers may merge with what is found, so its opaque marker file
@@ -312,9 +324,7 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 		p->n++;
 		return 0;
 	}
-	fd = fdrelief_openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-	if (fd < 0 && (errno == EACCES || errno == EPERM))
-		fd = fdrelief_openat(pfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+	fd = open_dir(pfd, name);
 	if (fd < 0)
 		return -errno;
 	p->ls->r[p->n].fd = fd;
@@ -376,9 +386,7 @@ static int walk_parent(int root, const char *path, const char **last,
 			close(fd);
 			return -ENOTDIR;
 		}
-		nfd = fdrelief_openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
-		if (nfd < 0 && (errno == EACCES || errno == EPERM))
-			nfd = fdrelief_openat(fd, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
+		nfd = open_dir(fd, comp);
 		close(fd);
 		if (nfd < 0)
 			return -errno;
