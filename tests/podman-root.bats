@@ -39,10 +39,28 @@ teardown_file() {
 	[ -n "${PR:-}" ] || return 0
 	rpm_ rm -a -f -t 0 >/dev/null 2>&1 || true
 	rpm_ rmi -a -f >/dev/null 2>&1 || true
-	# anything still mounted below the storage (a failed run)
-	awk -v p="$PR/" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r m; do umount -l "$m" 2>/dev/null; done
+	# conmon starts "podman container cleanup" (its command line names
+	# the storage) when a container exits, and that may come after the
+	# commands above and mount the storage's overlay/ directory on itself
+	# again (once in CI: rm: Device or resource busy): wait for such
+	# processes, 10 s at most
+	for _ in $(seq 40); do
+		pgrep -f -- "$PR/" >/dev/null || break
+		sleep 0.25
+	done
+	# anything still mounted below the storage (a failed run), and again
+	# while the removal meets a mount point, 10 s at most
+	for _ in $(seq 40); do
+		unmount_below "$PR/"
+		rm -rf "$PR" 2>/dev/null && return 0
+		sleep 0.25
+	done
 	rm -rf "$PR"
+}
+
+unmount_below() { # PREFIX: lazily, deepest first
+	awk -v p="$1" 'index($5, p) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r m; do umount -l "$m" 2>/dev/null; done
 }
 
 # podman as root on the test's own storage
