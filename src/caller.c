@@ -24,7 +24,7 @@ static ssize_t proc_read(pid_t pid, const char *file, char *buf, size_t len)
 		snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	else
 		snprintf(path, sizeof(path), "/proc/self/%s", file);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = fdrelief_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
 	if (fd >= 0) {
 		n = read(fd, buf, len - 1);
 		close(fd);

@@ -366,7 +366,7 @@ static int walk_parent(int root, const char *path, const char **last,
 	struct dir_marks m;
 	struct stat st;
 	bool opq, xwh;
-	int fd = dup(root), nfd, r;
+	int fd = fdrelief_dup(root), nfd, r;
 
 	if (fd < 0)
 		return -errno;

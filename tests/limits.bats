@@ -106,3 +106,30 @@ b300"
 300"
 	eq "$(cat "$U/d150/a2")" a150
 }
+
+# a directory the kernel's overlay renamed (redirect_dir=on) in a layer
+# made by it: the new name has a redirect to the old, which a whiteout
+# hides; following a redirect opens each directory on its path
+@test "limits: with 256 open files, walks of 300 renamed directories (redirects in a layer) see every entry" {
+	need_root
+	need_prune
+	local i
+	for i in $(seq 1 300); do
+		mkdir -p "$L1/n$i/sub" "$L2/o$i/deeper"
+		echo "a$i" >"$L1/n$i/a"
+		echo "b$i" >"$L2/o$i/b"
+		setfattr -n trusted.overlay.redirect -v "/o$i" "$L1/n$i"
+		mknod "$L1/o$i" c 0 0
+	done
+	mount_small_limit 256
+	for i in 1 2; do
+		run find "$M"
+		[ "$status" -eq 0 ] || fail "find failed: $(grep -v '^/' <<<"$output" | head -5)"
+		eq "$(grep -c . <<<"$output")" 1501 "entries, walk $i"
+		eq "$(grep -c '/n[0-9]*/deeper$' <<<"$output")" 300 "directories found through a redirect, walk $i"
+	done
+	eq "$(cat "$M/n7/a" "$M/n7/b" "$M/n300/b")" "a7
+b7
+b300"
+	[ ! -e "$M/o7" ] || fail "the renamed directory's old name shows"
+}
