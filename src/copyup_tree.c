@@ -235,6 +235,19 @@ static bool name_gone(struct node *dir, const char *name)
 	return err == -ENOENT;
 }
 
+/* Count a change in N's parent (lookup_node_hint() checks it). */
+static void parent_changed(struct node *n)
+{
+	struct node *parent;
+	char *name;
+
+	if (node_parent_name(n, &parent, &name) == 0) {
+		__atomic_add_fetch(&parent->gen, 1, __ATOMIC_RELEASE);
+		node_put(parent);
+		free(name);
+	}
+}
+
 static int copy_tree(struct node *dir)
 {
 	struct dentry_list *list = NULL;
@@ -316,6 +329,13 @@ static int copy_tree(struct node *dir)
 		close(ufd);
 	}
 	node_unlock(dir);
+	/* A lookup of this directory that read its layers before (merged
+	 * then) and finds no node for it (the kernel did not hold it, and
+	 * the loop above let it go) would file one with the lower layers:
+	 * their entries, whited out and purged here, would come back. A
+	 * change in the parent makes that lookup look again. */
+	if (!err)
+		parent_changed(dir);
 	/* a stat since its copy-up (a merged directory then) showed a link
 	 * count of 1, which the kernel would keep for a day */
 	if (!err && fs.se)

@@ -660,6 +660,7 @@ void fill_entry(struct fuse_entry_param *e, struct node *n,
 		const struct stat *st);
 bool spawn_detached(void *(*fn)(void *), void *arg);
 void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void test_pause(const char *point, const char *name);
 
 extern struct fuse_lowlevel_ops lfs_ops;
 bool noopen_default(void);

@@ -586,6 +586,7 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 {
 	struct lookup_res res;
 	struct node *n;
+	bool changed;
 	int err;
 
 	if (!S_ISDIR(dir->type))
@@ -602,6 +603,7 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 		err = lookup_layers(dir, name, from_layer, known, &res);
 		if (err)
 			return err;
+		test_pause("lookup", name);
 		if (res.origin)
 			ino_remap_add(res.st.st_dev, res.st.st_ino, res.origin);
 		if (res.opaque)
@@ -644,13 +646,18 @@ int lookup_node_hint(struct node *dir, const char *name, int from_layer,
 		if (below && S_ISDIR(n->type))
 			node_flag_set(n, NODE_REDIRECTED);
 		/* A copy-up or rename in DIR raced with us: what we found
-		 * may already be stale, so look again. */
-		if (reused || __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE) == gen)
+		 * may already be stale, so look again; a node that was there
+		 * already has its layers right, but the attributes read
+		 * before may be older than its change. */
+		changed = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE) != gen;
+		if (reused || !changed)
 			break;
 		node_forget(n, 1);
 	}
-	*st = res.st;
-	fix_stat(n, st);
+	if (!changed || node_stat(n, st) != 0) {
+		*st = res.st;
+		fix_stat(n, st);
+	}
 	*out = n;
 	return 0;
 }

@@ -282,3 +282,30 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return err == 0;
 }
+
+/* Test hook: LAYERFS_TEST_PAUSE=POINT:NAME:MS makes the first request that
+ * reaches POINT for an entry called NAME sleep MS milliseconds there, so
+ * that a test can run another request in the middle of it
+ * (tests/rename.bats renames a tree while a lookup in it is under way). */
+void test_pause(const char *point, const char *name)
+{
+	static const char *spec;
+	static bool read_once, paused;
+	const char *s, *colon;
+	size_t plen = strlen(point);
+
+	if (!__atomic_load_n(&read_once, __ATOMIC_ACQUIRE)) {
+		spec = getenv("LAYERFS_TEST_PAUSE");
+		__atomic_store_n(&read_once, true, __ATOMIC_RELEASE);
+	}
+	s = spec;
+	if (!s || strncmp(s, point, plen) != 0 || s[plen] != ':')
+		return;
+	s += plen + 1;
+	colon = strchr(s, ':');
+	if (!colon || strlen(name) != (size_t)(colon - s) ||
+	    strncmp(s, name, (size_t)(colon - s)) != 0)
+		return;
+	if (!__atomic_exchange_n(&paused, true, __ATOMIC_RELAXED))
+		usleep((useconds_t)atoi(colon + 1) * 1000);
+}

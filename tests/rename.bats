@@ -465,3 +465,29 @@ print(os.fstat(fd).st_nlink, os.stat(m + "/Q/D").st_nlink)' "$M"
 	eq "$(names "$M")" E
 	eq "$(names "$M/E")" "" "after a remount"
 }
+
+# Renaming a merged directory copies its tree up and makes each directory
+# in it opaque, purging the whiteouts it no longer needs. A lookup below
+# that read a directory's layers just before (the daemon pauses it there,
+# LAYERFS_TEST_PAUSE) must not keep them: the node it files would show
+# the lower entries again, the whited-out one among them.
+@test "rename: a lookup below a merged directory, under way while the directory is renamed, brings no whited-out entry back" {
+	mkdir -p "$L1/p/d/s" "$U/p/d/s"
+	echo keep >"$L1/p/d/s/keep"
+	echo gone >"$L1/p/d/s/gone"
+	mknod "$U/p/d/s/gone" c 0 0
+	LAYERFS_TEST_PAUSE=lookup:s:600 mount_layerfs
+	stat "$M/p/d/s" >"$T/stat.out" 2>&1 &
+	local pid=$!
+	sleep 0.2
+	mv "$M/p" "$M/q"
+	wait "$pid" || fail "stat of p/d/s: $(cat "$T/stat.out")"
+	[ -n "$(getfattr --absolute-names -n trusted.overlay.opaque --only-values "$U/q/d/s" 2>/dev/null)" ] ||
+		fail "sanity: the rename did not make q/d/s opaque"
+	eq "$(names "$M/q/d/s")" keep
+	expect_errno ENOENT stat "$M/q/d/s/gone"
+	eq "$(stat -c %h "$M/q/d/s")" "$(stat -c %h "$U/q/d/s")" "link count of an opaque directory"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M/q/d/s")" keep "after a remount"
+}
