@@ -37,6 +37,8 @@
 #define ROUND_GAP_MS	100	/* a round at most this often */
 #define WAIT_MS		500	/* how long an open waits for a round */
 #define TRIES		5	/* rounds an open at EMFILE waits for */
+#define FORGET_POLLS	20	/* tries after a round, as FORGETs come */
+#define FORGET_POLL_US	1000
 #define HEADROOM	256	/* descriptors kept free of nodes' */
 
 struct prune_out {	/* struct fuse_notify_prune_out */
@@ -53,6 +55,7 @@ static uint64_t rounds;			/* rounds finished */
 static int high;			/* a descriptor this high starts a round */
 static bool refused;			/* the kernel knows no prune */
 static __thread bool no_wait;		/* fdrelief_nowait() */
+static int waiting;			/* threads waiting for a round */
 /* held while a notification is written: after fdrelief_stop() none is,
  * as the session's descriptor may be closed and its number reused */
 static pthread_mutex_t send_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -211,20 +214,7 @@ static bool relief_wait(void)
 		;
 	ran = rounds != seen;
 	pthread_mutex_unlock(&mu);
-	if (ran)
-		usleep(20000);	/* the kernel's FORGETs, served by other threads */
 	return ran && !__atomic_load_n(&refused, __ATOMIC_RELAXED);
-}
-
-/* Kick a round and wait for it (and a moment for the FORGETs it
- * brings); false if there is none to wait for. errno is kept. */
-static bool fdrelief_wait(void)
-{
-	int e = errno;
-	bool r = relief_wait();
-
-	errno = e;
-	return r;
 }
 
 /* FD, just opened (or -1, errno kept), noted: a round starts near the
@@ -238,16 +228,62 @@ static int noted(int fd)
 	return fd;
 }
 
+struct opening {
+	int fd;			/* the directory, or what to dup */
+	const char *name;	/* NULL: a dup */
+	int flags;
+	mode_t mode;
+};
+
+static int try_open(const struct opening *o)
+{
+	return o->name ? openat(o->fd, o->name, o->flags, o->mode) : dup(o->fd);
+}
+
+/* Open what O says. At EMFILE, wait for a round and try again as the
+ * kernel's FORGETs close nodes' descriptors (every FORGET_POLL_US, for
+ * FORGET_POLLS), TRIES rounds at most. A thread that does not wait
+ * leaves a descriptor near the limit to the threads that do: walkers'
+ * listings took each one a round freed before the waiting copy-up (a
+ * directory written to) had its turn, five rounds in a row. */
+static int open_relieved(const struct opening *o)
+{
+	int fd = try_open(o), e;
+
+	if (fd >= 0 && no_wait && __atomic_load_n(&waiting, __ATOMIC_RELAXED) > 0 &&
+	    fd >= __atomic_load_n(&high, __ATOMIC_RELAXED)) {
+		close(fd);
+		fd = -1;
+		errno = EMFILE;
+	}
+	if (fd >= 0 || errno != EMFILE || no_wait)
+		return noted(fd);
+	__atomic_add_fetch(&waiting, 1, __ATOMIC_RELAXED);
+	for (int i = 0; i < TRIES && fd < 0 && errno == EMFILE; i++) {
+		e = errno;
+		if (!relief_wait()) {
+			errno = e;
+			break;
+		}
+		for (int k = 0; k < FORGET_POLLS; k++) {
+			fd = try_open(o);
+			if (fd >= 0 || errno != EMFILE)
+				break;
+			usleep(FORGET_POLL_US);
+		}
+	}
+	__atomic_sub_fetch(&waiting, 1, __ATOMIC_RELAXED);
+	return noted(fd);
+}
+
 /* openat(2) (MODE for O_CREAT) for the daemon's descriptors: near the
  * limit, the kernel is asked to let go of unused inodes; at it, the open
  * is tried again after each round, TRIES times at most. */
 int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode)
 {
-	int fd = openat(dirfd, name, flags, mode);
+	struct opening o = { dirfd, name, flags, mode };
 
-	for (int i = 0; i < TRIES && fd < 0 && errno == EMFILE && fdrelief_wait(); i++)
-		fd = openat(dirfd, name, flags, mode);
-	return noted(fd);
+	return open_relieved(&o);
 }
 
 /* While ON, this thread's opens do not wait for a round: a listing
@@ -260,9 +296,7 @@ void fdrelief_nowait(bool on)
 /* dup(2) of a descriptor a node keeps, as fdrelief_openat(). */
 int fdrelief_dup(int fd)
 {
-	int nfd = dup(fd);
+	struct opening o = { fd, NULL, 0, 0 };
 
-	for (int i = 0; i < TRIES && nfd < 0 && errno == EMFILE && fdrelief_wait(); i++)
-		nfd = dup(fd);
-	return noted(nfd);
+	return open_relieved(&o);
 }
