@@ -34,6 +34,7 @@ static int check_new_name(const char *name)
 static void dir_changed(struct node *dir)
 {
 	__atomic_add_fetch(&dir->gen, 1, __ATOMIC_RELEASE);
+	attrfresh_dir_changed(dir);
 }
 
 /* Create the object in DIRFD/NAME; returns an fd (for regular files the

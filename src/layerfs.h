@@ -675,6 +675,12 @@ void pt_forget(struct node *n);
 /* reader.c: the threads' turns to read requests (spin=1) */
 ssize_t reader_read(int fd, void *buf, size_t len);
 
+/* attrfresh.c: the kernel's copy of a changed directory's attributes */
+void attrfresh_request(uint32_t opcode, uint32_t tid);
+void attrfresh_replied(void);
+void attrfresh_dir_changed(struct node *dir);
+void attrfresh_flush(void);
+
 /* session_io.c: FUSE_HANDLE_KILLPRIV_V2 and passthrough behind libfuse's back */
 int session_io_attach(struct fuse_session *se);
 void session_want_killpriv_v2(void);

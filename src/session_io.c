@@ -28,6 +28,9 @@
  * handles it and sends its reply), and patch the INIT reply and the open
  * replies that passthrough.c asked for.
  *
+ * They also tell attrfresh.c which requests answer with attributes and
+ * when each reply went out, and send its notifications after the reply.
+ *
  * With spin=1 the read itself is reader.c's: the threads take turns.
  *
  * No splice_receive hook: a request that arrived through a pipe could not
@@ -271,6 +274,9 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	ssize_t n;
 
 	(void)userdata;
+	/* what the last request left undone (it sent no reply) */
+	attrfresh_replied();
+	attrfresh_flush();
 	if (tl_serving) {
 		tl_serving = false;
 		__atomic_sub_fetch(&serving, 1, __ATOMIC_RELEASE);
@@ -290,8 +296,11 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	tl_statx = false;
 	tl_btime_set = false;
 	tl_acl_kill_sgid = false;
-	if (n >= (ssize_t)sizeof(struct fuse_in_header))
+	if (n >= (ssize_t)sizeof(struct fuse_in_header)) {
 		n = (ssize_t)note_request(buf, (size_t)n);
+		attrfresh_request(((struct fuse_in_header *)buf)->opcode,
+				  ((struct fuse_in_header *)buf)->pid);
+	}
 	return n;
 }
 
@@ -395,6 +404,8 @@ static ssize_t write_statx_reply(int fd, struct iovec *iov)
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	const struct fuse_out_header *out = iov[0].iov_base;
+	ssize_t n;
+	int e;
 
 	(void)userdata;
 	if (!tl_unique || out->unique != tl_unique)
@@ -406,8 +417,14 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	if (tl_init)
 		patch_init_reply(iov, count);
 	if (tl_statx && count == 2 && iov[1].iov_len == sizeof(struct fuse_attr_out))
-		return write_statx_reply(fd, iov);
-	return writev(fd, iov, count);
+		n = write_statx_reply(fd, iov);
+	else
+		n = writev(fd, iov, count);
+	e = errno;
+	attrfresh_replied();
+	attrfresh_flush();
+	errno = e;
+	return n;
 }
 
 static ssize_t io_splice_send(int fdin, off_t *offin, int fdout, off_t *offout,

@@ -283,15 +283,17 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
 	return err == 0;
 }
 
-/* Test hook: LAYERFS_TEST_PAUSE=POINT:NAME:MS makes the first request that
- * reaches POINT for an entry called NAME sleep MS milliseconds there, so
- * that a test can run another request in the middle of it
- * (tests/rename.bats renames a tree while a lookup in it is under way). */
+/* Test hook: LAYERFS_TEST_PAUSE=POINT:NAME:MS[:N] makes the Nth request (the
+ * first by default) that reaches POINT for an entry called NAME sleep MS
+ * milliseconds there, so that a test can run another request in the
+ * middle of it (tests/rename.bats renames a tree while a lookup in it is
+ * under way). */
 void test_pause(const char *point, const char *name)
 {
 	static const char *spec;
-	static bool read_once, paused;
-	const char *s, *colon;
+	static bool read_once;
+	static unsigned hits;
+	const char *s, *colon, *nth;
 	size_t plen = strlen(point);
 
 	if (!__atomic_load_n(&read_once, __ATOMIC_ACQUIRE)) {
@@ -306,6 +308,7 @@ void test_pause(const char *point, const char *name)
 	if (!colon || strlen(name) != (size_t)(colon - s) ||
 	    strncmp(s, name, (size_t)(colon - s)) != 0)
 		return;
-	if (!__atomic_exchange_n(&paused, true, __ATOMIC_RELAXED))
+	nth = strchr(colon + 1, ':');
+	if (__atomic_add_fetch(&hits, 1, __ATOMIC_RELAXED) == (nth ? (unsigned)atoi(nth + 1) : 1u))
 		usleep((useconds_t)atoi(colon + 1) * 1000);
 }

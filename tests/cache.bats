@@ -148,6 +148,26 @@ lower_tree() {
 	all_see c "names '$M/d'"
 }
 
+# A listing reads each entry's attributes before it answers; a directory
+# made meanwhile in one of its directories must not leave the kernel with
+# the attributes read before (it keeps them for a day): the daemon holds
+# the listing at its entry x (LAYERFS_TEST_PAUSE; the first lookup of x
+# is the stat before) while another process makes x/sub
+@test "cache: a listing held up while a directory is made in one of its entries leaves that entry's link count and times fresh" {
+	mkdir -p "$U/d/x"
+	LAYERFS_TEST_PAUSE=lookup:x:800:2 mount_layerfs
+	stat "$M/d/x" >/dev/null
+	python3 -c 'import os, sys; os.listdir(sys.argv[1])' "$M/d" &
+	local pid=$!
+	sleep 0.3
+	mkdir "$M/d/x/sub"
+	kill -0 "$pid" 2>/dev/null || fail "sanity: the listing was not held up"
+	wait "$pid"
+	eq "$(stat -c '%h %.9Y %.9Z' "$M/d/x")" "$(stat -c '%h %.9Y %.9Z' "$U/d/x")" \
+		"link count, mtime and ctime of d/x"
+	eq "$(stat -c %h "$M/d/x")" 3
+}
+
 @test "cache: lower content does not come back after rmdir, across remount and drop_caches" {
 	need_root
 	lower_tree
