@@ -55,7 +55,6 @@ static uint64_t rounds;			/* rounds finished */
 static int high;			/* a descriptor this high starts a round */
 static bool refused;			/* the kernel knows no prune */
 static __thread bool no_wait;		/* fdrelief_nowait() */
-static int waiting;			/* threads waiting for a round */
 /* held while a notification is written: after fdrelief_stop() none is,
  * as the session's descriptor may be closed and its number reused */
 static pthread_mutex_t send_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -242,23 +241,30 @@ static int try_open(const struct opening *o)
 
 /* Open what O says. At EMFILE, wait for a round and try again as the
  * kernel's FORGETs close nodes' descriptors (every FORGET_POLL_US, for
- * FORGET_POLLS), TRIES rounds at most. A thread that does not wait
- * leaves a descriptor near the limit to the threads that do: walkers'
- * listings took each one a round freed before the waiting copy-up (a
- * directory written to) had its turn, five rounds in a row. */
+ * FORGET_POLLS), TRIES rounds at most.
+ *
+ * A thread that does not wait never keeps a descriptor numbered past the
+ * threshold: what lies between it and the limit is left to the requests
+ * that must open something. A listing's entries are nodes whose
+ * descriptors no round can free until the kernel has taken the reply,
+ * and the kernel stops taking it at an entry a lookup is under way for:
+ * a 32 KiB listing of the root took every descriptor up to the limit,
+ * and find's lookup of one of its entries waited five rounds for one,
+ * the kernel waiting for that lookup, until it failed with EMFILE. The
+ * walkers' listings also took every descriptor a round freed before a
+ * waiting copy-up (a directory written to) had its turn. */
 static int open_relieved(const struct opening *o)
 {
 	int fd = try_open(o), e;
+	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
 
-	if (fd >= 0 && no_wait && __atomic_load_n(&waiting, __ATOMIC_RELAXED) > 0 &&
-	    fd >= __atomic_load_n(&high, __ATOMIC_RELAXED)) {
+	if (fd >= 0 && no_wait && h > 0 && fd >= h) {
 		close(fd);
 		fd = -1;
 		errno = EMFILE;
 	}
 	if (fd >= 0 || errno != EMFILE || no_wait)
 		return noted(fd);
-	__atomic_add_fetch(&waiting, 1, __ATOMIC_RELAXED);
 	for (int i = 0; i < TRIES && fd < 0 && errno == EMFILE; i++) {
 		e = errno;
 		if (!relief_wait()) {
@@ -272,7 +278,6 @@ static int open_relieved(const struct opening *o)
 			usleep(FORGET_POLL_US);
 		}
 	}
-	__atomic_sub_fetch(&waiting, 1, __ATOMIC_RELAXED);
 	return noted(fd);
 }
 

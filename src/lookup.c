@@ -675,6 +675,7 @@ void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct stat st;
 	int err;
 
+	test_pause("lookup_request", name);
 	err = lookup_node(node_from_id(parent), name, &n, &st);
 	if (err == -ENOENT) {
 		memset(&e, 0, sizeof(e));

@@ -287,7 +287,9 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * first by default) that reaches POINT for an entry called NAME sleep MS
  * milliseconds there, so that a test can run another request in the
  * middle of it (tests/rename.bats renames a tree while a lookup in it is
- * under way). */
+ * under way). Points: "lookup", any lookup of a name (a LOOKUP or a
+ * listing's entry) once the layers are read; "lookup_request", a LOOKUP
+ * request before anything is opened. */
 void test_pause(const char *point, const char *name)
 {
 	static const char *spec;

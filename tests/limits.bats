@@ -90,7 +90,12 @@ b300"
 	local i pids=()
 	(for i in 1 2; do find "$M" >/dev/null || echo "find failed"; done) >"$T/w1" 2>&1 &
 	pids+=($!)
-	(for i in 1 2; do ls -lR "$M" >/dev/null || echo "ls failed"; done) >"$T/w2" 2>&1 &
+	# a file the renamer moves between ls's listing and its stat is gone,
+	# on any file system; every other message is an error
+	(for i in 1 2; do
+		ls -lR "$M" 2>&1 >/dev/null |
+			grep -Ev "/d[0-9]+/a'?: No such file or directory$"
+	done) >"$T/w2" 2>&1 &
 	pids+=($!)
 	(for i in $(seq 1 300); do echo "$i" >"$M/d$i/w" || echo "write $i failed"; done) >"$T/w3" 2>&1 &
 	pids+=($!)
@@ -105,6 +110,32 @@ b300"
 	eq "$(cat "$M/d1/w" "$M/d300/w")" "1
 300"
 	eq "$(cat "$U/d150/a2")" a150
+}
+
+# The kernel takes a listing's entries (READDIRPLUS) one by one and stops
+# at an entry a lookup is under way for, until that lookup ends; the
+# nodes of the entries after it keep their descriptors meanwhile, so no
+# round can free them. A lookup the listing waits for must find one left.
+@test "limits: with 256 open files, a lookup that a listing of 300 directories waits for gets a descriptor" {
+	need_root
+	need_prune
+	make_wide_tree
+	mount_small_limit 256
+	local first sp lp
+	# the first entry the listing gives (names are served in hash order)
+	first=$(ls -U "$M" | head -1)
+	unmount_layerfs
+	LAYERFS_TEST_PAUSE=lookup_request:$first:1500 mount_small_limit 256
+	# its lookup waits 1.5 s before it opens anything; the listing's
+	# reply is read meanwhile
+	stat -c %n "$M/$first" >"$T/stat.out" 2>&1 &
+	sp=$!
+	sleep 0.3
+	ls -l "$M" >"$T/ls.out" 2>"$T/ls.err" &
+	lp=$!
+	wait "$sp" || fail "stat of $first failed: $(cat "$T/stat.out")"
+	wait "$lp" || fail "ls -l failed: $(head -5 "$T/ls.err")"
+	eq "$(grep -c '^d' "$T/ls.out")" 300 "directories listed"
 }
 
 # a directory the kernel's overlay renamed (redirect_dir=on) in a layer
