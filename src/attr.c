@@ -354,10 +354,12 @@ static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
  * CAP_FOWNER. Through FUSE that chown reaches us as a SETATTR that sets
  * nothing, after a REMOVEXATTR of the file capability, if any: both are
  * also how the kernel clears them before a write, which must succeed.
- * Only a caller who may write the file can have written; the other is
- * the chown, unless CHOWN says it is one for sure (with the writeback
- * cache a chown carries the ctime, the order before a write does not).
- * N is the node before any copy-up. */
+ * Only a caller who may write the file can have written, through a
+ * handle open for writing (writers.c; where the kernel opens files
+ * itself, noopen, there are none to count); the other is the
+ * chown, unless CHOWN says it is one for sure (with the writeback cache
+ * a chown carries the ctime, the order before a write does not). N is
+ * the node before any copy-up. */
 static bool nop_chown_refused_as(fuse_req_t req, struct node *n, bool chown)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
@@ -370,7 +372,8 @@ static bool nop_chown_refused_as(fuse_req_t req, struct node *n, bool chown)
 	if (!(st.st_mode & S_ISUID) &&
 	    !((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !member)))
 		return false;
-	return (chown || !(st.st_mode & (member ? S_IWGRP : S_IWOTH))) &&
+	return (chown || !(st.st_mode & (member ? S_IWGRP : S_IWOTH)) ||
+		(!fs.writeback && !fs.noopen && !writers_any(n))) &&
 	       !caller_has_cap(req, CAP_FOWNER, &st);
 }
 

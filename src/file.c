@@ -419,6 +419,7 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 	 * part in the node's passthrough mode. */
 	if (!fh->append)
 		fh->backing = pt_open(fh->node, fh->fd, &keep_cache);
+	writers_opened(fh->node, fh->flags);
 	fi->fh = (uintptr_t)fh;
 	/* the kernel takes no open flag but direct_io and noflush with
 	 * passthrough (it has no page cache of its own for the file then) */
@@ -432,6 +433,7 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 		/* the opener was interrupted: nobody will release this */
 		if (!fh->append)
 			pt_release(fh->node, fh->backing);
+		writers_closed(fh->node, fh->flags);
 		close(fh->fd);
 		pthread_mutex_destroy(&fh->lock);
 		free(fh);
@@ -522,6 +524,7 @@ void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (!fh->append)
 		pt_release(fh->node, fh->backing);
+	writers_closed(fh->node, fh->flags);
 	close(fh->fd);
 	pthread_mutex_destroy(&fh->lock);
 	free(fh);

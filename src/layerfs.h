@@ -681,6 +681,11 @@ void attrfresh_replied(void);
 void attrfresh_dir_changed(struct node *dir);
 void attrfresh_flush(void);
 
+/* writers.c: handles open for writing, per node */
+void writers_opened(const struct node *n, int flags);
+void writers_closed(const struct node *n, int flags);
+bool writers_any(const struct node *n);
+
 /* session_io.c: FUSE_HANDLE_KILLPRIV_V2 and passthrough behind libfuse's back */
 int session_io_attach(struct fuse_session *se);
 void session_want_killpriv_v2(void);

@@ -135,6 +135,46 @@ print(" ".join(out))
 	kovl_umount "$T/k"
 }
 
+# Without the writeback cache, a SETATTR that sets nothing is both a
+# chown to -1:-1 and the kernel's order to clear set-id bits before a
+# write; only the second comes from a file open for writing
+@test "attr: default mount: a non-owner's chown -1:-1 of a set-id file anyone may write is refused while nobody has it open for writing, a write and a fallocate still clear the bits, as on the kernel's overlay" {
+	need_root
+	need_kernel_overlay
+	mkdir "$L1/s"
+	chmod 777 "$L1/s"
+	local f m
+	for f in c6767 c2767 c4777 w6767 f6767; do
+		printf xyz >"$L1/s/$f"
+		chown 1003:1001 "$L1/s/$f"
+		chmod "${f#?}" "$L1/s/$f"
+	done
+	mount_beside_kernel
+	local prog='
+import os, sys
+out = []
+for f in ("c6767", "c2767", "c4777"):
+    try:
+        os.chown(sys.argv[1] + "/" + f, -1, -1)
+        out.append("ok")
+    except OSError as e:
+        out.append(e.strerror)
+with open(sys.argv[1] + "/w6767", "a") as f:
+    f.write("x")
+with open(sys.argv[1] + "/f6767", "r+") as f:
+    os.posix_fallocate(f.fileno(), 0, 8192)
+print(" ".join(out))
+'
+	need_user_exec 4242 4242 /usr/bin/python3
+	for m in "$T/k" "$M"; do
+		out=$(as_user 4242 4242 /usr/bin/python3 -c "$prog" "$m/s")
+		eq "$out" "Operation not permitted Operation not permitted Operation not permitted" "chowns on $m"
+		eq "$(cd "$m/s" && stat -c %a c6767 c2767 c4777 w6767 f6767 | tr '\n' ' ')" "6767 2767 4777 767 767 " "modes on $m"
+	done
+	[ ! -e "$U/s/c4777" ] || fail "a refused chown copied the file up"
+	kovl_umount "$T/k"
+}
+
 @test "attr: truncate up and down" {
 	printf 'hello world' >"$L1/f"
 	mount_layerfs

@@ -1,0 +1,88 @@
+/* Handles open for writing, per node.
+ *
+ * Without the writeback cache, a SETATTR that sets nothing means one of
+ * two things: a chown(2) to -1:-1, or the kernel clearing set-id bits
+ * (after a file capability) before a write. A non-owner's chown of a
+ * set-id file needs CAP_FOWNER, the order before a write does not, and
+ * nothing in the request tells them apart (attr.c). Only the second can
+ * come while no handle has the file open for writing: a write goes
+ * through one. Counted from the open's reply to its RELEASE. */
+#include "config.h"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include "layerfs.h"
+
+#define BUCKETS 1024
+
+struct wcount {
+	const struct node *n;
+	unsigned count;
+	struct wcount *next;
+};
+
+static struct wcount *table[BUCKETS];
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct wcount **slot(const struct node *n)
+{
+	struct wcount **pp = &table[((uintptr_t)n >> 4) % BUCKETS];
+
+	while (*pp && (*pp)->n != n)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static bool for_writing(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY;
+}
+
+/* A handle of N opened with FLAGS is about to be answered. */
+void writers_opened(const struct node *n, int flags)
+{
+	struct wcount **pp, *e;
+
+	if (!for_writing(flags))
+		return;
+	pthread_mutex_lock(&lock);
+	pp = slot(n);
+	if (!*pp) {
+		e = xcalloc(1, sizeof(*e));
+		e->n = n;
+		*pp = e;
+	}
+	(*pp)->count++;
+	pthread_mutex_unlock(&lock);
+}
+
+/* ... and released (or never taken by the kernel). */
+void writers_closed(const struct node *n, int flags)
+{
+	struct wcount **pp, *e;
+
+	if (!for_writing(flags))
+		return;
+	pthread_mutex_lock(&lock);
+	pp = slot(n);
+	e = *pp;
+	if (e && --e->count == 0) {
+		*pp = e->next;
+		free(e);
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+/* Has any handle N open for writing? */
+bool writers_any(const struct node *n)
+{
+	bool any;
+
+	pthread_mutex_lock(&lock);
+	any = *slot(n) != NULL;
+	pthread_mutex_unlock(&lock);
+	return any;
+}
