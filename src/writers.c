@@ -41,39 +41,41 @@ static bool for_writing(int flags)
 	return (flags & O_ACCMODE) != O_RDONLY;
 }
 
-/* A handle of N opened with FLAGS is about to be answered. */
-void writers_opened(const struct node *n, int flags)
+/* Add DELTA to N's count of handles open for writing. */
+static void count(const struct node *n, int delta)
 {
 	struct wcount **pp, *e;
 
-	if (!for_writing(flags))
-		return;
 	pthread_mutex_lock(&lock);
 	pp = slot(n);
-	if (!*pp) {
+	if (!*pp && delta > 0) {
 		e = xcalloc(1, sizeof(*e));
 		e->n = n;
 		*pp = e;
 	}
-	(*pp)->count++;
+	e = *pp;
+	if (e) {
+		e->count += delta;
+		if (e->count == 0) {
+			*pp = e->next;
+			free(e);
+		}
+	}
 	pthread_mutex_unlock(&lock);
+}
+
+/* A handle of N opened with FLAGS is about to be answered. */
+void writers_opened(const struct node *n, int flags)
+{
+	if (for_writing(flags))
+		count(n, 1);
 }
 
 /* ... and released (or never taken by the kernel). */
 void writers_closed(const struct node *n, int flags)
 {
-	struct wcount **pp, *e;
-
-	if (!for_writing(flags))
-		return;
-	pthread_mutex_lock(&lock);
-	pp = slot(n);
-	e = *pp;
-	if (e && --e->count == 0) {
-		*pp = e->next;
-		free(e);
-	}
-	pthread_mutex_unlock(&lock);
+	if (for_writing(flags))
+		count(n, -1);
 }
 
 /* Has any handle N open for writing? */

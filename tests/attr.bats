@@ -101,44 +101,15 @@ load helpers
 	done
 }
 
-@test "attr: noopen (the writeback cache): a non-owner's chown -1:-1 of a set-id file anyone may write is refused, a write still clears the bits, as on the kernel's overlay" {
-	need_root
-	need_kernel_overlay
-	mkdir "$L1/s"
-	chmod 777 "$L1/s"
-	local f m
-	for f in c6767 c2767 c4777 w6767; do
-		printf xyz >"$L1/s/$f"
-		chown 1003:1001 "$L1/s/$f"
-		chmod "${f#?}" "$L1/s/$f"
-	done
-	mount_beside_kernel noopen
-	local prog='
-import os, sys
-out = []
-for f in ("c6767", "c2767", "c4777"):
-    try:
-        os.chown(sys.argv[1] + "/" + f, -1, -1)
-        out.append("ok")
-    except OSError as e:
-        out.append(e.strerror)
-with open(sys.argv[1] + "/w6767", "a") as f:
-    f.write("x")
-print(" ".join(out))
-'
-	need_user_exec 4242 4242 /usr/bin/python3
-	for m in "$T/k" "$M"; do
-		out=$(as_user 4242 4242 /usr/bin/python3 -c "$prog" "$m/s")
-		eq "$out" "Operation not permitted Operation not permitted Operation not permitted" "chowns on $m"
-		eq "$(cd "$m/s" && stat -c %a c6767 c2767 c4777 w6767 | tr '\n' ' ')" "6767 2767 4777 767 " "modes on $m"
-	done
-	kovl_umount "$T/k"
-}
-
-# Without the writeback cache, a SETATTR that sets nothing is both a
-# chown to -1:-1 and the kernel's order to clear set-id bits before a
-# write; only the second comes from a file open for writing
-@test "attr: default mount: a non-owner's chown -1:-1 of a set-id file anyone may write is refused while nobody has it open for writing, a write and a fallocate still clear the bits, as on the kernel's overlay" {
+# nonowner_setid_chowns [OPTS]: a user other than the owner chowns three
+# set-id files anyone may write to -1:-1, writes a fourth and fallocates
+# a fifth, on layerfs (mounted with OPTS) and on the kernel's overlay:
+# the chowns are refused and change nothing, the write and the fallocate
+# clear the bits. With the writeback cache a chown carries the ctime;
+# without it, a SETATTR that sets nothing is both a chown and the
+# kernel's order to clear the bits before a write, and only the second
+# comes while the file is open for writing.
+nonowner_setid_chowns() {
 	need_root
 	need_kernel_overlay
 	mkdir "$L1/s"
@@ -149,7 +120,7 @@ print(" ".join(out))
 		chown 1003:1001 "$L1/s/$f"
 		chmod "${f#?}" "$L1/s/$f"
 	done
-	mount_beside_kernel
+	mount_beside_kernel "$@"
 	local prog='
 import os, sys
 out = []
@@ -173,6 +144,14 @@ print(" ".join(out))
 	done
 	[ ! -e "$U/s/c4777" ] || fail "a refused chown copied the file up"
 	kovl_umount "$T/k"
+}
+
+@test "attr: noopen (the writeback cache): a non-owner's chown -1:-1 of a set-id file anyone may write is refused, a write and a fallocate still clear the bits, as on the kernel's overlay" {
+	nonowner_setid_chowns noopen
+}
+
+@test "attr: default mount: a non-owner's chown -1:-1 of a set-id file anyone may write is refused while nobody has it open for writing, a write and a fallocate still clear the bits, as on the kernel's overlay" {
+	nonowner_setid_chowns
 }
 
 @test "attr: truncate up and down" {
