@@ -1,12 +1,14 @@
 /* Handles open for writing, per node.
  *
  * Without the writeback cache, a SETATTR that sets nothing means one of
- * two things: a chown(2) to -1:-1, or the kernel clearing set-id bits
- * (after a file capability) before a write. A non-owner's chown of a
- * set-id file needs CAP_FOWNER, the order before a write does not, and
- * nothing in the request tells them apart (attr.c). Only the second can
- * come while no handle has the file open for writing: a write goes
- * through one. Counted from the open's reply to its RELEASE. */
+ * two things: a chown(2) to -1:-1, or the kernel's order to clear set-id
+ * bits (and a file capability) before a write or a fallocate, which for
+ * a file that passes through comes before a non-owner's first write. A
+ * non-owner's chown of a set-id file needs CAP_FOWNER, the order does
+ * not, and nothing in the request tells them apart (attr.c). The order
+ * comes only while a handle has the file open for writing (writes and
+ * fallocates go through one), so without one it is the chown. Counted
+ * from the open's reply to its RELEASE. */
 #include "config.h"
 
 #include <fcntl.h>
