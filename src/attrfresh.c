@@ -64,24 +64,30 @@ void attrfresh_request(uint32_t opcode, uint32_t tid)
 		__atomic_add_fetch(&making, 1, __ATOMIC_SEQ_CST);
 }
 
-/* The reply of this thread's request went out. */
+/* The reply of this thread's request went out (or the next request is
+ * read, if none did): note when an answer with attributes went, and send
+ * the notifications this request's changes call for. */
 void attrfresh_replied(void)
 {
-	uint64_t now;
+	int n = tl_npending;
 
-	if (!tl_attrs)
-		return;
-	tl_attrs = false;
-	now = now_ms();
-	pthread_mutex_lock(&sent_lock);
-	if (sent.tid != tl_tid || !tl_tid) {
-		if (sent.at > sent.other_at)
-			sent.other_at = sent.at;
-		sent.tid = tl_tid;
+	if (tl_attrs) {
+		uint64_t now = now_ms();
+
+		tl_attrs = false;
+		pthread_mutex_lock(&sent_lock);
+		if (sent.tid != tl_tid || !tl_tid) {
+			if (sent.at > sent.other_at)
+				sent.other_at = sent.at;
+			sent.tid = tl_tid;
+		}
+		sent.at = now;
+		pthread_mutex_unlock(&sent_lock);
+		__atomic_sub_fetch(&making, 1, __ATOMIC_SEQ_CST);
 	}
-	sent.at = now;
-	pthread_mutex_unlock(&sent_lock);
-	__atomic_sub_fetch(&making, 1, __ATOMIC_SEQ_CST);
+	tl_npending = 0;
+	for (int i = 0; i < n; i++)
+		fuse_lowlevel_notify_inval_inode(fs.se, tl_pending[i], -1, 0);
 }
 
 /* May an answer with attributes be on its way to a thread other than
@@ -119,15 +125,4 @@ void attrfresh_dir_changed(struct node *dir)
 		fuse_lowlevel_notify_inval_inode(fs.se, id, -1, 0);
 	else
 		tl_pending[tl_npending++] = id;
-}
-
-/* After the reply (or before the next request, if none went out): the
- * notifications this request's changes call for. */
-void attrfresh_flush(void)
-{
-	int n = tl_npending;
-
-	tl_npending = 0;
-	for (int i = 0; i < n; i++)
-		fuse_lowlevel_notify_inval_inode(fs.se, tl_pending[i], -1, 0);
 }

@@ -679,7 +679,6 @@ ssize_t reader_read(int fd, void *buf, size_t len);
 void attrfresh_request(uint32_t opcode, uint32_t tid);
 void attrfresh_replied(void);
 void attrfresh_dir_changed(struct node *dir);
-void attrfresh_flush(void);
 
 /* writers.c: handles open for writing, per node */
 void writers_opened(const struct node *n, int flags);

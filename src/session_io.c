@@ -276,7 +276,6 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	(void)userdata;
 	/* what the last request left undone (it sent no reply) */
 	attrfresh_replied();
-	attrfresh_flush();
 	if (tl_serving) {
 		tl_serving = false;
 		__atomic_sub_fetch(&serving, 1, __ATOMIC_RELEASE);
@@ -422,7 +421,6 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		n = writev(fd, iov, count);
 	e = errno;
 	attrfresh_replied();
-	attrfresh_flush();
 	errno = e;
 	return n;
 }
