@@ -95,7 +95,8 @@ def main():
     out.append(f"## layerfs benchmark, {meta['date']}\n")
     out.append(f"- run: {kind}; {meta['reps']} repetition(s), medians; "
                f"{meta['mount_samples']} mount(s) per repetition for the mount rows")
-    out.append(f"- machine: {meta['host']}, {meta['cpu']}, {meta['memory']}, kernel {meta['kernel']}")
+    out.append(f"- machine: {meta['host']}, {meta['cpu']}, {meta['memory']}, kernel {meta['kernel']}, "
+               f"cpuidle {meta.get('cpuidle', 'not recorded')}")
     out.append(f"- layers on: {meta['fs']}")
     out.append(f"- {meta['layerfs']}; fuse-overlayfs {meta['fuse_overlayfs']}; "
                f"libfuse {meta['libfuse']}; {meta['fio']}")
