@@ -15,7 +15,7 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 {
 	unsigned want = FUSE_CAP_ATOMIC_O_TRUNC | FUSE_CAP_DONT_MASK |
 			FUSE_CAP_PARALLEL_DIROPS | FUSE_CAP_SPLICE_WRITE |
-			FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO |
+			FUSE_CAP_READDIRPLUS |
 			FUSE_CAP_ASYNC_READ | FUSE_CAP_CACHE_SYMLINKS |
 			FUSE_CAP_IOCTL_DIR;
 	bool noopen = false;
@@ -27,6 +27,12 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * anyway, and the kernel locks and tries each one before it falls
 	 * back to the copy (docs/architecture.md, "Reads"). */
 	conn->want |= want & conn->capable;
+	/* Every listing request with attributes, not only the first of a
+	 * directory and those after a lookup in it (the kernel's "auto"
+	 * mode): find, du and rm read a whole directory before they stat or
+	 * remove its entries, and would send a LOOKUP for each entry past
+	 * the first request's (docs/architecture.md, "Caching") */
+	conn->want &= ~FUSE_CAP_READDIRPLUS_AUTO;
 	if (conn->want & FUSE_CAP_PARALLEL_DIROPS)
 		session_want_parallel_dirops();
 	/* The daemon writes with CAP_FSETID, so the real filesystem would

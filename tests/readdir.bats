@@ -89,6 +89,32 @@ drain_all() {
 	[ "$second" -le $((first + 2)) ] || fail "$((second - first)) listing requests for a cached listing and one changed directory"
 }
 
+# find and rm (fts) read a whole directory before they stat or remove an
+# entry: in the kernel's "auto" mode only the first listing request of a
+# directory carried attributes, and every later entry cost a LOOKUP
+@test "readdir: every listing request carries attributes: find and rm -r over directories of 600 entries look up none of them" {
+	local i walk plain removal
+	mkdir -p "$L1/big" "$L2/big" "$L2/gone"
+	for ((i = 1; i <= 300; i++)); do
+		: >"$L1/big/upper-lower-$i"
+		: >"$L2/big/lower-lower-$i"
+		: >"$L2/gone/first-$i"
+		: >"$L2/gone/second-$i"
+	done
+	debug_mount
+	eq "$(find "$M/big" -mindepth 1 -printf '%s %m\n' | sort | uniq -c | tr -s ' ')" " 600 0 644" "sizes and modes found"
+	walk=$(requests LOOKUP)
+	plain=$(requests READDIR)
+	rm -r "$M/gone" || fail "rm -r failed"
+	removal=$(($(requests LOOKUP) - walk))
+	debug_umount
+	[ -e "$L2/gone/first-1" ] || fail "the lower layer changed"
+	[ -c "$U/gone" ] || fail "no whiteout for the removed directory"
+	eq "$plain" 0 "listing requests without attributes"
+	[ "$walk" -le 2 ] || fail "$walk LOOKUP requests for find's walk of 600 listed entries"
+	[ "$removal" -le 2 ] || fail "$removal LOOKUP requests for rm -r of 600 listed entries"
+}
+
 # the directories of $L2/d the daemon has read so far (fsops watchaccess)
 read_dirs() {
 	sort "$ACCESS" | tr '\n' ' '
