@@ -341,22 +341,24 @@ def op_fallocate(m, a):
         os.close(fd)
 
 
-def linked_with_filecap(path):
+def filecap_stat(path):
+    """The stat of a regular file with a file capability, else None."""
     try:
         st = os.stat(path)
         os.getxattr(path, "security.capability")
     except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+        return None
+    return st if stat.S_ISREG(st.st_mode) else None
+
+
+def linked_with_filecap(path):
+    st = filecap_stat(path)
+    return st is not None and st.st_nlink > 1
 
 
 def setid_with_filecap(path):
-    try:
-        st = os.stat(path)
-        os.getxattr(path, "security.capability")
-    except OSError:
-        return False
-    return stat.S_ISREG(st.st_mode) and bool(st.st_mode & (stat.S_ISUID | stat.S_ISGID))
+    st = filecap_stat(path)
+    return st is not None and bool(st.st_mode & (stat.S_ISUID | stat.S_ISGID))
 
 
 OPEN_FLAGS = {"creat": os.O_CREAT, "excl": os.O_EXCL, "trunc": os.O_TRUNC,
