@@ -373,7 +373,7 @@ static bool nop_chown_refused_as(fuse_req_t req, struct node *n, bool chown)
 	    !((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !member)))
 		return false;
 	return (chown || !(st.st_mode & (member ? S_IWGRP : S_IWOTH)) ||
-		(!fs.writeback && !fs.noopen && !writers_any(n))) &&
+		!writers_any(n)) &&
 	       !caller_has_cap(req, CAP_FOWNER, &st);
 }
 

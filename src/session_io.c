@@ -296,9 +296,10 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	tl_btime_set = false;
 	tl_acl_kill_sgid = false;
 	if (n >= (ssize_t)sizeof(struct fuse_in_header)) {
+		const struct fuse_in_header *in = buf;
+
 		n = (ssize_t)note_request(buf, (size_t)n);
-		attrfresh_request(((struct fuse_in_header *)buf)->opcode,
-				  ((struct fuse_in_header *)buf)->pid);
+		attrfresh_request(in->opcode, in->pid);
 	}
 	return n;
 }

@@ -38,9 +38,12 @@ static struct wcount **slot(const struct node *n)
 	return pp;
 }
 
-static bool for_writing(int flags)
+/* Only attr.c's question needs the count, and only without the writeback
+ * cache and with open requests (both settled in lfs_init(), before any
+ * open): elsewhere an open pays for no lock. */
+static bool counted(int flags)
 {
-	return (flags & O_ACCMODE) != O_RDONLY;
+	return !fs.writeback && !fs.noopen && (flags & O_ACCMODE) != O_RDONLY;
 }
 
 /* Add DELTA to N's count of handles open for writing. */
@@ -69,22 +72,25 @@ static void count(const struct node *n, int delta)
 /* A handle of N opened with FLAGS is about to be answered. */
 void writers_opened(const struct node *n, int flags)
 {
-	if (for_writing(flags))
+	if (counted(flags))
 		count(n, 1);
 }
 
 /* ... and released (or never taken by the kernel). */
 void writers_closed(const struct node *n, int flags)
 {
-	if (for_writing(flags))
+	if (counted(flags))
 		count(n, -1);
 }
 
-/* Has any handle N open for writing? */
+/* May a handle have N open for writing? Where handles are not counted,
+ * it may. */
 bool writers_any(const struct node *n)
 {
 	bool any;
 
+	if (!counted(O_WRONLY))
+		return true;
 	pthread_mutex_lock(&lock);
 	any = *slot(n) != NULL;
 	pthread_mutex_unlock(&lock);
