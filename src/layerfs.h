@@ -603,6 +603,14 @@ void lfs_statfs(fuse_req_t req, fuse_ino_t ino);
 /* ---- xattrs (xattr.c) ---- */
 
 bool xattr_is_internal(const char *name);
+/* A file capability kept across a write from the page cache */
+struct capkeep {
+	int fd;
+	ssize_t len;		/* 0: none kept, nothing locked */
+	char val[64];		/* struct vfs_ns_cap_data is 24 bytes */
+};
+void cap_keep_begin(struct capkeep *k, struct node *n, int fd);
+void cap_keep_end(struct capkeep *k);
 ssize_t node_getxattr(struct node *n, const char *name, void *buf, size_t size);
 void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		  size_t size);

@@ -18,5 +18,6 @@ EXTRA_DIST += \
 	tests/tools/sysworkload.sh \
 	tests/tools/setid.sh \
 	tests/tools/difffuzz.py \
+	tests/tools/capwrite.py \
 	tests/tools/times.py \
 	tests/tools/stress.sh

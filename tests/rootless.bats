@@ -472,6 +472,16 @@ linked nlink=1"
 	ns_umount "$R/mnt"
 }
 
+@test "rootless: unshare -Urm: a file capability survives writes the kernel sends from its page cache (writeback cache); write(2) drops it" {
+	head -c 8192 /dev/urandom >"$R/lower/low"
+	chown "$NSUSER:" "$R/lower/low"
+	# set in a namespace of the user's: stored with the user as its root
+	as_nsuser unshare -Ur python3 -c 'import os, struct, sys; os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0))' "$R/lower/low"
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	eq "$(in_ns python3 "$SCRIPTS/capwrite.py" "$R/mnt")" "cap cap none none"
+	ns_umount "$R/mnt"
+}
+
 @test "rootless: unshare -Urm: reading lower files and directories, and copying them up, leaves their access times alone" {
 	local p
 	echo f >"$R/lower/af"

@@ -358,6 +358,29 @@ print(" ".join(out))
 	eq "$(getcap "$U/low")" ""
 }
 
+# Writes that reach the daemon from the kernel's page cache (a store
+# through a shared mapping; with the writeback cache, every write) must
+# not drop a file capability: the real file system drops it at the
+# daemon's write. A file given a capability through its descriptor is
+# written back at its close; a mapped store keeps it on the kernel's
+# overlay. write(2) still drops it.
+@test "xattr: a file capability survives writes from the page cache (mmap stores, data written back after an fsetxattr), write(2) drops it, as on the kernel's overlayfs" {
+	need_kernel_overlay
+	local opts want got
+	head -c 8192 /dev/urandom >"$L1/low"
+	python3 -c 'import os, struct, sys; os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0))' "$L1/low"
+	mkdir -p "$T/k" "$T/ku" "$T/kw"
+	kovl_mount "lowerdir=$L1:$L2,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	want=$(python3 "$SCRIPTS/capwrite.py" "$T/k")
+	eq "$want" "cap cap none none" "the kernel's overlay"
+	for opts in "" noopen passthrough=0 noopen,writeback=0; do
+		mount_fresh "$opts"
+		got=$(python3 "$SCRIPTS/capwrite.py" "$M")
+		eq "$got" "$want" "layerfs -o '$opts'"
+		unmount_layerfs
+	done
+}
+
 @test "xattr: without SELinux on the host, a missing security.selinux is 'not supported', a present one is shown" {
 	[ ! -e /sys/fs/selinux/enforce ] || skip "SELinux is enabled on this host"
 	echo x >"$L1/plain"
