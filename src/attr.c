@@ -288,10 +288,14 @@ void node_kill_suidgid(fuse_req_t req, struct node *n)
 {
 	struct stat st;
 	struct oref o;
+	bool killed;
 
 	if (node_oref(n, &o))
 		return;
-	if (!oref_stat(&o, &st) && kill_suidgid(req, n, &o, &st) > 0)
+	privs_lock();
+	killed = !oref_stat(&o, &st) && kill_suidgid(req, n, &o, &st) > 0;
+	privs_unlock();
+	if (killed)
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
 	oref_put(&o);
 }
@@ -308,9 +312,11 @@ int node_clear_sgid(struct node *n)
 
 	if (err)
 		return err;
+	privs_lock();
 	err = oref_stat(&o, &st);
 	if (!err && S_ISREG(st.st_mode) && (st.st_mode & S_ISGID))
 		err = set_mode(n, &o, st.st_mode & 07777 & ~(mode_t)S_ISGID);
+	privs_unlock();
 	oref_put(&o);
 	return err;
 }
@@ -498,16 +504,16 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (err)
 		goto out;
 
-	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+	/* set-id bits and capabilities change under the lock a write from
+	 * the page cache keeps them under (privkeep.c) */
+	privs_lock();
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		err = set_owner(n, &o, attr, to_set);
-		if (err)
-			goto out;
-	}
-	if (to_set & FUSE_SET_ATTR_MODE) {
+	if (!err && (to_set & FUSE_SET_ATTR_MODE))
 		err = set_mode(n, &o, attr->st_mode);
-		if (err)
-			goto out;
-	}
+	privs_unlock();
+	if (err)
+		goto out;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		err = set_size(n, &o, attr->st_size, fi);
 		if (err)
@@ -526,6 +532,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (err)
 			goto out;
 	}
+	privs_lock();
 	err = oref_stat(&o, &st);
 	if (!err && must_kill(req, to_set, &st) &&
 	    (err = kill_suidgid(req, n, &o, &st)) > 0)
@@ -533,6 +540,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	else if (!err && sets_nothing(to_set) && !setid_file(&st) &&
 		 (err = touch_ctime(&o)) == 0)
 		err = oref_stat(&o, &st);
+	privs_unlock();
 	if (!err)
 		fix_stat(n, &st);
 out:

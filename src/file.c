@@ -485,7 +485,7 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 {
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
 	struct fhandle *fh = fh_of(fi);
-	struct capkeep ck = { .len = 0 };
+	struct privkeep pk = { .held = false };
 	bool append = false;
 	int tmp, fd = req_fd(ino, fi, true, &append, &tmp);
 	ssize_t n;
@@ -499,9 +499,9 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	 * (session_io.c) */
 	if (!fi->writepage && req_kill_suidgid())
 		node_kill_suidgid(req, node_from_id(ino));
-	/* nor may it drop a file capability (xattr.c) */
+	/* nor may it drop them, or a file capability (privkeep.c) */
 	if (fi->writepage)
-		cap_keep_begin(&ck, node_from_id(ino), fd);
+		privs_keep_begin(&pk, node_from_id(ino), fd);
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = fd;
 	out.buf[0].pos = off;
@@ -511,7 +511,7 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		n = write_direct(fd, in, off);
 	else
 		n = fuse_buf_copy(&out, in, 0);
-	cap_keep_end(&ck);
+	privs_keep_end(&pk);
 	close_tmp(tmp);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);

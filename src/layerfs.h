@@ -600,17 +600,24 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 void lfs_access(fuse_req_t req, fuse_ino_t ino, int mask);
 void lfs_statfs(fuse_req_t req, fuse_ino_t ino);
 
+/* ---- privileges kept across writes from the page cache (privkeep.c) ---- */
+
+struct privkeep {
+	bool held;		/* privs_lock() held */
+	int fd;
+	mode_t setid;		/* set-id bits to keep */
+	ssize_t caplen;		/* 0: no capability to keep */
+	char cap[64];		/* struct vfs_ns_cap_data is 24 bytes */
+};
+void privs_keep_begin(struct privkeep *k, struct node *n, int fd);
+void privs_keep_end(struct privkeep *k);
+void privs_lock(void);
+void privs_unlock(void);
+
 /* ---- xattrs (xattr.c) ---- */
 
 bool xattr_is_internal(const char *name);
-/* A file capability kept across a write from the page cache */
-struct capkeep {
-	int fd;
-	ssize_t len;		/* 0: none kept, nothing locked */
-	char val[64];		/* struct vfs_ns_cap_data is 24 bytes */
-};
-void cap_keep_begin(struct capkeep *k, struct node *n, int fd);
-void cap_keep_end(struct capkeep *k);
+bool node_xattrs_known_none(struct node *n);
 ssize_t node_getxattr(struct node *n, const char *name, void *buf, size_t size);
 void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		  size_t size);

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -122,62 +121,19 @@ static bool xattrs_absent(struct node *n)
 	return true;
 }
 
-/* File capabilities and writes from the kernel's page cache.
- *
- * A write to the real file makes its file system drop a file capability
- * (file_remove_privs()), as a write(2) through the mount must. But a
- * write the kernel sends from its page cache (FUSE_WRITE_CACHE: a page
- * stored to through a shared mapping, or any write under the writeback
- * cache) was dealt with when the page was dirtied: for a write(2) the
- * kernel removed the capability then (a REMOVEXATTR), and a store through
- * a mapping keeps it, on the kernel's overlay as on a local file system.
- * Such a write may also come after the capability was set: a file written
- * and given a capability through its descriptor (as rpm installs one) is
- * written back at its close. So a write from the page cache sets back the
- * capability it dropped. cap_mu orders that with the capability changes
- * made through the mount (lfs_setxattr(), lfs_removexattr(); a chown's
- * removal comes as the latter, and a truncation waits for the kernel's
- * writes to end), so none is undone. Files without one take no lock. */
-static pthread_mutex_t cap_mu = PTHREAD_MUTEX_INITIALIZER;
-static const char CAPS[] = "security.capability";
-
+/* A capability change through the mount waits for a write from the page
+ * cache that keeps the old one (privkeep.c), and is not undone by it. */
 static bool cap_name(const char *name)
 {
-	return !strcmp(name, CAPS);
+	return !strcmp(name, "security.capability");
 }
 
-/* Before a write from the page cache to FD, N's top-most object: keep
- * its capability in K (and hold cap_mu) if it has one. */
-void cap_keep_begin(struct capkeep *k, struct node *n, int fd)
+/* Is N's top-most object known to carry no xattr at all? */
+bool node_xattrs_known_none(struct node *n)
 {
 	uint32_t state;
 
-	k->len = 0;
-	if (xattrs_known_none(n, &state) ||
-	    fgetxattr(fd, CAPS, NULL, 0) <= 0)
-		return;
-	pthread_mutex_lock(&cap_mu);
-	/* again: a removal may have come in between */
-	k->len = fgetxattr(fd, CAPS, k->val, sizeof(k->val));
-	if (k->len <= 0) {
-		k->len = 0;
-		pthread_mutex_unlock(&cap_mu);
-		return;
-	}
-	k->fd = fd;
-}
-
-/* After that write: set back what it dropped. */
-void cap_keep_end(struct capkeep *k)
-{
-	if (!k->len)
-		return;
-	if (fgetxattr(k->fd, CAPS, NULL, 0) < 0 && errno == ENODATA &&
-	    fsetxattr(k->fd, CAPS, k->val, (size_t)k->len, 0) < 0)
-		lfs_log("a write from the page cache dropped a file capability "
-			"that could not be set back: %s", strerror(errno));
-	pthread_mutex_unlock(&cap_mu);
-	k->len = 0;
+	return xattrs_known_none(n, &state);
 }
 
 ssize_t node_getxattr(struct node *n, const char *name, void *buf, size_t size)
@@ -311,13 +267,13 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			err = copyup(n, 0);
 		if (!err) {
 			if (cap_name(name))
-				pthread_mutex_lock(&cap_mu);
+				privs_lock();
 			node_xattrs_changed(n);
 			if (xattr_do(n, XSET, name, val, size, flags) < 0)
 				err = -errno;
 			node_xattrs_changed(n);
 			if (cap_name(name))
-				pthread_mutex_unlock(&cap_mu);
+				privs_unlock();
 		}
 		if (!err && req_acl_kill_sgid() &&
 		    !strcmp(name, "system.posix_acl_access"))
@@ -359,11 +315,11 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	}
 	err = copyup(n, 0);
 	if (cap_name(name))
-		pthread_mutex_lock(&cap_mu);
+		privs_lock();
 	if (!err && xattr_do(n, XREMOVE, name, NULL, 0, 0) < 0)
 		err = -errno;
 	node_xattrs_changed(n);
 	if (cap_name(name))
-		pthread_mutex_unlock(&cap_mu);
+		privs_unlock();
 	fuse_reply_err(req, -err);
 }

@@ -364,18 +364,20 @@ print(" ".join(out))
 # daemon's write. A file given a capability through its descriptor is
 # written back at its close; a mapped store keeps it on the kernel's
 # overlay. write(2) still drops it.
-@test "xattr: a file capability survives writes from the page cache (mmap stores, data written back after an fsetxattr), write(2) drops it, as on the kernel's overlayfs" {
+@test "xattr: a file capability and set-id bits survive writes from the page cache (mmap stores, data written back after an fsetxattr), write(2) drops the capability, as on the kernel's overlayfs" {
 	need_kernel_overlay
 	local opts want got
 	head -c 8192 /dev/urandom >"$L1/low"
 	python3 -c 'import os, struct, sys; os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0))' "$L1/low"
+	head -c 8192 /dev/urandom >"$L1/setid"
+	chmod 4755 "$L1/setid"
 	mkdir -p "$T/k" "$T/ku" "$T/kw"
 	kovl_mount "lowerdir=$L1:$L2,upperdir=$T/ku,workdir=$T/kw" "$T/k"
-	want=$(python3 "$SCRIPTS/capwrite.py" "$T/k")
-	eq "$want" "cap cap none none" "the kernel's overlay"
+	want=$(python3 "$SCRIPTS/capwrite.py" "$T/k" "$T/ku")
+	eq "$want" "cap cap none none 4755 4755" "the kernel's overlay"
 	for opts in "" noopen passthrough=0 noopen,writeback=0; do
 		mount_fresh "$opts"
-		got=$(python3 "$SCRIPTS/capwrite.py" "$M")
+		got=$(python3 "$SCRIPTS/capwrite.py" "$M" "$U")
 		eq "$got" "$want" "layerfs -o '$opts'"
 		unmount_layerfs
 	done

@@ -34,13 +34,17 @@ file with a file capability and more than one name (the kernel's
 overlay with userxattr makes each name an inode of its own, and one
 that a write found without security xattrs skips the check after the
 capability was set through another name: the capability stays, where
-layerfs and a local file system drop it); and times and inode numbers
-are not compared.
+layerfs and a local file system drop it), and no other user or root
+without capabilities acts on a regular file with more than one name (the
+second name's inode there keeps the owner and mode it had when it was
+first looked up, and its permission checks follow them); and times and
+inode numbers are not compared.
 
 With --workers N, N processes each apply --ops random operations to
 layerfs alone, at once, where no result can be foretold; then only the
 last two checks are made: the view stays the same across a remount, and
-the kernel reads the upper as layerfs showed it.
+the kernel reads the upper as layerfs showed it. Workers store through
+no mapping (a truncation by another would end the worker with SIGBUS).
 
 With --nochrdev, layerfs may not make character devices (a seccomp
 filter), as where whiteout devices are refused: it writes .wh. files,
@@ -50,6 +54,7 @@ import argparse
 import ctypes
 import errno
 import hashlib
+import mmap
 import os
 import random
 import stat
@@ -77,7 +82,8 @@ OPAQUE = "trusted.overlay.opaque"
 # file data take regular files
 existing = []
 existing_files = []
-DATA_OPS = ("write", "read", "held_read", "truncate", "fallocate", "setcap")
+DATA_OPS = ("write", "read", "held_read", "truncate", "fallocate", "setcap",
+            "mmap_write", "write_setcap")
 
 
 def note_existing(view):
@@ -351,6 +357,14 @@ def filecap_stat(path):
     return st if stat.S_ISREG(st.st_mode) else None
 
 
+def linked(path):
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(st.st_mode) and st.st_nlink > 1
+
+
 def linked_with_filecap(path):
     st = filecap_stat(path)
     return st is not None and st.st_nlink > 1
@@ -395,6 +409,47 @@ def op_setcap(m, a):
                 follow_symlinks=False)
 
 
+def op_mmap_write(m, a):
+    """A store through a shared mapping of a non-empty regular file, as
+    the kernel writes it back later (nothing is opened otherwise: an open
+    for writing alone copies up on the kernel's overlay, and with noopen
+    not on layerfs)."""
+    path, off, data = a
+    full = os.path.join(m, path)
+    st = os.stat(full)
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return "not a non-empty file"
+    fd = os.open(full, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        size = os.fstat(fd).st_size
+        mm = mmap.mmap(fd, size, mmap.MAP_SHARED)
+        try:
+            off = off % size
+            n = min(len(data), size - off)
+            mm[off:off + n] = data[:n]
+            mm.flush()
+        finally:
+            mm.close()
+        return hashlib.sha1(read_all(fd)).hexdigest()
+    finally:
+        os.close(fd)
+
+
+def op_write_setcap(m, a):
+    """A file written and given a capability through its descriptor
+    before its close, as rpm installs one: with a writeback cache the
+    data reaches the file system at the close."""
+    path, data = a
+    fd = os.open(os.path.join(m, path),
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o755)
+    try:
+        n = os.write(fd, data)
+        os.setxattr(fd, "security.capability", FILECAP)
+        return n
+    finally:
+        os.close(fd)
+
+
 OPS = {
     "write": op_write,
     "read": op_read,
@@ -419,7 +474,14 @@ OPS = {
     "setcap": op_setcap,
     "fallocate": op_fallocate,
     "open": op_open,
+    "mmap_write": op_mmap_write,
+    "write_setcap": op_write_setcap,
 }
+
+
+def shown_args(name, a):
+    """A's data as its length, for the log."""
+    return tuple(len(x) if isinstance(x, bytes) and name != "xattr" else x for x in a)
 
 
 def rand_op(rng):
@@ -429,6 +491,10 @@ def rand_op(rng):
         return name, (p, rand_data(rng), rng.choice(["trunc", "append", "middle"]))
     if name == "held_read":
         return name, (p, b"more")
+    if name == "mmap_write":
+        return name, (p, rng.choice([0, 5, 4090, 5000]), rng.choice([b"M", b"mapped" * 200]))
+    if name == "write_setcap":
+        return name, (p, rand_data(rng))
     if name in ("rename", "link"):
         return name, (p, rand_path(rng))
     if name == "rename2":
@@ -598,9 +664,13 @@ def run_workers(lm, seed, workers, ops, logs):
                 with open(os.path.join(logs, "w%d.log" % k), "w") as log:
                     for i in range(ops):
                         name, a = rand_op(rng)
+                        if name == "mmap_write":
+                            # another worker's truncation would kill this
+                            # one with SIGBUS
+                            continue
                         t = time.monotonic()
                         r = result(lambda: OPS[name](lm, a))
-                        shown = a if name != "write" else (a[0], len(a[1]), a[2])
+                        shown = shown_args(name, a)
                         log.write("%.6f w%d.%d %s %r: %r\n" % (t, k, i, name, shown, r))
                 code = 0
             finally:
@@ -675,15 +745,21 @@ def main():
             # as root without capabilities
             r = rng.random()
             run = result_as_user if r < 0.25 else result_without_caps if r < 0.35 else result
-            if not writeback and name in ("write", "held_read", "fallocate") and run is result and \
+            if not writeback and name in ("write", "held_read", "fallocate", "write_setcap") and \
+                    run is result and \
                     setid_with_filecap(os.path.join(km, a[0])):
                 done.append("%d %s %r: set-id with a file capability, by root, " % (i, name, a[0]) +
                             "skipped without the writeback cache")
                 continue
-            if args.userns and (name in ("write", "held_read", "fallocate", "truncate") or
+            if args.userns and (name in ("write", "held_read", "fallocate", "truncate",
+                                         "write_setcap") or
                                 name == "open" and a[1] in ("w", "rw")) and \
                     linked_with_filecap(os.path.join(km, a[0])):
                 done.append("%d %s %r: a file capability and more than one name, " % (i, name, a[0]) +
+                            "skipped in a user namespace")
+                continue
+            if args.userns and run is not result and linked(os.path.join(km, a[0])):
+                done.append("%d %s %r: by another user, a file with more than one name, " % (i, name, a[0]) +
                             "skipped in a user namespace")
                 continue
             rk = run(lambda: OPS[name](km, a))
@@ -691,7 +767,7 @@ def main():
                 done.append("%d %s %r: kernel EXDEV, skipped" % (i, name, a[:2]))
                 continue
             rl = run(lambda: OPS[name](lm, a))
-            shown = a if name != "write" else (a[0], len(a[1]), a[2])
+            shown = shown_args(name, a)
             who = {result_as_user: " (user)", result_without_caps: " (no caps)"}.get(run, "")
             done.append("%d %s%s %r: %r" % (i, name, who,
                                                shown, rk))

@@ -1,0 +1,91 @@
+/* Privileges a write from the kernel's page cache must leave alone.
+ *
+ * A write to a real file makes its file system drop the file's capability
+ * (security.capability) and, unless the writer holds CAP_FSETID in the
+ * initial user namespace, its set-id bits (file_remove_privs()), as a
+ * write(2) through the mount must. But the kernel sends some writes from
+ * its page cache (FUSE_WRITE_CACHE: a page stored to through a shared
+ * mapping, and with the writeback cache every write), and those were dealt
+ * with when the page was dirtied: for a write(2) the kernel removed the
+ * capability then (a REMOVEXATTR) and marked the write that must clear
+ * set-id bits, and a store through a mapping keeps both, on the kernel's
+ * overlay as on a local file system. Such a write also comes late: a file
+ * given a capability through its descriptor before its close (rpm
+ * installs files so) is written back at the close. So a write from the
+ * page cache puts back what it made the file system drop: the capability
+ * as root and in a user namespace, the set-id bits in a user namespace
+ * (a daemon there never holds CAP_FSETID where the file system asks).
+ *
+ * One lock orders that with the daemon's own changes to those
+ * privileges (chmod, chown, clearing set-id bits, capability set and
+ * removal: attr.c, xattr.c), so that none is undone. A truncation needs
+ * none: the kernel lets the page cache's writes end first. Files with
+ * neither privilege, nearly all, take no lock: one fstat and, unless the
+ * node is known to carry no xattr, one getxattr per write. */
+#include "config.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include "layerfs.h"
+
+#define CAPS "security.capability"
+#define SETID (S_ISUID | S_ISGID)
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+
+void privs_lock(void)
+{
+	pthread_mutex_lock(&mu);
+}
+
+void privs_unlock(void)
+{
+	pthread_mutex_unlock(&mu);
+}
+
+/* Before a write from the page cache to FD, N's top-most object: note in
+ * K the privileges it carries, holding the lock if there are any. */
+void privs_keep_begin(struct privkeep *k, struct node *n, int fd)
+{
+	struct stat st;
+	bool cap;
+
+	k->held = false;
+	k->setid = 0;
+	k->caplen = 0;
+	cap = !node_xattrs_known_none(n) && fgetxattr(fd, CAPS, NULL, 0) > 0;
+	if (fstat(fd, &st) < 0 || (!cap && !(st.st_mode & SETID)))
+		return;
+	privs_lock();
+	k->held = true;
+	k->fd = fd;
+	/* again, under the lock: a change may have come in between */
+	if (fstat(fd, &st) == 0)
+		k->setid = st.st_mode & SETID;
+	k->caplen = fgetxattr(fd, CAPS, k->cap, sizeof(k->cap));
+	if (k->caplen < 0)
+		k->caplen = 0;
+}
+
+/* After that write: put back what it dropped. */
+void privs_keep_end(struct privkeep *k)
+{
+	struct stat st;
+
+	if (!k->held)
+		return;
+	if (k->setid && fstat(k->fd, &st) == 0 && (k->setid & ~st.st_mode) &&
+	    fchmod(k->fd, (st.st_mode & 07777) | k->setid) < 0)
+		lfs_log("a write from the page cache dropped set-id bits "
+			"that could not be set back: %s", strerror(errno));
+	if (k->caplen && fgetxattr(k->fd, CAPS, NULL, 0) < 0 && errno == ENODATA &&
+	    fsetxattr(k->fd, CAPS, k->cap, (size_t)k->caplen, 0) < 0)
+		lfs_log("a write from the page cache dropped a file capability "
+			"that could not be set back: %s", strerror(errno));
+	privs_unlock();
+	k->held = false;
+}
