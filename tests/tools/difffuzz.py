@@ -83,7 +83,7 @@ OPAQUE = "trusted.overlay.opaque"
 existing = []
 existing_files = []
 DATA_OPS = ("write", "read", "held_read", "truncate", "fallocate", "setcap",
-            "mmap_write", "write_setcap")
+            "mmap_write", "write_setcap", "copy_range", "write_unlink")
 
 
 def note_existing(view):
@@ -357,6 +357,11 @@ def filecap_stat(path):
     return st if stat.S_ISREG(st.st_mode) else None
 
 
+def written(name, a):
+    """The path whose data operation NAME with arguments A changes."""
+    return a[1] if name == "copy_range" else a[0]
+
+
 def linked(path):
     try:
         st = os.lstat(path)
@@ -450,6 +455,54 @@ def op_write_setcap(m, a):
         os.close(fd)
 
 
+def op_copy_range(m, a):
+    """copy_file_range(2) from part of one file into another, made
+    empty first (without O_TRUNC an open for writing that copies nothing
+    would copy up on the kernel's overlay only, with noopen)."""
+    src, dst, off, n = a
+    fi = os.open(os.path.join(m, src), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fo = os.open(os.path.join(m, dst),
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o644)
+        try:
+            return os.copy_file_range(fi, fo, n, off, 3)
+        finally:
+            os.close(fo)
+    finally:
+        os.close(fi)
+
+
+def op_write_rename(m, a):
+    """Writes through a descriptor before and after its file is renamed
+    (with a writeback cache the data reaches the file system later)."""
+    src, dst, data = a
+    fd = os.open(os.path.join(m, src),
+                 os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o644)
+    try:
+        os.write(fd, data)
+        moved = result(lambda: os.rename(os.path.join(m, src), os.path.join(m, dst)))
+        os.write(fd, b"after the rename")
+        return moved
+    finally:
+        os.close(fd)
+
+
+def op_write_unlink(m, a):
+    """Writes through a descriptor before and after its file is removed,
+    and what the descriptor reads and shows then."""
+    path, data = a
+    fd = os.open(os.path.join(m, path),
+                 os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o644)
+    try:
+        os.write(fd, data)
+        os.unlink(os.path.join(m, path))
+        os.write(fd, b"after the unlink")
+        st = os.fstat(fd)
+        return (hashlib.sha1(os.pread(fd, 1 << 20, 0)).hexdigest(), st.st_size, st.st_nlink)
+    finally:
+        os.close(fd)
+
+
 OPS = {
     "write": op_write,
     "read": op_read,
@@ -476,6 +529,9 @@ OPS = {
     "open": op_open,
     "mmap_write": op_mmap_write,
     "write_setcap": op_write_setcap,
+    "copy_range": op_copy_range,
+    "write_rename": op_write_rename,
+    "write_unlink": op_write_unlink,
 }
 
 
@@ -493,8 +549,13 @@ def rand_op(rng):
         return name, (p, b"more")
     if name == "mmap_write":
         return name, (p, rng.choice([0, 5, 4090, 5000]), rng.choice([b"M", b"mapped" * 200]))
-    if name == "write_setcap":
+    if name in ("write_setcap", "write_unlink"):
         return name, (p, rand_data(rng))
+    if name == "copy_range":
+        return name, (p, rand_path(rng), rng.choice([0, 1, 4096, 5000]),
+                      rng.choice([1, 100, 70000]))
+    if name == "write_rename":
+        return name, (p, rand_path(rng), rand_data(rng))
     if name in ("rename", "link"):
         return name, (p, rand_path(rng))
     if name == "rename2":
@@ -745,16 +806,18 @@ def main():
             # as root without capabilities
             r = rng.random()
             run = result_as_user if r < 0.25 else result_without_caps if r < 0.35 else result
-            if not writeback and name in ("write", "held_read", "fallocate", "write_setcap") and \
+            if not writeback and name in ("write", "held_read", "fallocate", "write_setcap",
+                                          "copy_range", "write_rename", "write_unlink") and \
                     run is result and \
-                    setid_with_filecap(os.path.join(km, a[0])):
+                    setid_with_filecap(os.path.join(km, written(name, a))):
                 done.append("%d %s %r: set-id with a file capability, by root, " % (i, name, a[0]) +
                             "skipped without the writeback cache")
                 continue
             if args.userns and (name in ("write", "held_read", "fallocate", "truncate",
-                                         "write_setcap") or
+                                         "write_setcap", "copy_range", "write_rename",
+                                         "write_unlink") or
                                 name == "open" and a[1] in ("w", "rw")) and \
-                    linked_with_filecap(os.path.join(km, a[0])):
+                    linked_with_filecap(os.path.join(km, written(name, a))):
                 done.append("%d %s %r: a file capability and more than one name, " % (i, name, a[0]) +
                             "skipped in a user namespace")
                 continue
