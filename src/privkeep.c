@@ -10,11 +10,12 @@
  * capability then (a REMOVEXATTR) and marked the write that must clear
  * set-id bits, and a store through a mapping keeps both, on the kernel's
  * overlay as on a local file system. Such a write also comes late: a file
- * given a capability through its descriptor before its close (rpm
- * installs files so) is written back at the close. So a write from the
- * page cache puts back what it made the file system drop: the capability
- * as root and in a user namespace, the set-id bits in a user namespace
- * (a daemon there never holds CAP_FSETID where the file system asks).
+ * written and then given a capability (a setxattr, unlike a chmod, chown
+ * or utimes, does not make the kernel write back first) is written back
+ * at its close. So a write from the page cache puts back what it made the
+ * file system drop: the capability as root and in a user namespace, the
+ * set-id bits in a user namespace (a daemon there never holds CAP_FSETID
+ * where the file system asks).
  *
  * One lock orders that with the daemon's own changes to those
  * privileges (chmod, chown, clearing set-id bits, capability set and

@@ -4,9 +4,9 @@ file system from the kernel's page cache, and go with write(2).
 
 DIR/low must be a regular file of at least 4 KiB with a file capability,
 DIR/setid one of at least 4 KiB with mode 4755. Makes DIR/new: written,
-given a capability through its descriptor (as rpm installs a file), then
-closed (with a writeback cache the data reaches the file system at the
-close). Stores into DIR/low and DIR/setid through a shared mapping
+given a capability through its descriptor, then closed (with a
+writeback cache the data reaches the file system at the close: a
+setxattr, unlike a chmod, chown or utimes, does not write it back first). Stores into DIR/low and DIR/setid through a shared mapping
 (msync). Then appends to all three with write(2). Prints whether new and
 low have a capability after the first steps and after the appends, and
 the mode of setid after each: "cap cap none none 4755 4755" on a local

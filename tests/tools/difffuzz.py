@@ -442,8 +442,8 @@ def op_mmap_write(m, a):
 
 def op_write_setcap(m, a):
     """A file written and given a capability through its descriptor
-    before its close, as rpm installs one: with a writeback cache the
-    data reaches the file system at the close."""
+    before its close: with a writeback cache the data reaches the file
+    system at the close (a setxattr does not write it back first)."""
     path, data = a
     fd = os.open(os.path.join(m, path),
                  os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o755)
