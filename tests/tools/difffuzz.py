@@ -83,7 +83,7 @@ OPAQUE = "trusted.overlay.opaque"
 existing = []
 existing_files = []
 DATA_OPS = ("write", "read", "held_read", "truncate", "fallocate", "setcap",
-            "mmap_write", "write_setcap", "copy_range", "write_unlink")
+            "mmap_write", "write_setcap", "copy_range", "write_unlink", "write_punch")
 
 
 def note_existing(view):
@@ -503,6 +503,29 @@ def op_write_unlink(m, a):
         os.close(fd)
 
 
+FALLOC = {"punch": 0x01 | 0x02, "zero": 0x10, "zero_keep": 0x10 | 0x01}
+
+
+def op_write_punch(m, a):
+    """A write through a descriptor, then a hole punched or a range zeroed
+    over part of it and what the descriptor reads then (the written pages
+    may still be in a writeback cache)."""
+    path, how, off, n = a
+    full = os.path.join(m, path)
+    st = os.stat(full)
+    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return "not a non-empty file"
+    fd = os.open(full, os.O_RDWR | os.O_NONBLOCK)
+    try:
+        os.pwrite(fd, b"w" * 9000, 100)
+        if libc.fallocate(fd, FALLOC[how], ctypes.c_long(off), ctypes.c_long(n)) < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e))
+        return (hashlib.sha1(read_all(fd)).hexdigest(), os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
 OPS = {
     "write": op_write,
     "read": op_read,
@@ -532,6 +555,7 @@ OPS = {
     "copy_range": op_copy_range,
     "write_rename": op_write_rename,
     "write_unlink": op_write_unlink,
+    "write_punch": op_write_punch,
 }
 
 
@@ -554,6 +578,9 @@ def rand_op(rng):
     if name == "copy_range":
         return name, (p, rand_path(rng), rng.choice([0, 1, 4096, 5000]),
                       rng.choice([1, 100, 70000]))
+    if name == "write_punch":
+        return name, (p, rng.choice(list(FALLOC)), rng.choice([0, 50, 4096, 8192]),
+                      rng.choice([1, 100, 4096, 20000]))
     if name == "write_rename":
         return name, (p, rand_path(rng), rand_data(rng))
     if name in ("rename", "link"):
@@ -807,7 +834,8 @@ def main():
             r = rng.random()
             run = result_as_user if r < 0.25 else result_without_caps if r < 0.35 else result
             if not writeback and name in ("write", "held_read", "fallocate", "write_setcap",
-                                          "copy_range", "write_rename", "write_unlink") and \
+                                          "copy_range", "write_rename", "write_unlink",
+                                          "write_punch") and \
                     run is result and \
                     setid_with_filecap(os.path.join(km, written(name, a))):
                 done.append("%d %s %r: set-id with a file capability, by root, " % (i, name, a[0]) +
@@ -815,7 +843,7 @@ def main():
                 continue
             if args.userns and (name in ("write", "held_read", "fallocate", "truncate",
                                          "write_setcap", "copy_range", "write_rename",
-                                         "write_unlink") or
+                                         "write_unlink", "write_punch") or
                                 name == "open" and a[1] in ("w", "rw")) and \
                     linked_with_filecap(os.path.join(km, written(name, a))):
                 done.append("%d %s %r: a file capability and more than one name, " % (i, name, a[0]) +
