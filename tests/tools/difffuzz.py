@@ -414,17 +414,23 @@ def op_setcap(m, a):
                 follow_symlinks=False)
 
 
-def op_mmap_write(m, a):
-    """A store through a shared mapping of a non-empty regular file, as
-    the kernel writes it back later (nothing is opened otherwise: an open
-    for writing alone copies up on the kernel's overlay, and with noopen
-    not on layerfs)."""
-    path, off, data = a
-    full = os.path.join(m, path)
-    st = os.stat(full)
+def open_nonempty(path):
+    """PATH opened for reading and writing if it is a non-empty regular
+    file, else None (and nothing opened: an open for writing alone copies
+    up on the kernel's overlay, and with noopen not on layerfs)."""
+    st = os.stat(path)
     if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+        return None
+    return os.open(path, os.O_RDWR | os.O_NONBLOCK)
+
+
+def op_mmap_write(m, a):
+    """A store through a shared mapping of a non-empty regular file, which
+    the kernel writes back later."""
+    path, off, data = a
+    fd = open_nonempty(os.path.join(m, path))
+    if fd is None:
         return "not a non-empty file"
-    fd = os.open(full, os.O_RDWR | os.O_NONBLOCK)
     try:
         size = os.fstat(fd).st_size
         mm = mmap.mmap(fd, size, mmap.MAP_SHARED)
@@ -511,11 +517,9 @@ def op_write_punch(m, a):
     over part of it and what the descriptor reads then (the written pages
     may still be in a writeback cache)."""
     path, how, off, n = a
-    full = os.path.join(m, path)
-    st = os.stat(full)
-    if not stat.S_ISREG(st.st_mode) or st.st_size == 0:
+    fd = open_nonempty(os.path.join(m, path))
+    if fd is None:
         return "not a non-empty file"
-    fd = os.open(full, os.O_RDWR | os.O_NONBLOCK)
     try:
         os.pwrite(fd, b"w" * 9000, 100)
         if libc.fallocate(fd, FALLOC[how], ctypes.c_long(off), ctypes.c_long(n)) < 0:
