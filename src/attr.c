@@ -292,9 +292,9 @@ void node_kill_suidgid(fuse_req_t req, struct node *n)
 
 	if (node_oref(n, &o))
 		return;
-	privs_lock();
+	privs_lock(n);
 	killed = !oref_stat(&o, &st) && kill_suidgid(req, n, &o, &st) > 0;
-	privs_unlock();
+	privs_unlock(n);
 	if (killed)
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
 	oref_put(&o);
@@ -312,11 +312,11 @@ int node_clear_sgid(struct node *n)
 
 	if (err)
 		return err;
-	privs_lock();
+	privs_lock(n);
 	err = oref_stat(&o, &st);
 	if (!err && S_ISREG(st.st_mode) && (st.st_mode & S_ISGID))
 		err = set_mode(n, &o, st.st_mode & 07777 & ~(mode_t)S_ISGID);
-	privs_unlock();
+	privs_unlock(n);
 	oref_put(&o);
 	return err;
 }
@@ -506,12 +506,12 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 
 	/* set-id bits and capabilities change under the lock a write from
 	 * the page cache keeps them under (privkeep.c) */
-	privs_lock();
+	privs_lock(n);
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		err = set_owner(n, &o, attr, to_set);
 	if (!err && (to_set & FUSE_SET_ATTR_MODE))
 		err = set_mode(n, &o, attr->st_mode);
-	privs_unlock();
+	privs_unlock(n);
 	if (err)
 		goto out;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
@@ -532,7 +532,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		if (err)
 			goto out;
 	}
-	privs_lock();
+	privs_lock(n);
 	err = oref_stat(&o, &st);
 	if (!err && must_kill(req, to_set, &st) &&
 	    (err = kill_suidgid(req, n, &o, &st)) > 0)
@@ -540,7 +540,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	else if (!err && sets_nothing(to_set) && !setid_file(&st) &&
 		 (err = touch_ctime(&o)) == 0)
 		err = oref_stat(&o, &st);
-	privs_unlock();
+	privs_unlock(n);
 	if (!err)
 		fix_stat(n, &st);
 out:

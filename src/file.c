@@ -499,8 +499,9 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	 * (session_io.c) */
 	if (!fi->writepage && req_kill_suidgid())
 		node_kill_suidgid(req, node_from_id(ino));
-	/* nor may it drop them, or a file capability (privkeep.c) */
-	if (fi->writepage)
+	/* nor may it drop them, or a file capability (privkeep.c); not for
+	 * an append-only file, whose writes may wait for each other */
+	if (fi->writepage && !append)
 		privs_keep_begin(&pk, node_from_id(ino), fd);
 	out.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	out.buf[0].fd = fd;

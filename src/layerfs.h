@@ -604,6 +604,7 @@ void lfs_statfs(fuse_req_t req, fuse_ino_t ino);
 
 struct privkeep {
 	bool held;		/* privs_lock() held */
+	struct node *node;
 	int fd;
 	mode_t setid;		/* set-id bits to keep */
 	ssize_t caplen;		/* 0: no capability to keep */
@@ -611,8 +612,8 @@ struct privkeep {
 };
 void privs_keep_begin(struct privkeep *k, struct node *n, int fd);
 void privs_keep_end(struct privkeep *k);
-void privs_lock(void);
-void privs_unlock(void);
+void privs_lock(struct node *n);
+void privs_unlock(struct node *n);
 
 /* ---- xattrs (xattr.c) ---- */
 

@@ -17,7 +17,7 @@
  * set-id bits in a user namespace (a daemon there never holds CAP_FSETID
  * where the file system asks).
  *
- * One lock orders that with the daemon's own changes to those
+ * A lock per node orders that with the daemon's own changes to those
  * privileges (chmod, chown, clearing set-id bits, capability set and
  * removal: attr.c, xattr.c), so that none is undone. A truncation needs
  * none: the kernel lets the page cache's writes end first. Files with
@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -36,16 +37,27 @@
 #define CAPS "security.capability"
 #define SETID (S_ISUID | S_ISGID)
 
-static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+/* Striped by node, as node locks are (node.c); nobody holds two. */
+#define STRIPES 64
+static pthread_mutex_t stripes[STRIPES] = {
+	[0 ... STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER
+};
 
-void privs_lock(void)
+static pthread_mutex_t *stripe(const struct node *n)
 {
-	pthread_mutex_lock(&mu);
+	uint64_t h = (uint64_t)(uintptr_t)n * 0x9e3779b97f4a7c15ull;
+
+	return &stripes[h >> 58];
 }
 
-void privs_unlock(void)
+void privs_lock(struct node *n)
 {
-	pthread_mutex_unlock(&mu);
+	pthread_mutex_lock(stripe(n));
+}
+
+void privs_unlock(struct node *n)
+{
+	pthread_mutex_unlock(stripe(n));
 }
 
 /* Before a write from the page cache to FD, N's top-most object: note in
@@ -61,8 +73,9 @@ void privs_keep_begin(struct privkeep *k, struct node *n, int fd)
 	cap = !node_xattrs_known_none(n) && fgetxattr(fd, CAPS, NULL, 0) > 0;
 	if (fstat(fd, &st) < 0 || (!cap && !(st.st_mode & SETID)))
 		return;
-	privs_lock();
+	privs_lock(n);
 	k->held = true;
+	k->node = n;
 	k->fd = fd;
 	/* again, under the lock: a change may have come in between */
 	if (fstat(fd, &st) == 0)
@@ -87,6 +100,6 @@ void privs_keep_end(struct privkeep *k)
 	    fsetxattr(k->fd, CAPS, k->cap, (size_t)k->caplen, 0) < 0)
 		lfs_log("a write from the page cache dropped a file capability "
 			"that could not be set back: %s", strerror(errno));
-	privs_unlock();
+	privs_unlock(k->node);
 	k->held = false;
 }

@@ -267,13 +267,13 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			err = copyup(n, 0);
 		if (!err) {
 			if (cap_name(name))
-				privs_lock();
+				privs_lock(n);
 			node_xattrs_changed(n);
 			if (xattr_do(n, XSET, name, val, size, flags) < 0)
 				err = -errno;
 			node_xattrs_changed(n);
 			if (cap_name(name))
-				privs_unlock();
+				privs_unlock(n);
 		}
 		if (!err && req_acl_kill_sgid() &&
 		    !strcmp(name, "system.posix_acl_access"))
@@ -315,11 +315,11 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	}
 	err = copyup(n, 0);
 	if (cap_name(name))
-		privs_lock();
+		privs_lock(n);
 	if (!err && xattr_do(n, XREMOVE, name, NULL, 0, 0) < 0)
 		err = -errno;
 	node_xattrs_changed(n);
 	if (cap_name(name))
-		privs_unlock();
+		privs_unlock(n);
 	fuse_reply_err(req, -err);
 }
