@@ -278,6 +278,7 @@ void node_set_lset(struct node *n, struct lset *ls);
 void node_xattrs_changed(struct node *n);
 void node_xattrs_new(struct node *n);
 struct node *node_get(struct node *n);
+unsigned node_stripe(const struct node *n, unsigned bits);
 void node_lock(struct node *n);
 bool node_trylock(struct node *n);
 void node_lock_settled(struct node *n);

@@ -260,11 +260,17 @@ static pthread_mutex_t node_locks[NODE_LOCKS] = {
 	[0 ... NODE_LOCKS - 1] = PTHREAD_MUTEX_INITIALIZER
 };
 
-static pthread_mutex_t *node_lock_of(struct node *n)
+/* Which of 2^BITS stripes N's locks are in (node locks, privkeep.c's). */
+unsigned node_stripe(const struct node *n, unsigned bits)
 {
 	uint64_t h = (uint64_t)(uintptr_t)n * 0x9e3779b97f4a7c15ull;
 
-	return &node_locks[h >> 56];
+	return (unsigned)(h >> (64 - bits));
+}
+
+static pthread_mutex_t *node_lock_of(struct node *n)
+{
+	return &node_locks[node_stripe(n, 8)];
 }
 
 /* A node's parent and name change under its node lock and, for the few

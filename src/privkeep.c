@@ -18,8 +18,8 @@
  * where the file system asks).
  *
  * A lock per node orders that with the daemon's own changes to those
- * privileges (chmod, chown, clearing set-id bits, capability set and
- * removal: attr.c, xattr.c), so that none is undone. A truncation needs
+ * privileges (chmod, chown, clearing set-id bits, xattr changes: attr.c,
+ * xattr.c), so that none is undone. A truncation needs
  * none: the kernel lets the page cache's writes end first. Files with
  * neither privilege, nearly all, take no lock: one fstat and, unless the
  * node is known to carry no xattr, one getxattr per write. */
@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -38,16 +37,14 @@
 #define SETID (S_ISUID | S_ISGID)
 
 /* Striped by node, as node locks are (node.c); nobody holds two. */
-#define STRIPES 64
-static pthread_mutex_t stripes[STRIPES] = {
-	[0 ... STRIPES - 1] = PTHREAD_MUTEX_INITIALIZER
+#define STRIPE_BITS 6
+static pthread_mutex_t stripes[1 << STRIPE_BITS] = {
+	[0 ... (1 << STRIPE_BITS) - 1] = PTHREAD_MUTEX_INITIALIZER
 };
 
 static pthread_mutex_t *stripe(const struct node *n)
 {
-	uint64_t h = (uint64_t)(uintptr_t)n * 0x9e3779b97f4a7c15ull;
-
-	return &stripes[h >> 58];
+	return &stripes[node_stripe(n, STRIPE_BITS)];
 }
 
 void privs_lock(struct node *n)

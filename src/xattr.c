@@ -121,8 +121,6 @@ static bool xattrs_absent(struct node *n)
 	return true;
 }
 
-/* A capability change through the mount waits for a write from the page
- * cache that keeps the old one (privkeep.c), and is not undone by it. */
 static bool cap_name(const char *name)
 {
 	return !strcmp(name, "security.capability");
@@ -266,14 +264,12 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		if (!err)
 			err = copyup(n, 0);
 		if (!err) {
-			if (cap_name(name))
-				privs_lock(n);
+			privs_lock(n);
 			node_xattrs_changed(n);
 			if (xattr_do(n, XSET, name, val, size, flags) < 0)
 				err = -errno;
 			node_xattrs_changed(n);
-			if (cap_name(name))
-				privs_unlock(n);
+			privs_unlock(n);
 		}
 		if (!err && req_acl_kill_sgid() &&
 		    !strcmp(name, "system.posix_acl_access"))
@@ -314,12 +310,10 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		return;
 	}
 	err = copyup(n, 0);
-	if (cap_name(name))
-		privs_lock(n);
+	privs_lock(n);
 	if (!err && xattr_do(n, XREMOVE, name, NULL, 0, 0) < 0)
 		err = -errno;
 	node_xattrs_changed(n);
-	if (cap_name(name))
-		privs_unlock(n);
+	privs_unlock(n);
 	fuse_reply_err(req, -err);
 }
