@@ -357,6 +357,12 @@ def filecap_stat(path):
     return st if stat.S_ISREG(st.st_mode) else None
 
 
+# the operations that write file data (and so may clear set-id bits and
+# a file capability)
+WRITES = ("write", "held_read", "fallocate", "write_setcap", "copy_range",
+          "write_rename", "write_unlink", "write_punch")
+
+
 def written(name, a):
     """The path whose data operation NAME with arguments A changes."""
     return a[1] if name == "copy_range" else a[0]
@@ -837,17 +843,13 @@ def main():
             # as root without capabilities
             r = rng.random()
             run = result_as_user if r < 0.25 else result_without_caps if r < 0.35 else result
-            if not writeback and name in ("write", "held_read", "fallocate", "write_setcap",
-                                          "copy_range", "write_rename", "write_unlink",
-                                          "write_punch") and \
+            if not writeback and name in WRITES and \
                     run is result and \
                     setid_with_filecap(os.path.join(km, written(name, a))):
                 done.append("%d %s %r: set-id with a file capability, by root, " % (i, name, a[0]) +
                             "skipped without the writeback cache")
                 continue
-            if args.userns and (name in ("write", "held_read", "fallocate", "truncate",
-                                         "write_setcap", "copy_range", "write_rename",
-                                         "write_unlink", "write_punch") or
+            if args.userns and (name in WRITES + ("truncate",) or
                                 name == "open" and a[1] in ("w", "rw")) and \
                     linked_with_filecap(os.path.join(km, written(name, a))):
                 done.append("%d %s %r: a file capability and more than one name, " % (i, name, a[0]) +
