@@ -43,16 +43,10 @@ static int archive_fail(struct exporter *x, const char *what)
 			e > 0 ? strerror(e) : archive_error_string(x->a));
 }
 
-static bool is_override(const char *name)
-{
-	for (size_t i = 0; i < sizeof(override_names) / sizeof(override_names[0]); i++)
-		if (!strcmp(name, override_names[i]))
-			return true;
-	return false;
-}
-
 /* An object's xattrs, but for the overlay's markers and the ownership
- * overrides (whose content becomes the entry's owner and mode). */
+ * overrides (whose content becomes the entry's owner and mode). Escaped
+ * attributes go as the upper keeps them: an overlay that takes the
+ * layer shows them unescaped. */
 static void add_xattrs(struct exporter *x, struct archive_entry *e,
 		       const char *path, struct stat *sb)
 {
@@ -78,7 +72,7 @@ static void add_xattrs(struct exporter *x, struct archive_entry *e,
 			}
 			continue;
 		}
-		if (layer_is_private_xattr(name) || is_override(name))
+		if (xattr_is_internal(name))
 			continue;
 		archive_entry_xattr_add_entry(e, name, val, (size_t)vlen);
 	}

@@ -618,6 +618,7 @@ void privs_unlock(struct node *n);
 
 /* ---- xattrs (xattr.c) ---- */
 
+bool xattr_is_marker(const char *name);
 bool xattr_is_internal(const char *name);
 bool node_xattrs_known_none(struct node *n);
 ssize_t node_getxattr(struct node *n, const char *name, void *buf, size_t size);

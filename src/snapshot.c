@@ -51,18 +51,9 @@ static bool exists(const char *path)
 	return lstat(path, &sb) == 0;
 }
 
-/* The xattrs that describe the overlay itself (opaque markers, whiteout
- * flags, redirects) rather than the file. */
-bool layer_is_private_xattr(const char *name)
-{
-	return !strncmp(name, "trusted.overlay.", 16) ||
-	       !strncmp(name, "user.overlay.", 13) ||
-	       !strncmp(name, "user.fuseoverlayfs.", 19);
-}
-
 static bool root_xattr_kept(const char *name)
 {
-	return !layer_is_private_xattr(name);
+	return !xattr_is_marker(name);
 }
 
 /* labels or namespaces the new upper's file system refuses are left out */

@@ -92,7 +92,6 @@ int commit_recover(const char *stackfile, bool locked, struct lerr *err);
 int commit_run(struct stack *st, const char *name, struct lerr *err);
 int upper_reset(struct stack *st, struct lerr *err);
 int work_clean(const char *work, struct lerr *err);
-bool layer_is_private_xattr(const char *name);
 
 /* ---- subcommands ---- */
 

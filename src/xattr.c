@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
@@ -13,18 +14,62 @@
 
 #include "layerfs.h"
 
-static const char *const internal_prefixes[] = {
+/* The overlay's own namespaces. A name in one of them is the overlay's
+ * marker (hidden, refused), unless an "overlay." follows the prefix:
+ * then it is an ordinary attribute set through a mount, escaped as the
+ * kernel's overlay escapes them since 6.7 so that overlays can nest (a
+ * user's "trusted.overlay.X" is "trusted.overlay.overlay.X" in the
+ * layers, and the layers' "trusted.overlay.overlay.X" shows as
+ * "trusted.overlay.X"). */
+static const char *const own_prefixes[] = {
 	"trusted.overlay.", "user.overlay.", "user.fuseoverlayfs.",
 };
+#define ESCAPE_INFIX "overlay."
+#define ESCAPE_INFIX_LEN (sizeof(ESCAPE_INFIX) - 1)
 
+/* the length of NAME's own prefix, or 0 */
+static size_t own_prefix_len(const char *name)
+{
+	for (size_t i = 0; i < sizeof(own_prefixes) / sizeof(own_prefixes[0]); i++) {
+		size_t len = strlen(own_prefixes[i]);
+
+		if (!strncmp(name, own_prefixes[i], len))
+			return len;
+	}
+	return 0;
+}
+
+/* Does the real name NAME describe the overlay (a marker, not escaped)? */
+bool xattr_is_marker(const char *name)
+{
+	size_t p = own_prefix_len(name);
+
+	return p && strncmp(name + p, ESCAPE_INFIX, ESCAPE_INFIX_LEN);
+}
+
+/* Is the real name NAME hidden from the merged view: a marker or an
+ * ownership override? */
 bool xattr_is_internal(const char *name)
 {
-	if (xattr_is_override(name))
-		return true;
-	for (size_t i = 0; i < sizeof(internal_prefixes) / sizeof(internal_prefixes[0]); i++)
-		if (!strncmp(name, internal_prefixes[i], strlen(internal_prefixes[i])))
-			return true;
-	return false;
+	return xattr_is_marker(name) || xattr_is_override(name);
+}
+
+/* The real name of the attribute a caller names NAME, in BUF (room for
+ * XATTR_NAME_MAX + 1): NAME itself, or NAME escaped. -EOPNOTSUPP where
+ * the escaped name is too long, as from the kernel's overlay. */
+static int xattr_real_name(const char *name, const char **real, char *buf)
+{
+	size_t p = own_prefix_len(name);
+
+	*real = name;
+	if (!p)
+		return 0;
+	if (strlen(name) + ESCAPE_INFIX_LEN > XATTR_NAME_MAX)
+		return -EOPNOTSUPP;
+	memcpy(buf, name, p);
+	strcpy(stpcpy(buf + p, ESCAPE_INFIX), name + p);
+	*real = buf;
+	return 0;
 }
 
 static bool acl_name(const char *name)
@@ -155,11 +200,17 @@ static int absent_errno(const char *name)
 void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct node *n = node_from_id(ino);
-	char *buf = NULL;
+	char *buf = NULL, real[XATTR_NAME_MAX + 1];
 	ssize_t r;
+	int err;
 
-	if (xattr_is_internal(name)) {
+	if (xattr_is_override(name)) {
 		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	err = xattr_real_name(name, &name, real);
+	if (err) {
+		fuse_reply_err(req, -err);
 		return;
 	}
 	if (fs.cfg->noacl && acl_name(name)) {
@@ -213,7 +264,7 @@ void lfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	out = xmalloc((size_t)len + 1);
 	for (ssize_t off = 0; off < len; off += (ssize_t)strlen(list + off) + 1) {
 		const char *x = list + off;
-		size_t l = strlen(x) + 1;
+		size_t l = strlen(x) + 1, p;
 
 		if (!xattr_visible(x))
 			continue;
@@ -224,6 +275,13 @@ void lfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 				admin = caller_has_cap(req, CAP_SYS_ADMIN, NULL);
 			if (!admin)
 				continue;
+		}
+		p = own_prefix_len(x);
+		if (p) {	/* escaped: shown without the infix */
+			memcpy(out + olen, x, p);
+			memcpy(out + olen + p, x + p + ESCAPE_INFIX_LEN, l - p - ESCAPE_INFIX_LEN);
+			olen += l - ESCAPE_INFIX_LEN;
+			continue;
 		}
 		memcpy(out + olen, x, l);
 		olen += l;
@@ -244,10 +302,16 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		  const char *value, size_t size, int flags)
 {
 	struct node *n = node_from_id(ino);
+	char real[XATTR_NAME_MAX + 1];
 	int err;
 
-	if (xattr_is_internal(name)) {
+	if (xattr_is_override(name)) {
 		fuse_reply_err(req, EPERM);
+		return;
+	}
+	err = xattr_real_name(name, &name, real);
+	if (err) {
+		fuse_reply_err(req, -err);
 		return;
 	}
 	if (fs.cfg->noacl && acl_name(name)) {
@@ -282,10 +346,16 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct node *n = node_from_id(ino);
+	char real[XATTR_NAME_MAX + 1];
 	int err;
 
-	if (xattr_is_internal(name)) {
+	if (xattr_is_override(name)) {
 		fuse_reply_err(req, EPERM);
+		return;
+	}
+	err = xattr_real_name(name, &name, real);
+	if (err) {
+		fuse_reply_err(req, -err);
 		return;
 	}
 	if (fs.cfg->noacl && acl_name(name)) {

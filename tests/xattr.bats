@@ -141,19 +141,114 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 	eq "$output" "3 4" "xattrs of an unlinked symlink"
 }
 
-@test "xattr: overlay-private xattrs cannot be set through the mount" {
+@test "xattr: overlay attributes set through the mount are escaped: they show, survive a remount and mark nothing; ownership overrides stay refused" {
 	need_root
 	mkdir -p "$L1/d" "$L2/d"
-	touch "$L2/d/below"
+	touch "$L2/d/below" "$L1/f"
 	mount_layerfs
 	local n
 	for n in trusted.overlay.opaque user.overlay.opaque user.fuseoverlayfs.opaque; do
-		run setfattr -n "$n" -v y "$M/d"
+		setfattr -n "$n" -v y "$M/d"
 		eq "$(names "$M/d")" below "after setting $n"
+	done
+	for n in user.containers.override_stat user.fuseoverlayfs.override_stat; do
+		run setfattr -n "$n" -v 0:0:04755 "$M/f"
+		[ "$status" -ne 0 ] || fail "$n was set"
 	done
 	unmount_layerfs
 	mount_layerfs
 	eq "$(names "$M/d")" below "after remount"
+	eq "$(getfattr -d -m - --absolute-names "$M/d" | grep -c '\.opaque="y"')" 3 "the three attributes read back"
+	eq "$(getfattr -n trusted.overlay.overlay.opaque --only-values "$U/d")" y "trusted.overlay.opaque in the upper"
+	eq "$(getfattr -n user.overlay.overlay.opaque --only-values "$U/d")" y "user.overlay.opaque in the upper"
+	eq "$(getfattr -d -m - --absolute-names "$M/f" | grep -c override)" 0 "overrides"
+}
+
+# Since Linux 6.7 the kernel's overlay escapes the attributes of its own
+# namespace: set as trusted.overlay.X through the mount, kept as
+# trusted.overlay.overlay.X in the layers, so that an overlay can take
+# layers that live in another
+@test "xattr: trusted.overlay.* attributes are escaped in the layers and shown unescaped, as on the kernel's overlayfs" {
+	need_root
+	need_kernel_overlay
+	kernel_at_least 6 7 || skip "the kernel's overlay escapes its attributes from Linux 6.7"
+	echo x >"$L1/f"
+	mkdir "$L1/d"
+	setfattr -n trusted.overlay.overlay.bar -v low "$L1/f"
+	setfattr -n trusted.overlay.overlay.opaque -v y "$L1/d"
+	mount_beside_kernel
+	local prog='
+import errno, os, sys
+m = sys.argv[1]
+out = []
+def show(p):
+    out.append(p + ": " + " ".join(sorted("%s=%s" % (n, os.getxattr(m + "/" + p, n).decode())
+                                          for n in os.listxattr(m + "/" + p))))
+def do(f, *a):
+    try:
+        f(*a)
+        out.append("ok")
+    except OSError as e:
+        out.append(errno.errorcode[e.errno])
+show("f"); show("d")
+do(os.setxattr, m + "/f", "trusted.overlay.foo", b"1")
+do(os.setxattr, m + "/f", "trusted.overlay.overlay.x", b"2")
+do(os.setxattr, m + "/f", "user.overlay.foo", b"3")
+do(os.removexattr, m + "/f", "trusted.overlay.bar")
+do(os.getxattr, m + "/f", "trusted.overlay.overlay.bar")
+do(os.setxattr, m + "/f", "trusted.overlay." + "a" * 234, b"4")
+do(os.getxattr, m + "/d", "trusted.overlay.opaque")
+show("f")
+print("\n".join(out))
+'
+	local got want
+	got=$(/usr/bin/python3 -c "$prog" "$M")
+	want=$(/usr/bin/python3 -c "$prog" "$T/k")
+	eq "$got" "$want" "layerfs vs the kernel's overlay"
+	case $got in
+	*"f: trusted.overlay.foo=1 trusted.overlay.overlay.x=2 user.overlay.foo=3") ;;
+	*) fail "unexpected view: $got" ;;
+	esac
+	eq "$(getfattr -d -m '^trusted\.overlay\.overlay\.' --absolute-names "$U/f" | sed 1d)" \
+		"$(getfattr -d -m '^trusted\.overlay\.overlay\.' --absolute-names "$T/ku/f" | sed 1d)" "the uppers' escaped names"
+	kovl_umount "$T/k"
+}
+
+@test "xattr: a kernel overlay takes layers that live in a layerfs mount: opaque directories and xattr whiteouts set through it work there, as through the kernel's overlay" {
+	need_root
+	need_kernel_overlay
+	kernel_at_least 6 7 || skip "xattr whiteouts and escaped attributes need Linux 6.7"
+	mount_beside_kernel
+	local m got want
+	for m in "$M" "$T/k"; do
+		mkdir -p "$m/base/sub" "$m/base/dir" "$m/top/sub" "$m/top/dir" "$m/in/u" "$m/in/w" "$T/in$m"
+		echo y >"$m/base/sub/gone"
+		echo z >"$m/base/sub/keep"
+		echo old >"$m/base/dir/old"
+		echo new >"$m/top/dir/new"
+		touch "$m/top/sub/gone"
+		setfattr -n trusted.overlay.whiteout -v y "$m/top/sub/gone"
+		setfattr -n trusted.overlay.opaque -v x "$m/top/sub"
+		setfattr -n trusted.overlay.whiteouts -v y "$m/top"
+		setfattr -n trusted.overlay.opaque -v y "$m/top/dir"
+	done
+	# the inner overlay's upper and work dir cannot be on FUSE: on tmpfs
+	mkdir -p "$T/iu"
+	mount -t tmpfs tmpfs "$T/iu"
+	record_mount "$T/iu"
+	for m in "$M" "$T/k"; do
+		mkdir -p "$T/iu/$m/u" "$T/iu/$m/w"
+		kovl_mount "lowerdir=$m/top:$m/base,upperdir=$T/iu/$m/u,workdir=$T/iu/$m/w" "$T/in$m"
+	done
+	got=$(cd "$T/in$M" && find . | LC_ALL=C sort | tr '\n' ' ')
+	want=$(cd "$T/in$T/k" && find . | LC_ALL=C sort | tr '\n' ' ')
+	eq "$got" "$want" "the inner overlay over layerfs vs over the kernel's"
+	eq "$got" ". ./dir ./dir/new ./sub ./sub/keep " "the inner overlay's view"
+	for m in "$M" "$T/k"; do
+		kovl_umount "$T/in$m"
+	done
+	kovl_umount "$T/iu"
+	kovl_umount "$T/k"
 }
 
 @test "xattr: POSIX ACLs can be set, read and are enforced" {
