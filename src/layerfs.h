@@ -44,6 +44,7 @@ struct config {
 	bool spin;		/* poll for the next request after a reply (reader.c) */
 	bool passthrough;	/* file data straight to the upper (passthrough.c) */
 	bool prefetch;		/* read directories ahead of a walk (prefetch.c) */
+	bool detach_unseen;	/* detach a mount no process sees (mountwatch.c) */
 	bool noopen;		/* open(2) sends no request (file.c) */
 	bool noopen_set;	/* noopen given; else chosen in lfs_init() */
 	bool writeback;		/* the kernel's writeback cache where allowed (ops.c) */
@@ -397,6 +398,12 @@ bool listing_ahead(struct node *dir);
 /* fdrelief.c: the kernel forgets unused inodes near the open-file limit */
 void fdrelief_start(void);
 void fdrelief_stop(void);
+
+/* ---- the mount in the mount table (mountwatch.c) ---- */
+
+bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
+		   char *dev, size_t len);
+void mountwatch_start(const char *mountpoint);
 int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode);
 int fdrelief_dup(int fd);
 void fdrelief_nowait(bool on);

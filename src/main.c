@@ -148,22 +148,9 @@ static void bdi_set(const char *dev, const char *knob, const char *value)
  *   daemon to the disk below, which has no such cap: neither do we. */
 static void tune_bdi(const char *mountpoint, bool writable)
 {
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[4096], dev[32] = "", kb[16];
+	char dev[32], kb[16];
 
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		char mdev[32], mnt[sizeof(line)];
-
-		if (sscanf(line, "%*s %*s %31s %*s %4095s", mdev, mnt) != 2)
-			continue;
-		mountinfo_unescape(mnt);
-		if (!strcmp(mnt, mountpoint))
-			snprintf(dev, sizeof(dev), "%s", mdev);	/* the last wins */
-	}
-	fclose(f);
-	if (!dev[0])
+	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, dev, sizeof(dev)))
 		return;
 	snprintf(kb, sizeof(kb), "%d", READAHEAD_KB);
 	bdi_set(dev, "read_ahead_kb", kb);
@@ -252,6 +239,8 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (cfg->prefetch)
 		prefetch_start();
 	fdrelief_start();
+	if (cfg->detach_unseen)
+		mountwatch_start(cfg->mountpoint);
 	if (cfg->threaded) {
 		lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, 1);

@@ -94,6 +94,10 @@ void usage(FILE *out, const char *prog)
 "                         subdirectories a listing names, and the next files of\n"
 "                         a directory read file by file; and small lower files\n"
 "                         at their open (default 1)\n"
+"  detach_unseen=0|1      when no process but the daemon has seen the mount\n"
+"                         for 15-20 s (its mount namespace is gone), detach it\n"
+"                         and exit, as the kernel's overlay goes with its\n"
+"                         namespace (default 1)\n"
 "  noopen[=0|1]           open(2) and close(2) of a file send no request: the\n"
 "                         kernel opens files itself, layerfs reaches the real\n"
 "                         file at each read or write and copies up at the first\n"
@@ -372,6 +376,8 @@ static int parse_one(struct config *cfg, char *opt)
 	}
 	if (!strcmp(opt, "prefetch"))
 		return parse_bool(opt, val, &cfg->prefetch);
+	if (!strcmp(opt, "detach_unseen"))
+		return parse_bool(opt, val, &cfg->detach_unseen);
 	if (!strcmp(opt, "writeback"))
 		return parse_bool(opt, val, &cfg->writeback);
 	if (!strcmp(opt, "volatile") && !val) {
@@ -527,6 +533,7 @@ void config_defaults(struct config *cfg)
 	cfg->spin = true;
 	cfg->passthrough = true;
 	cfg->prefetch = true;
+	cfg->detach_unseen = true;
 	cfg->writeback = true;
 	cfg->timeout = 86400;
 	cfg->squash_uid = -1;

@@ -106,6 +106,7 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	    !strcmp(key, "userxattr") || !strcmp(key, "threaded") ||
 	    !strcmp(key, "passthrough") || !strcmp(key, "spin") ||
 	    !strcmp(key, "prefetch") || !strcmp(key, "noopen") ||
+	    !strcmp(key, "detach_unseen") ||
 	    !strcmp(key, "writeback") ||
 	    !strcmp(key, "squash_to_root") ||
 	    !strcmp(key, "ro") || mount_flag_known(key)) {
@@ -135,6 +136,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	}
 	else if (!strcmp(key, "prefetch"))
 		cfg->prefetch = b;
+	else if (!strcmp(key, "detach_unseen"))
+		cfg->detach_unseen = b;
 	else if (!strcmp(key, "noopen")) {
 		cfg->noopen = b;
 		cfg->noopen_set = true;

@@ -9,7 +9,8 @@
 # A mount made inside a namespace is invisible outside it. The daemon
 # keeps the namespaces alive, so the tests reach the mount by entering the
 # daemon's namespaces (nsenter, as the same user) and unmount it from
-# there with fusermount3.
+# there with fusermount3; they mount with detach_unseen=0, else the daemon
+# would detach the mount that no process sees between two commands.
 
 load helpers
 
@@ -73,7 +74,7 @@ ns_mount() {
 	done
 	shift
 	as_nsuser unshare "${uargs[@]}" sh -c 'exec "$0" -o "$1" "$2"' \
-		"$LAYERFS" "$1" "$2" 2>"$T/daemon.err" 3>&- || {
+		"$LAYERFS" "$1,detach_unseen=0" "$2" 2>"$T/daemon.err" 3>&- || {
 		echo "mount in unshare ${uargs[*]} failed:" >&2
 		cat "$T/daemon.err" >&2
 		return 1
@@ -519,3 +520,40 @@ linked nlink=1"
 			>"$T/fuzz.out" 2>&1 || fail "$(cat "$T/fuzz.out")"
 	done
 }
+
+# mountwatch.c looks every 5 s and detaches after 4 looks without a viewer
+@test "rootless: a mount whose namespace has no other process left is detached and its daemon exits (as a kernel overlay goes with its namespace); not while another namespace holds it, nor with detach_unseen=0" {
+	local opts a b c d
+	mkdir -p "$R/up2" "$R/wk2" "$R/up3" "$R/wk3" "$R/up4" "$R/wk4" "$R/m2" "$R/m3" "$R/m4"
+	chown "$NSUSER:" "$R/up2" "$R/wk2" "$R/up3" "$R/wk3" "$R/m2" "$R/m3"
+	opts="lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work"
+	# a: the shell that mounted writes a file and exits
+	as_nsuser unshare -Urm sh -c '"$0" -o "$1" "$2" && echo kept >"$2/new"' \
+		"$LAYERFS" "$opts" "$R/mnt" 3>&-
+	a=$(find_daemon_pid "$R/mnt") || fail "no daemon for a"
+	echo "$a $R/mnt" >>"$NS_DAEMONS"
+	# b: a namespace made from it after the mount reads a file 30 s later
+	as_nsuser unshare -Urm sh -c '"$0" -o "$1" "$2" &&
+		{ unshare -m sh -c "sleep 30; cat \"\$0/a\" >\"\$1\" 2>&1" "$2" "$3" & }' \
+		"$LAYERFS" "lowerdir=$LOWERS,upperdir=$R/up2,workdir=$R/wk2" "$R/m2" "$R/b.out" 3>&- >/dev/null 2>&1
+	b=$(find_daemon_pid "$R/m2") || fail "no daemon for b"
+	echo "$b $R/m2" >>"$NS_DAEMONS"
+	# c: kept for nsenter
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/up3,workdir=$R/wk3" "$R/m3"
+	c=$NS_PID
+	# d: root, in a mount namespace of its own
+	unshare -m sh -c '"$0" -o "$1" "$2"' "$LAYERFS" \
+		"lowerdir=$LOWERS,upperdir=$R/up4,workdir=$R/wk4" "$R/m4" 3>&-
+	d=$(find_daemon_pid "$R/m4") || fail "no daemon for d"
+	echo "$d $R/m4" >>"$NS_DAEMONS"
+	wait_until 40 _pid_gone "$a" || fail "daemon a still runs"
+	eq "$(cat "$R/upper/new")" kept "what a wrote"
+	wait_until 10 _pid_gone "$d" || fail "daemon d (root) still runs"
+	pid_alive "$b" || fail "daemon b went while another namespace held its mount"
+	pid_alive "$c" || fail "daemon c went with detach_unseen=0"
+	wait_until 60 _pid_gone "$b" || fail "daemon b still runs after the other namespace went"
+	eq "$(cat "$R/b.out")" "lower a" "what b's other namespace read at 30 s"
+	pid_alive "$c" || fail "daemon c went with detach_unseen=0"
+	ns_umount "$R/m3"
+}
+

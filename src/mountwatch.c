@@ -1,0 +1,195 @@
+/* The mount's place in the mount table, and the mount nobody can reach.
+ *
+ * The kernel's overlay mount goes with the last mount namespace that holds
+ * it. A FUSE daemon is a process of its mount namespace and keeps it
+ * alive: started inside `unshare -rm sh -c '...'`, or by a rootless podman
+ * whose pause process then went, it outlived every other process of the
+ * namespace, served a mount that nothing could reach and kept its work
+ * dir locked, for ever: the next mount of the same upper failed.
+ *
+ * So a thread looks every WATCH_S seconds whether another process still
+ * sees the mount in its mount table: the one it found last (the shell,
+ * podman's pause process) for as long as that one does, else any in /proc
+ * (in any namespace: one made from ours while it had the mount, a
+ * container whose root it is). When none has for UNSEEN looks in a row,
+ * it detaches the mount (MNT_DETACH): the kernel ends the file system when
+ * its last user lets go, at once unless a descriptor or working directory
+ * still points into it, and the daemon exits as after any unmount. A
+ * process's mount table (/proc/PID/mountinfo) is readable whoever owns the
+ * process; one whose root lies outside the mount does not list it, and
+ * cannot reach it by a path either. Processes of a namespace already read
+ * are skipped where the namespace can be told (/proc/PID/ns/mnt, which
+ * needs the right to trace the process). -o detach_unseen=0 keeps such a
+ * mount, for those who enter the daemon's namespaces later (nsenter -t). */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layerfs.h"
+
+#define WATCH_S		5	/* seconds between two looks */
+#define UNSEEN		4	/* looks without a viewer before detaching */
+#define MAX_NS		1024	/* namespaces remembered during a look */
+
+static char *mnt_path;		/* the mount point, absolute */
+static char mnt_dev[32];	/* its MAJ:MIN, as mountinfo writes it */
+static pid_t witness;		/* the last process found that sees it */
+
+/* The device ("MAJ:MIN") of the top-most mount on MOUNTPOINT in the
+ * mount table at MOUNTINFO (a /proc/PID/mountinfo), in DEV; false if
+ * nothing is mounted there. */
+bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
+		   char *dev, size_t len)
+{
+	FILE *f = fopen(mountinfo, "re");
+	char line[4096];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char mdev[32], mnt[sizeof(line)];
+
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", mdev, mnt) != 2)
+			continue;
+		mountinfo_unescape(mnt);
+		if (!strcmp(mnt, mountpoint)) {	/* the last one is on top */
+			snprintf(dev, len, "%s", mdev);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/* Does PID see a mount of our file system? /proc/PID/mountinfo is the
+ * table of its mount namespace as seen from its root, readable whoever
+ * owns the process. */
+static bool sees_mount(pid_t pid)
+{
+	char path[48], line[4096];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;	/* gone, or a zombie */
+	while (!found && fgets(line, sizeof(line), f)) {
+		char mdev[32];
+
+		found = sscanf(line, "%*s %*s %31s", mdev) == 1 && !strcmp(mdev, mnt_dev);
+	}
+	fclose(f);
+	return found;
+}
+
+/* The views (a mount namespace and a root) read during one look, none
+ * with our mount. */
+struct seen {
+	struct view { ino_t ns; dev_t rdev; ino_t rino; } v[MAX_NS];
+	size_t n;
+};
+
+/* Has PID the view of a process already read during this look?
+ * Remembers it. False where that may not be told (its namespace and root
+ * need the right to trace it). */
+static bool view_seen(pid_t pid, struct seen *s)
+{
+	char path[48];
+	struct stat ns, root;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	if (stat(path, &ns) < 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
+	if (stat(path, &root) < 0)
+		return false;
+	for (size_t i = 0; i < s->n; i++)
+		if (s->v[i].ns == ns.st_ino && s->v[i].rdev == root.st_dev &&
+		    s->v[i].rino == root.st_ino)
+			return true;
+	if (s->n < MAX_NS)
+		s->v[s->n++] = (struct view){ ns.st_ino, root.st_dev, root.st_ino };
+	return false;
+}
+
+/* Another process that sees the mount, or 0. */
+static pid_t find_viewer(void)
+{
+	static struct seen seen;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	if (!d)
+		return -1;	/* cannot tell: as if seen */
+	seen.n = 0;
+	while (!found && (e = readdir(d))) {
+		char *end;
+		long pid = strtol(e->d_name, &end, 10);
+
+		if (*end || pid <= 0 || pid == (long)getpid() ||
+		    view_seen((pid_t)pid, &seen))
+			continue;
+		if (sees_mount((pid_t)pid))
+			found = (pid_t)pid;
+	}
+	closedir(d);
+	return found;
+}
+
+/* Is the mount still ours to detach, and seen by no other process? */
+static bool unreachable(void)
+{
+	char dev[32];
+
+	if (witness && sees_mount(witness))
+		return false;
+	witness = find_viewer();
+	if (witness)
+		return false;
+	/* on top of our mount point, in our namespace, is our mount */
+	return mountinfo_dev("/proc/self/mountinfo", mnt_path, dev, sizeof(dev)) &&
+	       !strcmp(dev, mnt_dev);
+}
+
+static void *watch(void *arg)
+{
+	int unseen = 0;
+
+	(void)arg;
+	for (;;) {
+		sleep(WATCH_S);
+		if (!unreachable()) {
+			unseen = 0;
+			continue;
+		}
+		if (++unseen < UNSEEN)
+			continue;
+		if (umount2(mnt_path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+			lfs_log("%s: no process has seen the mount for %d s (its mount "
+				"namespace has no other): detached", mnt_path, WATCH_S * UNSEEN);
+		else
+			lfs_log("%s: no process has seen the mount for %d s, but detaching "
+				"it failed: %s", mnt_path, WATCH_S * UNSEEN, strerror(errno));
+		return NULL;
+	}
+}
+
+/* Watch the mount on MOUNTPOINT (absolute, just mounted). Quietly does
+ * nothing where the mount is not found in our mount table. */
+void mountwatch_start(const char *mountpoint)
+{
+	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, mnt_dev, sizeof(mnt_dev)))
+		return;
+	mnt_path = xstrdup(mountpoint);
+	spawn_detached(watch, NULL);
+}
