@@ -9,7 +9,8 @@
  *
  * So a thread looks every WATCH_S seconds whether another process still
  * sees the mount in its mount table: the one it found last (the shell,
- * podman's pause process) for as long as that one does, else any in /proc
+ * podman's pause process) for as long as that one does (while it stays in
+ * the namespace it was found in, a stat tells), else any in /proc
  * (in any namespace: one made from ours while it had the mount, a
  * container whose root it is). When none has for UNSEEN looks in a row,
  * it detaches the mount (MNT_DETACH): the kernel ends the file system when
@@ -41,6 +42,7 @@
 static char *mnt_path;		/* the mount point, absolute */
 static char mnt_dev[32];	/* its MAJ:MIN, as mountinfo writes it */
 static pid_t witness;		/* the last process found that sees it */
+static ino_t witness_ns;	/* its mount namespace, 0 if not known */
 
 /* The device ("MAJ:MIN") of the top-most mount on MOUNTPOINT in the
  * mount table at MOUNTINFO (a /proc/PID/mountinfo), in DEV; false if
@@ -146,16 +148,40 @@ static pid_t find_viewer(void)
 	return found;
 }
 
+/* PID's mount namespace, or 0 where it may not be told. */
+static ino_t ns_ino(pid_t pid)
+{
+	char path[48];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+/* Does the witness still see the mount? While it stays in the namespace
+ * it saw it in, one stat tells; a mount table of a thousand containers'
+ * mounts is not read every few seconds. (Our mount unmounted in that
+ * namespace alone keeps the mount a while longer; unmounted everywhere,
+ * it ends the daemon anyway.) */
+static bool still_sees(pid_t pid)
+{
+	if (witness_ns && ns_ino(pid) == witness_ns)
+		return true;
+	return sees_mount(pid);
+}
+
 /* Is the mount still ours to detach, and seen by no other process? */
 static bool unreachable(void)
 {
 	char dev[32];
 
-	if (witness && sees_mount(witness))
+	if (witness && still_sees(witness))
 		return false;
 	witness = find_viewer();
-	if (witness)
+	if (witness) {
+		witness_ns = ns_ino(witness);
 		return false;
+	}
 	/* on top of our mount point, in our namespace, is our mount */
 	return mountinfo_dev("/proc/self/mountinfo", mnt_path, dev, sizeof(dev)) &&
 	       !strcmp(dev, mnt_dev);
