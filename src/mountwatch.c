@@ -2,9 +2,9 @@
  *
  * The kernel's overlay mount goes with the last mount namespace that holds
  * it. A FUSE daemon is a process of its mount namespace and keeps it
- * alive: started inside `unshare -rm sh -c '...'`, or by a rootless podman
- * whose pause process then went, it outlived every other process of the
- * namespace, served a mount that nothing could reach and kept its work
+ * alive: started inside `unshare -rm sh -c '...'` whose shell exits
+ * without unmounting, it outlived every other process of the namespace,
+ * served a mount that nothing could reach and kept its work
  * dir locked, for ever: the next mount of the same upper failed.
  *
  * So a thread looks every WATCH_S seconds whether another process still
