@@ -41,6 +41,7 @@
 
 static char *mnt_path;		/* the mount point, absolute */
 static char mnt_dev[32];	/* its MAJ:MIN, as mountinfo writes it */
+static struct stat self_exe;	/* our executable */
 static pid_t witness;		/* the last process found that sees it */
 static ino_t witness_ns;	/* its mount namespace, 0 if not known */
 
@@ -123,6 +124,20 @@ static bool view_seen(pid_t pid, struct seen *s)
 	return false;
 }
 
+/* Is PID another layerfs daemon? Two mounted in one namespace see each
+ * other's mounts, and would keep each other for ever once the rest of the
+ * namespace went. (One whose layers lie in our mount holds them open, and
+ * with them our file system, after the detach.) */
+static bool same_exe(pid_t pid)
+{
+	char path[48];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	return stat(path, &st) == 0 && st.st_ino == self_exe.st_ino &&
+	       st.st_dev == self_exe.st_dev;
+}
+
 /* Another process that sees the mount, or 0. */
 static pid_t find_viewer(void)
 {
@@ -138,7 +153,7 @@ static pid_t find_viewer(void)
 		char *end;
 		long pid = strtol(e->d_name, &end, 10);
 
-		if (*end || pid <= 0 || pid == (long)getpid() ||
+		if (*end || pid <= 0 || pid == (long)getpid() || same_exe((pid_t)pid) ||
 		    view_seen((pid_t)pid, &seen))
 			continue;
 		if (sees_mount((pid_t)pid))
@@ -214,7 +229,8 @@ static void *watch(void *arg)
  * nothing where the mount is not found in our mount table. */
 void mountwatch_start(const char *mountpoint)
 {
-	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, mnt_dev, sizeof(mnt_dev)))
+	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, mnt_dev, sizeof(mnt_dev)) ||
+	    stat("/proc/self/exe", &self_exe) < 0)
 		return;
 	mnt_path = xstrdup(mountpoint);
 	spawn_detached(watch, NULL);

@@ -94,7 +94,7 @@ void usage(FILE *out, const char *prog)
 "                         subdirectories a listing names, and the next files of\n"
 "                         a directory read file by file; and small lower files\n"
 "                         at their open (default 1)\n"
-"  detach_unseen=0|1      when no process but the daemon has seen the mount\n"
+"  detach_unseen=0|1      when no process but layerfs daemons has seen the mount\n"
 "                         for 15-20 s (its mount namespace is gone), detach it\n"
 "                         and exit, as the kernel's overlay goes with its\n"
 "                         namespace (default 1)\n"

@@ -523,15 +523,19 @@ linked nlink=1"
 
 # mountwatch.c looks every 5 s and detaches after 4 looks without a viewer
 @test "rootless: a mount whose namespace has no other process left is detached and its daemon exits (as a kernel overlay goes with its namespace); not while another namespace holds it, nor with detach_unseen=0" {
-	local opts a b c d
-	mkdir -p "$R/up2" "$R/wk2" "$R/up3" "$R/wk3" "$R/up4" "$R/wk4" "$R/m2" "$R/m3" "$R/m4"
-	chown "$NSUSER:" "$R/up2" "$R/wk2" "$R/up3" "$R/wk3" "$R/m2" "$R/m3"
+	local opts a a2 b c d
+	mkdir -p "$R/up2" "$R/wk2" "$R/up3" "$R/wk3" "$R/up4" "$R/wk4" "$R/up5" "$R/wk5" \
+		"$R/m2" "$R/m3" "$R/m4" "$R/m5"
+	chown "$NSUSER:" "$R/up2" "$R/wk2" "$R/up3" "$R/wk3" "$R/up5" "$R/wk5" "$R/m2" "$R/m3" "$R/m5"
 	opts="lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work"
-	# a: the shell that mounted writes a file and exits
-	as_nsuser unshare -Urm sh -c '"$0" -o "$1" "$2" && echo kept >"$2/new"' \
-		"$LAYERFS" "$opts" "$R/mnt" 3>&-
+	# a and a2: the shell that mounted both writes a file and exits (the
+	# two daemons see each other's mounts)
+	as_nsuser unshare -Urm sh -c '"$0" -o "$1" "$2" && "$0" -o "$3" "$4" && echo kept >"$2/new"' \
+		"$LAYERFS" "$opts" "$R/mnt" "lowerdir=$LOWERS,upperdir=$R/up5,workdir=$R/wk5" "$R/m5" 3>&-
 	a=$(find_daemon_pid "$R/mnt") || fail "no daemon for a"
 	echo "$a $R/mnt" >>"$NS_DAEMONS"
+	a2=$(find_daemon_pid "$R/m5") || fail "no daemon for a2"
+	echo "$a2 $R/m5" >>"$NS_DAEMONS"
 	# b: a namespace made from it after the mount reads a file 30 s later
 	as_nsuser unshare -Urm sh -c '"$0" -o "$1" "$2" &&
 		{ unshare -m sh -c "sleep 30; cat \"\$0/a\" >\"\$1\" 2>&1" "$2" "$3" & }' \
@@ -547,6 +551,7 @@ linked nlink=1"
 	d=$(find_daemon_pid "$R/m4") || fail "no daemon for d"
 	echo "$d $R/m4" >>"$NS_DAEMONS"
 	wait_until 40 _pid_gone "$a" || fail "daemon a still runs"
+	wait_until 10 _pid_gone "$a2" || fail "daemon a2 still runs"
 	eq "$(cat "$R/upper/new")" kept "what a wrote"
 	wait_until 10 _pid_gone "$d" || fail "daemon d (root) still runs"
 	pid_alive "$b" || fail "daemon b went while another namespace held its mount"
