@@ -54,14 +54,19 @@ bool xattr_is_internal(const char *name)
 	return xattr_is_marker(name) || xattr_is_override(name);
 }
 
-/* The real name of the attribute a caller names NAME, in BUF (room for
- * XATTR_NAME_MAX + 1): NAME itself, or NAME escaped. -EOPNOTSUPP where
- * the escaped name is too long, as from the kernel's overlay. */
-static int xattr_real_name(const char *name, const char **real, char *buf)
+/* The real name of the attribute a caller gets, sets or removes as NAME,
+ * in *REAL: NAME itself, or NAME escaped into BUF (room for
+ * XATTR_NAME_MAX + 1). -OVERRIDE_ERR for an ownership override (ENODATA
+ * to a get, EPERM to a change), -EOPNOTSUPP where the escaped name is too
+ * long, as from the kernel's overlay. */
+static int caller_name(const char *name, int override_err, const char **real,
+		       char *buf)
 {
 	size_t p = own_prefix_len(name);
 
 	*real = name;
+	if (xattr_is_override(name))
+		return -override_err;
 	if (!p)
 		return 0;
 	if (strlen(name) + ESCAPE_INFIX_LEN > XATTR_NAME_MAX)
@@ -204,11 +209,7 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	ssize_t r;
 	int err;
 
-	if (xattr_is_override(name)) {
-		fuse_reply_err(req, ENODATA);
-		return;
-	}
-	err = xattr_real_name(name, &name, real);
+	err = caller_name(name, ENODATA, &name, real);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -305,11 +306,7 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	char real[XATTR_NAME_MAX + 1];
 	int err;
 
-	if (xattr_is_override(name)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	err = xattr_real_name(name, &name, real);
+	err = caller_name(name, EPERM, &name, real);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
@@ -349,11 +346,7 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	char real[XATTR_NAME_MAX + 1];
 	int err;
 
-	if (xattr_is_override(name)) {
-		fuse_reply_err(req, EPERM);
-		return;
-	}
-	err = xattr_real_name(name, &name, real);
+	err = caller_name(name, EPERM, &name, real);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;
