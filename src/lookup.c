@@ -80,8 +80,7 @@ static int dir_markers(int dirfd, bool want_opaque, bool *opaque,
 		char val[8];
 		ssize_t vlen;
 
-		if (strncmp(name, "trusted.overlay.", 16) && strncmp(name, "user.overlay.", 13) &&
-		    strncmp(name, "user.fuseoverlayfs.", 19))
+		if (!xattr_is_marker(name))
 			continue;
 		if (!strcmp(name, "trusted.overlay.whiteouts") ||
 		    !strcmp(name, "user.overlay.whiteouts")) {
