@@ -398,12 +398,6 @@ bool listing_ahead(struct node *dir);
 /* fdrelief.c: the kernel forgets unused inodes near the open-file limit */
 void fdrelief_start(void);
 void fdrelief_stop(void);
-
-/* ---- the mount in the mount table (mountwatch.c) ---- */
-
-bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
-		   char *dev, size_t len);
-void mountwatch_start(const char *mountpoint);
 int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode);
 int fdrelief_dup(int fd);
 void fdrelief_nowait(bool on);
@@ -424,6 +418,12 @@ void lfs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void lfs_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 		  struct fuse_file_info *fi);
+
+/* ---- the mount in the mount table (mountwatch.c) ---- */
+
+bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
+		   char *dev, size_t len);
+void mountwatch_start(const char *mountpoint);
 
 /* ---- copy-up (copyup.c) ---- */
 

@@ -94,6 +94,16 @@ static bool sees_mount(pid_t pid)
 	return found;
 }
 
+/* PID's mount namespace, or 0 where it may not be told. */
+static ino_t ns_ino(pid_t pid)
+{
+	char path[48];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
 /* The views (a mount namespace and a root) read during one look, none
  * with our mount. */
 struct seen {
@@ -106,21 +116,21 @@ struct seen {
  * need the right to trace it). */
 static bool view_seen(pid_t pid, struct seen *s)
 {
+	ino_t ns = ns_ino(pid);
 	char path[48];
-	struct stat ns, root;
+	struct stat root;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
-	if (stat(path, &ns) < 0)
+	if (!ns)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/root", (int)pid);
 	if (stat(path, &root) < 0)
 		return false;
 	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].ns == ns.st_ino && s->v[i].rdev == root.st_dev &&
+		if (s->v[i].ns == ns && s->v[i].rdev == root.st_dev &&
 		    s->v[i].rino == root.st_ino)
 			return true;
 	if (s->n < MAX_NS)
-		s->v[s->n++] = (struct view){ ns.st_ino, root.st_dev, root.st_ino };
+		s->v[s->n++] = (struct view){ ns, root.st_dev, root.st_ino };
 	return false;
 }
 
@@ -161,16 +171,6 @@ static pid_t find_viewer(void)
 	}
 	closedir(d);
 	return found;
-}
-
-/* PID's mount namespace, or 0 where it may not be told. */
-static ino_t ns_ino(pid_t pid)
-{
-	char path[48];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
-	return stat(path, &st) == 0 ? st.st_ino : 0;
 }
 
 /* Does the witness still see the mount? While it stays in the namespace
