@@ -73,12 +73,13 @@ int node_stat(struct node *n, struct stat *st)
 void lfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct stat st;
-	int err = stat_of(node_from_id(ino), &st, req_statx());
+	struct node *n = node_from_id(ino);
+	int err = stat_of(n, &st, req_statx());
 
 	if (err)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_attr(req, &st, fs.timeout);
+		fuse_reply_attr(req, &st, attr_timeout(n));
 }
 
 static int set_times(const struct oref *o, const struct stat *attr, int to_set)
@@ -485,7 +486,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	int err;
 
 	if (lower_ctime_only(n, attr, to_set, &st)) {
-		fuse_reply_attr(req, &st, fs.timeout);
+		fuse_reply_attr(req, &st, attr_timeout(n));
 		return;
 	}
 	if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size == 0 &&
@@ -548,7 +549,7 @@ out:
 	if (err)
 		fuse_reply_err(req, -err);
 	else
-		fuse_reply_attr(req, &st, fs.timeout);
+		fuse_reply_attr(req, &st, attr_timeout(n));
 }
 
 void lfs_access(fuse_req_t req, fuse_ino_t ino, int mask)

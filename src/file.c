@@ -408,7 +408,8 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 		 const struct fuse_entry_param *e)
 {
-	bool keep_cache = false;
+	struct fuse_entry_param ce;
+	bool keep_cache = false, mapped = false;
 	int r;
 
 	/* An append-only file open for writing goes through the daemon
@@ -417,8 +418,10 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 	 * does not know to refuse (a shared writable mmap of it is refused
 	 * here, as the kernel's overlay refuses it). Such an open takes no
 	 * part in the node's passthrough mode. */
-	if (!fh->append)
+	if (!fh->append) {
 		fh->backing = pt_open(fh->node, fh->fd, &keep_cache);
+		mapped = pt_mapped(fh->node, fh->backing, fh->flags);
+	}
 	writers_opened(fh->node, fh->flags);
 	fi->fh = (uintptr_t)fh;
 	/* the kernel takes no open flag but direct_io and noflush with
@@ -428,7 +431,17 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 		session_reply_backing(fh->backing);
 	else if ((fi->flags & O_DIRECT) || fh->append)
 		fi->direct_io = 1;
-	r = e ? fuse_reply_create(req, e, fi) : fuse_reply_open(req, fi);
+	if (e) {
+		ce = *e;
+		ce.attr_timeout = attr_timeout(fh->node);
+		r = fuse_reply_create(req, &ce, fi);
+	} else {
+		r = fuse_reply_open(req, fi);
+		/* the inode exists: what the kernel kept of it goes */
+		if (r == 0 && mapped)
+			fuse_lowlevel_notify_inval_inode(fs.se, node_id(fh->node),
+							 -1, 0);
+	}
 	if (r == -ENOENT) {
 		/* the opener was interrupted: nobody will release this */
 		if (!fh->append)

@@ -221,6 +221,12 @@ struct lset {
 /* A copy-up of the node is copying its data, without the node lock:
  * whoever would change the node waits (node_lock_settled()). */
 #define NODE_COPYING	0x1000
+/* Opened for reading and writing passing through (passthrough.c): a
+ * shared mapping of the real file changes its data, times and blocks
+ * without a request, so the kernel gets this node's attributes with no
+ * time to keep them (attr_timeout()). Kept until the node dies, as a
+ * mapping outlives the open. */
+#define NODE_MAPPED	0x2000
 
 struct node {
 	struct node *hnext;
@@ -681,6 +687,7 @@ int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 		    const struct stat *parent_st, bool isdir);
 bool has_default_acl(int parent_upper_fd);
 mode_t apply_umask(bool default_acl, mode_t mode, const struct fuse_ctx *ctx);
+double attr_timeout(const struct node *n);
 void fill_entry(struct fuse_entry_param *e, struct node *n,
 		const struct stat *st);
 bool spawn_detached(void *(*fn)(void *), void *arg);
@@ -695,6 +702,7 @@ bool passthrough_possible(int upper_fd);
 bool initial_userns(void);
 int pt_open(struct node *n, int fd, bool *keep_cache);
 void pt_release(struct node *n, int backing);
+bool pt_mapped(struct node *n, int backing, int flags);
 void pt_forget(struct node *n);
 
 /* reader.c: the threads' turns to read requests (spin=1) */

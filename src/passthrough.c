@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,21 @@ void pt_release(struct node *n, int backing)
 		free(e);
 	}
 	pthread_mutex_unlock(&table_lock);
+}
+
+/* An open of N with FLAGS got BACKING: if it may map the real file for
+ * writing (shared, read-write), stores through the mapping change the
+ * file's times and blocks behind the kernel's copy of its attributes,
+ * which nothing would tell it of (the kernel's overlay asks the real file
+ * at every stat). Mark N (NODE_MAPPED: its attributes are given with no
+ * time to keep them from now on); true if this open marked it, and the
+ * kernel's copy taken before must then go. */
+bool pt_mapped(struct node *n, int backing, int flags)
+{
+	if (!backing || (flags & O_ACCMODE) != O_RDWR || node_has(n, NODE_MAPPED))
+		return false;
+	node_flag_set(n, NODE_MAPPED);
+	return true;
 }
 
 /* N dies: nothing of it can be open any more. */

@@ -185,13 +185,19 @@ mode_t apply_umask(bool default_acl, mode_t mode, const struct fuse_ctx *ctx)
 	return default_acl ? mode : mode & ~ctx->umask;
 }
 
+/* How long the kernel may keep N's attributes. */
+double attr_timeout(const struct node *n)
+{
+	return node_has(n, NODE_MAPPED) ? 0 : fs.timeout;
+}
+
 void fill_entry(struct fuse_entry_param *e, struct node *n,
 		const struct stat *st)
 {
 	memset(e, 0, sizeof(*e));
 	e->ino = node_id(n);
 	e->attr = *st;
-	e->attr_timeout = fs.timeout;
+	e->attr_timeout = attr_timeout(n);
 	e->entry_timeout = fs.timeout;
 }
 

@@ -19,5 +19,6 @@ EXTRA_DIST += \
 	tests/tools/setid.sh \
 	tests/tools/difffuzz.py \
 	tests/tools/capwrite.py \
+	tests/tools/mapstat.py \
 	tests/tools/times.py \
 	tests/tools/stress.sh
