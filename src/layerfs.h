@@ -64,6 +64,8 @@ struct config {
 	unsigned mnt_set, mnt_clr;
 	bool noatime;		/* noatime given last of noatime and atime */
 	bool passthrough_set;	/* passthrough= given */
+	bool remount;		/* -o remount: remount.c instead of a daemon */
+	unsigned long ms_flags;	/* MS_* flags for the remount */
 };
 
 /* The mount flags of struct config's mnt_set and mnt_clr. */
@@ -72,12 +74,14 @@ struct config {
 #define MNT_NODIRATIME	0x4
 #define MNT_NOSYMFOLLOW	0x8
 
-enum opt_result { OPT_OK, OPT_EXIT_OK, OPT_ERROR };
+enum opt_result { OPT_OK, OPT_EXIT_OK, OPT_ERROR, OPT_REMOUNT };
 
 void config_defaults(struct config *cfg);
 enum opt_result options_parse(int argc, char **argv, struct config *cfg);
 void options_free(struct config *cfg);
 void usage(FILE *out, const char *prog);
+void remount_flag_note(struct config *cfg, const char *flag);
+int remount_run(const struct config *cfg);
 bool mount_flag_known(const char *flag);
 bool mount_flag_add(struct config *cfg, const char *flag);
 void config_fuse_opt(struct config *cfg, const char *key, const char *val);
@@ -428,7 +432,7 @@ void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 /* ---- the mount in the mount table (mountwatch.c) ---- */
 
 bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
-		   char *dev, size_t len);
+		   char *dev, size_t len, char *fstype, size_t flen);
 void mountwatch_start(const char *mountpoint);
 
 /* ---- copy-up (copyup.c) ---- */

@@ -150,7 +150,8 @@ static void tune_bdi(const char *mountpoint, bool writable)
 {
 	char dev[32], kb[16];
 
-	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, dev, sizeof(dev)))
+	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, dev, sizeof(dev),
+			   NULL, 0))
 		return;
 	snprintf(kb, sizeof(kb), "%d", READAHEAD_KB);
 	bdi_set(dev, "read_ahead_kb", kb);
@@ -290,6 +291,9 @@ int main(int argc, char **argv)
 		break;
 	case OPT_ERROR:
 		ret = 1;
+		break;
+	case OPT_REMOUNT:
+		ret = remount_run(&cfg);
 		break;
 	default:
 		ret = daemon_run(&cfg, argv[0]);

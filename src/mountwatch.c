@@ -46,10 +46,11 @@ static pid_t witness;		/* the last process found that sees it */
 static ino_t witness_ns;	/* its mount namespace, 0 if not known */
 
 /* The device ("MAJ:MIN") of the top-most mount on MOUNTPOINT in the
- * mount table at MOUNTINFO (a /proc/PID/mountinfo), in DEV; false if
- * nothing is mounted there. */
+ * mount table at MOUNTINFO (a /proc/PID/mountinfo), in DEV, and its file
+ * system type in FSTYPE unless that is NULL; false if nothing is mounted
+ * there. */
 bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
-		   char *dev, size_t len)
+		   char *dev, size_t len, char *fstype, size_t flen)
 {
 	FILE *f = fopen(mountinfo, "re");
 	char line[4096];
@@ -58,15 +59,23 @@ bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
 	if (!f)
 		return false;
 	while (fgets(line, sizeof(line), f)) {
-		char mdev[32], mnt[sizeof(line)];
+		char mdev[32], mnt[sizeof(line)], type[64] = "";
+		const char *sep;
 
 		if (sscanf(line, "%*s %*s %31s %*s %4095s", mdev, mnt) != 2)
 			continue;
 		mountinfo_unescape(mnt);
-		if (!strcmp(mnt, mountpoint)) {	/* the last one is on top */
-			snprintf(dev, len, "%s", mdev);
-			found = true;
+		if (strcmp(mnt, mountpoint))
+			continue;
+		/* the last one is on top */
+		snprintf(dev, len, "%s", mdev);
+		if (fstype) {
+			sep = strstr(line, " - ");
+			if (!sep || sscanf(sep + 3, "%63s", type) != 1)
+				type[0] = '\0';
+			snprintf(fstype, flen, "%s", type);
 		}
+		found = true;
 	}
 	fclose(f);
 	return found;
@@ -198,7 +207,8 @@ static bool unreachable(void)
 		return false;
 	}
 	/* on top of our mount point, in our namespace, is our mount */
-	return mountinfo_dev("/proc/self/mountinfo", mnt_path, dev, sizeof(dev)) &&
+	return mountinfo_dev("/proc/self/mountinfo", mnt_path, dev, sizeof(dev),
+			     NULL, 0) &&
 	       !strcmp(dev, mnt_dev);
 }
 
@@ -229,7 +239,8 @@ static void *watch(void *arg)
  * nothing where the mount is not found in our mount table. */
 void mountwatch_start(const char *mountpoint)
 {
-	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, mnt_dev, sizeof(mnt_dev)) ||
+	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, mnt_dev,
+			   sizeof(mnt_dev), NULL, 0) ||
 	    stat("/proc/self/exe", &self_exe) < 0)
 		return;
 	mnt_path = xstrdup(mountpoint);

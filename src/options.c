@@ -127,6 +127,10 @@ void usage(FILE *out, const char *prog)
 "                         strictatime, nodiratime, nosymfollow: set by layerfs\n"
 "  context=, fscontext=, defcontext=, rootcontext=  SELinux labels, handed to\n"
 "                         the kernel where SELinux is on, else left out\n"
+"  remount                with SOURCE MOUNTPOINT (mount -o remount,ro runs it\n"
+"                         through mount.fuse3): change the generic flags of the\n"
+"                         layerfs mount there (ro/rw, nosuid, nodev, noexec,\n"
+"                         atime rules) and exit; layers and options stay\n"
 "Commas between double quotes do not split options (context=\"...:c1,c2\").\n"
 "Other options are warned about and ignored.\n",
 		prog, prog);
@@ -465,6 +469,17 @@ static int parse_one(struct config *cfg, char *opt)
 			return 0;
 		}
 	}
+	if (!strcmp(opt, "remount") && !val) {
+		cfg->remount = true;
+		return 0;
+	}
+	/* the FUSE superblock's own, which mount(8) repeats at a remount
+	 * from mountinfo; libfuse sets them itself */
+	if (val && (!strcmp(opt, "user_id") || !strcmp(opt, "group_id") ||
+		    !strcmp(opt, "rootmode")))
+		return 0;
+	if (!val)
+		remount_flag_note(cfg, opt);
 	if (!val && mount_flag_add(cfg, opt))
 		return 0;
 	if (val && (str_in_list(fuse_passthrough_kv, opt) || selinux_option(opt))) {
@@ -591,6 +606,8 @@ enum opt_result options_parse(int argc, char **argv, struct config *cfg)
 		return OPT_ERROR;
 	}
 	cfg->mountpoint = xstrdup(pos[npos - 1]);
+	if (cfg->remount)
+		return OPT_REMOUNT;
 	if (cfg->nlower == 0) {
 		fprintf(stderr, "layerfs: no lowerdir given: -o lowerdir=DIR[:DIR...] is required\n");
 		return OPT_ERROR;

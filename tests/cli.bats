@@ -416,3 +416,38 @@ more" "the copy in the upper"
 	[ "$(stat -c %X "$U/f")" -gt 1000000000 ] || fail "relatime: file"
 	[ "$(stat -c %X "$U/d")" -gt 1000000000 ] || fail "relatime: directory"
 }
+
+@test "cli: mount -o remount (as mount.fuse3 runs it) makes the mount read-only and writable again; the same daemon serves; other mounts are refused" {
+	need_root
+	command -v mount.fuse3 >/dev/null || skip "mount.fuse3 not installed"
+	[ "$(basename "$LAYERFS")" = layerfs ] || skip "mount.fuse3 runs the program named layerfs"
+	echo a >"$L1/a"
+	mount_layerfs
+	# mount(8) hands a remount of a fuse.layerfs mount to mount.fuse3,
+	# which runs "layerfs SOURCE MOUNTPOINT -o remount,..." from PATH
+	PATH=$(dirname "$LAYERFS"):$PATH run -0 mount.fuse3 layerfs "$M" -t layerfs -o remount,ro
+	[[ "$(mount_flags "$M")" == ro,* ]] || fail "not read-only: $(mount_flags "$M")"
+	run touch "$M/b"
+	[[ "$output" == *"Read-only file system"* ]] || fail "a create on the read-only mount: $output"
+	eq "$(cat "$M/a")" a
+	PATH=$(dirname "$LAYERFS"):$PATH run -0 mount.fuse3 layerfs "$M" -t layerfs -o remount,rw,nosuid
+	[[ "$(mount_flags "$M")" == rw,nosuid,* ]] || fail "not rw,nosuid: $(mount_flags "$M")"
+	echo b >"$M/b"
+	eq "$(cat "$U/b")" b
+	pid_alive "$DAEMON_PID" || fail "the daemon is gone"
+	eq "$(find_daemon_pid "$M")" "$DAEMON_PID"
+	# the direct form, as mount.fuse3 passes it, with the superblock's
+	# own options that mount(8) repeats from mountinfo
+	run -0 "$LAYERFS" layerfs "$M" -o ro,relatime,remount,user_id=0,group_id=0,default_permissions,allow_other,dev,suid
+	eq "$output" ""
+	[[ "$(mount_flags "$M")" == ro,relatime ]] || fail "flags: $(mount_flags "$M")"
+	# nothing mounted there, or not layerfs: refused, nothing changed
+	run -1 "$LAYERFS" layerfs "$L1" -o remount,ro
+	[[ "$output" == *"'$L1'"*"nothing is mounted there"* ]] || fail "$output"
+	mkdir "$T/tm"
+	mount -t tmpfs tmpfs "$T/tm"
+	echo "kernel - $T/tm" >>"$MOUNTS_FILE"
+	run -1 "$LAYERFS" layerfs "$T/tm" -o remount,ro
+	[[ "$output" == *"'$T/tm'"*"tmpfs mount, not layerfs"* ]] || fail "$output"
+	[[ "$(mount_flags "$T/tm")" == rw,* ]] || fail "the tmpfs was remounted: $(mount_flags "$T/tm")"
+}

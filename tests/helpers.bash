@@ -89,6 +89,12 @@ is_mounted() {
 	awk -v m="$1" '$5 == m { f = 1 } END { exit !f }' /proc/self/mountinfo
 }
 
+# mount_flags MOUNTPOINT: the per-mount flags of the top-most mount there
+# (mountinfo's sixth field, e.g. "rw,nosuid,relatime")
+mount_flags() {
+	awk -v m="$1" '$5 == m { f = $6 } END { print f }' /proc/self/mountinfo
+}
+
 # pid of the daemon serving mount point $1 (its command line names it)
 find_daemon_pid() {
 	local mnt=$1 exe p arg
