@@ -199,6 +199,69 @@ int work_lock_acquire(const char *workdir, char *errbuf, size_t len)
 	return lock_take(workdir, "mount", errbuf, len);
 }
 
+/* Take OLD's flock over to a descriptor of the same object opened as NAME
+ * in DIRFD (OFLAGS): the new one, OLD if it cannot be opened there, or -1
+ * if someone else took the lock in between. A flock belongs to one open
+ * file description and cannot pass to another: OLD's goes, the new one
+ * is taken at once. */
+static int relock(int old, int dirfd, const char *name, int oflags)
+{
+	struct stat a, b;
+	int fd = openat(dirfd, name, oflags | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return old;
+	if (fstat(fd, &a) < 0 || fstat(old, &b) < 0 || a.st_dev != b.st_dev ||
+	    a.st_ino != b.st_ino) {
+		close(fd);
+		return old;
+	}
+	close(old);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The daemon reaches its upper and work dirs through a private clone of
+ * their mount (layer.c), as the kernel's overlay does, so that the mount
+ * they were given is free to unmount once the union is unmounted, while
+ * the daemon may still be exiting. Its two flocks were taken by path,
+ * through that mount, and kept it busy ("umount: target is busy") until
+ * the daemon was gone: move them onto descriptors opened through WORKFD
+ * and UPPERFD, the clones' directories. Whoever took a lock in the moment
+ * between wins, and this daemon gives up before it wrote anything.
+ * Returns the work lock's new fd, or -1 with a message in ERRBUF (the
+ * locks released). */
+int work_lock_private(int lockfd, const char *workdir, int workfd,
+		      int upperfd, char *errbuf, size_t len)
+{
+	int fd = relock(lockfd, workfd, WORK_LOCK_NAME, O_RDWR);
+
+	if (fd < 0) {
+		snprintf(errbuf, len, "workdir '%s' was locked by another process "
+			 "while this one took its lock", workdir);
+		if (lockfd == upper_with_work) {
+			close(upper_fd);
+			upper_fd = upper_with_work = -1;
+		}
+		return -1;
+	}
+	if (lockfd == upper_with_work) {
+		upper_with_work = fd;
+		upper_fd = relock(upper_fd, upperfd, ".", O_RDONLY | O_DIRECTORY);
+		if (upper_fd < 0) {
+			upper_with_work = -1;
+			snprintf(errbuf, len, "the upper of workdir '%s' was locked by "
+				 "another process while this one took its lock", workdir);
+			work_lock_release(fd);
+			return -1;
+		}
+	}
+	return fd;
+}
+
 /* After fuse_daemonize: the lock is the same, the holder's pid is not. */
 void work_lock_set_pid(int fd)
 {

@@ -198,6 +198,12 @@ int daemon_run(struct config *cfg, const char *argv0)
 			lfs_log("%s", lockerr);
 			goto out_session;
 		}
+		lockfd = work_lock_private(lockfd, cfg->workdir, fs.workfd,
+					   fs.layers[0].fd, lockerr, sizeof(lockerr));
+		if (lockfd < 0) {
+			lfs_log("%s", lockerr);
+			goto out_session;
+		}
 	}
 	if (staging_prepare(&fs) < 0)
 		goto out_session;

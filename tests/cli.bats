@@ -155,6 +155,34 @@ load helpers
 	eq "$busy" 0 "rounds in which the daemon still held the upper after umount returned"
 }
 
+@test "cli: the upper's and work dir's file system may be unmounted while the union is mounted, as under the kernel's overlay; the union keeps working" {
+	# both reach their upper and work dir through private clones of the
+	# mount: the daemon's locks pinned the given mount ("target is busy")
+	need_root
+	local fs=$T/fs
+	mkdir "$fs"
+	echo low >"$L1/f"
+	mount -t tmpfs lfstest "$fs"
+	record_mount "$fs"
+	mkdir "$fs/u" "$fs/w"
+	lfs_mount "lowerdir=$L1,upperdir=$fs/u,workdir=$fs/w" "$M"
+	echo new >"$M/new"
+	# the locks, moved onto the clones, still turn a second daemon away
+	mkdir "$T/m2" "$fs/w2"
+	run "$LAYERFS" -o "lowerdir=$L1,upperdir=$fs/u,workdir=$fs/w" "$T/m2"
+	[[ "$status" -ne 0 && "$output" == *"in use by layerfs pid $DAEMON_PID"* ]] ||
+		fail "a second mount of the work dir: $status $output"
+	run "$LAYERFS" -o "lowerdir=$L1,upperdir=$fs/u,workdir=$fs/w2" "$T/m2"
+	[[ "$status" -ne 0 && "$output" == *"upper of another layerfs mount"* ]] ||
+		fail "a second mount of the upper: $status $output"
+	run umount "$fs"
+	eq "$status" 0 "umount of the upper's file system: $output"
+	_forget_mount "$fs"
+	eq "$(cat "$M/new")" new
+	echo more >>"$M/f"
+	eq "$(cat "$M/f")" "$(printf 'low\nmore')"
+}
+
 @test "cli: unknown options give one warning line and are ignored (podman's ,,volatile)" {
 	echo x >"$L1/f"
 	"$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$W,,volatile,no_such_option=3," "$M" 3>&- 2>"$T/err"
