@@ -107,13 +107,37 @@ static bool others_answered(void)
 	return r;
 }
 
+/* The kernel keeps the listings of a directory that a stream read from
+ * its start in the directory's page cache, and a later stream from the
+ * start goes on filling a cache left unfinished (one that stopped before
+ * the end) where it ended, whether or not the directory changed between:
+ * the entries of the old part, the removed names among them, and the new
+ * stream's rest then form one listing, served after a seekdir (a new
+ * name with a cookie below the old part's end was missing, a removed one
+ * came back; xfstests generic/637). A complete cache the kernel checks
+ * against the directory's version at each start; an unfinished one it
+ * does not. So once a listing went out (NODE_LISTSENT), the first change
+ * of the directory drops the pages of its cache, before the change's
+ * reply, so that no stream can extend them; the kernel then lists the
+ * directory from us until a stream reads it whole again. */
+static bool drop_listing_cache(struct node *dir, uint64_t id)
+{
+	if (!node_has(dir, NODE_LISTSENT))
+		return false;
+	node_flag_clear(dir, NODE_LISTSENT);
+	/* the attributes go with the pages */
+	fuse_lowlevel_notify_inval_inode(fs.se, id, 0, 0);
+	return true;
+}
+
 /* DIR was changed by this thread's request: a notification for it when
- * an answer with its old attributes may be on its way. */
+ * an answer with its old attributes may be on its way, or when the
+ * kernel may hold part of its listing. */
 void attrfresh_dir_changed(struct node *dir)
 {
 	uint64_t id = node_id(dir);
 
-	if (!fs.se)
+	if (!fs.se || drop_listing_cache(dir, id))
 		return;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!others_answered())

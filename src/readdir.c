@@ -640,6 +640,9 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		rem -= entsize;
 	}
 	listing_put(l);
+	/* before the reply: a change served meanwhile must see it */
+	if (rem < size && !node_has(dir, NODE_LISTSENT))
+		node_flag_set(dir, NODE_LISTSENT);
 	fuse_reply_buf(req, buf, size - rem);
 	free(buf);
 	prefetch_dirs(subdirs, nsub);
