@@ -116,10 +116,12 @@ static bool others_answered(void)
  * name with a cookie below the old part's end was missing, a removed one
  * came back; xfstests generic/637). A complete cache the kernel checks
  * against the directory's version at each start; an unfinished one it
- * does not. So once a listing went out (NODE_LISTSENT), the first change
- * of the directory drops the pages of its cache, before the change's
- * reply, so that no stream can extend them; the kernel then lists the
- * directory from us until a stream reads it whole again. */
+ * does not. So while a listing that went out may have stopped before the
+ * end (NODE_LISTSENT, from a reply with entries to the end of a stream
+ * that began at the start: readdir.c), the first change of the directory
+ * drops the pages of its cache, before the change's reply, so that no
+ * stream can extend them; the kernel then lists the directory from us
+ * until a stream reads it whole again. */
 static bool drop_listing_cache(struct node *dir, uint64_t id)
 {
 	if (!node_has(dir, NODE_LISTSENT))

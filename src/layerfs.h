@@ -231,9 +231,10 @@ struct lset {
  * time to keep them (attr_timeout()). Kept until the node dies, as a
  * mapping outlives the open. */
 #define NODE_MAPPED	0x2000
-/* A listing of this directory went to the kernel, which may keep part of
- * it in its cache (readdir.c): the next change of the directory drops
- * that part (attrfresh_dir_changed()). */
+/* A listing of this directory went to the kernel and the stream has not
+ * reached the end: the kernel may keep part of it in its cache
+ * (readdir.c), which the next change of the directory drops
+ * (attrfresh_dir_changed()). */
 #define NODE_LISTSENT	0x4000
 
 struct node {

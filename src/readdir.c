@@ -39,6 +39,7 @@ struct dentry_list {
 	struct node *dir;	/* of a listing read ahead: whose it is */
 	uint32_t gen;		/* the directory's generation when listed */
 	uint32_t refs;		/* of a cached listing (listing_get) */
+	bool from_start;	/* made for a stream's first request */
 };
 
 /* A set of names seen so far in higher layers (shown or hidden). */
@@ -445,6 +446,7 @@ static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 			return err;
 	}
 	l->refs = 2;		/* the slot's and the caller's */
+	l->from_start = off == 0;
 	pthread_mutex_lock(&listings_lock);
 	old = listings[s].l;
 	listings[s].dir = dir;
@@ -576,7 +578,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	i = listing_seek(l, off);
 	if (i >= l->n) {
-		/* the end: the kernel has all of it now */
+		/* the end: the kernel has all of it now, and a stream from
+		 * the start left its cache finished, which it checks itself
+		 * (attrfresh.c, drop_listing_cache()) */
+		if (l->from_start && node_has(dir, NODE_LISTSENT))
+			node_flag_clear(dir, NODE_LISTSENT);
 		listing_drop(dir, l);
 		listing_put(l);
 		fuse_reply_buf(req, NULL, 0);
