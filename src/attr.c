@@ -117,7 +117,9 @@ static int set_size(struct node *n, const struct oref *o, off_t size,
 
 	if (fi) {
 		struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
-		if (fh && fh->gen == n->gen && (fh->flags & O_ACCMODE) != O_RDONLY)
+		/* a handle passing through keeps no fd (file.c) */
+		if (fh && fh->fd >= 0 && fh->gen == n->gen &&
+		    (fh->flags & O_ACCMODE) != O_RDONLY)
 			return ftruncate(fh->fd, size) < 0 ? -errno : 0;
 	}
 	fd = oref_open(o, O_WRONLY);

@@ -205,6 +205,16 @@ static int fh_fd(struct fhandle *fh)
 	return fh->fd;
 }
 
+/* The fd for a request on handle FH, or -errno. A handle passing through
+ * keeps none (reply_opened()): the request gets one of its own in *TMP,
+ * which the caller closes. */
+static int handle_fd(struct fhandle *fh, int *tmp)
+{
+	if (fh->fd >= 0)
+		return fh_fd(fh);
+	return *tmp = node_open(fh->node, open_flags(io_flags(fh->flags)) & ~O_TRUNC);
+}
+
 static struct fhandle *fh_of(struct fuse_file_info *fi)
 {
 	return (struct fhandle *)(uintptr_t)fi->fh;
@@ -303,7 +313,7 @@ static int req_fd(fuse_ino_t ino, struct fuse_file_info *fi, bool writing,
 	if (fh) {
 		if (append)
 			*append = fh->append;
-		return fh_fd(fh);
+		return handle_fd(fh, tmp);
 	}
 	if (!writing)
 		return read_fd(node_from_id(ino), false, tmp);
@@ -427,10 +437,21 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 	/* the kernel takes no open flag but direct_io and noflush with
 	 * passthrough (it has no page cache of its own for the file then) */
 	fi->keep_cache = !fh->backing && keep_cache;
-	if (fh->backing)
+	if (fh->backing) {
 		session_reply_backing(fh->backing);
-	else if ((fi->flags & O_DIRECT) || fh->append)
+		/* The kernel holds the backing file itself and asks us for
+		 * no reads or writes: the handle's fd would only take one
+		 * of the daemon's descriptors per open file (and a file
+		 * unlinked while open pins one more), against a hard
+		 * limit root may not be allowed to raise. The rare request
+		 * that needs it (fsync, fallocate, lseek, copy_file_range,
+		 * ftruncate) opens its own (handle_fd()). Before the reply,
+		 * so that no request of the handle can meet it half gone. */
+		close(fh->fd);
+		fh->fd = -1;
+	} else if ((fi->flags & O_DIRECT) || fh->append) {
 		fi->direct_io = 1;
+	}
 	if (e) {
 		ce = *e;
 		ce.attr_timeout = attr_timeout(fh->node);
@@ -447,7 +468,8 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 		if (!fh->append)
 			pt_release(fh->node, fh->backing);
 		writers_closed(fh->node, fh->flags);
-		close(fh->fd);
+		if (fh->fd >= 0)
+			close(fh->fd);
 		pthread_mutex_destroy(&fh->lock);
 		free(fh);
 	}
@@ -459,7 +481,7 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 	struct fhandle *fh = fh_of(fi);
-	int tmp = -1, fd = fh ? fh_fd(fh) : read_fd(node_from_id(ino), off > 0, &tmp);
+	int tmp = -1, fd = fh ? handle_fd(fh, &tmp) : read_fd(node_from_id(ino), off > 0, &tmp);
 
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
@@ -544,7 +566,8 @@ void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (!fh->append)
 		pt_release(fh->node, fh->backing);
 	writers_closed(fh->node, fh->flags);
-	close(fh->fd);
+	if (fh->fd >= 0)
+		close(fh->fd);
 	pthread_mutex_destroy(&fh->lock);
 	free(fh);
 	fuse_reply_err(req, 0);

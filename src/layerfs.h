@@ -543,7 +543,7 @@ void lfs_readlink(fuse_req_t req, fuse_ino_t ino);
 /* ---- files (file.c) ---- */
 
 struct fhandle {
-	int fd;
+	int fd;			/* -1 for one passing through (file.c) */
 	uint32_t gen;		/* node->gen at open */
 	int flags;
 	struct node *node;

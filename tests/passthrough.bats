@@ -81,3 +81,35 @@ with open(sys.argv[1], "r+b") as f:
 	eq "$status" 0
 	eq "$(cat "$L1/low")" lower "the lower file is untouched"
 }
+
+@test "passthrough: files open and unlinked take one descriptor each in the daemon: 450 under a limit of 512 it may not raise, with fsync, ftruncate, fallocate, pread and SEEK_DATA on each" {
+	kernel_at_least 6 9 || skip "FUSE passthrough needs Linux 6.9"
+	command -v capsh >/dev/null || skip "capsh not installed"
+	local pid
+	# without CAP_SYS_RESOURCE the daemon cannot lift the hard limit
+	(ulimit -n 512 && capsh --drop=cap_sys_resource -- -c \
+		"exec '$LAYERFS' -o 'lowerdir=$L1:$L2,upperdir=$U,workdir=$W' '$M'") 3>&- 2>"$T/daemon.err"
+	pid=$(find_daemon_pid "$M") || fail "no daemon: $(cat "$T/daemon.err")"
+	echo "fuse $pid $M" >>"$MOUNTS_FILE"
+	grep -q '^Max open files *512 *512' "/proc/$pid/limits" || fail "limit: $(grep 'open files' "/proc/$pid/limits")"
+	# each handle kept an fd, and each unlinked file pins one more: EMFILE
+	# at about 250 files before
+	run python3 -c 'import os, sys
+fds = []
+for i in range(450):
+    p = "%s/f%d" % (sys.argv[1], i)
+    fd = os.open(p, os.O_CREAT | os.O_RDWR | os.O_EXCL, 0o644)
+    os.write(fd, b"x%d" % i)
+    os.unlink(p)
+    fds.append(fd)
+for i, fd in enumerate(fds):
+    os.fsync(fd)
+    os.ftruncate(fd, 100)
+    os.posix_fallocate(fd, 0, 8192)
+    assert os.pread(fd, 8, 0).startswith(b"x%d" % i), i
+    assert os.fstat(fd).st_size == 8192, i
+    assert os.lseek(fd, 0, os.SEEK_DATA) == 0, i
+print("ok", len(fds))' "$M"
+	eq "$output" "ok 450"
+	eq "$status" 0
+}
