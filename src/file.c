@@ -179,6 +179,13 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 	return 0;
 }
 
+/* A new fd on FH's node's top-most file, as FH opened it (no O_TRUNC
+ * again), or -errno. */
+static int fh_reopen(struct fhandle *fh)
+{
+	return node_open(fh->node, open_flags(io_flags(fh->flags)) & ~O_TRUNC);
+}
+
 /* A file opened read-only before another opener copied it up must read
  * the upper copy from then on, as overlayfs does. */
 static int fh_fd(struct fhandle *fh)
@@ -191,7 +198,7 @@ static int fh_fd(struct fhandle *fh)
 	pthread_mutex_lock(&fh->lock);
 	if (fh->gen != __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE)) {
 		uint32_t gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
-		fd = node_open(n, open_flags(io_flags(fh->flags)) & ~O_TRUNC);
+		fd = fh_reopen(fh);
 		if (fd >= 0) {
 			/* the old fd stays valid for concurrent readers
 			 * until release: keep it by dup2 onto the same
@@ -212,7 +219,7 @@ static int handle_fd(struct fhandle *fh, int *tmp)
 {
 	if (fh->fd >= 0)
 		return fh_fd(fh);
-	return *tmp = node_open(fh->node, open_flags(io_flags(fh->flags)) & ~O_TRUNC);
+	return *tmp = fh_reopen(fh);
 }
 
 static struct fhandle *fh_of(struct fuse_file_info *fi)
@@ -413,6 +420,18 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	reply_opened(req, fi, fh, NULL);
 }
 
+/* FH's open ends: its parts in the node's tables, its fd, itself. */
+static void fh_free(struct fhandle *fh)
+{
+	if (!fh->append)
+		pt_release(fh->node, fh->backing);
+	writers_closed(fh->node, fh->flags);
+	if (fh->fd >= 0)
+		close(fh->fd);
+	pthread_mutex_destroy(&fh->lock);
+	free(fh);
+}
+
 /* Answer an open or create of FH: through the page cache, or passing
  * through to the real file (passthrough.c). E is the create's entry. */
 int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
@@ -463,16 +482,9 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 			fuse_lowlevel_notify_inval_inode(fs.se, node_id(fh->node),
 							 -1, 0);
 	}
-	if (r == -ENOENT) {
-		/* the opener was interrupted: nobody will release this */
-		if (!fh->append)
-			pt_release(fh->node, fh->backing);
-		writers_closed(fh->node, fh->flags);
-		if (fh->fd >= 0)
-			close(fh->fd);
-		pthread_mutex_destroy(&fh->lock);
-		free(fh);
-	}
+	/* the opener was interrupted: nobody will release this */
+	if (r == -ENOENT)
+		fh_free(fh);
 	return r;
 }
 
@@ -563,13 +575,7 @@ void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, 0);
 		return;
 	}
-	if (!fh->append)
-		pt_release(fh->node, fh->backing);
-	writers_closed(fh->node, fh->flags);
-	if (fh->fd >= 0)
-		close(fh->fd);
-	pthread_mutex_destroy(&fh->lock);
-	free(fh);
+	fh_free(fh);
 	fuse_reply_err(req, 0);
 }
 

@@ -73,7 +73,7 @@ static int private_lower_mount(int fd)
 }
 
 /* Is FD the object ST describes? */
-static bool same_object(int fd, const struct stat *st)
+bool same_object(int fd, const struct stat *st)
 {
 	struct stat now;
 

@@ -151,6 +151,7 @@ int proc_open(struct fs *f);
 bool layer_wants_noatime(int layer, bool dir);
 int layer_openat(int dirfd, const char *name, int flags);
 void layers_close(struct fs *f);
+bool same_object(int fd, const struct stat *st);
 
 /* ---- nodes (node.c) ---- */
 

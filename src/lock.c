@@ -106,11 +106,10 @@ static int lock_take(const char *workdir, const char *role, char *errbuf,
 		     size_t len)
 {
 	char *path = lock_path(workdir);
-	struct stat a, b;
+	struct stat st;
 	int fd, err;
 
-	if (held_fd >= 0 && stat(path, &a) == 0 && fstat(held_fd, &b) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+	if (held_fd >= 0 && stat(path, &st) == 0 && same_object(held_fd, &st)) {
 		fd = held_fd;
 		held_fd = -1;
 		write_holder(fd, role);
@@ -199,6 +198,13 @@ int work_lock_acquire(const char *workdir, char *errbuf, size_t len)
 	return lock_take(workdir, "mount", errbuf, len);
 }
 
+/* Let go of the upper's flock tied to the work dir lock. */
+static void upper_lock_drop(void)
+{
+	close(upper_fd);
+	upper_fd = upper_with_work = -1;
+}
+
 /* Take OLD's flock over to a descriptor of the same object opened as NAME
  * in DIRFD (OFLAGS): the new one, OLD if it cannot be opened there, or -1
  * if someone else took the lock in between. A flock belongs to one open
@@ -206,13 +212,12 @@ int work_lock_acquire(const char *workdir, char *errbuf, size_t len)
  * is taken at once. */
 static int relock(int old, int dirfd, const char *name, int oflags)
 {
-	struct stat a, b;
+	struct stat st;
 	int fd = openat(dirfd, name, oflags | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return old;
-	if (fstat(fd, &a) < 0 || fstat(old, &b) < 0 || a.st_dev != b.st_dev ||
-	    a.st_ino != b.st_ino) {
+	if (fstat(old, &st) < 0 || !same_object(fd, &st)) {
 		close(fd);
 		return old;
 	}
@@ -242,10 +247,8 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
 	if (fd < 0) {
 		snprintf(errbuf, len, "workdir '%s' was locked by another process "
 			 "while this one took its lock", workdir);
-		if (lockfd == upper_with_work) {
-			close(upper_fd);
-			upper_fd = upper_with_work = -1;
-		}
+		if (lockfd == upper_with_work)
+			upper_lock_drop();
 		return -1;
 	}
 	if (lockfd == upper_with_work) {
@@ -287,10 +290,8 @@ void work_lock_release(int fd)
 		return;
 	if (fd == held_fd)
 		held_fd = -1;
-	if (fd == upper_with_work) {
-		close(upper_fd);
-		upper_fd = upper_with_work = -1;
-	}
+	if (fd == upper_with_work)
+		upper_lock_drop();
 	/* leave the file: unlinking lock files races with their takers */
 	if (ftruncate(fd, 0) < 0) {
 		/* nothing to do: a stale pid is ignored without the flock */
