@@ -143,7 +143,7 @@ bool layer_wants_noatime(int layer, bool dir)
 {
 	if (layer > 0)
 		return !fs.layers[layer].noatime;
-	return config_noatime(fs.cfg) || (dir && (fs.cfg->mnt_set & MNT_NODIRATIME));
+	return config_noatime(fs.cfg) || (dir && (fs.cfg->ms_set & MS_NODIRATIME));
 }
 
 /* openat() for the daemon's own reading: O_NOATIME in FLAGS is kept

@@ -59,20 +59,12 @@ struct config {
 	int64_t squash_uid, squash_gid;	/* -1: not set */
 	int xattr_permissions;
 	char *fuse_opts;	/* options handed to libfuse, comma separated */
-	/* mount(8) flags libfuse does not know (options.c): MNT_* bits to
-	 * set and clear on the mount once made (main.c) */
-	unsigned mnt_set, mnt_clr;
-	bool noatime;		/* noatime given last of noatime and atime */
+	/* the generic mount(8) flags given (mntflags.c): MS_* bits, the
+	 * last of a pair winning */
+	unsigned long ms_set, ms_clr;
 	bool passthrough_set;	/* passthrough= given */
-	bool remount;		/* -o remount: remount.c instead of a daemon */
-	unsigned long ms_flags;	/* MS_* flags for the remount */
+	bool remount;		/* -o remount: mntflags.c instead of a daemon */
 };
-
-/* The mount flags of struct config's mnt_set and mnt_clr. */
-#define MNT_ATIME_GIVEN	0x1	/* an access-time flag: set the rule */
-#define MNT_STRICTATIME	0x2
-#define MNT_NODIRATIME	0x4
-#define MNT_NOSYMFOLLOW	0x8
 
 enum opt_result { OPT_OK, OPT_EXIT_OK, OPT_ERROR, OPT_REMOUNT };
 
@@ -80,12 +72,15 @@ void config_defaults(struct config *cfg);
 enum opt_result options_parse(int argc, char **argv, struct config *cfg);
 void options_free(struct config *cfg);
 void usage(FILE *out, const char *prog);
-void remount_flag_note(struct config *cfg, const char *flag);
-int remount_run(const struct config *cfg);
+void config_fuse_opt(struct config *cfg, const char *key, const char *val);
+
+/* the generic mount(8) flags (mntflags.c) */
 bool mount_flag_known(const char *flag);
 bool mount_flag_add(struct config *cfg, const char *flag);
-void config_fuse_opt(struct config *cfg, const char *key, const char *val);
 bool config_noatime(const struct config *cfg);
+void mount_flags_check(const struct config *cfg);
+int mount_flags_apply(const struct config *cfg);
+int remount_run(const struct config *cfg);
 
 int daemon_run(struct config *cfg, const char *argv0);
 

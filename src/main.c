@@ -43,41 +43,6 @@ static void raise_fd_limit(void)
 	}
 }
 
-/* Set the mount(8) flags libfuse does not know on the new mount (see
- * options.c). Root and a user namespace's root may; through fusermount3
- * nobody may, and only nosymfollow, which changes what programs may do,
- * is worth a word then. */
-static int mount_flags_apply(const struct config *cfg)
-{
-	struct mount_attr attr = { 0 };
-
-	if (cfg->mnt_set & MNT_ATIME_GIVEN) {
-		attr.attr_clr |= MOUNT_ATTR__ATIME;
-		attr.attr_set |= (cfg->mnt_set & MNT_STRICTATIME) ? MOUNT_ATTR_STRICTATIME :
-				 config_noatime(cfg) ? MOUNT_ATTR_NOATIME : MOUNT_ATTR_RELATIME;
-	}
-	if (cfg->mnt_set & MNT_NODIRATIME)
-		attr.attr_set |= MOUNT_ATTR_NODIRATIME;
-	if (cfg->mnt_clr & MNT_NODIRATIME)
-		attr.attr_clr |= MOUNT_ATTR_NODIRATIME;
-	if (cfg->mnt_set & MNT_NOSYMFOLLOW)
-		attr.attr_set |= MOUNT_ATTR_NOSYMFOLLOW;
-	if (cfg->mnt_clr & MNT_NOSYMFOLLOW)
-		attr.attr_clr |= MOUNT_ATTR_NOSYMFOLLOW;
-	if (!attr.attr_set && !attr.attr_clr)
-		return 0;
-	/* the mount point is an absolute path without symlinks (layers_open):
-	 * the walk only crosses into the new mount's root, which asks the
-	 * daemon nothing while it does not serve requests yet */
-	if (mount_setattr(AT_FDCWD, cfg->mountpoint, 0, &attr, sizeof(attr)) == 0)
-		return 0;
-	if (!(cfg->mnt_set & MNT_NOSYMFOLLOW))
-		return 0;	/* the access-time rules are the daemon's anyway */
-	lfs_log("nosymfollow: cannot set it on '%s': %s", cfg->mountpoint,
-		strerror(errno));
-	return -1;
-}
-
 /* The largest READ the kernel sends. libfuse splices a read's data to
  * the kernel only if the pipe holds the reply whole, and an unprivileged
  * process cannot grow a pipe past fs.pipe-max-size (1 MiB), which a

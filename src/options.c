@@ -12,41 +12,6 @@
 
 #include "layerfs.h"
 
-/* Mount and session options that belong to libfuse. */
-static const char *const fuse_passthrough[] = {
-	"allow_other", "allow_root", "auto_unmount", "default_permissions",
-	"blkdev", "rw", "ro", "suid", "nosuid", "dev", "nodev", "exec",
-	"noexec", "async", "sync", "atime", "noatime", "dirsync", NULL,
-};
-
-/* mount(8) flags libfuse 3.14 does not know: set on the mount by layerfs
- * (mount_flags_apply(), main.c). The access-time ones change nothing the
- * kernel does on a FUSE mount (it leaves atime to the daemon); they tell
- * the daemon how to treat the upper layer's, as the kernel's overlay
- * passes its own mount's rules on to the upper (config_noatime()). */
-static const struct {
-	const char *name;
-	unsigned set, clr;
-} own_flags[] = {
-	{ "relatime", MNT_ATIME_GIVEN, 0 },
-	{ "norelatime", MNT_ATIME_GIVEN, 0 },
-	{ "strictatime", MNT_ATIME_GIVEN | MNT_STRICTATIME, 0 },
-	{ "nostrictatime", MNT_ATIME_GIVEN, MNT_STRICTATIME },
-	{ "nodiratime", MNT_NODIRATIME, 0 },
-	{ "diratime", 0, MNT_NODIRATIME },
-	{ "nosymfollow", MNT_NOSYMFOLLOW, 0 },
-	{ "symfollow", 0, MNT_NOSYMFOLLOW },
-	{ "lazytime", 0, 0 },	/* timestamps are the upper's business */
-	{ "nolazytime", 0, 0 },
-};
-
-/* The access-time rule the mount ends with, as mount(2) decides it from
- * any order of flags: strictatime wins, then noatime, else relatime. */
-bool config_noatime(const struct config *cfg)
-{
-	return cfg->noatime && !(cfg->mnt_set & MNT_STRICTATIME);
-}
-
 static const char *const fuse_passthrough_kv[] = {
 	"fsname", "subtype", "blksize", "max_read", NULL,
 };
@@ -289,39 +254,6 @@ void config_fuse_opt(struct config *cfg, const char *key, const char *val)
 	*p = '\0';
 }
 
-/* Is FLAG a mount(8) flag layerfs takes (mount_flag_add())? */
-bool mount_flag_known(const char *flag)
-{
-	for (size_t i = 0; i < sizeof(own_flags) / sizeof(own_flags[0]); i++)
-		if (!strcmp(own_flags[i].name, flag))
-			return true;
-	return str_in_list(fuse_passthrough, flag);
-}
-
-/* Take the mount(8) flag FLAG: hand it to libfuse, or note it for the
- * mount (main.c) and the daemon's treatment of access times. False for
- * names that are no such flag. */
-bool mount_flag_add(struct config *cfg, const char *flag)
-{
-	if (!strcmp(flag, "noatime") || !strcmp(flag, "atime")) {
-		cfg->noatime = flag[0] == 'n';
-		cfg->mnt_set |= MNT_ATIME_GIVEN;
-	}
-	for (size_t i = 0; i < sizeof(own_flags) / sizeof(own_flags[0]); i++) {
-		if (strcmp(own_flags[i].name, flag))
-			continue;
-		cfg->mnt_clr |= own_flags[i].clr;
-		cfg->mnt_clr &= ~own_flags[i].set;
-		cfg->mnt_set &= ~own_flags[i].clr;
-		cfg->mnt_set |= own_flags[i].set;
-		return true;
-	}
-	if (!str_in_list(fuse_passthrough, flag))
-		return false;
-	config_fuse_opt(cfg, flag, NULL);
-	return true;
-}
-
 static int parse_one(struct config *cfg, char *opt)
 {
 	char *val = strchr(opt, '=');
@@ -478,8 +410,6 @@ static int parse_one(struct config *cfg, char *opt)
 	if (val && (!strcmp(opt, "user_id") || !strcmp(opt, "group_id") ||
 		    !strcmp(opt, "rootmode")))
 		return 0;
-	if (!val)
-		remount_flag_note(cfg, opt);
 	if (!val && mount_flag_add(cfg, opt))
 		return 0;
 	if (val && (str_in_list(fuse_passthrough_kv, opt) || selinux_option(opt))) {
@@ -608,6 +538,7 @@ enum opt_result options_parse(int argc, char **argv, struct config *cfg)
 	cfg->mountpoint = xstrdup(pos[npos - 1]);
 	if (cfg->remount)
 		return OPT_REMOUNT;
+	mount_flags_check(cfg);
 	if (cfg->nlower == 0) {
 		fprintf(stderr, "layerfs: no lowerdir given: -o lowerdir=DIR[:DIR...] is required\n");
 		return OPT_ERROR;

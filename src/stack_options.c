@@ -12,7 +12,7 @@
 #include "stack.h"
 
 /* Options with a value that options.c hands to libfuse; the mount(8)
- * flags are options.c's (mount_flag_known()). */
+ * flags are mntflags.c's (mount_flag_known()). */
 static const char *const fuse_strings[] = {
 	"fsname", "subtype", "context", "fscontext", "defcontext",
 	"rootcontext", NULL,

@@ -412,6 +412,12 @@ more" "the copy in the upper"
 	eq "$(readlink "$M/sl")" /etc/hostname
 	run ! cat "$M/sl"
 	[[ "$output" == *"Too many levels of symbolic links"* ]] || fail "nosymfollow: $output"
+	unmount_layerfs "$M"
+	# mount(8) makes bind mounts itself: bind reaches layerfs at a remount only
+	mount_layerfs bind,diratime
+	grep -q "option 'bind' means something with remount only; ignored" "$T/daemon.err" ||
+		fail "bind: $(cat "$T/daemon.err")"
+	[[ ",$(findmnt -no VFS-OPTIONS "$M")," != *,nodiratime,* ]] || fail "diratime"
 }
 
 @test "cli: noatime and nodiratime keep the daemon's reads of the upper layer from setting access times" {
