@@ -154,6 +154,7 @@ lower_tree() {
 # the listing at its entry x (LAYERFS_TEST_PAUSE; the first lookup of x
 # is the stat before) while another process makes x/sub
 @test "cache: a listing held up while a directory is made in one of its entries leaves that entry's link count and times fresh" {
+	need_dir_nlink
 	mkdir -p "$U/d/x"
 	LAYERFS_TEST_PAUSE=lookup:x:800:2 mount_layerfs
 	stat "$M/d/x" >/dev/null

@@ -429,6 +429,15 @@ six_idle() {
 	[ "$(idle_threads "$DAEMON_PID" | wc -l)" = 6 ]
 }
 
+# need_dir_nlink: skip where the layers' file system keeps every
+# directory's link count at 1 (btrfs) instead of counting subdirectories
+need_dir_nlink() {
+	mkdir -p "$T/nlink-probe/sub"
+	[ "$(stat -c %h "$T/nlink-probe")" = 3 ] ||
+		skip "the layers' file system does not count subdirectories in link counts"
+	rm -r "$T/nlink-probe"
+}
+
 need_cmd() {
 	local c
 	for c; do

@@ -375,6 +375,7 @@ print(" ".join(out))' "$M"
 	# the tree copy makes the directory opaque and upper-only after its
 	# files are copied; a stat in between sees a merged directory (link
 	# count 1), which the kernel must not keep
+	need_dir_nlink
 	mkdir -p "$L1/P/D/x" "$L2/P/D/y"
 	head -c 96M /dev/zero >"$L1/P/D/big1"
 	head -c 96M /dev/zero >"$L1/P/D/big2"
