@@ -21,7 +21,7 @@ setup_file() {
 		skip "needs root, podman and runc"
 	fi
 	export MOUNT_PROGRAM=${MOUNT_PROGRAM:-${LAYERFS:-/usr/bin/fuse-overlayfs}}
-	LFS_WORKDIR=$(mktemp -d /tmp/lfs-podman.XXXXXX)
+	LFS_WORKDIR=$(mktemp -d "${TMPDIR:-/tmp}/lfs-podman.XXXXXX")
 	export LFS_WORKDIR
 	echo "# workdir $LFS_WORKDIR, mount program $MOUNT_PROGRAM" >&3
 	"$HERE/setup.sh" "$LFS_WORKDIR" >"$LFS_WORKDIR.setup.log" 2>&1 || {
