@@ -22,11 +22,6 @@
 #define WH_PREFIX ".wh."
 #define OPQ_NAME ".wh..wh..opq"
 
-static const char *const override_names[] = {
-	"user.containers.override_stat", "user.fuseoverlayfs.override_stat",
-	"security.fuseoverlayfs.override_stat",
-};
-
 struct exporter {
 	struct archive *a;
 	struct archive_entry_linkresolver *links;
@@ -256,12 +251,7 @@ static int export_upper(const char *upper, const char *out, int outfd,
 
 	if (ufd < 0)
 		return lerr_add(err, "upper: %s: %s", upper, strerror(errno));
-	for (size_t i = 0; i < sizeof(override_names) / sizeof(override_names[0]); i++) {
-		if (fgetxattr(ufd, override_names[i], NULL, 0) > 0) {
-			x.override = override_names[i];
-			break;
-		}
-	}
+	x.override = override_of_layer(ufd);
 	x.a = archive_write_new();
 	x.links = archive_entry_linkresolver_new();
 	/* xattrs as SCHILY.xattr records only, the form OCI tools read */

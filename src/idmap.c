@@ -181,6 +181,16 @@ int set_owner_at(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
 	return 0;
 }
 
+/* The ownership override a layer's root directory ROOTFD carries (the
+ * layer keeps owners in it), or NULL. */
+const char *override_of_layer(int rootfd)
+{
+	for (size_t k = 0; k < sizeof(override_names) / sizeof(override_names[0]); k++)
+		if (fgetxattr(rootfd, override_names[k], NULL, 0) > 0)
+			return override_names[k];
+	return NULL;
+}
+
 /* Decide where ownership overrides are read (every layer whose root has
  * one) and whether the upper writes them. */
 void override_detect_layers(struct fs *f)
@@ -188,14 +198,8 @@ void override_detect_layers(struct fs *f)
 	for (int i = 0; i < f->nlayers; i++) {
 		struct layer *l = &f->layers[i];
 
-		if (!l->present)
-			continue;
-		for (size_t k = 0; k < sizeof(override_names) / sizeof(override_names[0]); k++) {
-			if (fgetxattr(l->fd, override_names[k], NULL, 0) > 0) {
-				l->override_xattr = override_names[k];
-				break;
-			}
-		}
+		if (l->present)
+			l->override_xattr = override_of_layer(l->fd);
 	}
 	if (!f->has_upper)
 		return;

@@ -659,6 +659,7 @@ int gid_to_disk(gid_t shown, gid_t *disk);
 bool xattr_is_override(const char *name);
 void override_apply(int layer, int dirfd, const char *name, struct stat *st);
 int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);
+const char *override_of_layer(int rootfd);
 void override_detect_layers(struct fs *f);
 void override_mark_upper(struct fs *f);
 int set_owner_at(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);

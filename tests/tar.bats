@@ -78,6 +78,11 @@ make_tar() {
 	mkdir -p upper/keep
 	setfattr -n user.overlay.opaque -v y upper/keep
 	touch upper/etc/.wh.app
+	# owners and modes kept in an override attribute (a rootless upper
+	# that could not chown), named on the upper's root
+	setfattr -n user.containers.override_stat -v 0:0:0755 upper
+	echo o >upper/ovr
+	setfattr -n user.containers.override_stat -v 1000:2000:0600 upper/ovr
 	run "$LAYERFS" export stack.json out.tar
 	[ "$status" -eq 0 ]
 	list_tar out.tar >list.txt
@@ -97,6 +102,7 @@ make_tar() {
 	# one of the two names carries the data, the other links to it
 	grep -qx 'new f 644 123:456 - user.note' list.txt
 	grep -qx 'new-link h 644 123:456 new user.note' list.txt
+	grep -qx 'ovr f 600 1000:2000 - -' list.txt
 	# nothing of the overlay's own
 	! grep -q 'overlay' list.txt
 	[ "$(grep -c '^keep' list.txt)" -eq 2 ]
