@@ -364,7 +364,7 @@ static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
  * nothing, after a REMOVEXATTR of the file capability, if any: both are
  * also how the kernel clears them before a write, which must succeed.
  * Only a caller who may write the file can have written, through a
- * handle open for writing (writers.c; where the kernel opens files
+ * handle open for writing (opens.c; where the kernel opens files
  * itself, noopen, there are none to count); the other is the
  * chown, unless CHOWN says it is one for sure (with the writeback cache
  * a chown carries the ctime, the order before a write does not). N is

@@ -423,9 +423,7 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 /* FH's open ends: its parts in the node's tables, its fd, itself. */
 static void fh_free(struct fhandle *fh)
 {
-	if (!fh->append)
-		pt_release(fh->node, fh->backing);
-	writers_closed(fh->node, fh->flags);
+	opens_closed(fh->node, fh->backing, fh->flags, fh->append);
 	if (fh->fd >= 0)
 		close(fh->fd);
 	pthread_mutex_destroy(&fh->lock);
@@ -447,11 +445,9 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 	 * does not know to refuse (a shared writable mmap of it is refused
 	 * here, as the kernel's overlay refuses it). Such an open takes no
 	 * part in the node's passthrough mode. */
-	if (!fh->append) {
-		fh->backing = pt_open(fh->node, fh->fd, &keep_cache);
-		mapped = pt_mapped(fh->node, fh->backing, fh->flags);
-	}
-	writers_opened(fh->node, fh->flags);
+	fh->backing = opens_opened(fh->node, fh->fd, fh->flags, fh->append,
+				   &keep_cache);
+	mapped = pt_mapped(fh->node, fh->backing, fh->flags);
 	fi->fh = (uintptr_t)fh;
 	/* the kernel takes no open flag but direct_io and noflush with
 	 * passthrough (it has no page cache of its own for the file then) */

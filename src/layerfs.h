@@ -706,10 +706,16 @@ bool noopen_default(void);
 /* passthrough.c */
 bool passthrough_possible(int upper_fd);
 bool initial_userns(void);
-int pt_open(struct node *n, int fd, bool *keep_cache);
-void pt_release(struct node *n, int backing);
+int pt_register(int fd);
+void pt_unregister(int id);
 bool pt_mapped(struct node *n, int backing, int flags);
-void pt_forget(struct node *n);
+
+/* opens.c: per node, its open handles (passthrough mode, writers) */
+int opens_opened(struct node *n, int fd, int flags, bool append,
+		 bool *keep_cache);
+void opens_closed(struct node *n, int backing, int flags, bool append);
+bool writers_any(const struct node *n);
+void opens_forget(struct node *n);
 
 /* reader.c: the threads' turns to read requests (spin=1) */
 ssize_t reader_read(int fd, void *buf, size_t len);
@@ -718,11 +724,6 @@ ssize_t reader_read(int fd, void *buf, size_t len);
 void attrfresh_request(uint32_t opcode, uint32_t tid);
 void attrfresh_replied(void);
 void attrfresh_dir_changed(struct node *dir);
-
-/* writers.c: handles open for writing, per node */
-void writers_opened(const struct node *n, int flags);
-void writers_closed(const struct node *n, int flags);
-bool writers_any(const struct node *n);
 
 /* session_io.c: FUSE_HANDLE_KILLPRIV_V2 and passthrough behind libfuse's back */
 int session_io_attach(struct fuse_session *se);

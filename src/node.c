@@ -178,7 +178,7 @@ static void node_free(struct node *n)
 {
 	struct lset *r, *next;
 
-	pt_forget(n);
+	opens_forget(n);
 	if (n->type == S_IFDIR)
 		listing_forget(n);
 	lset_free(n->ls);

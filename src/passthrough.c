@@ -7,14 +7,8 @@
  * of passthrough: session_io.c adds it to the INIT reply and the backing
  * file's id to the open replies.
  *
- * The kernel keeps one mode per inode. While a file is open through its
- * page cache, no open of it may pass through; while one passes through,
- * every open of it must, with the same backing file. Lower files always
- * go through the page cache: a copy-up would change the real file under
- * an open that passed through to the lower one. This table counts both
- * kinds of opens per node. Pages that a cached open left in the page
- * cache are stale once writes passed through, so the next cached open of
- * such a node drops them (no keep_cache). */
+ * Which opens pass through, and with which backing file, is kept per
+ * node in opens.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -36,30 +30,6 @@ struct fuse_backing_map_v1 {	/* <linux/fuse.h> of Linux 6.9 */
 };
 #define DEV_IOC_BACKING_OPEN _IOW(229, 1, struct fuse_backing_map_v1)
 #define DEV_IOC_BACKING_CLOSE _IOW(229, 2, uint32_t)
-
-/* Kept from the first open of a node that passed through until the node
- * dies (pt_forget), to know that its page cache may be stale. */
-struct popen {
-	struct node *n;
-	int backing;		/* registered id, 0 for none */
-	unsigned pt;		/* opens passing through */
-	unsigned cached;	/* opens through the page cache */
-	bool pt_used;		/* passed through since the last cached open */
-	struct popen *next;
-};
-
-#define PT_BUCKETS 4096
-static struct popen *table[PT_BUCKETS];
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static struct popen **slot(struct node *n)
-{
-	struct popen **pp = &table[((uintptr_t)n >> 4) % PT_BUCKETS];
-
-	while (*pp && (*pp)->n != n)
-		pp = &(*pp)->next;
-	return pp;
-}
 
 /* Is the daemon in the initial user namespace (where CAP_SYS_ADMIN lets
  * it register backing files)? That namespace maps every id to itself. */
@@ -102,73 +72,26 @@ bool passthrough_possible(int fd)
 	       unstacked(fd);
 }
 
-int pt_open(struct node *n, int fd, bool *keep_cache)
+/* Register FD with the kernel as a backing file: its id, or 0 if the
+ * kernel refused (the open then goes through the page cache). */
+int pt_register(int fd)
 {
-	struct popen **pp, *e;
+	struct fuse_backing_map_v1 m = { .fd = fd };
+	int id = ioctl(fuse_session_fd(fs.se), DEV_IOC_BACKING_OPEN, &m);
 
-	*keep_cache = true;
-	if (!fs.passthrough || !S_ISREG(n->type))
-		return 0;
-	pthread_mutex_lock(&table_lock);
-	pp = slot(n);
-	if (!*pp) {
-		e = xcalloc(1, sizeof(*e));
-		e->n = n;
-		*pp = e;
-	}
-	e = *pp;
-	if (node_in_upper(n) && e->cached == 0) {
-		if (!e->backing) {
-			struct fuse_backing_map_v1 m = { .fd = fd };
-			int id = ioctl(fuse_session_fd(fs.se), DEV_IOC_BACKING_OPEN, &m);
-
-			if (id > 0)
-				e->backing = id;
-			else if (fs.cfg->debug)
-				lfs_log("no passthrough for an open: %s", strerror(errno));
-		}
-		if (e->backing) {
-			e->pt++;
-			e->pt_used = true;
-			pthread_mutex_unlock(&table_lock);
-			return e->backing;
-		}
-	}
-	e->cached++;
-	*keep_cache = !e->pt_used;
-	e->pt_used = false;
-	pthread_mutex_unlock(&table_lock);
+	if (id > 0)
+		return id;
+	if (fs.cfg->debug)
+		lfs_log("no passthrough for an open: %s", strerror(errno));
 	return 0;
 }
 
-void pt_release(struct node *n, int backing)
+/* The last open passing through with backing file ID has gone. */
+void pt_unregister(int id)
 {
-	struct popen **pp, *e;
+	uint32_t u = (uint32_t)id;
 
-	if (!fs.passthrough || !S_ISREG(n->type))
-		return;
-	pthread_mutex_lock(&table_lock);
-	pp = slot(n);
-	e = *pp;
-	if (!e) {
-		pthread_mutex_unlock(&table_lock);
-		return;
-	}
-	if (backing) {
-		if (--e->pt == 0) {
-			uint32_t id = (uint32_t)e->backing;
-
-			ioctl(fuse_session_fd(fs.se), DEV_IOC_BACKING_CLOSE, &id);
-			e->backing = 0;
-		}
-	} else {
-		e->cached--;
-	}
-	if (!e->pt && !e->cached && !e->pt_used) {
-		*pp = e->next;
-		free(e);
-	}
-	pthread_mutex_unlock(&table_lock);
+	ioctl(fuse_session_fd(fs.se), DEV_IOC_BACKING_CLOSE, &u);
 }
 
 /* An open of N with FLAGS got BACKING: if it may map the real file for
@@ -184,21 +107,4 @@ bool pt_mapped(struct node *n, int backing, int flags)
 		return false;
 	node_flag_set(n, NODE_MAPPED);
 	return true;
-}
-
-/* N dies: nothing of it can be open any more. */
-void pt_forget(struct node *n)
-{
-	struct popen **pp, *e;
-
-	if (!fs.passthrough)
-		return;
-	pthread_mutex_lock(&table_lock);
-	pp = slot(n);
-	e = *pp;
-	if (e) {
-		*pp = e->next;
-		free(e);
-	}
-	pthread_mutex_unlock(&table_lock);
 }
