@@ -436,7 +436,7 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 		 const struct fuse_entry_param *e)
 {
 	struct fuse_entry_param ce;
-	bool keep_cache = false, mapped = false;
+	bool keep_cache, mapped;
 	int r;
 
 	/* An append-only file open for writing goes through the daemon

@@ -80,9 +80,10 @@ static void put_locked(struct nopens **pp)
 }
 
 /* An open of N with FLAGS (FD its real file; APPEND for an append-only
- * file open for writing) is about to be answered: the backing id it
- * passes through with, or 0 to go through the page cache, and then
- * *KEEP_CACHE says whether the pages in the kernel's cache may stay. */
+ * file open for writing, which goes without a page cache) is about to be
+ * answered: the backing id it passes through with, or 0 to go through
+ * the page cache, and then *KEEP_CACHE says whether the pages in the
+ * kernel's cache may stay. */
 int opens_opened(struct node *n, int fd, int flags, bool append,
 		 bool *keep_cache)
 {
@@ -90,7 +91,7 @@ int opens_opened(struct node *n, int fd, int flags, bool append,
 	struct nopens **pp, *e;
 	int backing = 0;
 
-	*keep_cache = true;
+	*keep_cache = !append;
 	if (!pt && !w)
 		return 0;
 	pthread_mutex_lock(&table_lock);
