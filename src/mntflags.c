@@ -86,10 +86,12 @@ static int flag_index(const char *name)
 	return -1;
 }
 
-/* Is FLAG a valueless option layerfs takes (mount_flag_add())? */
+/* Is FLAG a valueless option a mount takes (a stack file's key)? */
 bool mount_flag_known(const char *flag)
 {
-	return flag_index(flag) >= 0 || str_in_list(fuse_only, flag);
+	int i = flag_index(flag);
+
+	return (i >= 0 && flags[i].by != AT_REMOUNT) || str_in_list(fuse_only, flag);
 }
 
 /* Take the valueless option FLAG: note a generic flag's bits (the last of

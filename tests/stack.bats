@@ -52,11 +52,13 @@ teardown() {
 @test "check: unknown keys are errors naming the key" {
 	cat >bad.json <<-EOF
 	{"version": 1, "layer": [], "layers": [{"path": "layers/base", "nmae": "b"}],
-	 "options": {"fsycn": true}, "idmap": {"uid": [{"from": 0, "to": 1, "count": 1, "cuont": 2}], "pid": []}}
+	 "options": {"fsycn": true, "bind": true}, "idmap": {"uid": [{"from": 0, "to": 1, "count": 1, "cuont": 2}], "pid": []}}
 	EOF
 	refuses check bad.json "bad.json: layer: unknown key"
 	[[ "$output" == *"bad.json: layers[0].nmae: unknown key"* ]]
 	[[ "$output" == *"bad.json: options.fsycn: unknown option"* ]]
+	# a stack file describes a mount: bind means something at a remount only
+	[[ "$output" == *"bad.json: options.bind: unknown option"* ]]
 	[[ "$output" == *"bad.json: idmap.uid[0].cuont: unknown key"* ]]
 	[[ "$output" == *"bad.json: idmap.pid: unknown key"* ]]
 }
