@@ -107,14 +107,12 @@ int opens_opened(struct node *n, int fd, int flags, bool append,
 	if (pt && node_in_upper(n) && e->cached == 0) {
 		if (!e->backing)
 			e->backing = pt_register(fd);
-		if (e->backing) {
-			e->pt++;
-			e->pt_used = true;
-			backing = e->backing;
-			pt = false;	/* counted */
-		}
+		backing = e->backing;
 	}
-	if (pt) {
+	if (backing) {
+		e->pt++;
+		e->pt_used = true;
+	} else if (pt) {
 		e->cached++;
 		*keep_cache = !e->pt_used;
 		e->pt_used = false;
@@ -138,10 +136,12 @@ void opens_closed(struct node *n, int backing, int flags, bool append)
 	if (e) {
 		if (w)
 			e->writers--;
-		if (pt && backing && --e->pt == 0) {
-			pt_unregister(e->backing);
-			e->backing = 0;
-		} else if (pt && !backing) {
+		if (backing) {
+			if (--e->pt == 0) {
+				pt_unregister(e->backing);
+				e->backing = 0;
+			}
+		} else if (pt) {
 			e->cached--;
 		}
 		put_locked(pp);
@@ -153,12 +153,14 @@ void opens_closed(struct node *n, int backing, int flags, bool append)
  * it may. */
 bool writers_any(const struct node *n)
 {
+	struct nopens *e;
 	bool any;
 
 	if (!writers_counted(O_WRONLY))
 		return true;
 	pthread_mutex_lock(&table_lock);
-	any = *slot(n) && (*slot(n))->writers;
+	e = *slot(n);
+	any = e && e->writers;
 	pthread_mutex_unlock(&table_lock);
 	return any;
 }
@@ -168,7 +170,8 @@ void opens_forget(struct node *n)
 {
 	struct nopens **pp, *e;
 
-	if (!fs.passthrough && (fs.writeback || fs.noopen))
+	/* no open of this mount makes a record */
+	if (!fs.passthrough && !writers_counted(O_WRONLY))
 		return;
 	pthread_mutex_lock(&table_lock);
 	pp = slot(n);
