@@ -399,7 +399,7 @@ more" "the copy in the upper"
 		want=${o#*=}
 		o=${o%%=*}
 		mount_layerfs "$o"
-		local got=",$(findmnt -no VFS-OPTIONS "$M"),"
+		local got=",$(mount_flags "$M"),"
 		if [ "$want" = strict ]; then
 			[[ "$got" != *,relatime,* && "$got" != *,noatime,* ]] || fail "$o: $got"
 		else
@@ -417,7 +417,7 @@ more" "the copy in the upper"
 	mount_layerfs bind,diratime
 	grep -q "option 'bind' means something with remount only; ignored" "$T/daemon.err" ||
 		fail "bind: $(cat "$T/daemon.err")"
-	[[ ",$(findmnt -no VFS-OPTIONS "$M")," != *,nodiratime,* ]] || fail "diratime"
+	[[ ",$(mount_flags "$M")," != *,nodiratime,* ]] || fail "diratime"
 }
 
 @test "cli: noatime and nodiratime keep the daemon's reads of the upper layer from setting access times" {
