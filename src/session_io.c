@@ -52,6 +52,7 @@
 
 /* Linux 6.9's additions, absent from older headers */
 #define K_FUSE_PASSTHROUGH	(1ull << 37)
+#define K_FUSE_NO_EXPORT	(1ull << 38)	/* FUSE_NO_EXPORT_SUPPORT, 6.8 */
 #define K_FOPEN_PASSTHROUGH	(1u << 7)
 #define K_FUSE_INIT_EXT		(1u << 30)
 #define INIT_OUT_FLAGS2		32	/* byte offsets in fuse_init_out */
@@ -343,6 +344,16 @@ static void patch_init_reply(struct iovec *iov, int count)
 		*(uint32_t *)(b + INIT_OUT_STACK_DEPTH) = 1;
 		if (fs.cfg->debug)
 			lfs_log("file data of the upper passes through (FUSE passthrough)");
+	}
+	/* Nodes are forgotten with the kernel's inodes, so a file handle
+	 * (name_to_handle_at) could not be opened once its inode was
+	 * evicted: say so, and the kernel refuses to make one (EOPNOTSUPP),
+	 * as its overlay does without nfs_export. Handles for fanotify's
+	 * file ids (AT_HANDLE_FID) are still made. */
+	if ((kernel_flags & K_FUSE_NO_EXPORT) &&
+	    iov[1].iov_len >= INIT_OUT_FLAGS2 + sizeof(uint32_t)) {
+		init->flags |= K_FUSE_INIT_EXT;
+		*(uint32_t *)(b + INIT_OUT_FLAGS2) |= (uint32_t)(K_FUSE_NO_EXPORT >> 32);
 	}
 	if (want_parallel_dirops && (kernel_flags & FUSE_PARALLEL_DIROPS))
 		init->flags |= FUSE_PARALLEL_DIROPS;

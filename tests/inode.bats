@@ -139,6 +139,27 @@ populate_same_shape() {
 	eq "$(stat -c %i "$M/new")" "$c"
 }
 
+@test "inode: file handles are refused as by the kernel's overlay (they could not be opened once the inode is evicted); fanotify's file ids are made" {
+	need_kernel_overlay
+	kernel_at_least 6 8 || skip "FUSE_NO_EXPORT_SUPPORT is Linux 6.8's"
+	echo x >"$L2/low"
+	mkdir -p "$L1/dir"
+	mount_beside_kernel
+	echo y >"$M/new"
+	echo y >"$T/k/new"
+	local p got want
+	for p in low dir new .; do
+		want=$("$FSOPS" handle "$T/k/$p" || true)
+		eq "$want" EOPNOTSUPP
+		got=$("$FSOPS" handle "$M/$p" || true)
+		eq "$got" "$want"
+		# a file id's type differs between the two: only that it is made
+		want=$("$FSOPS" handle "$T/k/$p" fid | cut -d' ' -f1)
+		got=$("$FSOPS" handle "$M/$p" fid | cut -d' ' -f1)
+		eq "$got" "$want"
+	done
+}
+
 @test "inode: hard links inside a layer share st_ino, with the right st_nlink" {
 	echo one >"$L2/a"
 	ln "$L2/a" "$L2/b"

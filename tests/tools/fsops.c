@@ -1161,6 +1161,27 @@ static int cmd_seekdir(char **argv)
 	return 0;
 }
 
+#ifndef AT_HANDLE_FID
+#define AT_HANDLE_FID 0x200
+#endif
+
+/* handle PATH [fid]: make a file handle of PATH (a fanotify file id with
+ * "fid"); prints "ok" and the handle's type. */
+static int cmd_handle(int argc, char **argv)
+{
+	union {
+		struct file_handle h;
+		char space[sizeof(struct file_handle) + MAX_HANDLE_SZ];
+	} u;
+	int mnt, flags = argc > 1 && !strcmp(argv[1], "fid") ? AT_HANDLE_FID : 0;
+
+	u.h.handle_bytes = MAX_HANDLE_SZ;
+	if (name_to_handle_at(AT_FDCWD, argv[0], &u.h, &mnt, flags) < 0)
+		die();
+	printf("ok %d\n", u.h.handle_type);
+	return 0;
+}
+
 struct cmd {
 	const char *name;
 	int nargs; /* minimum */
@@ -1228,6 +1249,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "watchaccess")) { NEED(3); return cmd_watchaccess(n, a); }
 	if (!strcmp(c, "holdopens")) { NEED(3); return cmd_holdopens(n, a); }
 	if (!strcmp(c, "enosys")) { NEED(2); return cmd_enosys(a); }
+	if (!strcmp(c, "handle")) { NEED(1); return cmd_handle(n, a); }
 	if (!strcmp(c, "nochrdev")) { NEED(1); return cmd_nochrdev(a); }
 	usage();
 	return 2;
