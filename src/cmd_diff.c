@@ -173,7 +173,7 @@ static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 	int ret = 0;
 
 	dir_opaque_state(ufd, &opaque, &xwh);
-	if (opaque) {
+	if (opaque && *path) {
 		diff_opaque(ufd, xwh, lo, path, c);
 		below = none;
 	}
@@ -311,16 +311,14 @@ int cmd_diff(int argc, char **argv)
 	lo = lowers_new(st.nlayers);
 	for (int i = st.nlayers - 1; i >= 0; i--) {
 		int fd = open(st.layers[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		bool opaque = false, xwh = false;
 
 		if (fd < 0) {
 			lerr_add(&err, "%s: %s", st.layers[i].path, strerror(errno));
 			goto out;
 		}
+		/* every layer, as the mount: a root's opaque marker hides
+		 * nothing */
 		lo->fd[lo->n++] = fd;
-		dir_opaque_state(fd, &opaque, &xwh);
-		if (opaque)
-			break;
 	}
 	ufd = open(st.upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (ufd < 0) {

@@ -210,17 +210,13 @@ int nodes_init(void)
 		k++;
 	}
 	ls->n = k;
+	/* an opaque marker on a layer's root hides nothing: the kernel's
+	 * overlay looks for one only in the directories it looks up */
 	for (int i = 0; i < k; i++) {
 		bool opq = false, xwh = false;
+
 		dir_opaque_state(ls->r[i].fd, &opq, &xwh);
 		ls->r[i].xwhiteouts = xwh;
-		/* an opaque lower root hides the layers below it */
-		if (opq && i + 1 < k) {
-			for (int j = i + 1; j < k; j++)
-				close(ls->r[j].fd);
-			ls->n = i + 1;
-			break;
-		}
 	}
 	if (fstat(ls->r[0].fd, &st) < 0)
 		return -errno;

@@ -55,6 +55,18 @@ A /new-link"
 	diff unmounted.txt mounted.txt
 }
 
+@test "diff: an opaque marker on the upper's root hides no lower name, as in the mount" {
+	setfattr -n trusted.overlay.opaque -v y upper
+	echo new >upper/new
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	[ "$output" = "A /new" ]
+	"$LAYERFS" mount stack.json
+	run cat mnt/etc/a
+	"$LAYERFS" umount stack.json
+	[ "$output" = app-a ]
+}
+
 @test "diff --json" {
 	change_things
 	run "$LAYERFS" diff --json stack.json

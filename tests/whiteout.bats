@@ -179,6 +179,35 @@ kernel_view_of_upper() { # MOUNTPOINT
 	grep -q '^c/new ' "$T/kernel" || fail "sanity: c/new not in the kernel view"
 }
 
+@test "whiteout: an opaque marker on a layer's root hides no layer below it, as on the kernel's overlay" {
+	need_kernel_overlay
+	echo 1 >"$L1/one"
+	echo 2 >"$L2/two"
+	mkdir -p "$L2/dd" "$T/ku"
+	echo 3 >"$L2/dd/three"
+	local where
+	for where in lower upper; do
+		if [ "$where" = lower ]; then
+			setfattr -n trusted.overlay.opaque -v y "$L1"
+		else
+			setfattr -x trusted.overlay.opaque "$L1"
+			setfattr -n trusted.overlay.opaque -v y "$U"
+			setfattr -n trusted.overlay.opaque -v y "$T/ku"
+		fi
+		mount_beside_kernel
+		eq "$(names "$T/k")" "dd one two" "sanity: the kernel's view"
+		eq "$(names "$M")" "$(names "$T/k")" "$where root opaque"
+		eq "$(cat "$M/dd/three")" 3
+		unmount_layerfs
+		kovl_umount "$T/k"
+	done
+	# nor does a .wh..wh..opq file (the kernel shows it as a name)
+	setfattr -x trusted.overlay.opaque "$U"
+	touch "$L1/.wh..wh..opq"
+	mount_layerfs
+	eq "$(names "$M")" "dd one two"
+}
+
 @test "whiteout: with userxattr, root writes user.overlay.* only, and the kernel's overlayfs with userxattr reads the upper as we showed it" {
 	need_root
 	mkdir -p "$L1/a/keep" "$L2/a/gone" "$L2/b" "$L2/mv/sub"
