@@ -322,9 +322,14 @@ static int copy_tree(struct node *dir)
 	ufd = fdrelief_dup(ls->r[0].fd);
 	err = ufd < 0 ? -errno : opaque_set(ufd);
 	if (!err) {
-		purge_internal_entries(ufd);
+		/* The upper alone first, then the whiteouts go: a lookup or
+		 * listing that read the layers before, and probes the upper
+		 * after the purge, would find a deleted lower name; the move
+		 * of the generation after it makes that one look again. */
 		node_set_lset(dir, lset_upper(ufd));
 		node_flag_set(dir, NODE_OPAQUE);
+		purge_internal_entries(ufd);	/* the lock keeps the set */
+		__atomic_add_fetch(&dir->gen, 1, __ATOMIC_RELEASE);
 	} else if (ufd >= 0) {
 		close(ufd);
 	}

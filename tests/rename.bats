@@ -211,6 +211,46 @@ print(" ".join(out))' "$M"
 	done
 }
 
+@test "rename: names deleted from a lower directory stay deleted for lookups made while the directory moves (its whiteouts are purged)" {
+	need_root
+	mkdir -p "$L2/d"
+	local i
+	for i in $(seq -w 1 2000); do : >"$L2/d/w$i"; done
+	echo k >"$L2/d/keep"
+	mount_layerfs
+	rm "$M"/d/w*
+	unmount_layerfs "$M"
+	# a fresh mount: the kernel holds no negative entries for the names
+	mount_layerfs
+	# each lookup waits until the move's purge took that name's whiteout
+	# out of the upper, then asks through a descriptor of the directory
+	run -0 python3 -c '
+import os, sys, threading
+m, up = sys.argv[1], sys.argv[2] + "/d"
+order = [n for n in os.listdir(up) if n.startswith("w")]
+dfd = os.open(m + "/d", os.O_RDONLY | os.O_DIRECTORY)
+t = threading.Thread(target=os.rename, args=(m + "/d", m + "/e"))
+t.start()
+found = []
+for n in order:
+    while os.path.lexists(up + "/" + n) and t.is_alive():
+        pass
+    try:
+        os.stat(n, dir_fd=dfd, follow_symlinks=False)
+        found.append(n)
+    except FileNotFoundError:
+        pass
+    if not t.is_alive():
+        break
+t.join()
+print(len(found), found[:3])' "$M" "$U"
+	eq "$output" "0 []"
+	eq "$(names "$M/e")" keep
+	unmount_layerfs "$M"
+	mount_layerfs
+	eq "$(names "$M/e")" keep
+}
+
 @test "rename: a moved tree's lower files of many names need no descriptor each (a low fd limit)" {
 	mkdir -p "$L1/d"
 	local i
