@@ -684,14 +684,7 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 		goto moved;
 	}
 	if (src_lower) {
-		if (fs.wh_style == WH_CHARDEV &&
-		    renameat2(spfd, name, dpfd, newname, RENAME_WHITEOUT) == 0)
-			goto moved;
-		if (renameat(spfd, name, dpfd, newname) < 0) {
-			err = -errno;
-			goto out;
-		}
-		err = whiteout_create(spfd, name);
+		err = whiteout_rename(spfd, name, dpfd, newname);
 		if (err)
 			goto out;
 	} else if (renameat(spfd, name, dpfd, newname) < 0) {

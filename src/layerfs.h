@@ -505,6 +505,7 @@ int xattrs_copy_fd(int src, int dst, bool (*keep)(const char *name),
 
 int whiteout_create(int dirfd, const char *name);
 int whiteout_replace(int dirfd, const char *name);
+int whiteout_rename(int dirfd, const char *name, int newdirfd, const char *newname);
 int whiteout_clear(int dirfd, const char *name, bool *had);
 int opaque_set(int dirfd);
 int remove_tree_at(int dirfd, const char *name);

@@ -136,6 +136,51 @@ int whiteout_create(int dirfd, const char *name)
 	return err ? err : marker_create(dirfd, whname);
 }
 
+/* Move the upper entry DIRFD/NAME to NEWDIRFD/NEWNAME (replacing what is
+ * there) and leave a whiteout at NAME, or fail having changed nothing:
+ * the whiteout is made before the move, as a marker file beside NAME or
+ * a device in the staging area that takes NAME's place after it. Only
+ * that last step failing, which needs no new inode, could leave a target
+ * replaced; the move is then undone. */
+int whiteout_rename(int dirfd, const char *name, int newdirfd, const char *newname)
+{
+	char tmp[64], whname[NAME_MAX + 1];
+	int err;
+
+	if (fs.wh_style == WH_CHARDEV) {
+		if (renameat2(dirfd, name, newdirfd, newname, RENAME_WHITEOUT) == 0)
+			return 0;
+		staging_name(tmp, sizeof(tmp));
+		err = shared_link(fs.workfd, tmp);
+		if (err == 1)
+			err = mknodat(fs.workfd, tmp, S_IFCHR | 0000, makedev(0, 0)) < 0 ?
+			      -errno : 0;
+		if (!err) {
+			if (renameat(dirfd, name, newdirfd, newname) < 0)
+				err = -errno;
+			else if (renameat(fs.workfd, tmp, dirfd, name) == 0)
+				return 0;
+			else if ((err = -errno) &&
+				 renameat2(newdirfd, newname, dirfd, name, RENAME_NOREPLACE) < 0)
+				lfs_log("rename: '%s' moved but left no whiteout (%s)",
+					name, strerror(-err));
+			unlinkat(fs.workfd, tmp, 0);
+			return err;
+		}
+		if (err != -EPERM)
+			return err;
+		fs.wh_style = WH_FILE;	/* learned the hard way */
+	}
+	err = wh_file_name(name, whname, sizeof(whname));
+	if (!err)
+		err = marker_create(dirfd, whname);
+	if (!err && renameat(dirfd, name, newdirfd, newname) < 0) {
+		err = -errno;
+		unlinkat(dirfd, whname, 0);
+	}
+	return err;
+}
+
 /* Turn the existing upper object NAME into a whiteout, or fail having
  * changed nothing. Where possible the swap is atomic: the name never
  * disappears from the upper. Once the old object is out of the view, it

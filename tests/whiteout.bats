@@ -352,6 +352,58 @@ more" "the refused rm hid the file"
 	eq "$(names "$M")" ""
 }
 
+@test "whiteout: with .wh. files, a lower name too long for a marker is neither removed nor renamed, and a refused rename changes nothing" {
+	need_root
+	local long
+	long=$(printf 'n%.0s' $(seq 253))
+	mkdir -p "$L1/d"
+	echo one >"$L1/d/$long"
+	echo two >"$L1/d/${long}b"
+	echo moved >"$L1/d/m"
+	LFS_WRAP="$FSOPS nochrdev" mount_layerfs
+	expect_errno ENAMETOOLONG unlink "$M/d/$long"
+	expect_errno ENAMETOOLONG rename "$M/d/${long}b" "$M/d/short"
+	eq "$(cat "$M/d/${long}b")" two
+	[ ! -e "$M/d/short" ] || fail "the refused rename left its target"
+	[ ! -e "$U/d/short" ] || fail "the refused rename left its target in the upper"
+	# a name that fits takes a marker, made before the move
+	mv "$M/d/m" "$M/d/${long}c"
+	[ -f "$U/d/.wh.m" ] || fail "no marker for m: $(ls -A "$U/d")"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(ls "$M/d" | wc -l)" 3
+	eq "$(cat "$M/d/$long" "$M/d/${long}b" "$M/d/${long}c")" "one
+two
+moved"
+	[ ! -e "$M/d/short" ] && [ ! -e "$M/d/m" ] || fail "after a remount: $(ls "$M/d")"
+}
+
+@test "whiteout: where rename cannot leave a whiteout itself (RENAME_WHITEOUT), a lower file's rename still leaves one" {
+	need_root
+	mkdir -p "$L1/d"
+	echo a >"$L1/d/a"
+	echo b >"$L1/d/b"
+	echo up >"$L1/d/c"
+	LFS_WRAP="$FSOPS norenamewhiteout" mount_layerfs
+	echo t >"$M/d/target"
+	mv "$M/d/a" "$M/d/moved"
+	mv "$M/d/b" "$M/d/target"
+	echo more >>"$M/d/c"
+	mv "$M/d/c" "$M/d/c2"
+	eq "$(names "$M/d")" "c2 moved target"
+	local n
+	for n in a b c; do
+		eq "$(stat -c '%F %t:%T' "$U/d/$n")" "character special file 0:0" "$n"
+	done
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M/d")" "c2 moved target"
+	eq "$(cat "$M/d/moved" "$M/d/target" "$M/d/c2")" "a
+b
+up
+more"
+}
+
 @test "whiteout: whiteouts share one inode, as the kernel's overlay makes them; a copied-up file replaced by one too" {
 	need_root
 	local k

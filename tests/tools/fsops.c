@@ -1119,6 +1119,24 @@ static int cmd_nochrdev(char **argv)
 	return filter_exec(f, k, argv);
 }
 
+/* norenamewhiteout CMD [ARGS...]: run CMD with renameat2(RENAME_WHITEOUT)
+ * failing with EINVAL, as on a file system that cannot do it */
+static int cmd_norenamewhiteout(char **argv)
+{
+	struct sock_filter f[16];
+	unsigned k = filter_start(f);
+
+	/* renameat2(olddirfd, oldpath, newdirfd, newpath, flags) */
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_renameat2, 0, 4);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, args[4]));
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, RENAME_WHITEOUT);
+	f[k++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, RENAME_WHITEOUT, 0, 1);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL);
+	f[k++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	return filter_exec(f, k, argv);
+}
+
 /* seekdir DIR: note telldir() before every entry, then seekdir() back to
  * each position in reverse order; print "bad NAME" where readdir()
  * returns another entry, a line for a position a 32-bit program could not
@@ -1251,6 +1269,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "enosys")) { NEED(2); return cmd_enosys(a); }
 	if (!strcmp(c, "handle")) { NEED(1); return cmd_handle(n, a); }
 	if (!strcmp(c, "nochrdev")) { NEED(1); return cmd_nochrdev(a); }
+	if (!strcmp(c, "norenamewhiteout")) { NEED(1); return cmd_norenamewhiteout(a); }
 	usage();
 	return 2;
 }
