@@ -159,6 +159,9 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 {
 	int fd = layer_openat(r->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 			      (quiet || layer_wants_noatime(r->layer, true) ? O_NOATIME : 0));
+	/* names ".wh.NAME" hides: in the layers below, not beside it (a
+	 * lookup finds NAME in this layer first) */
+	struct nameset hidden = { 0, 0, NULL };
 	int err = 0;
 
 	if (fd < 0)
@@ -186,7 +189,7 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 				/* ".wh.NAME" hides NAME below; the opaque
 				 * marker was handled at lookup */
 				if (merged && strcmp(name, ".wh..wh..opq"))
-					nameset_add(seen, name + 4);
+					nameset_add(&hidden, name + 4);
 				continue;
 			}
 			if (merged && nameset_has(seen, name))
@@ -218,6 +221,10 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 		}
 	}
 	close(fd);
+	for (size_t i = 0; i < hidden.cap; i++)
+		if (hidden.slot[i])
+			nameset_add(seen, hidden.slot[i]);
+	nameset_free(&hidden);
 	return err;
 }
 

@@ -404,6 +404,23 @@ up
 more"
 }
 
+@test "whiteout: a .wh. file hides its name in the layers below, not the name beside it in its own layer (listings agree with lookups)" {
+	mkdir -p "$L1/d" "$L2/d"
+	local i
+	for i in $(seq 1 12); do
+		echo "top$i" >"$L1/d/n$i"
+		: >"$L1/d/.wh.n$i"
+		echo "low$i" >"$L2/d/n$i"
+	done
+	: >"$L1/d/.wh.gone"
+	echo low >"$L2/d/gone"
+	echo low >"$L2/d/other"
+	mount_layerfs
+	eq "$(names "$M/d")" "n1 n10 n11 n12 n2 n3 n4 n5 n6 n7 n8 n9 other"
+	eq "$(cat "$M/d/n7")" top7
+	[ ! -e "$M/d/gone" ] || fail "gone is not hidden"
+}
+
 @test "whiteout: whiteouts share one inode, as the kernel's overlay makes them; a copied-up file replaced by one too" {
 	need_root
 	local k
