@@ -115,13 +115,14 @@ static bool others_answered(void)
  * stream's rest then form one listing, served after a seekdir (a new
  * name with a cookie below the old part's end was missing, a removed one
  * came back; xfstests generic/637). A complete cache the kernel checks
- * against the directory's version at each start; an unfinished one it
- * does not. So while a listing that went out may have stopped before the
- * end (NODE_LISTSENT, from a reply with entries to the end of a stream
- * that began at the start: readdir.c), the first change of the directory
- * drops the pages of its cache, before the change's reply, so that no
- * stream can extend them; the kernel then lists the directory from us
- * until a stream reads it whole again. */
+ * against the directory's version only when a stream starts at offset
+ * 0: a stream that starts with a seekdir (to an offset an older stream
+ * gave) read a complete cache from before the change. So after a
+ * listing went out (NODE_LISTSENT, set by every reply with entries:
+ * readdir.c), the first change of the directory drops the pages of its
+ * cache, before the change's reply; the kernel then lists the directory
+ * from us until a stream reads it again. One notification per directory
+ * listed and then changed: `rm -rf` sends one per directory. */
 static bool drop_listing_cache(struct node *dir, uint64_t id)
 {
 	if (!node_has(dir, NODE_LISTSENT))

@@ -39,7 +39,8 @@ struct dentry_list {
 	struct node *dir;	/* of a listing read ahead: whose it is */
 	uint32_t gen;		/* the directory's generation when listed */
 	uint32_t refs;		/* of a cached listing (listing_get) */
-	bool from_start;	/* made for a stream's first request */
+	off_t next_off;		/* where the last reply ended: the offset a
+				 * stream going on asks for next */
 };
 
 /* A set of names seen so far in higher layers (shown or hidden). */
@@ -423,8 +424,12 @@ static bool ahead_full(size_t n)
 
 /* DIR's listing for a request at offset OFF. A stream that has begun
  * goes on with the listing it began with, as it would with a handle of
- * its own; a stream that starts (OFF 0) sees every change before it, and
- * a listing read ahead serves only while DIR has not changed since. */
+ * its own: it asks where the last reply ended. Any other request (a
+ * stream's first, or one that starts with a seekdir to an offset an
+ * older stream gave) sees every change before it, and a listing read
+ * ahead serves only while DIR has not changed since. Two streams of one
+ * directory taking turns each look like a seek to the other: they get
+ * a listing of the moment, which the cookies keep in step. */
 static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 {
 	size_t s = dir_hash(dir, LISTING_SLOTS), a = dir_hash(dir, AHEAD_SLOTS);
@@ -433,7 +438,9 @@ static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 	int err;
 
 	pthread_mutex_lock(&listings_lock);
-	if (listings[s].dir == dir && (off > 0 || listings[s].l->gen == gen)) {
+	if (listings[s].dir == dir &&
+	    (listings[s].l->gen == gen ||
+	     (off > 0 && off == __atomic_load_n(&listings[s].l->next_off, __ATOMIC_RELAXED)))) {
 		l = listings[s].l;
 		__atomic_add_fetch(&l->refs, 1, __ATOMIC_RELAXED);
 	}
@@ -453,7 +460,6 @@ static int listing_get(struct node *dir, off_t off, struct dentry_list **out)
 			return err;
 	}
 	l->refs = 2;		/* the slot's and the caller's */
-	l->from_start = off == 0;
 	pthread_mutex_lock(&listings_lock);
 	old = listings[s].l;
 	listings[s].dir = dir;
@@ -572,6 +578,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct node *subdirs[PF_FANOUT];
 	char *buf, *p;
 	size_t rem = size, i, nsub;
+	off_t last = 0;
 	int err = listing_get(dir, off, &l);
 
 	if (err) {
@@ -585,11 +592,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	i = listing_seek(l, off);
 	if (i >= l->n) {
-		/* the end: the kernel has all of it now, and a stream from
-		 * the start left its cache finished, which it checks itself
-		 * (attrfresh.c, drop_listing_cache()) */
-		if (l->from_start && node_has(dir, NODE_LISTSENT))
-			node_flag_clear(dir, NODE_LISTSENT);
+		/* the end: the kernel has all of it now (a cache it keeps
+		 * goes at the next change: attrfresh.c) */
 		listing_drop(dir, l);
 		listing_put(l);
 		fuse_reply_buf(req, NULL, 0);
@@ -651,7 +655,10 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		p += entsize;
 		rem -= entsize;
+		last = d->cookie;
 	}
+	if (last)
+		__atomic_store_n(&l->next_off, last, __ATOMIC_RELAXED);
 	listing_put(l);
 	/* before the reply: a change served meanwhile must see it */
 	if (rem < size && !node_has(dir, NODE_LISTSENT))

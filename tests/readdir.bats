@@ -92,6 +92,35 @@ print(names[2])' "$M/d")
 	eq "$(ls "$M/d" | wc -l)" 100
 }
 
+@test "readdir: a stream that starts with a seekdir to an older stream's position sees the changes made since" {
+	local how pos fifth out
+	mount_layerfs
+	mkdir "$M/d"
+	(cd "$M/d" && seq -f 'f%g' 1 3000 | xargs touch)
+	for how in complete unfinished; do
+		if [ "$how" = complete ]; then
+			# a stream stops early, a second reads the listing whole:
+			# the kernel's cache of it is complete, and checked
+			# against the directory only by a stream from offset 0
+			pos=$("$FSOPS" tell "$M/d" 5)
+			"$FSOPS" seekread "$M/d" 0 >"$T/before"
+		else
+			# after a change, a stream reads from the daemon and stops
+			# early, its listing left there
+			"$FSOPS" seekread "$M/d" 0 >"$T/before"
+			touch "$M/d/x-$how"
+			pos=$("$FSOPS" tell "$M/d" 5)
+		fi
+		fifth=$(sed -n 5p "$T/before")
+		sed -n '10,400p' "$T/before" | grep -vx -- "$fifth" | (cd "$M/d" && xargs rm)
+		touch "$M/d/new-$how-1" "$M/d/new-$how-2" "$M/d/new-$how-3"
+		out=$("$FSOPS" seekread "$M/d" "$pos")
+		# what a fresh listing holds after the fifth name
+		eq "$out" "$("$FSOPS" seekread "$M/d" 0 | sed '1,/^'"$fifth"'$/d')" "$how"
+		grep -q "^new-$how-1$" <<<"$out" || fail "sanity: no new name after the position"
+	done
+}
+
 @test "readdir: directories open without a round trip; a second listing comes from the kernel's cache" {
 	mkdir -p "$L1/a" "$L2/b" "$U/c"
 	touch "$L1/a/x" "$L2/b/y" "$U/c/z"

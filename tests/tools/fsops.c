@@ -1137,6 +1137,50 @@ static int cmd_norenamewhiteout(char **argv)
 	return filter_exec(f, k, argv);
 }
 
+/* tell DIR N: read N entries of DIR, print telldir() after them.
+ * seekread DIR POS: open DIR, seekdir() to POS, print the names from
+ * there (a stream that starts where an older one left off). */
+static int cmd_tell(char **argv)
+{
+	DIR *d = fdopendir(open_path(argv[0], O_RDONLY | O_DIRECTORY, 0));
+	long n = atol(argv[1]);
+
+	if (!d)
+		die();
+	for (long i = 0; i < n; i++) {
+		errno = 0;
+		if (!readdir(d)) {
+			if (errno)
+				die();
+			break;
+		}
+	}
+	printf("%ld\n", telldir(d));
+	closedir(d);
+	return 0;
+}
+
+static int cmd_seekread(char **argv)
+{
+	DIR *d = fdopendir(open_path(argv[0], O_RDONLY | O_DIRECTORY, 0));
+	struct dirent *de;
+
+	if (!d)
+		die();
+	seekdir(d, atol(argv[1]));
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		printf("%s\n", de->d_name);
+	}
+	if (errno)
+		die();
+	closedir(d);
+	return 0;
+}
+
 /* seekdir DIR: note telldir() before every entry, then seekdir() back to
  * each position in reverse order; print "bad NAME" where readdir()
  * returns another entry, a line for a position a 32-bit program could not
@@ -1239,6 +1283,8 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "ls")) { NEED(1); return cmd_ls(a); }
 	if (!strcmp(c, "drain")) { NEED(1); return cmd_drain(n, a); }
 	if (!strcmp(c, "seekdir")) { NEED(1); return cmd_seekdir(a); }
+	if (!strcmp(c, "tell")) { NEED(2); return cmd_tell(a); }
+	if (!strcmp(c, "seekread")) { NEED(2); return cmd_seekread(a); }
 	if (!strcmp(c, "link")) { NEED(2); return cmd_link(a); }
 	if (!strcmp(c, "symlink")) { NEED(2); return cmd_symlink(a); }
 	if (!strcmp(c, "readlink")) { NEED(1); return cmd_readlink(a); }
