@@ -160,8 +160,11 @@ static int create_obj(fuse_req_t req, struct node *parent, const char *name,
 			snprintf(tmp, sizeof(tmp), "%s/n", acldir);
 	}
 	fd = make_object(tfd, tname, o);
-	if (fd < 0 && fd != -2)
+	if (fd < 0 && fd != -2) {
+		if (acldir[0])
+			unlinkat(fs.workfd, acldir, AT_REMOVEDIR);
 		return fd;
+	}
 	if (o->type != 0) {
 		err = set_creds_owner(tfd, tname, ctx, &pst, o->type == S_IFDIR);
 		if (err)

@@ -452,3 +452,26 @@ more"
 	eq "$(cat "$U/small")" "small
 more"
 }
+
+@test "copyup: a mkdir over a whiteout under a default ACL that fails for want of inodes leaves nothing in the work dir" {
+	need_cmd setfacl
+	mkdir -p "$L1/d"
+	echo x >"$L1/d/x"
+	mkdir "$T/fs"
+	mount -t tmpfs -o size=16m,nr_inodes=64 lfsfull "$T/fs"
+	record_mount "$T/fs"
+	U=$T/fs/upper W=$T/fs/work
+	mkdir "$U" "$W"
+	mount_layerfs
+	setfacl -d -m u:1234:rwx "$M/d" || skip "no ACLs on tmpfs here"
+	rm "$M/d/x"
+	local i=0
+	while (: >"$U/fill$i") 2>/dev/null; do i=$((i + 1)); done
+	# one inode: the new directory's staging place takes it
+	rm "$U/fill0"
+	run mkdir "$M/d/x"
+	[ "$status" -ne 0 ] || fail "mkdir with no inode left succeeded"
+	[[ "$output" == *"No space left on device"* ]] || fail "mkdir: $output"
+	eq "$(find "$W" -mindepth 2 -name '#*')" "" "staged objects left"
+	[ ! -e "$M/d/x" ] || fail "the whiteout no longer hides x"
+}
