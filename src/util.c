@@ -295,7 +295,8 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * middle of it (tests/rename.bats renames a tree while a lookup in it is
  * under way). Points: "lookup", any lookup of a name (a LOOKUP or a
  * listing's entry) once the layers are read; "lookup_request", a LOOKUP
- * request before anything is opened. */
+ * request before anything is opened; "install", a new object staged to
+ * replace a whiteout, after the whiteout was found in its way. */
 void test_pause(const char *point, const char *name)
 {
 	static const char *spec;

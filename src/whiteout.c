@@ -395,28 +395,38 @@ out:
 	return err;
 }
 
-/* Move the staged object TMP to DIRFD/NAME, replacing a whiteout there. */
+/* Move the staged object TMP to DIRFD/NAME, replacing a whiteout there.
+ * A whiteout that goes meanwhile (the purge of a directory being moved:
+ * copyup_tree.c) leaves the name free: the move is tried again. */
 int install_staged(int dirfd, const char *name, const char *tmp, bool isdir)
 {
 	struct stat st;
 
-	if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
-		goto clear_file;
-	if (errno != EEXIST)
-		return -errno;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	if (!stat_is_whiteout(&st))
-		return -EEXIST;
-	if (!isdir) {
-		if (renameat(fs.workfd, tmp, dirfd, name) < 0)
+	for (int tries = 0;; tries++) {
+		if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0)
+			break;
+		if (errno != EEXIST)
 			return -errno;
-	} else {
-		if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_EXCHANGE) < 0)
+		test_pause("install", name);
+		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT && tries < 3)
+				continue;
 			return -errno;
-		unlinkat(fs.workfd, tmp, 0);
+		}
+		if (!stat_is_whiteout(&st))
+			return -EEXIST;
+		if (!isdir) {
+			if (renameat(fs.workfd, tmp, dirfd, name) < 0)
+				return -errno;
+			break;
+		}
+		if (renameat2(fs.workfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0) {
+			unlinkat(fs.workfd, tmp, 0);
+			break;
+		}
+		if (errno != ENOENT || tries >= 3)
+			return -errno;
 	}
-clear_file:
 	/* a ".wh.NAME" file may still hide NAME: it goes last */
 	{
 		char whname[NAME_MAX + 1];

@@ -251,6 +251,23 @@ print(len(found), found[:3])' "$M" "$U"
 	eq "$(names "$M/e")" keep
 }
 
+@test "rename: a file made over a whiteout while its directory moves (and the whiteouts are purged) is made" {
+	mkdir -p "$L1/d"
+	echo x >"$L1/d/x"
+	echo y >"$L1/d/y"
+	# the create finds the whiteout of x in its way, then waits while
+	# the move purges the directory's whiteouts
+	LAYERFS_TEST_PAUSE=install:x:1000 mount_layerfs
+	rm "$M/d/x"
+	(echo new >"$M/d/x") 2>"$T/create.err" &
+	local pid=$!
+	sleep 0.3
+	mv "$M/d" "$M/e"
+	wait "$pid" || fail "the create failed: $(cat "$T/create.err")"
+	eq "$(cat "$M/e/x")" new
+	eq "$(names "$M/e")" "x y"
+}
+
 @test "rename: a moved tree's lower files of many names need no descriptor each (a low fd limit)" {
 	mkdir -p "$L1/d"
 	local i
