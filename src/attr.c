@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -174,7 +175,7 @@ static int set_owner(struct node *n, const struct oref *o,
 		return -EINVAL;
 	if ((to_set & FUSE_SET_ATTR_GID) && gid_to_disk(attr->st_gid, &gid))
 		return -EINVAL;
-	if (fs.override_xattr && !S_ISLNK(n->type)) {
+	if (override_fits(n->type)) {
 		mode_t mode;
 
 		err = oref_stat(o, &cur);
@@ -197,39 +198,47 @@ static int set_owner(struct node *n, const struct oref *o,
 	return 0;
 }
 
-static int set_mode(struct node *n, const struct oref *o, mode_t mode)
+/* chmod of O's real object */
+static int real_chmod(const struct oref *o, mode_t mode)
 {
 	char path[PATH_MAX];
+
+	if (o->name[0])
+		return fchmodat(o->dirfd, o->name, mode, 0) < 0 ? -errno : 0;
+	/* the object's own fd: a directory's is open for reading; a pinned
+	 * file's is O_PATH, which fchmod() refuses, so that one goes by /proc */
+	if (fchmod(o->dirfd, mode) == 0)
+		return 0;
+	if (errno != EBADF)
+		return -errno;
+	oref_path(o, path, sizeof(path));
+	return chmod(path, mode) < 0 ? -errno : 0;
+}
+
+static int set_mode(struct node *n, const struct oref *o, mode_t mode)
+{
 	struct stat cur;
 	int err;
 
 	if (S_ISLNK(n->type))
 		return -EOPNOTSUPP;
-	if (fs.override_xattr) {
+	mode &= 07777;
+	if (override_fits(n->type)) {
 		err = oref_stat(o, &cur);
 		if (!err)
 			err = override_write(o->dirfd, o->name, cur.st_uid,
 					     cur.st_gid, mode);
 		if (err)
 			return err;
-		/* the real mode follows where it can, for readers of the
-		 * upper that ignore the override, but never with set-id
-		 * bits: the real owner is the daemon's, not the one the
-		 * override names */
-		if (o->name[0])
-			fchmodat(o->dirfd, o->name, mode & 01777, 0);
+		/* the real mode follows, for readers of the upper that
+		 * ignore the override and for the mask of an access ACL,
+		 * but never with set-id bits: the real owner is the
+		 * daemon's, not the one the override names. Its failure
+		 * fails nothing: the override is the mode. */
+		real_chmod(o, mode & 01777);
 		return 0;
 	}
-	if (o->name[0])
-		return fchmodat(o->dirfd, o->name, mode & 07777, 0) < 0 ? -errno : 0;
-	/* the object's own fd: a directory's is open for reading; a pinned
-	 * file's is O_PATH, which fchmod() refuses, so that one goes by /proc */
-	if (fchmod(o->dirfd, mode & 07777) == 0)
-		return 0;
-	if (errno != EBADF)
-		return -errno;
-	oref_path(o, path, sizeof(path));
-	return chmod(path, mode & 07777) < 0 ? -errno : 0;
+	return real_chmod(o, mode);
 }
 
 /* A real object's attributes with the ids as shown. */
@@ -249,28 +258,37 @@ static struct stat shown_ids(const struct stat *st)
 static bool caller_in_group(fuse_req_t req, const struct stat *obj)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	gid_t gid = obj->st_gid, groups[64];
+	gid_t gid = obj->st_gid, some[64], *groups = some;
 	int i, n;
+	bool in = false;
 
 	if (c->gid == gid || caller_has_fsetid(req, obj))
 		return true;
 	n = fuse_req_getgroups(req, 64, groups);
-	for (i = 0; i < n && i < 64; i++)
-		if (groups[i] == gid)
-			return true;
-	return false;
+	if (n > 64) {
+		/* it says how many there are: read them all */
+		groups = xcalloc((size_t)n, sizeof(*groups));
+		n = fuse_req_getgroups(req, n, groups);
+	}
+	for (i = 0; i < n && !in; i++)
+		in = groups[i] == gid;
+	if (groups != some)
+		free(groups);
+	return in;
 }
 
 /* What a write, truncate or chown by a process without CAP_FSETID does
  * on Linux: clear set-user-ID, and set-group-ID where the group may
  * execute or the caller is not in the file's group. The kernel asks us
- * to (session_io.c); O is a copied-up file, ST its attributes. Returns
- * 1 if the mode changed. */
+ * to (session_io.c); O is a copied-up file, ST its attributes. The
+ * group that counts is the one the file had before the request: GROUP,
+ * the real one of a chown's file before it (NULL: ST's). Returns 1 if
+ * the mode changed. */
 static int kill_suidgid(fuse_req_t req, struct node *n, const struct oref *o,
-			const struct stat *st)
+			const struct stat *st, const struct stat *group)
 {
 	mode_t m = st->st_mode & 07777, kill = 0;
-	struct stat sh = shown_ids(st);
+	struct stat sh = shown_ids(group ? group : st);
 	int err;
 
 	if (S_ISDIR(st->st_mode) || S_ISLNK(st->st_mode))
@@ -296,11 +314,27 @@ void node_kill_suidgid(fuse_req_t req, struct node *n)
 	if (node_oref(n, &o))
 		return;
 	privs_lock(n);
-	killed = !oref_stat(&o, &st) && kill_suidgid(req, n, &o, &st) > 0;
+	killed = !oref_stat(&o, &st) && kill_suidgid(req, n, &o, &st, NULL) > 0;
 	privs_unlock(n);
 	if (killed)
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
 	oref_put(&o);
+}
+
+/* The override's mode of N's top-most object (copied up) after an
+ * access ACL was set on it (override_follow_acl()). */
+int node_override_follow_acl(struct node *n)
+{
+	struct oref o;
+	int err = node_oref(n, &o);
+
+	if (err)
+		return err;
+	privs_lock(n);
+	err = override_follow_acl(o.dirfd, o.name);
+	privs_unlock(n);
+	oref_put(&o);
+	return err;
 }
 
 /* Clear the set-group-ID bit of N's top-most object (copied up), as the
@@ -317,7 +351,7 @@ int node_clear_sgid(struct node *n)
 		return err;
 	privs_lock(n);
 	err = oref_stat(&o, &st);
-	if (!err && S_ISREG(st.st_mode) && (st.st_mode & S_ISGID))
+	if (!err && !S_ISLNK(st.st_mode) && (st.st_mode & S_ISGID))
 		err = set_mode(n, &o, st.st_mode & 07777 & ~(mode_t)S_ISGID);
 	privs_unlock(n);
 	oref_put(&o);
@@ -482,9 +516,10 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 int to_set, struct fuse_file_info *fi)
 {
 	struct node *n = node_from_id(ino);
-	struct stat st;
+	struct stat st, before;
 	unsigned cflags = 0;
 	struct oref o = { .hold = NULL };
+	bool had_group = false;
 	int err;
 
 	if (lower_ctime_only(n, attr, to_set, &st)) {
@@ -510,6 +545,8 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	/* set-id bits and capabilities change under the lock a write from
 	 * the page cache keeps them under (privkeep.c) */
 	privs_lock(n);
+	if ((to_set & FUSE_SET_ATTR_GID) && oref_stat(&o, &before) == 0)
+		had_group = true;
 	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
 		err = set_owner(n, &o, attr, to_set);
 	if (!err && (to_set & FUSE_SET_ATTR_MODE))
@@ -538,7 +575,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	privs_lock(n);
 	err = oref_stat(&o, &st);
 	if (!err && must_kill(req, to_set, &st) &&
-	    (err = kill_suidgid(req, n, &o, &st)) > 0)
+	    (err = kill_suidgid(req, n, &o, &st, had_group ? &before : NULL)) > 0)
 		err = oref_stat(&o, &st);
 	else if (!err && sets_nothing(to_set) && !setid_file(&st) &&
 		 (err = touch_ctime(&o)) == 0)

@@ -103,6 +103,38 @@ bool xattr_is_override(const char *name)
 	return false;
 }
 
+/* Can an object of type MODE carry the upper's ownership override? The
+ * kernel takes user.* xattrs on regular files and directories only, and
+ * symlinks keep the daemon's ownership: the others keep their owner and
+ * mode in the real object. */
+bool override_fits(mode_t mode)
+{
+	if (!fs.override_xattr || S_ISLNK(mode))
+		return false;
+	return strncmp(fs.override_xattr, "user.", 5) != 0 ||
+	       S_ISREG(mode) || S_ISDIR(mode);
+}
+
+/* After an access ACL was set on DIRFD/NAME, whose owner lives in the
+ * override: the real file system derived the permission bits from the
+ * ACL, and the override's mode follows (its set-id bits stay). */
+int override_follow_acl(int dirfd, const char *name)
+{
+	struct stat real, shown;
+	int flags = AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH);
+
+	if (fstatat(dirfd, name, &real, flags) < 0)
+		return -errno;
+	if (!override_fits(real.st_mode))
+		return 0;
+	shown = real;
+	override_apply(0, dirfd, name, &shown);
+	if ((shown.st_mode & 0777) == (real.st_mode & 0777))
+		return 0;
+	return override_write(dirfd, name, shown.st_uid, shown.st_gid,
+			      (shown.st_mode & 07000) | (real.st_mode & 0777));
+}
+
 /* Replace owner and permission bits by the layer's override, if any. */
 void override_apply(int layer, int dirfd, const char *name, struct stat *st)
 {
@@ -165,16 +197,20 @@ int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mod
 
 /* Give an upper object its owner (disk ids) and, where the owner lives in
  * an xattr, its permission bits too. Symlinks cannot carry user xattrs:
- * they keep the daemon's ownership there. */
+ * they keep the daemon's ownership there; device nodes, fifos and
+ * sockets get a real chown (override_fits()). */
 int set_owner_at(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode)
 {
 	struct stat st;
 	int flags = AT_SYMLINK_NOFOLLOW | (name[0] ? 0 : AT_EMPTY_PATH);
 
 	if (fs.override_xattr) {
-		if (fstatat(dirfd, name, &st, flags) == 0 && S_ISLNK(st.st_mode))
+		if (fstatat(dirfd, name, &st, flags) < 0)
+			return -errno;
+		if (S_ISLNK(st.st_mode))
 			return 0;
-		return override_write(dirfd, name, uid, gid, mode);
+		if (override_fits(st.st_mode))
+			return override_write(dirfd, name, uid, gid, mode);
 	}
 	if (fchownat(dirfd, name, uid, gid, flags) < 0)
 		return -errno;

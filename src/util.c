@@ -148,13 +148,13 @@ int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 	mode = st.st_mode & 07777;
 	if (isdir && sgid)
 		mode |= S_ISGID;
-	if (!fs.override_xattr && st.st_uid == uid && st.st_gid == gid) {
+	if (!override_fits(st.st_mode) && st.st_uid == uid && st.st_gid == gid) {
 		err = 0;	/* the daemon's own ids: nothing to change */
 	} else {
 		err = set_owner_at(dirfd, name, uid, gid, mode);
 		/* a chown clears set-id bits of what is not a directory:
 		 * those the caller asked for go back below */
-		if (!err && !fs.override_xattr && (mode & (S_ISUID | S_ISGID)) &&
+		if (!err && !override_fits(st.st_mode) && (mode & (S_ISUID | S_ISGID)) &&
 		    !S_ISDIR(st.st_mode) &&
 		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW |
 			    (name[0] ? 0 : AT_EMPTY_PATH)) < 0)
@@ -165,7 +165,7 @@ int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,
 		 * filesystem without chown support would */
 		err = 0;
 	}
-	if (!err && !fs.override_xattr && mode != (st.st_mode & 07777) &&
+	if (!err && !override_fits(st.st_mode) && mode != (st.st_mode & 07777) &&
 	    !S_ISLNK(st.st_mode) &&
 	    (name[0] ? fchmodat(dirfd, name, mode, 0) : fchmod(dirfd, mode)) < 0)
 		err = -errno;

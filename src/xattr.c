@@ -332,6 +332,9 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			node_xattrs_changed(n);
 			privs_unlock(n);
 		}
+		if (!err && fs.override_xattr &&
+		    !strcmp(name, "system.posix_acl_access"))
+			err = node_override_follow_acl(n);
 		if (!err && req_acl_kill_sgid() &&
 		    !strcmp(name, "system.posix_acl_access"))
 			err = node_clear_sgid(n);

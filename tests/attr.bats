@@ -374,6 +374,33 @@ EOF_
 	done
 }
 
+@test "attr: set-group-ID goes as on the kernel's overlay: an ACL set on a directory by a caller outside its group, a chgrp by one who had not the old group, a truncate by one with more than 64 groups" {
+	need_kernel_overlay
+	need_cmd setfacl
+	mkdir "$L1/d"
+	chown 1000:0 "$L1/d"
+	chmod 2775 "$L1/d"
+	echo x >"$L1/f"
+	chown 1000:3000 "$L1/f"
+	chmod 2644 "$L1/f"
+	echo x >"$L1/t"
+	chown 1000:4000 "$L1/t"
+	chmod 2666 "$L1/t"
+	mount_beside_kernel
+	local m out=() groups
+	groups=$(seq -s, 3000 3069),4000
+	for m in "$M" "$T/k"; do
+		setpriv --reuid=1000 --regid=1000 --clear-groups setfacl -m u:2000:rwx "$m/d"
+		setpriv --reuid=1000 --regid=1001 --clear-groups chgrp 1001 "$m/f"
+		setpriv --reuid=2000 --regid=2000 --groups="$groups" truncate -s 1 "$m/t"
+		out+=("$(stat -c '%n %a %u:%g' "$m/d" "$m/f" "$m/t" | sed "s|^$m/||")")
+	done
+	eq "${out[0]}" "${out[1]}"
+	eq "${out[1]}" "d 775 1000:0
+f 644 1000:1001
+t 2666 1000:4000" "sanity: the kernel's overlay"
+}
+
 @test "attr: setgid directory: new files inherit its group, new subdirs its group and bit" {
 	need_root
 	mkdir "$L1/sg"

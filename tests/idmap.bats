@@ -359,6 +359,41 @@ chown_err() {
 	done
 }
 
+@test "idmap: fifos (which take no user.* xattr) keep owner and mode in the real object under xattr_permissions=2" {
+	mkfifo -m 644 "$L1/lp"
+	mount_layerfs "xattr_permissions=2"
+	mkfifo -m 640 "$M/p"
+	chmod 600 "$M/p" "$M/lp"
+	chown 5:6 "$M/p" "$M/lp"
+	eq "$(stat -c '%a %u:%g' "$M/p" "$M/lp" | tr '\n' ' ')" "600 5:6 600 5:6 "
+	eq "$(stat -c '%a %u:%g' "$U/p" "$U/lp" | tr '\n' ' ')" "600 5:6 600 5:6 "
+	unmount_layerfs
+	mount_layerfs "xattr_permissions=2"
+	eq "$(stat -c '%a %u:%g' "$M/p" "$M/lp" | tr '\n' ' ')" "600 5:6 600 5:6 "
+}
+
+@test "idmap: under an override xattr, an access ACL moves the mode shown and chmod moves the ACL's mask, as on the kernel's overlay" {
+	need_kernel_overlay
+	need_cmd setfacl
+	echo x >"$L1/f"
+	chmod 644 "$L1/f"
+	mkdir "$L1/d" "$L1/e"
+	chmod 770 "$L1/d"
+	chmod 700 "$L1/e"
+	mount_beside_kernel "xattr_permissions=2"
+	local m out=()
+	for m in "$M" "$T/k"; do
+		setfacl -m u:0:rwx,m::rwx "$m/f"
+		setfacl -m u:1000:rwx "$m/d"
+		chmod 700 "$m/d"
+		setfacl -m u:1000:rx "$m/e"
+		out+=("$(stat -c '%n %a' "$m/f" "$m/d" "$m/e" | sed "s|^$m/||")
+$(getfacl -cpn "$m/d" | grep mask)
+$(setpriv --reuid=1000 --regid=1000 --clear-groups ls "$m/e" >/dev/null 2>&1; echo "ls e: $?")")
+	done
+	eq "${out[0]}" "${out[1]}"
+}
+
 @test "idmap: a copy-up under an override xattr gives the daemon-owned copy no set-id bits" {
 	echo low >"$L1/suid"
 	chown 1000:1000 "$L1/suid"
