@@ -328,6 +328,7 @@ void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
 	} else {
 		fh = xcalloc(1, sizeof(*fh));
 		fh->fd = fd;
+		fh->upper = true;
 		fh->flags = fi->flags;
 		fh->gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
 		fh->node = n;

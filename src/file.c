@@ -152,7 +152,7 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
 	struct fhandle *fh;
 	uint32_t gen;
-	bool append;
+	bool append, upper;
 	int fd, err;
 
 	/* copyup() answers EROFS without an upper layer */
@@ -165,11 +165,24 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 			return err;
 	}
 	gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
+	/* before the open: a copy-up only ever moves a node up */
+	upper = node_in_upper(n);
 	fd = node_open_io(n, flags, &append);
 	if (fd < 0)
 		return fd;
+	if (test_pause_wanted("open")) {
+		struct node *parent;
+		char *name;
+
+		if (node_parent_name(n, &parent, &name) == 0) {
+			test_pause("open", name);
+			node_put(parent);
+			free(name);
+		}
+	}
 	fh = xcalloc(1, sizeof(*fh));
 	fh->fd = fd;
+	fh->upper = upper;
 	fh->append = append;
 	fh->gen = gen;
 	fh->flags = flags;
@@ -445,8 +458,8 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 	 * does not know to refuse (a shared writable mmap of it is refused
 	 * here, as the kernel's overlay refuses it). Such an open takes no
 	 * part in the node's passthrough mode. */
-	fh->backing = opens_opened(fh->node, fh->fd, fh->flags, fh->append,
-				   &keep_cache);
+	fh->backing = opens_opened(fh->node, fh->fd, fh->upper, fh->flags,
+				   fh->append, &keep_cache);
 	mapped = pt_mapped(fh->node, fh->backing, fh->flags);
 	fi->fh = (uintptr_t)fh;
 	/* the kernel takes no open flag but direct_io and noflush with

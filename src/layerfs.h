@@ -546,6 +546,7 @@ struct fhandle {
 	struct node *node;
 	int backing;		/* passthrough id, 0 through the page cache */
 	bool append;		/* fd of an append-only file (file.c) */
+	bool upper;		/* fd is the upper layer's file */
 	pthread_mutex_t lock;
 };
 
@@ -702,6 +703,7 @@ void fill_entry(struct fuse_entry_param *e, struct node *n,
 		const struct stat *st);
 bool spawn_detached(void *(*fn)(void *), void *arg);
 void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+bool test_pause_wanted(const char *point);
 void test_pause(const char *point, const char *name);
 
 extern struct fuse_lowlevel_ops lfs_ops;
@@ -715,7 +717,7 @@ void pt_unregister(int id);
 bool pt_mapped(struct node *n, int backing, int flags);
 
 /* opens.c: per node, its open handles (passthrough mode, writers) */
-int opens_opened(struct node *n, int fd, int flags, bool append,
+int opens_opened(struct node *n, int fd, bool upper, int flags, bool append,
 		 bool *keep_cache);
 void opens_closed(struct node *n, int backing, int flags, bool append);
 bool writers_any(const struct node *n);

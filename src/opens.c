@@ -79,12 +79,14 @@ static void put_locked(struct nopens **pp)
 	}
 }
 
-/* An open of N with FLAGS (FD its real file; APPEND for an append-only
- * file open for writing, which goes without a page cache) is about to be
- * answered: the backing id it passes through with, or 0 to go through
- * the page cache, and then *KEEP_CACHE says whether the pages in the
- * kernel's cache may stay. */
-int opens_opened(struct node *n, int fd, int flags, bool append,
+/* An open of N with FLAGS (FD its real file, UPPER if that is the upper
+ * layer's; APPEND for an append-only file open for writing, which goes
+ * without a page cache) is about to be answered: the backing id it passes
+ * through with, or 0 to go through the page cache, and then *KEEP_CACHE
+ * says whether the pages in the kernel's cache may stay. A lower file
+ * opened just before a copy-up finished is never a backing file: every
+ * open passing through would share it. */
+int opens_opened(struct node *n, int fd, bool upper, int flags, bool append,
 		 bool *keep_cache)
 {
 	bool pt = pt_mode(n, append), w = writers_counted(flags);
@@ -104,7 +106,7 @@ int opens_opened(struct node *n, int fd, int flags, bool append,
 	e = *pp;
 	if (w)
 		e->writers++;
-	if (pt && node_in_upper(n) && e->cached == 0) {
+	if (pt && upper && e->cached == 0) {
 		if (!e->backing)
 			e->backing = pt_register(fd);
 		backing = e->backing;

@@ -296,21 +296,36 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * under way). Points: "lookup", any lookup of a name (a LOOKUP or a
  * listing's entry) once the layers are read; "lookup_request", a LOOKUP
  * request before anything is opened; "install", a new object staged to
- * replace a whiteout, after the whiteout was found in its way. */
-void test_pause(const char *point, const char *name)
+ * replace a whiteout, after the whiteout was found in its way; "open",
+ * an OPEN once the file is open, before the reply. */
+static const char *pause_spec(void)
 {
 	static const char *spec;
 	static bool read_once;
-	static unsigned hits;
-	const char *s, *colon, *nth;
-	size_t plen = strlen(point);
 
 	if (!__atomic_load_n(&read_once, __ATOMIC_ACQUIRE)) {
 		spec = getenv("LAYERFS_TEST_PAUSE");
 		__atomic_store_n(&read_once, true, __ATOMIC_RELEASE);
 	}
-	s = spec;
-	if (!s || strncmp(s, point, plen) != 0 || s[plen] != ':')
+	return spec;
+}
+
+/* Is a pause asked for at POINT (for callers that must work to name it)? */
+bool test_pause_wanted(const char *point)
+{
+	const char *s = pause_spec();
+	size_t plen = strlen(point);
+
+	return s && strncmp(s, point, plen) == 0 && s[plen] == ':';
+}
+
+void test_pause(const char *point, const char *name)
+{
+	static unsigned hits;
+	const char *s = pause_spec(), *colon, *nth;
+	size_t plen = strlen(point);
+
+	if (!test_pause_wanted(point))
 		return;
 	s += plen + 1;
 	colon = strchr(s, ':');

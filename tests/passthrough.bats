@@ -70,6 +70,32 @@ with open(sys.argv[1], "r+b") as f:
 	eq "$(wc -l <"$L1/f")" 10000 "the lower file is untouched"
 }
 
+@test "passthrough: a lower file opened just before a copy-up finishes is never the file later opens pass through to" {
+	kernel_at_least 6 9 || skip "FUSE passthrough needs Linux 6.9"
+	echo old >"$L1/f"
+	# the first open of f waits after opening the lower file, while a
+	# chmod copies f up
+	LAYERFS_TEST_PAUSE=open:f:1000 mount_layerfs
+	python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+time.sleep(1.5)
+print(os.pread(fd, 100, 0).decode(), end="")' "$M/f" >"$T/held" &
+	local pid=$!
+	sleep 0.3
+	chmod 600 "$M/f"
+	sleep 1.2
+	echo NEW >>"$M/f" || fail "append after the copy-up"
+	eq "$(cat "$M/f")" "old
+NEW"
+	wait "$pid"
+	eq "$(cat "$T/held")" "old
+NEW" "the descriptor opened before the copy-up"
+	eq "$(cat "$L1/f")" old "the lower file"
+	eq "$(cat "$U/f")" "old
+NEW" "the upper file"
+}
+
 @test "passthrough: stores through a shared mapping show in stat (times, blocks), with the file open, after its close and after munmap" {
 	kernel_at_least 6 9 || skip "FUSE passthrough needs Linux 6.9"
 	printf 'lower\n' >"$L1/low"
