@@ -117,11 +117,23 @@ static bool xattr_copyable(const char *name)
 	return !xattr_is_internal(name) && !xattr_is_override(name);
 }
 
-/* Security labels the upper cannot take are dropped, as the kernel
- * does; user data must not be. */
+/* Which xattr the copy cannot do without, as the kernel's overlay
+ * decides (ovl_copy_xattr()): a POSIX ACL never (left behind, it could
+ * widen access), user data unless the upper keeps no xattrs at all, and
+ * none that the upper refuses for want of room (ENOSPC, E2BIG: the
+ * kernel fails those too). Security labels and trusted.* the daemon may
+ * not set (a user namespace) or the upper does not keep are dropped,
+ * where the kernel fails on labels: its LSM hooks drop the labels they
+ * recompute, and a rootless daemon could copy up no file of an image
+ * built where labels are kept. */
 static bool copyup_fatal(const char *name, int err)
 {
-	return strncmp(name, "user.", 5) == 0 && err != ENOTSUP;
+	if (!strcmp(name, "system.posix_acl_access") ||
+	    !strcmp(name, "system.posix_acl_default"))
+		return true;
+	if (!strncmp(name, "user.", 5))
+		return err != ENOTSUP;
+	return err != ENOTSUP && err != EPERM && err != EACCES;
 }
 
 /* Copy xattrs between two descriptors (regular files and directories). */

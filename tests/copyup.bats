@@ -453,6 +453,31 @@ more"
 more"
 }
 
+@test "copyup: an xattr the upper has no room for fails the copy-up (trusted.*, security.*, user.*), as on the kernel's overlay" {
+	# 8000 bytes fit an xattr on tmpfs, not on ext4 (one 4 KiB block)
+	: >"$U/probe"
+	if setfattr -n user.big -v "0s$(head -c 8000 /dev/zero | base64 -w0)" "$U/probe" 2>/dev/null; then
+		skip "the upper's file system keeps 8000-byte xattrs"
+	fi
+	rm "$U/probe"
+	mount -t tmpfs -o size=16m lfslow "$L1"
+	record_mount "$L1"
+	local ns
+	for ns in trusted security user; do
+		echo data >"$L1/$ns"
+		python3 -c 'import os, sys
+os.setxattr(sys.argv[1], sys.argv[2] + ".big", b"v" * 8000)' "$L1/$ns" "$ns"
+	done
+	mount_layerfs
+	for ns in trusted security user; do
+		run touch "$M/$ns"
+		[ "$status" -ne 0 ] || fail "$ns: the copy-up dropped the xattr"
+		[[ "$output" == *"No space left on device"* ]] || fail "$ns: $output"
+		eq "$(cat "$M/$ns")" data
+		[ ! -e "$U/$ns" ] || fail "$ns: a copy was left in the upper"
+	done
+}
+
 @test "copyup: a mkdir over a whiteout under a default ACL that fails for want of inodes leaves nothing in the work dir" {
 	need_cmd setfacl
 	mkdir -p "$L1/d"
