@@ -27,11 +27,14 @@ char *staging_name(char *buf, size_t len)
 }
 
 /* Copy the byte range [off, end) with copy_file_range, falling back to a
- * plain read/write loop where the kernel cannot do it in place. */
+ * plain read/write loop where the kernel cannot do it in place (the
+ * layers on two file systems). Its buffer lives as long as the call: a
+ * thread's own would be lost when libfuse ends an idle thread. */
 static int copy_range(int in, int out, off_t off, off_t end)
 {
-	static __thread char *buf;
+	char *buf = NULL;
 	bool plain = false;
+	int err = 0;
 
 	while (off < end) {
 		size_t chunk = (size_t)(end - off) > (1 << 30) ? (1 << 30) : (size_t)(end - off);
@@ -51,26 +54,29 @@ static int copy_range(int in, int out, off_t off, off_t end)
 			if (chunk > (1 << 20))
 				chunk = 1 << 20;
 			n = pread(in, buf, chunk, off);
-			if (n > 0) {
-				ssize_t w = 0;
-				while (w < n) {
-					ssize_t k = pwrite(out, buf + w, (size_t)(n - w), off + w);
-					if (k < 0)
-						return -errno;
-					w += k;
+			for (ssize_t w = 0; n > 0 && w < n;) {
+				ssize_t k = pwrite(out, buf + w, (size_t)(n - w), off + w);
+
+				if (k < 0) {
+					err = -errno;
+					goto out;
 				}
+				w += k;
 			}
 		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -errno;
+			err = -errno;
+			break;
 		}
 		if (n == 0)
 			break;	/* file shrank under us; size is fixed below */
 		off += n;
 	}
-	return 0;
+out:
+	free(buf);
+	return err;
 }
 
 /* Copy file data, keeping holes: share extents where the filesystem can
