@@ -63,6 +63,22 @@ static bool root_xattr_fatal(const char *name, int err)
 	return err != ENOTSUP && err != EPERM;
 }
 
+/* Commit and reset rename the upper: a mount point (a bind mount of the
+ * directory, say) cannot be renamed, and a commit journalled first could
+ * then neither finish nor be undone. */
+static int upper_renamable(const struct stack *st, const char *verb,
+			   struct lerr *err)
+{
+	struct statx sx;
+
+	if (statx(AT_FDCWD, st->upper, AT_SYMLINK_NOFOLLOW, 0, &sx) == 0 &&
+	    (sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+	    (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+		return lerr_add(err, "%s: upper: %s is a mount point: %s renames the upper, which a mount point cannot be; name the directory itself",
+				st->arg, st->upper, verb);
+	return 0;
+}
+
 /* Owner, mode, times and xattrs of the directory SRC onto DST: the merged
  * root shows the upper root's attributes, so a fresh upper must carry the
  * old one's for the view not to change. */
@@ -307,6 +323,8 @@ int commit_run(struct stack *st, const char *name, struct lerr *err)
 			 st->arg, st->upper);
 		goto out;
 	}
+	if (upper_renamable(st, "commit", err))
+		goto out;
 	if (!name) {
 		for (int n = 1; ; n++) {
 			snprintf(gen, sizeof(gen), "commit-%d", n);
@@ -389,10 +407,13 @@ out:
  * in between leaves .UPPER.layerfs-new behind, removed next time. */
 int upper_reset(struct stack *st, struct lerr *err)
 {
-	char *fresh = make_fresh_upper(st->upper, st->upper, err);
+	char *fresh = NULL;
 	char *parent = path_dirname(st->upper);
 	int pfd = -1, ret = -1, e;
 
+	if (upper_renamable(st, "reset", err))
+		goto out;
+	fresh = make_fresh_upper(st->upper, st->upper, err);
 	if (!fresh)
 		goto out;
 	if (renameat2(AT_FDCWD, fresh, AT_FDCWD, st->upper, RENAME_EXCHANGE) < 0) {

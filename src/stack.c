@@ -284,6 +284,11 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 		}
 	}
 	if (st->upper && check_dir(st, st->upper, "upper", &usb, &ureal, err) == 0) {
+		/* the directory itself from here on: commit and reset rename
+		 * it, and "upper/", "upper/." or a symlink to it would have
+		 * them rename something else */
+		free(st->upper);
+		st->upper = xstrdup(ureal);
 		for (int i = 0; i < st->nlayers; i++) {
 			if (!real[i])
 				continue;
@@ -297,6 +302,8 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 		}
 	}
 	if (st->work && check_dir(st, st->work, "work", &wsb, &wreal, err) == 0) {
+		free(st->work);
+		st->work = xstrdup(wreal);
 		for (int i = 0; i < st->nlayers; i++) {
 			if (real[i] && (path_within(wreal, real[i]) ||
 					path_within(real[i], wreal)))

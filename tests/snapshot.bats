@@ -352,6 +352,52 @@ crash_at() {
 	diff pristine.list after.list
 }
 
+@test "commit and reset: an upper named upper/, upper/. or through a symlink is the directory itself; a bind-mounted one is refused before anything changes" {
+	local form d
+	for form in slash dot link; do
+		d=$T/$form
+		mkdir "$d"
+		cd "$d"
+		make_stack
+		case $form in
+		slash) sed -i 's|"upper": "upper"|"upper": "upper/"|' stack.json ;;
+		dot) sed -i 's|"upper": "upper"|"upper": "upper/."|' stack.json ;;
+		link) mv upper real-upper && ln -s real-upper upper ;;
+		esac
+		with_mount stack.json 'echo new >new'
+		run "$LAYERFS" commit stack.json
+		[ "$status" -eq 0 ] || fail "$form: commit: $output"
+		[ "$(cat layers/commit-1/new)" = new ] || fail "$form: the layer"
+		[ -z "$(ls -A upper/)" ] || fail "$form: the upper after commit"
+		"$LAYERFS" check stack.json >/dev/null || fail "$form: check after commit"
+		with_mount stack.json 'cat new && echo two >two' >out
+		[ "$(cat out)" = new ] || fail "$form: the view after commit"
+		run "$LAYERFS" reset stack.json
+		[ "$status" -eq 0 ] || fail "$form: reset: $output"
+		[ -z "$(ls -A upper/)" ] || fail "$form: the upper after reset"
+		if [ "$form" = link ]; then
+			[ -L upper ] && [ "$(readlink upper)" = real-upper ] || fail "the symlink went"
+		fi
+		cd "$T"
+	done
+	mkdir "$T/bind" && cd "$T/bind" && make_stack
+	mkdir elsewhere
+	mount --bind elsewhere upper
+	with_mount stack.json 'echo new >new'
+	cp stack.json stack.before
+	run "$LAYERFS" commit stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is a mount point"* ]] || fail "commit: $output"
+	run "$LAYERFS" reset stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is a mount point"* ]] || fail "reset: $output"
+	cmp stack.json stack.before
+	[ ! -e .stack.json.commit ] || fail "a journal was left"
+	[ "$(cat upper/new)" = new ] || fail "the upper lost its change"
+	"$LAYERFS" check stack.json >/dev/null
+	umount upper
+}
+
 @test "reset: refused while mounted, --remount unmounts, resets and mounts" {
 	"$LAYERFS" mount stack.json
 	tree_listing mnt >pristine.list

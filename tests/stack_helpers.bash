@@ -12,6 +12,12 @@ stack_setup() {
 	cd "$T" || return 1
 }
 
+# fail MESSAGE: end the test with MESSAGE
+fail() {
+	echo "$*" >&2
+	return 1
+}
+
 # Mount points below $T, deepest first.
 mounts_below() {
 	awk -v t="$T" '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r
