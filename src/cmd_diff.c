@@ -166,17 +166,18 @@ static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 		    struct changes *c, struct lerr *err)
 {
 	bool opaque = false, xwh = false;
-	struct lowers *none = lowers_new(0);
 	const struct lowers *below = lo;
 	char **names;
 	size_t n;
 	int ret = 0;
 
+	/* An opaque directory's entries are still compared with what the
+	 * layers below have at their paths: a name they have is changed,
+	 * not added, and below a subdirectory the names it lacks are
+	 * deleted (a tree renamed away and back, or made again). */
 	dir_opaque_state(ufd, &opaque, &xwh);
-	if (opaque && *path) {
+	if (opaque && *path)
 		diff_opaque(ufd, xwh, lo, path, c);
-		below = none;
-	}
 	names = list_dir(ufd, &n);
 	for (size_t i = 0; i < n && ret == 0; i++) {
 		const char *name = names[i];
@@ -222,7 +223,6 @@ static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 		lowers_free(child);
 	}
 	names_free(names, n);
-	lowers_free(none);
 	return ret;
 }
 

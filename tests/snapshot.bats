@@ -67,6 +67,16 @@ A /new-link"
 	[ "$output" = app-a ]
 }
 
+@test "diff: under a directory renamed away and back (copied up whole, opaque), what the layers have is changed, not added, and what went is deleted" {
+	with_mount stack.json 'mv d d2 && mv d2 d && rm d/sub/y'
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	[ "$output" = "C /d
+C /d/sub
+D /d/sub/y
+C /d/x" ]
+}
+
 @test "diff --json" {
 	change_things
 	run "$LAYERFS" diff --json stack.json
