@@ -228,9 +228,13 @@ static int export_dir(struct exporter *x, int dfd, const char *dir)
 
 	dir_opaque_state(dfd, &opaque, &xwh);
 	has_marker = fstatat(dfd, OPQ_NAME, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-	if (opaque && !has_marker && fstat(dfd, &sb) == 0)
+	/* the root's marker hides nothing in a mount (node.c), and in a
+	 * tarball would tell its reader to drop every lower file */
+	if (opaque && *dir && !has_marker && fstat(dfd, &sb) == 0)
 		ret = write_marker(x, dir, OPQ_NAME, &sb);
 	for (size_t i = 0; i < n && ret == 0; i++) {
+		if (!*dir && !strcmp(names[i], OPQ_NAME))
+			continue;
 		if (!strncmp(names[i], WH_PREFIX, strlen(WH_PREFIX)))
 			ret = fstatat(dfd, names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 ?
 			      write_marker(x, dir, names[i], &sb) :

@@ -108,6 +108,17 @@ make_tar() {
 	[ "$(grep -c '^keep' list.txt)" -eq 2 ]
 }
 
+@test "export: an opaque marker on the upper's root (which hides nothing in a mount) is not written" {
+	echo new >upper/new
+	setfattr -n trusted.overlay.opaque -v y upper
+	: >upper/.wh..wh..opq
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 0 ]
+	list_tar out.tar >list.txt
+	grep -qx 'new f 644 0:0 - -' list.txt
+	! grep -q 'wh' list.txt
+}
+
 @test "export: the tarball is complete and readable by other tools" {
 	change_things
 	"$LAYERFS" export stack.json out.tar
