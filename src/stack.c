@@ -539,16 +539,25 @@ int stack_write_atomic(const char *file, json_t *root, struct lerr *err)
 	char *tmp = path_sibling(file, ".", ".tmp");
 	char *dir = path_dirname(file);
 	struct stat sb;
-	mode_t mode = 0644;
+	bool had = stat(file, &sb) == 0;
 	int fd, ret = -1;
 
-	if (stat(file, &sb) == 0)
-		mode = sb.st_mode & 07777;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+		  had ? sb.st_mode & 07777 : 0644);
 	if (fd < 0) {
 		lerr_add(err, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
+	/* the file stays its owner's, with its mode (the umask applied to
+	 * the open); a caller who may not chown keeps what it could */
+	if (had && (fchown(fd, sb.st_uid, sb.st_gid) < 0 && errno != EPERM)) {
+		lerr_add(err, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	if (had)
+		fchmod(fd, sb.st_mode & 07777);
 	errno = 0;
 	if (json_dumpfd(root, fd, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
 	    write(fd, "\n", 1) != 1 || fsync(fd) < 0) {

@@ -178,6 +178,15 @@ assert len(d["layers"]) == 3 and d["upper"] == "upper" and d["options"] == {"fsy
 	[ -z "$output" ]
 }
 
+@test "commit: the stack file keeps its owner and mode" {
+	chown 1000:1000 stack.json
+	chmod 664 stack.json
+	with_mount stack.json 'echo new >new'
+	(umask 022 && "$LAYERFS" commit stack.json)
+	[ "$(stat -c '%u:%g %a' stack.json)" = "1000:1000 664" ]
+	grep -q commit-1 stack.json
+}
+
 @test "commit: twice, with --name, names are checked" {
 	with_mount stack.json 'echo one >one'
 	"$LAYERFS" commit --name first stack.json
