@@ -29,6 +29,7 @@
 struct dirtime {
 	char *path;
 	struct timespec ts[2];
+	mode_t mode;
 };
 
 struct importer {
@@ -70,12 +71,16 @@ static int clean_name(struct importer *im, const char *what, char *name)
 	return 0;
 }
 
+#define PARENT_CREATE	0x1	/* make missing directories */
+#define PARENT_QUIET	0x2	/* a failure is no error of the import */
+
 /* The directory holding NAME's last component, walked from the root one
  * component at a time, never through a symlink; missing directories are
- * made when CREATE. *LEAF points into NAME. */
-static int open_parent(struct importer *im, char *name, bool create,
+ * made with PARENT_CREATE. *LEAF points into NAME. */
+static int open_parent(struct importer *im, char *name, unsigned how,
 		       const char **leaf)
 {
+	bool create = how & PARENT_CREATE;
 	int fd = dup(im->root);
 	char *p = name, *slash;
 
@@ -91,10 +96,11 @@ static int open_parent(struct importer *im, char *name, bool create,
 		if (next < 0) {
 			int e = errno;
 
-			lerr_add(im->err, "%s: entry '%s': '%s' %s", im->tar, name, p,
-				 e == ELOOP || e == ENOTDIR ?
-				 "is not a directory (a symlink?): refusing to go through it" :
-				 strerror(e));
+			if (!(how & PARENT_QUIET))
+				lerr_add(im->err, "%s: entry '%s': '%s' %s", im->tar, name, p,
+					 e == ELOOP || e == ENOTDIR ?
+					 "is not a directory (a symlink?): refusing to go through it" :
+					 strerror(e));
 			*slash = '/';
 			close(fd);
 			return -1;
@@ -115,12 +121,15 @@ static void warn_once(bool *flag, const char *msg)
 	*flag = true;
 }
 
-/* Owner, mode and xattrs of the object LEAF in PFD (already created). */
+/* Owner, mode and xattrs of the object LEAF in PFD (already created). A
+ * directory's mode comes last, with its times (set_dir_times()): a
+ * read-only one must take its entries first, as tar(1) does it. */
 static int set_meta(struct importer *im, int pfd, const char *leaf,
 		    struct archive_entry *e, const char *name)
 {
 	char path[PATH_MAX];
 	bool link = archive_entry_filetype(e) == AE_IFLNK;
+	bool dir = archive_entry_filetype(e) == AE_IFDIR;
 	const char *xname;
 	const void *val;
 	size_t vlen;
@@ -132,7 +141,7 @@ static int set_meta(struct importer *im, int pfd, const char *leaf,
 		warn_once(&im->warned_owner, "not permitted to set owners: files keep yours");
 	}
 	/* after chown, which clears set-id bits */
-	if (!link && fchmodat(pfd, leaf, archive_entry_perm(e), 0) < 0)
+	if (!link && !dir && fchmodat(pfd, leaf, archive_entry_perm(e), 0) < 0)
 		return lerr_add(im->err, "%s: cannot set the mode: %s", name, strerror(errno));
 	if (fd_path_at(pfd, leaf, path, sizeof(path)) < 0)
 		return lerr_add(im->err, "%s: name too long", name);
@@ -196,6 +205,7 @@ static void remember_dir_time(struct importer *im, const char *name,
 	d->ts[0].tv_nsec = archive_entry_atime_is_set(e) ? archive_entry_atime_nsec(e) : archive_entry_mtime_nsec(e);
 	d->ts[1].tv_sec = archive_entry_mtime(e);
 	d->ts[1].tv_nsec = archive_entry_mtime_nsec(e);
+	d->mode = archive_entry_perm(e);
 }
 
 static int make_hardlink(struct importer *im, int pfd, const char *leaf,
@@ -212,7 +222,7 @@ static int make_hardlink(struct importer *im, int pfd, const char *leaf,
 		lerr_add(im->err, "%s: entry '%s': hard link to the layer root: refused", im->tar, name);
 		goto out;
 	}
-	tfd = open_parent(im, target, false, &tleaf);
+	tfd = open_parent(im, target, 0, &tleaf);
 	if (tfd < 0)
 		goto out;
 	if (fstatat(tfd, tleaf, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -257,9 +267,29 @@ static int import_entry(struct importer *im, struct archive_entry *e)
 		}
 		goto out;
 	}
-	pfd = open_parent(im, name, true, &leaf);
+	pfd = open_parent(im, name, PARENT_CREATE, &leaf);
 	if (pfd < 0)
 		goto out;
+	/* a file named twice (tar -cf t.tar d d/f) comes again as a hard
+	 * link to itself: it is there already */
+	if (archive_entry_hardlink(e) && fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !S_ISDIR(sb.st_mode)) {
+		char *target = xstrdup(archive_entry_hardlink(e));
+		struct lerr *keep = im->err, quiet = { 0 };
+		bool self;
+
+		/* a bad target is make_hardlink()'s to report */
+		im->err = &quiet;
+		self = clean_name(im, "hard link target", target) == 0 &&
+		       !strcmp(target, name);
+		im->err = keep;
+		lerr_free(&quiet);
+		free(target);
+		if (self) {
+			ret = 0;
+			goto out;
+		}
+	}
 	/* a later entry replaces an earlier one, but a directory stays */
 	if (fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
 	    !(S_ISDIR(sb.st_mode) && type == AE_IFDIR && !archive_entry_hardlink(e))) {
@@ -335,16 +365,30 @@ out:
 	return ret;
 }
 
-/* Directory times last, deepest first: creating entries changed them. */
+/* Directory modes and times last, deepest first: creating entries
+ * changed the times, and needed the write bit. A directory a later
+ * entry replaced is left alone. */
 static int set_dir_times(struct importer *im)
 {
 	for (size_t i = im->ndirs; i-- > 0;) {
 		struct dirtime *d = &im->dirs[i];
 		const char *leaf = ".";
-		int pfd = *d->path ? open_parent(im, d->path, false, &leaf) : dup(im->root);
+		int pfd = *d->path ? open_parent(im, d->path, PARENT_QUIET, &leaf) :
+			  dup(im->root);
+		struct stat sb;
 
+		/* a later entry replaced the directory or one above it */
 		if (pfd < 0)
-			return -1;
+			continue;
+		if (fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode)) {
+			close(pfd);
+			continue;
+		}
+		if (fchmodat(pfd, leaf, d->mode, 0) < 0) {
+			close(pfd);
+			return lerr_add(im->err, "%s: cannot set the mode: %s",
+					*d->path ? d->path : "/", strerror(errno));
+		}
 		utimensat(pfd, leaf, d->ts, AT_SYMLINK_NOFOLLOW);
 		close(pfd);
 	}

@@ -205,6 +205,32 @@ make_tar() {
 	[ "$(cat lay/a/b/c)" = two ]
 }
 
+@test "import: a read-only directory takes its entries, also for a plain user; a file named twice (a hard link to itself) and a directory a later entry replaced are fine" {
+	mkdir -p src/ro src/gone
+	echo data >src/ro/file
+	echo g >src/gone/x
+	chmod 0555 src/ro
+	tar -C src -cf ro.tar ro ro/file
+	chmod 755 "$T"
+	chown -R 65534:65534 "$T"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$LAYERFS" import ro.tar lay
+	[ "$status" -eq 0 ] || fail "import as a plain user: $output"
+	[ "$(stat -c %a lay/ro)" = 555 ]
+	[ "$(cat lay/ro/file)" = data ]
+	chmod -R u+w lay src
+	# a directory, then a symlink in its place
+	python3 - <<-'EOF'
+	import io, tarfile
+	with tarfile.open("replaced.tar", "w", format=tarfile.PAX_FORMAT) as t:
+	    d = tarfile.TarInfo("c"); d.type = tarfile.DIRTYPE; d.mode = 0o700; t.addfile(d)
+	    f = tarfile.TarInfo("c/x"); f.size = 1; t.addfile(f, io.BytesIO(b"x"))
+	    l = tarfile.TarInfo("c"); l.type = tarfile.SYMTYPE; l.linkname = "elsewhere"; t.addfile(l)
+	EOF
+	run "$LAYERFS" import replaced.tar lay2
+	[ "$status" -eq 0 ] || fail "a directory replaced: $output"
+	[ "$(readlink lay2/c)" = elsewhere ]
+}
+
 # Each hostile tarball is refused as a whole: no layer dir, no temporary
 # dir, nothing written outside.
 refused() {
