@@ -226,6 +226,28 @@ static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 	return ret;
 }
 
+/* A layer at or below the mount point of the mounted stack (a mount
+ * over its own layer directory) reads as the merged view: say so. */
+static int layers_under_mount(const struct stack *st, struct lerr *err)
+{
+	char *mreal;
+	int ret = 0;
+
+	if (!st->mountpoint || !mount_is_live(st->mountpoint))
+		return 0;
+	mreal = realpath(st->mountpoint, NULL);
+	for (int i = 0; mreal && i < st->nlayers && !ret; i++) {
+		char *lreal = realpath(st->layers[i].path, NULL);
+
+		if (lreal && path_within(lreal, mreal))
+			ret = lerr_add(err, "%s: layer %s is under the mount point %s, which hides it while the stack is mounted: unmount first",
+				       st->arg, st->layers[i].path, st->mountpoint);
+		free(lreal);
+	}
+	free(mreal);
+	return ret;
+}
+
 static int cmp_change(const void *a, const void *b)
 {
 	const struct change *x = a, *y = b;
@@ -307,6 +329,8 @@ int cmd_diff(int argc, char **argv)
 	}
 	memset(&st, 0, sizeof(st));
 	if (stack_open(file, STACK_NEED_UPPER, &st, &err))
+		goto out;
+	if (layers_under_mount(&st, &err))
 		goto out;
 	lo = lowers_new(st.nlayers);
 	for (int i = st.nlayers - 1; i >= 0; i--) {

@@ -77,6 +77,20 @@ D /d/sub/y
 C /d/x" ]
 }
 
+@test "diff: a stack mounted over its own layer is refused while mounted, naming the layer" {
+	sed -i 's|"mountpoint": "mnt"|"mountpoint": "layers/app"|' stack.json
+	"$LAYERFS" mount stack.json
+	rm layers/app/etc/app
+	run "$LAYERFS" diff stack.json
+	"$LAYERFS" umount stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"layer $T/layers/app is under the mount point"* ]]
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	[ "$output" = "C /etc
+D /etc/app" ]
+}
+
 @test "diff --json" {
 	change_things
 	run "$LAYERFS" diff --json stack.json
