@@ -8,6 +8,7 @@
 #include <archive_entry.h>
 
 #define LFS_ARCHIVE_FUNCS(X) \
+	X(archive_entry_acl_reset) \
 	X(archive_entry_atime) \
 	X(archive_entry_atime_is_set) \
 	X(archive_entry_atime_nsec) \
@@ -73,6 +74,7 @@ LFS_ARCHIVE_FUNCS(LFS_ARCHIVE_DECLARE)
 int archive_load(void);
 
 #ifndef LFS_ARCHIVE_LOADER
+#define archive_entry_acl_reset (*lfs_archive_entry_acl_reset)
 #define archive_entry_atime (*lfs_archive_entry_atime)
 #define archive_entry_atime_is_set (*lfs_archive_entry_atime_is_set)
 #define archive_entry_atime_nsec (*lfs_archive_entry_atime_nsec)

@@ -38,7 +38,7 @@ struct importer {
 	const char *tar;	/* for messages */
 	struct dirtime *dirs;	/* set last: creating entries changes them */
 	size_t ndirs, capdirs;
-	bool warned_owner, warned_xattr;
+	bool warned_owner, warned_xattr, warned_acl;
 	struct lerr *err;
 };
 
@@ -153,6 +153,10 @@ static int set_meta(struct importer *im, int pfd, const char *leaf,
 			return lerr_add(im->err, "%s: xattr %s: %s", name, xname, strerror(errno));
 		warn_once(&im->warned_xattr, "some xattrs could not be set here and were dropped");
 	}
+	/* ACLs as tar --acls records them (SCHILY.acl.*), not as xattrs */
+	if (archive_entry_acl_reset(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS |
+				       ARCHIVE_ENTRY_ACL_TYPE_DEFAULT) > 0)
+		warn_once(&im->warned_acl, "POSIX ACLs recorded as SCHILY.acl.* (tar --acls) are not imported: only ACLs stored as system.posix_acl_* xattrs are");
 	return 0;
 }
 

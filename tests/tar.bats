@@ -231,6 +231,22 @@ make_tar() {
 	[ "$(readlink lay2/c)" = elsewhere ]
 }
 
+@test "import: POSIX ACLs that tar --acls recorded (SCHILY.acl.*) are not dropped without a warning" {
+	command -v setfacl >/dev/null || skip "no setfacl"
+	mkdir -p src
+	echo x >src/f
+	setfacl -m u:1234:r src/f
+	tar --acls -C src -cf acl.tar f
+	run "$LAYERFS" import acl.tar lay
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"POSIX ACLs recorded as SCHILY.acl.*"*"not imported"* ]] || fail "no warning: $output"
+	[ "$(cat lay/f)" = x ]
+	tar -C src -cf plain.tar f
+	run "$LAYERFS" import plain.tar lay2
+	[ "$status" -eq 0 ]
+	[[ "$output" != *ACL* ]] || fail "a warning for a tarball without ACLs: $output"
+}
+
 # Each hostile tarball is refused as a whole: no layer dir, no temporary
 # dir, nothing written outside.
 refused() {
