@@ -391,10 +391,13 @@ static void name_removed(struct node *n, bool was_upper)
 }
 
 /* Remove NAME (node CHILD) from the upper of PARENT, leaving a whiteout
- * where a lower layer still holds the name. A file is removed under its
- * node lock, which a copy-up of it takes too (copyup.c): a copy-up either
- * comes first and is removed with the name, or finds the node unlinked
- * and copies it aside, never back under the name. */
+ * where a lower layer still holds the name. The object is removed under
+ * its node lock, which a copy-up of it takes too (copyup.c): a copy-up
+ * either comes first and is removed with the name, or finds the node
+ * unlinked, and copies a file aside, never back under the name. A
+ * directory too: the copy of a tree being renamed (copyup_tree.c) put a
+ * subdirectory over the whiteout an rmdir had just made (ENOTDIR, the
+ * rename failed), or the rmdir made its whiteout over the copy (EEXIST). */
 static int remove_name(struct node *parent, const char *name, struct node *child)
 {
 	bool isdir = S_ISDIR(child->type), in_upper;
@@ -410,8 +413,7 @@ static int remove_name(struct node *parent, const char *name, struct node *child
 	if (err)
 		return err;
 	pfd = node_upper_fd(parent);
-	if (!isdir)
-		node_lock_settled(child);
+	node_lock_settled(child);
 	in_upper = node_in_upper(child);
 	/* an object found in a lower layer answers that by itself */
 	lower = !in_upper || node_lset(child)->n > 1 ? 1 : lower_has_name(parent, name);
@@ -426,13 +428,10 @@ static int remove_name(struct node *parent, const char *name, struct node *child
 	} else {
 		err = unlinkat(pfd, name, 0) < 0 ? -errno : 0;
 	}
-	if (!err && isdir)
-		name_removed(child, in_upper);
-	else if (!err)
+	if (!err)
 		name_removed_locked(child, in_upper);
 out:
-	if (!isdir)
-		node_unlock(child);
+	node_unlock(child);
 	if (!err)
 		dir_changed(parent);
 	return err;

@@ -268,6 +268,53 @@ print(len(found), found[:3])' "$M" "$U"
 	eq "$(names "$M/e")" "x y"
 }
 
+@test "rename: a lower directory moved while another process removes its subdirectories: neither fails" {
+	local i s
+	for ((i = 0; i < 100; i++)); do
+		for ((s = 0; s < 20; s++)); do mkdir -p "$L2/d$i/s$s"; done
+	done
+	mount_layerfs
+	# each round the two meet at a barrier: one renames d$i, the other
+	# removes its subdirectories under either name
+	run -0 python3 -c '
+import os, sys, multiprocessing as mp
+m = sys.argv[1]
+def ren(bar, q):
+    bad = []
+    for i in range(100):
+        bar.wait()
+        try:
+            os.rename(f"{m}/d{i}", f"{m}/r{i}")
+        except OSError as e:
+            bad.append(f"rename d{i}: {e.strerror}")
+    q.put(bad)
+def rm(bar, q):
+    bad = []
+    for i in range(100):
+        bar.wait()
+        for s in range(19, -1, -1):
+            errs = []
+            for d in (f"{m}/d{i}/s{s}", f"{m}/r{i}/s{s}"):
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError as e:
+                    errs.append(e.strerror)
+            else:
+                bad.append(f"rmdir d{i}/s{s}: {errs}")
+    q.put(bad)
+bar, q = mp.Barrier(2), mp.Queue()
+ps = [mp.Process(target=f, args=(bar, q)) for f in (ren, rm)]
+[p.start() for p in ps]
+bad = q.get(timeout=120) + q.get(timeout=120)
+[p.join() for p in ps]
+print("\n".join(bad[:5]) if bad else "ok")' "$M"
+	eq "$output" ok
+	for ((i = 0; i < 100; i++)); do
+		[ -z "$(ls -A "$M/r$i")" ] || fail "r$i: $(ls -A "$M/r$i")"
+	done
+}
+
 @test "rename: a moved tree's lower files of many names need no descriptor each (a low fd limit)" {
 	mkdir -p "$L1/d"
 	local i
