@@ -223,6 +223,18 @@ void inval_entries_wait(void)
 	pthread_mutex_unlock(&inval_lock);
 }
 
+/* Was N removed while its tree was copied? An rmdir holds its node lock
+ * until the name is gone (dir.c), so this waits for one under way. */
+static bool removed_meanwhile(struct node *n)
+{
+	bool gone;
+
+	node_lock_settled(n);
+	gone = node_has(n, NODE_UNLINKED);
+	node_unlock(n);
+	return gone;
+}
+
 /* Is NAME no longer in DIR's merged view? */
 static bool name_gone(struct node *dir, const char *name)
 {
@@ -306,9 +318,14 @@ static int copy_tree(struct node *dir)
 		} else {
 			err = copyup(child, 0);
 		}
+		/* it went meanwhile: whatever failed of a subtree an rmdir
+		 * took while it was read is no longer in the view, nor is a
+		 * name no longer there */
+		if (err && removed_meanwhile(child))
+			err = 0;
 		node_forget(child, 1);
 		if (err == -ENOENT && name_gone(dir, name))
-			err = 0;	/* it went meanwhile */
+			err = 0;
 		if (err)
 			break;
 	}

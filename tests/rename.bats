@@ -315,6 +315,52 @@ print("\n".join(bad[:5]) if bad else "ok")' "$M"
 	done
 }
 
+@test "rename: a lower directory moved while another process removes a nested directory in it: neither fails" {
+	local i s
+	for ((i = 0; i < 250; i++)); do
+		for ((s = 0; s < 8; s++)); do mkdir -p "$L2/d$i/e$s/x"; done
+	done
+	mount_layerfs
+	run -0 python3 -c '
+import os, sys, multiprocessing as mp
+m = sys.argv[1]
+def ren(bar, q):
+    bad = []
+    for i in range(250):
+        bar.wait()
+        try:
+            os.rename(f"{m}/d{i}", f"{m}/r{i}")
+        except OSError as e:
+            bad.append(f"rename d{i}: {e.strerror}")
+    q.put(bad)
+def rm(bar, q):
+    bad = []
+    for i in range(250):
+        bar.wait()
+        for s in range(7, -1, -1):
+            for rel in (f"e{s}/x", f"e{s}"):
+                errs = []
+                for d in (f"{m}/d{i}/{rel}", f"{m}/r{i}/{rel}"):
+                    try:
+                        os.rmdir(d)
+                        break
+                    except OSError as e:
+                        errs.append(e.strerror)
+                else:
+                    bad.append(f"rmdir d{i}/{rel}: {errs}")
+    q.put(bad)
+bar, q = mp.Barrier(2), mp.Queue()
+ps = [mp.Process(target=f, args=(bar, q)) for f in (ren, rm)]
+[p.start() for p in ps]
+bad = q.get(timeout=120) + q.get(timeout=120)
+[p.join() for p in ps]
+print("\n".join(bad[:5]) if bad else "ok")' "$M"
+	eq "$output" ok
+	for ((i = 0; i < 250; i++)); do
+		[ -z "$(ls -A "$M/r$i")" ] || fail "r$i: $(ls -A "$M/r$i")"
+	done
+}
+
 @test "rename: a moved tree's lower files of many names need no descriptor each (a low fd limit)" {
 	mkdir -p "$L1/d"
 	local i
