@@ -233,9 +233,12 @@ static int set_mode(struct node *n, const struct oref *o, mode_t mode)
 		/* the real mode follows, for readers of the upper that
 		 * ignore the override and for the mask of an access ACL,
 		 * but never with set-id bits: the real owner is the
-		 * daemon's, not the one the override names. Its failure
-		 * fails nothing: the override is the mode. */
-		real_chmod(o, mode & 01777);
+		 * daemon's, not the one the override names; a directory
+		 * stays open to a daemon that needs the owner's bits to
+		 * walk it. Its failure fails nothing: the override is the
+		 * mode. */
+		real_chmod(o, (mode & 01777) |
+			   (S_ISDIR(n->type) && !fs.dac_override ? S_IRWXU : 0));
 		return 0;
 	}
 	return real_chmod(o, mode);

@@ -363,6 +363,12 @@ need_subids() {
 	eq "$(getfattr --absolute-names --only-values -n user.containers.override_stat "$R/upper/b")" "$NS_UID:$NS_GID:0600"
 	run ! as_nsuser chown root "$R/mnt/b"
 	[[ "$output" == *"Operation not permitted"* ]] || fail "chown to root: $output"
+	# a directory's real mode follows a chmod, but keeps the owner's
+	# bits the daemon needs to walk it
+	as_nsuser chmod 000 "$R/mnt/d"
+	eq "$(as_nsuser stat -c %a "$R/mnt/d") $(stat -c %a "$R/upper/d")" "0 700"
+	as_nsuser chmod 750 "$R/mnt/d"
+	eq "$(as_nsuser stat -c %a "$R/mnt/d") $(stat -c %a "$R/upper/d")" "750 750"
 	eq "$(as_nsuser ls -A "$R/mnt" | tr '\n' ' ')" "a b basefile d empty rootfile "
 
 	as_nsuser fusermount3 -u "$R/mnt"
