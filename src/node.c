@@ -591,31 +591,40 @@ void oref_of_lref(const struct lref *r, struct oref *o)
  * reads again where the name may have led elsewhere. */
 int node_oref(struct node *n, struct oref *o)
 {
-	uint16_t mseq = __atomic_load_n(&n->mseq, __ATOMIC_SEQ_CST);
-	struct lset *ls = node_lset(n), *pls;
+	/* A parent without the layer N was read in: N was copied up after
+	 * its set was read here, and its parent made upper-only since (the
+	 * tree copy of a rename, copyup_tree.c, sets the children first):
+	 * a write of a file open through the moved directory failed with
+	 * ESTALE. Read N's set again. */
+	for (int tries = 0;; tries++) {
+		uint16_t mseq = __atomic_load_n(&n->mseq, __ATOMIC_SEQ_CST);
+		struct lset *ls = node_lset(n), *pls;
 
-	oref_of_lref(&ls->r[0], o);
-	o->ls = ls;
-	o->mseq = mseq;
-	if (ls->r[0].fd >= 0)
-		return 0;
-	pthread_mutex_lock(name_lock_of(n));
-	if (!n->parent) {
-		pthread_mutex_unlock(name_lock_of(n));
-		return -ESTALE;
-	}
-	o->hold = node_get(n->parent);
-	snprintf(o->buf, sizeof(o->buf), "%s", n->name);
-	pthread_mutex_unlock(name_lock_of(n));
-	pls = node_lset(o->hold);
-	for (int i = 0; i < pls->n; i++) {
-		if (pls->r[i].layer == o->layer) {
-			o->dirfd = pls->r[i].fd;
+		oref_of_lref(&ls->r[0], o);
+		o->ls = ls;
+		o->mseq = mseq;
+		if (ls->r[0].fd >= 0)
 			return 0;
+		pthread_mutex_lock(name_lock_of(n));
+		if (!n->parent) {
+			pthread_mutex_unlock(name_lock_of(n));
+			return -ESTALE;
 		}
+		o->hold = node_get(n->parent);
+		snprintf(o->buf, sizeof(o->buf), "%s", n->name);
+		pthread_mutex_unlock(name_lock_of(n));
+		test_pause("oref", o->buf);
+		pls = node_lset(o->hold);
+		for (int i = 0; i < pls->n; i++) {
+			if (pls->r[i].layer == o->layer) {
+				o->dirfd = pls->r[i].fd;
+				return 0;
+			}
+		}
+		oref_put(o);
+		if (node_lset(n) == ls || tries == 3)
+			return -ESTALE;
 	}
-	oref_put(o);
-	return -ESTALE;
 }
 
 void oref_put(struct oref *o)

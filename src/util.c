@@ -297,7 +297,9 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * listing's entry) once the layers are read; "lookup_request", a LOOKUP
  * request before anything is opened; "install", a new object staged to
  * replace a whiteout, after the whiteout was found in its way; "open",
- * an OPEN once the file is open, before the reply. */
+ * an OPEN once the file is open, before the reply; "oref", the daemon's
+ * way to a lower object by its name, between reading the object's
+ * layers and its parent's. */
 static const char *pause_spec(void)
 {
 	static const char *spec;

@@ -268,6 +268,22 @@ print(len(found), found[:3])' "$M" "$U"
 	eq "$(names "$M/e")" "x y"
 }
 
+@test "rename: a stat of a lower file below a directory being moved answers, also when the move copied the file up in the middle of it" {
+	mkdir -p "$L1/d/sub"
+	echo orig >"$L1/d/sub/g"
+	# the stat (a GETATTR: no attribute caching) waits between reading
+	# g's layers and its parent's, while the move copies the tree up
+	LAYERFS_TEST_PAUSE=oref:g:1500 mount_layerfs timeout=0
+	ls "$M/d/sub" >/dev/null
+	(stat -c %s "$M/d/sub/g" >"$T/stat.out" 2>&1) &
+	local pid=$!
+	sleep 0.4
+	mv "$M/d" "$M/e"
+	wait "$pid" || fail "the stat failed: $(cat "$T/stat.out")"
+	eq "$(cat "$T/stat.out")" 5
+	eq "$(cat "$M/e/sub/g")" orig
+}
+
 # rename_rmdir_race N REL...: the lower directories d0..d(N-1) of $M are
 # renamed to r0..r(N-1) by one process while another removes RELs of each
 # (in order, under either name), the two meeting at a barrier per
