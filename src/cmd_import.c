@@ -251,6 +251,24 @@ out:
 	return ret;
 }
 
+/* Is E a hard link to NAME itself (tar -cf t.tar d d/f names d/f twice,
+ * the second time as such a link)? A bad target is make_hardlink()'s to
+ * report. */
+static bool links_to_itself(struct importer *im, struct archive_entry *e,
+			    const char *name)
+{
+	char *target = xstrdup(archive_entry_hardlink(e));
+	struct lerr *keep = im->err, quiet = { 0 };
+	bool self;
+
+	im->err = &quiet;
+	self = clean_name(im, "hard link target", target) == 0 && !strcmp(target, name);
+	im->err = keep;
+	lerr_free(&quiet);
+	free(target);
+	return self;
+}
+
 static int import_entry(struct importer *im, struct archive_entry *e)
 {
 	char *name = xstrdup(archive_entry_pathname(e) ? archive_entry_pathname(e) : "");
@@ -274,29 +292,15 @@ static int import_entry(struct importer *im, struct archive_entry *e)
 	pfd = open_parent(im, name, PARENT_CREATE, &leaf);
 	if (pfd < 0)
 		goto out;
-	/* a file named twice (tar -cf t.tar d d/f) comes again as a hard
-	 * link to itself: it is there already */
-	if (archive_entry_hardlink(e) && fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    !S_ISDIR(sb.st_mode)) {
-		char *target = xstrdup(archive_entry_hardlink(e));
-		struct lerr *keep = im->err, quiet = { 0 };
-		bool self;
-
-		/* a bad target is make_hardlink()'s to report */
-		im->err = &quiet;
-		self = clean_name(im, "hard link target", target) == 0 &&
-		       !strcmp(target, name);
-		im->err = keep;
-		lerr_free(&quiet);
-		free(target);
-		if (self) {
+	/* a later entry replaces an earlier one, but a directory stays, and
+	 * a file named again as a hard link to itself is there already */
+	if (fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    !(S_ISDIR(sb.st_mode) && type == AE_IFDIR && !archive_entry_hardlink(e))) {
+		if (archive_entry_hardlink(e) && !S_ISDIR(sb.st_mode) &&
+		    links_to_itself(im, e, name)) {
 			ret = 0;
 			goto out;
 		}
-	}
-	/* a later entry replaces an earlier one, but a directory stays */
-	if (fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
-	    !(S_ISDIR(sb.st_mode) && type == AE_IFDIR && !archive_entry_hardlink(e))) {
 		r = remove_tree_at(pfd, leaf);
 		if (r < 0) {
 			lerr_add(im->err, "%s: cannot replace: %s", name, strerror(-r));

@@ -156,14 +156,16 @@ int whiteout_rename(int dirfd, const char *name, int newdirfd, const char *newna
 			err = mknodat(fs.workfd, tmp, S_IFCHR | 0000, makedev(0, 0)) < 0 ?
 			      -errno : 0;
 		if (!err) {
-			if (renameat(dirfd, name, newdirfd, newname) < 0)
+			if (renameat(dirfd, name, newdirfd, newname) < 0) {
 				err = -errno;
-			else if (renameat(fs.workfd, tmp, dirfd, name) == 0)
+			} else if (renameat(fs.workfd, tmp, dirfd, name) == 0) {
 				return 0;
-			else if ((err = -errno) &&
-				 renameat2(newdirfd, newname, dirfd, name, RENAME_NOREPLACE) < 0)
-				lfs_log("rename: '%s' moved but left no whiteout (%s)",
-					name, strerror(-err));
+			} else {
+				err = -errno;
+				if (renameat2(newdirfd, newname, dirfd, name, RENAME_NOREPLACE) < 0)
+					lfs_log("rename: '%s' moved but left no whiteout (%s)",
+						name, strerror(-err));
+			}
 			unlinkat(fs.workfd, tmp, 0);
 			return err;
 		}
