@@ -283,8 +283,10 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 	struct dir_marks m;
 	struct stat st;
 	bool opq, dxwh;
-	int fd, r = layer_name(pfd, xwh, name, known, &st);
+	int fd, tries = 0, r;
 
+again:
+	r = layer_name(pfd, xwh, name, known, &st);
 	if (r != NAME_FOUND)
 		return r < 0 ? r : r == NAME_ABSENT;
 	if (p->n > 0 && !S_ISDIR(st.st_mode))
@@ -324,6 +326,12 @@ static int probe_layer(struct probe *p, int pfd, int layer, bool xwh,
 		return 0;
 	}
 	fd = open_dir(pfd, name);
+	if (fd < 0 && (errno == ENOTDIR || errno == ENOENT) && tries++ < 3) {
+		/* replaced or removed since the stat (an rmdir swaps the
+		 * directory for its whiteout): look at the name again */
+		known = NULL;
+		goto again;
+	}
 	if (fd < 0)
 		return -errno;
 	p->ls->r[p->n].fd = fd;
