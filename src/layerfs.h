@@ -52,6 +52,7 @@ struct config {
 	bool foreground;
 	bool debug;
 	bool allow_other_given;
+	bool fsname_given;	/* fsname= given: SOURCE does not replace it */
 	/* id mapping between the disk and the mount (idmap.c) */
 	struct idmap_range *uidmap, *gidmap;
 	int nuidmap, ngidmap;

@@ -413,6 +413,8 @@ static int parse_one(struct config *cfg, char *opt)
 	if (!val && mount_flag_add(cfg, opt))
 		return 0;
 	if (val && (str_in_list(fuse_passthrough_kv, opt) || selinux_option(opt))) {
+		if (!strcmp(opt, "fsname"))
+			cfg->fsname_given = true;
 		config_fuse_opt(cfg, opt, val);
 		return 0;
 	}
@@ -536,6 +538,12 @@ enum opt_result options_parse(int argc, char **argv, struct config *cfg)
 		return OPT_ERROR;
 	}
 	cfg->mountpoint = xstrdup(pos[npos - 1]);
+	/* mount.fuse3's form: the SOURCE of the fstab line or of mount(8)
+	 * is the mount's source in the mount table, as for the kernel's
+	 * overlay, so that `mount -a` finds the line mounted and `umount
+	 * SOURCE` works; an fsname= given wins */
+	if (npos == 2 && *pos[0] && !cfg->fsname_given)
+		config_fuse_opt(cfg, "fsname", pos[0]);
 	if (cfg->remount)
 		return OPT_REMOUNT;
 	mount_flags_check(cfg);

@@ -49,6 +49,18 @@ load helpers
 	eq "$(cat "$U/g")" y "write went to the upper layer"
 }
 
+@test "cli: mount.fuse3 form: SOURCE is the mount's source, as on the kernel's overlay (mount -a finds an fstab line mounted); fsname= wins" {
+	"$LAYERFS" merged1 "$M" -o "lowerdir=$L1,upperdir=$U,workdir=$W" 3>&- 2>"$T/err"
+	wait_until 10 is_mounted "$M" || fail "not mounted: $(cat "$T/err")"
+	echo "fuse $(find_daemon_pid "$M") $M" >>"$MOUNTS_FILE"
+	eq "$(findmnt -n -o SOURCE --mountpoint "$M")" merged1
+	unmount_layerfs "$M"
+	"$LAYERFS" merged1 "$M" -o "lowerdir=$L1,fsname=mine,upperdir=$U,workdir=$W" 3>&- 2>"$T/err"
+	wait_until 10 is_mounted "$M" || fail "not mounted: $(cat "$T/err")"
+	echo "fuse $(find_daemon_pid "$M") $M" >>"$MOUNTS_FILE"
+	eq "$(findmnt -n -o SOURCE --mountpoint "$M")" mine
+}
+
 @test "cli: -f stays in the foreground; fusermount3 -u ends it with status 0" {
 	echo x >"$L1/f"
 	spawn "$LAYERFS" -f -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
