@@ -27,7 +27,7 @@ void usage(FILE *out, const char *prog)
 "\n"
 "General options:\n"
 "  -f                     stay in the foreground\n"
-"  -d, --debug            log every request (implies -f)\n"
+"  -d, --debug, -o debug  log every request (implies -f)\n"
 "  -s                     single-threaded request loop (same as -o threaded=0)\n"
 "  -o OPT[,OPT...]        mount options, see below\n"
 "  -V, --version          print layerfs's and libfuse's versions\n"
@@ -400,6 +400,12 @@ static int parse_one(struct config *cfg, char *opt)
 			cfg->max_read = (unsigned)v;
 			return 0;
 		}
+	}
+	/* fuse-overlayfs's and libfuse's -o debug: the same as -d */
+	if (!strcmp(opt, "debug") && !val) {
+		cfg->debug = true;
+		cfg->foreground = true;
+		return 0;
 	}
 	if (!strcmp(opt, "remount") && !val) {
 		cfg->remount = true;

@@ -87,6 +87,19 @@ load helpers
 	! is_mounted "$M"
 }
 
+@test "cli: -o debug (fuse-overlayfs's and libfuse's spelling) is -d" {
+	echo x >"$L1/f"
+	spawn "$LAYERFS" -o "lowerdir=$L1,debug,upperdir=$U,workdir=$W" "$M" 2>"$T/debug.log"
+	local pid=$BG_PID
+	wait_until 10 is_mounted "$M" || fail "debug daemon did not mount: $(cat "$T/debug.log")"
+	kill -0 "$pid" || fail "-o debug did not stay in the foreground"
+	eq "$(cat "$M/f")" x
+	fusermount3 -u "$M"
+	wait "$pid" || true
+	! grep -q "unknown option" "$T/debug.log" || fail "$(cat "$T/debug.log")"
+	grep -q LOOKUP "$T/debug.log" || fail "-o debug logged no request"
+}
+
 @test "cli: SIGTERM unmounts and exits" {
 	echo x >"$L1/f"
 	mount_layerfs
