@@ -131,8 +131,10 @@ static int add_lower(struct config *cfg, const char *spec)
 		size_t n = 0;
 
 		while (*p && *p != ':') {
-			if (*p == '\\' && (p[1] == ':' || p[1] == '\\'))
-				p++;
+			/* as the kernel's ovl_unescape(): a backslash
+			 * takes the next character as it is */
+			if (*p == '\\' && !*++p)
+				break;
 			buf[n++] = *p++;
 		}
 		buf[n] = '\0';
@@ -150,6 +152,23 @@ static int add_lower(struct config *cfg, const char *spec)
 	}
 	free(buf);
 	return ret;
+}
+
+/* A copy of the upperdir= or workdir= value VAL with each backslash
+ * taking the next character as it is, as the kernel's overlay reads them
+ * (upperdir=a\:b names "a:b"; a backslash at the end goes). lowerdir+=
+ * keeps its backslashes, as the kernel's does. */
+static char *unescape_dir(const char *val)
+{
+	char *out = xmalloc(strlen(val) + 1), *d = out;
+
+	for (; *val; val++) {
+		if (*val == '\\' && !*++val)
+			break;
+		*d++ = *val;
+	}
+	*d = '\0';
+	return out;
 }
 
 static int parse_bool(const char *key, const char *val, bool *out)
@@ -297,7 +316,7 @@ static int parse_one(struct config *cfg, char *opt)
 			return -1;
 		}
 		free(*dst);
-		*dst = xstrdup(val);
+		*dst = unescape_dir(val);
 		return 0;
 	}
 	if (!strcmp(opt, "fsync"))

@@ -303,6 +303,17 @@ load helpers
 	eq "$(cat "$M/f1")" colon
 }
 
+@test "cli: as on the kernel's overlay, a backslash in lowerdir=, upperdir= and workdir= takes the next character as it is" {
+	mkdir -p "$T/ab" "$T/a\\b" "$T/up:x" "$T/wk:y"
+	echo plain >"$T/ab/f"
+	echo backslash >"$T/a\\b/f"
+	lfs_mount "lowerdir=$T/a\\b,upperdir=$T/up\\:x,workdir=$T/wk\\:y" "$M"
+	eq "$(cat "$M/f")" plain "lowerdir=a\\b names ab, as for the kernel"
+	echo new >"$M/g"
+	eq "$(cat "$T/up:x/g")" new "upperdir=up\\:x names up:x"
+	[ -d "$T/wk:y/layerfs" ] || fail "workdir=wk\\:y does not name wk:y"
+}
+
 @test "cli: three lower layers, the first is the top-most" {
 	echo A >"$L1/x"
 	echo B >"$L2/x"
