@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,7 +363,7 @@ static int parse_one(struct config *cfg, char *opt)
 	if (!strcmp(opt, "timeout")) {
 		char *end;
 		double t = val ? strtod(val, &end) : -1;
-		if (!val || !*val || *end || t < 0) {
+		if (!val || !*val || *end || !isfinite(t) || t < 0) {
 			fprintf(stderr, "layerfs: option 'timeout=%s': expected a number of seconds\n",
 				val ? val : "");
 			return -1;

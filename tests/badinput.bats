@@ -183,6 +183,15 @@ refused() {
 	done
 }
 
+@test "badinput: timeout= that is not a finite number of seconds" {
+	local v
+	for v in abc -1 nan inf 1e400 ""; do
+		try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,timeout=$v"
+		refused "timeout=$v"
+		[[ "$err" == *"expected a number of seconds"* ]] || fail "no reason given: $err"
+	done
+}
+
 @test "badinput: boolean options with a value that is not 0 or 1" {
 	local opt v
 	for opt in fsync threaded spin passthrough prefetch noopen writeback; do
