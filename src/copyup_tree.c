@@ -260,6 +260,29 @@ static void parent_changed(struct node *n)
 	}
 }
 
+/* A merged directory that recorded no number of its own showed that of
+ * the directory below it (lookup.c): record it before the directory is
+ * made opaque, where its parent will look for it, so that it keeps it
+ * once nothing below is merged any more. */
+static void record_number(struct node *dir)
+{
+	ino_t shown = __atomic_load_n(&dir->ino, __ATOMIC_RELAXED);
+	struct node *parent = NULL;
+	char *name = NULL;
+	struct xobj o = { .fd = node_upper_fd(dir) };
+	struct stat ust;
+
+	if (!node_has(dir, NODE_ORIGIN) || fstat(o.fd, &ust) < 0 ||
+	    shown == ino_of(0, &ust))
+		return;
+	origin_record(&o, shown, ust.st_ino);
+	if (node_parent_name(dir, &parent, &name) == 0) {
+		origin_mark_parent(parent);
+		node_put(parent);
+		free(name);
+	}
+}
+
 static int copy_tree(struct node *dir)
 {
 	struct dentry_list *list = NULL;
@@ -334,6 +357,7 @@ static int copy_tree(struct node *dir)
 	if (err)
 		return err;
 
+	record_number(dir);
 	node_lock_settled(dir);
 	ls = node_lset(dir);
 	ufd = fdrelief_dup(ls->r[0].fd);

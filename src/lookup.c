@@ -342,6 +342,12 @@ again:
 		res->impure = m.impure;
 		if (p->impure && m.origin)
 			origin_read(-1, NULL, fd, st.st_ino, &res->origin);
+	} else if (p->n == 1 && p->ls->r[0].layer == 0 && !res->origin) {
+		/* an upper directory merged with this one and recording no
+		 * number of its own (made by another overlay, or by hand):
+		 * it shows this one's, as on the kernel's overlay, which
+		 * numbers a merged directory after its top lower one */
+		res->origin = ino_of(layer, &st);
 	}
 	p->n++;
 	if (opq) {

@@ -247,3 +247,20 @@ for e in os.scandir(d):
 	chmod 600 "$M/h/h1"
 	eq "$(python3 -c "$check" "$M/h")" "" "after the copy-up"
 }
+
+@test "inode: a merged directory that records no number shows its lower directory's, as on the kernel's overlay (an upper from another overlay)" {
+	need_kernel_overlay
+	mkdir -p "$L1/d/sub" "$L2/d" "$U/d/sub" "$T/ku/d/sub"
+	touch "$L1/d/x" "$U/d/new" "$T/ku/d/new"
+	mount_beside_kernel
+	local want
+	want=$(stat -c %i "$L1/d" "$L1/d/sub")
+	eq "$(stat -c %i "$T/k/d" "$T/k/d/sub")" "$want" "the kernel's overlay"
+	eq "$(stat -c %i "$M/d" "$M/d/sub")" "$want" "layerfs"
+	# a rename copies it up whole and makes it opaque: it keeps its number
+	mv "$M/d" "$M/d2"
+	eq "$(stat -c %i "$M/d2" "$M/d2/sub")" "$want" "after a rename"
+	unmount_layerfs
+	mount_layerfs
+	eq "$(stat -c %i "$M/d2" "$M/d2/sub")" "$want" "after a remount"
+}
