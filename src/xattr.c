@@ -58,17 +58,25 @@ bool xattr_is_internal(const char *name)
  * in *REAL: NAME itself, or NAME escaped into BUF (room for
  * XATTR_NAME_MAX + 1). -OVERRIDE_ERR for an ownership override (ENODATA
  * to a get, EPERM to a change), -EOPNOTSUPP where the escaped name is too
- * long, as from the kernel's overlay. */
+ * long and -EINVAL for the bare "trusted.overlay.", as from the kernel's
+ * overlay. */
 static int caller_name(const char *name, int override_err, const char **real,
 		       char *buf)
 {
 	size_t p = own_prefix_len(name);
+	const char *ns;
 
 	*real = name;
 	if (xattr_is_override(name))
 		return -override_err;
 	if (!p)
 		return 0;
+	/* the bare prefix of the namespace the overlay reads names none of
+	 * its attributes: the kernel's overlay refuses it (its handler
+	 * takes names after the prefix only) */
+	if (!name[p] && (ns = overlay_xattr_ns()) &&
+	    !strncmp(name, ns, strlen(ns)) && !strcmp(name + strlen(ns), "overlay."))
+		return -EINVAL;
 	if (strlen(name) + ESCAPE_INFIX_LEN > XATTR_NAME_MAX)
 		return -EOPNOTSUPP;
 	memcpy(buf, name, p);

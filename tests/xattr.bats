@@ -168,7 +168,7 @@ print(os.getxattr(p, "trusted.g").decode(), os.getxattr(p, "trusted.h").decode()
 # namespace: set as trusted.overlay.X through the mount, kept as
 # trusted.overlay.overlay.X in the layers, so that an overlay can take
 # layers that live in another
-@test "xattr: trusted.overlay.* attributes are escaped in the layers and shown unescaped, as on the kernel's overlayfs" {
+@test "xattr: trusted.overlay.* attributes are escaped in the layers and shown unescaped, as on the kernel's overlayfs; the bare prefix is refused" {
 	need_root
 	need_kernel_overlay
 	kernel_at_least 6 7 || skip "the kernel's overlay escapes its attributes from Linux 6.7"
@@ -198,6 +198,9 @@ do(os.removexattr, m + "/f", "trusted.overlay.bar")
 do(os.getxattr, m + "/f", "trusted.overlay.overlay.bar")
 do(os.setxattr, m + "/f", "trusted.overlay." + "a" * 234, b"4")
 do(os.getxattr, m + "/d", "trusted.overlay.opaque")
+do(os.setxattr, m + "/f", "trusted.overlay.", b"5")
+do(os.getxattr, m + "/f", "trusted.overlay.")
+do(os.removexattr, m + "/f", "trusted.overlay.")
 show("f")
 print("\n".join(out))
 '
