@@ -372,6 +372,7 @@ static void listing_sort(struct node *dir, struct dentry_list *l)
 	/* found while the listing is in hash order, then given */
 	struct dent **kept = xcalloc(nmoved + 1, sizeof(*kept));
 	size_t nkept = 0;
+	bool had = false;
 
 	for (size_t m = 0; m < nmoved; m++) {
 		struct dent key = { .name = moved[m].name,
@@ -379,6 +380,7 @@ static void listing_sort(struct node *dir, struct dentry_list *l)
 
 		if (moved[m].dir != dir)
 			continue;
+		had = true;
 		kept[nkept] = bsearch(&key, l->e + 2, l->n - 2, sizeof(*l->e),
 				      dent_cmp);
 		if (kept[nkept])
@@ -391,6 +393,14 @@ static void listing_sort(struct node *dir, struct dentry_list *l)
 		kept[k++]->moved = true;
 	}
 	free(kept);
+	if (!clash && !nkept) {
+		/* the listing is in order already: another directory's
+		 * names were kept, or names of DIR's gone since */
+		if (had)
+			moved_drop(dir);
+		pthread_mutex_unlock(&moved_lock);
+		return;
+	}
 	for (;;) {
 		size_t nclash = 0, k = 0;
 		size_t *at;
