@@ -452,7 +452,13 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 	bool keep_cache, mapped;
 	int r;
 
-	/* An append-only file open for writing goes through the daemon
+	/* An O_DIRECT open needs no direct_io: the kernel sends its reads
+	 * and writes to us as they come anyway (fuse_direct_IO()), and our
+	 * descriptor, O_DIRECT too, checks their alignment. With direct_io
+	 * the kernel refused to map the file shared (ENODEV), which the
+	 * kernel's overlay allows.
+	 *
+	 * An append-only file open for writing goes through the daemon
 	 * (append_write()) and without a page cache: passing through, or a
 	 * shared writable mapping, would change its bytes, which the kernel
 	 * does not know to refuse (a shared writable mmap of it is refused
@@ -477,7 +483,7 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 		 * so that no request of the handle can meet it half gone. */
 		close(fh->fd);
 		fh->fd = -1;
-	} else if ((fi->flags & O_DIRECT) || fh->append) {
+	} else if (fh->append) {
 		fi->direct_io = 1;
 	}
 	if (e) {

@@ -310,6 +310,29 @@ print(os.lseek(fd, 150000, os.SEEK_DATA), os.lseek(fd, 0, os.SEEK_HOLE))
 	[ "$((status != 0))" = "$real" ] || fail "a 100-byte O_DIRECT write: status $status, on the real file system $real"
 }
 
+@test "fileops: a file opened O_DIRECT can be mapped shared, lower or upper, with and without passthrough" {
+	printf 'lower data\n' >"$L1/low"
+	printf 'upper data\n' >"$U/up"
+	local prog='
+import mmap, os, sys
+for name, flags in (("low", os.O_RDONLY), ("up", os.O_RDWR)):
+    fd = os.open(sys.argv[1] + "/" + name, flags | os.O_DIRECT)
+    prot = mmap.PROT_READ | (mmap.PROT_WRITE if flags == os.O_RDWR else 0)
+    m = mmap.mmap(fd, 0, mmap.MAP_SHARED, prot)
+    print(name, m[:5].decode())
+    m.close()
+    os.close(fd)
+'
+	local o out
+	for o in "" passthrough=0 noopen; do
+		mount_layerfs "$o"
+		# the kernel refused the mapping (ENODEV) where the open was direct_io
+		out=$(python3 -c "$prog" "$M" 2>&1) || fail "mmap of an O_DIRECT file with '$o': $out"
+		eq "$out" "$(printf 'low lower\nup upper')" "mapped data with '$o'"
+		unmount_layerfs
+	done
+}
+
 @test "fileops: O_TMPFILE in a lower directory: unnamed in the upper copy, named by linkat, kept across a remount" {
 	mkdir "$L1/d"
 	echo low >"$L1/d/f"
