@@ -250,7 +250,7 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
  * may be an append, and reaches an append-only file through a
  * descriptor that appends (node_open_io()); fallocate and
  * copy_file_range are refused there, as they are on the real file. */
-static int noopen_write_fd(struct node *n, bool *append)
+static int noopen_write_fd(struct node *n, bool *append, int direct)
 {
 	int err;
 
@@ -263,7 +263,8 @@ static int noopen_write_fd(struct node *n, bool *append)
 		err = copyup(n, 0);	/* EROFS without an upper layer */
 	if (err)
 		return err;
-	return node_open_io(n, append ? O_WRONLY | O_APPEND : O_WRONLY, append);
+	return node_open_io(n, (append ? O_WRONLY | O_APPEND : O_WRONLY) | direct,
+			    append);
 }
 
 /* Descriptors kept by read_fd(), and how many may be: an eighth of the
@@ -337,7 +338,7 @@ static int req_fd(fuse_ino_t ino, struct fuse_file_info *fi, bool writing,
 	}
 	if (!writing)
 		return read_fd(node_from_id(ino), false, tmp);
-	return *tmp = noopen_write_fd(node_from_id(ino), append);
+	return *tmp = noopen_write_fd(node_from_id(ino), append, 0);
 }
 
 static void close_tmp(int tmp)
@@ -508,7 +509,17 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct fuse_bufvec buf = FUSE_BUFVEC_INIT(size);
 	struct fhandle *fh = fh_of(fi);
-	int tmp = -1, fd = fh ? handle_fd(fh, &tmp) : read_fd(node_from_id(ino), off > 0, &tmp);
+	int tmp = -1, fd;
+
+	if (fh)
+		fd = handle_fd(fh, &tmp);
+	else if (fi->flags & O_DIRECT)
+		/* opened without a request (noopen): the READ carries the
+		 * file's flags, and the real file checks the alignment of an
+		 * O_DIRECT read, as on the kernel's overlay */
+		fd = tmp = node_open(node_from_id(ino), open_flags(O_RDONLY | O_DIRECT));
+	else
+		fd = read_fd(node_from_id(ino), off > 0, &tmp);
 
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
@@ -549,8 +560,17 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	struct fhandle *fh = fh_of(fi);
 	struct privkeep pk = { .held = false };
 	bool append = false;
-	int tmp, fd = req_fd(ino, fi, true, &append, &tmp);
+	/* an O_DIRECT write of a file opened without a request (noopen),
+	 * not a page written back: the real file checks its alignment */
+	bool direct = fh ? (fh->flags & O_DIRECT) :
+		      !fi->writepage && (fi->flags & O_DIRECT);
+	int tmp, fd;
 	ssize_t n;
+
+	if (!fh && direct)
+		fd = tmp = noopen_write_fd(node_from_id(ino), &append, O_DIRECT);
+	else
+		fd = req_fd(ino, fi, true, &append, &tmp);
 
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);
@@ -570,7 +590,7 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	out.buf[0].pos = off;
 	if (append)
 		n = append_write(fd, in, off);
-	else if (fh && (fh->flags & O_DIRECT))
+	else if (direct)
 		n = write_direct(fd, in, off);
 	else
 		n = fuse_buf_copy(&out, in, 0);

@@ -173,6 +173,36 @@ lower_files() {
 	eq "$(cat "$M/d/f")" "$(printf 'lowerdata\nmore')" "after a remount"
 }
 
+@test "noopen: O_DIRECT reads and writes are checked for alignment as on the real file" {
+	head -c 65536 /dev/urandom >"$L1/low"
+	cp "$L1/low" "$T/real"
+	# offset/length pairs: aligned, short, at a misaligned offset
+	local prog='
+import errno, mmap, os, sys
+buf = mmap.mmap(-1, 8192)
+out = []
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_RDWR | os.O_DIRECT)
+    for off, n in ((0, 4096), (0, 100), (100, 4096)):
+        for op in (os.preadv, os.pwritev):
+            try:
+                op(fd, [memoryview(buf)[:n]], off)
+                out.append("ok")
+            except OSError as e:
+                out.append(errno.errorcode[e.errno])
+    os.close(fd)
+print(" ".join(out))
+'
+	local real o
+	real=$(python3 -c "$prog" "$T/real")
+	for o in noopen noopen,writeback=0; do
+		mount_fresh "$o"
+		# the daemon read and wrote any of them through a plain descriptor
+		eq "$(python3 -c "$prog" "$M/low")" "$real" "O_DIRECT results with '$o'"
+		unmount_layerfs
+	done
+}
+
 @test "noopen: a lower file deleted while open for writing takes the writes and reads them back" {
 	lower_files
 	mount_layerfs noopen
