@@ -235,6 +235,22 @@ static int handle_fd(struct fhandle *fh, int *tmp)
 	return *tmp = fh_reopen(fh);
 }
 
+/* The fd for a READ or WRITE on handle FH that is DIRECT or not, as the
+ * request says. Where the handle's fd is of the other kind, the request
+ * gets one of its own in *TMP: a page of the writeback cache or of a
+ * shared mapping written back through an O_DIRECT handle (a partial
+ * block: EINVAL, and the write was lost), or a file whose O_DIRECT
+ * fcntl(F_SETFL) changed. */
+static int handle_fd_io(struct fhandle *fh, bool direct, int *tmp)
+{
+	int flags;
+
+	if (fh->fd >= 0 && direct == !!(fh->flags & O_DIRECT))
+		return fh_fd(fh);
+	flags = (fh->flags & ~O_DIRECT) | (direct ? O_DIRECT : 0);
+	return *tmp = node_open(fh->node, open_flags(io_flags(flags)) & ~O_TRUNC);
+}
+
 static struct fhandle *fh_of(struct fuse_file_info *fi)
 {
 	return (struct fhandle *)(uintptr_t)fi->fh;
@@ -512,7 +528,7 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	int tmp = -1, fd;
 
 	if (fh)
-		fd = handle_fd(fh, &tmp);
+		fd = handle_fd_io(fh, fi->flags & O_DIRECT, &tmp);
 	else if (fi->flags & O_DIRECT)
 		/* opened without a request (noopen): the READ carries the
 		 * file's flags, and the real file checks the alignment of an
@@ -560,17 +576,21 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	struct fhandle *fh = fh_of(fi);
 	struct privkeep pk = { .held = false };
 	bool append = false;
-	/* an O_DIRECT write of a file opened without a request (noopen),
-	 * not a page written back: the real file checks its alignment */
-	bool direct = fh ? (fh->flags & O_DIRECT) :
-		      !fi->writepage && (fi->flags & O_DIRECT);
-	int tmp, fd;
+	/* an O_DIRECT write, not a page written back: the real file
+	 * checks its alignment (also where the handle's fd is not direct,
+	 * or without a handle, noopen) */
+	bool direct = !fi->writepage && (fi->flags & O_DIRECT);
+	int tmp = -1, fd;
 	ssize_t n;
 
-	if (!fh && direct)
+	if (fh && !fh->append) {
+		fd = handle_fd_io(fh, direct, &tmp);
+	} else if (!fh && direct) {
 		fd = tmp = noopen_write_fd(node_from_id(ino), &append, O_DIRECT);
-	else
+	} else {
 		fd = req_fd(ino, fi, true, &append, &tmp);
+		direct = fh && (fh->flags & O_DIRECT);
+	}
 
 	if (fd < 0) {
 		fuse_reply_err(req, -fd);

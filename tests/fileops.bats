@@ -333,6 +333,39 @@ for name, flags in (("low", os.O_RDONLY), ("up", os.O_RDWR)):
 	done
 }
 
+@test "fileops: pages written back through an O_DIRECT open reach the upper: buffered writes beside it, stores to its mapping" {
+	printf 'content-a\n' >"$L1/a"
+	printf 'content-b\n' >"$L1/b"
+	# the kernel writes a file's cached pages back through any handle
+	# open for writing, the latest first: here the O_DIRECT one, whose
+	# descriptor refused the partial block (EINVAL at fsync, data lost)
+	local prog='
+import mmap, os, sys
+d = sys.argv[1]
+b = os.open(d + "/a", os.O_RDWR)
+a = os.open(d + "/a", os.O_RDWR | os.O_DIRECT)
+os.pwrite(b, b"hello", 0)
+os.fsync(b)
+os.close(b)
+os.close(a)
+fd = os.open(d + "/b", os.O_RDWR | os.O_DIRECT)
+m = mmap.mmap(fd, 0)
+m[0:4] = b"MAPW"
+m.flush()
+m.close()
+os.fsync(fd)
+os.close(fd)
+'
+	local o out
+	for o in "" passthrough=0 passthrough=0,writeback=0 noopen; do
+		mount_fresh "$o"
+		out=$(python3 -c "$prog" "$M" 2>&1) || fail "with '$o': $out"
+		unmount_layerfs
+		eq "$(cat "$U/a")" "hellont-a" "upper a with '$o'"
+		eq "$(cat "$U/b")" "MAPWent-b" "upper b with '$o'"
+	done
+}
+
 @test "fileops: O_TMPFILE in a lower directory: unnamed in the upper copy, named by linkat, kept across a remount" {
 	mkdir "$L1/d"
 	echo low >"$L1/d/f"
