@@ -322,8 +322,8 @@ void reply_create_open(fuse_req_t req, struct node *n, const struct stat *st,
 		close(fd);
 		fi->fh = 0;
 		fi->keep_cache = 1;
-		if (fi->flags & O_DIRECT)
-			fi->direct_io = 1;
+		/* no direct_io for O_DIRECT, which would keep the file from
+		 * being mapped shared (reply_opened()) */
 		r = fuse_reply_create(req, &e, fi);
 	} else {
 		fh = xcalloc(1, sizeof(*fh));

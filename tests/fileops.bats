@@ -323,12 +323,27 @@ for name, flags in (("low", os.O_RDONLY), ("up", os.O_RDWR)):
     m.close()
     os.close(fd)
 '
+	# a file created O_DIRECT
+	local cprog='
+import mmap, os, sys
+fd = os.open(sys.argv[1] + "/new", os.O_CREAT | os.O_EXCL | os.O_RDWR | os.O_DIRECT, 0o644)
+buf = mmap.mmap(-1, 4096)
+buf.write(b"n" * 4096)
+os.pwritev(fd, [buf], 0)
+m = mmap.mmap(fd, 0)
+m[0:3] = b"map"
+m.close()
+os.close(fd)
+'
 	local o out
-	for o in "" passthrough=0 noopen; do
+	for o in "" passthrough=0 noopen noopen,writeback=0; do
 		mount_layerfs "$o"
 		# the kernel refused the mapping (ENODEV) where the open was direct_io
 		out=$(python3 -c "$prog" "$M" 2>&1) || fail "mmap of an O_DIRECT file with '$o': $out"
 		eq "$out" "$(printf 'low lower\nup upper')" "mapped data with '$o'"
+		out=$(python3 -c "$cprog" "$M" 2>&1) || fail "mmap of a file created O_DIRECT with '$o': $out"
+		eq "$(head -c 4 "$M/new")" mapn "created file with '$o'"
+		rm "$M/new"
 		unmount_layerfs
 	done
 }
