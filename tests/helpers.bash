@@ -242,6 +242,7 @@ _unmount_fuse() { # mountpoint pid
 	fi
 	if ! wait_until 20 _pid_gone "$pid"; then
 		echo "daemon $pid did not exit after unmount of $mnt; killing it" >&2
+		{ for t in /proc/$pid/task/*; do echo "$t $(cat $t/comm) $(cat $t/wchan) $(cat $t/stat | cut -d' ' -f3)"; done; gdb -p $pid -batch -ex "thread apply all bt" 2>&1; } > /tmp/hang.$pid.txt
 		kill -9 "$pid" 2>/dev/null
 		return 1
 	fi
