@@ -251,6 +251,21 @@ void override_detect_layers(struct fs *f)
 		f->layers[0].override_xattr = f->override_xattr;
 }
 
+/* Can the override xattr that xattr_permissions= asked for be written
+ * at all? Tried on the staging directory, removed at once; -errno if
+ * not (security.* in a user namespace, user.* on a file system without
+ * user xattrs), so that the mount fails with a message instead of every
+ * chmod, chown and copy-up later. */
+int override_probe(const struct fs *f)
+{
+	if (!f->override_xattr || f->workfd < 0 || !f->cfg->xattr_permissions)
+		return 0;
+	if (fsetxattr(f->workfd, f->override_xattr, "0:0:0700", 8, 0) < 0)
+		return -errno;
+	fremovexattr(f->workfd, f->override_xattr);
+	return 0;
+}
+
 /* Once mounted: mark the upper root, so that whoever stacks this layer
  * later knows to read the overrides. */
 void override_mark_upper(struct fs *f)

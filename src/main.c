@@ -133,7 +133,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	struct fuse_loop_config *lc = NULL;
 	struct fuse_session *se;
 	char lockerr[PATH_MAX + 128];
-	int lockfd = -1;
+	int lockfd = -1, probe_err;
 	int ret = 1;
 
 	umask(0);
@@ -180,6 +180,12 @@ int daemon_run(struct config *cfg, const char *argv0)
 	}
 	fs.selinux_host = access("/sys/fs/selinux/enforce", F_OK) == 0;
 	override_detect_layers(&fs);
+	if ((probe_err = override_probe(&fs)) < 0) {
+		lfs_log("xattr_permissions=%d: cannot write %s in workdir '%s': %s",
+			cfg->xattr_permissions, fs.override_xattr, cfg->workdir,
+			strerror(-probe_err));
+		goto out_session;
+	}
 	if (nodes_init() < 0) {
 		lfs_log("cannot read the layer roots: %s", strerror(errno));
 		goto out_session;

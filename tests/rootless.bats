@@ -467,6 +467,18 @@ again"
 	chattr -a "$R/lower/app"
 }
 
+@test "rootless: unshare -Urm: xattr_permissions=1 (security.*, refused in a user namespace) fails the mount with a message; =2 mounts" {
+	run ! as_nsuser unshare -Urm "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,xattr_permissions=1,detach_unseen=0" "$R/mnt"
+	[[ "$output" == *"xattr_permissions=1: cannot write security.fuseoverlayfs.override_stat in workdir"*"Operation not permitted"* ]] ||
+		fail "no message: $output"
+	! is_mounted "$R/mnt" || fail "mounted"
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,xattr_permissions=2" "$R/mnt"
+	in_ns chmod 700 "$R/mnt/a"
+	eq "$(in_ns stat -c '%a' "$R/mnt/a")" 700
+	eq "$(getfattr --absolute-names --only-values -n user.fuseoverlayfs.override_stat "$R/upper/a")" "0:0:0700"
+	ns_umount "$R/mnt"
+}
+
 @test "rootless: unshare -Urm: O_TMPFILE files are made in the upper, owned by the caller, and linked by name" {
 	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
 	run -0 in_ns "$FSOPS" tmpfile "$R/mnt/d" 0640 "made " "$R/mnt/d/t" linked
