@@ -345,6 +345,39 @@ static int translate(const char *name, void *val, size_t len, bool to_shown)
 	return 0;
 }
 
+/* Named entries of a POSIX ACL (NAME, its value VAL of LEN bytes) whose
+ * id the daemon's user namespace does not map: the kernel gives them to
+ * the daemon as (uid_t)-1, which no file system and no FUSE reply takes
+ * back (EINVAL). They are left out, what is left moved up; the new
+ * length. Only processes of the mount's namespace reach the mount, and
+ * none of them has such an id, so the merged view grants and refuses
+ * what it did. */
+ssize_t acl_drop_unmapped(const char *name, void *val, ssize_t len)
+{
+	unsigned char *p = val;
+	size_t out = 4;
+	uint32_t ver;
+
+	if (!val || len < 4 || !is_acl(name))
+		return len;
+	memcpy(&ver, p, 4);
+	if (ver != ACL_XATTR_VERSION)
+		return len;
+	for (size_t off = 4; off + 8 <= (size_t)len; off += 8) {
+		uint16_t tag;
+		uint32_t id;
+
+		memcpy(&tag, p + off, 2);
+		memcpy(&id, p + off + 4, 4);
+		if ((tag == ACL_USER_TAG || tag == ACL_GROUP_TAG) && id == (uint32_t)-1)
+			continue;
+		if (out != off)
+			memmove(p + out, p + off, 8);
+		out += 8;
+	}
+	return (ssize_t)out;
+}
+
 static bool idmap_mapped(void)
 {
 	return fs.cfg->nuidmap || fs.cfg->ngidmap;

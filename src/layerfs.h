@@ -668,6 +668,7 @@ int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mod
 const char *override_of_layer(int rootfd);
 void override_detect_layers(struct fs *f);
 int override_probe(const struct fs *f);
+ssize_t acl_drop_unmapped(const char *name, void *val, ssize_t len);
 void override_mark_upper(struct fs *f);
 int set_owner_at(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);
 ssize_t xattr_value_to_shown(const char *name, void *val, ssize_t len);

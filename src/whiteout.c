@@ -376,6 +376,7 @@ int staging_acl_dir(int parent_fd, char *dir, size_t len)
 
 	dir[0] = '\0';
 	vlen = xattr_value(&parent, acl, &val, &cap);
+	vlen = acl_drop_unmapped(acl, val, vlen);
 	if (vlen < 0) {
 		err = errno == ENODATA ? 0 : -errno;	/* gone meanwhile */
 		goto out;

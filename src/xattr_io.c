@@ -248,6 +248,7 @@ int xattrs_copy(const struct xobj *src, const struct xobj *dst,
 		if (!keep(name))
 			continue;
 		vlen = xattr_value(src, name, &val, &cap);
+		vlen = acl_drop_unmapped(name, val, vlen);
 		if (vlen < 0)
 			continue;
 		if (xobj_set(dst, name, val, (size_t)vlen, 0) < 0 && fatal(name, errno)) {

@@ -479,6 +479,18 @@ again"
 	ns_umount "$R/mnt"
 }
 
+@test "rootless: unshare -Urm: a lower ACL naming ids the namespace does not map can be read and copied up (those entries left out)" {
+	need_cmd setfacl
+	setfacl -m "u:0:r,u:$NS_UID:rw,g:0:r" "$R/lower/a"
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	run -0 in_ns getfacl -npc "$R/mnt/a"
+	eq "$(echo "$output" | tr '\n' ' ')" "user::rw- user:0:rw- group::r-- mask::rw- other::r-- " "getfacl"
+	in_ns chmod 660 "$R/mnt/a"
+	eq "$(in_ns getfacl -npc "$R/mnt/a" | grep . | tr '\n' ' ')" "user::rw- user:0:rw- group::r-- mask::rw- other::--- " "after the copy-up"
+	eq "$(getfacl -npc "$R/upper/a" | grep . | tr '\n' ' ')" "user::rw- user:$NS_UID:rw- group::r-- mask::rw- other::--- " "on disk"
+	ns_umount "$R/mnt"
+}
+
 @test "rootless: unshare -Urm: O_TMPFILE files are made in the upper, owned by the caller, and linked by name" {
 	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
 	run -0 in_ns "$FSOPS" tmpfile "$R/mnt/d" 0640 "made " "$R/mnt/d/t" linked
