@@ -380,8 +380,13 @@ static int copyup_place(const struct oref *src, unsigned flags, struct staged *s
 	int err;
 
 	if (s->tree_linked) {
-		if (tree_link_try(&s->st, parent_fd, name, newfd, nst, prot) == 0)
+		err = tree_link_try(&s->st, flags & COPYUP_HELD, parent_fd, name,
+				    newfd, nst, prot);
+		if (err == 0)
 			return 0;
+		/* a copy apart: the first copy stays the one to link to */
+		if (err == -EBUSY)
+			s->tree_linked = false;
 		err = stage_now(src, flags, s);
 		if (err)
 			return err;

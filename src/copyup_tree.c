@@ -123,8 +123,14 @@ void tree_link_note(const struct stat *lst, const char *name,
 
 /* Make NAME in PARENT_FD a link to the first copy of the lower object
  * LST, if there is one; as copyup_obj(). Nonzero: there is none, or it
- * is gone or replaced (the caller copies the file then). */
-int tree_link_try(const struct stat *lst, int parent_fd, const char *name,
+ * is gone or replaced (the caller copies the file then); -EBUSY: it is
+ * there, but the name is HELD (COPYUP_HELD) while a node stands for the
+ * first copy: linked, the file would be two inodes in the kernel, each
+ * with a size and pages of its own that its writeback cache trusts (a
+ * write through one name, then an append through the other, would
+ * write over the first), so the name gets a copy apart, as a lower hard
+ * link changed outside a moved tree. */
+int tree_link_try(const struct stat *lst, bool held, int parent_fd, const char *name,
 		  int *newfd, struct stat *nst, unsigned *prot)
 {
 	const struct tree_link *l = tree_link_find(lst);
@@ -137,6 +143,8 @@ int tree_link_try(const struct stat *lst, int parent_fd, const char *name,
 	if (dirfd < 0 || fstatat(dirfd, l->name, &cst, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    cst.st_dev != l->udev || cst.st_ino != l->uino)
 		return -ENOENT;
+	if (held && node_key_known(l->udev, l->uino))
+		return -EBUSY;
 	if (fstat(parent_fd, &pst) < 0 || linkat(dirfd, l->name, parent_fd, name, 0) < 0)
 		return -errno;
 	fd = fdrelief_openat(parent_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC, 0);
@@ -339,7 +347,10 @@ static int copy_tree(struct node *dir)
 			if (nfd >= 0)
 				close(nfd);
 		} else {
-			err = copyup(child, 0);
+			/* a name the kernel holds a node of: see
+			 * tree_link_try() */
+			err = copyup(child, fs.writeback && node_lookups(child) > 1 ?
+				     COPYUP_HELD : 0);
 		}
 		/* it went meanwhile: whatever failed of a subtree an rmdir
 		 * took while it was read is no longer in the view, nor is a

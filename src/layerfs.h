@@ -308,6 +308,7 @@ struct node *node_find_or_insert(struct node *parent, const char *name,
 				 const struct stat *st, struct lset *ls,
 				 unsigned flags, bool *reused);
 bool node_rekey(struct node *n, const struct stat *st);
+bool node_key_known(dev_t dev, ino_t ino);
 void node_unhash(struct node *n);
 bool node_in_upper(struct node *n);
 int node_upper_fd(struct node *n);
@@ -440,6 +441,8 @@ void mountwatch_start(const char *mountpoint);
 /* ---- copy-up (copyup.c) ---- */
 
 #define COPYUP_NODATA 0x1	/* the caller truncates to zero right after */
+#define COPYUP_HELD 0x2		/* a tree copy's name whose node the kernel
+				 * holds, with its writeback cache (copyup_tree.c) */
 
 int copyup(struct node *n, unsigned flags);
 bool copyup_wait(struct node *dir, const char *name);
@@ -452,7 +455,7 @@ int copyup_tree(struct node *dir);
 bool tree_link_wanted(const struct stat *lst);
 void tree_link_note(const struct stat *lst, const char *name,
 		    const struct stat *nst, unsigned prot);
-int tree_link_try(const struct stat *lst, int parent_fd, const char *name,
+int tree_link_try(const struct stat *lst, bool held, int parent_fd, const char *name,
 		  int *newfd, struct stat *nst, unsigned *prot);
 void inval_entry_later(struct node *parent, const char *name);
 void inval_entries_wait(void);

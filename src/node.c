@@ -528,6 +528,17 @@ bool node_rekey(struct node *n, const struct stat *st)
 	return alone;
 }
 
+/* Does a node stand for the object (DEV, INO) (not one found by name)? */
+bool node_key_known(dev_t dev, ino_t ino)
+{
+	bool known;
+
+	pthread_mutex_lock(&table_lock);
+	known = hash_find(dev, ino, NULL, "", false) != NULL;
+	pthread_mutex_unlock(&table_lock);
+	return known;
+}
+
 /* The node's object left the merged view; a later lookup of an object
  * reusing its key must not find it. */
 void node_unhash(struct node *n)
