@@ -364,7 +364,13 @@ static int copyup_stage(const struct oref *src, unsigned flags, struct staged *s
 	err = oref_stat(src, &s->st);
 	if (err)
 		return err;
-	s->tree_linked = tree_link_wanted(&s->st);
+	/* With noopen a name the kernel holds may be open for writing
+	 * without a copy-up yet (file.c): its writes must reach no other
+	 * name, as after the copy-up at the open of the kernel's overlay
+	 * (or ours by default), so it is neither linked to another name's
+	 * copy nor one that later names link to. */
+	s->tree_linked = tree_link_wanted(&s->st) &&
+			 !(fs.noopen && (flags & COPYUP_HELD));
 	return s->tree_linked ? 0 : stage_now(src, flags, s);
 }
 

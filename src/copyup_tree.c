@@ -348,9 +348,9 @@ static int copy_tree(struct node *dir)
 				close(nfd);
 		} else {
 			/* a name the kernel holds a node of: see
-			 * tree_link_try() */
-			err = copyup(child, fs.writeback && node_lookups(child) > 1 ?
-				     COPYUP_HELD : 0);
+			 * tree_link_try() and copyup_stage() */
+			err = copyup(child, (fs.writeback || fs.noopen) &&
+					    node_lookups(child) > 1 ? COPYUP_HELD : 0);
 		}
 		/* it went meanwhile: whatever failed of a subtree an rmdir
 		 * took while it was read is no longer in the view, nor is a

@@ -442,7 +442,8 @@ void mountwatch_start(const char *mountpoint);
 
 #define COPYUP_NODATA 0x1	/* the caller truncates to zero right after */
 #define COPYUP_HELD 0x2		/* a tree copy's name whose node the kernel
-				 * holds, with its writeback cache (copyup_tree.c) */
+				 * holds, with its writeback cache or noopen
+				 * (copyup_tree.c) */
 
 int copyup(struct node *n, unsigned flags);
 bool copyup_wait(struct node *dir, const char *name);

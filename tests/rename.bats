@@ -218,6 +218,60 @@ print(open("d2/x").read().replace("\n", " ") + "/ " + open("d2/y").read().replac
 	eq "$(cat "$M/B/q")" q
 }
 
+@test "rename: with noopen, a write through a descriptor held on one name of a lower hard link across the move of its directory reaches no other name (against the kernel's overlay)" {
+	need_kernel_overlay
+	mkdir -p "$L1/d"
+	echo a >"$L1/d/x"
+	ln "$L1/d/x" "$L1/d/y"
+	ln "$L1/d/x" "$L1/d/z"
+	# through a mapping too: its pages are written back after the move
+	local script='
+import errno, mmap, os, subprocess, sys
+os.chdir(sys.argv[1])
+fd = os.open("d/" + sys.argv[2], os.O_RDWR)
+m = mmap.mmap(fd, 2)
+m[0:1] = b"M"
+try:
+    os.rename("d", "d2")
+except OSError as e:	# the kernel'"'"'s overlay: mv copies the tree
+    if e.errno != errno.EXDEV:
+        raise
+    subprocess.run(["mv", "d", "d2"], check=True)
+os.lseek(fd, 0, os.SEEK_END)
+os.write(fd, b"w\n")
+m.close()
+os.close(fd)
+print(" ".join(open("d2/" + n).read().replace("\n", "|") for n in "xyz"))'
+	local opt name
+	for opt in noopen noopen,writeback=0; do
+		for name in x y z; do
+			rm -rf "$T/k" "$T/ku" "$T/kw"
+			mount_fresh "$opt"
+			mkdir -p "$T/k" "$T/ku" "$T/kw"
+			kovl_mount "$KOPTS,lowerdir=$L1:$L2,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+			run -0 python3 -c "$script" "$T/k" "$name"
+			local kern=$output
+			# the kernel's descriptor writes to the copy its open
+			# made, which mv's copy of the tree leaves behind: only
+			# the other names are compared
+			run -0 python3 -c "$script" "$M" "$name"
+			local i
+			for i in 1 2 3; do
+				[ "$(echo xyz | cut -c$i)" = "$name" ] && continue
+				eq "$(echo "$output" | cut -d' ' -f$i)" "$(echo "$kern" | cut -d' ' -f$i)" \
+					"$opt, written through $name: name $(echo xyz | cut -c$i)"
+			done
+			eq "$(echo "$output" | tr ' ' '\n' | grep -c '^a|$')" 2 "$opt, $name: $output"
+			eq "$(stat -c %h "$M/d2/$name")" 1 "$opt: $name is a file apart"
+			kovl_umount "$T/k"
+			unmount_layerfs "$M"
+			eq "$(cat "$U/d2/$name")" "M
+w" "$opt: $name's copy holds its writes"
+			eq "$(cat "$L1/d/x")" a "the lower file"
+		done
+	done
+}
+
 @test "rename: a descriptor held on a linked name across the move reads its file after the name is reused" {
 	mkdir -p "$L1/d"
 	echo data >"$L1/d/a"
