@@ -538,6 +538,20 @@ static int ensure_opaque(struct node *n)
 	return err;
 }
 
+/* Does DIR merge a lower layer? A directory moved into such a parent is
+ * made opaque, as the kernel's overlay does, whether or not a lower layer
+ * has its new name: it hides nothing now, and would still hide what lies
+ * below should the layers change. */
+static bool merges_lower(struct node *dir)
+{
+	struct lset *ls = node_lset(dir);
+
+	for (int i = 0; i < ls->n; i++)
+		if (ls->r[i].layer != 0)
+			return true;
+	return false;
+}
+
 static void move_node(struct node *n, struct node *parent, const char *name)
 {
 	node_lock_settled(n);
@@ -637,9 +651,9 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 	if (flags & RENAME_EXCHANGE) {
 		/* a directory landing on a name that exists below must hide
 		 * what is there */
-		if (S_ISDIR(src->type) && dst_lower)
+		if (S_ISDIR(src->type) && (dst_lower || merges_lower(ddir)))
 			err = ensure_opaque(src);
-		if (!err && S_ISDIR(dst->type) && src_lower)
+		if (!err && S_ISDIR(dst->type) && (src_lower || merges_lower(sdir)))
 			err = ensure_opaque(dst);
 		if (!err) {
 			moving = true;
@@ -656,7 +670,7 @@ static int do_rename(struct node *sdir, const char *name, struct node *ddir,
 	}
 
 	/* first what can fail for want of space, while nothing is changed */
-	if (S_ISDIR(src->type) && dst_lower) {
+	if (S_ISDIR(src->type) && (dst_lower || merges_lower(ddir))) {
 		err = ensure_opaque(src);
 		if (err)
 			goto out;

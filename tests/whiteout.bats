@@ -272,6 +272,31 @@ kernel_view_of_upper() { # MOUNTPOINT
 	eq "$(cat "$M/b")" a
 }
 
+@test "whiteout: a directory made through the mount and moved into a merged directory is made opaque, as by the kernel's overlay" {
+	need_kernel_overlay
+	mkdir -p "$L1/m" "$L1/x"
+	echo f >"$L1/m/f"
+	mount_beside_kernel
+	local top r opq
+	for top in "$M" "$T/k"; do
+		mkdir "$top/n" "$top/n2" "$top/n3" "$top/e" "$top/m/e2"
+		mv "$top/n" "$top/m/n"		# into a merged dir, no lower name
+		mv "$top/n2" "$top/n2b"		# within the merged root
+		mkdir "$top/n3/sub"
+		mv "$top/n3" "$top/x/n3"
+		"$FSOPS" rename "$top/e" "$top/m/e2" exchange
+	done
+	for r in m/n n2b x/n3 x/n3/sub e m/e2; do
+		for top in "$U" "$T/ku"; do
+			opq=$(getfattr --absolute-names -n trusted.overlay.opaque --only-values "$top/$r" 2>/dev/null) || opq=-
+			echo "$r $opq"
+		done
+	done >"$T/opq"
+	eq "$(awk 'NR % 2 { a = $0; next } { print (a == $0 ? "same" : "differ: " a " / " $0) }' "$T/opq" | sort -u)" same \
+		"opaque markers differ from the kernel's: $(cat "$T/opq")"
+	grep -q '^m/n y$' "$T/opq" || fail "sanity: the kernel made m/n opaque: $(cat "$T/opq")"
+}
+
 @test "whiteout: unprivileged-style .wh. files and user.overlay.opaque in the upper are honoured" {
 	mkdir -p "$L1/d" "$L1/o" "$U/d" "$U/o"
 	touch "$L1/d/x" "$L1/d/y" "$L1/o/hidden" "$U/.wh.top" "$L1/top"
