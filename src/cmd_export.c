@@ -164,6 +164,14 @@ static int export_one(struct exporter *x, int dfd, const char *dir,
 		snprintf(wh, sizeof(wh), WH_PREFIX "%s", name);
 		return write_marker(x, dir, wh, &sb);
 	}
+	/* the kernel's overlay with metacopy=on leaves a copied-up file's
+	 * data below: the upper file is all holes, and would go as zeros */
+	if (S_ISREG(sb.st_mode) &&
+	    fd_path_at(dfd, name, procpath, sizeof(procpath)) == 0 &&
+	    (lgetxattr(procpath, "trusted.overlay.metacopy", NULL, 0) >= 0 ||
+	     lgetxattr(procpath, "user.overlay.metacopy", NULL, 0) >= 0))
+		return lerr_add(x->err, "upper: %s%s: a metacopy file (the kernel's overlay with metacopy=on) keeps its data in a lower layer, which export does not follow: its data would be lost",
+				dir, name);
 	if (S_ISSOCK(sb.st_mode)) {
 		fprintf(stderr, "layerfs: warning: upper: %s%s: a socket cannot go in a tarball, skipped\n",
 			dir, name);

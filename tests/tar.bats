@@ -155,6 +155,18 @@ make_tar() {
 	[[ "$output" == *"nodir"*"No such file or directory"* ]]
 }
 
+@test "export: a metacopy file (kernel's metacopy=on: data in a lower layer) is refused, not written as zeros" {
+	mkdir -p upper/etc
+	# what the kernel leaves for a chown with metacopy=on: holes only
+	truncate -s 5 upper/etc/a
+	setfattr -n trusted.overlay.metacopy -v "" upper/etc/a
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"etc/a"*"metacopy"* ]]
+	[ ! -e out.tar ]
+	[ -z "$(ls -A . | grep '^out\.tar\.')" ]
+}
+
 @test "round trip: export, import as a layer on the base, same merged view" {
 	change_things
 	"$LAYERFS" mount stack.json
