@@ -286,10 +286,14 @@ int opaque_set(int dirfd)
 	return marker_create(dirfd, OPQ_MARKER);
 }
 
-/* Remove NAME below DIRFD, recursively when it is a directory. */
+/* Remove NAME below DIRFD, recursively when it is a directory. A
+ * directory without its owner's read, write or search bit (0555, 0000:
+ * go and other tools make such trees) gets them first, so that a caller
+ * without CAP_DAC_OVERRIDE that owns it can empty it, as rm -rf does. */
 int remove_tree_at(int pfd, const char *name)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
 	int fd, err = 0;
 
@@ -301,6 +305,9 @@ int remove_tree_at(int pfd, const char *name)
 		return 0;
 	if (errno != ENOTEMPTY && errno != EEXIST)
 		return -errno;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & S_IRWXU) != S_IRWXU)
+		fchmodat(pfd, name, (st.st_mode & 07777) | S_IRWXU, 0);
 	fd = fdrelief_openat(pfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -295,6 +295,31 @@ crash_at() {
 	diff before.list after.list
 }
 
+@test "reset and commit as a plain user: read-only directories with content (go's module cache) are removed, and the stack does not get stuck" {
+	mkdir -p upper/ro/sub upper/none
+	echo x >upper/ro/sub/f
+	echo y >upper/none/g
+	chmod 0555 upper/ro/sub upper/ro
+	chmod 0000 upper/none
+	chmod 755 "$T"
+	chown -R 65534:65534 "$T"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$LAYERFS" reset stack.json
+	[ "$status" -eq 0 ] || fail "reset as a plain user: $output"
+	[ -z "$(ls -A upper)" ]
+	[ ! -e .upper.layerfs-new ]
+	# the same through a commit that finds an old attempt's leftovers
+	mkdir -p upper/n .upper.layerfs-new/ro
+	echo n >upper/n/f
+	echo z >.upper.layerfs-new/ro/z
+	chmod 0555 .upper.layerfs-new/ro
+	chown -R 65534:65534 "$T"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$LAYERFS" commit stack.json
+	[ "$status" -eq 0 ] || fail "commit as a plain user: $output"
+	[ ! -e .stack.json.commit ]
+	[ "$(cat layers/commit-1/n/f)" = n ]
+	[ -d upper ] && [ -z "$(ls -A upper)" ]
+}
+
 @test "commit: killed after step 1 (journal written)" { crash_at 1; }
 @test "commit: killed after step 2 (upper moved to the layer)" { crash_at 2; }
 @test "commit: killed after step 3 (fresh upper made aside)" { crash_at 3; }
