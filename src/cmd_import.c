@@ -292,6 +292,21 @@ static int import_entry(struct importer *im, struct archive_entry *e)
 	pfd = open_parent(im, name, PARENT_CREATE, &leaf);
 	if (pfd < 0)
 		goto out;
+	/* ".wh.NAME" of a NAME over 251 bytes cannot be a file name: such a
+	 * whiteout can only be the kernel's form, a 0/0 character device */
+	if (!strncmp(leaf, ".wh.", 4) && strlen(leaf) > NAME_MAX) {
+		if (type != AE_IFREG || archive_entry_hardlink(e)) {
+			lerr_add(im->err, "%s: entry '%s': name too long", im->tar, name);
+			goto out;
+		}
+		if (mknodat(pfd, leaf + 4, S_IFCHR, makedev(0, 0)) < 0) {
+			lerr_add(im->err, "%s: entry '%s': a whiteout of a %zu-byte name, too long for a .wh. file, and the character device 0/0 that would stand for it cannot be made here: %s",
+				 im->tar, name, strlen(leaf + 4), strerror(errno));
+			goto out;
+		}
+		ret = 0;
+		goto out;
+	}
 	/* a later entry replaces an earlier one, but a directory stays, and
 	 * a file named again as a hard link to itself is there already */
 	if (fstatat(pfd, leaf, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&

@@ -211,6 +211,26 @@ make_tar() {
 	"$LAYERFS" umount ro.json
 }
 
+@test "import: a whiteout of a 252 to 255-byte name (.wh.NAME too long for a file name) becomes a 0/0 character device" {
+	long=$(printf 'L%.0s' $(seq 255))
+	touch "layers/base/etc/$long"
+	make_tar t.tar "etc/.wh.$long:f:"
+	run "$LAYERFS" import t.tar lay
+	[ "$status" -eq 0 ] || fail "import: $output"
+	[ "$(stat -c %F:%t:%T "lay/etc/$long")" = "character special file:0:0" ]
+	echo '{"version": 1, "layers": ["layers/base", "lay"], "mountpoint": "mnt"}' >imp.json
+	"$LAYERFS" mount imp.json
+	run ls mnt/etc
+	"$LAYERFS" umount imp.json
+	[ "$output" = "$(printf 'a\nb\nc')" ]
+	# Linux lets a plain user make a 0/0 device (a whiteout) too
+	chmod 755 "$T"
+	chown -R 65534:65534 "$T"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$LAYERFS" import t.tar lay2
+	[ "$status" -eq 0 ] || fail "import as a plain user: $output"
+	[ "$(stat -c %t:%T "lay2/etc/$long")" = "0:0" ]
+}
+
 @test "import: a later entry replaces an earlier one; parents are created" {
 	make_tar t.tar a/b/c:f:one a/b/c:f:two a/b/:d
 	"$LAYERFS" import t.tar lay
