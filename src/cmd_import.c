@@ -30,6 +30,7 @@ struct dirtime {
 	char *path;
 	struct timespec ts[2];
 	mode_t mode;
+	bool stale;		/* a later entry names the same directory */
 };
 
 struct importer {
@@ -205,6 +206,7 @@ static void remember_dir_time(struct importer *im, const char *name,
 	}
 	d = &im->dirs[im->ndirs++];
 	d->path = xstrdup(name);
+	d->stale = false;
 	d->ts[0].tv_sec = archive_entry_atime_is_set(e) ? archive_entry_atime(e) : archive_entry_mtime(e);
 	d->ts[0].tv_nsec = archive_entry_atime_is_set(e) ? archive_entry_atime_nsec(e) : archive_entry_mtime_nsec(e);
 	d->ts[1].tv_sec = archive_entry_mtime(e);
@@ -388,18 +390,49 @@ out:
 	return ret;
 }
 
+static int cmp_dirtime(const void *a, const void *b)
+{
+	const struct dirtime *x = *(struct dirtime *const *)a;
+	const struct dirtime *y = *(struct dirtime *const *)b;
+	int r = strcmp(x->path, y->path);
+
+	return r ? r : (x < y ? -1 : x > y);
+}
+
+/* A directory named by several entries takes the last one's mode and
+ * times, as with tar -x: mark the earlier records. */
+static void mark_stale_dirs(struct importer *im)
+{
+	struct dirtime **v;
+
+	if (im->ndirs < 2)
+		return;
+	v = xmalloc(im->ndirs * sizeof(*v));
+	for (size_t i = 0; i < im->ndirs; i++)
+		v[i] = &im->dirs[i];
+	qsort(v, im->ndirs, sizeof(*v), cmp_dirtime);
+	for (size_t i = 0; i + 1 < im->ndirs; i++)
+		if (!strcmp(v[i]->path, v[i + 1]->path))
+			v[i]->stale = true;
+	free(v);
+}
+
 /* Directory modes and times last, deepest first: creating entries
  * changed the times, and needed the write bit. A directory a later
  * entry replaced is left alone. */
 static int set_dir_times(struct importer *im)
 {
+	mark_stale_dirs(im);
 	for (size_t i = im->ndirs; i-- > 0;) {
 		struct dirtime *d = &im->dirs[i];
 		const char *leaf = ".";
-		int pfd = *d->path ? open_parent(im, d->path, PARENT_QUIET, &leaf) :
-			  dup(im->root);
+		int pfd;
 		struct stat sb;
 
+		if (d->stale)
+			continue;
+		pfd = *d->path ? open_parent(im, d->path, PARENT_QUIET, &leaf) :
+		      dup(im->root);
 		/* a later entry replaced the directory or one above it */
 		if (pfd < 0)
 			continue;

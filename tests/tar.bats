@@ -237,6 +237,25 @@ make_tar() {
 	[ "$(cat lay/a/b/c)" = two ]
 }
 
+@test "import: a directory named twice takes the last entry's mode and times, as with tar -x" {
+	python3 - <<-'EOF'
+	import io, tarfile
+	with tarfile.open("twice.tar", "w", format=tarfile.PAX_FORMAT) as t:
+	    for mode, mtime in ((0o700, 1000000000), (0o751, 1500000000)):
+	        i = tarfile.TarInfo("d")
+	        i.type, i.mode, i.mtime = tarfile.DIRTYPE, mode, mtime
+	        t.addfile(i)
+	    i = tarfile.TarInfo("d/f")
+	    i.size = 1
+	    t.addfile(i, io.BytesIO(b"x"))
+	EOF
+	"$LAYERFS" import twice.tar lay
+	mkdir ref
+	tar -C ref -xpf twice.tar
+	[ "$(stat -c %a:%Y ref/d)" = 751:1500000000 ]
+	[ "$(stat -c %a:%Y lay/d)" = 751:1500000000 ]
+}
+
 @test "import: a read-only directory takes its entries, also for a plain user; a file named twice (a hard link to itself) and a directory a later entry replaced are fine" {
 	mkdir -p src/ro src/gone
 	echo data >src/ro/file
