@@ -274,6 +274,67 @@ static void sort_changes(struct changes *c)
 	c->n = k;
 }
 
+/* Length of the valid UTF-8 sequence at S (of N bytes), 0 if none. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned int c = s[0], cp;
+	size_t len;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4, cp = c & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (size_t i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return len;
+}
+
+/* A JSON string for PATH: a byte that is not UTF-8 (file names need not
+ * be) becomes U+FFFD, as podman's JSON output shows it, rather than the
+ * path being dropped. */
+static json_t *json_path(const char *path)
+{
+	const unsigned char *p = (const unsigned char *)path;
+	size_t n = strlen(path), k = 0;
+	char *buf;
+	json_t *j = json_string(path);
+
+	if (j)
+		return j;
+	buf = xmalloc(3 * n + 1);
+	for (size_t i = 0; i < n;) {
+		size_t len = utf8_seq(p + i, n - i);
+
+		if (len) {
+			memcpy(buf + k, p + i, len);
+			k += len;
+			i += len;
+		} else {
+			memcpy(buf + k, "\xef\xbf\xbd", 3);
+			k += 3;
+			i++;
+		}
+	}
+	buf[k] = '\0';
+	j = json_string(buf);
+	free(buf);
+	return j;
+}
+
 static void print_changes(struct changes *c, bool json)
 {
 	static const struct { char kind; const char *key; } kinds[] = {
@@ -292,7 +353,7 @@ static void print_changes(struct changes *c, bool json)
 
 		for (size_t i = 0; i < c->n; i++)
 			if (c->v[i].kind == kinds[k].kind)
-				json_array_append_new(arr, json_string(c->v[i].path));
+				json_array_append_new(arr, json_path(c->v[i].path));
 		json_object_set_new(doc, kinds[k].key, arr);
 	}
 	json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -46,6 +46,14 @@ A /new-link"
 	[ "$output" = "$expected" ]
 }
 
+@test "diff --json: a name that is not UTF-8 is listed, its bad bytes as U+FFFD, not dropped" {
+	touch "upper/$(printf 'bad\377name')" upper/good
+	run "$LAYERFS" diff --json stack.json
+	[ "$status" -eq 0 ]
+	run python3 -c 'import json, sys; print(ascii(json.loads(sys.argv[1])["added"]))' "$output"
+	[ "$output" = "['/bad\ufffdname', '/good']" ]
+}
+
 @test "diff: the same whether mounted or not" {
 	change_things
 	"$LAYERFS" diff stack.json >unmounted.txt
