@@ -138,14 +138,21 @@ bool is_xwhiteout(int dirfd, const char *name, const struct stat *st)
  * kernel's overlay with metacopy=on finds in a layer below? Such a file
  * is sparse, all holes but for a block of xattrs at most, which spares
  * the xattr lookup for nearly every file (an empty one is not caught).
- * The kernel's default (metacopy=off) refuses to follow one, and so
- * does layerfs: EPERM. */
-static bool is_metacopy(int dirfd, const char *name, const struct stat *st)
+ * A file that fits in one block looks the same whether the block holds
+ * its data or the xattrs (the kernel's metacopy and origin xattrs take
+ * one on ext4 with 256-byte inodes): it is asked in the UPPER layer,
+ * where the kernel's overlay leaves such files, and not in lower layers,
+ * where the question would cost every small file's first lookup. The
+ * kernel's default (metacopy=off) refuses to follow one, and so does
+ * layerfs: EPERM. */
+static bool is_metacopy(int dirfd, const char *name, const struct stat *st,
+			bool upper)
 {
 	struct xobj o = { .fd = dirfd, .at = name };
 
-	if (!S_ISREG(st->st_mode) || st->st_size == 0 ||
-	    (off_t)st->st_blocks * 512 >= st->st_size || st->st_blocks > 8)
+	if (!S_ISREG(st->st_mode) || st->st_size == 0 || st->st_blocks > 8 ||
+	    ((off_t)st->st_blocks * 512 >= st->st_size &&
+	     (st->st_size > 4096 || !upper)))
 		return false;
 	return xobj_get(&o, "trusted.overlay.metacopy", NULL, 0) >= 0 ||
 	       xobj_get(&o, "user.overlay.metacopy", NULL, 0) >= 0;
@@ -291,7 +298,7 @@ again:
 		return r < 0 ? r : r == NAME_ABSENT;
 	if (p->n > 0 && !S_ISDIR(st.st_mode))
 		return 0;	/* a non-directory below a directory ends the merge */
-	if (p->n == 0 && is_metacopy(pfd, name, &st))
+	if (p->n == 0 && is_metacopy(pfd, name, &st, layer == 0))
 		return -EPERM;
 	if (p->n == p->cap) {
 		struct lset *nls = lset_new(fs.nlayers);

@@ -261,6 +261,27 @@ sparse"
 	[[ "$output" == *"Operation not permitted"* ]] || fail "kernel: $output"
 }
 
+@test "lookup: a small metacopy file in the upper whose xattrs take a block of their own (metacopy and origin, as the kernel writes them) is refused too" {
+	need_root
+	echo realdata >"$L2/mc"
+	truncate -s 9 "$U/mc"
+	setfattr -n trusted.overlay.metacopy -v "" "$U/mc"
+	setfattr -n trusted.overlay.origin -v 0x00fb1d0001000000000000000000000000000000009304b000dd2a82f3 "$U/mc"
+	echo small >"$U/plain"
+	[ "$(stat -c %b "$U/mc")" -gt 0 ] || skip "the xattrs fit in the inode here"
+	mount_layerfs
+	run ! cat "$M/mc"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "cat: $output"
+	eq "$(cat "$M/plain")" small
+	unmount_layerfs
+	rm -rf "$T/ku" "$T/kw"
+	mkdir -p "$T/ku" "$T/kw" "$T/k"
+	cp -a "$U/." "$T/ku/"
+	kovl_mount "lowerdir=$L1:$L2,upperdir=$T/ku,workdir=$T/kw" "$T/k"
+	run ! cat "$T/k/mc"
+	[[ "$output" == *"Operation not permitted"* ]] || fail "kernel: $output"
+}
+
 # cwd_is PID DIR: the process PID has its working directory in DIR
 cwd_is() {
 	[ "$(readlink "/proc/$1/cwd")" = "$2" ]
