@@ -467,6 +467,7 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 {
 	struct fuse_entry_param ce;
 	bool keep_cache, mapped;
+	fuse_ino_t id = node_id(fh->node);
 	int r;
 
 	/* An O_DIRECT open needs no direct_io: the kernel sends its reads
@@ -509,10 +510,11 @@ int reply_opened(fuse_req_t req, struct fuse_file_info *fi, struct fhandle *fh,
 		r = fuse_reply_create(req, &ce, fi);
 	} else {
 		r = fuse_reply_open(req, fi);
-		/* the inode exists: what the kernel kept of it goes */
+		/* the inode exists: what the kernel kept of it goes. Not
+		 * through FH: once the reply is out, the opener may have
+		 * closed the file and its RELEASE freed FH in another thread */
 		if (r == 0 && mapped)
-			fuse_lowlevel_notify_inval_inode(fs.se, node_id(fh->node),
-							 -1, 0);
+			fuse_lowlevel_notify_inval_inode(fs.se, id, -1, 0);
 	}
 	/* the opener was interrupted: nobody will release this */
 	if (r == -ENOENT)
