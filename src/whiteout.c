@@ -102,6 +102,17 @@ static int shared_link(int dirfd, const char *name)
 			if (shared_renew(gen) < 0)
 				return 1;
 			continue;
+		case ENOSPC:
+		case EDQUOT:
+			/* a link takes an inode of its own on some file
+			 * systems (tmpfs): a shared device nothing links
+			 * to yet holds the last one, which the whiteout
+			 * itself needs (the kernel's overlay makes it) */
+			if (fstatat(fs.workfd, SHARED_WH, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			    st.st_nlink == 1 &&
+			    unlinkat(fs.workfd, SHARED_WH, 0) == 0)
+				return 1;
+			return -errno;
 		case EPERM:
 		case EXDEV:
 		case EOPNOTSUPP:

@@ -516,3 +516,24 @@ for d in range(26):
 	eq "$(getfattr --absolute-names --only-values -n trusted.overlay.opaque "$U/d" 2>/dev/null)" y "opaque marker"
 	eq "$(names "$M/d")" ""
 }
+
+@test "whiteout: the first whiteout of a mount needs only the inode the kernel's overlay needs" {
+	echo x >"$L1/f"
+	mkdir "$T/fs"
+	mount -t tmpfs -o size=16m,nr_inodes=64 lfsfull "$T/fs"
+	record_mount "$T/fs"
+	U=$T/fs/upper W=$T/fs/work
+	mkdir "$U" "$W"
+	mount_layerfs
+	local i=0
+	while (: >"$U/fill$i") 2>/dev/null; do i=$((i + 1)); done
+	# one inode left: the kernel's overlay removes f with it
+	rm "$U/fill0"
+	rm "$M/f" || fail "unlink with one inode left failed"
+	[ ! -e "$M/f" ] || fail "f still shows"
+	[ -c "$U/f" ] || fail "no whiteout in the upper"
+	rm "$U"/fill*
+	echo y >"$L1/g"
+	rm "$M/g"
+	[ ! -e "$M/g" ] || fail "g still shows"
+}
