@@ -482,11 +482,7 @@ os.setxattr(sys.argv[1], sys.argv[2] + ".big", b"v" * 8000)' "$L1/$ns" "$ns"
 	need_cmd setfacl
 	mkdir -p "$L1/d"
 	echo x >"$L1/d/x"
-	mkdir "$T/fs"
-	mount -t tmpfs -o size=16m,nr_inodes=64 lfsfull "$T/fs"
-	record_mount "$T/fs"
-	U=$T/fs/upper W=$T/fs/work
-	mkdir "$U" "$W"
+	upper_on_small_tmpfs
 	mount_layerfs
 	setfacl -d -m u:1234:rwx "$M/d" || skip "no ACLs on tmpfs here"
 	rm "$M/d/x"

@@ -519,11 +519,7 @@ for d in range(26):
 
 @test "whiteout: the first whiteout of a mount needs only the inode the kernel's overlay needs" {
 	echo x >"$L1/f"
-	mkdir "$T/fs"
-	mount -t tmpfs -o size=16m,nr_inodes=64 lfsfull "$T/fs"
-	record_mount "$T/fs"
-	U=$T/fs/upper W=$T/fs/work
-	mkdir "$U" "$W"
+	upper_on_small_tmpfs
 	mount_layerfs
 	local i=0
 	while (: >"$U/fill$i") 2>/dev/null; do i=$((i + 1)); done
