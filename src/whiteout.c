@@ -108,11 +108,15 @@ static int shared_link(int dirfd, const char *name)
 			 * systems (tmpfs): a shared device nothing links
 			 * to yet holds the last one, which the whiteout
 			 * itself needs (the kernel's overlay makes it) */
+		{
+			int err = -errno;
+
 			if (fstatat(fs.workfd, SHARED_WH, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    st.st_nlink == 1 &&
 			    unlinkat(fs.workfd, SHARED_WH, 0) == 0)
 				return 1;
-			return -errno;
+			return err;	/* the link's, not the look's */
+		}
 		case EPERM:
 		case EXDEV:
 		case EOPNOTSUPP:
