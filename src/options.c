@@ -118,6 +118,24 @@ static void clear_lowers(struct config *cfg)
 	cfg->nlower = 0;
 }
 
+/* Copy SRC into DST up to the first STOP that no backslash escapes, or to
+ * the end, each backslash taking the next character as it is (the
+ * kernel's ovl_unescape(); one at the end goes); DST ends there. Returns
+ * where the copy stopped in SRC; *LEN gets the length of DST. */
+static const char *unescape_until(const char *src, char stop, char *dst, size_t *len)
+{
+	size_t n = 0;
+
+	while (*src && *src != stop) {
+		if (*src == '\\' && !*++src)
+			break;
+		dst[n++] = *src++;
+	}
+	dst[n] = '\0';
+	*len = n;
+	return src;
+}
+
 /* lowerdir=A:B:C. A leading or trailing colon is tolerated, as
  * fuse-overlayfs does; "A::B" is the kernel's mark of data-only layers
  * (reached only through metacopy files, which layerfs does not follow),
@@ -129,16 +147,9 @@ static int add_lower(struct config *cfg, const char *spec)
 	int before = cfg->nlower, ret = 0;
 
 	while (*p) {
-		size_t n = 0;
+		size_t n;
 
-		while (*p && *p != ':') {
-			/* as the kernel's ovl_unescape(): a backslash
-			 * takes the next character as it is */
-			if (*p == '\\' && !*++p)
-				break;
-			buf[n++] = *p++;
-		}
-		buf[n] = '\0';
+		p = unescape_until(p, ':', buf, &n);
 		if (*p == ':')
 			p++;
 		if (n == 0 && cfg->nlower > before && *p) {
@@ -155,20 +166,15 @@ static int add_lower(struct config *cfg, const char *spec)
 	return ret;
 }
 
-/* A copy of the upperdir= or workdir= value VAL with each backslash
- * taking the next character as it is, as the kernel's overlay reads them
- * (upperdir=a\:b names "a:b"; a backslash at the end goes). lowerdir+=
+/* A copy of the upperdir= or workdir= value VAL unescaped as the
+ * kernel's overlay reads them (upperdir=a\:b names "a:b"). lowerdir+=
  * keeps its backslashes, as the kernel's does. */
 static char *unescape_dir(const char *val)
 {
-	char *out = xmalloc(strlen(val) + 1), *d = out;
+	char *out = xmalloc(strlen(val) + 1);
+	size_t n;
 
-	for (; *val; val++) {
-		if (*val == '\\' && !*++val)
-			break;
-		*d++ = *val;
-	}
-	*d = '\0';
+	unescape_until(val, '\0', out, &n);
 	return out;
 }
 
