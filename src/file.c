@@ -194,9 +194,14 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 
 /* A new fd on FH's node's top-most file, as FH opened it (no O_TRUNC
  * again), or -errno. */
+static int fh_reopen_as(struct fhandle *fh, int flags)
+{
+	return node_open(fh->node, open_flags(io_flags(flags)) & ~O_TRUNC);
+}
+
 static int fh_reopen(struct fhandle *fh)
 {
-	return node_open(fh->node, open_flags(io_flags(fh->flags)) & ~O_TRUNC);
+	return fh_reopen_as(fh, fh->flags);
 }
 
 /* A file opened read-only before another opener copied it up must read
@@ -225,30 +230,25 @@ static int fh_fd(struct fhandle *fh)
 	return fh->fd;
 }
 
-/* The fd for a request on handle FH, or -errno. A handle passing through
- * keeps none (reply_opened()): the request gets one of its own in *TMP,
- * which the caller closes. */
-static int handle_fd(struct fhandle *fh, int *tmp)
-{
-	if (fh->fd >= 0)
-		return fh_fd(fh);
-	return *tmp = fh_reopen(fh);
-}
-
 /* The fd for a READ or WRITE on handle FH that is DIRECT or not, as the
- * request says. Where the handle's fd is of the other kind, the request
- * gets one of its own in *TMP: a page of the writeback cache or of a
- * shared mapping written back through an O_DIRECT handle (a partial
- * block: EINVAL, and the write was lost), or a file whose O_DIRECT
- * fcntl(F_SETFL) changed. */
+ * request says, or -errno. Where the handle keeps none (one passing
+ * through: reply_opened()) or one of the other kind, the request gets
+ * one of its own in *TMP, which the caller closes: a page of the
+ * writeback cache or of a shared mapping written back through an
+ * O_DIRECT handle (a partial block: EINVAL, and the write was lost), or
+ * a file whose O_DIRECT fcntl(F_SETFL) changed. */
 static int handle_fd_io(struct fhandle *fh, bool direct, int *tmp)
 {
-	int flags;
-
 	if (fh->fd >= 0 && direct == !!(fh->flags & O_DIRECT))
 		return fh_fd(fh);
-	flags = (fh->flags & ~O_DIRECT) | (direct ? O_DIRECT : 0);
-	return *tmp = node_open(fh->node, open_flags(io_flags(flags)) & ~O_TRUNC);
+	return *tmp = fh_reopen_as(fh, (fh->flags & ~O_DIRECT) | (direct ? O_DIRECT : 0));
+}
+
+/* The fd for any other request on handle FH: of the kind it was opened
+ * with. */
+static int handle_fd(struct fhandle *fh, int *tmp)
+{
+	return handle_fd_io(fh, fh->flags & O_DIRECT, tmp);
 }
 
 static struct fhandle *fh_of(struct fuse_file_info *fi)
