@@ -538,18 +538,13 @@ static int ensure_opaque(struct node *n)
 	return err;
 }
 
-/* Does DIR merge a lower layer? A directory moved into such a parent is
+/* Does DIR (copied up) merge a lower layer? A directory moved into such a parent is
  * made opaque, as the kernel's overlay does, whether or not a lower layer
  * has its new name: it hides nothing now, and would still hide what lies
  * below should the layers change. */
 static bool merges_lower(struct node *dir)
 {
-	struct lset *ls = node_lset(dir);
-
-	for (int i = 0; i < ls->n; i++)
-		if (ls->r[i].layer != 0)
-			return true;
-	return false;
+	return node_lset(dir)->n > 1;	/* an upper one (copied up) and more */
 }
 
 static void move_node(struct node *n, struct node *parent, const char *name)
