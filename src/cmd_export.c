@@ -137,7 +137,7 @@ static int write_marker(struct exporter *x, const char *dir, const char *name,
 	archive_entry_set_uid(e, like ? like->st_uid : 0);
 	archive_entry_set_gid(e, like ? like->st_gid : 0);
 	if (like)
-		archive_entry_set_mtime(e, like->st_mtim.tv_sec, like->st_mtim.tv_nsec);
+		archive_entry_set_mtime(e, like->st_mtim.tv_sec, 0);
 	ret = write_entry(x, e, -1, NULL);
 	archive_entry_free(e);
 	free(path);
@@ -184,6 +184,11 @@ static int export_one(struct exporter *x, int dfd, const char *dir,
 		add_xattrs(x, e, procpath, &sb);
 	archive_entry_copy_stat(e, &sb);
 	archive_entry_set_pathname(e, path);
+	/* whole seconds, as docker and containers-storage write layers:
+	 * the restricted pax format would keep nanoseconds only on the
+	 * entries that need an extended header anyway (xattrs, long names),
+	 * so equal uppers could give tarballs that differ in what they keep */
+	archive_entry_set_mtime(e, sb.st_mtim.tv_sec, 0);
 	archive_entry_unset_atime(e);
 	archive_entry_unset_ctime(e);
 	archive_entry_unset_birthtime(e);

@@ -129,6 +129,27 @@ make_tar() {
 	[ "$(cat x/etc/b)" = changed ]
 }
 
+@test "export: modification times in whole seconds, with or without an extended header" {
+	# a name with an xattr needs a pax header, which could carry the
+	# nanoseconds; one without needs none: both go as whole seconds
+	echo a >upper/plain
+	echo b >upper/noted
+	setfattr -n user.note -v x upper/noted
+	touch -d '2020-02-02 12:00:00.75' upper/plain upper/noted
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 0 ]
+	python3 - out.tar >times.txt <<-'EOF'
+	import sys, tarfile
+	for m in tarfile.open(sys.argv[1]):
+	    print(m.name, repr(m.mtime), "mtime" in m.pax_headers)
+	EOF
+	cat times.txt
+	local s
+	s=$(stat -c %Y upper/plain)
+	grep -qx "plain $s False" times.txt
+	grep -qx "noted $s False" times.txt
+}
+
 @test "export: a full disk leaves no broken tarball and the old one intact" {
 	with_mount stack.json 'head -c 3000000 /dev/urandom >big'
 	mkdir small
