@@ -326,6 +326,11 @@ static int translate(const char *name, void *val, size_t len, bool to_shown)
 			}
 			if (!ok && !to_shown)
 				return -EINVAL;
+			/* an id outside the mapping would show as the
+			 * overflow id, and give its rights to whoever has
+			 * that id in the mount: marked to be left out */
+			if (!ok)
+				id = (uint32_t)-1;
 			memcpy(p + off + 4, &id, 4);
 		}
 		return 0;
@@ -383,11 +388,13 @@ static bool idmap_mapped(void)
 	return fs.cfg->nuidmap || fs.cfg->ngidmap;
 }
 
+/* VAL as the mount shows it: ids mapped, ACL entries naming ids that
+ * neither the mapping nor the daemon's user namespace maps left out. */
 ssize_t xattr_value_to_shown(const char *name, void *val, ssize_t len)
 {
 	if (len > 0 && val && idmap_mapped())
 		translate(name, val, (size_t)len, true);
-	return len;
+	return acl_drop_unmapped(name, val, len);
 }
 
 int xattr_value_to_disk(const char *name, void *val, size_t len)

@@ -236,8 +236,7 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	if (r < 0)
 		fuse_reply_err(req, errno == ENODATA ? absent_errno(name) : errno);
 	else if (size)
-		fuse_reply_buf(req, buf, (size_t)xattr_value_to_shown(name, buf,
-								 acl_drop_unmapped(name, buf, r)));
+		fuse_reply_buf(req, buf, (size_t)xattr_value_to_shown(name, buf, r));
 	else
 		fuse_reply_xattr(req, (size_t)r);
 	free(buf);
