@@ -195,18 +195,12 @@ static int rename_durable(const char *from, const char *to, struct lerr *err)
 }
 
 /* Steps 2 to 7, each skipped when already done (see the table above). */
-static int commit_finish(const char *stackfile, const char *journal,
-			 json_t *jdoc, struct lerr *err)
+static int commit_steps(const char *stackfile, const char *journal,
+			const char *layer, const char *upper, const char *work,
+			json_t *stack, struct lerr *err)
 {
-	const char *layer = json_string_value(json_object_get(jdoc, "layer"));
-	const char *upper = json_string_value(json_object_get(jdoc, "upper"));
-	const char *work = json_string_value(json_object_get(jdoc, "work"));
-	json_t *stack = json_object_get(jdoc, "stack");
 	char *fresh, *jdir;
 
-	if (!layer || !upper || !work || !json_is_object(stack))
-		return lerr_add(err, "%s: not a commit journal: move it away to use the stack",
-				journal);
 	if (!exists(layer)) {
 		if (!exists(upper))
 			return lerr_add(err, "%s: neither the upper %s nor the new layer %s exists",
@@ -244,6 +238,34 @@ static int commit_finish(const char *stackfile, const char *journal,
 	return 0;
 }
 
+/* The journal names the layer, upper and work dir as the stack file
+ * does, relative to its directory where they are relative (JSON holds
+ * only UTF-8, which the directory's own path need not be). */
+static int commit_finish(const char *stackfile, const char *journal,
+			 json_t *jdoc, struct lerr *err)
+{
+	const char *layer = json_string_value(json_object_get(jdoc, "layer"));
+	const char *upper = json_string_value(json_object_get(jdoc, "upper"));
+	const char *work = json_string_value(json_object_get(jdoc, "work"));
+	json_t *stack = json_object_get(jdoc, "stack");
+	char *dir, *l, *u, *w;
+	int ret;
+
+	if (!layer || !upper || !work || !json_is_object(stack))
+		return lerr_add(err, "%s: not a commit journal: move it away to use the stack",
+				journal);
+	dir = path_dirname(stackfile);
+	l = path_resolve(dir, layer);
+	u = path_resolve(dir, upper);
+	w = path_resolve(dir, work);
+	ret = commit_steps(stackfile, journal, l, u, w, stack, err);
+	free(dir);
+	free(l);
+	free(u);
+	free(w);
+	return ret;
+}
+
 /* Finish a commit of STACKFILE that was interrupted, if there is one.
  * Takes the work dir lock unless the caller holds it (LOCKED). */
 int commit_recover(const char *stackfile, bool locked, struct lerr *err)
@@ -264,8 +286,15 @@ int commit_recover(const char *stackfile, bool locked, struct lerr *err)
 			 journal, jdoc ? "no work dir" : jerr.text);
 		goto out;
 	}
-	if (!locked && (lock = work_lock_take(work, "commit", err)) < 0)
-		goto out;
+	if (!locked) {
+		char *dir = path_dirname(stackfile), *w = path_resolve(dir, work);
+
+		lock = work_lock_take(w, "commit", err);
+		free(dir);
+		free(w);
+		if (lock < 0)
+			goto out;
+	}
 	if (!exists(journal)) {		/* its committer finished meanwhile */
 		ret = 0;
 		goto out;
@@ -307,6 +336,27 @@ static bool name_in_use(const struct stack *st, const char *name,
 	return used;
 }
 
+/* PATH relative to the stack file's directory where it lies below it,
+ * as the journal keeps it (that directory's own path need not be UTF-8,
+ * which JSON takes only) */
+static const char *in_stack_dir(const struct stack *st, const char *path)
+{
+	size_t n = strlen(st->dir);
+
+	if (!strncmp(path, st->dir, n) && path[n] == '/' && path[n + 1])
+		return path + n + 1;
+	return path;
+}
+
+/* Can S be a JSON string (valid UTF-8)? */
+static bool json_takes(const char *s)
+{
+	json_t *j = json_string(s);
+
+	json_decref(j);
+	return j != NULL;
+}
+
 /* Commit ST's upper as a new top layer ST->dir/layers/NAME. The caller
  * holds the work lock and has checked that nothing is mounted. */
 int commit_run(struct stack *st, const char *name, struct lerr *err)
@@ -316,6 +366,7 @@ int commit_run(struct stack *st, const char *name, struct lerr *err)
 	char gen[32], *layer = NULL, *rel = NULL;
 	json_t *doc = NULL, *jdoc = NULL, *entry;
 	struct stat usb, lsb;
+	bool made_layers = false, journalled = false;
 	int ufd, ret = -1;
 
 	if (dir_is_empty(st->upper)) {
@@ -338,12 +389,19 @@ int commit_run(struct stack *st, const char *name, struct lerr *err)
 			 name);
 		goto out;
 	}
+	if (!json_takes(name)) {
+		lerr_add(err, "--name '%s': not valid UTF-8, which the stack file (JSON) needs",
+			 name);
+		goto out;
+	}
 	if (name_in_use(st, name, layers)) {
 		lerr_add(err, "--name '%s': %s/%s exists or a layer has this name: choose another",
 			 name, layers, name);
 		goto out;
 	}
-	if (mkdir(layers, 0755) < 0 && errno != EEXIST) {
+	if (mkdir(layers, 0755) == 0)
+		made_layers = true;
+	else if (errno != EEXIST) {
 		lerr_add(err, "%s: %s", layers, strerror(errno));
 		goto out;
 	}
@@ -377,20 +435,26 @@ int commit_run(struct stack *st, const char *name, struct lerr *err)
 	doc = json_deep_copy(st->root);
 	entry = json_pack("{s:s, s:s}", "path", rel, "name", name);
 	json_array_append_new(json_object_get(doc, "layers"), entry);
-	jdoc = json_pack("{s:i, s:s, s:s, s:s, s:O}", "version", 1, "layer", layer,
-			 "upper", st->upper, "work", st->work, "stack", doc);
+	jdoc = json_pack("{s:i, s:s, s:s, s:s, s:O}", "version", 1, "layer", rel,
+			 "upper", in_stack_dir(st, st->upper),
+			 "work", in_stack_dir(st, st->work), "stack", doc);
 	if (!jdoc) {
-		lerr_add(err, "cannot build the commit journal");
+		lerr_add(err, "%s: cannot write the commit journal: the path of the upper (%s) or work dir (%s) is not valid UTF-8, which JSON needs",
+			 st->arg, st->upper, st->work);
 		goto out;
 	}
 	/* step 1: from here on the commit will complete, now or later */
 	if (stack_write_atomic(journal, jdoc, err))
 		goto out;
+	journalled = true;
 	crash_point(1);
 	ret = commit_finish(st->file, journal, jdoc, err);
 	if (ret == 0)
 		printf("committed %s as layer %s (%s)\n", st->upper, name, layer);
 out:
+	/* a commit refused before its journal leaves nothing behind */
+	if (made_layers && !journalled)
+		rmdir(layers);
 	if (doc)
 		json_decref(doc);
 	if (jdoc)

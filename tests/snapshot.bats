@@ -348,6 +348,41 @@ crash_at() {
 	[ -d layers/commit-1 ]
 }
 
+@test "commit: a stack in a directory whose path is not UTF-8; a --name that is not is refused and leaves nothing" {
+	# the journal (JSON) names paths as the stack file does, relative
+	local d
+	d=$(printf 'st\377ack')
+	mkdir "$d"
+	mv layers upper work mnt stack.json "$d"
+	echo n >"$d/upper/n"
+	run "$LAYERFS" commit --name "$(printf 'x\376')" "$d/stack.json"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"not valid UTF-8"* ]] || fail "$output"
+	[ "$(cat "$d/upper/n")" = n ]
+	[ ! -e "$d/.stack.json.commit" ]
+	# a commit refused before it started leaves no layers dir it made
+	mv "$d/layers" "$d/old"
+	sed -i 's|"layers/|"old/|g' "$d/stack.json"
+	run "$LAYERFS" commit --name "$(printf 'x\376')" "$d/stack.json"
+	[ "$status" -eq 1 ]
+	[ ! -e "$d/layers" ] || fail "layers dir left behind"
+	run "$LAYERFS" commit "$d/stack.json"
+	[ "$status" -eq 0 ] || fail "commit: $output"
+	[ "$(cat "$d/layers/commit-1/n")" = n ]
+	[ ! -e "$d/.stack.json.commit" ]
+	# killed after the journal: the next command finishes it
+	echo m >"$d/upper/m"
+	run env LAYERFS_TEST_CRASH_AT=1 "$LAYERFS" commit "$d/stack.json"
+	[ "$status" -eq 137 ]
+	python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["layer"] == "layers/commit-2", j' \
+		"$d/.stack.json.commit"
+	run "$LAYERFS" check "$d/stack.json"
+	[ "$status" -eq 0 ] || fail "check: $output"
+	[[ "$output" == *"finished an interrupted commit"* ]]
+	[ "$(cat "$d/layers/commit-2/m")" = m ]
+	[ -z "$(ls -A "$d/upper")" ]
+}
+
 @test "commit: SIGKILL at random moments never breaks the stack" {
 	for i in $(seq 6); do
 		with_mount stack.json "for k in \$(seq 40); do echo \$k >f$i-\$k; done; rm -f etc/a"
