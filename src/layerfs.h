@@ -746,6 +746,7 @@ bool session_kernel_passthrough(void);
 void session_want_passthrough(void);
 void session_reply_backing(int backing);
 unsigned session_serving(void);
+void session_read_begin(void);
 bool req_acl_kill_sgid(void);
 bool req_kill_suidgid(void);
 bool req_tmpfile(void);

@@ -267,6 +267,7 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 
 		if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
 			/* not expected: read as without spin=1 */
+			session_read_begin();
 			n = read(fd, buf, len);
 			while (n < 0 && errno == EAGAIN && kernel_poll(fd) >= 0)
 				n = read(fd, buf, len);
@@ -297,6 +298,10 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 	helper_wanted = false;
 	pthread_cleanup_pop(1);
 
+	/* at the device from here (session_io.c): none while waiting for
+	 * the turn, or the thread that read the end could never be the
+	 * last there */
+	session_read_begin();
 	n = turn_read(fd, buf, len, &queued);
 
 	pthread_mutex_lock(&mu);

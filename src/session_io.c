@@ -251,21 +251,72 @@ unsigned session_serving(void)
 	return __atomic_load_n(&serving, __ATOMIC_ACQUIRE);
 }
 
+/* Threads at the device: from just before a read of it (reader.c's
+ * turn, or the read itself) until that read fails, or, when it gave a
+ * request, until the thread comes back for the next one. Every use of a
+ * descriptor for a request lies in between. The thread that closes every
+ * descriptor at the end (conn_ended()) is the last to leave, and sets
+ * USERS_CLOSED as it does: a thread that comes to the device after that
+ * waits for the exit instead of reading a closed descriptor, or one whose
+ * number an open in between gave to another file. */
+#define USERS_CLOSED	(1u << 31)
+static unsigned users;
+static __thread bool tl_user;
+
+void session_read_begin(void)
+{
+	unsigned u = __atomic_load_n(&users, __ATOMIC_ACQUIRE);
+
+	do {
+		if (u & USERS_CLOSED) {
+			/* the closing thread calls _exit() next */
+			for (;;)
+				pause();
+		}
+	} while (!__atomic_compare_exchange_n(&users, &u, u + 1, false,
+					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	tl_user = true;
+}
+
+/* This thread leaves the device. With CLOSE, if it is the last one there,
+ * none may come any more: returns true, and the caller closes. */
+static bool session_read_end(bool close)
+{
+	unsigned u, v;
+
+	if (!tl_user)
+		return false;
+	tl_user = false;
+	u = __atomic_load_n(&users, __ATOMIC_ACQUIRE);
+	do {
+		v = close && u == 1 ? USERS_CLOSED : u - 1;
+	} while (!__atomic_compare_exchange_n(&users, &u, v, false,
+					      __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE));
+	return v == USERS_CLOSED;
+}
+
 /* The kernel ended the connection: the file system was unmounted, or the
  * connection aborted. umount(8) has returned, and the caller's next step
  * may be to unmount the file system that holds the upper or work
  * directory, which our open files keep busy. The kernel's overlayfs lets
  * go of its layers within umount(2). The exit libfuse would do next
  * (stopping and joining every worker thread) takes milliseconds, so when
- * no other thread is serving a request, the daemon lets go at once:
- * nothing is left to write, the layers are as a crash would leave them
- * (whole), and libfuse finds nothing to unmount after a connection the
- * kernel has ended. An abort with requests under way (`umount -f`, the
- * connection's abort file) takes the usual way, so they finish first. */
+ * no other thread is at the device (reading, or serving a request it
+ * read), the daemon lets go at once: nothing is left to write, the layers
+ * are as a crash would leave them (whole), and libfuse finds nothing to
+ * unmount after a connection the kernel has ended. The check that none
+ * is there also keeps any from coming (session_read_begin()): a thread
+ * that read the device between the close and the _exit() got EBADF
+ * ("fuse: reading device: Bad file descriptor"). The threads that write
+ * notifications of their own are done first. An abort with requests under
+ * way (`umount -f`, the connection's abort file) takes the usual way, so
+ * they finish first. Returns if it is not the last one. */
 static void conn_ended(void)
 {
-	if (session_serving() != 0)
+	if (!session_read_end(true))
 		return;
+	fdrelief_stop();
+	inval_entries_wait();
 	close_range(3, ~0u, 0);
 	_exit(0);
 }
@@ -273,6 +324,7 @@ static void conn_ended(void)
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 {
 	ssize_t n;
+	int e;
 
 	(void)userdata;
 	/* what the last request left undone (it sent no reply) */
@@ -281,12 +333,24 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 		tl_serving = false;
 		__atomic_sub_fetch(&serving, 1, __ATOMIC_RELEASE);
 	}
-	n = fs.cfg->spin ? reader_read(fd, buf, len) : read(fd, buf, len);
+	session_read_end(false);
+	if (fs.cfg->spin) {
+		n = reader_read(fd, buf, len);
+	} else {
+		session_read_begin();
+		n = read(fd, buf, len);
+	}
 	if (n > 0) {
 		tl_serving = true;
 		__atomic_add_fetch(&serving, 1, __ATOMIC_ACQ_REL);
-	} else if (n < 0 && errno == ENODEV) {
-		conn_ended();
+	} else {
+		/* libfuse reads the read's errno */
+		e = errno;
+		if (n < 0 && e == ENODEV)
+			conn_ended();
+		else
+			session_read_end(false);
+		errno = e;
 	}
 	tl_unique = 0;
 	tl_kill = false;

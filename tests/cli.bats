@@ -208,6 +208,34 @@ load helpers
 	eq "$(cat "$M/f")" "$(printf 'low\nmore')"
 }
 
+@test "cli: no thread reads the device after the daemon closed its descriptors at the end of the connection" {
+	# when umount ends the connection, the thread that reads the end
+	# closes every descriptor and exits at once; another thread that read
+	# the device in between got EBADF ("fuse: reading device: Bad file
+	# descriptor" on stderr), or could have read a file that an open in
+	# between had got the number of. strace holds the close back.
+	need_root
+	need_cmd strace
+	local o tracer pid
+	for o in spin=1 spin=0; do
+		mount_layerfs "$o"
+		pid=$DAEMON_PID
+		ls "$M" >/dev/null
+		spawn strace -f -qq -e trace=read,close_range \
+			-e inject=close_range:delay_exit=500000 -o "$T/strace" -p "$pid"
+		tracer=$BG_PID
+		wait_until 10 all_traced "$pid" || fail "strace did not attach"
+		umount "$M"
+		_forget_mount "$M"
+		wait_until 20 _pid_gone "$pid" || fail "$o: the daemon did not exit"
+		wait "$tracer" || true
+		grep -q 'close_range.*DELAYED' "$T/strace" ||
+			fail "$o: the daemon did not close its descriptors: $(cat "$T/strace")"
+		! grep EBADF "$T/strace" ||
+			fail "$o: a thread read a closed descriptor"
+	done
+}
+
 @test "cli: unknown options give one warning line and are ignored (podman's ,,volatile)" {
 	echo x >"$L1/f"
 	"$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$W,,volatile,no_such_option=3," "$M" 3>&- 2>"$T/err"
