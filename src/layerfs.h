@@ -630,7 +630,7 @@ void lfs_statfs(fuse_req_t req, fuse_ino_t ino);
 /* ---- privileges kept across writes from the page cache (privkeep.c) ---- */
 
 struct privkeep {
-	bool held;		/* privs_lock() held */
+	bool held;		/* the stripe held, shared or alone */
 	struct node *node;
 	int fd;
 	mode_t setid;		/* set-id bits to keep */

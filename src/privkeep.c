@@ -21,8 +21,14 @@
  * privileges (chmod, chown, clearing set-id bits, xattr changes: attr.c,
  * xattr.c), so that none is undone. A truncation needs
  * none: the kernel lets the page cache's writes end first. Files with
- * neither privilege, nearly all, take no lock: one fstat and, unless the
- * node is known to carry no xattr, one getxattr per write. */
+ * neither privilege, nearly all, take it shared: writes of them go on in
+ * parallel, and the look that found none (one fstat and, unless the node
+ * is known to carry no xattr, one getxattr per write) stays true until
+ * the write is done. Before, that look took no lock: a capability set
+ * (or a set-id bit, in a user namespace) between it and the write was
+ * dropped by the write, and so were the privileges another write of the
+ * file had put back while this one was on its way. A file with either
+ * takes the lock alone for its write and the putting back. */
 #include "config.h"
 
 #include <errno.h>
@@ -36,45 +42,56 @@
 #define CAPS "security.capability"
 #define SETID (S_ISUID | S_ISGID)
 
-/* Striped by node, as node locks are (node.c); nobody holds two. */
+/* Striped by node, as node locks are (node.c); nobody holds two. Writers
+ * first: a stream of written back pages does not hold a chmod back. */
 #define STRIPE_BITS 6
-static pthread_mutex_t stripes[1 << STRIPE_BITS] = {
-	[0 ... (1 << STRIPE_BITS) - 1] = PTHREAD_MUTEX_INITIALIZER
+static pthread_rwlock_t stripes[1 << STRIPE_BITS] = {
+	[0 ... (1 << STRIPE_BITS) - 1] = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP
 };
 
-static pthread_mutex_t *stripe(const struct node *n)
+static pthread_rwlock_t *stripe(const struct node *n)
 {
 	return &stripes[node_stripe(n, STRIPE_BITS)];
 }
 
 void privs_lock(struct node *n)
 {
-	pthread_mutex_lock(stripe(n));
+	pthread_rwlock_wrlock(stripe(n));
 }
 
 void privs_unlock(struct node *n)
 {
-	pthread_mutex_unlock(stripe(n));
+	pthread_rwlock_unlock(stripe(n));
+}
+
+/* Does FD, N's object, carry a capability or a set-id bit? */
+static bool privileged(struct node *n, int fd)
+{
+	struct stat st;
+
+	if (!node_xattrs_known_none(n) && fgetxattr(fd, CAPS, NULL, 0) > 0)
+		return true;
+	return fstat(fd, &st) == 0 && (st.st_mode & SETID);
 }
 
 /* Before a write from the page cache to FD, N's top-most object: note in
- * K the privileges it carries, holding the lock if there are any. */
+ * K the privileges it carries. The lock is held until privs_keep_end():
+ * shared where there are none, alone where there are. */
 void privs_keep_begin(struct privkeep *k, struct node *n, int fd)
 {
 	struct stat st;
-	bool cap;
 
-	k->held = false;
-	k->setid = 0;
-	k->caplen = 0;
-	cap = !node_xattrs_known_none(n) && fgetxattr(fd, CAPS, NULL, 0) > 0;
-	if (fstat(fd, &st) < 0 || (!cap && !(st.st_mode & SETID)))
-		return;
-	privs_lock(n);
 	k->held = true;
 	k->node = n;
 	k->fd = fd;
-	/* again, under the lock: a change may have come in between */
+	k->setid = 0;
+	k->caplen = 0;
+	pthread_rwlock_rdlock(stripe(n));
+	if (!privileged(n, fd))
+		return;
+	pthread_rwlock_unlock(stripe(n));
+	privs_lock(n);
+	/* again, alone: a change may have come in between */
 	if (fstat(fd, &st) == 0)
 		k->setid = st.st_mode & SETID;
 	k->caplen = fgetxattr(fd, CAPS, k->cap, sizeof(k->cap));

@@ -525,3 +525,39 @@ print(" ".join(out))
 	eq "$(getfattr --only-values -n user.u "$M/up")" up
 	grep -q "^Seccomp:[[:space:]]*2" /proc/"$DAEMON_PID"/status || fail "the daemon runs without the filter"
 }
+
+@test "xattr: a capability set while pages written before it are written back stays (writeback cache, no passthrough)" {
+	# the kernel's overlay dropped privileges at the write(2); a write
+	# from the page cache puts back what the real file system drops, and
+	# the look at what the file carries must still hold at its write:
+	# strace holds the write back while the capability is set
+	need_root
+	need_cmd strace
+	mount_layerfs passthrough=0
+	echo x >"$M/f"
+	spawn strace -f -qq -e trace=pwrite64 -e inject=pwrite64:delay_enter=300000 \
+		-o "$T/strace" -p "$DAEMON_PID"
+	local tracer=$BG_PID
+	wait_until 10 all_traced "$DAEMON_PID" || fail "strace did not attach"
+	python3 - "$M/f" <<-'PY'
+	import ctypes, os, struct, sys, threading, time
+	libc = ctypes.CDLL(None, use_errno=True)
+	fd = os.open(sys.argv[1], os.O_RDWR)
+	os.pwrite(fd, b"a" * 262144, 0)
+	# start the writeback (SYNC_FILE_RANGE_WRITE); fsync would hold the
+	# inode's lock, and the setxattr would wait for it
+	t = threading.Thread(target=libc.sync_file_range,
+	                     args=(fd, ctypes.c_longlong(0), ctypes.c_longlong(0), 2))
+	t.start()
+	time.sleep(0.1)
+	os.setxattr(fd, "security.capability", struct.pack("<5I", 0x02000001, 1 << 10, 0, 0, 0))
+	t.join()
+	os.fsync(fd)
+	PY
+	kill "$tracer"
+	wait "$tracer" || true
+	grep -q 'pwrite64.*DELAYED' "$T/strace" || fail "no write was held back: $(cat "$T/strace")"
+	getfattr -n security.capability "$M/f" >/dev/null ||
+		fail "the capability set after the writes was dropped by their writeback"
+	getfattr -n security.capability "$U/f" >/dev/null || fail "the upper file lost it"
+}
