@@ -30,6 +30,7 @@
 	X(archive_entry_rdevminor) \
 	X(archive_entry_set_filetype) \
 	X(archive_entry_set_gid) \
+	X(archive_entry_set_hardlink) \
 	X(archive_entry_set_mtime) \
 	X(archive_entry_set_nlink) \
 	X(archive_entry_set_pathname) \
@@ -96,6 +97,7 @@ int archive_load(void);
 #define archive_entry_rdevminor (*lfs_archive_entry_rdevminor)
 #define archive_entry_set_filetype (*lfs_archive_entry_set_filetype)
 #define archive_entry_set_gid (*lfs_archive_entry_set_gid)
+#define archive_entry_set_hardlink (*lfs_archive_entry_set_hardlink)
 #define archive_entry_set_mtime (*lfs_archive_entry_set_mtime)
 #define archive_entry_set_nlink (*lfs_archive_entry_set_nlink)
 #define archive_entry_set_pathname (*lfs_archive_entry_set_pathname)

@@ -22,9 +22,18 @@
 #define WH_PREFIX ".wh."
 #define OPQ_NAME ".wh..wh..opq"
 
+/* A device node with several names, by the first name written. */
+struct devlink {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
 struct exporter {
 	struct archive *a;
 	struct archive_entry_linkresolver *links;
+	struct devlink *devs;	/* see link_device() */
+	size_t ndevs, capdevs;
 	const char *override;	/* the upper keeps owners in this xattr */
 	const char *out;	/* FILE.tar, for messages */
 	struct lerr *err;
@@ -120,6 +129,33 @@ static int write_entry(struct exporter *x, struct archive_entry *e,
 	return 0;
 }
 
+/* libarchive's link resolver passes device nodes through as they are
+ * (old tar formats had no links to them), so each name of a hard-linked
+ * node would become a node of its own: the names after the first become
+ * hard links to it here, as GNU tar and containers-storage write them. */
+static void link_device(struct exporter *x, struct archive_entry *e,
+			const struct stat *sb)
+{
+	if (!(S_ISCHR(sb->st_mode) || S_ISBLK(sb->st_mode)) || sb->st_nlink < 2)
+		return;
+	for (size_t i = 0; i < x->ndevs; i++) {
+		if (x->devs[i].dev == sb->st_dev && x->devs[i].ino == sb->st_ino) {
+			archive_entry_set_hardlink(e, x->devs[i].path);
+			return;
+		}
+	}
+	if (x->ndevs == x->capdevs) {
+		x->capdevs = x->capdevs ? 2 * x->capdevs : 16;
+		x->devs = realloc(x->devs, x->capdevs * sizeof(*x->devs));
+		if (!x->devs)
+			abort();
+	}
+	x->devs[x->ndevs].dev = sb->st_dev;
+	x->devs[x->ndevs].ino = sb->st_ino;
+	x->devs[x->ndevs].path = xstrdup(archive_entry_pathname(e));
+	x->ndevs++;
+}
+
 /* A marker entry (".wh.NAME" or the opaque marker): an empty file. */
 static int write_marker(struct exporter *x, const char *dir, const char *name,
 			const struct stat *like)
@@ -206,6 +242,7 @@ static int export_one(struct exporter *x, int dfd, const char *dir,
 	} else if (!S_ISREG(sb.st_mode)) {
 		archive_entry_set_size(e, 0);
 	}
+	link_device(x, e, &sb);
 	if (write_entry(x, e, dfd, name))
 		goto out;
 	if (S_ISDIR(sb.st_mode)) {
@@ -289,6 +326,9 @@ static int export_upper(const char *upper, const char *out, int outfd,
 out:
 	archive_entry_linkresolver_free(x.links);
 	archive_write_free(x.a);
+	for (size_t i = 0; i < x.ndevs; i++)
+		free(x.devs[i].path);
+	free(x.devs);
 	close(ufd);
 	return ret;
 }

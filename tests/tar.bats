@@ -108,6 +108,23 @@ make_tar() {
 	[ "$(grep -c '^keep' list.txt)" -eq 2 ]
 }
 
+@test "export: a device node with two names goes as one node and a hard link to it, as a file does" {
+	mkdir upper/dev
+	mknod upper/dev/null c 1 3
+	ln upper/dev/null upper/null2
+	mknod upper/dev/loop b 7 200
+	ln upper/dev/loop upper/dev/loop2
+	"$LAYERFS" export stack.json out.tar
+	list_tar out.tar >list.txt
+	cat list.txt
+	grep -qx 'dev/null c 644 0:0 - -' list.txt
+	grep -qx 'null2 h 644 0:0 dev/null -' list.txt
+	grep -qx 'dev/loop2 h 644 0:0 dev/loop -' list.txt
+	"$LAYERFS" import out.tar layers/imported
+	[ "$(stat -c %i layers/imported/dev/null)" = "$(stat -c %i layers/imported/null2)" ]
+	[ "$(stat -c '%h %t,%T' layers/imported/dev/loop2)" = "2 7,c8" ]
+}
+
 @test "export: an opaque marker on the upper's root (which hides nothing in a mount) is not written" {
 	echo new >upper/new
 	setfattr -n trusted.overlay.opaque -v y upper
