@@ -63,7 +63,8 @@
 	X(archive_write_free) \
 	X(archive_write_header) \
 	X(archive_write_new) \
-	X(archive_write_open_fd) \
+	X(archive_write_open) \
+	X(archive_write_set_bytes_in_last_block) \
 	X(archive_write_set_format_option) \
 	X(archive_write_set_format_pax_restricted)
 
@@ -130,7 +131,8 @@ int archive_load(void);
 #define archive_write_free (*lfs_archive_write_free)
 #define archive_write_header (*lfs_archive_write_header)
 #define archive_write_new (*lfs_archive_write_new)
-#define archive_write_open_fd (*lfs_archive_write_open_fd)
+#define archive_write_open (*lfs_archive_write_open)
+#define archive_write_set_bytes_in_last_block (*lfs_archive_write_set_bytes_in_last_block)
 #define archive_write_set_format_option (*lfs_archive_write_set_format_option)
 #define archive_write_set_format_pax_restricted (*lfs_archive_write_set_format_pax_restricted)
 #endif

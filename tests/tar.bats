@@ -125,6 +125,36 @@ make_tar() {
 	[ "$(stat -c '%h %t,%T' layers/imported/dev/loop2)" = "2 7,c8" ]
 }
 
+@test "export: xattr names with a space, bytes outside ASCII or '%' go as they are, not %-escaped; one with '=' is left out with a warning" {
+	echo x >upper/f
+	setfattr -n 'user.café' -v 1 upper/f
+	setfattr -n 'user.a b' -v 2 upper/f
+	setfattr -n 'user.100%' -v 3 upper/f
+	setfattr -n "$(printf 'user.\377')" -v 4 upper/f
+	setfattr -n 'user.a=b' -v 5 upper/f
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 0 ]
+	python3 - out.tar >keys.txt <<-'EOF'
+	import sys, tarfile
+	for m in tarfile.open(sys.argv[1], encoding="utf-8", errors="surrogateescape"):
+	    for k, v in sorted(m.pax_headers.items()):
+	        if k.startswith("SCHILY.xattr."):
+	            print(ascii(k[len("SCHILY.xattr."):]), v)
+	EOF
+	cat keys.txt
+	grep -qxF "'user.caf\\xe9' 1" keys.txt
+	grep -qx "'user.a b' 2" keys.txt
+	grep -qx "'user.100%' 3" keys.txt
+	grep -qxF "'user.\\udcff' 4" keys.txt
+	[ "$(wc -l <keys.txt)" -eq 4 ]
+	[[ "$output" == *"f: xattr 'user.a=b'"*"skipped"* ]]
+	# and back
+	"$LAYERFS" import out.tar layers/imported
+	[ "$(getfattr --only-values -n 'user.café' layers/imported/f)" = 1 ]
+	[ "$(getfattr --only-values -n 'user.100%' layers/imported/f)" = 3 ]
+	[ "$(getfattr --only-values -n "$(printf 'user.\377')" layers/imported/f)" = 4 ]
+}
+
 @test "export: an opaque marker on the upper's root (which hides nothing in a mount) is not written" {
 	echo new >upper/new
 	setfattr -n trusted.overlay.opaque -v y upper
