@@ -30,8 +30,16 @@ struct dirtime {
 	char *path;
 	struct timespec ts[2];
 	mode_t mode;
+	void *dacl;		/* its default ACL (an xattr value), or NULL */
+	size_t dacl_len;
 	bool stale;		/* a later entry names the same directory */
 };
+
+/* A directory's default ACL is set last, with its mode and times, as tar
+ * sets a directory's attributes: set at once, it would be inherited by
+ * every entry made in the directory, which then had an ACL of its own
+ * (granting what it names) that the tarball did not give it. */
+#define DEFAULT_ACL "system.posix_acl_default"
 
 struct importer {
 	struct archive *a;
@@ -122,6 +130,19 @@ static void warn_once(bool *flag, const char *msg)
 	*flag = true;
 }
 
+/* An xattr of the object at PATH; -1 when the disk refuses to take it,
+ * a warning (once) when this system or file cannot have it. */
+static int set_xattr(struct importer *im, const char *path, const char *xname,
+		     const void *val, size_t vlen, const char *name)
+{
+	if (lsetxattr(path, xname, val, vlen, 0) == 0)
+		return 0;
+	if (errno == ENOSPC || errno == EDQUOT || errno == EIO)
+		return lerr_add(im->err, "%s: xattr %s: %s", name, xname, strerror(errno));
+	warn_once(&im->warned_xattr, "some xattrs could not be set here and were dropped");
+	return 0;
+}
+
 /* Owner, mode and xattrs of the object LEAF in PFD (already created). A
  * directory's mode comes last, with its times (set_dir_times()): a
  * read-only one must take its entries first, as tar(1) does it. */
@@ -148,11 +169,10 @@ static int set_meta(struct importer *im, int pfd, const char *leaf,
 		return lerr_add(im->err, "%s: name too long", name);
 	archive_entry_xattr_reset(e);
 	while (archive_entry_xattr_next(e, &xname, &val, &vlen) == ARCHIVE_OK) {
-		if (lsetxattr(path, xname, val, vlen, 0) == 0)
-			continue;
-		if (errno == ENOSPC || errno == EDQUOT || errno == EIO)
-			return lerr_add(im->err, "%s: xattr %s: %s", name, xname, strerror(errno));
-		warn_once(&im->warned_xattr, "some xattrs could not be set here and were dropped");
+		if (dir && !strcmp(xname, DEFAULT_ACL))
+			continue;	/* set_dir_times() */
+		if (set_xattr(im, path, xname, val, vlen, name))
+			return -1;
 	}
 	/* ACLs as tar --acls records them (SCHILY.acl.*), not as xattrs */
 	if (archive_entry_acl_reset(e, ARCHIVE_ENTRY_ACL_TYPE_ACCESS |
@@ -197,6 +217,9 @@ static void remember_dir_time(struct importer *im, const char *name,
 			      struct archive_entry *e)
 {
 	struct dirtime *d;
+	const char *xname;
+	const void *val;
+	size_t vlen;
 
 	if (im->ndirs == im->capdirs) {
 		im->capdirs = im->capdirs ? 2 * im->capdirs : 64;
@@ -212,6 +235,17 @@ static void remember_dir_time(struct importer *im, const char *name,
 	d->ts[1].tv_sec = archive_entry_mtime(e);
 	d->ts[1].tv_nsec = archive_entry_mtime_nsec(e);
 	d->mode = archive_entry_perm(e);
+	d->dacl = NULL;
+	d->dacl_len = 0;
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &xname, &val, &vlen) == ARCHIVE_OK) {
+		if (strcmp(xname, DEFAULT_ACL))
+			continue;
+		free(d->dacl);
+		d->dacl = xmalloc(vlen ? vlen : 1);
+		memcpy(d->dacl, val, vlen);
+		d->dacl_len = vlen;
+	}
 }
 
 static int make_hardlink(struct importer *im, int pfd, const char *leaf,
@@ -417,9 +451,20 @@ static void mark_stale_dirs(struct importer *im)
 	free(v);
 }
 
-/* Directory modes and times last, deepest first: creating entries
- * changed the times, and needed the write bit. A directory a later
- * entry replaced is left alone. */
+static int set_dir_acl(struct importer *im, int pfd, const char *leaf,
+		       const struct dirtime *d)
+{
+	char path[PATH_MAX];
+
+	if (fd_path_at(pfd, leaf, path, sizeof(path)) < 0)
+		return lerr_add(im->err, "%s: name too long", d->path);
+	return set_xattr(im, path, DEFAULT_ACL, d->dacl, d->dacl_len,
+			 *d->path ? d->path : "/");
+}
+
+/* Directory modes, default ACLs and times last, deepest first: creating
+ * entries changed the times, needed the write bit, and would have taken
+ * the default ACL. A directory a later entry replaced is left alone. */
 static int set_dir_times(struct importer *im)
 {
 	mark_stale_dirs(im);
@@ -444,6 +489,10 @@ static int set_dir_times(struct importer *im)
 			close(pfd);
 			return lerr_add(im->err, "%s: cannot set the mode: %s",
 					*d->path ? d->path : "/", strerror(errno));
+		}
+		if (d->dacl && set_dir_acl(im, pfd, leaf, d) < 0) {
+			close(pfd);
+			return -1;
 		}
 		utimensat(pfd, leaf, d->ts, AT_SYMLINK_NOFOLLOW);
 		close(pfd);
@@ -549,8 +598,10 @@ out:
 		}
 		free(tparent);
 	}
-	for (size_t i = 0; i < im.ndirs; i++)
+	for (size_t i = 0; i < im.ndirs; i++) {
 		free(im.dirs[i].path);
+		free(im.dirs[i].dacl);
+	}
 	free(im.dirs);
 	free(tmp);
 	free(parent);

@@ -380,6 +380,23 @@ refused() {
 	[ ! -e /tmp/lfs-evil-abs ]
 }
 
+@test "import: a directory's default ACL is set after its entries, which do not inherit it (as with tar -x)" {
+	command -v setfacl >/dev/null || skip "needs setfacl"
+	mkdir -p upper/d/sub
+	echo f >upper/d/f
+	setfacl -d -m u:6:rwx upper/d
+	setfacl -m u:7:r upper/d/sub
+	"$LAYERFS" export stack.json out.tar
+	"$LAYERFS" import out.tar layers/imported
+	getfacl -pcn layers/imported/d layers/imported/d/f layers/imported/d/sub
+	getfacl -pcn layers/imported/d | grep -qx 'default:user:6:rwx'
+	# (a "! cmd" line would not fail the test)
+	[ -z "$(getfacl -pcn layers/imported/d/f | grep 'user:6')" ]
+	[ -z "$(getfacl -pcn layers/imported/d/sub | grep 'user:6')" ]
+	getfacl -pcn layers/imported/d/sub | grep -q '^user:7:r'
+	[ "$(stat -c %a layers/imported/d/f)" = 644 ]
+}
+
 @test "import: entries escaping the layer directory are refused" {
 	make_tar dotdot.tar ok:f ../outside:f
 	refused dotdot.tar "entry '../outside': '..' escapes the layer directory"
