@@ -104,7 +104,7 @@ make_tar() {
 	grep -qx 'new-link h 644 123:456 new user.note' list.txt
 	grep -qx 'ovr f 600 1000:2000 - -' list.txt
 	# nothing of the overlay's own
-	! grep -q 'overlay' list.txt
+	[ -z "$(grep overlay list.txt)" ]
 	[ "$(grep -c '^keep' list.txt)" -eq 2 ]
 }
 
@@ -163,7 +163,7 @@ make_tar() {
 	[ "$status" -eq 0 ]
 	list_tar out.tar >list.txt
 	grep -qx 'new f 644 0:0 - -' list.txt
-	! grep -q 'wh' list.txt
+	[ -z "$(grep wh list.txt)" ]
 }
 
 @test "export: the tarball is complete and readable by other tools" {
