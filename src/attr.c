@@ -256,16 +256,15 @@ static struct stat shown_ids(const struct stat *st)
 	return sh;
 }
 
-/* Is the caller of REQ in the group of the object whose attributes as
- * shown are OBJ, or privileged over it? */
-static bool caller_in_group(fuse_req_t req, const struct stat *obj)
+/* Is the caller of REQ in group GID (as shown)? */
+static bool caller_member(fuse_req_t req, gid_t gid)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
-	gid_t gid = obj->st_gid, some[64], *groups = some;
+	gid_t some[64], *groups = some;
 	int i, n;
 	bool in = false;
 
-	if (c->gid == gid || caller_has_fsetid(req, obj))
+	if (c->gid == gid)
 		return true;
 	n = fuse_req_getgroups(req, 64, groups);
 	if (n > 64) {
@@ -278,6 +277,61 @@ static bool caller_in_group(fuse_req_t req, const struct stat *obj)
 	if (groups != some)
 		free(groups);
 	return in;
+}
+
+/* Is the caller of REQ in the group of the object whose attributes as
+ * shown are OBJ, or privileged over it? */
+static bool caller_in_group(fuse_req_t req, const struct stat *obj)
+{
+	return caller_member(req, obj->st_gid) || caller_has_fsetid(req, obj);
+}
+
+/* POSIX ACL tags and the write bit, as the kernel stores them */
+enum { ACL_UOBJ = 0x01, ACL_NUSER = 0x02, ACL_GOBJ = 0x04, ACL_NGROUP = 0x08,
+       ACL_MASKE = 0x10, ACL_OTHERE = 0x20, ACL_W = 02 };
+
+/* May the caller of REQ, not the owner, write N (attributes as shown
+ * in ST) by its access ACL? 1 or 0 as the kernel's check decides: a
+ * named user's entry, else every group entry that matches (the owning
+ * group's, named groups') and one of them must grant, else other's; all
+ * but other's within the mask. -1 where N has no access ACL (or one of
+ * more than 64 entries, which no tool writes): the mode bits decide. */
+static int acl_may_write(fuse_req_t req, struct node *n, const struct stat *st)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	unsigned char buf[8 * 64 + 4];
+	unsigned mask = 07, other = 0, user = 0, group = 0;
+	bool named_user = false, in_group = false;
+	ssize_t len = node_getxattr(n, "system.posix_acl_access", buf, sizeof(buf));
+
+	if (len < 4)
+		return -1;
+	len = xattr_value_to_shown("system.posix_acl_access", buf, len);
+	for (ssize_t off = 4; off + 8 <= len; off += 8) {
+		uint16_t tag, perm;
+		uint32_t id;
+
+		memcpy(&tag, buf + off, 2);
+		memcpy(&perm, buf + off + 2, 2);
+		memcpy(&id, buf + off + 4, 4);
+		if (tag == ACL_MASKE)
+			mask = perm;
+		else if (tag == ACL_OTHERE)
+			other = perm;
+		else if (tag == ACL_NUSER && id == c->uid) {
+			named_user = true;
+			user = perm;
+		} else if ((tag == ACL_GOBJ && caller_member(req, st->st_gid)) ||
+			   (tag == ACL_NGROUP && caller_member(req, id))) {
+			in_group = true;
+			group |= perm;
+		}
+	}
+	if (named_user)
+		return !!(user & mask & ACL_W);
+	if (in_group)
+		return !!(group & mask & ACL_W);
+	return !!(other & ACL_W);
 }
 
 /* What a write, truncate or chown by a process without CAP_FSETID does
@@ -400,7 +454,8 @@ static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
  * CAP_FOWNER. Through FUSE that chown reaches us as a SETATTR that sets
  * nothing, after a REMOVEXATTR of the file capability, if any: both are
  * also how the kernel clears them before a write, which must succeed.
- * Only a caller who may write the file can have written, through a
+ * Only a caller who may write the file (by its access ACL where it has
+ * one: a named user's or group's entry) can have written, through a
  * handle open for writing (opens.c; where the kernel opens files
  * itself, noopen, there are none to count); the other is the
  * chown, unless CHOWN says it is one for sure (with the writeback cache
@@ -411,6 +466,7 @@ static bool nop_chown_refused_as(fuse_req_t req, struct node *n, bool chown)
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 	struct stat st;
 	bool member;
+	int acl;
 
 	if (node_stat(n, &st) || !S_ISREG(st.st_mode) || c->uid == st.st_uid)
 		return false;
@@ -418,8 +474,10 @@ static bool nop_chown_refused_as(fuse_req_t req, struct node *n, bool chown)
 	if (!(st.st_mode & S_ISUID) &&
 	    !((st.st_mode & S_ISGID) && ((st.st_mode & S_IXGRP) || !member)))
 		return false;
-	return (chown || !(st.st_mode & (member ? S_IWGRP : S_IWOTH)) ||
-		!writers_any(n)) &&
+	acl = acl_may_write(req, n, &st);
+	if (acl < 0)
+		acl = !!(st.st_mode & (member ? S_IWGRP : S_IWOTH));
+	return (chown || !acl || !writers_any(n)) &&
 	       !caller_has_cap(req, CAP_FOWNER, &st);
 }
 

@@ -154,6 +154,58 @@ print(" ".join(out))
 	nonowner_setid_chowns
 }
 
+# acl_writer_setid [OPTS]: a user whom an ACL entry (a named group's, a
+# named user's) lets write set-id files of root's that the mode bits do
+# not, writes to two and fallocates two, on layerfs (mounted with OPTS)
+# and on the kernel's overlay: each succeeds and clears the bits. The
+# daemon took the order to clear them for a chown -1:-1 by someone who
+# may not write the file (the mode bits alone), and refused the write.
+acl_writer_setid() {
+	need_root
+	need_kernel_overlay
+	command -v setfacl >/dev/null || skip "needs setfacl (acl)"
+	mkdir "$L1/s"
+	local f m
+	for f in wg6775 wu4775 fg2775 fu6775; do
+		printf xyz >"$L1/s/$f"
+		chmod "${f#??}" "$L1/s/$f"
+	done
+	setfacl -m g:4242:rw "$L1/s/wg6775" "$L1/s/fg2775"
+	setfacl -m u:4242:rw "$L1/s/wu4775" "$L1/s/fu6775"
+	mount_beside_kernel "$@"
+	local prog='
+import os, sys
+out = []
+for f in ("wg6775", "wu4775", "fg2775", "fu6775"):
+    try:
+        fd = os.open(sys.argv[1] + "/" + f, os.O_WRONLY | os.O_APPEND)
+        if f[0] == "w":
+            os.write(fd, b"x")
+        else:
+            os.posix_fallocate(fd, 0, 8192)
+        os.close(fd)
+        out.append("ok")
+    except OSError as e:
+        out.append(e.strerror)
+print(" ".join(out))
+'
+	need_user_exec 4242 4242 /usr/bin/python3
+	for m in "$T/k" "$M"; do
+		out=$(as_user 4242 4242 /usr/bin/python3 -c "$prog" "$m/s")
+		eq "$out" "ok ok ok ok" "writes on $m"
+		eq "$(cd "$m/s" && stat -c %a wg6775 wu4775 fg2775 fu6775 | tr '\n' ' ')" "775 775 775 775 " "modes on $m"
+	done
+	kovl_umount "$T/k"
+}
+
+@test "attr: default mount: a user an ACL entry lets write a set-id file writes and fallocates it, which clears the bits, as on the kernel's overlay" {
+	acl_writer_setid
+}
+
+@test "attr: noopen: a user an ACL entry lets write a set-id file writes and fallocates it, which clears the bits, as on the kernel's overlay" {
+	acl_writer_setid noopen
+}
+
 @test "attr: truncate up and down" {
 	printf 'hello world' >"$L1/f"
 	mount_layerfs
