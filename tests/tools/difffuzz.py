@@ -37,8 +37,34 @@ capability was set through another name: the capability stays, where
 layerfs and a local file system drop it), and no other user or root
 without capabilities acts on a regular file with more than one name (the
 second name's inode there keeps the owner and mode it had when it was
-first looked up, and its permission checks follow them); and times and
-inode numbers are not compared.
+first looked up, and its permission checks follow them); fallocate's
+collapse and insert range, which FUSE refuses (EOPNOTSUPP), are done on
+the kernel's overlay only where layerfs failed otherwise; with the
+writeback cache SEEK_DATA/SEEK_HOLE tell only what lies past the end
+(the kernel's FUSE shows no holes); with --nochrdev no character device
+is made; a listing read with seekdir/telldir while names come and go is
+judged by what POSIX promises (the two list in different orders); and
+times and inode numbers are not compared, but for the times utimensat
+sets or leaves (UTIME_NOW, UTIME_OMIT) and the inode number a file open
+across its copy-up keeps.
+
+The operations: writes (at the end, in the middle, truncating, through
+a shared mapping, before and after a rename or an unlink, beside a
+reader opened before the copy-up, through a second name of a file),
+truncate and ftruncate of open files, fallocate with each mode,
+copy_file_range and FICLONE, reads, lseek SEEK_DATA/SEEK_HOLE, open(2)
+with various flags (O_TMPFILE linked in), stat, access(2), listings
+(also with seekdir/telldir and rewinddir around creates and unlinks),
+mkdir, rmdir, a whole tree removed (merged directories left with only
+whiteouts), unlink, rename and renameat2 (RENAME_NOREPLACE, _EXCHANGE,
+_WHITEOUT; now and then over an existing object), link, symlink, mknod
+(FIFOs, sockets, devices, the 0/0 whiteout device), chmod, chown,
+utimes, utimensat with UTIME_NOW and UTIME_OMIT, xattrs (user.*,
+trusted.*, the overlay's opaque marker) on files, directories and
+symlinks, file capabilities, POSIX ACLs (default ones on directories,
+and what is made in them), and directories given an owner and a mode
+by root and then changed by the user; as root, as a user (uid 1000),
+or as root without capabilities.
 
 With --workers N, N processes each apply --ops random operations to
 layerfs alone, at once, where no result can be foretold; then only the
@@ -53,6 +79,7 @@ which the last check turns into devices for the kernel.
 import argparse
 import ctypes
 import errno
+import fcntl
 import hashlib
 import mmap
 import os
@@ -79,19 +106,40 @@ OPAQUE = "trusted.overlay.opaque"
 ESCAPES = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2]) >= (6, 7)
 
 
+# whether the kernel's writeback cache is on for layerfs's files (main())
+WRITEBACK = False
+
 # the paths of the kernel's view at its last snapshot: half the paths
 # of the operations are taken from them, so that they meet files and
 # directories (most names of the pool exist in no layer); operations on
 # file data take regular files
 existing = []
 existing_files = []
+existing_dirs = []
 DATA_OPS = ("write", "read", "held_read", "truncate", "fallocate", "setcap",
-            "mmap_write", "write_setcap", "copy_range", "write_unlink", "write_punch")
+            "mmap_write", "write_setcap", "copy_range", "write_unlink", "write_punch",
+            "falloc_mode", "clone", "link_write", "held_ino", "held_truncate", "seek_hole")
 
 
 def note_existing(view):
     existing[:] = sorted(view)
     existing_files[:] = [p for p in existing if view[p][0] == stat.S_IFREG]
+    existing_dirs[:] = [p for p in existing if view[p][0] == stat.S_IFDIR]
+
+
+def rand_dir(rng):
+    """An existing directory most of the time (never the root)."""
+    if existing_dirs and rng.random() < 0.8:
+        return rng.choice(existing_dirs)
+    return rand_path(rng)
+
+
+def rand_target(rng):
+    """A name to rename or link to: now and then an existing object (a
+    directory over another, maybe empty or holding only whiteouts)."""
+    if existing and rng.random() < 0.3:
+        return rng.choice(existing)
+    return rand_path(rng)
 
 
 def rand_path(rng, depth=None, files=False):
@@ -226,7 +274,7 @@ def result_without_caps(fn):
 FILECAP = struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0)
 
 libc = ctypes.CDLL(None, use_errno=True)
-RENAME_FLAGS = {"noreplace": 1, "exchange": 2}
+RENAME_FLAGS = {"noreplace": 1, "exchange": 2, "whiteout": 4}
 
 
 def op_rename2(m, a):
@@ -366,12 +414,13 @@ def filecap_stat(path):
 # the operations that write file data (and so may clear set-id bits and
 # a file capability)
 WRITES = ("write", "held_read", "fallocate", "write_setcap", "copy_range",
-          "write_rename", "write_unlink", "write_punch")
+          "write_rename", "write_unlink", "write_punch", "falloc_mode",
+          "link_write", "held_truncate", "seek_hole")
 
 
 def written(name, a):
     """The path whose data operation NAME with arguments A changes."""
-    return a[1] if name == "copy_range" else a[0]
+    return a[1] if name in ("copy_range", "clone") else a[0]
 
 
 def linked(path):
@@ -414,8 +463,13 @@ def op_open(m, a):
                st.st_size if stat.S_ISREG(st.st_mode) else None]
         if access == "tmpfile":
             os.write(fd, b"tmpfile")
-            out.append(result(lambda: os.link("/proc/self/fd/%d" % fd,
-                                              os.path.join(m, link))))
+            if link.count("/") % 2:
+                # linkat(2) with AT_EMPTY_PATH (CAP_DAC_READ_SEARCH)
+                out.append(result(lambda: libc.linkat(fd, b"", -100, os.path.join(m, link).encode(),
+                                                      0x1000) == 0 or raise_errno()))
+            else:
+                out.append(result(lambda: os.link("/proc/self/fd/%d" % fd,
+                                                  os.path.join(m, link))))
         return out
     finally:
         os.close(fd)
@@ -542,6 +596,358 @@ def op_write_punch(m, a):
         os.close(fd)
 
 
+def raise_errno():
+    e = ctypes.get_errno()
+    raise OSError(e, os.strerror(e))
+
+
+# fallocate(2) modes beyond plain allocation; collapse and insert range
+# never reach a FUSE daemon (EOPNOTSUPP, README): they are done on the
+# kernel's overlay only where layerfs did not refuse them so
+FALLOC_MODES = {"keep": 0x01, "punch": 0x01 | 0x02, "zero": 0x10,
+                "zero_keep": 0x10 | 0x01, "collapse": 0x08, "insert": 0x20}
+FALLOC_UNPASSED = ("collapse", "insert")
+
+
+def op_falloc_mode(m, a):
+    """fallocate(2) with a mode, on a descriptor held open for reading
+    and writing, and what it reads and shows then."""
+    path, how, off, n = a
+    fd = open_nonempty(os.path.join(m, path))
+    if fd is None:
+        return "not a non-empty file"
+    try:
+        if libc.fallocate(fd, FALLOC_MODES[how], ctypes.c_long(off), ctypes.c_long(n)) < 0:
+            raise_errno()
+        return (hashlib.sha1(os.pread(fd, 1 << 20, 0)).hexdigest(), os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
+FICLONE = 0x40049409
+
+
+def op_clone(m, a):
+    """ioctl(FICLONE) of one file into another made empty first: the
+    backing file systems here have no reflinks, so both refuse, but
+    with the same errno (EXDEV, EBADF, EISDIR...)."""
+    src, dst = a
+    fi = os.open(os.path.join(m, src), os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        fo = os.open(os.path.join(m, dst),
+                     os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NONBLOCK, 0o644)
+        try:
+            fcntl.ioctl(fo, FICLONE, fi)
+        finally:
+            os.close(fo)
+    finally:
+        os.close(fi)
+
+
+def op_link_write(m, a):
+    """A second name for a file (a lower one breaks its links to other
+    lower names at the copy-up), a write through the new name, and what
+    both names show then."""
+    src, dst, data = a
+    s, d = os.path.join(m, src), os.path.join(m, dst)
+    os.link(s, d, follow_symlinks=False)
+    fd = os.open(d, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+    out = []
+    for p in (s, d):
+        st = os.lstat(p)
+        with open(p, "rb") as f:
+            out.append((hashlib.sha1(f.read()).hexdigest(), st.st_size, st.st_nlink))
+    return out
+
+
+def op_held_ino(m, a):
+    """A file kept open for reading across its copy-up (a chmod by path):
+    its st_ino stays the same through the descriptor and the path."""
+    path, mode = a
+    full = os.path.join(m, path)
+    fd = os.open(full, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    try:
+        before = os.fstat(fd).st_ino
+        os.chmod(full, mode)
+        return (os.fstat(fd).st_ino == before, os.lstat(full).st_ino == before,
+                stat.S_IMODE(os.fstat(fd).st_mode))
+    finally:
+        os.close(fd)
+
+
+def op_held_truncate(m, a):
+    """truncate(2) by path or ftruncate(2) of a file held open for
+    reading and writing, a write through the descriptor past the new
+    end, and what the descriptor reads and shows then."""
+    path, size, how = a
+    full = os.path.join(m, path)
+    fd = open_nonempty(full)
+    if fd is None:
+        return "not a non-empty file"
+    try:
+        os.pread(fd, 10, 0)
+        if how == "path":
+            os.truncate(full, size)
+        else:
+            os.ftruncate(fd, size)
+        os.pwrite(fd, b"past", size + 10)
+        st = os.fstat(fd)
+        return (hashlib.sha1(os.pread(fd, 1 << 20, 0)).hexdigest(), st.st_size)
+    finally:
+        os.close(fd)
+
+
+UTIME_NOW = (1 << 30) - 1
+UTIME_OMIT = (1 << 30) - 2
+AT_SYMLINK_NOFOLLOW = 0x100
+
+
+class Timespec(ctypes.Structure):
+    _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
+
+
+def op_utimens(m, a):
+    """utimensat(2) with UTIME_NOW or UTIME_OMIT for either time (which
+    a user may also use on another's file it may write, when both are
+    UTIME_NOW), and which time moved: kept, set to the value, or now."""
+    path, at, mt, follow = a
+    full = os.path.join(m, path)
+    before = os.lstat(full) if not follow else os.stat(full)
+    ts = (Timespec * 2)()
+    for t, spec in zip(ts, (at, mt)):
+        t.tv_sec, t.tv_nsec = (0, UTIME_NOW) if spec == "now" else \
+            (0, UTIME_OMIT) if spec == "omit" else (spec, 5)
+    start = time.time_ns() - 2 * 10**9
+    if libc.utimensat(-100, full.encode(), ts, 0 if follow else AT_SYMLINK_NOFOLLOW) < 0:
+        raise_errno()
+    st = os.lstat(full) if not follow else os.stat(full)
+    out = []
+    for spec, old, new, atime in ((at, before.st_atime_ns, st.st_atime_ns, True),
+                                  (mt, before.st_mtime_ns, st.st_mtime_ns, False)):
+        if spec == "omit":
+            # an atime may move on by itself (relatime: a listing of a
+            # directory after a change in it), and the kernel's FUSE may
+            # show a cached one before the call: only a move back counts
+            out.append("kept" if new == old or (new > old and atime) else "moved")
+        elif spec == "now":
+            out.append("now" if new >= start else "not now")
+        else:
+            out.append("set" if new == spec * 10**9 + 5 else "not set")
+    return out
+
+
+MKNOD = {"fifo": (stat.S_IFIFO, 0), "sock": (stat.S_IFSOCK, 0),
+         "null": (stat.S_IFCHR, os.makedev(1, 3)),
+         "whiteout": (stat.S_IFCHR, os.makedev(0, 0)),
+         "blk": (stat.S_IFBLK, os.makedev(7, 200))}
+
+
+def op_mknod(m, a):
+    """mknod(2) of each kind; a 0/0 character device, the overlay's
+    whiteout, is refused through the mount."""
+    path, kind = a
+    mode, dev = MKNOD[kind]
+    os.mknod(os.path.join(m, path), mode | 0o640, dev)
+
+
+def op_access(m, a):
+    """access(2): the permission checks the overlay makes on lower
+    objects as the caller, with a trailing slash now and then."""
+    path, mode, slash = a
+    return os.access(os.path.join(m, path) + slash, mode)
+
+
+def op_dir_user(m, a):
+    """A directory given an owner and a mode by root, then changed and
+    read as the user: a create, a listing, a removal."""
+    path, uid, mode, name = a
+    d = os.path.join(m, path)
+    os.chown(d, uid, uid, follow_symlinks=False)
+    os.chmod(d, mode)
+
+    def as_user():
+        return (result(lambda: os.close(os.open(os.path.join(d, name), os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o600))),
+                result(lambda: sorted(n for n in os.listdir(d) if not phantom(os.path.join(d, n)))),
+                result(lambda: os.unlink(os.path.join(d, name))),
+                result(lambda: os.mkdir(os.path.join(d, name + name))),
+                result(lambda: os.rename(os.path.join(d, name + name), os.path.join(d, name))))
+    return result_as_user(as_user)
+
+
+def op_rmtree(m, a):
+    """Everything under a directory removed, deepest first and in name
+    order, then the directory: the removal of a merged directory whose
+    names are all whiteouts, and what each step returned."""
+    out = []
+
+    def rm(p):
+        full = os.path.join(m, p)
+        st = os.lstat(full)
+        if stat.S_ISDIR(st.st_mode):
+            names = result(lambda: sorted(n for n in os.listdir(full)
+                                          if not phantom(os.path.join(full, n))))
+            if names[0] == "ok":
+                for n in names[1]:
+                    rm(os.path.join(p, n))
+            else:
+                out.append((p, "listdir", names))
+            out.append((p, result(lambda: os.rmdir(full))))
+        else:
+            out.append((p, result(lambda: os.unlink(full))))
+    rm(a[0])
+    return out
+
+
+def op_seek_hole(m, a):
+    """lseek(2) SEEK_DATA and SEEK_HOLE from a few offsets, after a write
+    and a hole punched through the same descriptor (pages the writeback
+    cache may still hold)."""
+    path, off, n = a
+    fd = open_nonempty(os.path.join(m, path))
+    if fd is None:
+        return "not a non-empty file"
+    try:
+        os.pwrite(fd, b"s" * 100, 20000)
+        if libc.fallocate(fd, FALLOC_MODES["punch"], ctypes.c_long(off), ctypes.c_long(n)) < 0:
+            raise_errno()
+        size = os.fstat(fd).st_size
+        out = []
+        for start in (0, 4096, 12288, 20000, 30000):
+            if WRITEBACK:
+                # the kernel's FUSE answers itself: no holes (README),
+                # so only what lies past the end is the same
+                out.append(start >= size)
+                continue
+            for whence in (os.SEEK_DATA, os.SEEK_HOLE):
+                out.append(result(lambda: os.lseek(fd, start, whence)))
+        return out
+    finally:
+        os.close(fd)
+
+
+# POSIX ACLs as the kernel stores them (version 2; tag, permissions, id)
+ACL_TAGS = {"user_obj": 1, "user": 2, "group_obj": 4, "group": 8, "mask": 0x10, "other": 0x20}
+ACLS = {
+    "min": [("user_obj", 7, -1), ("group_obj", 5, -1), ("other", 0, -1)],
+    "user": [("user_obj", 7, -1), ("user", 7, USER), ("group_obj", 5, -1),
+             ("mask", 7, -1), ("other", 1, -1)],
+    "group": [("user_obj", 6, -1), ("group_obj", 4, -1), ("group", 6, USER),
+              ("mask", 4, -1), ("other", 4, -1)],
+}
+
+
+def acl_value(name):
+    return struct.pack("<I", 2) + b"".join(
+        struct.pack("<HHI", ACL_TAGS[t], perm, i & 0xffffffff) for t, perm, i in ACLS[name])
+
+
+def op_acl(m, a):
+    """A POSIX ACL set on an object (a default one on a directory: the
+    modes and ACLs of what is made in it follow it), or removed; then a
+    file and a directory made in it, and their modes."""
+    path, which, acl = a
+    full = os.path.join(m, path)
+    name = "system.posix_acl_" + which
+    if acl is None:
+        os.removexattr(full, name)
+    else:
+        os.setxattr(full, name, acl_value(acl))
+    st = os.lstat(full)
+    out = [stat.S_IMODE(st.st_mode)]
+    if stat.S_ISDIR(st.st_mode):
+        for made, mk in (("af", lambda p: os.close(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_NONBLOCK, 0o666))),
+                         ("ad", lambda p: os.mkdir(p, 0o777))):
+            p = os.path.join(full, made)
+            out.append(result(lambda: mk(p)))
+            out.append(result(lambda: stat.S_IMODE(os.lstat(p).st_mode)))
+    return out
+
+
+class Dirent(ctypes.Structure):
+    _fields_ = [("d_ino", ctypes.c_uint64), ("d_off", ctypes.c_int64),
+                ("d_reclen", ctypes.c_ushort), ("d_type", ctypes.c_ubyte),
+                ("d_name", ctypes.c_char * 256)]
+
+
+libc.opendir.restype = ctypes.c_void_p
+libc.opendir.argtypes = [ctypes.c_char_p]
+libc.readdir.restype = ctypes.POINTER(Dirent)
+libc.readdir.argtypes = [ctypes.c_void_p]
+libc.telldir.restype = ctypes.c_long
+libc.telldir.argtypes = [ctypes.c_void_p]
+libc.seekdir.argtypes = [ctypes.c_void_p, ctypes.c_long]
+libc.closedir.argtypes = [ctypes.c_void_p]
+libc.rewinddir.argtypes = [ctypes.c_void_p]
+
+
+def op_readdir_seek(m, a):
+    """A listing read in part, a position taken (telldir), more read,
+    names made and removed, then a seekdir back and the rest read. Names
+    made or removed meanwhile may or may not show (POSIX); the others must
+    show exactly once before the position or after it, and those read
+    after the position must show again after the seekdir, in the same
+    order. The result is what broke that, and the names that stayed."""
+    path, k, j, new, gone = a
+    d = os.path.join(m, path)
+    # the name to remove, by name: the two list in different orders
+    names = sorted(n for n in os.listdir(d) if not phantom(os.path.join(d, n)))
+    victim = names[gone % len(names)] if names and gone is not None else None
+    dp = libc.opendir(d.encode())
+    if not dp:
+        raise_errno()
+
+    def read(n):
+        names = []
+        while n is None or len(names) < n:
+            ctypes.set_errno(0)
+            e = libc.readdir(dp)
+            if not e:
+                if ctypes.get_errno():
+                    raise_errno()
+                break
+            name = e.contents.d_name.decode("utf-8", "surrogateescape")
+            if name not in (".", ".."):
+                names.append(name)
+        return names
+    try:
+        first = read(k)
+        pos = libc.telldir(dp)
+        middle = read(j)
+        touched = {new}
+        changes = [result(lambda: os.close(os.open(os.path.join(d, new), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)))]
+        if victim is not None:
+            touched.add(victim)
+            changes.append(result(lambda: os.unlink(os.path.join(d, victim))))
+        libc.seekdir(dp, pos)
+        rest = read(None)
+        # after a rewinddir the listing is the directory's now (the
+        # descriptor was opened before its copy-up, maybe)
+        libc.rewinddir(dp)
+        rewound = set(n for n in read(None) if not phantom(os.path.join(d, n)))
+    finally:
+        libc.closedir(dp)
+    now = set(n for n in os.listdir(d) if not phantom(os.path.join(d, n)))
+    kept = now - touched
+    broken = []
+    seen = first + rest
+    for n in sorted(kept):
+        if seen.count(n) != 1:
+            broken.append((n, "seen %d times" % seen.count(n)))
+    for n in sorted(set(seen) - kept - touched):
+        if not phantom(os.path.join(d, n)):
+            broken.append((n, "not in the directory"))
+    if rewound != now:
+        broken.append(("after a rewinddir", sorted(rewound ^ now)))
+    again = [n for n in rest if n in set(middle) and n in kept]
+    if again != [n for n in middle if n in kept]:
+        broken.append(("after the seekdir", "read %r, then %r" % (middle, rest)))
+    return (sorted(kept), [c[0] for c in changes], broken)
+
+
 OPS = {
     "write": op_write,
     "read": op_read,
@@ -572,6 +978,19 @@ OPS = {
     "write_rename": op_write_rename,
     "write_unlink": op_write_unlink,
     "write_punch": op_write_punch,
+    "falloc_mode": op_falloc_mode,
+    "clone": op_clone,
+    "link_write": op_link_write,
+    "held_ino": op_held_ino,
+    "held_truncate": op_held_truncate,
+    "utimens": op_utimens,
+    "mknod": op_mknod,
+    "access": op_access,
+    "dir_user": op_dir_user,
+    "rmtree": op_rmtree,
+    "readdir_seek": op_readdir_seek,
+    "seek_hole": op_seek_hole,
+    "acl": op_acl,
 }
 
 
@@ -600,15 +1019,48 @@ def rand_op(rng):
     if name == "write_rename":
         return name, (p, rand_path(rng), rand_data(rng))
     if name in ("rename", "link"):
-        return name, (p, rand_path(rng))
+        return name, (p, rand_target(rng))
     if name == "rename2":
-        return name, (p, rand_path(rng), rng.choice(list(RENAME_FLAGS)))
+        return name, (p, rand_target(rng), rng.choice(list(RENAME_FLAGS)))
+    if name == "falloc_mode":
+        return name, (p, rng.choice(list(FALLOC_MODES)), rng.choice([0, 50, 4096, 8192]),
+                      rng.choice([1, 100, 4096, 20000]))
+    if name == "clone":
+        return name, (p, rand_path(rng))
+    if name == "link_write":
+        return name, (p, rand_path(rng), rand_data(rng) or b"x")
+    if name == "held_ino":
+        return name, (p, rng.choice([0o600, 0o644, 0o755]))
+    if name == "held_truncate":
+        return name, (p, rng.choice([0, 1, 4096, 5000, 100000]), rng.choice(["path", "fd"]))
+    if name == "utimens":
+        return name, (p, rng.choice(["now", "omit", rng.randrange(1, 1 << 32)]),
+                      rng.choice(["now", "omit", rng.randrange(1, 1 << 32)]), rng.random() < 0.3)
+    if name == "mknod":
+        return name, (p, rng.choice(list(MKNOD)))
+    if name == "access":
+        return name, (p, rng.choice([os.F_OK, os.R_OK, os.W_OK, os.X_OK, os.R_OK | os.W_OK]),
+                      "/" if rng.random() < 0.1 else "")
+    if name == "dir_user":
+        return name, (rand_dir(rng), rng.choice([0, USER]), rng.choice([0o755, 0o777, 0o1777, 0o700, 0o500]),
+                      rng.choice(NAMES))
+    if name == "seek_hole":
+        return name, (p, rng.choice([0, 4096, 8192]), rng.choice([4096, 8192, 40000]))
+    if name == "acl":
+        which = rng.choice(["access", "default"])
+        return name, (rand_dir(rng) if which == "default" else p, which,
+                      rng.choice([None] + list(ACLS)))
+    if name == "rmtree":
+        return name, (rand_dir(rng),)
+    if name == "readdir_seek":
+        return name, (rng.choice(["", rand_dir(rng)]), rng.randint(0, 3), rng.randint(0, 3),
+                      "n" + rng.choice(NAMES), rng.choice([None, 0, 1, 2]))
     if name == "utime":
         return name, (p, rng.randrange(1, 1 << 40) * 1000)
     if name == "symlink":
         return name, (rng.choice(LINKS), p)
     if name == "chmod":
-        return name, (p, rng.choice([0o600, 0o644, 0o755, 0o700, 0o4755]))
+        return name, (p, rng.choice([0o600, 0o644, 0o755, 0o700, 0o4755, 0o2775, 0o3777]))
     if name == "chown":
         return name, (p, rng.choice([-1, 0, 1000]), rng.choice([-1, 0, 1000]))
     if name == "fallocate":
@@ -617,7 +1069,8 @@ def rand_op(rng):
         return name, (p, rng.choice([0, 1, 4096, 100000]))
     if name == "xattr":
         return name, (p, rng.choice([None, b"x", b"longer value"]),
-                      rng.choice(["user.fuzz", "user.fuzz", OPAQUE] if ESCAPES else ["user.fuzz"]))
+                      rng.choice(["user.fuzz", "user.fuzz", "trusted.fuzz", OPAQUE] if ESCAPES
+                                 else ["user.fuzz", "trusted.fuzz"]))
     if name == "open":
         access = rng.choice(["r", "r", "w", "rw", "tmpfile", "path"])
         extra = [x for x in OPEN_FLAGS if rng.random() < 0.15]
@@ -648,7 +1101,8 @@ def snapshot(m):
                 item.append(os.readlink(full))
             else:
                 item.append(st.st_nlink)
-            for x in ("user.fuzz", "security.capability", OPAQUE):
+            for x in ("user.fuzz", "trusted.fuzz", "security.capability", OPAQUE,
+                      "system.posix_acl_access", "system.posix_acl_default"):
                 try:
                     item.append(os.getxattr(full, x, follow_symlinks=False))
                 except OSError:
@@ -830,6 +1284,8 @@ def main():
     # through (never in a user namespace)
     writeback = (noopen or args.userns or "passthrough=0" in opts) and \
         "writeback=0" not in opts
+    global WRITEBACK
+    WRITEBACK = writeback
     try:
         if args.workers:
             dead = run_workers(lm, args.seed, args.workers, args.ops, d)
@@ -866,11 +1322,32 @@ def main():
                 done.append("%d %s %r: by another user, a file with more than one name, " % (i, name, a[0]) +
                             "skipped in a user namespace")
                 continue
-            rk = run(lambda: OPS[name](km, a))
-            if name in ("rename", "rename2") and rk == ("err", "EXDEV"):
-                done.append("%d %s %r: kernel EXDEV, skipped" % (i, name, a[:2]))
+            if args.nochrdev and name == "mknod" and a[1] == "null":
+                done.append("%d %s %r: no character devices with --nochrdev, skipped" % (i, name, a))
                 continue
-            rl = run(lambda: OPS[name](lm, a))
+            if args.userns and name == "link_write" and \
+                    (run is not result or filecap_stat(os.path.join(km, a[0]))):
+                done.append("%d %s %r: a second name, then a write by another user or " % (i, name, a[0]) +
+                            "to a file with a file capability, skipped in a user namespace")
+                continue
+            if name == "falloc_mode" and a[1] in FALLOC_UNPASSED:
+                # layerfs first: FUSE refuses these modes before the
+                # daemon (README), the kernel's overlay passes them on
+                rl = run(lambda: OPS[name](lm, a))
+                if rl == ("err", errno.errorcode[errno.EOPNOTSUPP]):
+                    # but the open for writing copies up (not with
+                    # noopen, where the kernel's overlay would)
+                    if not noopen:
+                        run(lambda: os.close(open_nonempty(os.path.join(km, a[0]))))
+                    done.append("%d %s %r: EOPNOTSUPP on layerfs, only opened on the kernel" % (i, name, a[:2]))
+                    continue
+                rk = run(lambda: OPS[name](km, a))
+            else:
+                rk = run(lambda: OPS[name](km, a))
+                if name in ("rename", "rename2") and rk == ("err", "EXDEV"):
+                    done.append("%d %s %r: kernel EXDEV, skipped" % (i, name, a[:2]))
+                    continue
+                rl = run(lambda: OPS[name](lm, a))
             shown = shown_args(name, a)
             who = {result_as_user: " (user)", result_without_caps: " (no caps)"}.get(run, "")
             done.append("%d %s%s %r: %r" % (i, name, who,
