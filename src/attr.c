@@ -415,6 +415,25 @@ int node_clear_sgid(struct node *n)
 	return err;
 }
 
+/* Before an access ACL is removed by a caller outside the object's
+ * group and without CAP_FSETID, clear its set-group-ID bit (copied up),
+ * as the kernel's overlay does (ovl_set_acl(): the removal runs with the
+ * mounter's rights, which would keep it). FUSE sends no mark for a
+ * removal as it does for a set (FUSE_SETXATTR_ACL_KILL_SGID). The
+ * kernel's overlay clears it before it looks for the ACL: the copy-up
+ * stays, and the removal then asks the upper file. */
+int node_acl_remove_kill_sgid(fuse_req_t req, struct node *n)
+{
+	struct stat st;
+	int err = node_stat(n, &st);
+
+	if (err || S_ISLNK(st.st_mode) || !(st.st_mode & S_ISGID) ||
+	    caller_in_group(req, &st))
+		return err;
+	err = copyup(n, 0);
+	return err ? err : node_clear_sgid(n);
+}
+
 /* Does this SETATTR clear set-id bits? The kernel marks a chown or a
  * truncate (session_io.c). A SETATTR that sets nothing (but perhaps
  * ctime) is one of two things, and both clear them: chown(2) with both

@@ -618,6 +618,7 @@ bool caller_has_fsetid(fuse_req_t req, const struct stat *obj);
 int node_stat(struct node *n, struct stat *st);
 void node_kill_suidgid(fuse_req_t req, struct node *n);
 int node_clear_sgid(struct node *n);
+int node_acl_remove_kill_sgid(fuse_req_t req, struct node *n);
 int node_override_follow_acl(struct node *n);
 bool nop_chown_refused(fuse_req_t req, struct node *n);
 void fix_stat(struct node *n, struct stat *st);

@@ -372,6 +372,8 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	if (!err && cap_name(name) &&
 	    nop_chown_refused(req, n))
 		err = -EPERM;
+	if (!err && !strcmp(name, "system.posix_acl_access"))
+		err = node_acl_remove_kill_sgid(req, n);
 	if (err) {
 		fuse_reply_err(req, -err);
 		return;

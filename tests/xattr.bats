@@ -359,6 +359,35 @@ print("\n".join(out))
 	kovl_umount "$T/k"
 }
 
+# The kernel's overlay removes an access ACL with the mounter's rights,
+# so it clears set-group-ID itself first where the caller is outside the
+# group and lacks CAP_FSETID; FUSE marks only an ACL set, not a removal.
+@test "xattr: an access ACL removed by an owner outside the object's group clears its set-group-ID bit (file, directory, no ACL at all), as on the kernel's overlay" {
+	need_root
+	need_kernel_overlay
+	need_cmd setfacl setfattr
+	mkdir "$L1/d" "$L1/in"
+	echo x >"$L1/f"
+	echo x >"$L1/none"
+	chown 4242:5000 "$L1/d" "$L1/f" "$L1/none"
+	chown 4242:4242 "$L1/in"
+	chmod 2775 "$L1/d" "$L1/f" "$L1/none" "$L1/in"
+	setfacl -m u:4243:rwx "$L1/d" "$L1/f" "$L1/in"
+	mount_beside_kernel
+	local m f out rc
+	for m in "$T/k" "$M"; do
+		out=
+		for f in d f none in; do
+			as_user 4242 4242 setfattr -x system.posix_acl_access "$m/$f" 2>/dev/null && rc=0 || rc=$?
+			out="$out$f:$rc:$(stat -c %a "$m/$f") "
+		done
+		eq "$out" "d:0:775 f:0:775 none:0:775 in:0:2775 " "results on $m"
+	done
+	[ -e "$U/none" ] || fail "none: no copy-up"
+	eq "$(getfacl -pc "$M/f" | grep -c '^user:4243')" 0 "the ACL was removed"
+	kovl_umount "$T/k"
+}
+
 @test "xattr: removing an xattr or ACL an object lacks: the upper's file system answers, a lower object is not copied up (as on the kernel's overlay)" {
 	need_root
 	need_kernel_overlay
