@@ -101,6 +101,20 @@ load helpers
 	done
 }
 
+# as_4242_on_both PROG WANT FILES MODES: run python PROG as uid/gid 4242
+# on the kernel's overlay ($T/k) and on layerfs ($M) with DIR/s as its
+# argument; it prints WANT on both, and FILES there have MODES after.
+as_4242_on_both() {
+	local m out
+	need_user_exec 4242 4242 /usr/bin/python3
+	for m in "$T/k" "$M"; do
+		out=$(as_user 4242 4242 /usr/bin/python3 -c "$1" "$m/s")
+		eq "$out" "$2" "results on $m"
+		# shellcheck disable=SC2086
+		eq "$(cd "$m/s" && stat -c %a $3 | tr '\n' ' ')" "$4" "modes on $m"
+	done
+}
+
 # nonowner_setid_chowns [OPTS]: a user other than the owner chowns three
 # set-id files anyone may write to -1:-1, writes a fourth and fallocates
 # a fifth, on layerfs (mounted with OPTS) and on the kernel's overlay:
@@ -136,12 +150,8 @@ with open(sys.argv[1] + "/f6767", "r+") as f:
     os.posix_fallocate(f.fileno(), 0, 8192)
 print(" ".join(out))
 '
-	need_user_exec 4242 4242 /usr/bin/python3
-	for m in "$T/k" "$M"; do
-		out=$(as_user 4242 4242 /usr/bin/python3 -c "$prog" "$m/s")
-		eq "$out" "Operation not permitted Operation not permitted Operation not permitted" "chowns on $m"
-		eq "$(cd "$m/s" && stat -c %a c6767 c2767 c4777 w6767 f6767 | tr '\n' ' ')" "6767 2767 4777 767 767 " "modes on $m"
-	done
+	as_4242_on_both "$prog" "Operation not permitted Operation not permitted Operation not permitted" \
+		"c6767 c2767 c4777 w6767 f6767" "6767 2767 4777 767 767 "
 	[ ! -e "$U/s/c4777" ] || fail "a refused chown copied the file up"
 	kovl_umount "$T/k"
 }
@@ -189,12 +199,7 @@ for f in ("wg6775", "wu4775", "fg2775", "fu6775"):
         out.append(e.strerror)
 print(" ".join(out))
 '
-	need_user_exec 4242 4242 /usr/bin/python3
-	for m in "$T/k" "$M"; do
-		out=$(as_user 4242 4242 /usr/bin/python3 -c "$prog" "$m/s")
-		eq "$out" "ok ok ok ok" "writes on $m"
-		eq "$(cd "$m/s" && stat -c %a wg6775 wu4775 fg2775 fu6775 | tr '\n' ' ')" "775 775 775 775 " "modes on $m"
-	done
+	as_4242_on_both "$prog" "ok ok ok ok" "wg6775 wu4775 fg2775 fu6775" "775 775 775 775 "
 	kovl_umount "$T/k"
 }
 
