@@ -111,23 +111,45 @@ static int set_times(const struct oref *o, const struct stat *attr, int to_set)
 	return utimensat(AT_FDCWD, path, tv, 0) < 0 ? -errno : 0;
 }
 
-static int set_size(struct node *n, const struct oref *o, off_t size,
-		    struct fuse_file_info *fi)
+/* ftruncate(2) and open(O_TRUNC) move the mtime and ctime even where
+ * the size stays; truncate(2) (a SETATTR with neither a file handle nor
+ * a time) to the size the file has leaves that to the file system (tmpfs
+ * keeps them for an empty file, ext4 moves them). The kernel's overlay
+ * passes truncate(2) on as it is: so do we, through the fd's path. Not
+ * where the size changes: a copy-up without data (COPYUP_NODATA) may
+ * already have left the real file at the new size. */
+static int truncate_fd(int fd, off_t size, bool as_path)
 {
-	int fd = -1, err = 0;
+	char path[32];
+
+	if (as_path) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (truncate(path, size) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -errno;
+	}
+	return ftruncate(fd, size) < 0 ? -errno : 0;
+}
+
+static int set_size(struct node *n, const struct oref *o, off_t size,
+		    int to_set, bool same_size, struct fuse_file_info *fi)
+{
+	bool as_path = same_size && !fi &&
+		!(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW));
+	int fd = -1, err;
 
 	if (fi) {
 		struct fhandle *fh = (struct fhandle *)(uintptr_t)fi->fh;
 		/* a handle passing through keeps no fd (file.c) */
 		if (fh && fh->fd >= 0 && fh->gen == n->gen &&
 		    (fh->flags & O_ACCMODE) != O_RDONLY)
-			return ftruncate(fh->fd, size) < 0 ? -errno : 0;
+			return truncate_fd(fh->fd, size, as_path);
 	}
 	fd = oref_open(o, O_WRONLY);
 	if (fd < 0)
 		return -errno;
-	if (ftruncate(fd, size) < 0)
-		err = -errno;
+	err = truncate_fd(fd, size, as_path);
 	close(fd);
 	return err;
 }
@@ -599,7 +621,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st, before;
 	unsigned cflags = 0;
 	struct oref o = { .hold = NULL };
-	bool had_group = false;
+	bool had_group = false, same_size = false;
 	int err;
 
 	if (lower_ctime_only(n, attr, to_set, &st)) {
@@ -615,6 +637,9 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = -EPERM;
 	if (!err)
 		err = prot_check(n, prot_op_of(to_set, attr));
+	/* the size the file shows, before a copy-up without data changes it */
+	if (!err && (to_set & FUSE_SET_ATTR_SIZE) && node_stat(n, &st) == 0)
+		same_size = st.st_size == attr->st_size;
 	if (!err)
 		err = copyup(n, cflags);
 	if (!err)
@@ -635,7 +660,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (err)
 		goto out;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		err = set_size(n, &o, attr->st_size, fi);
+		err = set_size(n, &o, attr->st_size, to_set, same_size, fi);
 		if (err)
 			goto out;
 	}

@@ -229,6 +229,31 @@ print(" ".join(out))
 	eq "$(cat "$L1/f")" "hello world"
 }
 
+# did truncate(2) (python's os.truncate) of FILE to SIZE move its mtime?
+truncate_moves() {
+	touch -d @1000 "$1"
+	python3 -c 'import os, sys; os.truncate(sys.argv[1], int(sys.argv[2]))' "$1" "$2"
+	[ "$(stat -c %Y "$1")" != 1000 ] && echo moved || echo kept
+}
+
+@test "attr: truncate(2) to the size a file has leaves its times to the upper's file system (tmpfs keeps them for an empty file), ftruncate(2) moves them, as on the kernel's overlay" {
+	upper_on_small_tmpfs
+	: >"$L1/low"
+	: >"$T/fs/plain"
+	mount_layerfs
+	: >"$M/up"
+	local f
+	eq "$(truncate_moves "$T/fs/plain" 0)" kept "sanity: tmpfs itself"
+	for f in low up; do
+		eq "$(truncate_moves "$M/$f" 0)" kept "$f: truncate(2)"
+		touch -d @1000 "$M/$f"
+		# coreutils truncate opens the file: ftruncate(2)
+		truncate -s 0 "$M/$f"
+		[ "$(stat -c %Y "$M/$f")" != 1000 ] || fail "$f: mtime after ftruncate(2) did not move"
+	done
+	eq "$(truncate_moves "$M/up" 0)" kept "up again, once its times were set"
+}
+
 @test "attr: utimensat with explicit times, UTIME_OMIT and UTIME_NOW" {
 	echo x >"$L1/f"
 	mount_layerfs
