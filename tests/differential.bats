@@ -178,6 +178,20 @@ difffuzz() {
 	done
 }
 
+# --userns run by root of the initial namespace (not in one, as
+# tests/rootless.bats runs it): difffuzz makes a user namespace itself.
+# Before, layerfs, really root, wrote trusted.overlay.* beside the
+# kernel's overlay with userxattr, which read them as plain xattrs and
+# its opaque directories as not opaque: the last check failed after any
+# copy-up
+@test "differential: difffuzz --userns run by root goes into a user namespace of its own, where layerfs writes user.overlay.* as the kernel's overlay with userxattr reads" {
+	difffuzz 9104 --ops 200 --userns
+	getfattr -R -m '^trusted\.overlay\.' "$T/fuzz9104/lu" 2>/dev/null | grep -q . &&
+		fail "trusted.overlay.* in layerfs's upper: $(getfattr -R -m '^trusted\.overlay\.' "$T/fuzz9104/lu")"
+	getfattr -R -m '^user\.overlay\.' "$T/fuzz9104/lu" 2>/dev/null | grep -q . ||
+		fail "sanity: no user.overlay.* in layerfs's upper"
+}
+
 # the same operations from four processes at once, on layerfs alone: no
 # result can be foretold, but what they leave must read the same after a
 # remount and through the kernel's overlayfs (make fuzz FUZZ_WORKERS=4

@@ -10,7 +10,8 @@ whole merged view must be the same on both.
 
 Needs root (the kernel mount, trusted.* xattrs, whiteout devices), or,
 with --userns, root of a user namespace with a mount namespace of its
-own and uid and gid 1000 mapped (as rootless podman runs). DIR
+own and uid and gid 1000 mapped (as rootless podman runs; run by root
+of the initial namespace, it makes one itself, with ids 0-65535). DIR
 must be empty or absent; the script mounts DIR/kernel and DIR/layerfs
 and unmounts them before it exits. On a difference it prints the seed,
 the operations so far and the difference, and exits 1. At the end, both
@@ -1145,6 +1146,54 @@ def diff_views(k, l):
 
 # ---- mounts -------------------------------------------------------------
 
+def initial_userns():
+    """Whether this process is in the initial user namespace, the one that
+    maps every id to itself."""
+    with open("/proc/self/uid_map") as f:
+        return f.read().split() == ["0", "0", "4294967295"]
+
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
+# the ids a user namespace of difffuzz's own maps (each to itself)
+NS_IDS = 65536
+
+
+def enter_userns():
+    """Move into a new user namespace, ids 0 to NS_IDS - 1 mapped to
+    themselves, and a mount namespace of its own: --userns run by root
+    of the initial namespace. Outside one, layerfs, really root, would
+    write trusted.overlay.* markers (as the kernel's overlay without
+    userxattr does), which the kernel's overlay with userxattr beside it
+    reads as plain xattrs, and show opaque directories that overlay
+    does not honour. A child left outside writes the maps (an
+    unprivileged process could map only itself)."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            os.close(w)
+            if os.read(r, 1) == b"u":
+                ns = "/proc/%d/" % os.getppid()
+                for name in ("uid_map", "gid_map"):
+                    with open(ns + name, "w") as f:
+                        f.write("0 0 %d\n" % NS_IDS)
+                code = 0
+        finally:
+            os._exit(code)
+    os.close(r)
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0:
+        e = ctypes.get_errno()
+        os.close(w)
+        os.waitpid(pid, 0)
+        sys.exit("difffuzz: --userns: unshare: %s" % os.strerror(e))
+    os.write(w, b"u")
+    os.close(w)
+    if os.waitpid(pid, 0)[1] != 0 or initial_userns():
+        sys.exit("difffuzz: --userns: could not map the ids of a user namespace")
+
+
 def mounted(m):
     with open("/proc/self/mountinfo") as f:
         return any(line.split()[4] == m for line in f)
@@ -1247,7 +1296,8 @@ def main():
     ap.add_argument("--opts", default="", help="more layerfs -o options")
     ap.add_argument("--userns", action="store_true",
                     help="run inside a user namespace (as root of it, with "
-                    "uid and gid %d mapped): the layers use user.overlay.* "
+                    "uid and gid %d mapped; root of the initial namespace "
+                    "makes one): the layers use user.overlay.* "
                     "xattrs, the kernel mounts with userxattr" % USER)
     ap.add_argument("--workers", type=int, default=0,
                     help="apply operations from this many processes at "
@@ -1257,6 +1307,13 @@ def main():
                     "it may not make whiteout devices and writes .wh. files")
     args = ap.parse_args()
     if args.userns:
+        if initial_userns():
+            # the comparison holds only where layerfs runs as rootless
+            # podman runs it (user.overlay.*, as the kernel's userxattr)
+            if os.geteuid() != 0:
+                sys.exit("difffuzz: --userns: run as root, or as root of a user "
+                         "namespace (unshare -rm --map-auto)")
+            enter_userns()
         global KOPTS, OPAQUE
         KOPTS = KOPTS.replace("redirect_dir=off", "redirect_dir=nofollow") + ",userxattr"
         OPAQUE = "user.overlay.opaque"
