@@ -3,7 +3,8 @@
  * get a ".wh..wh..opq" entry, and ownership, modes, times, xattrs (not
  * the overlay's own) and hard links are kept. The tarball is written to a
  * temporary file renamed over FILE.tar only once complete, so a full disk
- * or a kill leaves no broken FILE.tar behind. */
+ * or a kill leaves no broken FILE.tar behind; the temporary file has no
+ * name until it is complete, so a kill leaves nothing else either. */
 #include "config.h"
 
 #include <dirent.h>
@@ -352,6 +353,54 @@ out:
 	return ret;
 }
 
+/* The tarball's file while it is written: an unnamed file in FILE.tar's
+ * directory (O_TMPFILE), which a kill leaves nothing of, else a named
+ * temporary beside it; *TMP is its name then, NULL for the unnamed one. */
+static int open_output(const char *out, const char *dir, char **tmp,
+		       struct lerr *err)
+{
+	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+
+	*tmp = NULL;
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		goto done;
+	*tmp = path_sibling(out, ".", ".XXXXXX");
+	fd = mkostemp(*tmp, O_CLOEXEC);
+done:
+	if (fd < 0) {
+		lerr_add(err, "%s: cannot create a temporary file in %s: %s",
+			 out, dir, strerror(errno));
+		free(*tmp);
+		*tmp = NULL;
+	}
+	return fd;
+}
+
+/* Give the unnamed file FD a name beside OUT, into *TMP: a link cannot
+ * replace a file, so it gets a fresh name, which rename() then moves. */
+static int name_output(int fd, const char *out, char **tmp, struct lerr *err)
+{
+	char proc[32];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	for (unsigned i = 0; ; i++) {
+		char suffix[32];
+
+		snprintf(suffix, sizeof(suffix), ".%d.%u", (int)getpid(), i);
+		*tmp = path_sibling(out, ".", suffix);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, *tmp, AT_SYMLINK_FOLLOW) == 0)
+			return 0;
+		if (errno != EEXIST || i == 100) {
+			lerr_add(err, "%s: cannot name the finished tarball %s: %s",
+				 out, *tmp, strerror(errno));
+			free(*tmp);
+			*tmp = NULL;
+			return -1;
+		}
+		free(*tmp);
+	}
+}
+
 int cmd_export(int argc, char **argv)
 {
 	struct lerr err = { 0 };
@@ -371,23 +420,24 @@ int cmd_export(int argc, char **argv)
 	memset(&st, 0, sizeof(st));
 	if (stack_open(argv[1], STACK_NEED_UPPER, &st, &err))
 		goto out;
-	tmp = path_sibling(argv[2], ".", ".XXXXXX");
-	fd = mkostemp(tmp, O_CLOEXEC);
-	if (fd < 0) {
-		lerr_add(&err, "%s: cannot create a temporary file: %s", tmp, strerror(errno));
-		free(tmp);
-		tmp = NULL;
+	dir = path_dirname(argv[2]);
+	fd = open_output(argv[2], dir, &tmp, &err);
+	if (fd < 0)
 		goto out;
-	}
 	if (fchmod(fd, 0644) < 0 || export_upper(st.upper, argv[2], fd, &err))
 		goto out;
-	if (fsync(fd) < 0 || close(fd) < 0) {
+	if (fsync(fd) < 0) {
+		lerr_add(&err, "%s: cannot write: %s", argv[2], strerror(errno));
+		goto out;
+	}
+	if (!tmp && name_output(fd, argv[2], &tmp, &err))
+		goto out;
+	if (close(fd) < 0) {
 		fd = -1;
 		lerr_add(&err, "%s: cannot write: %s", argv[2], strerror(errno));
 		goto out;
 	}
 	fd = -1;
-	dir = path_dirname(argv[2]);
 	if (rename(tmp, argv[2]) < 0) {
 		lerr_add(&err, "%s: %s", argv[2], strerror(errno));
 		goto out;

@@ -213,6 +213,26 @@ make_tar() {
 	[ -z "$(ls -A small)" ]
 }
 
+@test "export: killed while writing, it leaves no temporary file behind" {
+	# the tarball is written to an unnamed file (O_TMPFILE), named only
+	# once complete
+	with_mount stack.json 'head -c 200000000 /dev/zero >big'
+	mkdir out
+	echo old >out/out.tar
+	"$LAYERFS" export stack.json out/out.tar &
+	local pid=$! writing=
+	for _ in $(seq 500); do
+		writing=$(find /proc/$pid/fd -lname "$T/out/*" 2>/dev/null | head -1)
+		[ -n "$writing" ] && break
+		sleep 0.01
+	done
+	kill -9 "$pid"
+	wait "$pid" || true
+	[ -n "$writing" ] || fail "export never opened its output"
+	[ "$(ls -A out)" = out.tar ] || fail "left behind: $(ls -A out)"
+	[ "$(cat out/out.tar)" = old ]
+}
+
 @test "export: a stack without upper, a missing directory for FILE" {
 	echo '{"version": 1, "layers": ["layers/base"]}' >ro.json
 	run "$LAYERFS" export ro.json out.tar
