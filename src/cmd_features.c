@@ -18,8 +18,11 @@ int cmd_features(int argc, char **argv)
 	int wfd;
 
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-')) {
-		fprintf(stderr, "Usage: layerfs features [WORKDIR]\n");
-		return argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? 0 : 1;
+		bool help = argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
+
+		/* asked for, the usage is the output, as for the other subcommands */
+		fprintf(help ? stdout : stderr, "Usage: layerfs features [WORKDIR]\n");
+		return help ? 0 : 1;
 	}
 	printf("layerfs: version %s\n", PACKAGE_VERSION);
 	printf("FUSE library version %s\n", fuse_pkgversion());

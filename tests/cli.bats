@@ -24,6 +24,17 @@ load helpers
 	done
 }
 
+@test "cli: each subcommand's --help prints its usage on stdout and exits 0" {
+	local cmd
+	for cmd in features mount umount check diff commit reset export import; do
+		"$LAYERFS" "$cmd" --help >"$T/out" 2>"$T/err" ||
+			fail "layerfs $cmd --help exited $?"
+		grep -q "^Usage: layerfs $cmd" "$T/out" ||
+			fail "layerfs $cmd --help: no usage on stdout: $(cat "$T/out" "$T/err")"
+		[[ ! -s $T/err ]] || fail "layerfs $cmd --help wrote to stderr: $(cat "$T/err")"
+	done
+}
+
 @test "cli: returns once the mount is live, daemon stays in background" {
 	echo top >"$L1/a"
 	echo bottom >"$L2/b"
