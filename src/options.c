@@ -20,7 +20,7 @@ static const char *const fuse_passthrough_kv[] = {
 void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
-"Usage: %s [-f] [-d] -o lowerdir=LOWER[:LOWER...][,upperdir=UPPER,workdir=WORK][,OPTIONS] MOUNTPOINT\n"
+"Usage: %s [-f] [-d] [-s] -o lowerdir=LOWER[:LOWER...][,upperdir=UPPER,workdir=WORK][,OPTIONS] MOUNTPOINT\n"
 "       %s SOURCE MOUNTPOINT -o OPTIONS     (the form mount.fuse3 uses)\n"
 "\n"
 "Merge read-only lower layers with a writable upper layer, as the kernel's\n"
