@@ -389,8 +389,9 @@ static int parse_one(struct config *cfg, char *opt)
 		char *end;
 		unsigned long id = val ? strtoul(val, &end, 10) : 0;
 		if (!val || !*val || *end || id > UINT32_MAX - 1) {
-			fprintf(stderr, "layerfs: option '%s=%s': expected a numeric id\n",
-				opt, val ? val : "");
+			/* 4294967295 is (uid_t)-1, "no change" to chown(2) */
+			fprintf(stderr, "layerfs: option '%s=%s': expected an id from 0 to %lu\n",
+				opt, val ? val : "", (unsigned long)UINT32_MAX - 1);
 			return -1;
 		}
 		if (opt[10] == 'u')

@@ -183,6 +183,17 @@ refused() {
 	done
 }
 
+@test "badinput: squash_to_uid= and squash_to_gid= that are no id name the range" {
+	local opt v
+	for opt in squash_to_uid squash_to_gid; do
+		for v in abc -1 4294967295 99999999999 ""; do
+			try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$opt=$v"
+			refused "$opt=$v"
+			[[ "$err" == *"expected an id from 0 to 4294967294"* ]] || fail "no reason given: $err"
+		done
+	done
+}
+
 @test "badinput: timeout= that is not a finite number of seconds" {
 	local v
 	for v in abc -1 nan inf 1e400 ""; do
