@@ -73,6 +73,7 @@ void config_defaults(struct config *cfg);
 enum opt_result options_parse(int argc, char **argv, struct config *cfg);
 void options_free(struct config *cfg);
 void usage(FILE *out, const char *prog);
+bool fuseblk_option(const char *key);
 void config_fuse_opt(struct config *cfg, const char *key, const char *val);
 
 /* the generic mount(8) flags (mntflags.c) */

@@ -75,7 +75,7 @@ static const struct {
 /* libfuse's options without a value that are no mount flags */
 static const char *const fuse_only[] = {
 	"allow_other", "allow_root", "auto_unmount", "default_permissions",
-	"blkdev", NULL,
+	NULL,
 };
 
 static int flag_index(const char *name)

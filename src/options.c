@@ -14,7 +14,7 @@
 #include "layerfs.h"
 
 static const char *const fuse_passthrough_kv[] = {
-	"fsname", "subtype", "blksize", "max_read", NULL,
+	"fsname", "subtype", "max_read", NULL,
 };
 
 void usage(FILE *out, const char *prog)
@@ -251,6 +251,13 @@ static bool selinux_option(const char *key)
 	return str_in_list(names, key);
 }
 
+/* Options of FUSE mounts of a block device (fuseblk), which layerfs
+ * never makes. */
+bool fuseblk_option(const char *key)
+{
+	return !strcmp(key, "blksize") || !strcmp(key, "blkdev");
+}
+
 /* Append KEY or KEY=VAL to the options handed to libfuse. Its option
  * splitter takes a backslash as escaping the next character, so a comma
  * in a value (a quoted SELinux context: "...:s0:c1,c2") stays in it. */
@@ -413,20 +420,27 @@ static int parse_one(struct config *cfg, char *opt)
 		cfg->readonly = true;
 	if (!strcmp(opt, "allow_other") && !val)
 		cfg->allow_other_given = true;
-	if (val && (!strcmp(opt, "blksize") || !strcmp(opt, "max_read"))) {
+	if (val && !strcmp(opt, "max_read")) {
 		char *end;
 		unsigned long long v = strtoull(val, &end, 10);
 
-		/* as the kernel takes them: 32 bits, no sign */
+		/* as the kernel takes it: 32 bits, no sign */
 		if (!*val || *end || val[0] == '-' || v < 1 || v > UINT32_MAX) {
 			fprintf(stderr, "layerfs: option '%s=%s': expected a number from 1 to %lu\n",
 				opt, val, (unsigned long)UINT32_MAX);
 			return -1;
 		}
-		if (opt[1] == 'a') {	/* max_read: build_fuse_args() writes it */
-			cfg->max_read = (unsigned)v;
-			return 0;
-		}
+		cfg->max_read = (unsigned)v;	/* build_fuse_args() writes it */
+		return 0;
+	}
+	/* fuseblk's options: the kernel refuses blksize= on a FUSE mount of
+	 * no block device, and libfuse's blkdev mounts SOURCE as one, so
+	 * either failed the mount without saying why. fuse-overlayfs
+	 * ignores them too. */
+	if (fuseblk_option(opt)) {
+		fprintf(stderr, "layerfs: warning: option '%s%s%s' is for FUSE mounts of a "
+			"block device only; ignored\n", opt, val ? "=" : "", val ? val : "");
+		return 0;
 	}
 	/* fuse-overlayfs's and libfuse's -o debug: the same as -d */
 	if (!strcmp(opt, "debug") && !val) {

@@ -17,7 +17,7 @@ static const char *const fuse_strings[] = {
 	"fsname", "subtype", "context", "fscontext", "defcontext",
 	"rootcontext", NULL,
 };
-static const char *const fuse_numbers[] = { "blksize", "max_read", NULL };
+static const char *const fuse_numbers[] = { "max_read", NULL };
 
 static int want_bool(json_t *v, const char *file, const char *key,
 		     struct lerr *err)
@@ -59,6 +59,9 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	if (!strcmp(key, "uidmapping") || !strcmp(key, "gidmapping"))
 		return lerr_add(err, "%s: %s: not an option here: use the \"idmap\" section",
 				file, jpath);
+	if (fuseblk_option(key))
+		return lerr_add(err, "%s: %s: for FUSE mounts of a block device only, "
+				"which layerfs does not make", file, jpath);
 	if (!strcmp(key, "timeout")) {
 		if (!json_is_number(v) || json_number_value(v) < 0)
 			return lerr_add(err, "%s: %s: expected a number of seconds, got %s",

@@ -172,14 +172,27 @@ refused() {
 	[ "$status" -ne 0 ] || fail "unknown flag accepted"
 }
 
-@test "badinput: max_read= and blksize= that are not a 32-bit count" {
-	local opt v
-	for opt in max_read blksize; do
-		for v in abc 0 -5 99999999999 12k ""; do
-			try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$opt=$v"
-			refused "$opt=$v"
-			[[ "$err" == *"expected a number"* ]] || fail "no reason given: $err"
-		done
+@test "badinput: max_read= that is not a 32-bit count" {
+	local v
+	for v in abc 0 -5 99999999999 12k ""; do
+		try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,max_read=$v"
+		refused "max_read=$v"
+		[[ "$err" == *"expected a number"* ]] || fail "no reason given: $err"
+	done
+}
+
+@test "badinput: blksize= and blkdev, fuseblk's options, are ignored with a warning" {
+	local o
+	echo x >"$L1/f"
+	# the kernel refuses blksize= on a FUSE mount of no block device and
+	# blkdev wants SOURCE to be one: the mount failed, naming neither
+	for o in blksize=4096 blkdev; do
+		try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$o"
+		[ "$status" -eq 0 ] || fail "$o: status $status: $err"
+		[[ "$err" == *"option '$o' is for FUSE mounts of a block device only; ignored"* ]] ||
+			fail "$o: no warning: $err"
+		eq "$(cat "$M/f")" x "content with $o"
+		unmount_layerfs "$M"
 	done
 }
 

@@ -95,6 +95,14 @@ teardown() {
 	[[ "$output" == *'options.uidmapping: not an option here: use the "idmap" section'* ]]
 }
 
+@test "check: fuseblk's blksize and blkdev are refused, naming why" {
+	echo '{"version": 1, "layers": ["layers/base"], "options": {"blksize": 4096, "blkdev": true}}' >bad.json
+	run "$LAYERFS" check bad.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"options.blksize: for FUSE mounts of a block device only"* ]]
+	[[ "$output" == *"options.blkdev: for FUSE mounts of a block device only"* ]]
+}
+
 @test "check: overlapping idmap ranges are refused" {
 	echo '{"version": 1, "layers": ["layers/base"], "idmap": {"uid": [{"from": 0, "to": 100, "count": 10}, {"from": 20, "to": 105, "count": 1}]}}' >bad.json
 	refuses check bad.json "idmap.uid[1]: overlaps an earlier range"
