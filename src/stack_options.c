@@ -17,7 +17,6 @@ static const char *const fuse_strings[] = {
 	"fsname", "subtype", "context", "fscontext", "defcontext",
 	"rootcontext", NULL,
 };
-static const char *const fuse_numbers[] = { "max_read", NULL };
 
 static int want_bool(json_t *v, const char *file, const char *key,
 		     struct lerr *err)
@@ -89,17 +88,10 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		config_fuse_opt(cfg, key, json_string_value(v));
 		return 0;
 	}
-	if (str_in_list(fuse_numbers, key)) {
-		char num[32];
-
+	if (!strcmp(key, "max_read")) {
 		if (want_int(v, file, jpath, 1, UINT32_MAX, &n, err))
 			return -1;
-		if (!strcmp(key, "max_read")) {	/* build_fuse_args() writes it */
-			cfg->max_read = (unsigned)n;
-			return 0;
-		}
-		snprintf(num, sizeof(num), "%lld", n);
-		config_fuse_opt(cfg, key, num);
+		cfg->max_read = (unsigned)n;	/* build_fuse_args() writes it */
 		return 0;
 	}
 
