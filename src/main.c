@@ -173,6 +173,11 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (staging_prepare(&fs) < 0)
 		goto out_session;
 	caps_probe(&fs);
+	/* lfs_init() keeps opens for such a daemon; said here, since by the
+	 * time the kernel's INIT comes a background daemon's stderr is gone */
+	if (cfg->noopen_set && cfg->noopen && !fs.dac_override)
+		lfs_log("noopen: the daemon cannot open files whatever their mode "
+			"(no CAP_DAC_OVERRIDE); opens are sent as usual");
 	if (cfg->userxattr && fs.has_upper && fs.opq_style != OPQ_USER) {
 		lfs_log("userxattr: workdir '%s' takes no user.* xattrs: "
 			"opaque directories could not be marked as asked", cfg->workdir);

@@ -50,8 +50,8 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 			 (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT);
 	} else if (fs.cfg->noopen && !fs.dac_override) {
 		/* a file created read-only could not be reopened for the
-		 * writes that follow (git's objects are made 0444) */
-		lfs_log("noopen: the daemon cannot open files whatever their mode (no CAP_DAC_OVERRIDE); opens are sent as usual");
+		 * writes that follow (git's objects are made 0444);
+		 * daemon_run() said so while stderr was still the caller's */
 	} else if (fs.cfg->noopen && (conn->capable & FUSE_CAP_NO_OPEN_SUPPORT)) {
 		noopen = true;
 	} else if (fs.cfg->noopen) {

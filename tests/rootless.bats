@@ -445,6 +445,21 @@ os.close(fd)' "$R/mnt/obj2"
 	_forget_mount "$R/mnt"
 }
 
+@test "rootless: a plain user's noopen says it is off also when the daemon goes to the background" {
+	local pid
+	# the message was written once the kernel's INIT came, after the
+	# daemon had left the terminal: the command said nothing
+	as_nsuser "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,noopen" "$R/mnt" \
+		2>"$T/daemon.err" 3>&- || fail "mount failed: $(cat "$T/daemon.err")"
+	pid=$(find_daemon_pid "$R/mnt") || fail "no daemon"
+	echo "fuse $pid $R/mnt" >>"$MOUNTS_FILE"
+	[[ "$(cat "$T/daemon.err")" == *"noopen: the daemon cannot open files whatever their mode"* ]] ||
+		fail "no message: $(cat "$T/daemon.err")"
+	as_nsuser fusermount3 -u "$R/mnt"
+	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
+	_forget_mount "$R/mnt"
+}
+
 @test "rootless: an append-only lower file stays append-only after its copy-up (user.overlay.protattr), as with the kernel's userxattr" {
 	touch "$T/probe"
 	chattr +a "$T/probe" 2>/dev/null || skip "no inode flags on the test directory's file system"
