@@ -18,6 +18,7 @@ EXTRA_DIST += \
 	tests/tools/sysworkload.sh \
 	tests/tools/setid.sh \
 	tests/tools/difffuzz.py \
+	tests/tools/fuzzops.py \
 	tests/tools/capwrite.py \
 	tests/tools/mapstat.py \
 	tests/tools/times.py \

@@ -558,7 +558,7 @@ linked nlink=1"
 @test "rootless: random operations in a user namespace give the results of the kernel's overlayfs with userxattr" {
 	need_subids
 	local seed
-	cp "$SCRIPTS/difffuzz.py" "$R/"
+	cp "$SCRIPTS/difffuzz.py" "$SCRIPTS/fuzzops.py" "$R/"
 	for seed in $(seq 1 8); do
 		as_nsuser unshare -rm --map-auto python3 "$R/difffuzz.py" --userns \
 			--layerfs "$LAYERFS" --dir "$R/fuzz$seed" --seed "$seed" --ops 400 \
