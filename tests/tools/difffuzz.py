@@ -177,7 +177,9 @@ def build_layer(rng, root, layer, below):
             elif kind < 0.9:
                 os.symlink(rng.choice(LINKS), full)
             else:
-                others = [q for q in made if os.path.isfile(os.path.join(root, q))
+                # in name order: a set's order follows Python's string
+                # hashes, which change from run to run
+                others = [q for q in sorted(made) if os.path.isfile(os.path.join(root, q))
                           and not os.path.islink(os.path.join(root, q))]
                 if others:
                     os.link(os.path.join(root, rng.choice(others)), full)
