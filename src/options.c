@@ -537,7 +537,7 @@ void config_defaults(struct config *cfg)
 enum opt_result options_parse(int argc, char **argv, struct config *cfg)
 {
 	char *pos[2] = { NULL, NULL };
-	int npos = 0;
+	int npos = 0, nopts = 0;
 
 	config_defaults(cfg);
 	for (int i = 1; i < argc; i++) {
@@ -560,6 +560,7 @@ enum opt_result options_parse(int argc, char **argv, struct config *cfg)
 		} else if (!strcmp(a, "-s")) {
 			cfg->threaded = false;
 		} else if (!strcmp(a, "-o")) {
+			nopts++;
 			if (++i == argc) {
 				fprintf(stderr, "layerfs: option '-o' needs an argument\n");
 				return OPT_ERROR;
@@ -567,6 +568,7 @@ enum opt_result options_parse(int argc, char **argv, struct config *cfg)
 			if (parse_opts(cfg, argv[i]))
 				return OPT_ERROR;
 		} else if (!strncmp(a, "-o", 2)) {
+			nopts++;
 			if (parse_opts(cfg, a + 2))
 				return OPT_ERROR;
 		} else if (a[0] == '-' && a[1]) {
@@ -595,7 +597,12 @@ enum opt_result options_parse(int argc, char **argv, struct config *cfg)
 		return OPT_REMOUNT;
 	mount_flags_check(cfg);
 	if (cfg->nlower == 0) {
-		fprintf(stderr, "layerfs: no lowerdir given: -o lowerdir=DIR[:DIR...] is required\n");
+		/* `layerfs moutn stack.json`: a word that names nothing and
+		 * was meant as a command, not as a mount's SOURCE */
+		if (npos == 2 && !nopts && !strchr(pos[0], '/') && access(pos[0], F_OK) < 0)
+			fprintf(stderr, "layerfs: unknown command '%s' (see layerfs --help)\n", pos[0]);
+		else
+			fprintf(stderr, "layerfs: no lowerdir given: -o lowerdir=DIR[:DIR...] is required\n");
 		return OPT_ERROR;
 	}
 	if (cfg->upperdir && !cfg->workdir) {

@@ -46,10 +46,10 @@ refused() {
 	try_mount "upperdir=$U,workdir=$W"
 	[ "$status" -ne 0 ] || fail "mounted without lowerdir"
 	[[ "$err" == *lowerdir* ]] || fail "message does not mention lowerdir: $err"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 	try_mount "lowerdir=,upperdir=$U,workdir=$W"
 	[ "$status" -ne 0 ] || fail "mounted with an empty lowerdir"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 	eq "$(find "$W" -mindepth 1)" ""
 }
 
@@ -103,7 +103,7 @@ refused() {
 	try_mount "lowerdir=$L1,upperdir=$U"
 	[ "$status" -ne 0 ] || fail "mounted an upperdir without workdir"
 	[[ "$err" == *workdir* ]] || fail "message does not mention workdir: $err"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 	eq "$(find "$U" -mindepth 1)" ""
 }
 
@@ -123,19 +123,19 @@ refused() {
 	try_mount "lowerdir=$L1,upperdir=$L1/nested/up,workdir=$L1/nested/work"
 	[ "$status" -ne 0 ] || fail "accepted an upperdir inside a lower layer"
 	[[ "$err" == *"$L1"* ]] || fail "message does not name the paths: $err"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 	eq "$(find "$L1/nested" -mindepth 2)" ""
 	mkdir -p "$U/low"
 	touch "$U/low/f"
 	try_mount "lowerdir=$U/low,upperdir=$U,workdir=$W"
 	[ "$status" -ne 0 ] || fail "accepted a lower layer inside the upperdir"
 	[[ "$err" == *"$U"* ]] || fail "message does not name the paths: $err"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 	eq "$(find "$W" -mindepth 1)" ""
 	# the same directory as lower and upper
 	try_mount "lowerdir=$L2,upperdir=$L2,workdir=$W"
 	[ "$status" -ne 0 ] || fail "accepted the same dir as lower and upper"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 }
 
 @test "badinput: a lower layer inside another lower layer (either order), as the kernel's overlay refuses" {
@@ -143,11 +143,11 @@ refused() {
 	try_mount "lowerdir=$L1:$L1/sub,upperdir=$U,workdir=$W"
 	[ "$status" -ne 0 ] || fail "accepted a lower layer inside another"
 	[[ "$err" == *"lowerdir '$L1/sub' is inside lowerdir '$L1'"* ]] || fail "message: $err"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 	try_mount "lowerdir=$L1/sub:$L2:$L1"
 	[ "$status" -ne 0 ] || fail "accepted a lower layer inside a later one"
 	[[ "$err" == *"lowerdir '$L1/sub' is inside lowerdir '$L1'"* ]] || fail "message: $err"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 	eq "$(find "$U" "$W" -mindepth 1)" ""
 }
 
@@ -231,6 +231,19 @@ refused() {
 	try_mount "lowerdir=$L1,fsname=\"x,upperdir=$U,workdir=$W"
 	refused 'fsname="x'
 	[[ "$err" == *"a double quote is not closed"* ]] || fail "no reason given: $err"
+}
+
+@test "badinput: a mistyped command is named as one, not taken for a mount without lowerdir" {
+	cd "$T"
+	run "$LAYERFS" moutn stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == "layerfs: unknown command 'moutn' (see layerfs --help)" ]] || fail "$output"
+	# a SOURCE that exists, or the mount.fuse3 form with options, is a mount
+	mkdir src
+	run "$LAYERFS" src "$M"
+	[[ "$output" == *"no lowerdir given"* ]] || fail "$output"
+	run "$LAYERFS" tank "$M" -o ro
+	[[ "$output" == *"no lowerdir given"* ]] || fail "$output"
 }
 
 @test "badinput: a good mount still works after the failed attempts" {

@@ -83,7 +83,7 @@ load helpers
 	local rc=0
 	wait "$pid" || rc=$?
 	eq "$rc" 0 "exit status of the foreground daemon"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 }
 
 @test "cli: -d (debug) runs in the foreground and logs requests" {
@@ -95,7 +95,7 @@ load helpers
 	fusermount3 -u "$M"
 	wait "$pid" || true
 	[ -s "$T/debug.log" ] || fail "-d logged nothing"
-	! is_mounted "$M" || fail ""$M" is still mounted"
+	! is_mounted "$M" || fail "$M is still mounted"
 }
 
 @test "cli: -o debug (fuse-overlayfs's and libfuse's spelling) is -d" {

@@ -526,7 +526,7 @@ crash_at() {
 	with_mount stack.json 'echo junk >junk'
 	"$LAYERFS" reset --remount stack.json
 	[ -z "$(ls -A upper)" ]
-	! is_mounted "$T/mnt" || fail ""$T/mnt" is still mounted"
+	! is_mounted "$T/mnt" || fail "$T/mnt is still mounted"
 }
 
 @test "reset: a read-only stack has nothing to reset" {

@@ -179,7 +179,7 @@ teardown() {
 	echo new >mnt/new
 	[ "$(cat upper/new)" = new ]
 	"$LAYERFS" umount stack.json
-	! is_mounted "$T/mnt" || fail ""$T/mnt" is still mounted"
+	! is_mounted "$T/mnt" || fail "$T/mnt is still mounted"
 }
 
 @test "mount: the same view as the -o form with lowerdir in reverse order" {
@@ -197,7 +197,7 @@ teardown() {
 	mkdir other
 	"$LAYERFS" mount stack.json other
 	is_mounted "$T/other"
-	! is_mounted "$T/mnt" || fail ""$T/mnt" is still mounted"
+	! is_mounted "$T/mnt" || fail "$T/mnt is still mounted"
 	[ "$(cat other/etc/a)" = app-a ]
 	"$LAYERFS" umount other
 }
@@ -295,14 +295,14 @@ teardown() {
 @test "mount: nothing is mounted when validation fails" {
 	echo '{"version": 1, "layers": ["layers/base", "gone"], "mountpoint": "mnt"}' >bad.json
 	refuses mount bad.json "layers[1]: $T/gone: No such file or directory"
-	! is_mounted "$T/mnt" || fail ""$T/mnt" is still mounted"
+	! is_mounted "$T/mnt" || fail "$T/mnt is still mounted"
 	[ -z "$(ls -A work)" ]
 }
 
 @test "mount: a stack whose layer directory vanished" {
 	mv layers/app layers/app.gone
 	refuses mount stack.json "layers[1].path: $T/layers/app: No such file or directory"
-	! is_mounted "$T/mnt" || fail ""$T/mnt" is still mounted"
+	! is_mounted "$T/mnt" || fail "$T/mnt is still mounted"
 }
 
 @test "mount -f stays in the foreground until unmounted" {
@@ -319,7 +319,7 @@ teardown() {
 @test "umount: by stack and by mount point; a clear error when not mounted" {
 	"$LAYERFS" mount stack.json
 	"$LAYERFS" umount "$T/mnt"
-	! is_mounted "$T/mnt" || fail ""$T/mnt" is still mounted"
+	! is_mounted "$T/mnt" || fail "$T/mnt is still mounted"
 	run "$LAYERFS" umount stack.json
 	[ "$status" -eq 1 ]
 	[ "$output" = "layerfs: $T/mnt: not mounted (no layerfs mount there)" ]
@@ -330,7 +330,7 @@ teardown() {
 	"$LAYERFS" mount stack.json
 	mv layers/app layers/app.gone
 	"$LAYERFS" umount stack.json
-	! is_mounted "$T/mnt" || fail ""$T/mnt" is still mounted"
+	! is_mounted "$T/mnt" || fail "$T/mnt is still mounted"
 }
 
 @test "check: shows a live mount and the daemon's pid" {
@@ -353,11 +353,11 @@ teardown() {
 	run "$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work" mnt2
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"workdir '$T/work' is in use by layerfs pid $pid (mount)"* ]]
-	! is_mounted "$T/mnt2" || fail ""$T/mnt2" is still mounted"
+	! is_mounted "$T/mnt2" || fail "$T/mnt2 is still mounted"
 	run "$LAYERFS" mount stack.json mnt2
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"is in use by layerfs pid $pid"* ]]
-	! is_mounted "$T/mnt2" || fail ""$T/mnt2" is still mounted"
+	! is_mounted "$T/mnt2" || fail "$T/mnt2 is still mounted"
 	"$LAYERFS" umount stack.json
 }
 
@@ -368,7 +368,7 @@ teardown() {
 	run "$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work2" mnt2
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"upperdir '$T/upper' is the upper of another layerfs mount"* ]]
-	! is_mounted "$T/mnt2" || fail ""$T/mnt2" is still mounted"
+	! is_mounted "$T/mnt2" || fail "$T/mnt2 is still mounted"
 	# a read-only view of the upper as a lower layer is no second upper
 	"$LAYERFS" -o "lowerdir=$T/upper" mnt2
 	[ "$(cat mnt2/newfile)" = kept ]
