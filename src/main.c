@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,15 @@ static void tune_bdi(const char *mountpoint, bool writable)
 /* Check the layers, mount CFG->mountpoint and serve requests until
  * unmounted. Returns the process exit status. Shared by the -o form and
  * the stack subcommands. */
+/* The request loop's result as the exit status. libfuse reports SIGINT,
+ * SIGTERM and SIGHUP as the loop's error, but they are how a service is
+ * told to stop (`systemctl stop`, ^C), and the file system is unmounted
+ * next: 0, as after an unmount. */
+static int loop_status(int res)
+{
+	return res == 0 || res == SIGINT || res == SIGTERM || res == SIGHUP ? 0 : 1;
+}
+
 int daemon_run(struct config *cfg, const char *argv0)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -232,10 +242,10 @@ int daemon_run(struct config *cfg, const char *argv0)
 		 * fewer idle ones allowed, a sequential read started and ended
 		 * ninety threads per GiB (docs/architecture.md) */
 		fuse_loop_cfg_set_idle_threads(lc, 16);
-		ret = fuse_session_loop_mt(se, lc) ? 1 : 0;
+		ret = loop_status(fuse_session_loop_mt(se, lc));
 		fuse_loop_cfg_destroy(lc);
 	} else {
-		ret = fuse_session_loop(se) ? 1 : 0;
+		ret = loop_status(fuse_session_loop(se));
 	}
 	prefetch_stop();
 	fdrelief_stop();

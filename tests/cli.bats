@@ -139,7 +139,7 @@ load helpers
 	[ "$n" -ge 2 ] || fail "expected at least two other threads, found $n"
 }
 
-@test "cli: SIGINT unmounts and exits (foreground)" {
+@test "cli: SIGINT and SIGTERM unmount and exit 0 (foreground)" {
 	# background jobs of a script start with SIGINT ignored: undo that
 	spawn env --default-signal=INT "$LAYERFS" -f -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
 	local pid=$BG_PID
@@ -147,6 +147,17 @@ load helpers
 	kill -INT "$pid"
 	wait_until 20 _pid_gone "$pid" || fail "daemon still running after SIGINT"
 	wait_until 10 eval '! is_mounted "$M"' || fail "still mounted after SIGINT"
+	# a service told to stop exits 0 (systemd would call 1 a failure)
+	local rc=0
+	wait "$pid" || rc=$?
+	eq "$rc" 0 "exit status after SIGINT"
+	spawn "$LAYERFS" -f -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
+	pid=$BG_PID
+	wait_until 10 is_mounted "$M" || fail "not mounted"
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	eq "$rc" 0 "exit status after SIGTERM"
+	wait_until 10 eval '! is_mounted "$M"' || fail "still mounted after SIGTERM"
 }
 
 @test "cli: umount MNT ends the daemon" {
