@@ -84,7 +84,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	if (str_in_list(fuse_strings, key)) {
 		if (!json_is_string(v) || !*json_string_value(v))
 			return lerr_add(err, "%s: %s: expected a non-empty string, got %s",
-					file, jpath, json_type_name(v));
+					file, jpath, json_is_string(v) ? "an empty one" :
+					json_type_name(v));
 		config_fuse_opt(cfg, key, json_string_value(v));
 		return 0;
 	}

@@ -66,7 +66,7 @@ teardown() {
 @test "check: wrong types are reported with their JSON path" {
 	cat >bad.json <<-EOF
 	{"version": 1, "layers": ["layers/base", 7, {"path": true}], "upper": 3, "work": "work",
-	 "mountpoint": [], "options": {"fsync": 1, "timeout": "long", "fsname": 5, "ro": "yes",
+	 "mountpoint": [], "options": {"fsync": 1, "timeout": "long", "fsname": 5, "subtype": "", "ro": "yes",
 	 "squash_to_uid": -1, "xattr_permissions": 3},
 	 "idmap": {"uid": {"from": 0}, "gid": [{"from": "0", "to": 0, "count": 0}]}}
 	EOF
@@ -79,6 +79,7 @@ teardown() {
 	[[ "$output" == *"options.fsync: expected true or false, got an integer"* ]]
 	[[ "$output" == *"options.timeout: expected a number of seconds, got a string"* ]]
 	[[ "$output" == *"options.fsname: expected a non-empty string, got an integer"* ]]
+	[[ "$output" == *"options.subtype: expected a non-empty string, got an empty one"* ]]
 	[[ "$output" == *"options.ro: expected true or false, got a string"* ]]
 	[[ "$output" == *"options.squash_to_uid: -1 is out of range"* ]]
 	[[ "$output" == *"options.xattr_permissions: 3 is out of range (0 to 2)"* ]]
