@@ -105,12 +105,13 @@ static int open_parent(struct importer *im, char *name, unsigned how,
 		if (next < 0) {
 			int e = errno;
 
+			*slash = '/';
 			if (!(how & PARENT_QUIET))
-				lerr_add(im->err, "%s: entry '%s': '%s' %s", im->tar, name, p,
+				lerr_add(im->err, "%s: entry '%s': '%.*s' %s", im->tar, name,
+					 (int)(slash - name), name,
 					 e == ELOOP || e == ENOTDIR ?
 					 "is not a directory (a symlink?): refusing to go through it" :
 					 strerror(e));
-			*slash = '/';
 			close(fd);
 			return -1;
 		}

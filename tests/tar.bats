@@ -440,7 +440,7 @@ refused() {
 @test "import: nothing is written through a symlink an entry planted" {
 	mkdir outside-dir
 	make_tar sl.tar "s:l:$T/outside-dir" s/f:f
-	refused sl.tar "'s' is not a directory (a symlink?)"
+	refused sl.tar "entry 's/f': 's' is not a directory (a symlink?)"
 	[ -z "$(ls -A outside-dir)" ]
 	make_tar sl2.tar "s:l:.." s/outside:f
 	refused sl2.tar "refusing to go through it"
