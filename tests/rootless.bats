@@ -83,6 +83,22 @@ ns_mount() {
 	echo "$NS_PID $2" >>"$NS_DAEMONS"
 }
 
+# user_mount OPTIONS: as $NSUSER, no namespace, mount layerfs (through
+# fusermount3) with the test's layers and OPTIONS on $R/mnt; sets pid
+# to the daemon. user_umount: fusermount3 -u, and the daemon must exit.
+user_mount() {
+	as_nsuser "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work$1" "$R/mnt" \
+		2>"$T/daemon.err" 3>&- || fail "mount failed: $(cat "$T/daemon.err")"
+	pid=$(find_daemon_pid "$R/mnt") || fail "no daemon"
+	echo "fuse $pid $R/mnt" >>"$MOUNTS_FILE"
+}
+
+user_umount() {
+	as_nsuser fusermount3 -u "$R/mnt"
+	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
+	_forget_mount "$R/mnt"
+}
+
 # in_ns COMMAND...: run as $NSUSER inside the namespaces of the daemon
 in_ns() {
 	as_nsuser nsenter -t "$NS_PID" -U -m --preserve-credentials -- "$@"
@@ -345,10 +361,7 @@ need_subids() {
 
 @test "rootless: a plain user mounts through fusermount3, no namespace" {
 	local pid
-	as_nsuser "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt" \
-		2>"$T/daemon.err" 3>&- || fail "mount failed: $(cat "$T/daemon.err")"
-	pid=$(find_daemon_pid "$R/mnt") || fail "no daemon"
-	echo "fuse $pid $R/mnt" >>"$MOUNTS_FILE"
+	user_mount ""
 	is_mounted "$R/mnt" || fail "not mounted"
 	eq "$(awk '/^Uid/ { print $2 }' "/proc/$pid/status")" "$NS_UID"
 	eq "$(caps_of "$pid")" "0000000000000000 0000000000000000 $(awk '/^CapBnd/ { print $2 }' /proc/self/status)" \
@@ -371,22 +384,15 @@ need_subids() {
 	eq "$(as_nsuser stat -c %a "$R/mnt/d") $(stat -c %a "$R/upper/d")" "750 750"
 	eq "$(as_nsuser ls -A "$R/mnt" | tr '\n' ' ')" "a b basefile d empty rootfile "
 
-	as_nsuser fusermount3 -u "$R/mnt"
-	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
-	_forget_mount "$R/mnt"
+	user_umount
 
 	# a flag it cannot set that protects something fails the mount
 	run ! as_nsuser "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,nosymfollow" "$R/mnt" 3>&-
 	[[ "$output" == *"nosymfollow"* ]] || fail "no message naming nosymfollow: $output"
 	! is_mounted "$R/mnt" || fail "mounted without nosymfollow"
 	# the access-time ones change nothing the daemon does not do itself
-	as_nsuser "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,relatime,nodiratime" "$R/mnt" \
-		2>"$T/daemon.err" 3>&- || fail "mount failed: $(cat "$T/daemon.err")"
-	pid=$(find_daemon_pid "$R/mnt") || fail "no daemon"
-	echo "fuse $pid $R/mnt" >>"$MOUNTS_FILE"
-	as_nsuser fusermount3 -u "$R/mnt"
-	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
-	_forget_mount "$R/mnt"
+	user_mount ",relatime,nodiratime"
+	user_umount
 }
 
 @test "rootless: noopen is the default in unshare -Urm: reads, copy-up at the first write, O_TRUNC, files of unmapped owners; noopen=0 copies up at the open" {
@@ -440,24 +446,17 @@ os.close(fd)' "$R/mnt/obj2"
 	eq "$(as_nsuser stat -c %a "$R/mnt/rodir")" 555 "a directory made 0555"
 	[[ "$(cat "$T/daemon.err")" == *"noopen: the daemon cannot open files whatever their mode"* ]] ||
 		fail "no message: $(cat "$T/daemon.err")"
-	as_nsuser fusermount3 -u "$R/mnt"
-	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
-	_forget_mount "$R/mnt"
+	user_umount
 }
 
 @test "rootless: a plain user's noopen says it is off also when the daemon goes to the background" {
 	local pid
 	# the message was written once the kernel's INIT came, after the
 	# daemon had left the terminal: the command said nothing
-	as_nsuser "$LAYERFS" -o "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work,noopen" "$R/mnt" \
-		2>"$T/daemon.err" 3>&- || fail "mount failed: $(cat "$T/daemon.err")"
-	pid=$(find_daemon_pid "$R/mnt") || fail "no daemon"
-	echo "fuse $pid $R/mnt" >>"$MOUNTS_FILE"
+	user_mount ",noopen"
 	[[ "$(cat "$T/daemon.err")" == *"noopen: the daemon cannot open files whatever their mode"* ]] ||
 		fail "no message: $(cat "$T/daemon.err")"
-	as_nsuser fusermount3 -u "$R/mnt"
-	wait_until 20 _pid_gone "$pid" || fail "daemon $pid still running after fusermount3 -u"
-	_forget_mount "$R/mnt"
+	user_umount
 }
 
 @test "rootless: an append-only lower file stays append-only after its copy-up (user.overlay.protattr), as with the kernel's userxattr" {

@@ -88,18 +88,12 @@ teardown() {
 	[[ "$output" == *"idmap.gid[0].count: 0 is out of range"* ]]
 }
 
-@test "check: options that belong elsewhere say where" {
-	echo '{"version": 1, "layers": ["layers/base"], "options": {"lowerdir": "x", "uidmapping": "0:1:1"}}' >bad.json
+@test "check: options that belong elsewhere say where; fuseblk's blksize and blkdev are refused, naming why" {
+	echo '{"version": 1, "layers": ["layers/base"], "options": {"lowerdir": "x", "uidmapping": "0:1:1", "blksize": 4096, "blkdev": true}}' >bad.json
 	run "$LAYERFS" check bad.json
 	[ "$status" -eq 1 ]
 	[[ "$output" == *'options.lowerdir: not an option here: use the top-level "layers"'* ]]
 	[[ "$output" == *'options.uidmapping: not an option here: use the "idmap" section'* ]]
-}
-
-@test "check: fuseblk's blksize and blkdev are refused, naming why" {
-	echo '{"version": 1, "layers": ["layers/base"], "options": {"blksize": 4096, "blkdev": true}}' >bad.json
-	run "$LAYERFS" check bad.json
-	[ "$status" -eq 1 ]
 	[[ "$output" == *"options.blksize: for FUSE mounts of a block device only"* ]]
 	[[ "$output" == *"options.blkdev: for FUSE mounts of a block device only"* ]]
 }
