@@ -308,10 +308,6 @@ static bool caller_in_group(fuse_req_t req, const struct stat *obj)
 	return caller_member(req, obj->st_gid) || caller_has_fsetid(req, obj);
 }
 
-/* POSIX ACL tags and the write bit, as the kernel stores them */
-enum { ACL_UOBJ = 0x01, ACL_NUSER = 0x02, ACL_GOBJ = 0x04, ACL_NGROUP = 0x08,
-       ACL_MASKE = 0x10, ACL_OTHERE = 0x20, ACL_W = 02 };
-
 /* May the caller of REQ, not the owner, write N (attributes as shown
  * in ST) by its access ACL? 1 or 0 as the kernel's check decides: a
  * named user's entry, else every group entry that matches (the owning
@@ -336,24 +332,24 @@ static int acl_may_write(fuse_req_t req, struct node *n, const struct stat *st)
 		memcpy(&tag, buf + off, 2);
 		memcpy(&perm, buf + off + 2, 2);
 		memcpy(&id, buf + off + 4, 4);
-		if (tag == ACL_MASKE)
+		if (tag == ACL_TAG_MASK)
 			mask = perm;
-		else if (tag == ACL_OTHERE)
+		else if (tag == ACL_TAG_OTHER)
 			other = perm;
-		else if (tag == ACL_NUSER && id == c->uid) {
+		else if (tag == ACL_TAG_USER && id == c->uid) {
 			named_user = true;
 			user = perm;
-		} else if ((tag == ACL_GOBJ && caller_member(req, st->st_gid)) ||
-			   (tag == ACL_NGROUP && caller_member(req, id))) {
+		} else if ((tag == ACL_TAG_GROUP_OBJ && caller_member(req, st->st_gid)) ||
+			   (tag == ACL_TAG_GROUP && caller_member(req, id))) {
 			in_group = true;
 			group |= perm;
 		}
 	}
 	if (named_user)
-		return !!(user & mask & ACL_W);
+		return !!(user & mask & ACL_PERM_WRITE);
 	if (in_group)
-		return !!(group & mask & ACL_W);
-	return !!(other & ACL_W);
+		return !!(group & mask & ACL_PERM_WRITE);
+	return !!(other & ACL_PERM_WRITE);
 }
 
 /* What a write, truncate or chown by a process without CAP_FSETID does

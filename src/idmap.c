@@ -282,9 +282,6 @@ void override_mark_upper(struct fs *f)
 
 /* ---- ids stored inside xattr values ---- */
 
-#define ACL_XATTR_VERSION 2
-#define ACL_USER_TAG 0x02
-#define ACL_GROUP_TAG 0x08
 #define VFS_CAP_REVISION_MASK 0xFF000000
 #define VFS_CAP_REVISION_3 0x03000000
 #define VFS_CAP_V3_SIZE 24
@@ -317,9 +314,9 @@ static int translate(const char *name, void *val, size_t len, bool to_shown)
 
 			memcpy(&tag, p + off, 2);
 			memcpy(&id, p + off + 4, 4);
-			if (tag == ACL_USER_TAG) {
+			if (tag == ACL_TAG_USER) {
 				id = map_id(c->uidmap, c->nuidmap, id, to_shown, &ok);
-			} else if (tag == ACL_GROUP_TAG) {
+			} else if (tag == ACL_TAG_GROUP) {
 				id = map_id(c->gidmap, c->ngidmap, id, to_shown, &ok);
 			} else {
 				continue;
@@ -374,7 +371,7 @@ ssize_t acl_drop_unmapped(const char *name, void *val, ssize_t len)
 
 		memcpy(&tag, p + off, 2);
 		memcpy(&id, p + off + 4, 4);
-		if ((tag == ACL_USER_TAG || tag == ACL_GROUP_TAG) && id == (uint32_t)-1)
+		if ((tag == ACL_TAG_USER || tag == ACL_TAG_GROUP) && id == (uint32_t)-1)
 			continue;
 		if (out != off)
 			memmove(p + out, p + off, 8);

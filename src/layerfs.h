@@ -674,6 +674,15 @@ int override_write(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mod
 const char *override_of_layer(int rootfd);
 void override_detect_layers(struct fs *f);
 int override_probe(const struct fs *f);
+/* POSIX ACLs as xattr values (system.posix_acl_*): a version word, then
+ * 8-byte entries of tag (16 bits), permissions (16) and id (32) */
+#define ACL_XATTR_VERSION 2
+#define ACL_TAG_USER 0x02
+#define ACL_TAG_GROUP_OBJ 0x04
+#define ACL_TAG_GROUP 0x08
+#define ACL_TAG_MASK 0x10
+#define ACL_TAG_OTHER 0x20
+#define ACL_PERM_WRITE 02
 ssize_t acl_drop_unmapped(const char *name, void *val, ssize_t len);
 void override_mark_upper(struct fs *f);
 int set_owner_at(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);
