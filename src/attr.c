@@ -123,8 +123,7 @@ static int truncate_fd(int fd, off_t size, bool as_path)
 	char path[32];
 
 	if (as_path) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (truncate(path, size) == 0)
+		if (truncate(fd_path(fd, path, sizeof(path)), size) == 0)
 			return 0;
 		if (errno != ENOENT)
 			return -errno;

@@ -382,7 +382,7 @@ static int name_output(int fd, const char *out, char **tmp, struct lerr *err)
 {
 	char proc[32];
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	fd_path(fd, proc, sizeof(proc));
 	for (unsigned i = 0; ; i++) {
 		char suffix[32];
 

@@ -125,9 +125,6 @@ static void tune_bdi(const char *mountpoint, bool writable)
 		bdi_set(dev, "max_ratio", "100");
 }
 
-/* Check the layers, mount CFG->mountpoint and serve requests until
- * unmounted. Returns the process exit status. Shared by the -o form and
- * the stack subcommands. */
 /* The request loop's result as the exit status. libfuse reports SIGINT,
  * SIGTERM and SIGHUP as the loop's error, but they are how a service is
  * told to stop (`systemctl stop`, ^C), and the file system is unmounted
@@ -137,6 +134,9 @@ static int loop_status(int res)
 	return res == 0 || res == SIGINT || res == SIGTERM || res == SIGHUP ? 0 : 1;
 }
 
+/* Check the layers, mount CFG->mountpoint and serve requests until
+ * unmounted. Returns the process exit status. Shared by the -o form and
+ * the stack subcommands. */
 int daemon_run(struct config *cfg, const char *argv0)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
