@@ -131,11 +131,10 @@ static int truncate_fd(int fd, off_t size, bool as_path)
 	return ftruncate(fd, size) < 0 ? -errno : 0;
 }
 
+/* AS_PATH: a truncate(2) to the size the file has (truncate_fd()) */
 static int set_size(struct node *n, const struct oref *o, off_t size,
-		    int to_set, bool same_size, struct fuse_file_info *fi)
+		    bool as_path, struct fuse_file_info *fi)
 {
-	bool as_path = same_size && !fi &&
-		!(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW));
 	int fd = -1, err;
 
 	if (fi) {
@@ -616,7 +615,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	struct stat st, before;
 	unsigned cflags = 0;
 	struct oref o = { .hold = NULL };
-	bool had_group = false, same_size = false;
+	bool had_group = false, as_path = false;
 	int err;
 
 	if (lower_ctime_only(n, attr, to_set, &st)) {
@@ -632,9 +631,12 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		err = -EPERM;
 	if (!err)
 		err = prot_check(n, prot_op_of(to_set, attr));
-	/* the size the file shows, before a copy-up without data changes it */
-	if (!err && (to_set & FUSE_SET_ATTR_SIZE) && node_stat(n, &st) == 0)
-		same_size = st.st_size == attr->st_size;
+	/* truncate(2) (neither a handle nor a time) to the size the file
+	 * shows, read before a copy-up without data changes it */
+	if (!err && (to_set & FUSE_SET_ATTR_SIZE) && !fi &&
+	    !(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) &&
+	    node_stat(n, &st) == 0)
+		as_path = st.st_size == attr->st_size;
 	if (!err)
 		err = copyup(n, cflags);
 	if (!err)
@@ -655,7 +657,7 @@ void lfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	if (err)
 		goto out;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
-		err = set_size(n, &o, attr->st_size, to_set, same_size, fi);
+		err = set_size(n, &o, attr->st_size, as_path, fi);
 		if (err)
 			goto out;
 	}
