@@ -362,11 +362,11 @@ static int open_output(const char *out, const char *dir, char **tmp,
 	int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 
 	*tmp = NULL;
-	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-		goto done;
-	*tmp = path_sibling(out, ".", ".XXXXXX");
-	fd = mkostemp(*tmp, O_CLOEXEC);
-done:
+	/* no O_TMPFILE on this file system (or kernel) */
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		*tmp = path_sibling(out, ".", ".XXXXXX");
+		fd = mkostemp(*tmp, O_CLOEXEC);
+	}
 	if (fd < 0) {
 		lerr_add(err, "%s: cannot create a temporary file in %s: %s",
 			 out, dir, strerror(errno));
