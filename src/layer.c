@@ -367,7 +367,8 @@ int staging_prepare(struct fs *f)
 
 	if (wfd < 0)
 		return 0;
-	if (mkdirat(wfd, LAYERFS_STAGING, 0700) < 0 && errno != EEXIST) {
+	f->staging_made = mkdirat(wfd, LAYERFS_STAGING, 0700) == 0;
+	if (!f->staging_made && errno != EEXIST) {
 		lfs_log("workdir '%s': cannot create %s/: %s", f->cfg->workdir,
 			LAYERFS_STAGING, strerror(errno));
 		return -1;

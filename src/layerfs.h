@@ -126,6 +126,7 @@ struct fs {
 	bool no_opendir;	/* the kernel opens directories without us (readdir.c) */
 	unsigned max_read;	/* the mount's max_read= (main.c) */
 	int workfd;		/* the staging dir inside workdir */
+	bool staging_made;	/* staging_prepare created it (main.c) */
 	int procfd;		/* /proc/self/fd */
 	bool same_fs;		/* all layers on one filesystem: real st_ino */
 	enum wh_style wh_style;

@@ -102,11 +102,49 @@ static int flock_wait(int fd)
 	return 0;
 }
 
+/* The lock file this process created, removed again by
+ * work_lock_abandon() when the mount it was made for is refused: a
+ * refused mount leaves the work dir as it found it. */
+static struct {
+	char *path;
+	dev_t dev;
+	ino_t ino;
+} made;
+
+/* Open PATH, creating it if need be; *CREATED tells which. */
+static int lock_open(const char *path, bool *created)
+{
+	for (;;) {
+		int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+		*created = fd >= 0;
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+		fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd >= 0 || errno != ENOENT)
+			return fd;
+		/* removed between the two opens: create it after all */
+	}
+}
+
+static void note_made(const char *path, int fd)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return;
+	free(made.path);
+	made.path = xstrdup(path);
+	made.dev = st.st_dev;
+	made.ino = st.st_ino;
+}
+
 static int lock_take(const char *workdir, const char *role, char *errbuf,
 		     size_t len)
 {
 	char *path = lock_path(workdir);
 	struct stat st;
+	bool created;
 	int fd, err;
 
 	if (held_fd >= 0 && stat(path, &st) == 0 && same_object(held_fd, &st)) {
@@ -116,24 +154,34 @@ static int lock_take(const char *workdir, const char *role, char *errbuf,
 		free(path);
 		return fd;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		snprintf(errbuf, len, "workdir '%s': cannot open %s: %s", workdir,
-			 WORK_LOCK_NAME, strerror(errno));
-		free(path);
-		return -1;
-	}
-	free(path);
-	err = flock_wait(fd);
-	if (err == -EWOULDBLOCK)
-		describe_holder(fd, workdir, errbuf, len);
-	else if (err)
-		snprintf(errbuf, len, "workdir '%s': cannot lock %s: %s",
-			 workdir, WORK_LOCK_NAME, strerror(-err));
-	if (err) {
+	for (;;) {
+		fd = lock_open(path, &created);
+		if (fd < 0) {
+			snprintf(errbuf, len, "workdir '%s': cannot open %s: %s", workdir,
+				 WORK_LOCK_NAME, strerror(errno));
+			free(path);
+			return -1;
+		}
+		err = flock_wait(fd);
+		if (err == -EWOULDBLOCK)
+			describe_holder(fd, workdir, errbuf, len);
+		else if (err)
+			snprintf(errbuf, len, "workdir '%s': cannot lock %s: %s",
+				 workdir, WORK_LOCK_NAME, strerror(-err));
+		if (err) {
+			close(fd);
+			free(path);
+			return -1;
+		}
+		/* The holder before us may have abandoned the file, removing
+		 * it: a lock on it locks nothing, try the name again. */
+		if (lstat(path, &st) == 0 && same_object(fd, &st))
+			break;
 		close(fd);
-		return -1;
 	}
+	if (created)
+		note_made(path, fd);
+	free(path);
 	write_holder(fd, role);
 	return fd;
 }
@@ -292,17 +340,33 @@ void work_lock_release(int fd)
 		held_fd = -1;
 	if (fd == upper_with_work)
 		upper_lock_drop();
-	/* leave the file: unlinking lock files races with their takers */
+	/* leave the file: without the flock it holds nothing (only a refused
+	 * mount removes the one it made, work_lock_abandon) */
 	if (ftruncate(fd, 0) < 0) {
 		/* nothing to do: a stale pid is ignored without the flock */
 	}
 	close(fd);
 }
 
-/* Close a lock kept for daemon_run that it did not take over. */
+/* Release the lock FD of a mount that was refused, removing the lock
+ * file if this process created it. Safe under the lock: a taker waiting
+ * on the removed file finds it gone once it has the flock, and opens the
+ * name again (lock_take). */
+void work_lock_abandon(int fd)
+{
+	struct stat st;
+
+	if (fd >= 0 && made.path && lstat(made.path, &st) == 0 &&
+	    st.st_dev == made.dev && st.st_ino == made.ino && same_object(fd, &st))
+		unlink(made.path);
+	work_lock_release(fd);
+}
+
+/* Close a lock kept for daemon_run that it did not take over: the mount
+ * was refused before daemon_run locked. */
 void work_lock_drop_held(void)
 {
-	work_lock_release(held_fd);
+	work_lock_abandon(held_fd);
 }
 
 /* Who holds WORKDIR's lock: a pid, 0 when nobody, -1 when unknown. Peeks

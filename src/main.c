@@ -137,6 +137,27 @@ static int loop_status(int res)
 /* Check the layers, mount CFG->mountpoint and serve requests until
  * unmounted. Returns the process exit status. Shared by the -o form and
  * the stack subcommands. */
+/* Let go of the work dir lock LOCKFD. A mount REFUSED after taking it
+ * (the upper in use, a failed probe, the mount itself) leaves the work
+ * dir as it found it: the staging dir and the lock file go again if it
+ * created them. */
+static void work_let_go(int lockfd, bool refused)
+{
+	char *staging;
+
+	if (!refused || lockfd < 0) {
+		work_lock_release(lockfd);
+		return;
+	}
+	if (fs.staging_made) {
+		staging = xmalloc(strlen(fs.cfg->workdir) + sizeof(LAYERFS_STAGING) + 2);
+		sprintf(staging, "%s/%s", fs.cfg->workdir, LAYERFS_STAGING);
+		rmdir(staging);
+		free(staging);
+	}
+	work_lock_abandon(lockfd);
+}
+
 int daemon_run(struct config *cfg, const char *argv0)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
@@ -144,6 +165,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	struct fuse_session *se;
 	char lockerr[PATH_MAX + 128];
 	int lockfd = -1, probe_err;
+	bool served = false;
 	int ret = 1;
 
 	umask(0);
@@ -229,6 +251,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (caps_drop() < 0 && cfg->debug)
 		lfs_log("could not drop capabilities: %s", strerror(errno));
 
+	served = true;
 	if (cfg->prefetch)
 		prefetch_start();
 	fdrelief_start();
@@ -257,13 +280,13 @@ out_unmount:
 	 * were before the lock went at the end of the exit): a new mount of
 	 * the same upper (podman restarting a container) need not wait for
 	 * the rest of this exit. */
-	work_lock_release(lockfd);
+	work_let_go(lockfd, !served);
 	lockfd = -1;
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
-	work_lock_release(lockfd);
+	work_let_go(lockfd, true);
 out_args:
 	fuse_opt_free_args(&args);
 	layers_close(&fs);

@@ -81,6 +81,7 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
 void work_lock_set_pid(int fd);
 int work_lock_take(const char *workdir, const char *role, struct lerr *err);
 void work_lock_release(int fd);
+void work_lock_abandon(int fd);
 void work_lock_drop_held(void);
 int work_lock_holder(const char *workdir);	/* pid, 0 if free, -1 unknown */
 bool mount_is_live(const char *mountpoint);

@@ -230,6 +230,49 @@ load helpers
 	eq "$(cat "$M/f")" "$(printf 'low\nmore')"
 }
 
+@test "cli: a mount refused after it locked the work dir leaves the work dir as it found it; a lock file it did not make stays" {
+	# the lock file and the staging dir were left behind by a refused
+	# mount: a second mount of a served upper, a workdir without user.*
+	# xattrs for userxattr or xattr_permissions=2 (ramfs has none)
+	need_root
+	local fs=$T/fs opt
+	echo low >"$L1/f"
+	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
+	mkdir "$T/w2" "$T/m2"
+	run "$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$T/w2" "$T/m2"
+	[[ "$status" -ne 0 && "$output" == *"upper of another layerfs mount"* ]] ||
+		fail "a second mount of the upper: $status $output"
+	eq "$(ls -A "$T/w2")" "" "what the refused mount left in its work dir"
+	# through a stack file too (its mount takes the lock before the daemon)
+	cat >"$T/stack.json" <<-EOF
+	{ "version": 1, "layers": ["$L1"], "upper": "$U", "work": "$T/w2" }
+	EOF
+	run "$LAYERFS" mount "$T/stack.json" "$T/m2"
+	[[ "$status" -ne 0 && "$output" == *"upper of another layerfs mount"* ]] ||
+		fail "a second mount of the upper from a stack file: $status $output"
+	eq "$(ls -A "$T/w2")" "" "what the refused stack mount left in its work dir"
+	# a lock file made by an earlier mount is not the refused one's to remove
+	: >"$T/w2/layerfs.lock"
+	run "$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$T/w2" "$T/m2"
+	[ "$status" -ne 0 ] || fail "the second mount of the upper was not refused"
+	eq "$(ls -A "$T/w2")" layerfs.lock "the work dir with an earlier lock file"
+
+	mkdir "$fs"
+	mount -t ramfs lfstest "$fs"
+	record_mount "$fs"
+	mkdir "$fs/u" "$fs/w"
+	for opt in userxattr xattr_permissions=2; do
+		run "$LAYERFS" -o "lowerdir=$L1,upperdir=$fs/u,workdir=$fs/w,$opt" "$T/m2"
+		[[ "$status" -ne 0 && "$output" == *"workdir '$fs/w'"* ]] ||
+			fail "$opt on a workdir without user.* xattrs: $status $output"
+		eq "$(ls -A "$fs/w")" "" "what the refused $opt mount left in its work dir"
+		! is_mounted "$T/m2" || fail "$T/m2 is mounted"
+	done
+	# the same mount without the option still works there
+	lfs_mount "lowerdir=$L1,upperdir=$fs/u,workdir=$fs/w" "$T/m2"
+	eq "$(cat "$T/m2/f")" low
+}
+
 @test "cli: no thread reads the device after the daemon closed its descriptors at the end of the connection" {
 	# when umount ends the connection, the thread that reads the end
 	# closes every descriptor and exits at once; another thread that read
