@@ -319,28 +319,28 @@ static int acl_may_write(fuse_req_t req, struct node *n, const struct stat *st)
 	unsigned mask = 07, other = 0, user = 0, group = 0;
 	bool named_user = false, in_group = false;
 	ssize_t len = node_getxattr(n, "system.posix_acl_access", buf, sizeof(buf));
+	size_t count;
 
 	if (len < 4)
 		return -1;
 	len = xattr_value_to_shown("system.posix_acl_access", buf, len);
-	for (ssize_t off = 4; off + 8 <= len; off += 8) {
-		uint16_t tag, perm;
-		uint32_t id;
+	count = acl_count(buf, (size_t)len);
+	if (!count)
+		return -1;
+	for (size_t i = 0; i < count; i++) {
+		struct acl_entry e = acl_get(buf, i);
 
-		memcpy(&tag, buf + off, 2);
-		memcpy(&perm, buf + off + 2, 2);
-		memcpy(&id, buf + off + 4, 4);
-		if (tag == ACL_TAG_MASK)
-			mask = perm;
-		else if (tag == ACL_TAG_OTHER)
-			other = perm;
-		else if (tag == ACL_TAG_USER && id == c->uid) {
+		if (e.tag == ACL_TAG_MASK)
+			mask = e.perm;
+		else if (e.tag == ACL_TAG_OTHER)
+			other = e.perm;
+		else if (e.tag == ACL_TAG_USER && e.id == c->uid) {
 			named_user = true;
-			user = perm;
-		} else if ((tag == ACL_TAG_GROUP_OBJ && caller_member(req, st->st_gid)) ||
-			   (tag == ACL_TAG_GROUP && caller_member(req, id))) {
+			user = e.perm;
+		} else if ((e.tag == ACL_TAG_GROUP_OBJ && caller_member(req, st->st_gid)) ||
+			   (e.tag == ACL_TAG_GROUP && caller_member(req, e.id))) {
 			in_group = true;
-			group |= perm;
+			group |= e.perm;
 		}
 	}
 	if (named_user)

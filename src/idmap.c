@@ -286,10 +286,40 @@ void override_mark_upper(struct fs *f)
 #define VFS_CAP_REVISION_3 0x03000000
 #define VFS_CAP_V3_SIZE 24
 
-static bool is_acl(const char *name)
+bool xattr_is_acl(const char *name)
 {
 	return !strcmp(name, "system.posix_acl_access") ||
 	       !strcmp(name, "system.posix_acl_default");
+}
+
+size_t acl_count(const void *val, size_t len)
+{
+	uint32_t ver;
+
+	if (len < 4)
+		return 0;
+	memcpy(&ver, val, 4);
+	return ver == ACL_XATTR_VERSION ? (len - 4) / 8 : 0;
+}
+
+struct acl_entry acl_get(const void *val, size_t i)
+{
+	const unsigned char *p = (const unsigned char *)val + 4 + 8 * i;
+	struct acl_entry e;
+
+	memcpy(&e.tag, p, 2);
+	memcpy(&e.perm, p + 2, 2);
+	memcpy(&e.id, p + 4, 4);
+	return e;
+}
+
+void acl_put(void *val, size_t i, const struct acl_entry *e)
+{
+	unsigned char *p = (unsigned char *)val + 4 + 8 * i;
+
+	memcpy(p, &e->tag, 2);
+	memcpy(p + 2, &e->perm, 2);
+	memcpy(p + 4, &e->id, 4);
 }
 
 /* Ids inside ACLs and v3 capabilities name users, not the object's
@@ -300,35 +330,24 @@ static int translate(const char *name, void *val, size_t len, bool to_shown)
 	unsigned char *p = val;
 	bool ok;
 
-	if (is_acl(name)) {
-		uint32_t ver;
+	if (xattr_is_acl(name)) {
+		for (size_t i = 0, n = acl_count(val, len); i < n; i++) {
+			struct acl_entry e = acl_get(val, i);
 
-		if (len < 4)
-			return 0;
-		memcpy(&ver, p, 4);
-		if (ver != ACL_XATTR_VERSION)
-			return 0;
-		for (size_t off = 4; off + 8 <= len; off += 8) {
-			uint16_t tag;
-			uint32_t id;
-
-			memcpy(&tag, p + off, 2);
-			memcpy(&id, p + off + 4, 4);
-			if (tag == ACL_TAG_USER) {
-				id = map_id(c->uidmap, c->nuidmap, id, to_shown, &ok);
-			} else if (tag == ACL_TAG_GROUP) {
-				id = map_id(c->gidmap, c->ngidmap, id, to_shown, &ok);
-			} else {
+			if (e.tag == ACL_TAG_USER)
+				e.id = map_id(c->uidmap, c->nuidmap, e.id, to_shown, &ok);
+			else if (e.tag == ACL_TAG_GROUP)
+				e.id = map_id(c->gidmap, c->ngidmap, e.id, to_shown, &ok);
+			else
 				continue;
-			}
 			if (!ok && !to_shown)
 				return -EINVAL;
 			/* an id outside the mapping would show as the
 			 * overflow id, and give its rights to whoever has
 			 * that id in the mount: marked to be left out */
 			if (!ok)
-				id = (uint32_t)-1;
-			memcpy(p + off + 4, &id, 4);
+				e.id = (uint32_t)-1;
+			acl_put(val, i, &e);
 		}
 		return 0;
 	}
@@ -356,28 +375,23 @@ static int translate(const char *name, void *val, size_t len, bool to_shown)
  * what it did. */
 ssize_t acl_drop_unmapped(const char *name, void *val, ssize_t len)
 {
-	unsigned char *p = val;
-	size_t out = 4;
-	uint32_t ver;
+	size_t n, out = 0;
 
-	if (!val || len < 4 || !is_acl(name))
+	if (!val || len < 4 || !xattr_is_acl(name))
 		return len;
-	memcpy(&ver, p, 4);
-	if (ver != ACL_XATTR_VERSION)
+	n = acl_count(val, (size_t)len);
+	if (!n)
 		return len;
-	for (size_t off = 4; off + 8 <= (size_t)len; off += 8) {
-		uint16_t tag;
-		uint32_t id;
+	for (size_t i = 0; i < n; i++) {
+		struct acl_entry e = acl_get(val, i);
 
-		memcpy(&tag, p + off, 2);
-		memcpy(&id, p + off + 4, 4);
-		if ((tag == ACL_TAG_USER || tag == ACL_TAG_GROUP) && id == (uint32_t)-1)
+		if ((e.tag == ACL_TAG_USER || e.tag == ACL_TAG_GROUP) && e.id == (uint32_t)-1)
 			continue;
-		if (out != off)
-			memmove(p + out, p + off, 8);
-		out += 8;
+		if (out != i)
+			acl_put(val, out, &e);
+		out++;
 	}
-	return (ssize_t)out;
+	return (ssize_t)(4 + 8 * out);
 }
 
 static bool idmap_mapped(void)

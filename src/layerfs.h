@@ -684,6 +684,16 @@ int override_probe(const struct fs *f);
 #define ACL_TAG_MASK 0x10
 #define ACL_TAG_OTHER 0x20
 #define ACL_PERM_WRITE 02
+struct acl_entry {
+	uint16_t tag, perm;
+	uint32_t id;
+};
+bool xattr_is_acl(const char *name);
+/* The entries of the ACL value VAL of LEN bytes: how many (0 for a
+ * value of another version), entry I read, and written back. */
+size_t acl_count(const void *val, size_t len);
+struct acl_entry acl_get(const void *val, size_t i);
+void acl_put(void *val, size_t i, const struct acl_entry *e);
 ssize_t acl_drop_unmapped(const char *name, void *val, ssize_t len);
 void override_mark_upper(struct fs *f);
 int set_owner_at(int dirfd, const char *name, uid_t uid, gid_t gid, mode_t mode);

@@ -85,11 +85,6 @@ static int caller_name(const char *name, int override_err, const char **real,
 	return 0;
 }
 
-static bool acl_name(const char *name)
-{
-	return !strncmp(name, "system.posix_acl_", 17);
-}
-
 /* The four operations on a node's top-most object. Directories have a
  * real descriptor; other objects are reached by name in their parent,
  * or by their O_PATH fd when pinned. */
@@ -156,7 +151,7 @@ static void xattrs_none(struct node *n, uint32_t state)
 
 static bool xattr_visible(const char *name)
 {
-	return !xattr_is_internal(name) && !(fs.cfg->noacl && acl_name(name));
+	return !xattr_is_internal(name) && !(fs.cfg->noacl && xattr_is_acl(name));
 }
 
 /* Does N show no xattr at all? Learnt with one listxattr, then known
@@ -222,7 +217,7 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (fs.cfg->noacl && acl_name(name)) {
+	if (fs.cfg->noacl && xattr_is_acl(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
@@ -319,7 +314,7 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (fs.cfg->noacl && acl_name(name)) {
+	if (fs.cfg->noacl && xattr_is_acl(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
@@ -362,7 +357,7 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (fs.cfg->noacl && acl_name(name)) {
+	if (fs.cfg->noacl && xattr_is_acl(name)) {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
