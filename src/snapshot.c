@@ -239,27 +239,25 @@ static int commit_steps(const char *stackfile, const char *journal,
 }
 
 /* The journal names the layer, upper and work dir as the stack file
- * does, relative to its directory where they are relative (JSON holds
- * only UTF-8, which the directory's own path need not be). */
-static int commit_finish(const char *stackfile, const char *journal,
-			 json_t *jdoc, struct lerr *err)
+ * does, relative to its directory DIR where they are relative (JSON
+ * holds only UTF-8, which the directory's own path need not be). */
+static int commit_finish(const char *stackfile, const char *dir,
+			 const char *journal, json_t *jdoc, struct lerr *err)
 {
 	const char *layer = json_string_value(json_object_get(jdoc, "layer"));
 	const char *upper = json_string_value(json_object_get(jdoc, "upper"));
 	const char *work = json_string_value(json_object_get(jdoc, "work"));
 	json_t *stack = json_object_get(jdoc, "stack");
-	char *dir, *l, *u, *w;
+	char *l, *u, *w;
 	int ret;
 
 	if (!layer || !upper || !work || !json_is_object(stack))
 		return lerr_add(err, "%s: not a commit journal: move it away to use the stack",
 				journal);
-	dir = path_dirname(stackfile);
 	l = path_resolve(dir, layer);
 	u = path_resolve(dir, upper);
 	w = path_resolve(dir, work);
 	ret = commit_steps(stackfile, journal, l, u, w, stack, err);
-	free(dir);
 	free(l);
 	free(u);
 	free(w);
@@ -271,6 +269,7 @@ static int commit_finish(const char *stackfile, const char *journal,
 int commit_recover(const char *stackfile, bool locked, struct lerr *err)
 {
 	char *journal = path_sibling(stackfile, ".", ".commit");
+	char *dir = path_dirname(stackfile);
 	json_t *jdoc = NULL;
 	json_error_t jerr;
 	const char *work;
@@ -287,10 +286,9 @@ int commit_recover(const char *stackfile, bool locked, struct lerr *err)
 		goto out;
 	}
 	if (!locked) {
-		char *dir = path_dirname(stackfile), *w = path_resolve(dir, work);
+		char *w = path_resolve(dir, work);
 
 		lock = work_lock_take(w, "commit", err);
-		free(dir);
 		free(w);
 		if (lock < 0)
 			goto out;
@@ -299,7 +297,7 @@ int commit_recover(const char *stackfile, bool locked, struct lerr *err)
 		ret = 0;
 		goto out;
 	}
-	ret = commit_finish(stackfile, journal, jdoc, err);
+	ret = commit_finish(stackfile, dir, journal, jdoc, err);
 	if (ret == 0)
 		fprintf(stderr, "layerfs: %s: finished an interrupted commit\n", stackfile);
 out:
@@ -307,6 +305,7 @@ out:
 	if (jdoc)
 		json_decref(jdoc);
 	free(journal);
+	free(dir);
 	return ret;
 }
 
@@ -448,7 +447,7 @@ int commit_run(struct stack *st, const char *name, struct lerr *err)
 		goto out;
 	journalled = true;
 	crash_point(1);
-	ret = commit_finish(st->file, journal, jdoc, err);
+	ret = commit_finish(st->file, st->dir, journal, jdoc, err);
 	if (ret == 0)
 		printf("committed %s as layer %s (%s)\n", st->upper, name, layer);
 out:
