@@ -97,14 +97,39 @@ static int copy_root_attrs(int src, int dst)
 	return futimens(dst, ts) < 0 ? -1 : 0;
 }
 
-/* A new empty directory with TEMPLATE's root attributes, made aside as
- * .UPPER.layerfs-new and fsynced. Returns its path. */
+/* TEMPLATE's root attributes onto the new upper NFD; where TEMPLATE's
+ * owner may not be given (a plain user), FALLBACK's instead, when there
+ * is one. */
+static int fresh_root_attrs(int nfd, const char *template,
+			    const char *fallback, const char *upper)
+{
+	int tfd = open(template, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret, e;
+
+	if (tfd < 0)
+		return -1;
+	ret = copy_root_attrs(tfd, nfd);
+	e = errno;
+	close(tfd);
+	/* the fchown comes first: nothing was copied when it failed */
+	if (ret == 0 || !fallback || (e != EPERM && e != EINVAL)) {
+		errno = e;
+		return ret;
+	}
+	fprintf(stderr, "layerfs: %s: cannot give the upper's root the owner of %s (%s): it keeps its own attributes\n",
+		upper, template, strerror(e));
+	return fresh_root_attrs(nfd, fallback, NULL, upper);
+}
+
+/* A new empty directory with TEMPLATE's root attributes (or FALLBACK's,
+ * see above), made aside as .UPPER.layerfs-new and fsynced. Returns its
+ * path. */
 static char *make_fresh_upper(const char *upper, const char *template,
-			      struct lerr *err)
+			      const char *fallback, struct lerr *err)
 {
 	char *tmp = path_sibling(upper, ".", ".layerfs-new");
 	char *parent = path_dirname(upper);
-	int pfd = -1, tfd = -1, nfd = -1, e;
+	int pfd = -1, nfd = -1, e;
 
 	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0) {
@@ -116,14 +141,10 @@ static char *make_fresh_upper(const char *upper, const char *template,
 		lerr_add(err, "%s: cannot remove: %s", tmp, strerror(-e));
 		goto fail;
 	}
-	tfd = open(template, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tfd < 0) {
-		lerr_add(err, "%s: %s", template, strerror(errno));
-		goto fail;
-	}
 	if (mkdir(tmp, 0700) < 0 ||
 	    (nfd = open(tmp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    copy_root_attrs(tfd, nfd) < 0 || fsync(nfd) < 0 || fsync(pfd) < 0) {
+	    fresh_root_attrs(nfd, template, fallback, upper) < 0 ||
+	    fsync(nfd) < 0 || fsync(pfd) < 0) {
 		lerr_add(err, "%s: cannot create a fresh upper: %s", tmp, strerror(errno));
 		if (nfd >= 0)
 			close(nfd);
@@ -131,13 +152,10 @@ static char *make_fresh_upper(const char *upper, const char *template,
 		goto fail;
 	}
 	close(nfd);
-	close(tfd);
 	close(pfd);
 	free(parent);
 	return tmp;
 fail:
-	if (tfd >= 0)
-		close(tfd);
 	if (pfd >= 0)
 		close(pfd);
 	free(parent);
@@ -210,7 +228,7 @@ static int commit_steps(const char *stackfile, const char *journal,
 	}
 	crash_point(2);
 	if (!exists(upper)) {
-		fresh = make_fresh_upper(upper, layer, err);
+		fresh = make_fresh_upper(upper, layer, NULL, err);
 		if (!fresh)
 			return -1;
 		crash_point(3);
@@ -465,18 +483,24 @@ out:
 	return ret;
 }
 
-/* Swap an empty upper (with the old root's attributes) for the old one,
- * atomically, then delete the old contents and empty the work dir. A kill
- * in between leaves .UPPER.layerfs-new behind, removed next time. */
+/* Swap an empty upper for the old one, atomically, then delete the old
+ * contents and empty the work dir. A kill in between leaves
+ * .UPPER.layerfs-new behind, removed next time. The merged root shows
+ * the upper's root: the empty upper takes the top layer's root
+ * attributes, as the layers alone show them, so that a chmod, chown or
+ * xattr of the mount's root goes with the rest of the sandbox's changes
+ * (as containers-storage makes a container's upper from its image's top
+ * layer). */
 int upper_reset(struct stack *st, struct lerr *err)
 {
+	const char *top = st->nlayers ? st->layers[st->nlayers - 1].path : st->upper;
 	char *fresh = NULL;
 	char *parent = path_dirname(st->upper);
 	int pfd = -1, ret = -1, e;
 
 	if (upper_renamable(st, "reset", err))
 		goto out;
-	fresh = make_fresh_upper(st->upper, st->upper, err);
+	fresh = make_fresh_upper(st->upper, top, st->upper, err);
 	if (!fresh)
 		goto out;
 	if (renameat2(AT_FDCWD, fresh, AT_FDCWD, st->upper, RENAME_EXCHANGE) < 0) {

@@ -453,6 +453,34 @@ crash_at() {
 	diff pristine.list after.list
 }
 
+@test "reset: the mount's root is the layers' root again, its mode, owner, times and xattrs changed through the mount undone" {
+	touch -d '2001-02-03 04:05:06' layers/app
+	setfattr -n user.layer -v app layers/app
+	with_mount stack.json 'chmod 0700 . && chown 5:6 . && setfattr -n user.sandbox -v dirty . && touch new'
+	[ "$(stat -c '%a %u:%g' upper)" = "700 5:6" ] || fail "the chmod and chown did not reach the upper's root"
+	"$LAYERFS" reset stack.json
+	"$LAYERFS" mount stack.json
+	local got xattrs
+	got=$(stat -c '%a %u:%g %Y' mnt)
+	xattrs=$(getfattr --absolute-names -d -m user. mnt | grep -v '^#')
+	"$LAYERFS" umount stack.json
+	[ "$got" = "$(stat -c '%a %u:%g %Y' layers/app)" ] || fail "root after reset: $got"
+	[ "$xattrs" = 'user.layer="app"' ] || fail "root's xattrs after reset: $xattrs"
+}
+
+@test "reset as a plain user who may not give the upper's root the top layer's owner: the upper keeps its own attributes, with a warning" {
+	chmod 755 "$T"
+	chown -R 65534:65534 "$T"
+	chown 0:0 layers/app
+	chmod 0751 upper
+	echo x >upper/x
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$LAYERFS" reset stack.json
+	[ "$status" -eq 0 ] || fail "reset as a plain user: $output"
+	[[ "$output" == *"cannot give the upper's root the owner of"* ]] || fail "no warning: $output"
+	[ -z "$(ls -A upper)" ]
+	[ "$(stat -c '%a %u:%g' upper)" = "751 65534:65534" ] || fail "upper: $(stat -c '%a %u:%g' upper)"
+}
+
 @test "commit and reset: an upper named upper/, upper/. or through a symlink is the directory itself; a bind-mounted one is refused before anything changes" {
 	local form d
 	for form in slash dot link; do
