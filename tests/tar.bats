@@ -166,6 +166,14 @@ make_tar() {
 	[ -z "$(grep wh list.txt)" ]
 }
 
+@test "export: no entry for the upper's root, as podman and docker write a container's layer (a chmod of the mount's root stays out)" {
+	with_mount stack.json 'chmod 0700 . && setfattr -n user.root -v r . && echo new >new'
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 0 ]
+	list_tar out.tar >list.txt
+	[ "$(cat list.txt)" = 'new f 644 0:0 - -' ] || fail "entries: $(cat list.txt)"
+}
+
 @test "export: the tarball is complete and readable by other tools" {
 	change_things
 	"$LAYERFS" export stack.json out.tar
