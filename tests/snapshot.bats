@@ -46,6 +46,18 @@ A /new-link"
 	[ "$output" = "$expected" ]
 }
 
+@test "diff: a name whose kind changed is changed; nothing below a directory replaced by a file or symlink, what a directory replacing a file holds is added (as podman diff shows it)" {
+	with_mount stack.json 'rm -rf d && echo file >d && rm -rf keep && ln -s /x keep && rm etc/b && mkdir etc/b && echo n >etc/b/n'
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	expected="C /d
+C /etc
+C /etc/b
+A /etc/b/n
+C /keep"
+	[ "$output" = "$expected" ] || fail "$output"
+}
+
 @test "diff --json: a name that is not UTF-8 is listed, its bad bytes as U+FFFD, not dropped" {
 	touch "upper/$(printf 'bad\377name')" upper/good
 	run "$LAYERFS" diff --json stack.json
