@@ -47,7 +47,7 @@ struct importer {
 	const char *tar;	/* for messages */
 	struct dirtime *dirs;	/* set last: creating entries changes them */
 	size_t ndirs, capdirs;
-	bool warned_owner, warned_xattr, warned_acl;
+	bool warned_owner, warned_xattr, warned_acl, warned_dev;
 	struct lerr *err;
 };
 
@@ -159,7 +159,8 @@ static int set_meta(struct importer *im, int pfd, const char *leaf,
 
 	if (fchownat(pfd, leaf, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
 		     AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno != EPERM)
+		/* EINVAL: an id the user namespace we run in does not map */
+		if (errno != EPERM && errno != EINVAL)
 			return lerr_add(im->err, "%s: cannot set the owner: %s", name, strerror(errno));
 		warn_once(&im->warned_owner, "not permitted to set owners: files keep yours");
 	}
@@ -394,6 +395,14 @@ static int import_entry(struct importer *im, struct archive_entry *e)
 	case AE_IFIFO:
 		if (mknodat(pfd, leaf, type | 0600, makedev(archive_entry_rdevmajor(e),
 							   archive_entry_rdevminor(e))) < 0) {
+			/* a plain user, in a user namespace too, may make no
+			 * device node: left out, as docker and
+			 * containers-storage leave them out there */
+			if (errno == EPERM && type != AE_IFIFO) {
+				warn_once(&im->warned_dev, "not permitted to make device nodes: they were left out");
+				ret = 0;
+				goto out;
+			}
 			lerr_add(im->err, "%s: %s", name, strerror(errno));
 			goto out;
 		}
