@@ -162,6 +162,22 @@ static void diff_opaque(int ufd, bool xwh, const struct lowers *lo,
 	}
 }
 
+/* A directory the kernel's overlay renamed with redirect_dir=on shows
+ * what the layers hold at its old path, which the comparison by path
+ * here does not list: say so. */
+static void warn_redirect(int fd, const char *path, const char *name)
+{
+	char *parent = xmalloc(strlen(path) + 2), *to;
+
+	sprintf(parent, "%s%s", *path ? path + 1 : "", *path ? "/" : "");
+	to = dir_redirect_elsewhere(fd, parent, name);
+	if (to)
+		fprintf(stderr, "layerfs: warning: upper: %s/%s: a directory the kernel's overlay renamed (redirect_dir=on): what it shows from the layers below, at /%s, is not listed\n",
+			path, name, to);
+	free(to);
+	free(parent);
+}
+
 static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 		    struct changes *c, struct lerr *err)
 {
@@ -213,6 +229,7 @@ static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 			if (fd < 0) {
 				ret = lerr_add(err, "upper: %s/%s: %s", path, name, strerror(errno));
 			} else {
+				warn_redirect(fd, path, name);
 				sub = xmalloc(strlen(path) + strlen(name) + 2);
 				sprintf(sub, "%s/%s", path, name);
 				ret = diff_dir(fd, child, sub, c, err);

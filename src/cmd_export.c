@@ -38,6 +38,7 @@ struct exporter {
 	struct devlink *devs;	/* see link_device() */
 	size_t ndevs, capdevs;
 	const char *override;	/* the upper keeps owners in this xattr */
+	struct stack *st;	/* its layers, for redirects (see displaced()) */
 	const char *out;	/* FILE.tar, for messages */
 	struct lerr *err;
 };
@@ -197,12 +198,45 @@ static int write_marker(struct exporter *x, const char *dir, const char *name,
 
 static int export_dir(struct exporter *x, int dfd, const char *dir);
 
+/* The path (from the layers' roots) where the directory DIR NAME of the
+ * upper, which the kernel's overlay renamed with redirect_dir=on, finds
+ * what the layers below give it, when that is not its own path and a
+ * layer has a directory there: a tarball holds names only, so that would
+ * be lost. Its parent is not displaced (export refuses first). NULL
+ * otherwise. */
+static char *displaced(struct exporter *x, int dfd, const char *dir,
+		       const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	char *to;
+
+	if (fd < 0)
+		return NULL;
+	to = dir_redirect_elsewhere(fd, dir, name);
+	close(fd);
+	for (int i = 0; to && i < x->st->nlayers; i++) {
+		int lfd = open(x->st->layers[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct stat lsb;
+		bool found;
+
+		if (lfd < 0)
+			continue;
+		found = fstatat(lfd, to, &lsb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			S_ISDIR(lsb.st_mode);
+		close(lfd);
+		if (found)
+			return to;
+	}
+	free(to);
+	return NULL;
+}
+
 /* One object of the upper; DIR is its parent's path in the archive
  * ("" or ending in '/'). */
 static int export_one(struct exporter *x, int dfd, const char *dir,
 		      const char *name, bool dir_xwh)
 {
-	char procpath[PATH_MAX], *path;
+	char procpath[PATH_MAX], *redirect, *path;
 	struct archive_entry *e;
 	struct stat sb;
 	int ret = -1;
@@ -223,6 +257,12 @@ static int export_one(struct exporter *x, int dfd, const char *dir,
 	     lgetxattr(procpath, "user.overlay.metacopy", NULL, 0) >= 0))
 		return lerr_add(x->err, "upper: %s%s: a metacopy file (the kernel's overlay with metacopy=on) keeps its data in a lower layer, which export does not follow: its data would be lost",
 				dir, name);
+	if (S_ISDIR(sb.st_mode) && (redirect = displaced(x, dfd, dir, name))) {
+		ret = lerr_add(x->err, "upper: %s%s: a directory the kernel's overlay renamed (redirect_dir=on): its files from the layers below are at /%s, and a tarball, which names files by their paths, would lose them",
+			       dir, name, redirect);
+		free(redirect);
+		return ret;
+	}
 	if (S_ISSOCK(sb.st_mode)) {
 		fprintf(stderr, "layerfs: warning: upper: %s%s: a socket cannot go in a tarball, skipped\n",
 			dir, name);
@@ -311,11 +351,12 @@ static int export_dir(struct exporter *x, int dfd, const char *dir)
 	return ret;
 }
 
-static int export_upper(const char *upper, const char *out, int outfd,
+static int export_upper(struct stack *st, const char *out, int outfd,
 			struct lerr *err)
 {
-	struct exporter x = { .out = out, .err = err,
+	struct exporter x = { .out = out, .err = err, .st = st,
 			      .fix = { .fd = outfd, .pax_size = -1 } };
+	const char *upper = st->upper;
 	int ufd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int ret = -1;
 
@@ -424,7 +465,7 @@ int cmd_export(int argc, char **argv)
 	fd = open_output(argv[2], dir, &tmp, &err);
 	if (fd < 0)
 		goto out;
-	if (fchmod(fd, 0644) < 0 || export_upper(st.upper, argv[2], fd, &err))
+	if (fchmod(fd, 0644) < 0 || export_upper(&st, argv[2], fd, &err))
 		goto out;
 	if (fsync(fd) < 0) {
 		lerr_add(&err, "%s: cannot write: %s", argv[2], strerror(errno));

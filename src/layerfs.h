@@ -373,6 +373,7 @@ int lookup_node(struct node *dir, const char *name, struct node **out,
 		struct stat *st);
 int lower_has_name(struct node *dir, const char *name);
 int dir_opaque_state(int dirfd, bool *opaque, bool *xwhiteouts);
+char *dir_redirect_elsewhere(int fd, const char *parent, const char *name);
 bool is_xwhiteout(int dirfd, const char *name, const struct stat *st);
 bool lower_lacks(const struct lref *r, const char *name);
 void lower_missed(const struct lref *r);

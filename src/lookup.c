@@ -253,6 +253,39 @@ static int read_redirect(int fd, char **out)
 	return 0;
 }
 
+/* For the snapshot tools, which compare the upper with the layers by
+ * path: where the redirect of the upper directory FD, named NAME in the
+ * directory PARENT ("" or a path from the root ending in '/'), leads,
+ * when that is not PARENT NAME itself and FD is not opaque (then the
+ * mount shows in it what the layers hold there): a path from the
+ * layers' roots, without the leading '/'. NULL otherwise. */
+char *dir_redirect_elsewhere(int fd, const char *parent, const char *name)
+{
+	bool opaque = false, xwh = false;
+	char *r = NULL, *to;
+	size_t n = strlen(parent);
+
+	if (read_redirect(fd, &r) != 0 || !r)
+		return NULL;
+	dir_opaque_state(fd, &opaque, &xwh);
+	if (r[0] == '/') {
+		const char *p = r;
+
+		while (*p == '/')
+			p++;
+		to = xstrdup(p);
+	} else {
+		to = xmalloc(n + strlen(r) + 1);
+		sprintf(to, "%s%s", parent, r);
+	}
+	free(r);
+	if (opaque || (!strncmp(to, parent, n) && !strcmp(to + n, name))) {
+		free(to);
+		return NULL;
+	}
+	return to;
+}
+
 /* PATH (absolute) with its last component replaced by NAME. */
 static char *path_with_last(const char *path, const char *name)
 {

@@ -58,6 +58,24 @@ C /keep"
 	[ "$output" = "$expected" ] || fail "$output"
 }
 
+@test "diff: a directory the kernel's overlay renamed (redirect_dir=on) is listed with a warning that what it shows from below is not" {
+	# what the kernel leaves for mv d d2 with redirect_dir=on
+	mkdir upper/d2
+	setfattr -n trusted.overlay.redirect -v d upper/d2
+	mknod upper/d c 0 0
+	run --separate-stderr "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	[ "$output" = "D /d
+A /d2" ] || fail "$output"
+	[[ "$stderr" == *"warning: upper: /d2: "*"renamed"*"at /d, is not listed"* ]] || fail "no warning: $stderr"
+	# moved back: no warning
+	rm -r upper/d2 upper/d
+	mkdir upper/d
+	setfattr -n trusted.overlay.redirect -v d upper/d
+	run --separate-stderr "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ] && [ -z "$stderr" ] || fail "$stderr"
+}
+
 @test "diff --json: a name that is not UTF-8 is listed, its bad bytes as U+FFFD, not dropped" {
 	touch "upper/$(printf 'bad\377name')" upper/good
 	run "$LAYERFS" diff --json stack.json

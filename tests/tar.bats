@@ -263,6 +263,29 @@ make_tar() {
 	[ -z "$(ls -A . | grep '^out\.tar\.')" ]
 }
 
+@test "export: a directory the kernel's overlay renamed (redirect_dir=on), whose files below are at its old path, is refused, not written without them" {
+	# what the kernel leaves for mv d d2 with redirect_dir=on
+	mkdir upper/d2
+	setfattr -n trusted.overlay.redirect -v d upper/d2
+	mknod upper/d c 0 0
+	"$LAYERFS" mount stack.json
+	[ -e mnt/d2/x ] || fail "the mount does not follow the redirect"
+	"$LAYERFS" umount stack.json
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 1 ] || fail "exported: $output"
+	[[ "$output" == *"upper: d2: "*"renamed"*"/d,"* ]] || fail "message: $output"
+	[ ! -e out.tar ]
+	# moved back (the kernel keeps the redirect), or made opaque: what
+	# shows below is at the directory's own path, and it exports
+	rm -r upper/d2 upper/d
+	mkdir upper/d upper/keep
+	setfattr -n trusted.overlay.redirect -v d upper/d
+	setfattr -n trusted.overlay.redirect -v /d upper/keep
+	setfattr -n trusted.overlay.opaque -v y upper/keep
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 0 ] || fail "moved back: $output"
+}
+
 @test "round trip: export, import as a layer on the base, same merged view" {
 	change_things
 	"$LAYERFS" mount stack.json
