@@ -97,26 +97,26 @@ static int copy_root_attrs(int src, int dst)
 	return futimens(dst, ts) < 0 ? -1 : 0;
 }
 
-/* TEMPLATE's root attributes onto the new upper NFD; where TEMPLATE's
- * owner may not be given (a plain user), FALLBACK's instead, when there
+/* TEMPLATE's root attributes onto the new upper NFD; where a plain user
+ * may not read TEMPLATE or give its owner, FALLBACK's instead, when there
  * is one. */
 static int fresh_root_attrs(int nfd, const char *template,
 			    const char *fallback, const char *upper)
 {
 	int tfd = open(template, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int ret, e;
+	int ret = -1, e = errno;
 
-	if (tfd < 0)
-		return -1;
-	ret = copy_root_attrs(tfd, nfd);
-	e = errno;
-	close(tfd);
+	if (tfd >= 0) {
+		ret = copy_root_attrs(tfd, nfd);
+		e = errno;
+		close(tfd);
+	}
 	/* the fchown comes first: nothing was copied when it failed */
-	if (ret == 0 || !fallback || (e != EPERM && e != EINVAL)) {
+	if (ret == 0 || !fallback || (e != EPERM && e != EINVAL && e != EACCES)) {
 		errno = e;
 		return ret;
 	}
-	fprintf(stderr, "layerfs: %s: cannot give the upper's root the owner of %s (%s): it keeps its own attributes\n",
+	fprintf(stderr, "layerfs: %s: cannot give the upper's root the owner and attributes of %s (%s): it keeps its own\n",
 		upper, template, strerror(e));
 	return fresh_root_attrs(nfd, fallback, NULL, upper);
 }

@@ -506,7 +506,14 @@ crash_at() {
 	echo x >upper/x
 	run setpriv --reuid=65534 --regid=65534 --clear-groups "$LAYERFS" reset stack.json
 	[ "$status" -eq 0 ] || fail "reset as a plain user: $output"
-	[[ "$output" == *"cannot give the upper's root the owner of"* ]] || fail "no warning: $output"
+	[[ "$output" == *"cannot give the upper's root the owner and attributes of"* ]] || fail "no warning: $output"
+	[ -z "$(ls -A upper)" ]
+	[ "$(stat -c '%a %u:%g' upper)" = "751 65534:65534" ] || fail "upper: $(stat -c '%a %u:%g' upper)"
+	# a top layer root the user may not read
+	chmod 0711 layers/app
+	echo x >upper/x
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$LAYERFS" reset stack.json
+	[ "$status" -eq 0 ] || fail "reset as a plain user, unreadable top layer: $output"
 	[ -z "$(ls -A upper)" ]
 	[ "$(stat -c '%a %u:%g' upper)" = "751 65534:65534" ] || fail "upper: $(stat -c '%a %u:%g' upper)"
 }
