@@ -241,6 +241,29 @@ make_tar() {
 	[ "$(cat out/out.tar)" = old ]
 }
 
+@test "export: where FILE's file system has no O_TMPFILE, a named temporary beside it is renamed once complete, and removed on failure" {
+	# fuse-overlayfs 1.10 answers O_TMPFILE with EOPNOTSUPP; its upper is
+	# a 1 MiB tmpfs, so a big tarball runs out of space there
+	command -v fuse-overlayfs >/dev/null || skip "needs fuse-overlayfs"
+	change_things
+	"$LAYERFS" export stack.json plain.tar
+	mkdir -p fo/l fo/t fo/m
+	mount -t tmpfs -o size=1m none fo/t
+	mkdir fo/t/u fo/t/w
+	fuse-overlayfs -o "lowerdir=$T/fo/l,upperdir=$T/fo/t/u,workdir=$T/fo/t/w" fo/m
+	python3 -c 'import os, sys; os.open(sys.argv[1], os.O_TMPFILE | os.O_WRONLY, 0o600)' fo/m 2>/dev/null &&
+		skip "this fuse-overlayfs takes O_TMPFILE"
+	"$LAYERFS" export stack.json fo/m/out.tar || fail "export onto fuse-overlayfs failed"
+	cmp plain.tar fo/m/out.tar || fail "the tarball differs from one written elsewhere"
+	[ "$(ls -A fo/m)" = out.tar ] || fail "the export left: $(ls -A fo/m)"
+	with_mount stack.json 'head -c 3000000 /dev/urandom >big'
+	run "$LAYERFS" export stack.json fo/m/out.tar
+	[[ "$status" -eq 1 && "$output" == *"fo/m/out.tar"*"No space left on device"* ]] ||
+		fail "export onto a full disk: $status $output"
+	cmp plain.tar fo/m/out.tar || fail "the old tarball changed"
+	[ "$(ls -A fo/m)" = out.tar ] || fail "the failed export left: $(ls -A fo/m)"
+}
+
 @test "export: a stack without upper, a missing directory for FILE" {
 	echo '{"version": 1, "layers": ["layers/base"]}' >ro.json
 	run "$LAYERFS" export ro.json out.tar
