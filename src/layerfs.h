@@ -441,6 +441,13 @@ bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
 		   char *dev, size_t len, char *fstype, size_t flen);
 void mountwatch_start(const char *mountpoint);
 
+/* ---- stopping on SIGINT, SIGTERM, SIGHUP (stop.c) ---- */
+
+int stop_handlers_set(void);
+void stop_start(const char *mountpoint);
+bool stop_loop_done(void);
+void stop_handlers_remove(void);
+
 /* ---- copy-up (copyup.c) ---- */
 
 #define COPYUP_NODATA 0x1	/* the caller truncates to zero right after */

@@ -125,13 +125,12 @@ static void tune_bdi(const char *mountpoint, bool writable)
 		bdi_set(dev, "max_ratio", "100");
 }
 
-/* The request loop's result as the exit status. libfuse reports SIGINT,
- * SIGTERM and SIGHUP as the loop's error, but they are how a service is
- * told to stop (`systemctl stop`, ^C), and the file system is unmounted
- * next: 0, as after an unmount. */
-static int loop_status(int res)
+/* The request loop's result as the exit status. SIGINT, SIGTERM and
+ * SIGHUP (stop.c) are how a service is told to stop (`systemctl stop`,
+ * ^C), and the file system is unmounted next: 0, as after an unmount. */
+static int loop_status(int res, bool signalled)
 {
-	return res == 0 || res == SIGINT || res == SIGTERM || res == SIGHUP ? 0 : 1;
+	return res == 0 || signalled ? 0 : 1;
 }
 
 /* Check the layers, mount CFG->mountpoint and serve requests until
@@ -164,7 +163,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	struct fuse_loop_config *lc = NULL;
 	struct fuse_session *se;
 	char lockerr[PATH_MAX + 128];
-	int lockfd = -1, probe_err;
+	int lockfd = -1, probe_err, res;
 	bool served = false;
 	int ret = 1;
 
@@ -230,7 +229,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (cfg->debug)
 		lfs_log("whiteouts: %s; opaque directories: %s",
 			wh_style_name(fs.wh_style), opq_style_name(fs.opq_style));
-	if (fuse_set_signal_handlers(se) != 0)
+	if (stop_handlers_set() != 0)
 		goto out_session;
 	if (fuse_session_mount(se, cfg->mountpoint) != 0) {
 		lfs_log("cannot mount on '%s'", cfg->mountpoint);
@@ -245,6 +244,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	tune_bdi(cfg->mountpoint, fs.has_upper);
 	if (fuse_daemonize(cfg->foreground) != 0 || proc_open(&fs) < 0)
 		goto out_unmount;
+	stop_start(cfg->mountpoint);
 	if (lockfd >= 0)
 		work_lock_set_pid(lockfd);
 	override_mark_upper(&fs);
@@ -265,11 +265,12 @@ int daemon_run(struct config *cfg, const char *argv0)
 		 * fewer idle ones allowed, a sequential read started and ended
 		 * ninety threads per GiB (docs/architecture.md) */
 		fuse_loop_cfg_set_idle_threads(lc, 16);
-		ret = loop_status(fuse_session_loop_mt(se, lc));
+		res = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	} else {
-		ret = loop_status(fuse_session_loop(se));
+		res = fuse_session_loop(se);
 	}
+	ret = loop_status(res, stop_loop_done());
 	prefetch_stop();
 	fdrelief_stop();
 	inval_entries_wait();
@@ -283,7 +284,7 @@ out_unmount:
 	work_let_go(lockfd, !served);
 	lockfd = -1;
 out_signals:
-	fuse_remove_signal_handlers(se);
+	stop_handlers_remove();
 out_session:
 	fuse_session_destroy(se);
 	work_let_go(lockfd, true);

@@ -271,7 +271,7 @@ void names_free(char **names, size_t n)
 }
 
 /* Start FN(ARG) in a detached thread that takes no signals: they are for
- * the thread that ends the session (main.c). */
+ * the thread that ends the session (main.c, stop.c). */
 bool spawn_detached(void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;

@@ -160,6 +160,38 @@ load helpers
 	wait_until 10 eval '! is_mounted "$M"' || fail "still mounted after SIGTERM"
 }
 
+@test "cli: SIGTERM, SIGHUP and SIGINT first have the kernel write back what files still open hold in its writeback cache (as an unmount does)" {
+	# the data was dropped: the upper file stayed empty while the
+	# writer's write(2) had returned, and only its close said ENOTCONN
+	local o sig pid
+	for o in threaded=1 threaded=0; do
+		for sig in TERM HUP INT; do
+			mount_fresh "passthrough=0,$o"
+			pid=$DAEMON_PID
+			rm -f "$T/written" "$T/go"
+			# holds its only descriptor of the file: a close writes
+			# the pages back
+			spawn python3 -c '
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+os.write(fd, b"x" * 3000000)
+open(sys.argv[2], "w").close()
+while not os.path.exists(sys.argv[3]):
+	time.sleep(0.05)
+' "$M/f" "$T/written" "$T/go"
+			wait_until 20 test -e "$T/written" || fail "the writer did not write"
+			kill -"$sig" "$pid"
+			wait_until 20 _pid_gone "$pid" || fail "$o: daemon still running after SIG$sig"
+			! is_mounted "$M" || fail "$o: still mounted after SIG$sig"
+			_forget_mount "$M"
+			touch "$T/go"
+			wait "$BG_PID" || true
+			eq "$(stat -c %s "$U/f")" 3000000 "$o SIG$sig: size on the upper"
+			eq "$(tr -d x <"$U/f" | wc -c)" 0 "$o SIG$sig: bytes on the upper that are not the data"
+		done
+	done
+}
+
 @test "cli: umount MNT ends the daemon" {
 	mount_layerfs
 	local pid=$DAEMON_PID
