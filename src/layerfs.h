@@ -446,6 +446,7 @@ void mountwatch_start(const char *mountpoint);
 int stop_handlers_set(void);
 void stop_start(const char *mountpoint);
 bool stop_loop_done(void);
+bool stop_may_unmount(void);
 void stop_handlers_remove(void);
 
 /* ---- copy-up (copyup.c) ---- */

@@ -275,7 +275,8 @@ int daemon_run(struct config *cfg, const char *argv0)
 	fdrelief_stop();
 	inval_entries_wait();
 out_unmount:
-	fuse_session_unmount(se);
+	if (stop_may_unmount())
+		fuse_session_unmount(se);
 	/* This daemon writes no layer from here on (after a lazy unmount,
 	 * files that pass through are still written by the kernel, as they
 	 * were before the lock went at the end of the exit): a new mount of

@@ -180,6 +180,29 @@ void stop_start(const char *mountpoint)
 			"SIGINT, SIGTERM and SIGHUP will not end it");
 }
 
+/* May the daemon unmount MOUNTPOINT by its path (libfuse's
+ * fuse_session_unmount())? Only while our mount is the top-most there:
+ * with a file system mounted on top of it since (a second mount on the
+ * same directory), or ours detached and another one there, umount2(2)
+ * of the path took that one away, and left ours, dead, under it. Ours is
+ * then left as a killed daemon's is: it answers ENOTCONN until unmounted.
+ * Where our device is not known, as libfuse does. */
+bool stop_may_unmount(void)
+{
+	char dev[32];
+	unsigned maj, min;
+
+	if (!mnt_dev)
+		return true;
+	if (mountinfo_dev("/proc/self/mountinfo", mnt_path, dev, sizeof(dev),
+			  NULL, 0) && sscanf(dev, "%u:%u", &maj, &min) == 2 &&
+	    makedev(maj, min) == mnt_dev)
+		return true;
+	lfs_log("%s: another mount lies on top of ours, or ours is gone from "
+		"there: not unmounted by its path", mnt_path);
+	return false;
+}
+
 /* The loop has returned: no signal touches the session from here. Was
  * it a signal that ended it? */
 bool stop_loop_done(void)

@@ -192,6 +192,28 @@ while not os.path.exists(sys.argv[3]):
 	done
 }
 
+@test "cli: SIGTERM leaves a file system mounted on top of the mount alone; the daemon's own mount stays beneath, dead, as after kill -9" {
+	# libfuse unmounts by the path: the tmpfs went, and the dead mount
+	# of layerfs came back to the top
+	need_root
+	echo x >"$L1/f"
+	mount_layerfs
+	local pid=$DAEMON_PID
+	mount -t tmpfs lfscover "$M"
+	record_mount "$M"
+	touch "$M/on-tmpfs"
+	kill -TERM "$pid"
+	wait_until 20 _pid_gone "$pid" || fail "daemon still running after SIGTERM"
+	[ -e "$M/on-tmpfs" ] || fail "the tmpfs on top was unmounted: $(grep " $M " /proc/self/mountinfo)"
+	umount "$M"
+	_forget_mount "$M"
+	run ls "$M"
+	[[ "$status" -ne 0 && "$output" == *"not connected"* ]] ||
+		fail "beneath: $status $output"
+	umount "$M"
+	_forget_mount "$M"
+}
+
 @test "cli: umount MNT ends the daemon" {
 	mount_layerfs
 	local pid=$DAEMON_PID
