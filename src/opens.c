@@ -6,9 +6,10 @@
  * Passthrough (passthrough.c): the kernel keeps one mode per inode. While
  * a file is open through its page cache, no open of it may pass through;
  * while one passes through, every open of it must, with the same backing
- * file. Lower files always go through the page cache: a copy-up would
- * change the real file under an open that passed through to the lower
- * one. Pages that a cached open left in the page cache are stale once
+ * file (direct_io opens too). Lower files always go through the page
+ * cache: a copy-up would change the real file under an open that passed
+ * through to the lower one. So do append-only files, whose opens for
+ * writing go without passthrough (direct_io, file.c). Pages that a cached open left in the page cache are stale once
  * writes passed through, so the next cached open of such a node drops
  * them (no keep_cache); the record stays from the first open that passed
  * through until the node dies (opens_forget()) to know that.
@@ -92,10 +93,16 @@ int opens_opened(struct node *n, int fd, bool upper, int flags, bool append,
 	bool pt = pt_mode(n, append), w = writers_counted(flags);
 	struct nopens **pp, *e;
 	int backing = 0;
+	bool cached_only;
 
 	*keep_cache = !append;
 	if (!pt && !w)
 		return 0;
+	/* The other opens of an append-only file go through the page cache
+	 * too: while one passed through, the kernel refused the open of an
+	 * append (EIO), which does not. Asked before the lock: a marker is
+	 * an xattr to read. */
+	cached_only = pt && upper && node_has(n, NODE_PROTATTR) && prot_append_only(n);
 	pthread_mutex_lock(&table_lock);
 	pp = slot(n);
 	if (!*pp) {
@@ -106,7 +113,7 @@ int opens_opened(struct node *n, int fd, bool upper, int flags, bool append,
 	e = *pp;
 	if (w)
 		e->writers++;
-	if (pt && upper && e->cached == 0) {
+	if (pt && upper && !cached_only && e->cached == 0) {
 		if (!e->backing)
 			e->backing = pt_register(fd);
 		backing = e->backing;

@@ -247,6 +247,31 @@ os.close(fd)' "$M/f"
 	[[ "$(head -c 5 "$U/f")" == hello ]] || fail "the start changed on disk: $(cat "$U/f")"
 }
 
+@test "fileattr: an append-only file opens for appending while it is open for reading, and the reader sees the appends" {
+	need_root
+	can_chattr
+	local opts
+	echo hello >"$L1/f"
+	for opts in "" passthrough=0 noopen; do
+		mount_fresh "$opts"
+		chattr +a "$M/f"
+		# a reader first: by default its open passed through, and the
+		# kernel then refused the append's open, which does not (EIO)
+		exec 5<"$M/f"
+		echo more >>"$M/f" || fail "an append beside a reader ($opts)"
+		eq "$(cat <&5)" "hello
+more" "what the reader reads ($opts)"
+		exec 6>>"$M/f"
+		exec 7<"$M/f"
+		echo again >>"$M/f" || fail "a second append beside a reader ($opts)"
+		exec 5<&- 6>&- 7<&-
+		eq "$(cat "$M/f")" "hello
+more
+again" "($opts)"
+		unmount_layerfs
+	done
+}
+
 @test "fileattr: rmdir and rename over a directory succeed when the old upper entries cannot be removed; the names stay gone after a remount" {
 	need_root
 	can_chattr
