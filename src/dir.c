@@ -381,6 +381,13 @@ static void name_removed_locked(struct node *n, bool was_upper)
 	/* under the node lock: copyup() checks NODE_UNLINKED under it */
 	if (gone)
 		node_unhash(n);
+	/* A name of a lower file with several links showed the layer's
+	 * count, which the kernel lowers by one at the unlink; with the
+	 * writeback cache it keeps that count instead of asking, and an
+	 * open file then showed 2 where it has no name left (fix_stat()
+	 * says 0) */
+	if (gone && fs.writeback && node_has(n, NODE_LOWER_LINK))
+		fuse_lowlevel_notify_inval_inode(fs.se, node_id(n), -1, 0);
 }
 
 static void name_removed(struct node *n, bool was_upper)

@@ -54,6 +54,21 @@ load helpers
 	eq "$(cat "$L1/f")" data
 }
 
+@test "fileops: fstat of an open file after unlink reports st_nlink 0 (lower file with hard links), with and without the writeback cache" {
+	local opts
+	echo data >"$L1/f"
+	ln "$L1/f" "$L1/g"
+	ln "$L1/f" "$L1/h"
+	for opts in "" passthrough=0 noopen; do
+		mount_fresh "$opts"
+		run -0 "$FSOPS" unlinkstat "$M/f"
+		# the writeback cache keeps the count the kernel lowered itself
+		[[ "$output" == *"nlink=0 "* ]] || fail "fstat after unlink ($opts): $output"
+		eq "$(stat -c %h "$M/g")" 3 "the lower count of another name ($opts)"
+		unmount_layerfs
+	done
+}
+
 @test "fileops: an unlinked open file keeps its data for the holder" {
 	echo data >"$L1/f"
 	mount_layerfs
