@@ -14,9 +14,12 @@
 
 #include "layerfs.h"
 
+/* FLAGS of an open (or create) for our reopen of the node's file: an
+ * O_TMPFILE file is opened by itself, not made again (ENOTDIR) */
 static int open_flags(int flags)
 {
-	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW)) | O_CLOEXEC;
+	return (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_NOFOLLOW | O_TMPFILE)) |
+	       O_CLOEXEC;
 }
 
 /* The flags of our own descriptor for an open request. The kernel

@@ -420,6 +420,25 @@ linked nlink=1" "${opt:-default}"
 	done
 }
 
+@test "fileops: O_TMPFILE: fsync, fdatasync, fallocate and SEEK_DATA on the unnamed file" {
+	mkdir "$L1/d"
+	for opt in "" passthrough=0 noopen; do
+		mount_fresh "$opt"
+		# by default the file passes through, and these requests open
+		# their own descriptor of it, which O_TMPFILE made ENOTDIR
+		run -0 python3 -c '
+import os, sys
+fd = os.open(sys.argv[1], os.O_TMPFILE | os.O_RDWR, 0o600)
+os.write(fd, b"data")
+os.fsync(fd)
+os.fdatasync(fd)
+os.posix_fallocate(fd, 0, 8192)
+print(os.lseek(fd, 0, os.SEEK_DATA), os.fstat(fd).st_size)' "$M/d"
+		eq "$output" "0 8192" "${opt:-default}"
+		unmount_layerfs "$M"
+	done
+}
+
 @test "fileops: O_TMPFILE: O_EXCL forbids the link, the umask and a setgid directory apply, no upper is EROFS" {
 	mkdir "$L1/d" "$L1/sg"
 	chown 0:7 "$L1/sg"
