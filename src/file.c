@@ -660,9 +660,21 @@ void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 		   off_t length, struct fuse_file_info *fi)
 {
-	int tmp, fd = req_fd(ino, fi, true, NULL, &tmp);
-	int err = 0;
+	int tmp = -1, fd, err;
 
+	/* What vfs_fallocate() refuses an immutable or append-only inode
+	 * (all, or all but allocation), which the kernel does not know
+	 * ours to be; their real files have no flag to refuse it with
+	 * (fileattr.c). A descriptor opened O_APPEND, or before the flag
+	 * was set, reaches here: a punched hole lost an append-only
+	 * file's data. */
+	err = -prot_check(node_from_id(ino),
+			  (mode & ~FALLOC_FL_KEEP_SIZE) ? PROT_DATA : PROT_APPEND);
+	if (err) {
+		fuse_reply_err(req, err);
+		return;
+	}
+	fd = req_fd(ino, fi, true, NULL, &tmp);
 	if (fd < 0)
 		err = -fd;
 	else if (fallocate(fd, mode, offset, length) < 0)

@@ -272,6 +272,39 @@ again" "($opts)"
 	done
 }
 
+@test "fileattr: fallocate only allocates on an append-only file, and does nothing on one made immutable while open, as the kernel refuses the rest" {
+	need_root
+	can_chattr
+	local opts
+	echo hello >"$L1/f"
+	echo imm >"$L1/g"
+	for opts in "" passthrough=0 noopen; do
+		mount_fresh "$opts"
+		chattr +a "$M/f"
+		# the descriptors are O_APPEND and opened before chattr +i:
+		# the kernel lets them through, knowing neither flag
+		run -0 python3 -c '
+import ctypes, errno, os, subprocess, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_long, ctypes.c_long]
+def fa(fd, mode):
+    r = libc.fallocate(fd, mode, 0, 4)
+    return errno.errorcode[ctypes.get_errno()] if r else "ok"
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)
+print("punch", fa(fd, 3), "zero", fa(fd, 0x10), "keep", fa(fd, 1))
+fd = os.open(sys.argv[2], os.O_RDWR)
+subprocess.run(["chattr", "+i", sys.argv[2]], check=True)
+print("immutable", fa(fd, 0))
+subprocess.run(["chattr", "-i", sys.argv[2]], check=True)' "$M/f" "$M/g"
+		eq "$output" "punch EPERM zero EPERM keep ok
+immutable EPERM" "(${opts:-default})"
+		eq "$(cat "$M/f")" hello "(${opts:-default})"
+		eq "$(cat "$M/g")" imm "(${opts:-default})"
+		unmount_layerfs
+		eq "$(cat "$U/f")" hello "on disk (${opts:-default})"
+	done
+}
+
 @test "fileattr: rmdir and rename over a directory succeed when the old upper entries cannot be removed; the names stay gone after a remount" {
 	need_root
 	can_chattr
