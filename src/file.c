@@ -268,7 +268,7 @@ static struct fhandle *fh_of(struct fuse_file_info *fi)
  * open. The program's open flags are unknown: a WRITE (APPEND non-NULL)
  * may be an append, and reaches an append-only file through a
  * descriptor that appends (node_open_io()); fallocate and
- * copy_file_range are refused there, as they are on the real file. */
+ * copy_file_range refuse such a file themselves (prot_check()). */
 static int noopen_write_fd(struct node *n, bool *append, int direct)
 {
 	int err;
@@ -690,9 +690,18 @@ void lfs_copy_file_range(fuse_req_t req, fuse_ino_t ino_in, off_t off_in,
 			 off_t off_out, struct fuse_file_info *fi_out,
 			 size_t len, int flags)
 {
-	int tmp_in, tmp_out, fd_in, fd_out;
+	int tmp_in, tmp_out, fd_in, fd_out, err;
 	ssize_t n;
 
+	/* An append-only or immutable file takes none (the kernel refuses
+	 * an O_APPEND destination itself): with noopen a descriptor that
+	 * does not append reaches here, and the real file has no flag to
+	 * refuse it with (fileattr.c) */
+	err = prot_check(node_from_id(ino_out), PROT_DATA);
+	if (err) {
+		fuse_reply_err(req, -err);
+		return;
+	}
 	/* the destination first: its copy-up may be the source's too */
 	fd_out = req_fd(ino_out, fi_out, true, NULL, &tmp_out);
 	if (fd_out < 0) {

@@ -305,6 +305,27 @@ immutable EPERM" "(${opts:-default})"
 	done
 }
 
+@test "fileattr: noopen: copy_file_range into an append-only file is refused" {
+	need_root
+	can_chattr
+	echo hello >"$L1/f"
+	echo XXXXX >"$L1/src"
+	mount_layerfs noopen
+	chattr +a "$M/f"
+	# with noopen the kernel opens it for writing without asking
+	run -0 python3 -c '
+import errno, os, sys
+src = os.open(sys.argv[2], os.O_RDONLY)
+fd = os.open(sys.argv[1], os.O_WRONLY)
+try:
+    os.copy_file_range(src, fd, 5, 0, 0)
+    print("copied")
+except OSError as e:
+    print(errno.errorcode[e.errno])' "$M/f" "$M/src"
+	eq "$output" EPERM
+	eq "$(cat "$M/f")" hello
+}
+
 @test "fileattr: rmdir and rename over a directory succeed when the old upper entries cannot be removed; the names stay gone after a remount" {
 	need_root
 	can_chattr
