@@ -100,8 +100,9 @@ int opens_opened(struct node *n, int fd, bool upper, int flags, bool append,
 		return 0;
 	/* The other opens of an append-only file go through the page cache
 	 * too: while one passed through, the kernel refused the open of an
-	 * append (EIO), which does not. Asked before the lock: a marker is
-	 * an xattr to read. */
+	 * append (EIO), which does not. Not where one already passes
+	 * through (the flag came after its open): the kernel would refuse
+	 * this one. Asked before the lock: a marker is an xattr to read. */
 	cached_only = pt && upper && node_has(n, NODE_PROTATTR) && prot_append_only(n);
 	pthread_mutex_lock(&table_lock);
 	pp = slot(n);
@@ -113,7 +114,7 @@ int opens_opened(struct node *n, int fd, bool upper, int flags, bool append,
 	e = *pp;
 	if (w)
 		e->writers++;
-	if (pt && upper && !cached_only && e->cached == 0) {
+	if (pt && upper && e->cached == 0 && (!cached_only || e->pt)) {
 		if (!e->backing)
 			e->backing = pt_register(fd);
 		backing = e->backing;

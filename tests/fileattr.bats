@@ -268,6 +268,15 @@ more" "what the reader reads ($opts)"
 		eq "$(cat "$M/f")" "hello
 more
 again" "($opts)"
+		chattr -a "$M/f"
+		# made append-only while a reader's open passes through: other
+		# readers still open it (appends do not, see README)
+		exec 5<"$M/f"
+		chattr +a "$M/f"
+		eq "$(cat "$M/f")" "hello
+more
+again" "a second reader ($opts)"
+		exec 5<&-
 		unmount_layerfs
 	done
 }
