@@ -9,10 +9,11 @@
  * file (direct_io opens too). Lower files always go through the page
  * cache: a copy-up would change the real file under an open that passed
  * through to the lower one. So do append-only files, whose opens for
- * writing go without passthrough (direct_io, file.c). Pages that a cached open left in the page cache are stale once
- * writes passed through, so the next cached open of such a node drops
- * them (no keep_cache); the record stays from the first open that passed
- * through until the node dies (opens_forget()) to know that.
+ * writing go without passthrough (direct_io, file.c). Pages that a
+ * cached open left in the page cache are stale once writes passed
+ * through, so the next cached open of such a node drops them (no
+ * keep_cache); the record stays from the first open that passed through
+ * until the node dies (opens_forget()) to know that.
  *
  * Writers: without the writeback cache, a SETATTR that sets nothing means
  * one of two things: a chown(2) to -1:-1, or the kernel's order to clear
