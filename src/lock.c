@@ -290,7 +290,12 @@ static int relock(int old, int dirfd, const char *name, int oflags)
 int work_lock_private(int lockfd, const char *workdir, int workfd,
 		      int upperfd, char *errbuf, size_t len)
 {
-	int fd = relock(lockfd, workfd, WORK_LOCK_NAME, O_RDWR);
+	/* read-only: a descriptor open for writing, idle for the daemon's
+	 * whole life, would refuse "mount -o remount,ro" of the upper's file
+	 * system (EBUSY), which the kernel's overlay lets happen (its changes
+	 * then fail with EROFS); work_lock_set_pid writes through a
+	 * descriptor of its own */
+	int fd = relock(lockfd, workfd, WORK_LOCK_NAME, O_RDONLY);
 
 	if (fd < 0) {
 		snprintf(errbuf, len, "workdir '%s' was locked by another process "
@@ -316,7 +321,18 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
 /* After fuse_daemonize: the lock is the same, the holder's pid is not. */
 void work_lock_set_pid(int fd)
 {
-	write_holder(fd, "mount");
+	char name[32];
+	int wfd;
+
+	fd_path(fd, name, sizeof(name));
+	wfd = open(name, O_WRONLY | O_CLOEXEC);
+	if (wfd < 0) {
+		/* not reopened (no /proc): FD is all there is */
+		write_holder(fd, "mount");
+		return;
+	}
+	write_holder(wfd, "mount");
+	close(wfd);
 }
 
 /* For subcommands. With ROLE "mount" the lock is kept for daemon_run. */

@@ -327,6 +327,40 @@ while not os.path.exists(sys.argv[3]):
 	eq "$(cat "$T/m2/f")" low
 }
 
+@test "cli: the upper's file system may be remounted read-only while the union is mounted, as under the kernel's overlay; changes fail with EROFS, reads go on" {
+	# the daemon kept its work dir lock open for writing: the remount
+	# failed with EBUSY ("mount point is busy")
+	need_root
+	local fs=$T/fs opts
+	mkdir "$fs"
+	echo low >"$L1/f"
+	mkdir "$L1/d"
+	mount -t tmpfs lfstest "$fs"
+	record_mount "$fs"
+	for opts in "" passthrough=0 noopen; do
+		rm -rf "$fs/u" "$fs/w"
+		mkdir "$fs/u" "$fs/w"
+		lfs_mount "lowerdir=$L1,upperdir=$fs/u,workdir=$fs/w${opts:+,$opts}" "$M"
+		echo up >"$M/up"
+		run mount -o remount,ro "$fs"
+		eq "$status" 0 "$opts: remount,ro of the upper's file system: $output"
+		expect_errno EROFS write "$M/new" x
+		expect_errno EROFS mkdir "$M/newdir"
+		expect_errno EROFS unlink "$M/up"
+		expect_errno EROFS unlink "$M/f"
+		expect_errno EROFS rmdir "$M/d"
+		expect_errno EROFS rename "$M/up" "$M/up2"
+		run chmod 600 "$M/f"
+		[[ "$status" -ne 0 && "$output" == *"Read-only file system"* ]] ||
+			fail "$opts: chmod of a lower file: $status $output"
+		eq "$(cat "$M/f") $(cat "$M/up") $(names "$M")" "low up d f up" "$opts: reads"
+		mount -o remount,rw "$fs"
+		echo more >>"$M/up"
+		eq "$(cat "$fs/u/up")" "$(printf 'up\nmore')" "$opts: a write after remount,rw"
+		unmount_layerfs
+	done
+}
+
 @test "cli: no thread reads the device after the daemon closed its descriptors at the end of the connection" {
 	# when umount ends the connection, the thread that reads the end
 	# closes every descriptor and exits at once; another thread that read
