@@ -48,6 +48,8 @@ struct importer {
 	struct dirtime *dirs;	/* set last: creating entries changes them */
 	size_t ndirs, capdirs;
 	bool warned_owner, warned_xattr, warned_acl, warned_dev;
+	char **left_out;	/* device nodes not made, and links to them */
+	size_t nleft, capleft;
 	struct lerr *err;
 };
 
@@ -250,6 +252,27 @@ static void remember_dir_time(struct importer *im, const char *name,
 	}
 }
 
+/* NAME was left out (a device node a plain user may not make): a hard
+ * link to it is left out too, not a failed import. */
+static void leave_out(struct importer *im, const char *name)
+{
+	if (im->nleft == im->capleft) {
+		im->capleft = im->capleft ? 2 * im->capleft : 16;
+		im->left_out = realloc(im->left_out, im->capleft * sizeof(*im->left_out));
+		if (!im->left_out)
+			abort();
+	}
+	im->left_out[im->nleft++] = xstrdup(name);
+}
+
+static bool was_left_out(const struct importer *im, const char *name)
+{
+	for (size_t i = 0; i < im->nleft; i++)
+		if (!strcmp(im->left_out[i], name))
+			return true;
+	return false;
+}
+
 static int make_hardlink(struct importer *im, int pfd, const char *leaf,
 			 struct archive_entry *e, const char *name)
 {
@@ -268,6 +291,11 @@ static int make_hardlink(struct importer *im, int pfd, const char *leaf,
 	if (tfd < 0)
 		goto out;
 	if (fstatat(tfd, tleaf, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT && was_left_out(im, target)) {
+			leave_out(im, name);
+			ret = 0;
+			goto out;
+		}
 		lerr_add(im->err, "%s: entry '%s': hard link target '%s' is not in the layer "
 			 "(links must point to earlier entries)", im->tar, name, target);
 		goto out;
@@ -400,6 +428,7 @@ static int import_entry(struct importer *im, struct archive_entry *e)
 			 * containers-storage leave them out there */
 			if (errno == EPERM && type != AE_IFIFO) {
 				warn_once(&im->warned_dev, "not permitted to make device nodes: they were left out");
+				leave_out(im, name);
 				ret = 0;
 				goto out;
 			}
@@ -613,6 +642,7 @@ out:
 		free(im.dirs[i].dacl);
 	}
 	free(im.dirs);
+	names_free(im.left_out, im.nleft);
 	free(tmp);
 	free(parent);
 	lerr_print(&err);

@@ -424,12 +424,15 @@ make_tar() {
 	[ "$(readlink lay2/c)" = elsewhere ]
 }
 
-@test "import in a plain user's user namespace (unshare -Ur): owners it does not map and device nodes are left out with a warning, not a failed import" {
+@test "import in a plain user's user namespace (unshare -Ur): owners it does not map and device nodes (and hard links to them) are left out with a warning, not a failed import" {
 	python3 - <<-'EOF'
 	import io, tarfile
 	with tarfile.open("owned.tar", "w", format=tarfile.PAX_FORMAT) as t:
 	    d = tarfile.TarInfo("dev"); d.type = tarfile.DIRTYPE; d.mode = 0o755; t.addfile(d)
 	    n = tarfile.TarInfo("dev/null"); n.type = tarfile.CHRTYPE; n.devmajor, n.devminor = 1, 3; t.addfile(n)
+	    # hard links to a device node left out go with it
+	    h = tarfile.TarInfo("dev/null2"); h.type = tarfile.LNKTYPE; h.linkname = "dev/null"; t.addfile(h)
+	    h = tarfile.TarInfo("null3"); h.type = tarfile.LNKTYPE; h.linkname = "dev/null2"; t.addfile(h)
 	    p = tarfile.TarInfo("fifo"); p.type = tarfile.FIFOTYPE; t.addfile(p)
 	    f = tarfile.TarInfo("f"); f.size = 2; f.uid = f.gid = 5; t.addfile(f, io.BytesIO(b"hi"))
 	EOF
@@ -442,6 +445,7 @@ make_tar() {
 	[ "$(cat lay/f)" = hi ]
 	[ -p lay/fifo ]
 	[ ! -e lay/dev/null ]
+	[ ! -e lay/dev/null2 ] && [ ! -e lay/null3 ]
 }
 
 @test "import: POSIX ACLs that tar --acls recorded (SCHILY.acl.*) are not dropped without a warning" {
