@@ -255,9 +255,11 @@ static void upper_lock_drop(void)
 
 /* Take OLD's flock over to a descriptor of the same object opened as NAME
  * in DIRFD (OFLAGS): the new one, OLD if it cannot be opened there, or -1
- * if someone else took the lock in between. A flock belongs to one open
- * file description and cannot pass to another: OLD's goes, the new one
- * is taken at once. */
+ * if someone else holds the lock now. A flock belongs to one open file
+ * description and cannot pass to another: OLD's goes, and the new one is
+ * waited for as any taker waits (flock_wait()), since another taker that
+ * waited may get it in between, only to be refused (or to leave) at
+ * once; the name must still be that object then. */
 static int relock(int old, int dirfd, const char *name, int oflags)
 {
 	struct stat st;
@@ -270,7 +272,8 @@ static int relock(int old, int dirfd, const char *name, int oflags)
 		return old;
 	}
 	close(old);
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+	if (flock_wait(fd) < 0 ||
+	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !same_object(fd, &st)) {
 		close(fd);
 		return -1;
 	}

@@ -177,7 +177,8 @@ void stop_start(const char *mountpoint)
 		stopper_up = 1;
 	else
 		lfs_log("cannot start the thread that stops the daemon: "
-			"SIGINT, SIGTERM and SIGHUP will not end it");
+			"SIGINT, SIGTERM and SIGHUP end it without having the "
+			"kernel write back first");
 }
 
 /* May the daemon unmount MOUNTPOINT by its path (libfuse's
