@@ -41,9 +41,7 @@ static void add_change(struct changes *c, char kind, const char *dir,
 {
 	if (c->n == c->cap) {
 		c->cap = c->cap ? 2 * c->cap : 64;
-		c->v = realloc(c->v, c->cap * sizeof(*c->v));
-		if (!c->v)
-			abort();
+		c->v = xrealloc(c->v, c->cap * sizeof(*c->v));
 	}
 	c->v[c->n].kind = kind;
 	c->v[c->n].path = xmalloc(strlen(dir) + strlen(name) + 2);

@@ -162,9 +162,7 @@ static void link_device(struct exporter *x, struct archive_entry *e,
 	}
 	if (x->ndevs == x->capdevs) {
 		x->capdevs = x->capdevs ? 2 * x->capdevs : 16;
-		x->devs = realloc(x->devs, x->capdevs * sizeof(*x->devs));
-		if (!x->devs)
-			abort();
+		x->devs = xrealloc(x->devs, x->capdevs * sizeof(*x->devs));
 	}
 	x->devs[x->ndevs].dev = sb->st_dev;
 	x->devs[x->ndevs].ino = sb->st_ino;

@@ -227,9 +227,7 @@ static void remember_dir_time(struct importer *im, const char *name,
 
 	if (im->ndirs == im->capdirs) {
 		im->capdirs = im->capdirs ? 2 * im->capdirs : 64;
-		im->dirs = realloc(im->dirs, im->capdirs * sizeof(*im->dirs));
-		if (!im->dirs)
-			abort();
+		im->dirs = xrealloc(im->dirs, im->capdirs * sizeof(*im->dirs));
 	}
 	d = &im->dirs[im->ndirs++];
 	d->path = xstrdup(name);
@@ -258,9 +256,7 @@ static void leave_out(struct importer *im, const char *name)
 {
 	if (im->nleft == im->capleft) {
 		im->capleft = im->capleft ? 2 * im->capleft : 16;
-		im->left_out = realloc(im->left_out, im->capleft * sizeof(*im->left_out));
-		if (!im->left_out)
-			abort();
+		im->left_out = xrealloc(im->left_out, im->capleft * sizeof(*im->left_out));
 	}
 	im->left_out[im->nleft++] = xstrdup(name);
 }

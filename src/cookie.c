@@ -176,9 +176,7 @@ void listing_sort(struct node *dir, struct dentry_list *l)
 			continue;
 		if (nmoved == capmoved) {
 			capmoved = capmoved ? capmoved * 2 : 16;
-			moved = realloc(moved, capmoved * sizeof(*moved));
-			if (!moved)
-				abort();
+			moved = xrealloc(moved, capmoved * sizeof(*moved));
 		}
 		moved[nmoved].dir = dir;
 		moved[nmoved].name = xstrdup(l->e[i].name);

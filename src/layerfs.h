@@ -725,6 +725,7 @@ int reopen_fd(int fd, int flags);
 char *fd_path(int fd, char *buf, size_t len);
 int fd_path_at(int dirfd, const char *name, char *buf, size_t len);
 void *xmalloc(size_t n);
+void *xrealloc(void *p, size_t n);
 void *xcalloc(size_t n, size_t m);
 char *xstrdup(const char *s);
 bool str_in_list(const char *const *list, const char *s);

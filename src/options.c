@@ -105,9 +105,7 @@ void usage(FILE *out, const char *prog)
 
 static void append_lower(struct config *cfg, const char *dir)
 {
-	cfg->lowerdirs = realloc(cfg->lowerdirs, (size_t)(cfg->nlower + 1) * sizeof(char *));
-	if (!cfg->lowerdirs)
-		abort();
+	cfg->lowerdirs = xrealloc(cfg->lowerdirs, (size_t)(cfg->nlower + 1) * sizeof(char *));
 	cfg->lowerdirs[cfg->nlower++] = xstrdup(dir);
 }
 
@@ -220,9 +218,7 @@ static int parse_idmap(const char *key, const char *val,
 					key, val, v[0], v[1], v[2], (unsigned long)UINT32_MAX - 1);
 				return -1;
 			}
-			*out = realloc(*out, (size_t)(*count + 1) * sizeof(**out));
-			if (!*out)
-				abort();
+			*out = xrealloc(*out, (size_t)(*count + 1) * sizeof(**out));
 			(*out)[*count].from = (uint32_t)v[0];
 			(*out)[*count].to = (uint32_t)v[1];
 			(*out)[*count].count = (uint32_t)v[2];
@@ -268,10 +264,8 @@ void config_fuse_opt(struct config *cfg, const char *key, const char *val)
 
 	if (selinux_option(key) && access("/sys/fs/selinux/enforce", F_OK) != 0)
 		return;
-	cfg->fuse_opts = realloc(cfg->fuse_opts, old + strlen(key) +
-				 (val ? 2 * strlen(val) + 1 : 0) + 2);
-	if (!cfg->fuse_opts)
-		abort();
+	cfg->fuse_opts = xrealloc(cfg->fuse_opts, old + strlen(key) +
+				  (val ? 2 * strlen(val) + 1 : 0) + 2);
 	p = cfg->fuse_opts + old;
 	if (old)
 		*p++ = ',';

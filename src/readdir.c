@@ -85,9 +85,7 @@ static void list_add(struct dentry_list *l, const char *name, ino_t ino,
 {
 	if (l->n == l->cap) {
 		l->cap = l->cap ? l->cap * 2 : 32;
-		l->e = realloc(l->e, l->cap * sizeof(*l->e));
-		if (!l->e)
-			abort();
+		l->e = xrealloc(l->e, l->cap * sizeof(*l->e));
 	}
 	l->e[l->n].name = xstrdup(name);
 	l->e[l->n].ino = ino;

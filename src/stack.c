@@ -30,9 +30,7 @@ int lerr_add(struct lerr *e, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return -1;
-	e->msg = realloc(e->msg, old + (size_t)n + 2);
-	if (!e->msg)
-		abort();
+	e->msg = xrealloc(e->msg, old + (size_t)n + 2);
 	if (old)
 		e->msg[old++] = '\n';
 	va_start(ap, fmt);
@@ -423,9 +421,7 @@ static char *read_file(const char *file, size_t *lenp, struct lerr *err)
 
 		if (len == cap) {
 			cap *= 2;
-			buf = realloc(buf, cap);
-			if (!buf)
-				abort();
+			buf = xrealloc(buf, cap);
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)

@@ -159,9 +159,7 @@ static int fix_header(struct tarfix *f)
 		f->xlen = 0;
 		if (f->xcap < ((f->xsize + 511) & ~(size_t)511)) {
 			f->xcap = (f->xsize + 511) & ~(size_t)511;
-			f->x = realloc(f->x, f->xcap);
-			if (!f->x)
-				abort();
+			f->x = xrealloc(f->x, f->xcap);
 		}
 		return 0;
 	}

@@ -26,6 +26,16 @@ void *xmalloc(size_t n)
 	return p;
 }
 
+void *xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p) {
+		fprintf(stderr, "layerfs: out of memory\n");
+		abort();
+	}
+	return p;
+}
+
 void *xcalloc(size_t n, size_t m)
 {
 	void *p = calloc(n ? n : 1, m ? m : 1);
@@ -249,9 +259,7 @@ int dir_names_sorted(int fd, char ***names, size_t *count)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 32;
-			v = realloc(v, cap * sizeof(*v));
-			if (!v)
-				abort();
+			v = xrealloc(v, cap * sizeof(*v));
 		}
 		v[n++] = xstrdup(de->d_name);
 	}
