@@ -168,47 +168,24 @@ static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t inval_done = PTHREAD_COND_INITIALIZER;
 
 struct inval_job {
-	struct node *pin;	/* the parent, kept while the job runs, or NULL */
-	size_t n;
-	fuse_ino_t *parents;
-	char **names;
+	struct node *parent;
+	char *name;
 };
-
-/* Free J, and count it done */
-static void inval_job_end(struct inval_job *j)
-{
-	if (j->pin)
-		node_put(j->pin);
-	for (size_t i = 0; i < j->n; i++)
-		free(j->names[i]);
-	free(j->parents);
-	free(j->names);
-	free(j);
-	pthread_mutex_lock(&inval_lock);
-	if (--inval_running == 0)
-		pthread_cond_broadcast(&inval_done);
-	pthread_mutex_unlock(&inval_lock);
-}
 
 static void *inval_entry_thread(void *arg)
 {
 	struct inval_job *j = arg;
 
-	for (size_t i = 0; i < j->n; i++)
-		fuse_lowlevel_notify_inval_entry(fs.se, j->parents[i], j->names[i],
-						 strlen(j->names[i]));
-	inval_job_end(j);
-	return NULL;
-}
-
-/* J in a thread of its own, which takes no signals (spawn_detached()) */
-static void inval_spawn(struct inval_job *j)
-{
+	fuse_lowlevel_notify_inval_entry(fs.se, node_id(j->parent), j->name,
+					 strlen(j->name));
+	node_put(j->parent);
+	free(j->name);
+	free(j);
 	pthread_mutex_lock(&inval_lock);
-	inval_running++;
+	if (--inval_running == 0)
+		pthread_cond_broadcast(&inval_done);
 	pthread_mutex_unlock(&inval_lock);
-	if (!spawn_detached(inval_entry_thread, j))
-		inval_job_end(j);
+	return NULL;
 }
 
 /* Have the kernel drop its entry NAME in PARENT, from a thread of its
@@ -217,28 +194,25 @@ static void inval_spawn(struct inval_job *j)
 void inval_entry_later(struct node *parent, const char *name)
 {
 	struct inval_job *j = xmalloc(sizeof(*j));
+	pthread_attr_t attr;
+	pthread_t t;
 
-	j->pin = node_get(parent);
-	j->n = 1;
-	j->parents = xmalloc(sizeof(*j->parents));
-	j->names = xmalloc(sizeof(*j->names));
-	j->parents[0] = node_id(parent);
-	j->names[0] = xstrdup(name);
-	inval_spawn(j);
-}
-
-/* The same for the N entries PARENTS[i] NAMES[i], one after the other in
- * one thread, which takes the arrays and the names. A parent the kernel
- * has forgotten meanwhile is passed over by the kernel (ENOENT). */
-void inval_entries_later(fuse_ino_t *parents, char **names, size_t n)
-{
-	struct inval_job *j = xmalloc(sizeof(*j));
-
-	j->pin = NULL;
-	j->n = n;
-	j->parents = parents;
-	j->names = names;
-	inval_spawn(j);
+	j->parent = node_get(parent);
+	j->name = xstrdup(name);
+	pthread_mutex_lock(&inval_lock);
+	inval_running++;
+	pthread_mutex_unlock(&inval_lock);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &attr, inval_entry_thread, j) != 0) {
+		node_put(j->parent);
+		free(j->name);
+		free(j);
+		pthread_mutex_lock(&inval_lock);
+		inval_running--;
+		pthread_mutex_unlock(&inval_lock);
+	}
+	pthread_attr_destroy(&attr);
 }
 
 /* At the end of the session: no invalidation may outlive it. One that

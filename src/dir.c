@@ -464,8 +464,6 @@ void lfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	else
 		err = remove_name(dir, name, child);
 	node_forget(child, 1);
-	if (!err)
-		fdrelief_negative(parent, name);
 	fuse_reply_err(req, -err);
 }
 
@@ -496,8 +494,6 @@ void lfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			err = remove_name(dir, name, child);
 	}
 	node_forget(child, 1);
-	if (!err)
-		fdrelief_negative(parent, name);
 	fuse_reply_err(req, -err);
 }
 
@@ -745,8 +741,6 @@ void lfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int err = do_rename(node_from_id(parent), name, node_from_id(newparent),
 			    newname, flags);
 
-	if (!err && !(flags & RENAME_EXCHANGE))
-		fdrelief_negative(parent, name);
 	fuse_reply_err(req, -err);
 }
 

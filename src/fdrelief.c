@@ -15,15 +15,7 @@
  * in use and stay; what goes is only cache, looked up again when next
  * used. An open that meets EMFILE anyway waits for a round and tries
  * again, up to TRIES times. On older kernels the notification is refused,
- * and the limit stays a hard one.
- *
- * A directory whose name the kernel keeps a negative entry for inside it
- * (a name removed, or looked up and missing) is in use by that entry, and
- * no prune frees it: rm of a file in each of many directories, or a
- * search path's misses, kept their descriptors until every lookup failed
- * with EMFILE. Near the limit the daemon notes such names (the last
- * NEG_MAX), and each round has a thread drop those entries, so that the
- * next round can free their directories. */
+ * and the limit stays a hard one. */
 #include "config.h"
 
 #include <errno.h>
@@ -48,7 +40,6 @@
 #define FORGET_POLLS	20	/* tries after a round, as FORGETs come */
 #define FORGET_POLL_US	1000
 #define HEADROOM	256	/* descriptors kept free of nodes' */
-#define NEG_MAX		1024	/* negative entries noted */
 
 struct prune_out {	/* struct fuse_notify_prune_out */
 	uint32_t count;
@@ -68,13 +59,6 @@ static __thread bool no_wait;		/* fdrelief_nowait() */
  * as the session's descriptor may be closed and its number reused */
 static pthread_mutex_t send_mu = PTHREAD_MUTEX_INITIALIZER;
 static bool stopped;
-static int last_fd;			/* the number of the latest open */
-
-/* Negative entries of the kernel's (fdrelief_negative()), a ring */
-static pthread_mutex_t neg_mu = PTHREAD_MUTEX_INITIALIZER;
-static fuse_ino_t neg_parent[NEG_MAX];
-static char *neg_name[NEG_MAX];
-static size_t neg_next;
 
 static void deadline(struct timespec *ts, long ms)
 {
@@ -103,37 +87,6 @@ static int send_prune(const uint64_t *ids, uint32_t n)
 	return writev(fuse_session_fd(fs.se), iov, 3) < 0 ? -errno : 0;
 }
 
-/* Have a thread drop the negative entries noted since the last round. */
-static void drop_negatives(void)
-{
-	fuse_ino_t *parents = xmalloc(NEG_MAX * sizeof(*parents));
-	char **names = xmalloc(NEG_MAX * sizeof(*names));
-	size_t n = 0;
-
-	pthread_mutex_lock(&neg_mu);
-	for (size_t i = 0; i < NEG_MAX; i++) {
-		if (!neg_name[i])
-			continue;
-		parents[n] = neg_parent[i];
-		names[n++] = neg_name[i];
-		neg_name[i] = NULL;
-	}
-	pthread_mutex_unlock(&neg_mu);
-	/* counted before fdrelief_stop(), so inval_entries_wait() waits */
-	pthread_mutex_lock(&send_mu);
-	if (n && !stopped) {
-		inval_entries_later(parents, names, n);
-		n = 0;
-		parents = NULL;
-		names = NULL;
-	}
-	pthread_mutex_unlock(&send_mu);
-	while (n)
-		free(names[--n]);
-	free(parents);
-	free(names);
-}
-
 static void prune_round(void)
 {
 	size_t n, off;
@@ -152,7 +105,6 @@ static void prune_round(void)
 	}
 	pthread_mutex_unlock(&send_mu);
 	free(ids);
-	drop_negatives();
 	if (err == -EINVAL || err == -ENOSYS) {
 		__atomic_store_n(&refused, true, __ATOMIC_RELAXED);
 		lfs_log("this kernel cannot be asked to forget inodes "
@@ -231,33 +183,11 @@ void fdrelief_stop(void)
 	pthread_mutex_unlock(&send_mu);
 }
 
-/* The kernel keeps a negative entry for NAME in the directory PARENT
- * (removed, or looked up and missing): past half the threshold, noted
- * for the next round to drop (see the top). */
-void fdrelief_negative(fuse_ino_t parent, const char *name)
-{
-	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
-	char *old;
-
-	if (h <= 0 || __atomic_load_n(&last_fd, __ATOMIC_RELAXED) < h / 2 ||
-	    __atomic_load_n(&refused, __ATOMIC_RELAXED))
-		return;
-	pthread_mutex_lock(&neg_mu);
-	old = neg_name[neg_next];
-	neg_parent[neg_next] = parent;
-	neg_name[neg_next] = xstrdup(name);
-	neg_next = (neg_next + 1) % NEG_MAX;
-	pthread_mutex_unlock(&neg_mu);
-	free(old);
-}
-
 /* A descriptor numbered FD is open: near the limit, start a round. */
 static void note(int fd)
 {
 	int h = __atomic_load_n(&high, __ATOMIC_RELAXED);
 
-	if (fd >= 0)
-		__atomic_store_n(&last_fd, fd, __ATOMIC_RELAXED);
 	if (h > 0 && fd >= h && !__atomic_load_n(&refused, __ATOMIC_RELAXED)) {
 		pthread_mutex_lock(&mu);
 		kick_locked();

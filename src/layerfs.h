@@ -417,7 +417,6 @@ void fdrelief_stop(void);
 int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode);
 int fdrelief_dup(int fd);
 void fdrelief_nowait(bool on);
-void fdrelief_negative(fuse_ino_t parent, const char *name);
 
 void prefetch_start(void);
 void prefetch_stop(void);
@@ -471,7 +470,6 @@ void tree_link_note(const struct stat *lst, const char *name,
 int tree_link_try(const struct stat *lst, bool held, int parent_fd, const char *name,
 		  int *newfd, struct stat *nst, unsigned *prot);
 void inval_entry_later(struct node *parent, const char *name);
-void inval_entries_later(fuse_ino_t *parents, char **names, size_t n);
 void inval_entries_wait(void);
 char *staging_name(char *buf, size_t len);
 int copy_xattrs(int src, int dst);

@@ -733,7 +733,6 @@ void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	if (err == -ENOENT) {
 		memset(&e, 0, sizeof(e));
 		e.entry_timeout = fs.timeout;
-		fdrelief_negative(parent, name);
 		fuse_reply_entry(req, &e);
 		return;
 	}

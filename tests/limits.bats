@@ -164,33 +164,3 @@ b7
 b300"
 	[ ! -e "$M/o7" ] || fail "the renamed directory's old name shows"
 }
-
-@test "limits: names removed or looked up in vain in each of 300 directories do not keep those directories' descriptors: removals, renames and lookups go on under a limit of 64" {
-	# the kernel's negative entry for such a name is in use of its
-	# directory, which no prune freed: from about the 17th rm on, every
-	# lookup failed with EMFILE
-	need_root
-	need_prune
-	make_wide_tree
-	mount_small_limit 64
-	local i bad=0
-	for i in $(seq 1 100); do
-		rm "$M/d$i/a" || bad=$((bad + 1))
-	done
-	eq "$bad" 0 "rm of a file in each of 100 directories: failures"
-	for i in $(seq 101 200); do
-		run stat "$M/d$i/missing"
-		[[ "$output" == *"No such file"* ]] || bad=$((bad + 1))
-	done
-	eq "$bad" 0 "lookups of a missing name in 100 directories that did not say ENOENT"
-	mkdir "$M/moved"
-	for i in $(seq 201 300); do
-		mv "$M/d$i/a" "$M/moved/a$i" || bad=$((bad + 1))
-	done
-	eq "$bad" 0 "renames out of 100 directories: failures"
-	eq "$(ls "$M/moved" | wc -l)" 100
-	eq "$(cat "$M/d250/b" "$M/moved/a250")" "b250
-a250"
-	[ ! -e "$M/d50/a" ] || fail "d50/a is back"
-	[ -c "$U/d50/a" ] || fail "no whiteout for d50/a in the upper"
-}
