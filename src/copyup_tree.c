@@ -194,17 +194,14 @@ static void *inval_entry_thread(void *arg)
 void inval_entry_later(struct node *parent, const char *name)
 {
 	struct inval_job *j = xmalloc(sizeof(*j));
-	pthread_attr_t attr;
-	pthread_t t;
 
 	j->parent = node_get(parent);
 	j->name = xstrdup(name);
 	pthread_mutex_lock(&inval_lock);
 	inval_running++;
 	pthread_mutex_unlock(&inval_lock);
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&t, &attr, inval_entry_thread, j) != 0) {
+	/* a thread that takes no signals: they are for the loop's (stop.c) */
+	if (!spawn_detached(inval_entry_thread, j)) {
 		node_put(j->parent);
 		free(j->name);
 		free(j);
@@ -212,7 +209,6 @@ void inval_entry_later(struct node *parent, const char *name)
 		inval_running--;
 		pthread_mutex_unlock(&inval_lock);
 	}
-	pthread_attr_destroy(&attr);
 }
 
 /* At the end of the session: no invalidation may outlive it. One that
