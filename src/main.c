@@ -133,9 +133,6 @@ static int loop_status(int res, bool signalled)
 	return res == 0 || signalled ? 0 : 1;
 }
 
-/* Check the layers, mount CFG->mountpoint and serve requests until
- * unmounted. Returns the process exit status. Shared by the -o form and
- * the stack subcommands. */
 /* Let go of the work dir lock LOCKFD. A mount REFUSED after taking it
  * (the upper in use, a failed probe, the mount itself) leaves the work
  * dir as it found it: the staging dir and the lock file go again if it
@@ -149,14 +146,16 @@ static void work_let_go(int lockfd, bool refused)
 		return;
 	}
 	if (fs.staging_made) {
-		staging = xmalloc(strlen(fs.cfg->workdir) + sizeof(LAYERFS_STAGING) + 2);
-		sprintf(staging, "%s/%s", fs.cfg->workdir, LAYERFS_STAGING);
+		staging = path_resolve(fs.cfg->workdir, LAYERFS_STAGING);
 		rmdir(staging);
 		free(staging);
 	}
 	work_lock_abandon(lockfd);
 }
 
+/* Check the layers, mount CFG->mountpoint and serve requests until
+ * unmounted. Returns the process exit status. Shared by the -o form and
+ * the stack subcommands. */
 int daemon_run(struct config *cfg, const char *argv0)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
