@@ -33,6 +33,12 @@ static int fix_put(struct tarfix *f, const void *buf, size_t n)
 	return 0;
 }
 
+/* N bytes as the tar stream holds them: in whole 512-byte blocks */
+static uint64_t tar_padded(uint64_t n)
+{
+	return (n + 511) & ~(uint64_t)511;
+}
+
 static uint64_t tar_number(const unsigned char *field, size_t len)
 {
 	uint64_t v = 0;
@@ -120,7 +126,7 @@ static int fix_flush_x(struct tarfix *f)
 	if (olen == f->xsize && !memcmp(out, f->x, olen)) {
 		/* nothing was escaped: the header goes as libarchive wrote it */
 		ret = fix_put(f, f->hdr, 512) < 0 ||
-		      fix_put(f, f->x, (f->xsize + 511) & ~(size_t)511) < 0 ? -1 : 0;
+		      fix_put(f, f->x, tar_padded(f->xsize)) < 0 ? -1 : 0;
 		free(out);
 		free(key);
 		return ret;
@@ -135,7 +141,7 @@ static int fix_flush_x(struct tarfix *f)
 	snprintf((char *)f->hdr + 148, 8, "%06zo", sum);
 	f->hdr[155] = ' ';
 	memset(out + olen, 0, 511);
-	ret = fix_put(f, f->hdr, 512) < 0 || fix_put(f, out, (olen + 511) & ~(size_t)511) < 0 ? -1 : 0;
+	ret = fix_put(f, f->hdr, 512) < 0 || fix_put(f, out, tar_padded(olen)) < 0 ? -1 : 0;
 	free(out);
 	free(key);
 	return ret;
@@ -157,8 +163,8 @@ static int fix_header(struct tarfix *f)
 		f->in_x = true;
 		f->xsize = (size_t)size;
 		f->xlen = 0;
-		if (f->xcap < ((f->xsize + 511) & ~(size_t)511)) {
-			f->xcap = (f->xsize + 511) & ~(size_t)511;
+		if (f->xcap < tar_padded(f->xsize)) {
+			f->xcap = tar_padded(f->xsize);
 			f->x = xrealloc(f->x, f->xcap);
 		}
 		return 0;
@@ -166,7 +172,7 @@ static int fix_header(struct tarfix *f)
 	if (f->pax_size >= 0)
 		size = (uint64_t)f->pax_size;
 	f->pax_size = -1;
-	f->skip = (size + 511) & ~(uint64_t)511;
+	f->skip = tar_padded(size);
 	return fix_put(f, f->hdr, 512);
 }
 
@@ -187,12 +193,12 @@ la_ssize_t tarfix_write(struct archive *a, void *data, const void *buf, size_t n
 				return -1;
 			f->skip -= k;
 		} else if (f->in_x) {
-			size_t want = ((f->xsize + 511) & ~(size_t)511) - f->xlen;
+			size_t want = tar_padded(f->xsize) - f->xlen;
 
 			k = left < want ? left : want;
 			memcpy(f->x + f->xlen, p, k);
 			f->xlen += k;
-			if (f->xlen == ((f->xsize + 511) & ~(size_t)511)) {
+			if (f->xlen == tar_padded(f->xsize)) {
 				f->in_x = false;
 				/* the entry's own header comes next */
 				if (fix_flush_x(f) < 0)
