@@ -38,6 +38,7 @@
 #define STOP_LOOKS	1000	/* looks at most */
 
 static const int stop_sigs[] = { SIGINT, SIGTERM, SIGHUP };
+#define NSIGS (sizeof(stop_sigs) / sizeof(stop_sigs[0]))
 
 static sem_t wake;		/* posted by the first signal */
 static volatile sig_atomic_t got;	/* that signal, 0 before */
@@ -45,7 +46,7 @@ static volatile sig_atomic_t loop_done;	/* the loop returned */
 static volatile sig_atomic_t stopper_up;	/* the thread below runs */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;	/* loop_done vs. uses of fs.se */
 static pthread_t loop_thread;
-static bool ours[3];		/* which of stop_sigs have our handler */
+static bool ours[NSIGS];	/* which of stop_sigs have our handler */
 static char *mnt_path;		/* the mount point, absolute */
 static dev_t mnt_dev;		/* our mount's device, 0 if not known */
 
@@ -147,7 +148,7 @@ int stop_handlers_set(void)
 	if (sem_init(&wake, 0, 0) < 0)
 		return -1;
 	sigemptyset(&sa.sa_mask);
-	for (i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++) {
+	for (i = 0; i < NSIGS; i++) {
 		if (sigaction(stop_sigs[i], NULL, &old) < 0)
 			return -1;
 		if (old.sa_handler != SIG_DFL)
@@ -219,7 +220,7 @@ void stop_handlers_remove(void)
 {
 	size_t i;
 
-	for (i = 0; i < sizeof(stop_sigs) / sizeof(stop_sigs[0]); i++)
+	for (i = 0; i < NSIGS; i++)
 		if (ours[i])
 			signal(stop_sigs[i], SIG_DFL);
 }
