@@ -3,7 +3,9 @@
 # tree; teardown unmounts whatever layerfs or tmpfs mounts were made
 # below $T and removes it, also when the test failed.
 
-LAYERFS=${LAYERFS:-/work/main/layerfs}
+# the binary of the tree the tests are in, as helpers.bash takes it (a
+# fixed path tested another checkout's build)
+LAYERFS=${LAYERFS:-$(cd "$BATS_TEST_DIRNAME/.." && pwd)/layerfs}
 
 stack_setup() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
