@@ -37,6 +37,7 @@ struct config {
 	bool fsync;		/* honour fsync and make copy-ups durable */
 	bool static_nlink;
 	bool noacl;
+	bool noxattrs;		/* no xattr requests served (main.c) */
 	bool userxattr;		/* write overlay xattrs as user.overlay.* (caps.c) */
 	bool readonly;
 	double timeout;		/* entry and attribute cache lifetime */

@@ -160,6 +160,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 {
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 	struct fuse_loop_config *lc = NULL;
+	struct fuse_lowlevel_ops ops;
 	struct fuse_session *se;
 	char lockerr[PATH_MAX + 128];
 	int lockfd = -1, probe_err, res;
@@ -174,7 +175,17 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (build_fuse_args(&args, cfg, argv0) < 0)
 		return 1;
 
-	se = fuse_session_new(&args, &lfs_ops, sizeof(lfs_ops), NULL);
+	ops = lfs_ops;
+	if (cfg->noxattrs) {
+		/* libfuse answers ENOSYS, as fuse-overlayfs does with this
+		 * option: the kernel then says EOPNOTSUPP, as a file system
+		 * without xattrs does, and stops asking */
+		ops.getxattr = NULL;
+		ops.listxattr = NULL;
+		ops.setxattr = NULL;
+		ops.removexattr = NULL;
+	}
+	se = fuse_session_new(&args, &ops, sizeof(ops), NULL);
 	if (!se) {
 		lfs_log("cannot set up the FUSE session (see the message above)");
 		goto out_args;

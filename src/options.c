@@ -44,6 +44,8 @@ void usage(FILE *out, const char *prog)
 "  volatile               same as fsync=0\n"
 "  static_nlink           report st_nlink 1 for every directory\n"
 "  noacl                  disable POSIX ACLs\n"
+"  noxattrs[=0|1]         no xattrs: reading, listing, setting or removing\n"
+"                         one fails with EOPNOTSUPP (default 0)\n"
 "  userxattr              write opaque markers and layerfs's own xattrs as\n"
 "                         user.overlay.* (as the kernel's overlayfs does with\n"
 "                         userxattr), also where trusted.* is allowed\n"
@@ -97,6 +99,9 @@ void usage(FILE *out, const char *prog)
 "                         through mount.fuse3): change the generic flags of the\n"
 "                         layerfs mount there (ro/rw, nosuid, nodev, noexec,\n"
 "                         atime rules) and exit; layers and options stay\n"
+"  fast_ino=0|1, plugins=, redirect_dir=off|follow  fuse-overlayfs's, accepted:\n"
+"                         change nothing (plugins= naming one, redirect_dir=on\n"
+"                         or nofollow are refused)\n"
 "Commas between double quotes do not split options (context=\"...:c1,c2\").\n"
 "Other options are warned about and ignored.\n",
 		prog, prog);
@@ -281,9 +286,51 @@ void config_fuse_opt(struct config *cfg, const char *key, const char *val)
 	*p = '\0';
 }
 
+/* fuse-overlayfs's options that change nothing in layerfs, or that ask
+ * for what it cannot do. True when OPT is one; *RET then is 0 or -1 with a
+ * message. */
+static bool fuse_overlayfs_option(const char *opt, const char *val, int *ret)
+{
+	bool unused;
+
+	*ret = 0;
+	/* a speed hint: fuse-overlayfs then lists entries without looking
+	 * up their inode numbers in the layers below, which may then change
+	 * at a lookup; layerfs offers no such trade */
+	if (!strcmp(opt, "fast_ino")) {
+		*ret = parse_bool(opt, val, &unused);
+		return true;
+	}
+	/* libraries that serve a layer of another format (fuse-overlayfs's
+	 * lowerdir=//PLUGIN/...); an empty list loads none */
+	if (!strcmp(opt, "plugins")) {
+		if (val && *val) {
+			fprintf(stderr, "layerfs: option 'plugins=%s': layerfs loads no "
+				"fuse-overlayfs plugins; its layers are directories\n", val);
+			*ret = -1;
+		}
+		return true;
+	}
+	/* layerfs follows the redirects the kernel's overlay wrote, as that
+	 * does with redirect_dir=follow, or =off (with its default
+	 * redirect_always_follow), and renames a merged directory by copying
+	 * it up: it writes none */
+	if (!strcmp(opt, "redirect_dir")) {
+		if (!val || (strcmp(val, "off") && strcmp(val, "follow"))) {
+			fprintf(stderr, "layerfs: option 'redirect_dir%s%s': layerfs writes no "
+				"redirects and always follows those of the kernel's overlay "
+				"(redirect_dir=off or follow)\n", val ? "=" : "", val ? val : "");
+			*ret = -1;
+		}
+		return true;
+	}
+	return false;
+}
+
 static int parse_one(struct config *cfg, char *opt)
 {
 	char *val = strchr(opt, '=');
+	int ret;
 
 	if (val)
 		*val++ = '\0';
@@ -343,6 +390,15 @@ static int parse_one(struct config *cfg, char *opt)
 		return parse_bool(opt, val, &cfg->detach_unseen);
 	if (!strcmp(opt, "writeback"))
 		return parse_bool(opt, val, &cfg->writeback);
+	if (!strcmp(opt, "noxattrs")) {
+		if (!val) {
+			cfg->noxattrs = true;
+			return 0;
+		}
+		return parse_bool(opt, val, &cfg->noxattrs);
+	}
+	if (fuse_overlayfs_option(opt, val, &ret))
+		return ret;
 	if (!strcmp(opt, "volatile") && !val) {
 		cfg->fsync = false;
 		return 0;

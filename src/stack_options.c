@@ -99,6 +99,7 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	/* the rest are flags */
 	if (!strcmp(key, "fsync") || !strcmp(key, "volatile") ||
 	    !strcmp(key, "static_nlink") || !strcmp(key, "noacl") ||
+	    !strcmp(key, "noxattrs") ||
 	    !strcmp(key, "userxattr") || !strcmp(key, "threaded") ||
 	    !strcmp(key, "passthrough") || !strcmp(key, "spin") ||
 	    !strcmp(key, "prefetch") || !strcmp(key, "noopen") ||
@@ -120,6 +121,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		cfg->static_nlink = b;
 	else if (!strcmp(key, "noacl"))
 		cfg->noacl = b;
+	else if (!strcmp(key, "noxattrs"))
+		cfg->noxattrs = b;
 	else if (!strcmp(key, "userxattr"))
 		cfg->userxattr = b;
 	else if (!strcmp(key, "threaded"))

@@ -399,6 +399,22 @@ while not os.path.exists(sys.argv[3]):
 	grep -q no_such_option "$T/err" || fail "warning does not name the option"
 }
 
+@test "cli: fuse-overlayfs's fast_ino, plugins= and redirect_dir=off|follow are accepted without a warning; a plugin named, redirect_dir=on or nofollow are refused" {
+	local o
+	echo x >"$L1/f"
+	for o in fast_ino=1 fast_ino=0 plugins= redirect_dir=off redirect_dir=follow; do
+		lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$o" "$M" || fail "option $o refused"
+		eq "$(cat "$T/daemon.err")" "" "stderr with $o"
+		eq "$(cat "$M/f")" x "content with $o"
+		unmount_layerfs "$M"
+	done
+	for o in plugins=/usr/lib/x.so redirect_dir=on redirect_dir=nofollow fast_ino=yes; do
+		run ! "$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$W,$o" "$M" 3>&-
+		! is_mounted "$M" || fail "mounted with $o"
+		[[ "$output" == *"option '$o'"* ]] || fail "$o: the message does not name it: $output"
+	done
+}
+
 @test "cli: commas between double quotes stay in the option (podman's context=\"...:c1,c2\"); without SELinux the context options are left out, as mount(8) leaves them" {
 	local ctx='context="system_u:object_r:container_file_t:s0:c1,c2"'
 	echo x >"$L1/f"

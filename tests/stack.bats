@@ -252,6 +252,18 @@ teardown() {
 	[ "$status" -ne 0 ]
 }
 
+@test "mount: \"noxattrs\": true answers every xattr call with EOPNOTSUPP" {
+	sed -i 's/"options": {"fsync": false}/"options": {"fsync": false, "noxattrs": true}/' stack.json
+	"$LAYERFS" check stack.json
+	"$LAYERFS" mount stack.json
+	touch mnt/x
+	run setfattr -n user.a -v 1 mnt/x
+	[[ "$output" == *"Operation not supported"* ]] || fail "setfattr: $output"
+	run getfattr -d mnt/x
+	[[ "$output" == *"Operation not supported"* ]] || fail "getfattr: $output"
+	"$LAYERFS" umount stack.json
+}
+
 @test "mount: \"noopen\": true opens files without copy-up until the first write; a non-boolean is refused" {
 	cat >noopen.json <<-EOF
 	{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "work", "mountpoint": "mnt",

@@ -427,6 +427,49 @@ print(" ".join(out))
 	[ -z "$(getfattr -m - -d --absolute-names "$U/g" 2>/dev/null | grep posix_acl)" ] || fail "an ACL reached the upper"
 }
 
+# fuse-overlayfs's noxattrs=1: every xattr call fails as on a file system
+# without xattrs (fuse-overlayfs 1.10 still removes one; layerfs does not)
+@test "xattr: with -o noxattrs=1 reading, listing, setting and removing xattrs fail with EOPNOTSUPP and change nothing; noxattrs=0 keeps them" {
+	need_root
+	echo x >"$L1/low"
+	setfattr -n user.a -v 1 "$L1/low"
+	mkdir "$L1/d"
+	local prog='
+import errno, os, sys
+out = []
+for f in sys.argv[2:]:
+    p = os.path.join(sys.argv[1], f)
+    for name, call in (("list", lambda: os.listxattr(p)),
+                       ("get", lambda: os.getxattr(p, "user.a")),
+                       ("set", lambda: os.setxattr(p, "user.b", b"2")),
+                       ("trusted", lambda: os.setxattr(p, "trusted.b", b"2")),
+                       ("remove", lambda: os.removexattr(p, "user.a")),
+                       ("acl", lambda: os.getxattr(p, "system.posix_acl_access"))):
+        try:
+            call()
+            out.append(f + ":" + name + ":ok")
+        except OSError as e:
+            out.append(f + ":" + name + ":" + errno.errorcode[e.errno])
+print(" ".join(out))
+'
+	mount_layerfs noxattrs=1
+	# (python names EOPNOTSUPP ENOTSUP, the same number on Linux)
+	echo y >"$M/up"
+	eq "$(/usr/bin/python3 -c "$prog" "$M" low up d)" \
+		"$(for f in low up d; do printf '%s ' "$f:list:ENOTSUP $f:get:ENOTSUP $f:set:ENOTSUP $f:trusted:ENOTSUP $f:remove:ENOTSUP $f:acl:ENODATA"; done | sed 's/ $//')"
+	[ ! -e "$U/low" ] || fail "low was copied up"
+	run ! setfacl -m u:4242:r "$M/up"
+	# the layer's attribute is still copied up with its file
+	chmod 600 "$M/low"
+	eq "$(getfattr --only-values -n user.a "$U/low")" 1
+	eq "$(getfattr -d -m - --absolute-names "$U/up" 2>/dev/null | grep -c =)" 0 "attributes reached up"
+	unmount_layerfs
+	mount_layerfs noxattrs=0
+	eq "$(/usr/bin/python3 -c "$prog" "$M" low)" \
+		"low:list:ok low:get:ok low:set:ok low:trusted:ok low:remove:ok low:acl:ENODATA"
+	eq "$(getfattr --only-values -n user.b "$U/low")" 2
+}
+
 @test "xattr: a user named in a lower file's ACL reads it; with -o noacl the mode bits alone decide" {
 	need_root
 	need_cmd setfacl
