@@ -85,6 +85,8 @@ static void describe_holder(int fd, const char *workdir, char *errbuf,
 			 workdir);
 }
 
+#define WAIT_TRIES	100	/* of 50 ms each: five seconds */
+
 /* An exclusive flock on FD. A holder may be a `layerfs check` peeking
  * for an instant, or a daemon still leaving after umount(8) returned
  * (podman unmounts and mounts again at a restart; on a busy machine the
@@ -95,7 +97,7 @@ static int flock_wait(int fd)
 	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return -errno;
-		if (tries == 100)
+		if (tries == WAIT_TRIES)
 			return -EWOULDBLOCK;
 		usleep(50000);
 	}
@@ -186,6 +188,12 @@ static int lock_take(const char *workdir, const char *role, char *errbuf,
 	return fd;
 }
 
+static void upper_busy_message(const char *upperdir, char *errbuf, size_t len)
+{
+	snprintf(errbuf, len, "upperdir '%s' is the upper of another layerfs mount "
+		 "(with another workdir): one upper takes one mount at a time", upperdir);
+}
+
 /* A daemon also holds a flock on its upper directory itself (no file is
  * put there: the upper becomes a layer), so that a second mount of the
  * same upper with another work dir is turned away: two daemons would
@@ -205,8 +213,7 @@ static int upper_lock_acquire(const char *upperdir, char *errbuf, size_t len)
 	close(fd);
 	if (err != -EWOULDBLOCK)
 		return -2;
-	snprintf(errbuf, len, "upperdir '%s' is the upper of another layerfs mount "
-		 "(with another workdir): one upper takes one mount at a time", upperdir);
+	upper_busy_message(upperdir, errbuf, len);
 	return -1;
 }
 
@@ -237,6 +244,30 @@ bool upper_lock_busy(const char *upperdir)
 	busy = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 	close(fd);
 	return busy;
+}
+
+/* Wait as flock_wait() does, holding no lock, until no daemon holds
+ * UPPERDIR's flock: a mount, commit or reset refused since another mount
+ * serves its upper must not hold its work dir's lock while it waits, or a
+ * mount of that work dir meanwhile waits as long and is turned away.
+ * While WORKDIR's lock is held too (most likely by the same daemon), the
+ * work dir lock is waited for instead, whose holder can be named. Taken
+ * after the work dir lock, the upper's flock is still waited for
+ * (upper_lock_attach), should another have taken it in between. 0, or -1
+ * with a message in ERRBUF. */
+int upper_lock_wait_free(const char *upperdir, const char *workdir,
+			 char *errbuf, size_t len)
+{
+	for (int tries = 0; upper_lock_busy(upperdir); tries++) {
+		if (work_lock_holder(workdir) != 0)
+			return 0;
+		if (tries == WAIT_TRIES) {
+			upper_busy_message(upperdir, errbuf, len);
+			return -1;
+		}
+		usleep(50000);
+	}
+	return 0;
 }
 
 /* For daemon_run: lock WORKDIR for the daemon's lifetime. Returns the fd
@@ -506,6 +537,14 @@ int stack_open_locked(const char *file, unsigned flags, const char *role,
 		return -1;
 	if (!st->work)
 		return 0;
+	if (st->upper) {
+		char msg[PATH_MAX + 128];
+
+		if (upper_lock_wait_free(st->upper, st->work, msg, sizeof(msg)) < 0) {
+			lerr_add(err, "%s", msg);
+			return -2;
+		}
+	}
 	work = xstrdup(st->work);
 	*lock = work_lock_take(work, role, err);
 	if (*lock < 0) {

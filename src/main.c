@@ -195,6 +195,11 @@ int daemon_run(struct config *cfg, const char *argv0)
 	 * staging area. Nothing is written to the workdir before every check
 	 * passed and the lock is ours. */
 	if (cfg->workdir) {
+		if (upper_lock_wait_free(cfg->upperdir, cfg->workdir, lockerr,
+					 sizeof(lockerr)) < 0) {
+			lfs_log("%s", lockerr);
+			goto out_session;
+		}
 		lockfd = work_lock_acquire(cfg->workdir, lockerr, sizeof(lockerr));
 		if (lockfd < 0) {
 			lfs_log("%s", lockerr);

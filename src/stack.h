@@ -76,6 +76,8 @@ const char *json_type_name(const json_t *v);
 int work_lock_acquire(const char *workdir, char *errbuf, size_t len);
 int upper_lock_attach(const char *upperdir, int work_fd, char *errbuf, size_t len);
 bool upper_lock_busy(const char *upperdir);
+int upper_lock_wait_free(const char *upperdir, const char *workdir,
+			 char *errbuf, size_t len);
 int work_lock_private(int lockfd, const char *workdir, int workfd,
 		      int upperfd, char *errbuf, size_t len);
 void work_lock_set_pid(int fd);

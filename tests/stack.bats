@@ -411,6 +411,38 @@ teardown() {
 	[ -z "$(ls -A upper)" ]
 }
 
+# A mount, commit or reset that is refused because another mount serves
+# its upper waits up to 5 s for that upper: holding its work dir's lock
+# meanwhile, it turned away a mount of that work dir, which waited as long.
+# (reset takes its locks as commit does)
+@test "lock: one refused since another mount serves its upper never holds its work dir's lock while it waits for the upper" {
+	local cmd pid held
+	mkdir mnt2
+	# the upper is served: this shell holds its flock, as a daemon does
+	exec 8<"$T/upper"
+	flock -x 8
+	for cmd in "-o lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work mnt2" \
+		"commit stack.json" "mount stack.json mnt2"; do
+		# shellcheck disable=SC2086
+		"$LAYERFS" $cmd 3>&- 8<&- 2>refused.err &
+		pid=$!
+		held=
+		# (a bounded poll: the command ends when its wait does)
+		while kill -0 "$pid" 2>/dev/null; do
+			if [ -e work/layerfs.lock ] && ! flock -n work/layerfs.lock true 8<&-; then
+				held=$(cat work/layerfs.lock)
+			fi
+			sleep 0.05
+		done
+		wait "$pid" && fail "$cmd: not refused"
+		grep -q "upperdir '$T/upper' is the upper of another layerfs mount" refused.err ||
+			fail "$cmd: $(cat refused.err)"
+		[ -z "$held" ] || fail "$cmd: the work dir was locked while it waited ($held)"
+		! is_mounted "$T/mnt2" || fail "$cmd: mounted"
+	done
+	exec 8<&-
+}
+
 @test "lock: the plain -o form takes the lock too, with its own pid" {
 	mkdir mnt2
 	"$LAYERFS" -o "lowerdir=$T/layers/base,upperdir=$T/upper,workdir=$T/work" mnt2
