@@ -577,7 +577,8 @@ static ssize_t write_direct(int fd, struct fuse_bufvec *in, off_t off)
 void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		   off_t off, struct fuse_file_info *fi)
 {
-	struct fuse_bufvec out = FUSE_BUFVEC_INIT(fuse_buf_size(in));
+	size_t size = fuse_buf_size(in);
+	struct fuse_bufvec out = FUSE_BUFVEC_INIT(size);
 	struct fhandle *fh = fh_of(fi);
 	struct privkeep pk = { .held = false };
 	bool append = false;
@@ -619,6 +620,24 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		n = write_direct(fd, in, off);
 	else
 		n = fuse_buf_copy(&out, in, 0);
+	/* A page written back from the kernel's cache: the kernel looks only
+	 * at the error of such a WRITE, not at its count, so the part a
+	 * short write left out was lost without a word (an upper with
+	 * 150 KiB free took 150 KiB of a 400 KiB file, and fsync and close
+	 * succeeded). The rest is written on from where it stopped (both
+	 * bufvecs moved on), and what the real file refuses fails the
+	 * request: fsync and close then report it. */
+	while (fi->writepage && !append && !direct && n > 0 && (size_t)n < size) {
+		ssize_t more = fuse_buf_copy(&out, in, 0);
+
+		if (more <= 0) {
+			n = more < 0 ? more : -EIO;
+			break;
+		}
+		n += more;
+	}
+	if (fi->writepage && n >= 0 && (size_t)n < size)
+		n = -EIO;	/* short without an error to tell */
 	privs_keep_end(&pk);
 	close_tmp(tmp);
 	if (n < 0)

@@ -225,11 +225,12 @@ record_mount() {
 	echo "kernel - $1" >>"$MOUNTS_FILE"
 }
 
-# upper_on_small_tmpfs: $U and $W move onto a fresh tmpfs of 16 MiB and
-# 64 inodes, for tests of what happens when the upper runs out of inodes
+# upper_on_small_tmpfs [SIZE]: $U and $W move onto a fresh tmpfs of SIZE
+# (default 16m) and 64 inodes, $T/fs, for tests of what happens when the
+# upper runs out of inodes or space
 upper_on_small_tmpfs() {
 	mkdir "$T/fs"
-	mount -t tmpfs -o size=16m,nr_inodes=64 lfsfull "$T/fs"
+	mount -t tmpfs -o "size=${1:-16m},nr_inodes=64" lfsfull "$T/fs"
 	record_mount "$T/fs"
 	U=$T/fs/upper W=$T/fs/work
 	mkdir "$U" "$W"

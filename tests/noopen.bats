@@ -321,6 +321,35 @@ EOF
 	eq "$(stat -c %s "$M/d/b")" 10000 "merged size"
 }
 
+# write_fsync FILE KIB: write KIB KiB of "y" to FILE (made if missing) in
+# one write(2), then fsync; prints the strerror of what failed
+write_fsync() {
+	python3 - "$1" "$2" <<-'EOF'
+		import os, sys
+		fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
+		try:
+		    os.write(fd, b"y" * int(sys.argv[2]) * 1024)
+		    os.fsync(fd)
+		except OSError as e:
+		    print(e.strerror)
+		os.close(fd)
+	EOF
+}
+
+@test "writeback cache: a write the upper has only part of the room for fails at fsync, not in silence" {
+	upper_on_small_tmpfs 2m
+	for o in noopen passthrough=0; do
+		mount_fresh "$o"
+		rm -f "$T/fs/fill"
+		# about 140 KiB left: the page cache takes all 400 KiB, the
+		# upper only a part of the WRITE that brings them
+		head -c 1900K /dev/zero >"$T/fs/fill"
+		run write_fsync "$M/f" 400
+		eq "$output" "No space left on device" "fsync with $o (upper: $(stat -c %s "$U/f") bytes)"
+		unmount_layerfs
+	done
+}
+
 # stress_noopen OPTIONS: the integrity test (integrity.bats) on a mount
 # with OPTIONS, a random seed
 stress_noopen() {
