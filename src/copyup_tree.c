@@ -161,24 +161,31 @@ int tree_link_try(const struct stat *lst, bool held, int parent_fd, const char *
 	return 0;
 }
 
-/* Requests for the kernel to drop an entry, sent by threads of their
- * own; the daemon waits for them before its session ends. */
+/* Requests for the kernel to drop an entry, or cached pages, sent by
+ * threads of their own; the daemon waits for them before its session
+ * ends. */
 static unsigned inval_running;
 static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t inval_done = PTHREAD_COND_INITIALIZER;
 
 struct inval_job {
-	struct node *parent;
+	fuse_ino_t ino;		/* if not 0: its pages from OFF, LEN bytes */
+	off_t off, len;
+	struct node *parent;	/* if not NULL: its entry NAME */
 	char *name;
 };
 
-static void *inval_entry_thread(void *arg)
+static void *inval_thread(void *arg)
 {
 	struct inval_job *j = arg;
 
-	fuse_lowlevel_notify_inval_entry(fs.se, node_id(j->parent), j->name,
-					 strlen(j->name));
-	node_put(j->parent);
+	if (j->ino)
+		fuse_lowlevel_notify_inval_inode(fs.se, j->ino, j->off, j->len);
+	if (j->parent) {
+		fuse_lowlevel_notify_inval_entry(fs.se, node_id(j->parent), j->name,
+						 strlen(j->name));
+		node_put(j->parent);
+	}
 	free(j->name);
 	free(j);
 	pthread_mutex_lock(&inval_lock);
@@ -188,27 +195,53 @@ static void *inval_entry_thread(void *arg)
 	return NULL;
 }
 
-/* Have the kernel drop its entry NAME in PARENT, from a thread of its
- * own: the request being served (a rename) may hold PARENT's lock in the
- * kernel, which the invalidation waits for. */
-void inval_entry_later(struct node *parent, const char *name)
+static void inval_start(struct inval_job *j)
 {
-	struct inval_job *j = xmalloc(sizeof(*j));
-
-	j->parent = node_get(parent);
-	j->name = xstrdup(name);
 	pthread_mutex_lock(&inval_lock);
 	inval_running++;
 	pthread_mutex_unlock(&inval_lock);
 	/* a thread that takes no signals: they are for the loop's (stop.c) */
-	if (!spawn_detached(inval_entry_thread, j)) {
-		node_put(j->parent);
+	if (!spawn_detached(inval_thread, j)) {
+		if (j->parent)
+			node_put(j->parent);
 		free(j->name);
 		free(j);
 		pthread_mutex_lock(&inval_lock);
 		inval_running--;
 		pthread_mutex_unlock(&inval_lock);
 	}
+}
+
+/* Have the kernel drop its entry NAME in PARENT, from a thread of its
+ * own: the request being served (a rename) may hold PARENT's lock in the
+ * kernel, which the invalidation waits for. */
+void inval_entry_later(struct node *parent, const char *name)
+{
+	struct inval_job *j = xcalloc(1, sizeof(*j));
+
+	j->parent = node_get(parent);
+	j->name = xstrdup(name);
+	inval_start(j);
+}
+
+/* A page written back from the kernel's cache could not be written
+ * (the upper is full, read-only, the file immutable): have the kernel
+ * drop N's pages from OFF, LEN bytes, and its entry of N's name, so that
+ * the inode goes with its last user and the next lookup takes the real
+ * file's size (the writeback cache never takes a size from us for an
+ * inode it holds). From a thread of its own: a page the WRITE being
+ * served writes back cannot be dropped before the reply ends its
+ * writeback, which the invalidation waits for. */
+void inval_failed_write_later(struct node *n, off_t off, off_t len)
+{
+	struct inval_job *j = xcalloc(1, sizeof(*j));
+
+	j->ino = node_id(n);
+	j->off = off;
+	j->len = len;
+	if (node_parent_name(n, &j->parent, &j->name) < 0)
+		j->parent = NULL;
+	inval_start(j);
 }
 
 /* At the end of the session: no invalidation may outlive it. One that

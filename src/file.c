@@ -599,8 +599,8 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	}
 
 	if (fd < 0) {
-		fuse_reply_err(req, -fd);
-		return;
+		n = fd;
+		goto failed;
 	}
 	/* a write through the page cache (writepage) was checked when it
 	 * was made; the kernel marks the others that must clear set-id bits
@@ -640,10 +640,18 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		n = -EIO;	/* short without an error to tell */
 	privs_keep_end(&pk);
 	close_tmp(tmp);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
+	if (n >= 0) {
 		fuse_reply_write(req, (size_t)n);
+		return;
+	}
+failed:
+	fuse_reply_err(req, (int)-n);
+	/* The failed pages stay in the kernel's cache, clean: readers saw
+	 * bytes the upper never got until the kernel dropped the file, and
+	 * a later write into such a page wrote them after all. Dropped, they
+	 * are read again from the real file. */
+	if (fi->writepage)
+		inval_failed_write_later(node_from_id(ino), off, (off_t)size);
 }
 
 void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

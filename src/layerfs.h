@@ -471,6 +471,7 @@ void tree_link_note(const struct stat *lst, const char *name,
 int tree_link_try(const struct stat *lst, bool held, int parent_fd, const char *name,
 		  int *newfd, struct stat *nst, unsigned *prot);
 void inval_entry_later(struct node *parent, const char *name);
+void inval_failed_write_later(struct node *n, off_t off, off_t len);
 void inval_entries_wait(void);
 char *staging_name(char *buf, size_t len);
 int copy_xattrs(int src, int dst);

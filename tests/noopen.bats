@@ -321,33 +321,64 @@ EOF
 	eq "$(stat -c %s "$M/d/b")" 10000 "merged size"
 }
 
-# write_fsync FILE KIB: write KIB KiB of "y" to FILE (made if missing) in
-# one write(2), then fsync; prints the strerror of what failed
+# write_fsync FILE [append]: write stdin to FILE (made if missing) in one
+# write(2), at its start or appending, then fsync and close; prints
+# "CALL: strerror" for each call that failed. $AFTER_OPEN, if set, is run
+# by sh once the file is open.
 write_fsync() {
-	python3 - "$1" "$2" <<-'EOF'
-		import os, sys
-		fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT, 0o644)
-		try:
-		    os.write(fd, b"y" * int(sys.argv[2]) * 1024)
-		    os.fsync(fd)
-		except OSError as e:
-		    print(e.strerror)
-		os.close(fd)
-	EOF
+	python3 -c '
+import os, subprocess, sys
+flags = os.O_WRONLY | os.O_CREAT
+if sys.argv[2:] == ["append"]:
+    flags |= os.O_APPEND
+fd = os.open(sys.argv[1], flags, 0o644)
+if os.environ.get("AFTER_OPEN"):
+    subprocess.run(os.environ["AFTER_OPEN"], shell=True, check=True)
+for call, f in (("write", lambda: os.write(fd, sys.stdin.buffer.read())),
+                ("fsync", lambda: os.fsync(fd)), ("close", lambda: os.close(fd))):
+    try:
+        f()
+    except OSError as e:
+        print(call + ": " + e.strerror)' "$@"
 }
 
-@test "writeback cache: a write the upper has only part of the room for fails at fsync, not in silence" {
+@test "writeback cache: a write the upper has only part of the room for fails at fsync, and the mount then shows what the upper holds" {
 	upper_on_small_tmpfs 2m
+	head -c 400K /dev/zero | tr '\0' y >"$T/y"
 	for o in noopen passthrough=0; do
 		mount_fresh "$o"
 		rm -f "$T/fs/fill"
 		# about 140 KiB left: the page cache takes all 400 KiB, the
 		# upper only a part of the WRITE that brings them
 		head -c 1900K /dev/zero >"$T/fs/fill"
-		run write_fsync "$M/f" 400
-		eq "$output" "No space left on device" "fsync with $o (upper: $(stat -c %s "$U/f") bytes)"
+		run write_fsync "$M/f" <"$T/y"
+		[[ "$output" == "fsync: No space left on device"* ]] ||
+			fail "with $o: '$output' (upper: $(stat -c %s "$U/f") bytes)"
+		# the kernel drops what it kept of the refused pages, and the
+		# inode once closed (it takes the size from us only then)
+		wait_until 10 cmp -s "$M/f" "$U/f" ||
+			fail "with $o the mount shows $(tr -d y <"$M/f" | wc -c) bytes that are no y and $(stat -c %s "$M/f") in all, the upper $(stat -c %s "$U/f")"
 		unmount_layerfs
 	done
+}
+
+@test "noopen: a write a read-only upper refused leaves nothing in the mount, nor in a later append" {
+	# (without noopen the daemon holds the upper file open for writing,
+	# and the upper cannot be made read-only under it)
+	upper_on_small_tmpfs 2m
+	mount_layerfs noopen
+	echo base >"$M/f"
+	AFTER_OPEN="mount -o remount,ro '$T/fs'" run write_fsync "$M/f" append <<<refused
+	mount -o remount,rw "$T/fs"
+	[[ "$output" == "fsync: Read-only file system"* ]] || fail "'$output'"
+	wait_until 10 cmp -s "$M/f" "$U/f" ||
+		fail "the mount shows '$(cat "$M/f")', the upper '$(cat "$U/f")'"
+	run write_fsync "$M/f" append <<<more
+	eq "$output" "" "the append after"
+	eq "$(cat "$U/f")" "base
+more" "upper"
+	eq "$(cat "$M/f")" "base
+more" "mount"
 }
 
 # stress_noopen OPTIONS: the integrity test (integrity.bats) on a mount
