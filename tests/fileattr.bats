@@ -335,6 +335,21 @@ except OSError as e:
 	eq "$(cat "$M/f")" hello
 }
 
+@test "fileattr: noopen: a write an immutable file refuses at writeback leaves the mount showing the file as it is" {
+	need_root
+	can_chattr
+	mount_layerfs noopen
+	echo orig >"$M/i"
+	chattr +i "$M/i"
+	# the kernel opens it for writing without asking: the refusal comes
+	# when the page is written back
+	run write_fsync "$M/i" <<<changed
+	[[ "$output" == "fsync: Operation not permitted"* ]] || fail "'$output'"
+	wait_until 10 cmp -s "$M/i" "$U/i" ||
+		fail "the mount shows '$(cat "$M/i")', the upper '$(cat "$U/i")'"
+	chattr -i "$M/i"
+}
+
 @test "fileattr: rmdir and rename over a directory succeed when the old upper entries cannot be removed; the names stay gone after a remount" {
 	need_root
 	can_chattr

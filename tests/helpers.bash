@@ -422,6 +422,27 @@ mkwhiteout() { mknod "$1" c 0 0; }
 
 sha() { sha256sum <"$1" | cut -d' ' -f1; }
 
+# write_fsync FILE [append]: write stdin to FILE (made if missing) in one
+# write(2), at its start or appending, then fsync and close; prints
+# "CALL: strerror" for each call that failed. $AFTER_OPEN, if set, is run
+# by sh once the file is open.
+write_fsync() {
+	python3 -c '
+import os, subprocess, sys
+flags = os.O_WRONLY | os.O_CREAT
+if sys.argv[2:] == ["append"]:
+    flags |= os.O_APPEND
+fd = os.open(sys.argv[1], flags, 0o644)
+if os.environ.get("AFTER_OPEN"):
+    subprocess.run(os.environ["AFTER_OPEN"], shell=True, check=True)
+for call, f in (("write", lambda: os.write(fd, sys.stdin.buffer.read())),
+                ("fsync", lambda: os.fsync(fd)), ("close", lambda: os.close(fd))):
+    try:
+        f()
+    except OSError as e:
+        print(call + ": " + e.strerror)' "$@"
+}
+
 need_root() {
 	[ "$(id -u)" = 0 ] || skip "needs root"
 }

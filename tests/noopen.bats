@@ -321,27 +321,6 @@ EOF
 	eq "$(stat -c %s "$M/d/b")" 10000 "merged size"
 }
 
-# write_fsync FILE [append]: write stdin to FILE (made if missing) in one
-# write(2), at its start or appending, then fsync and close; prints
-# "CALL: strerror" for each call that failed. $AFTER_OPEN, if set, is run
-# by sh once the file is open.
-write_fsync() {
-	python3 -c '
-import os, subprocess, sys
-flags = os.O_WRONLY | os.O_CREAT
-if sys.argv[2:] == ["append"]:
-    flags |= os.O_APPEND
-fd = os.open(sys.argv[1], flags, 0o644)
-if os.environ.get("AFTER_OPEN"):
-    subprocess.run(os.environ["AFTER_OPEN"], shell=True, check=True)
-for call, f in (("write", lambda: os.write(fd, sys.stdin.buffer.read())),
-                ("fsync", lambda: os.fsync(fd)), ("close", lambda: os.close(fd))):
-    try:
-        f()
-    except OSError as e:
-        print(call + ": " + e.strerror)' "$@"
-}
-
 @test "writeback cache: a write the upper has only part of the room for fails at fsync, and the mount then shows what the upper holds" {
 	upper_on_small_tmpfs 2m
 	head -c 400K /dev/zero | tr '\0' y >"$T/y"
