@@ -169,7 +169,7 @@ static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t inval_done = PTHREAD_COND_INITIALIZER;
 
 struct inval_job {
-	fuse_ino_t ino;		/* if not 0: its pages from OFF, LEN bytes */
+	struct node *node;	/* if not NULL: its pages from OFF, LEN bytes */
 	off_t off, len;
 	struct node *parent;	/* if not NULL: its entry NAME */
 	char *name;
@@ -179,8 +179,11 @@ static void *inval_thread(void *arg)
 {
 	struct inval_job *j = arg;
 
-	if (j->ino)
-		fuse_lowlevel_notify_inval_inode(fs.se, j->ino, j->off, j->len);
+	if (j->node) {
+		fuse_lowlevel_notify_inval_inode(fs.se, node_id(j->node), j->off,
+						 j->len);
+		node_put(j->node);
+	}
 	if (j->parent) {
 		fuse_lowlevel_notify_inval_entry(fs.se, node_id(j->parent), j->name,
 						 strlen(j->name));
@@ -202,8 +205,8 @@ static void inval_start(struct inval_job *j)
 	pthread_mutex_unlock(&inval_lock);
 	/* a thread that takes no signals: they are for the loop's (stop.c) */
 	if (!spawn_detached(inval_thread, j)) {
-		if (j->parent)
-			node_put(j->parent);
+		node_put(j->node);
+		node_put(j->parent);
 		free(j->name);
 		free(j);
 		pthread_mutex_lock(&inval_lock);
@@ -231,12 +234,15 @@ void inval_entry_later(struct node *parent, const char *name)
  * file's size (the writeback cache never takes a size from us for an
  * inode it holds). From a thread of its own: a page the WRITE being
  * served writes back cannot be dropped before the reply ends its
- * writeback, which the invalidation waits for. */
+ * writeback, which the invalidation waits for. The caller holds a
+ * reference to N since before that reply: the kernel may forget N once
+ * the writeback ended. The job holds one of its own, so that N's number
+ * names no other node before the kernel is told. */
 void inval_failed_write_later(struct node *n, off_t off, off_t len)
 {
 	struct inval_job *j = xcalloc(1, sizeof(*j));
 
-	j->ino = node_id(n);
+	j->node = node_get(n);
 	j->off = off;
 	j->len = len;
 	if (node_parent_name(n, &j->parent, &j->name) < 0)

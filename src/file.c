@@ -581,6 +581,7 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	struct fuse_bufvec out = FUSE_BUFVEC_INIT(size);
 	struct fhandle *fh = fh_of(fi);
 	struct privkeep pk = { .held = false };
+	struct node *held = NULL;
 	bool append = false;
 	/* an O_DIRECT write, not a page written back: the real file
 	 * checks its alignment (also where the handle's fd is not direct,
@@ -645,13 +646,20 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 		return;
 	}
 failed:
+	/* the reply ends the writeback that keeps the kernel's inode, which
+	 * may then be forgotten: the node is held from here */
+	if (fi->writepage)
+		held = node_get(node_from_id(ino));
 	fuse_reply_err(req, (int)-n);
 	/* The failed pages stay in the kernel's cache, clean: readers saw
 	 * bytes the upper never got until the kernel dropped the file, and
 	 * a later write into such a page wrote them after all. Dropped, they
 	 * are read again from the real file. */
-	if (fi->writepage)
-		inval_failed_write_later(node_from_id(ino), off, (off_t)size);
+	if (held) {
+		test_pause("write_failed", "");
+		inval_failed_write_later(held, off, (off_t)size);
+		node_put(held);
+	}
 }
 
 void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -307,7 +307,8 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * replace a whiteout, after the whiteout was found in its way; "open",
  * an OPEN once the file is open, before the reply; "oref", the daemon's
  * way to a lower object by its name, between reading the object's
- * layers and its parent's. */
+ * layers and its parent's; "write_failed", a failed WRITE from the
+ * writeback cache after its reply (NAME empty). */
 static const char *pause_spec(void)
 {
 	static const char *spec;

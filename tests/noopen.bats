@@ -360,6 +360,24 @@ more" "upper"
 more" "mount"
 }
 
+# The kernel may forget a file once the reply to its failed writeback
+# ends that writeback (here: the last descriptor of an unlinked file is
+# closed). The daemon holds the reply's work after it (LAYERFS_TEST_PAUSE)
+# until that FORGET is served: the node must still be its own then. The
+# use of the freed node shows in a build with --enable-sanitizers, whose
+# report goes to $T/asan.PID (the daemon's stderr is /dev/null).
+@test "writeback cache: a file forgotten right after the reply to its failed writeback is still the daemon's to invalidate" {
+	upper_on_small_tmpfs 2m
+	LAYERFS_TEST_PAUSE=write_failed::800 \
+		ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$T/asan" mount_layerfs noopen
+	head -c 1900K /dev/zero >"$T/fs/fill"
+	head -c 400K /dev/zero >"$T/z"
+	AFTER_OPEN="rm '$M/f'" run write_fsync "$M/f" <"$T/z"
+	[[ "$output" == "fsync: "* ]] || fail "sanity: the writeback did not fail: '$output'"
+	unmount_layerfs
+	! compgen -G "$T/asan.*" >/dev/null || fail "$(cat "$T"/asan.*)"
+}
+
 # stress_noopen OPTIONS: the integrity test (integrity.bats) on a mount
 # with OPTIONS, a random seed
 stress_noopen() {
