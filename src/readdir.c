@@ -205,21 +205,15 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 	return err;
 }
 
-/* DIR's entries, from every layer. QUIET: for the daemon's own use (an
- * emptiness check, a tree copied up), which leaves access times alone. */
-int merged_list(struct node *dir, bool quiet, struct dentry_list **out)
+/* DIR's entries from the layers of LS into L. */
+static int list_set(struct node *dir, struct lset *ls, bool quiet,
+		    struct dentry_list *l)
 {
-	struct dentry_list *l = xcalloc(1, sizeof(*l));
 	struct nameset seen = { 0, 0, NULL };
-	struct lset *ls;
 	char *buf = xmalloc(LISTBUF);
-	bool merged;
+	bool merged = ls->n > 1;
 	int err = 0;
 
-	/* before the layers are read: any change meanwhile voids the hints */
-	l->gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
-	ls = node_lset(dir);
-	merged = ls->n > 1;
 	list_add(l, ".", dir->ino, DT_DIR, 0);
 	list_add(l, "..", dir->parent ? dir->parent->ino : dir->ino, DT_DIR, 0);
 	for (int i = 0; i < ls->n; i++) {
@@ -231,6 +225,49 @@ int merged_list(struct node *dir, bool quiet, struct dentry_list **out)
 	}
 	free(buf);
 	nameset_free(&seen);
+	return err;
+}
+
+/* The test pause point "listing" (util.c), named by DIR's name. */
+static void listing_pause(struct node *dir)
+{
+	struct node *parent;
+	char *name;
+
+	if (!test_pause_wanted("listing") || node_parent_name(dir, &parent, &name) < 0)
+		return;
+	test_pause("listing", name);
+	node_put(parent);
+	free(name);
+}
+
+/* DIR's entries, from every layer. QUIET: for the daemon's own use (an
+ * emptiness check, a tree copied up), which leaves access times alone.
+ *
+ * The node lock is not taken: a set that changes while it is read is
+ * read again. The tree copy of a rename (copyup_tree.c) gives a merged
+ * directory its upper alone, then purges the whiteouts there; a listing
+ * of the merged set that read the upper after the purge showed the
+ * deleted lower names again, and rmdir of a directory whose last entry
+ * had just been removed failed with ENOTEMPTY. Sets a node retired stay
+ * with it, so a changed pointer is a changed set. */
+int merged_list(struct node *dir, bool quiet, struct dentry_list **out)
+{
+	struct dentry_list *l = NULL;
+	struct lset *ls = NULL;
+	int err;
+
+	do {
+		if (l)
+			dentry_list_free(l);
+		l = xcalloc(1, sizeof(*l));
+		/* before the layers are read: any change meanwhile voids
+		 * the hints */
+		l->gen = __atomic_load_n(&dir->gen, __ATOMIC_ACQUIRE);
+		ls = node_lset(dir);
+		listing_pause(dir);
+		err = list_set(dir, ls, quiet, l);
+	} while (!err && node_lset(dir) != ls);
 	if (err) {
 		dentry_list_free(l);
 		return err;

@@ -308,7 +308,8 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * an OPEN once the file is open, before the reply; "oref", the daemon's
  * way to a lower object by its name, between reading the object's
  * layers and its parent's; "write_failed", a failed WRITE from the
- * writeback cache after its reply (NAME empty). */
+ * writeback cache after its reply (NAME empty); "listing", a listing of
+ * the directory NAME between taking its layers and reading them. */
 static const char *pause_spec(void)
 {
 	static const char *spec;

@@ -440,6 +440,25 @@ print("\n".join(bad[:5]) if bad else "ok")' "$M" "$n" "$@"
 	rename_rmdir_race 250 "${rels[@]}"
 }
 
+# rmdir of a merged directory whose last lower entry was just removed
+# (a whiteout in its upper) lists it while the move of its parent makes
+# it opaque and purges that whiteout: the listing takes the directory's
+# layers, waits (LAYERFS_TEST_PAUSE), and reads them after the purge
+@test "rename: rmdir of an emptied merged directory while a move of its parent makes it opaque: the directory is empty" {
+	mkdir -p "$L1/d/e/x" "$L1/d/f"
+	LAYERFS_TEST_PAUSE=listing:e:1000 mount_layerfs
+	rmdir "$M/d/e/x"
+	(rmdir "$M/d/e") 2>"$T/rmdir.err" &
+	local pid=$!
+	sleep 0.3
+	mv "$M/d" "$M/d2"
+	wait "$pid" || fail "the rmdir failed: $(cat "$T/rmdir.err")"
+	eq "$(names "$M/d2")" f
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M/d2")" f "after a remount"
+}
+
 @test "rename: a moved tree's lower files of many names need no descriptor each (a low fd limit)" {
 	mkdir -p "$L1/d"
 	local i
