@@ -59,7 +59,7 @@ bool xattr_is_internal(const char *name)
  * XATTR_NAME_MAX + 1). -OVERRIDE_ERR for an ownership override (ENODATA
  * to a get, EPERM to a change), -EOPNOTSUPP where the escaped name is too
  * long and -EINVAL for the bare "trusted.overlay.", as from the kernel's
- * overlay. */
+ * overlay; -EOPNOTSUPP for an ACL under noacl. */
 static int caller_name(const char *name, int override_err, const char **real,
 		       char *buf)
 {
@@ -67,6 +67,8 @@ static int caller_name(const char *name, int override_err, const char **real,
 	const char *ns;
 
 	*real = name;
+	if (fs.cfg->noacl && xattr_is_acl(name))
+		return -EOPNOTSUPP;
 	if (xattr_is_override(name))
 		return -override_err;
 	if (!p)
@@ -217,10 +219,6 @@ void lfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (fs.cfg->noacl && xattr_is_acl(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
 	if (xattrs_absent(n)) {
 		fuse_reply_err(req, absent_errno(name));
 		return;
@@ -314,10 +312,6 @@ void lfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		fuse_reply_err(req, -err);
 		return;
 	}
-	if (fs.cfg->noacl && xattr_is_acl(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
-		return;
-	}
 	{
 		char *val = xmalloc(size ? size : 1);
 
@@ -355,10 +349,6 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	err = caller_name(name, EPERM, &name, real);
 	if (err) {
 		fuse_reply_err(req, -err);
-		return;
-	}
-	if (fs.cfg->noacl && xattr_is_acl(name)) {
-		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
 	err = prot_check(n, PROT_META);
