@@ -40,6 +40,7 @@
 #define FORGET_POLLS	20	/* tries after a round, as FORGETs come */
 #define FORGET_POLL_US	1000
 #define HEADROOM	256	/* descriptors kept free of nodes' */
+#define THREAD_FDS	3	/* a request thread's: a /dev/fuse clone, a pipe */
 
 struct prune_out {	/* struct fuse_notify_prune_out */
 	uint32_t count;
@@ -54,6 +55,7 @@ static bool kicked;
 static uint64_t rounds;			/* rounds finished */
 static int high;			/* a descriptor this high starts a round */
 static bool refused;			/* the kernel knows no prune */
+static rlim_t room;			/* descriptors above the threshold */
 static __thread bool no_wait;		/* fdrelief_nowait() */
 /* held while a notification is written: after fdrelief_stop() none is,
  * as the session's descriptor may be closed and its number reused */
@@ -165,13 +167,34 @@ void fdrelief_start(void)
 	pthread_condattr_destroy(&ca);
 	if (spawn_detached(relief_thread, NULL)) {
 		/* room for what requests and read-ahead threads open for a
-		 * moment (a /dev/fuse clone and a pipe per thread, the files
-		 * being copied): half the limit, at most HEADROOM */
-		rlim_t room = rl.rlim_cur / 2 < HEADROOM ? rl.rlim_cur / 2 : HEADROOM;
-		rlim_t h = rl.rlim_cur - room;
+		 * moment (the files being copied) and for the request
+		 * threads' own (fdrelief_thread_fds()): half the limit, at
+		 * most HEADROOM */
+		rlim_t h;
+
+		room = rl.rlim_cur / 2 < HEADROOM ? rl.rlim_cur / 2 : HEADROOM;
+		h = rl.rlim_cur - room;
 
 		__atomic_store_n(&high, h > INT_MAX ? INT_MAX : (int)h, __ATOMIC_RELAXED);
 	}
+}
+
+/* May each request thread keep descriptors of its own? libfuse gives
+ * each a clone of /dev/fuse and, at its first spliced reply, a pipe, and
+ * keeps them for as long as the thread lives (idle threads stay, main.c):
+ * no round frees them. Sixteen threads took 48 descriptors, and under a
+ * limit of 64 a burst of reads left two for the nodes: a file seven
+ * directories deep failed with EMFILE for good. Fewer threads did worse:
+ * with four, two walkers, a writer and a renamer kept every one waiting
+ * for a round whose FORGETs no thread was left to read (295 s and 1,700
+ * errors where sixteen took 23 s). So where REQUEST_THREADS threads'
+ * own would take more than a quarter of the room above the threshold (a
+ * limit under 384), they keep none: they share the session's descriptor,
+ * and replies copy file data instead of splicing it. After
+ * fdrelief_start(). */
+bool fdrelief_thread_fds(void)
+{
+	return !room || (rlim_t)REQUEST_THREADS * THREAD_FDS <= room / 4;
 }
 
 /* Before the session's descriptor closes: no more notifications. */

@@ -412,11 +412,15 @@ bool listing_ahead(struct node *dir);
  * before INIT (main.c, tune_bdi()) and offered in INIT (ops.c), which
  * must agree, since the kernel takes the smaller of the two */
 #define READAHEAD_KB 4096
+/* the request loop's threads at most (main.c) */
+#define REQUEST_THREADS	16
+
 /* fdrelief.c: the kernel forgets unused inodes near the open-file limit */
 void fdrelief_start(void);
 void fdrelief_stop(void);
 int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode);
 int fdrelief_dup(int fd);
+bool fdrelief_thread_fds(void);
 void fdrelief_nowait(bool on);
 
 void prefetch_start(void);

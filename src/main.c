@@ -274,12 +274,13 @@ int daemon_run(struct config *cfg, const char *argv0)
 		mountwatch_start(cfg->mountpoint);
 	if (cfg->threaded) {
 		lc = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(lc, 1);
-		fuse_loop_cfg_set_max_threads(lc, 16);
+		/* under a low open-file limit, no descriptor of their own */
+		fuse_loop_cfg_set_clone_fd(lc, fdrelief_thread_fds());
+		fuse_loop_cfg_set_max_threads(lc, REQUEST_THREADS);
 		/* threads that start for a burst of requests stay: with
 		 * fewer idle ones allowed, a sequential read started and ended
 		 * ninety threads per GiB (docs/architecture.md) */
-		fuse_loop_cfg_set_idle_threads(lc, 16);
+		fuse_loop_cfg_set_idle_threads(lc, REQUEST_THREADS);
 		res = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	} else {

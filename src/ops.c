@@ -26,6 +26,9 @@ static void lfs_init(void *userdata, struct fuse_conn_info *conn)
 	 * kernel's pages. A page of the real file's cache cannot be moved
 	 * anyway, and the kernel locks and tries each one before it falls
 	 * back to the copy (docs/architecture.md, "Reads"). */
+	/* a splice takes a pipe per thread, kept as long as the thread */
+	if (!fdrelief_thread_fds())
+		want &= ~FUSE_CAP_SPLICE_WRITE;
 	conn->want |= want & conn->capable;
 	/* Every listing request with attributes, not only the first of a
 	 * directory and those after a lookup in it (the kernel's "auto"

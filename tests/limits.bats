@@ -112,6 +112,34 @@ b300"
 	eq "$(cat "$U/d150/a2")" a150
 }
 
+# Each request thread keeps a clone of /dev/fuse and a splice pipe for as
+# long as it lives, which no round frees: sixteen of them, started by a
+# burst of reads, held 48 of 64 descriptors, and a path seven directories
+# deep in both layers then failed with EMFILE however long it waited.
+@test "limits: with 64 open files, after a burst of parallel reads a file seven directories deep in both layers can be read" {
+	need_root
+	need_prune
+	local i pids=()
+	for i in $(seq 1 24); do
+		head -c 2M /dev/zero >"$L1/f$i"
+	done
+	mkdir -p "$L1/a/b/c/d/e/f" "$L2/a/b/c/d/e/f"
+	echo deep >"$L1/a/b/c/d/e/f/file"
+	# noopen: a file open for reading keeps no descriptor in the daemon
+	mount_small_limit 64 noopen
+	# direct reads: each READ reaches the daemon, side by side
+	for i in $(seq 1 24); do
+		dd if="$M/f$i" of=/dev/null bs=128k iflag=direct 2>"$T/dd$i" &
+		pids+=($!)
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" || fail "read $((i + 1)) failed: $(cat "$T/dd$((i + 1))")"
+	done
+	run cat "$M/a/b/c/d/e/f/file"
+	[ "$status" -eq 0 ] || fail "cat failed: $output (the daemon's descriptors: $(ls -l "/proc/$DAEMON_PID/fd" | awk '{print $NF}' | sed 's/:.*//' | sort | uniq -c | sort -rn | head -3 | tr -s ' \n' ' '))"
+	eq "$output" deep
+}
+
 # The kernel takes a listing's entries (READDIRPLUS) one by one and stops
 # at an entry a lookup is under way for, until that lookup ends; the
 # nodes of the entries after it keep their descriptors meanwhile, so no
