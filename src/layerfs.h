@@ -186,6 +186,8 @@ struct lset {
 	int n;
 	int rdfd;	/* r[0]'s object open for reads without a handle, or
 			 * -1 (file.c, read_fd()); closed with the set */
+	bool borrowed;	/* r[1...]'s descriptors are those of the node's
+			 * retired set (a directory's copy-up), closed with it */
 	struct lref r[];
 };
 

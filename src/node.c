@@ -128,7 +128,7 @@ void lset_free(struct lset *ls)
 		return;
 	if (ls->rdfd >= 0)
 		read_fd_drop(ls->rdfd);
-	for (int i = 0; i < ls->n; i++)
+	for (int i = 0; i < (ls->borrowed ? 1 : ls->n); i++)
 		if (ls->r[i].fd >= 0) {
 			if (ls->r[i].layer > 0)
 				namefilter_forget(ls->r[i].fd);

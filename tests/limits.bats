@@ -140,6 +140,36 @@ b300"
 	eq "$output" deep
 }
 
+# A directory copied up keeps its lower descriptors for as long as the
+# kernel holds it (a file open in it): once, not again beside the upper's
+# (the copy-up dup'd them, and a directory in two layers kept five; the
+# eighth copy-up here failed with EMFILE).
+@test "limits: with 64 open files, eleven lower directories with a file open in each are copied up" {
+	need_root
+	need_prune
+	local i fds=()
+	for i in $(seq 1 11); do
+		mkdir "$L1/d$i" "$L2/d$i"
+		echo "f$i" >"$L1/d$i/f"
+	done
+	mount_small_limit 64 noopen
+	for i in $(seq 1 11); do
+		exec {fd}<"$M/d$i/f"
+		fds+=("$fd")
+	done
+	# a write's copy-up of each file and its directory; the open files
+	# keep the directories in the kernel (closed before any failure, so
+	# that the mount can go)
+	for i in $(seq 1 11); do
+		touch "$M/d$i/f" 2>>"$T/touch" || break
+	done
+	for fd in "${fds[@]}"; do
+		exec {fd}<&-
+	done
+	[ ! -s "$T/touch" ] || fail "copy-up $i: $(cat "$T/touch")"
+	eq "$(cat "$U/d11/f")" f11
+}
+
 # The kernel takes a listing's entries (READDIRPLUS) one by one and stops
 # at an entry a lookup is under way for, until that lookup ends; the
 # nodes of the entries after it keep their descriptors meanwhile, so no
