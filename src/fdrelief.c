@@ -18,7 +18,9 @@
  * and the limit stays a hard one. */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -57,6 +59,7 @@ static int high;			/* a descriptor this high starts a round */
 static bool refused;			/* the kernel knows no prune */
 static rlim_t room;			/* descriptors above the threshold */
 static __thread bool no_wait;		/* fdrelief_nowait() */
+static int spare = -1;			/* fdrelief_open_spare()'s */
 /* held while a notification is written: after fdrelief_stop() none is,
  * as the session's descriptor may be closed and its number reused */
 static pthread_mutex_t send_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -159,6 +162,13 @@ void fdrelief_start(void)
 	struct rlimit rl;
 	pthread_condattr_t ca;
 
+	fdrelief_spare_again();
+	/* glibc loads libgcc_s at the first pthread_cancel(), which libfuse
+	 * sends its threads at the end of the loop: at the limit that open
+	 * failed, glibc aborted the daemon ("libgcc_s.so.1 must be installed
+	 * for pthread_cancel to work") and the mount stayed, dead. Loaded
+	 * now, glibc finds it without opening anything. */
+	dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NODELETE);
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
 		return;
 	pthread_condattr_init(&ca);
@@ -195,6 +205,41 @@ void fdrelief_start(void)
 bool fdrelief_thread_fds(void)
 {
 	return !room || (rlim_t)REQUEST_THREADS * THREAD_FDS <= room / 4;
+}
+
+/* open(2) of PATH for what must not fail at the limit: the exit's
+ * write-back of the mount and reads of the mount table (stop.c,
+ * mountwatch.c). A file open through the page cache keeps a descriptor,
+ * which no round frees: with as many open as the limit allowed (49 under
+ * 64), SIGTERM could open neither, had nothing written back (each file
+ * lost what it held) and left the mount behind, dead. So a descriptor is
+ * kept aside, and given up for such an open at EMFILE. */
+int fdrelief_open_spare(const char *path, int flags)
+{
+	int fd = open(path, flags), s;
+
+	if (fd >= 0 || errno != EMFILE)
+		return fd;
+	s = __atomic_exchange_n(&spare, -1, __ATOMIC_ACQ_REL);
+	if (s < 0) {
+		errno = EMFILE;
+		return -1;
+	}
+	close(s);
+	return open(path, flags);
+}
+
+/* Once what fdrelief_open_spare() opened is closed: a spare again. */
+void fdrelief_spare_again(void)
+{
+	int fd, none = -1;
+
+	if (__atomic_load_n(&spare, __ATOMIC_ACQUIRE) >= 0)
+		return;
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && !__atomic_compare_exchange_n(&spare, &none, fd, false,
+						    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		close(fd);
 }
 
 /* Before the session's descriptor closes: no more notifications. */

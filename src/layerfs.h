@@ -423,6 +423,8 @@ void fdrelief_stop(void);
 int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode);
 int fdrelief_dup(int fd);
 bool fdrelief_thread_fds(void);
+int fdrelief_open_spare(const char *path, int flags);
+void fdrelief_spare_again(void);
 void fdrelief_nowait(bool on);
 
 void prefetch_start(void);
@@ -446,6 +448,7 @@ void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 
 bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
 		   char *dev, size_t len, char *fstype, size_t flen);
+bool own_mount_dev(const char *mountpoint, char *dev, size_t len);
 void mountwatch_start(const char *mountpoint);
 
 /* ---- stopping on SIGINT, SIGTERM, SIGHUP (stop.c) ---- */

@@ -26,6 +26,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,18 +47,14 @@ static pid_t witness;		/* the last process found that sees it */
 static ino_t witness_ns;	/* its mount namespace, 0 if not known */
 
 /* The device ("MAJ:MIN") of the top-most mount on MOUNTPOINT in the
- * mount table at MOUNTINFO (a /proc/PID/mountinfo), in DEV, and its file
- * system type in FSTYPE unless that is NULL; false if nothing is mounted
- * there. */
-bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
-		   char *dev, size_t len, char *fstype, size_t flen)
+ * mount table F, in DEV, and its file system type in FSTYPE unless that
+ * is NULL; false if nothing is mounted there. Closes F. */
+static bool table_dev(FILE *f, const char *mountpoint, char *dev, size_t len,
+		      char *fstype, size_t flen)
 {
-	FILE *f = fopen(mountinfo, "re");
 	char line[4096];
 	bool found = false;
 
-	if (!f)
-		return false;
 	while (fgets(line, sizeof(line), f)) {
 		char mdev[32], mnt[sizeof(line)], type[64] = "";
 		const char *sep;
@@ -78,6 +75,34 @@ bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
 		found = true;
 	}
 	fclose(f);
+	return found;
+}
+
+/* table_dev() of the mount table at MOUNTINFO (a /proc/PID/mountinfo);
+ * false also where it cannot be read. */
+bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
+		   char *dev, size_t len, char *fstype, size_t flen)
+{
+	FILE *f = fopen(mountinfo, "re");
+
+	return f && table_dev(f, mountpoint, dev, len, fstype, flen);
+}
+
+/* The same of our own mount table, read at the open-file limit too
+ * (fdrelief_open_spare()): the exit must tell whether to unmount. Not
+ * for the watch below, which takes a table it cannot read for one that
+ * shows the mount seen. */
+bool own_mount_dev(const char *mountpoint, char *dev, size_t len)
+{
+	int fd = fdrelief_open_spare("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+	bool found = false;
+
+	if (f)
+		found = table_dev(f, mountpoint, dev, len, NULL, 0);
+	else if (fd >= 0)
+		close(fd);
+	fdrelief_spare_again();
 	return found;
 }
 

@@ -93,16 +93,21 @@ static void write_back(void)
 
 	if (!mnt_dev)
 		return;
-	fd = open(mnt_path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
+	fd = fdrelief_open_spare(mnt_path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		lfs_log("%s: cannot write back before the exit: %s", mnt_path,
+			strerror(errno));
 		return;
+	}
 	if (fstat(fd, &st) < 0 || st.st_dev != mnt_dev) {
 		close(fd);
+		fdrelief_spare_again();
 		return;
 	}
 	if (syncfs(fd) < 0)
 		lfs_log("%s: writing back before the exit: %s", mnt_path, strerror(errno));
 	close(fd);
+	fdrelief_spare_again();
 	/* syncfs(2) sends the WRITE requests but does not wait for a FUSE
 	 * mount's replies (Linux 6.18: one to two MiB of three were
 	 * missing on the upper, one exit in four). A reply puts the next
@@ -196,8 +201,8 @@ bool stop_may_unmount(void)
 
 	if (!mnt_dev)
 		return true;
-	if (mountinfo_dev("/proc/self/mountinfo", mnt_path, dev, sizeof(dev),
-			  NULL, 0) && sscanf(dev, "%u:%u", &maj, &min) == 2 &&
+	if (own_mount_dev(mnt_path, dev, sizeof(dev)) &&
+	    sscanf(dev, "%u:%u", &maj, &min) == 2 &&
 	    makedev(maj, min) == mnt_dev)
 		return true;
 	lfs_log("%s: another mount lies on top of ours, or ours is gone from "

@@ -170,6 +170,46 @@ b300"
 	eq "$(cat "$U/d11/f")" f11
 }
 
+# Files open through the page cache keep a descriptor each, which no
+# round frees. With as many open as the limit allowed, SIGTERM could not
+# open the mount to have it written back (each file lost what it held),
+# nor read the mount table, and glibc could not load libgcc_s for the
+# pthread_cancel() at the end of libfuse's loop: it aborted the daemon,
+# and the mount stayed, dead.
+@test "limits: with 64 open files, SIGTERM with as many files open as the limit allows writes back what they hold and unmounts" {
+	need_root
+	local pid n
+	mount_small_limit 64 passthrough=0
+	pid=$DAEMON_PID
+	# opens files until the daemon has no descriptor left, writes to
+	# each (the kernel's writeback cache holds it), and keeps them open
+	spawn python3 -c '
+import os, sys, time
+fds = []
+for i in range(100):
+	try:
+		fds.append(os.open(os.path.join(sys.argv[1], "f%d" % i), os.O_WRONLY | os.O_CREAT, 0o644))
+	except OSError:
+		break
+for fd in fds:
+	os.write(fd, b"x" * 5000)
+with open(sys.argv[2], "w") as f:
+	f.write("%d\n" % len(fds))
+while not os.path.exists(sys.argv[3]):
+	time.sleep(0.05)
+' "$M" "$T/written" "$T/go"
+	wait_until 20 test -s "$T/written" || fail "the writer did not write"
+	n=$(cat "$T/written")
+	[ "$n" -gt 30 ] && [ "$n" -lt 64 ] || fail "sanity: $n files open, not the limit's worth"
+	kill -TERM "$pid"
+	wait_until 20 _pid_gone "$pid" || fail "daemon still running after SIGTERM"
+	! is_mounted "$M" || fail "still mounted after SIGTERM"
+	_forget_mount "$M"
+	touch "$T/go"
+	wait "$BG_PID" || true
+	eq "$(cat "$U"/f* | wc -c)" $((n * 5000)) "bytes on the upper in $n files"
+}
+
 # The kernel takes a listing's entries (READDIRPLUS) one by one and stops
 # at an entry a lookup is under way for, until that lookup ends; the
 # nodes of the entries after it keep their descriptors meanwhile, so no
