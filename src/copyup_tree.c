@@ -179,15 +179,18 @@ static void *inval_thread(void *arg)
 {
 	struct inval_job *j = arg;
 
-	if (j->node) {
+	if (j->node)
 		fuse_lowlevel_notify_inval_inode(fs.se, node_id(j->node), j->off,
 						 j->len);
-		node_put(j->node);
-	}
 	if (j->parent) {
 		fuse_lowlevel_notify_inval_entry(fs.se, node_id(j->parent), j->name,
 						 strlen(j->name));
 		node_put(j->parent);
+	}
+	/* and the names nothing uses that we do not know (hard links) */
+	if (j->node) {
+		fdrelief_prune_node(node_id(j->node));
+		node_put(j->node);
 	}
 	free(j->name);
 	free(j);
@@ -229,10 +232,11 @@ void inval_entry_later(struct node *parent, const char *name)
 
 /* A page written back from the kernel's cache could not be written
  * (the upper is full, read-only, the file immutable): have the kernel
- * drop N's pages from OFF, LEN bytes, and its entry of N's name, so that
- * the inode goes with its last user and the next lookup takes the real
- * file's size (the writeback cache never takes a size from us for an
- * inode it holds). From a thread of its own: a page the WRITE being
+ * drop N's pages from OFF, LEN bytes, its entry of N's name and the
+ * unused entries of its other names (FUSE_NOTIFY_PRUNE, Linux 6.18), so
+ * that the inode goes with its last user and the next lookup takes the
+ * real file's size (the writeback cache never takes a size from us for
+ * an inode it holds). From a thread of its own: a page the WRITE being
  * served writes back cannot be dropped before the reply ends its
  * writeback, which the invalidation waits for. The caller holds a
  * reference to N since before that reply: the kernel may forget N once

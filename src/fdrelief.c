@@ -242,6 +242,20 @@ void fdrelief_spare_again(void)
 		close(fd);
 }
 
+/* Have the kernel drop the dentries of node ID's inode that nothing
+ * uses, whatever their names: after a failed writeback the inode must go
+ * (copyup_tree.c), and a hard link the kernel looked up would keep it. On
+ * kernels without the notification nothing happens. */
+void fdrelief_prune_node(fuse_ino_t id)
+{
+	uint64_t one = id;
+
+	pthread_mutex_lock(&send_mu);
+	if (!stopped)
+		send_prune(&one, 1);
+	pthread_mutex_unlock(&send_mu);
+}
+
 /* Before the session's descriptor closes: no more notifications. */
 void fdrelief_stop(void)
 {

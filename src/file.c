@@ -647,9 +647,12 @@ void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *in,
 	}
 failed:
 	/* the reply ends the writeback that keeps the kernel's inode, which
-	 * may then be forgotten: the node is held from here */
-	if (fi->writepage)
+	 * may then be forgotten: the node is held from here, and marked
+	 * before it, as a lookup after it must find the mark */
+	if (fi->writepage) {
 		held = node_get(node_from_id(ino));
+		node_flag_set(held, NODE_WB_FAILED);
+	}
 	fuse_reply_err(req, (int)-n);
 	/* The failed pages stay in the kernel's cache, clean: readers saw
 	 * bytes the upper never got until the kernel dropped the file, and

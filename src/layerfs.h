@@ -238,6 +238,12 @@ struct lset {
  * (readdir.c), which the next change of the directory drops
  * (attrfresh_dir_changed()). */
 #define NODE_LISTSENT	0x4000
+/* A page of this file written back from the kernel's cache failed: the
+ * kernel must drop the inode, which holds the size the failed write made
+ * (copyup_tree.c), so each name of it it looks up is dropped again after
+ * the lookup (lookup.c), and a listing gives none (readdir.c): kept, it
+ * would keep the inode past the last close. Kept until the node dies. */
+#define NODE_WB_FAILED	0x8000
 
 struct node {
 	struct node *hnext;
@@ -426,6 +432,7 @@ bool fdrelief_thread_fds(void);
 int fdrelief_open_spare(const char *path, int flags);
 void fdrelief_spare_again(void);
 void fdrelief_nowait(bool on);
+void fdrelief_prune_node(fuse_ino_t id);
 
 void prefetch_start(void);
 void prefetch_stop(void);

@@ -724,7 +724,7 @@ int lookup_node(struct node *dir, const char *name, struct node **out,
 void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
-	struct node *n;
+	struct node *n, *dir;
 	struct stat st;
 	int err;
 
@@ -740,8 +740,17 @@ void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, -err);
 		return;
 	}
+	/* a name looked up while a descriptor still holds an inode whose
+	 * writeback failed would keep it after the last close, and with it
+	 * the size the failed write made: the entry goes again, after the
+	 * reply (read before it: N may be forgotten once it is out) */
+	dir = node_has(n, NODE_WB_FAILED) ? node_get(node_from_id(parent)) : NULL;
 	fill_entry(&e, n, &st);
 	fuse_reply_entry(req, &e);
+	if (dir) {
+		inval_entry_later(dir, name);
+		node_put(dir);
+	}
 }
 
 void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)

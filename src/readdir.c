@@ -596,6 +596,15 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 				memset(&e, 0, sizeof(e));
 				e.attr.st_ino = d->ino;
 				e.attr.st_mode = (mode_t)d->type << 12;
+			} else if (node_has(child, NODE_WB_FAILED)) {
+				/* no entry for the kernel to keep: it would
+				 * keep the inode of a failed writeback past its
+				 * last close (lookup.c) */
+				memset(&e, 0, sizeof(e));
+				e.attr.st_ino = st.st_ino;
+				e.attr.st_mode = st.st_mode;
+				node_forget(child, 1);
+				child = NULL;
 			} else {
 				fill_entry(&e, child, &st);
 			}

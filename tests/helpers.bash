@@ -425,7 +425,7 @@ sha() { sha256sum <"$1" | cut -d' ' -f1; }
 # write_fsync FILE [append]: write stdin to FILE (made if missing) in one
 # write(2), at its start or appending, then fsync and close; prints
 # "CALL: strerror" for each call that failed. $AFTER_OPEN, if set, is run
-# by sh once the file is open.
+# by sh once the file is open, $AFTER_FSYNC after the fsync.
 write_fsync() {
 	python3 -c '
 import os, subprocess, sys
@@ -440,7 +440,9 @@ for call, f in (("write", lambda: os.write(fd, sys.stdin.buffer.read())),
     try:
         f()
     except OSError as e:
-        print(call + ": " + e.strerror)' "$@"
+        print(call + ": " + e.strerror)
+    if call == "fsync" and os.environ.get("AFTER_FSYNC"):
+        subprocess.run(os.environ["AFTER_FSYNC"], shell=True, check=True)' "$@"
 }
 
 need_root() {

@@ -341,6 +341,64 @@ EOF
 	done
 }
 
+@test "writeback cache: after a write the upper had no room for, each name of a file with two shows what the upper holds, and an append through one leaves no hole" {
+	# the kernel keeps an inode's size itself under the writeback cache:
+	# dropping the written name's entry is not enough while another
+	# name (a hard link the kernel has looked up) still holds the inode
+	kernel_at_least 6 18 || skip "needs FUSE_NOTIFY_PRUNE (Linux 6.18)"
+	upper_on_small_tmpfs 2m
+	head -c 400K /dev/zero | tr '\0' y >"$T/y"
+	for o in noopen passthrough=0; do
+		mount_fresh "$o"
+		rm -f "$T/fs/fill"
+		echo base >"$M/f"
+		ln "$M/f" "$M/g"
+		head -c 1900K /dev/zero >"$T/fs/fill"
+		run write_fsync "$M/f" <"$T/y"
+		[[ "$output" == "fsync: No space left on device"* ]] || fail "with $o: '$output'"
+		for n in f g; do
+			wait_until 10 cmp -s "$M/$n" "$U/f" ||
+				fail "with $o $n shows $(stat -c %s "$M/$n") bytes, the upper holds $(stat -c %s "$U/f")"
+		done
+		rm "$T/fs/fill"
+		local size
+		size=$(stat -c %s "$U/f")
+		run write_fsync "$M/g" append <<<more
+		eq "$output" "" "the append with $o"
+		eq "$(stat -c %s "$U/f")" $((size + 5)) "upper size after the append with $o"
+		cmp "$M/f" "$U/f" || fail "with $o the mount and the upper differ after the append"
+		unmount_layerfs
+	done
+}
+
+@test "writeback cache: after a write the upper had no room for, a name looked up or listed again before the close shows what the upper holds after it" {
+	upper_on_small_tmpfs 2m
+	head -c 400K /dev/zero | tr '\0' y >"$T/y"
+	# after the fsync: once the kernel dropped the refused pages (the
+	# last byte reads as a zero: past the upper's end) and so the
+	# file's entry, the name is looked up again while the file is open
+	cat >"$T/after" <<-EOF
+		i=0
+		while [ \$i -lt 100 ] && [ "\$(tail -c 1 '$T/mnt/f' | od -An -tx1 | tr -d ' ')" != 00 ]; do
+			sleep 0.1; i=\$((i + 1))
+		done
+		if [ "\$1" = ls ]; then ls -l '$T/mnt' >/dev/null; else stat '$T/mnt/f' >/dev/null; fi
+	EOF
+	for o in noopen passthrough=0; do
+		# by a stat, and by a listing (READDIRPLUS)
+		for look in stat ls; do
+			mount_fresh "$o"
+			rm -f "$T/fs/fill"
+			head -c 1900K /dev/zero >"$T/fs/fill"
+			AFTER_FSYNC="sh $T/after $look" run write_fsync "$M/f" <"$T/y"
+			[[ "$output" == "fsync: No space left on device"* ]] || fail "with $o: '$output'"
+			wait_until 10 cmp -s "$M/f" "$U/f" ||
+				fail "with $o and $look the mount shows $(stat -c %s "$M/f") bytes, the upper holds $(stat -c %s "$U/f")"
+			unmount_layerfs
+		done
+	done
+}
+
 @test "noopen: a write a read-only upper refused leaves nothing in the mount, nor in a later append" {
 	# (without noopen the daemon holds the upper file open for writing,
 	# and the upper cannot be made read-only under it)
