@@ -27,6 +27,7 @@ struct change {
 struct changes {
 	struct change *v;
 	size_t n, cap;
+	const struct stack *st;	/* the layers, for redirects */
 };
 
 /* The directories at one path of the lower layers, top-most first, down
@@ -163,12 +164,13 @@ static void diff_opaque(int ufd, bool xwh, const struct lowers *lo,
 /* A directory the kernel's overlay renamed with redirect_dir=on shows
  * what the layers hold at its old path, which the comparison by path
  * here does not list: say so. */
-static void warn_redirect(int fd, const char *path, const char *name)
+static void warn_redirect(const struct changes *c, int fd, const char *path,
+			  const char *name)
 {
 	char *parent = xmalloc(strlen(path) + 2), *to;
 
 	sprintf(parent, "%s%s", *path ? path + 1 : "", *path ? "/" : "");
-	to = dir_redirect_elsewhere(fd, parent, name);
+	to = stack_redirect_target(c->st, fd, parent, name);
 	if (to)
 		fprintf(stderr, "layerfs: warning: upper: %s/%s: a directory the kernel's overlay renamed (redirect_dir=on): what it shows from the layers below, at /%s, is not listed\n",
 			path, name, to);
@@ -227,7 +229,7 @@ static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 			if (fd < 0) {
 				ret = lerr_add(err, "upper: %s/%s: %s", path, name, strerror(errno));
 			} else {
-				warn_redirect(fd, path, name);
+				warn_redirect(c, fd, path, name);
 				sub = xmalloc(strlen(path) + strlen(name) + 2);
 				sprintf(sub, "%s/%s", path, name);
 				ret = diff_dir(fd, child, sub, c, err);
@@ -378,12 +380,12 @@ static void print_changes(struct changes *c, bool json)
 
 int cmd_diff(int argc, char **argv)
 {
-	struct changes c = { 0 };
+	struct stack st;
+	struct changes c = { .st = &st };
 	struct lerr err = { 0 };
 	struct lowers *lo = NULL;
 	const char *file = NULL;
 	bool json = false;
-	struct stack st;
 	int ufd = -1, ret = 1;
 
 	for (int i = 1; i < argc; i++) {

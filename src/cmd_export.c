@@ -210,23 +210,9 @@ static char *displaced(struct exporter *x, int dfd, const char *dir,
 
 	if (fd < 0)
 		return NULL;
-	to = dir_redirect_elsewhere(fd, dir, name);
+	to = stack_redirect_target(x->st, fd, dir, name);
 	close(fd);
-	for (int i = 0; to && i < x->st->nlayers; i++) {
-		int lfd = open(x->st->layers[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		struct stat lsb;
-		bool found;
-
-		if (lfd < 0)
-			continue;
-		found = fstatat(lfd, to, &lsb, AT_SYMLINK_NOFOLLOW) == 0 &&
-			S_ISDIR(lsb.st_mode);
-		close(lfd);
-		if (found)
-			return to;
-	}
-	free(to);
-	return NULL;
+	return to;
 }
 
 /* One object of the upper; DIR is its parent's path in the archive

@@ -75,6 +75,32 @@ char *path_resolve(const char *dir, const char *path)
 	return out;
 }
 
+/* For diff and export, which compare the upper with the layers by path:
+ * dir_redirect_elsewhere() of the upper directory FD, named NAME in
+ * PARENT, kept only where a layer of ST has a directory there, whose
+ * entries the mount then shows in FD. NULL otherwise. */
+char *stack_redirect_target(const struct stack *st, int fd, const char *parent,
+			    const char *name)
+{
+	char *to = dir_redirect_elsewhere(fd, parent, name);
+
+	for (int i = 0; to && i < st->nlayers; i++) {
+		int lfd = open(st->layers[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		struct stat lsb;
+		bool found;
+
+		if (lfd < 0)
+			continue;
+		found = fstatat(lfd, to, &lsb, AT_SYMLINK_NOFOLLOW) == 0 &&
+			S_ISDIR(lsb.st_mode);
+		close(lfd);
+		if (found)
+			return to;
+	}
+	free(to);
+	return NULL;
+}
+
 char *path_dirname(const char *path)
 {
 	const char *slash = strrchr(path, '/');

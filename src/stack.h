@@ -61,6 +61,8 @@ int stack_fill_config(const struct stack *st, const char *mountpoint,
 		      struct config *cfg, struct lerr *err);
 int stack_write_atomic(const char *file, json_t *root, struct lerr *err);
 char *path_resolve(const char *dir, const char *path);
+char *stack_redirect_target(const struct stack *st, int fd, const char *parent,
+			    const char *name);
 int fsync_dir(const char *path);
 char *path_dirname(const char *path);
 char *path_sibling(const char *path, const char *prefix, const char *suffix);

@@ -74,6 +74,11 @@ A /d2" ] || fail "$output"
 	setfattr -n trusted.overlay.redirect -v d upper/d
 	run --separate-stderr "$LAYERFS" diff stack.json
 	[ "$status" -eq 0 ] && [ -z "$stderr" ] || fail "$stderr"
+	# a redirect to a path no layer has: nothing from below to miss
+	mkdir upper/d3
+	setfattr -n trusted.overlay.redirect -v nowhere upper/d3
+	run --separate-stderr "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ] && [ -z "$stderr" ] || fail "$stderr"
 }
 
 @test "diff --json: a name that is not UTF-8 is listed, its bad bytes as U+FFFD, not dropped" {
