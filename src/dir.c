@@ -298,11 +298,19 @@ void lfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 	      const char *newname)
 {
 	struct new_obj o = { .type = 0, .src = node_from_id(ino) };
-	struct node *n = NULL;
+	struct node *n = NULL, *dir = NULL;
 	struct stat st;
 	int err = create_obj(req, node_from_id(newparent), newname, &o, &n, &st, NULL);
 
+	/* the new name's entry holds the inode as a looked-up one does: one
+	 * whose writeback failed goes again after the reply (lookup.c) */
+	if (!err && node_has(n, NODE_WB_FAILED))
+		dir = node_get(node_from_id(newparent));
 	reply_created(req, err, n, &st);
+	if (dir) {
+		inval_entry_later(dir, newname);
+		node_put(dir);
+	}
 }
 
 /* Answer a CREATE with the new file N (attributes ST), open on FD. When

@@ -240,8 +240,9 @@ struct lset {
 #define NODE_LISTSENT	0x4000
 /* A page of this file written back from the kernel's cache failed: the
  * kernel must drop the inode, which holds the size the failed write made
- * (copyup_tree.c), so each name of it it looks up is dropped again after
- * the lookup (lookup.c), and a listing gives none (readdir.c): kept, it
+ * (copyup_tree.c), so each name of it it looks up or links is dropped
+ * again after the reply (lookup.c, dir.c), and a listing gives none
+ * (readdir.c): kept, it
  * would keep the inode past the last close. Kept until the node dies. */
 #define NODE_WB_FAILED	0x8000
 

@@ -399,6 +399,33 @@ EOF
 	done
 }
 
+# A LINK's reply is an entry of the inode too: made while the file is
+# open after its writeback failed, it kept the inode, and the size the
+# failed write made, past the last close, through both names.
+@test "writeback cache: after a write the upper had no room for, a hard link made before the close shows what the upper holds after it" {
+	upper_on_small_tmpfs 2m
+	head -c 400K /dev/zero | tr '\0' y >"$T/y"
+	cat >"$T/after" <<-EOF
+		i=0
+		while [ \$i -lt 100 ] && [ "\$(tail -c 1 '$T/mnt/f' | od -An -tx1 | tr -d ' ')" != 00 ]; do
+			sleep 0.1; i=\$((i + 1))
+		done
+		ln '$T/mnt/f' '$T/mnt/h'
+	EOF
+	for o in noopen passthrough=0; do
+		mount_fresh "$o"
+		rm -f "$T/fs/fill"
+		head -c 1900K /dev/zero >"$T/fs/fill"
+		AFTER_FSYNC="sh $T/after" run write_fsync "$M/f" <"$T/y"
+		[[ "$output" == "fsync: No space left on device"* ]] || fail "with $o: '$output'"
+		for n in f h; do
+			wait_until 10 cmp -s "$M/$n" "$U/f" ||
+				fail "with $o $n shows $(stat -c %s "$M/$n") bytes, the upper holds $(stat -c %s "$U/f")"
+		done
+		unmount_layerfs
+	done
+}
+
 @test "noopen: a write a read-only upper refused leaves nothing in the mount, nor in a later append" {
 	# (without noopen the daemon holds the upper file open for writing,
 	# and the upper cannot be made read-only under it)
