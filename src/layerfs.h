@@ -388,7 +388,6 @@ bool is_xwhiteout(int dirfd, const char *name, const struct stat *st);
 bool lower_lacks(const struct lref *r, const char *name);
 void lower_missed(const struct lref *r);
 void namefilter_forget(int fd);
-void namefilter_move(int from, int to);
 void lfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup);
 void lfs_forget_multi(fuse_req_t req, size_t count,

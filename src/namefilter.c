@@ -303,26 +303,6 @@ void lower_missed(const struct lref *r)
 		filter_free(f);	/* dropped meanwhile (not while in use) */
 }
 
-/* A copy-up gives a directory's lower layers new descriptors (dups of
- * FROM's): the filter, or the count towards one, goes with them. One
- * being read now stays behind (its builder finds the slot emptied and
- * drops it). */
-void namefilter_move(int from, int to)
-{
-	uint64_t *src = slot_of(from, false), *dst;
-	uint64_t v;
-
-	if (!src || !__atomic_load_n(src, __ATOMIC_ACQUIRE))
-		return;
-	dst = slot_of(to, true);
-	v = __atomic_exchange_n(src, 0, __ATOMIC_ACQ_REL);
-	if (!dst || (v & TAG_MASK) == TAG_BUSY) {
-		filter_free(as_filter(v));
-		return;
-	}
-	__atomic_store_n(dst, v, __ATOMIC_RELEASE);
-}
-
 void namefilter_forget(int fd)
 {
 	uint64_t *slot = slot_of(fd, false);
