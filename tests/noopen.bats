@@ -371,19 +371,26 @@ EOF
 	done
 }
 
-@test "writeback cache: after a write the upper had no room for, a name looked up or listed again before the close shows what the upper holds after it" {
-	upper_on_small_tmpfs 2m
-	head -c 400K /dev/zero | tr '\0' y >"$T/y"
-	# after the fsync: once the kernel dropped the refused pages (the
-	# last byte reads as a zero: past the upper's end) and so the
-	# file's entry, the name is looked up again while the file is open
+# after_pages_dropped CMD: write $T/after, a script for write_fsync's
+# AFTER_FSYNC that waits until the kernel dropped the refused pages of
+# $T/mnt/f (its last byte reads as a zero: past the upper's end), and
+# with them the file's entry, then runs the shell command CMD (which
+# sees the script's arguments)
+after_pages_dropped() {
 	cat >"$T/after" <<-EOF
 		i=0
 		while [ \$i -lt 100 ] && [ "\$(tail -c 1 '$T/mnt/f' | od -An -tx1 | tr -d ' ')" != 00 ]; do
 			sleep 0.1; i=\$((i + 1))
 		done
-		if [ "\$1" = ls ]; then ls -l '$T/mnt' >/dev/null; else stat '$T/mnt/f' >/dev/null; fi
+		$1
 	EOF
+}
+
+@test "writeback cache: after a write the upper had no room for, a name looked up or listed again before the close shows what the upper holds after it" {
+	upper_on_small_tmpfs 2m
+	head -c 400K /dev/zero | tr '\0' y >"$T/y"
+	# after the fsync the name is looked up again while the file is open
+	after_pages_dropped "if [ \"\$1\" = ls ]; then ls -l '$T/mnt' >/dev/null; else stat '$T/mnt/f' >/dev/null; fi"
 	for o in noopen passthrough=0; do
 		# by a stat, and by a listing (READDIRPLUS)
 		for look in stat ls; do
@@ -405,13 +412,7 @@ EOF
 @test "writeback cache: after a write the upper had no room for, a hard link made before the close shows what the upper holds after it" {
 	upper_on_small_tmpfs 2m
 	head -c 400K /dev/zero | tr '\0' y >"$T/y"
-	cat >"$T/after" <<-EOF
-		i=0
-		while [ \$i -lt 100 ] && [ "\$(tail -c 1 '$T/mnt/f' | od -An -tx1 | tr -d ' ')" != 00 ]; do
-			sleep 0.1; i=\$((i + 1))
-		done
-		ln '$T/mnt/f' '$T/mnt/h'
-	EOF
+	after_pages_dropped "ln '$T/mnt/f' '$T/mnt/h'"
 	for o in noopen passthrough=0; do
 		mount_fresh "$o"
 		rm -f "$T/fs/fill"
