@@ -321,18 +321,25 @@ EOF
 	eq "$(stat -c %s "$M/d/b")" 10000 "merged size"
 }
 
+# refused_write FILE WHAT: with the small upper (upper_on_small_tmpfs 2m)
+# filled to about 140 KiB free, write $T/y (400 KiB) to FILE and fsync it
+# (write_fsync, which takes AFTER_OPEN and AFTER_FSYNC): the page cache
+# takes all of it, the upper only a part of the WRITE that brings it, and
+# the fsync must fail with ENOSPC. WHAT names the case in a failure.
+refused_write() {
+	rm -f "$T/fs/fill"
+	head -c 1900K /dev/zero >"$T/fs/fill"
+	run write_fsync "$1" <"$T/y"
+	[[ "$output" == "fsync: No space left on device"* ]] ||
+		fail "$2: '$output' (upper: $(stat -c %s "$U/f" 2>/dev/null) bytes)"
+}
+
 @test "writeback cache: a write the upper has only part of the room for fails at fsync, and the mount then shows what the upper holds" {
 	upper_on_small_tmpfs 2m
 	head -c 400K /dev/zero | tr '\0' y >"$T/y"
 	for o in noopen passthrough=0; do
 		mount_fresh "$o"
-		rm -f "$T/fs/fill"
-		# about 140 KiB left: the page cache takes all 400 KiB, the
-		# upper only a part of the WRITE that brings them
-		head -c 1900K /dev/zero >"$T/fs/fill"
-		run write_fsync "$M/f" <"$T/y"
-		[[ "$output" == "fsync: No space left on device"* ]] ||
-			fail "with $o: '$output' (upper: $(stat -c %s "$U/f") bytes)"
+		refused_write "$M/f" "with $o"
 		# the kernel drops what it kept of the refused pages, and the
 		# inode once closed (it takes the size from us only then)
 		wait_until 10 cmp -s "$M/f" "$U/f" ||
@@ -353,9 +360,7 @@ EOF
 		rm -f "$T/fs/fill"
 		echo base >"$M/f"
 		ln "$M/f" "$M/g"
-		head -c 1900K /dev/zero >"$T/fs/fill"
-		run write_fsync "$M/f" <"$T/y"
-		[[ "$output" == "fsync: No space left on device"* ]] || fail "with $o: '$output'"
+		refused_write "$M/f" "with $o"
 		for n in f g; do
 			wait_until 10 cmp -s "$M/$n" "$U/f" ||
 				fail "with $o $n shows $(stat -c %s "$M/$n") bytes, the upper holds $(stat -c %s "$U/f")"
@@ -395,10 +400,7 @@ after_pages_dropped() {
 		# by a stat, and by a listing (READDIRPLUS)
 		for look in stat ls; do
 			mount_fresh "$o"
-			rm -f "$T/fs/fill"
-			head -c 1900K /dev/zero >"$T/fs/fill"
-			AFTER_FSYNC="sh $T/after $look" run write_fsync "$M/f" <"$T/y"
-			[[ "$output" == "fsync: No space left on device"* ]] || fail "with $o: '$output'"
+			AFTER_FSYNC="sh $T/after $look" refused_write "$M/f" "with $o"
 			wait_until 10 cmp -s "$M/f" "$U/f" ||
 				fail "with $o and $look the mount shows $(stat -c %s "$M/f") bytes, the upper holds $(stat -c %s "$U/f")"
 			unmount_layerfs
@@ -415,10 +417,7 @@ after_pages_dropped() {
 	after_pages_dropped "ln '$T/mnt/f' '$T/mnt/h'"
 	for o in noopen passthrough=0; do
 		mount_fresh "$o"
-		rm -f "$T/fs/fill"
-		head -c 1900K /dev/zero >"$T/fs/fill"
-		AFTER_FSYNC="sh $T/after" run write_fsync "$M/f" <"$T/y"
-		[[ "$output" == "fsync: No space left on device"* ]] || fail "with $o: '$output'"
+		AFTER_FSYNC="sh $T/after" refused_write "$M/f" "with $o"
 		for n in f h; do
 			wait_until 10 cmp -s "$M/$n" "$U/f" ||
 				fail "with $o $n shows $(stat -c %s "$M/$n") bytes, the upper holds $(stat -c %s "$U/f")"
