@@ -43,6 +43,7 @@ struct config {
 	double timeout;		/* entry and attribute cache lifetime */
 	bool threaded;
 	bool spin;		/* poll for the next request after a reply (reader.c) */
+	bool idlepoll;		/* idle CPUs poll while requests come (idlepoll.c) */
 	bool passthrough;	/* file data straight to the upper (passthrough.c) */
 	bool prefetch;		/* read directories ahead of a walk (prefetch.c) */
 	bool detach_unseen;	/* detach a mount no process sees (mountwatch.c) */
@@ -588,6 +589,10 @@ void opens_forget(struct node *n);
 
 /* reader.c: the threads' turns to read requests (spin=1) */
 ssize_t reader_read(int fd, void *buf, size_t len);
+
+/* idlepoll.c: idle CPUs poll while requests come close together */
+void idlepoll_start(void);
+void idlepoll_note(void);
 
 /* attrfresh.c: the kernel's copy of a changed directory's attributes */
 void attrfresh_request(uint32_t opcode, uint32_t tid);

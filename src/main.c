@@ -269,6 +269,8 @@ int daemon_run(struct config *cfg, const char *argv0)
 	served = true;
 	if (cfg->prefetch)
 		prefetch_start();
+	if (cfg->idlepoll)
+		idlepoll_start();
 	fdrelief_start();
 	if (cfg->detach_unseen)
 		mountwatch_start(cfg->mountpoint);

@@ -55,6 +55,10 @@ void usage(FILE *out, const char *prog)
 "  spin=0|1               after a reply, poll for the next request for up to\n"
 "                         100 us (50 while read-ahead has work) before\n"
 "                         sleeping, while that pays (default 1)\n"
+"  idlepoll=0|1           as root, while requests come at least every 200 us,\n"
+"                         idle CPUs poll instead of halting (a CPU latency\n"
+"                         request of 0 us through /dev/cpu_dma_latency), so a\n"
+"                         reply wakes its caller sooner (default 1)\n"
 "  passthrough=0|1        as root, file data of the upper layer bypasses the\n"
 "                         daemon (FUSE passthrough, Linux 6.9+; default 1,\n"
 "                         0 with noatime)\n"
@@ -381,6 +385,8 @@ static int parse_one(struct config *cfg, char *opt)
 		return parse_bool(opt, val, &cfg->threaded);
 	if (!strcmp(opt, "spin"))
 		return parse_bool(opt, val, &cfg->spin);
+	if (!strcmp(opt, "idlepoll"))
+		return parse_bool(opt, val, &cfg->idlepoll);
 	if (!strcmp(opt, "passthrough")) {
 		cfg->passthrough_set = true;
 		return parse_bool(opt, val, &cfg->passthrough);
@@ -576,6 +582,7 @@ void config_defaults(struct config *cfg)
 	cfg->fsync = true;
 	cfg->threaded = true;
 	cfg->spin = true;
+	cfg->idlepoll = true;
 	cfg->passthrough = true;
 	cfg->prefetch = true;
 	cfg->detach_unseen = true;

@@ -102,6 +102,7 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 	    !strcmp(key, "noxattrs") ||
 	    !strcmp(key, "userxattr") || !strcmp(key, "threaded") ||
 	    !strcmp(key, "passthrough") || !strcmp(key, "spin") ||
+	    !strcmp(key, "idlepoll") ||
 	    !strcmp(key, "prefetch") || !strcmp(key, "noopen") ||
 	    !strcmp(key, "detach_unseen") ||
 	    !strcmp(key, "writeback") ||
@@ -129,6 +130,8 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 		cfg->threaded = b;
 	else if (!strcmp(key, "spin"))
 		cfg->spin = b;
+	else if (!strcmp(key, "idlepoll"))
+		cfg->idlepoll = b;
 	else if (!strcmp(key, "passthrough")) {
 		cfg->passthrough = b;
 		cfg->passthrough_set = true;

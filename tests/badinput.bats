@@ -218,7 +218,7 @@ refused() {
 
 @test "badinput: boolean options with a value that is not 0 or 1" {
 	local opt v
-	for opt in fsync threaded spin passthrough prefetch noopen writeback; do
+	for opt in fsync threaded spin idlepoll passthrough prefetch noopen writeback; do
 		for v in yes 2 ""; do
 			try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$opt=$v"
 			refused "$opt=$v"

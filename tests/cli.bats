@@ -18,7 +18,7 @@ load helpers
 	local opt o
 	for opt in -h --help; do
 		run -0 "$LAYERFS" "$opt"
-		for o in lowerdir upperdir workdir fsync volatile static_nlink noacl timeout threaded spin; do
+		for o in lowerdir upperdir workdir fsync volatile static_nlink noacl timeout threaded spin idlepoll; do
 			[[ "$output" == *"$o"* ]] || fail "$opt does not mention $o"
 		done
 	done
@@ -446,11 +446,11 @@ while not os.path.exists(sys.argv[3]):
 	done
 }
 
-@test "cli: fsync, volatile, static_nlink, noacl, timeout, threaded, spin, prefetch, noopen and writeback options" {
+@test "cli: fsync, volatile, static_nlink, noacl, timeout, threaded, spin, idlepoll, prefetch, noopen and writeback options" {
 	local o
 	mkdir -p "$L1/d/sub1" "$L1/d/sub2"
 	for o in fsync=0 fsync=1 volatile static_nlink noacl timeout=0 timeout=5 threaded=0 threaded=1 \
-		spin=0 spin=1 "threaded=0,spin=1" \
+		spin=0 spin=1 "threaded=0,spin=1" idlepoll=0 idlepoll=1 \
 		prefetch=0 prefetch=1 "threaded=0,prefetch=1" noopen "noopen,threaded=0" writeback=0 \
 		"noopen,writeback=0" noopen=1 noopen=0; do
 		lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W,$o" "$M" || fail "option $o refused"

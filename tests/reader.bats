@@ -208,3 +208,89 @@ switches() {
 	run -0 cat "$M/d/f3"
 	eq "$output" 3 "a file read after the idle time"
 }
+
+# The system's CPU wake-up latency target (the smallest request any
+# process holds through /dev/cpu_dma_latency), in microseconds
+qos_value() {
+	python3 -c '
+import os, struct
+fd = os.open("/dev/cpu_dma_latency", os.O_RDONLY)
+print(struct.unpack("i", os.read(fd, 4))[0])'
+}
+
+qos_is() { [ "$(qos_value)" = "$1" ]; }
+qos_is_not() { [ "$(qos_value)" != "$1" ]; }
+
+need_qos() {
+	need_root
+	[ -c /dev/cpu_dma_latency ] || skip "no /dev/cpu_dma_latency"
+	qos_is_not 0 || skip "another process holds a CPU wake-up latency of 0"
+}
+
+# getxattrs of FILE one after another, as fast as the mount answers, until
+# $T/stop exists (the kernel caches no missing xattr: each is a request)
+burst_start() {
+	rm -f "$T/stop"
+	python3 -c '
+import os, sys
+while not os.path.exists(sys.argv[2]):
+    for i in range(50):
+        try:
+            os.getxattr(sys.argv[1], "user.layerfs-test-none")
+        except OSError:
+            pass
+' "$1" "$T/stop" &
+	STREAM_PID=$!
+}
+
+burst_stop() {
+	touch "$T/stop"
+	wait "$STREAM_PID" || true
+	STREAM_PID=
+}
+
+# the QoS value is never 0 over about a second
+qos_never_zero() {
+	local i
+	for i in $(seq 1 20); do
+		qos_is_not 0 || fail "a CPU wake-up latency of 0 was held ($1)"
+		sleep 0.05
+	done
+}
+
+@test "reader: while requests come one after another, idle CPUs poll, and not after (idlepoll=1)" {
+	need_qos
+	echo x >"$L1/f"
+	mount_layerfs
+	burst_start "$M/f"
+	wait_until 10 qos_is 0 || fail "no CPU wake-up latency of 0 while requests came (now $(qos_value))"
+	ls -l "/proc/$DAEMON_PID/fd" | grep -q /dev/cpu_dma_latency || fail "the daemon does not hold the QoS device"
+	burst_stop
+	wait_until 10 qos_is_not 0 || fail "the latency of 0 was still held after the requests stopped"
+	# and again, after the daemon's thread slept
+	sleep 0.2
+	burst_start "$M/f"
+	wait_until 10 qos_is 0 || fail "not held again for a second burst"
+	burst_stop
+	wait_until 10 qos_is_not 0 || fail "held after the second burst"
+}
+
+@test "reader: requests now and then, or idlepoll=0, leave idle CPUs as they are" {
+	need_qos
+	echo x >"$L1/f"
+	mount_layerfs
+	# about one request a millisecond: fewer than while polling pays
+	stream_start "$M/f"
+	sleep 0.2
+	qos_never_zero "a request a millisecond"
+	kill "$STREAM_PID"
+	wait "$STREAM_PID" 2>/dev/null || true
+	STREAM_PID=
+	unmount_layerfs "$M"
+	mount_layerfs idlepoll=0
+	burst_start "$M/f"
+	sleep 0.2
+	qos_never_zero "idlepoll=0"
+	burst_stop
+	! ls -l "/proc/$DAEMON_PID/fd" | grep -q /dev/cpu_dma_latency || fail "idlepoll=0 opened the QoS device"
+}

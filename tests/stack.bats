@@ -221,7 +221,7 @@ teardown() {
 	cat >opt.json <<-EOF
 	{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "work", "mountpoint": "mnt",
 	 "options": {"ro": true, "fsname": "my,stack", "timeout": 0.5, "volatile": true, "noexec": true,
-	             "threaded": false, "spin": false, "static_nlink": true, "noacl": true, "prefetch": false, "detach_unseen": false,
+	             "threaded": false, "spin": false, "idlepoll": false, "static_nlink": true, "noacl": true, "prefetch": false, "detach_unseen": false,
 	             "max_read": 131072, "context": "system_u:object_r:container_file_t:s0:c1,c2"}}
 	EOF
 	"$LAYERFS" mount opt.json
