@@ -74,10 +74,18 @@ static void wait_for_request(uint64_t since)
 	pthread_mutex_unlock(&mu);
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
 static void *idlepoll_thread(void *arg)
 {
 	const struct timespec look = { 0, LOOK_US * 1000L };
-	uint64_t last = 0, now;
+	uint64_t last = 0, now, t0, span;
 	unsigned idle = 0;
 	bool held = false;
 
@@ -87,10 +95,14 @@ static void *idlepoll_thread(void *arg)
 			wait_for_request(last);
 			idle = 0;
 		}
+		t0 = mono_us();
 		nanosleep(&look, NULL);
 		now = __atomic_load_n(&seen, __ATOMIC_SEQ_CST);
+		/* the rate over the time that really passed: on a busy
+		 * machine this thread may run late */
+		span = mono_us() - t0;
 		idle = now == last ? idle + 1 : 0;
-		if (now - last >= LOOK_US / MIN_GAP_US) {
+		if ((now - last) * MIN_GAP_US >= span) {
 			if (!held)
 				qos_set(0);
 			held = true;
