@@ -309,7 +309,9 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * way to a lower object by its name, between reading the object's
  * layers and its parent's; "write_failed", a failed WRITE from the
  * writeback cache after its reply (NAME empty); "listing", a listing of
- * the directory NAME between taking its layers and reading them. */
+ * the directory NAME between taking its layers and reading them;
+ * "idlepoll", idlepoll.c's thread after a count that saw requests (NAME
+ * empty). */
 static const char *pause_spec(void)
 {
 	static const char *spec;

@@ -299,3 +299,15 @@ qos_never_zero() {
 	burst_stop
 	! ls -l "/proc/$DAEMON_PID/fd" | grep -q /dev/cpu_dma_latency || fail "idlepoll=0 opened the QoS device"
 }
+
+@test "reader: a count of the idlepoll thread that comes late holds nothing for requests now and then" {
+	need_qos
+	echo x >"$L1/f"
+	# the thread sleeps 50 ms after its 20th count that saw requests
+	# (the mount's own are fewer), while about 50 requests come: those
+	# are a rate over the 52 ms that passed, not over its 2 ms look
+	LAYERFS_TEST_PAUSE=idlepoll::50:20 mount_layerfs
+	stream_start "$M/f"
+	sleep 1
+	qos_never_zero "a request a millisecond, a count 50 ms late"
+}
