@@ -589,6 +589,7 @@ void opens_forget(struct node *n);
 
 /* reader.c: the threads' turns to read requests (spin=1) */
 ssize_t reader_read(int fd, void *buf, size_t len);
+bool request_unawaited(uint32_t opcode);
 
 /* idlepoll.c: idle CPUs poll while requests come close together */
 void idlepoll_start(void);

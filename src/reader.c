@@ -245,14 +245,20 @@ static ssize_t turn_read(int fd, void *buf, size_t len, bool *queued)
 	return n;
 }
 
+/* A request that no caller waits for: a FORGET, a release, an INTERRUPT
+ * (also idlepoll's count leaves these out, session_io.c). */
+bool request_unawaited(uint32_t opcode)
+{
+	return opcode == FUSE_FORGET || opcode == FUSE_BATCH_FORGET ||
+	       opcode == FUSE_INTERRUPT || opcode == FUSE_RELEASE ||
+	       opcode == FUSE_RELEASEDIR;
+}
+
 static bool is_housekeeping(const void *buf, ssize_t n)
 {
 	const struct fuse_in_header *h = buf;
 
-	return n >= (ssize_t)sizeof(*h) &&
-	       (h->opcode == FUSE_FORGET || h->opcode == FUSE_BATCH_FORGET ||
-		h->opcode == FUSE_INTERRUPT || h->opcode == FUSE_RELEASE ||
-		h->opcode == FUSE_RELEASEDIR);
+	return n >= (ssize_t)sizeof(*h) && request_unawaited(h->opcode);
 }
 
 /* session_io.c's read: one request into BUF, as read(2) on FD would. */

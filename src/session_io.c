@@ -365,13 +365,7 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 
 		n = (ssize_t)note_request(buf, (size_t)n);
 		attrfresh_request(in->opcode, in->pid);
-		/* what a caller waits for (not a FORGET, nor a release,
-		 * which the kernel does not wait for) */
-		if (in->opcode != FUSE_FORGET &&
-		    in->opcode != FUSE_BATCH_FORGET &&
-		    in->opcode != FUSE_INTERRUPT &&
-		    in->opcode != FUSE_RELEASE &&
-		    in->opcode != FUSE_RELEASEDIR)
+		if (!request_unawaited(in->opcode))
 			idlepoll_note();
 	}
 	return n;
