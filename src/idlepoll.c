@@ -74,14 +74,6 @@ static void wait_for_request(uint64_t since)
 	pthread_mutex_unlock(&mu);
 }
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void *idlepoll_thread(void *arg)
 {
 	const struct timespec look = { 0, LOOK_US * 1000L };

@@ -566,6 +566,7 @@ double attr_timeout(const struct node *n);
 void fill_entry(struct fuse_entry_param *e, struct node *n,
 		const struct stat *st);
 bool spawn_detached(void *(*fn)(void *), void *arg);
+uint64_t mono_us(void);
 void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 bool test_pause_wanted(const char *point);
 void test_pause(const char *point, const char *name);

@@ -77,14 +77,6 @@ static unsigned turn_waiters;
 static int credit = CREDIT_MAX / 2;	/* whether polling pays (atomic) */
 static __thread int tl_fd = -1;	/* this thread's fd, made non-blocking */
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 static void watch_cv_init(void)
 {
 	pthread_condattr_t a;
@@ -198,7 +190,7 @@ static ssize_t turn_read(int fd, void *buf, size_t len, bool *queued)
 			break;
 		*queued = false;
 		if (!start) {
-			start = now_us();
+			start = mono_us();
 			spun = may_spin();
 			spin_us = prefetch_pending() ? SPIN_BUSY_US : SPIN_US;
 			end = spun ? start + spin_us : start;
@@ -211,7 +203,7 @@ static ssize_t turn_read(int fd, void *buf, size_t len, bool *queued)
 			return -1;
 		}
 		if (spun) {
-			uint64_t t = now_us();
+			uint64_t t = mono_us();
 
 			if (t - last > PREEMPTED_US) {
 				/* the CPU went to another task, which has
@@ -238,7 +230,7 @@ static ssize_t turn_read(int fd, void *buf, size_t len, bool *queued)
 	if (n > 0 && start) {
 		if (spun)
 			credit_add(1);
-		else if (now_us() - start < spin_us &&
+		else if (mono_us() - start < spin_us &&
 			 session_serving() == 0)
 			credit_add(1);	/* polling would have caught it */
 	}
