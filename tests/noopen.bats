@@ -322,11 +322,12 @@ EOF
 }
 
 # refused_write FILE WHAT: with the small upper (upper_on_small_tmpfs 2m)
-# filled to about 140 KiB free, write $T/y (400 KiB) to FILE and fsync it
+# filled to about 140 KiB free, write 400 KiB of y ($T/y) to FILE and fsync it
 # (write_fsync, which takes AFTER_OPEN and AFTER_FSYNC): the page cache
 # takes all of it, the upper only a part of the WRITE that brings it, and
 # the fsync must fail with ENOSPC. WHAT names the case in a failure.
 refused_write() {
+	head -c 400K /dev/zero | tr '\0' y >"$T/y"
 	rm -f "$T/fs/fill"
 	head -c 1900K /dev/zero >"$T/fs/fill"
 	run write_fsync "$1" <"$T/y"
@@ -336,7 +337,6 @@ refused_write() {
 
 @test "writeback cache: a write the upper has only part of the room for fails at fsync, and the mount then shows what the upper holds" {
 	upper_on_small_tmpfs 2m
-	head -c 400K /dev/zero | tr '\0' y >"$T/y"
 	for o in noopen passthrough=0; do
 		mount_fresh "$o"
 		refused_write "$M/f" "with $o"
@@ -354,7 +354,6 @@ refused_write() {
 	# name (a hard link the kernel has looked up) still holds the inode
 	kernel_at_least 6 18 || skip "needs FUSE_NOTIFY_PRUNE (Linux 6.18)"
 	upper_on_small_tmpfs 2m
-	head -c 400K /dev/zero | tr '\0' y >"$T/y"
 	for o in noopen passthrough=0; do
 		mount_fresh "$o"
 		rm -f "$T/fs/fill"
@@ -393,7 +392,6 @@ after_pages_dropped() {
 
 @test "writeback cache: after a write the upper had no room for, a name looked up or listed again before the close shows what the upper holds after it" {
 	upper_on_small_tmpfs 2m
-	head -c 400K /dev/zero | tr '\0' y >"$T/y"
 	# after the fsync the name is looked up again while the file is open
 	after_pages_dropped "if [ \"\$1\" = ls ]; then ls -l '$T/mnt' >/dev/null; else stat '$T/mnt/f' >/dev/null; fi"
 	for o in noopen passthrough=0; do
@@ -413,7 +411,6 @@ after_pages_dropped() {
 # failed write made, past the last close, through both names.
 @test "writeback cache: after a write the upper had no room for, a hard link made before the close shows what the upper holds after it" {
 	upper_on_small_tmpfs 2m
-	head -c 400K /dev/zero | tr '\0' y >"$T/y"
 	after_pages_dropped "ln '$T/mnt/f' '$T/mnt/h'"
 	for o in noopen passthrough=0; do
 		mount_fresh "$o"
