@@ -151,6 +151,7 @@ int proc_open(struct fs *f);
 bool layer_wants_noatime(int layer, bool dir);
 int layer_openat(int dirfd, const char *name, int flags);
 void layers_close(struct fs *f);
+void layers_let_trees_go(bool now);
 bool same_object(int fd, const struct stat *st);
 
 #include "node.h"

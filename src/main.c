@@ -87,20 +87,24 @@ static int build_fuse_args(struct fuse_args *args, struct config *cfg,
 static void bdi_set(const char *dev, const char *knob, const char *value)
 {
 	char path[128];
-	FILE *f;
+	int fd;
 
 	snprintf(path, sizeof(path), "/sys/class/bdi/%s/%s", dev, knob);
-	f = fopen(path, "we");
-	if (!f)
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
 		return;
-	fprintf(f, "%s\n", value);
-	fclose(f);
+	if (write(fd, value, strlen(value)) < 0) {
+		/* the kernel's default stays */
+	}
+	close(fd);
 }
 
 /* Settings of the mount's backing device that only root may change; for
- * others the kernel's defaults stay. The device comes from mountinfo: a
- * stat of the mount point would be a request to ourselves, and nobody
- * serves it yet.
+ * others the kernel's defaults stay. The device is the mount's: a plain
+ * stat of the mount point would be a request to ourselves, which nobody
+ * serves yet, but with AT_STATX_DONT_SYNC the kernel answers from the
+ * root inode it made at the mount (the device number is all we read;
+ * mountinfo, read before, grows with every mount of the host).
  * - read_ahead_kb: the kernel reads ahead 128 KiB on a FUSE mount, a
  *   request per 128 KiB of a sequential read. 4 MiB keeps eight
  *   max_read requests in flight, so the threads wait for the layers'
@@ -115,10 +119,11 @@ static void bdi_set(const char *dev, const char *knob, const char *value)
 static void tune_bdi(const char *mountpoint, bool writable)
 {
 	char dev[32], kb[16];
+	struct statx sx;
 
-	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, dev, sizeof(dev),
-			   NULL, 0))
+	if (statx(AT_FDCWD, mountpoint, AT_STATX_DONT_SYNC | AT_NO_AUTOMOUNT, 0, &sx) < 0)
 		return;
+	snprintf(dev, sizeof(dev), "%u:%u", sx.stx_dev_major, sx.stx_dev_minor);
 	snprintf(kb, sizeof(kb), "%d", READAHEAD_KB);
 	bdi_set(dev, "read_ahead_kb", kb);
 	if (writable)
@@ -169,9 +174,10 @@ int daemon_run(struct config *cfg, const char *argv0)
 
 	umask(0);
 	fs.timeout = cfg->timeout;
+	/* first: layers_open() keeps descriptors as the limit allows */
+	raise_fd_limit();
 	if (layers_open(&fs, cfg) < 0)
 		return 1;
-	raise_fd_limit();
 	if (build_fuse_args(&args, cfg, argv0) < 0)
 		return 1;
 
@@ -259,6 +265,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	tune_bdi(cfg->mountpoint, fs.has_upper);
 	if (fuse_daemonize(cfg->foreground) != 0 || proc_open(&fs) < 0)
 		goto out_unmount;
+	layers_let_trees_go(false);
 	stop_start(cfg->mountpoint);
 	if (lockfd >= 0)
 		work_lock_set_pid(lockfd);

@@ -188,6 +188,34 @@ load helpers
 	done
 }
 
+# no_path_fds PID: PID holds no O_PATH descriptor (a detached mount tree
+# from open_tree is one)
+no_path_fds() {
+	local f flags
+	for f in /proc/"$1"/fdinfo/*; do
+		flags=$(awk '$1 == "flags:" { print $2 }' "$f" 2>/dev/null) || continue
+		[ -n "$flags" ] || continue
+		(((8#$flags & 8#10000000) == 0)) || return 1
+	done
+}
+
+@test "lookup: the detached mounts the layers are read through are let go of once the daemon serves (no descriptor of them stays open), and the layers still read" {
+	need_root
+	echo f >"$L1/f"
+	echo h >"$L2/h"
+	mount_layerfs
+	local pid
+	pid=$(find_daemon_pid "$M") || fail "no daemon for $M"
+	wait_until 5 no_path_fds "$pid" || {
+		ls -l /proc/"$pid"/fd >&2
+		fail "the daemon still holds O_PATH descriptors"
+	}
+	eq "$(cat "$M/f" "$M/h")" "f
+h"
+	touch "$M/new"
+	[ -e "$U/new" ] || fail "no copy in the upper"
+}
+
 @test "lookup: a file system mounted on a directory of a lower layer is not part of the layer: the directory underneath shows, as on the kernel's overlay" {
 	need_root
 	mkdir -p "$L1/sub" "$T/ku" "$T/kw" "$T/k"
