@@ -15,11 +15,14 @@
  * request of 0 us is held through /dev/cpu_dma_latency (root's, as the
  * latency profiles of tuned use it), cpuidle picks only states that wake
  * at once, i.e. polling. Polling costs the CPU time it spends, so the
- * daemon holds the request only while its requests come at least every
+ * daemon takes the request once its requests come at least every
  * MIN_GAP_US on average, the rate at which cpuidle-haltpoll's default
  * (polling up to 200 us before it halts) would keep CPUs polling anyway,
- * and lets go LOOK_US after they came slower. A service that asks now and
- * then never makes CPUs poll.
+ * and lets go once they came slower than one per MAX_GAP_US for
+ * SLOW_LOOKS counts in a row: a stream near one rate does not take and
+ * let go of it every few milliseconds (each change is a write and wakes
+ * every idle CPU), nor does a caller's hiccup end the polling. A service
+ * that asks now and then never makes CPUs poll.
  *
  * A thread of its own counts the requests per LOOK_US (one atomic add
  * per request on the serving path), takes and lets go of the QoS request
@@ -42,7 +45,9 @@
 
 #define QOS_DEVICE	"/dev/cpu_dma_latency"
 #define LOOK_US		2000	/* the span requests are counted over */
-#define MIN_GAP_US	200	/* hold while requests come this often */
+#define MIN_GAP_US	200	/* hold once requests come this often */
+#define MAX_GAP_US	400	/* held: let go once they come slower */
+#define SLOW_LOOKS	2	/* for that many counts in a row */
 #define IDLE_LOOKS	2	/* looks without a request: sleep */
 
 static int qos_fd = -1;
@@ -78,7 +83,7 @@ static void *idlepoll_thread(void *arg)
 {
 	const struct timespec look = { 0, LOOK_US * 1000L };
 	uint64_t last = 0, now, last_t = mono_us(), now_t;
-	unsigned idle = 0;
+	unsigned idle = 0, slow = 0;
 	bool held = false;
 
 	(void)arg;
@@ -97,11 +102,15 @@ static void *idlepoll_thread(void *arg)
 		 * its sleep or before it (a write of the request above) */
 		now_t = mono_us();
 		idle = now == last ? idle + 1 : 0;
-		if ((now - last) * MIN_GAP_US >= now_t - last_t) {
-			if (!held)
+		if (!held) {
+			if ((now - last) * MIN_GAP_US >= now_t - last_t) {
 				qos_set(0);
-			held = true;
-		} else if (held) {
+				held = true;
+				slow = 0;
+			}
+		} else if ((now - last) * MAX_GAP_US >= now_t - last_t) {
+			slow = 0;
+		} else if (++slow >= SLOW_LOOKS) {
 			qos_set(-1);
 			held = false;
 		}

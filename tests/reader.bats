@@ -281,6 +281,63 @@ qos_never_zero() {
 	wait_until 10 qos_daemon_holds -1 || fail "held after the second burst"
 }
 
+@test "reader: once idle CPUs poll, requests a little slower than what started it keep them polling; they stop after the requests do (idlepoll=1)" {
+	need_qos
+	echo x >"$L1/f"
+	mount_layerfs
+	burst_start "$M/f"
+	wait_until 10 qos_daemon_holds 0 || fail "no CPU wake-up latency of 0 while requests came"
+	# then one request per 250 us on a fixed schedule (a late one is
+	# caught up): slower than the one per 200 us that takes the
+	# request, faster than the one per 400 us that lets it go
+	rm -f "$T/paced" "$T/stop2"
+	python3 -c '
+import os, sys, time
+f, stop, started = sys.argv[1], sys.argv[2], sys.argv[3]
+gap = 0.00025
+next_t = time.monotonic()
+first = True
+while not os.path.exists(stop):
+    try:
+        os.getxattr(f, "user.layerfs-test-none")
+    except OSError:
+        pass
+    if first:
+        open(started, "w").close()
+        first = False
+    next_t += gap
+    d = next_t - time.monotonic()
+    if d > 0:
+        time.sleep(d)
+' "$M/f" "$T/stop2" "$T/paced" &
+	local paced=$!
+	wait_until 10 test -e "$T/paced" || fail "the paced stream did not start"
+	burst_stop
+	# half a second between two marks in the trace (no process of the
+	# test's own starts in it but sleep: a caller kept off its CPU for
+	# two counts in a row rightly ends the polling)
+	sleep 0.1
+	echo paced-start >"$QOS_TRACE/trace_marker"
+	sleep 0.5
+	echo paced-end >"$QOS_TRACE/trace_marker"
+	local tids
+	tids=$(ls "/proc/$DAEMON_PID/task" | paste -sd'|')
+	# the values asked for up to the second mark, those after the first
+	# marked "in"
+	awk -v re="-($tids)\$" '/tracing_mark_write: paced-start/ { on = 1 }
+		/tracing_mark_write: paced-end/ { exit }
+		$1 ~ re && /pm_qos_update_request:/ {
+			sub(/.*value=/, ""); print (on ? "in " : "") $0 }' \
+		"$QOS_TRACE/trace" >"$T/asked"
+	touch "$T/stop2"
+	wait "$paced" || true
+	local asked
+	asked=$(paste -sd' ' "$T/asked")
+	[ "$(tail -n 1 "$T/asked")" != -1 ] || fail "let go before the paced requests: $asked"
+	! grep -qx -- "in -1" "$T/asked" || fail "let go while a request came every 250 us: $asked"
+	wait_until 10 qos_daemon_holds -1 || fail "still held after the requests stopped"
+}
+
 @test "reader: requests now and then, or idlepoll=0, leave idle CPUs as they are" {
 	need_qos
 	echo x >"$L1/f"
