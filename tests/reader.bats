@@ -10,6 +10,7 @@ teardown() {
 	# unmount
 	[ -n "${INNER_PID:-}" ] && kill -CONT "$INNER_PID" 2>/dev/null
 	[ -n "${STREAM_PID:-}" ] && kill "$STREAM_PID" 2>/dev/null
+	[ -n "${PACED_PID:-}" ] && kill "$PACED_PID" 2>/dev/null
 	[ -n "${QOS_TRACE:-}" ] && rmdir "$QOS_TRACE" 2>/dev/null
 	common_teardown
 }
@@ -310,7 +311,7 @@ while not os.path.exists(stop):
     if d > 0:
         time.sleep(d)
 ' "$M/f" "$T/stop2" "$T/paced" &
-	local paced=$!
+	PACED_PID=$!
 	wait_until 10 test -e "$T/paced" || fail "the paced stream did not start"
 	burst_stop
 	# half a second between two marks in the trace (no process of the
@@ -330,7 +331,8 @@ while not os.path.exists(stop):
 			sub(/.*value=/, ""); print (on ? "in " : "") $0 }' \
 		"$QOS_TRACE/trace" >"$T/asked"
 	touch "$T/stop2"
-	wait "$paced" || true
+	wait "$PACED_PID" || true
+	PACED_PID=
 	local asked
 	asked=$(paste -sd' ' "$T/asked")
 	[ "$(tail -n 1 "$T/asked")" != -1 ] || fail "let go before the paced requests: $asked"
