@@ -262,10 +262,13 @@ int daemon_run(struct config *cfg, const char *argv0)
 		lfs_log("cannot set up the FUSE session's I/O");
 		goto out_unmount;
 	}
-	tune_bdi(cfg->mountpoint, fs.has_upper);
 	if (fuse_daemonize(cfg->foreground) != 0 || proc_open(&fs) < 0)
 		goto out_unmount;
 	layers_let_trees_go(false);
+	/* after the fork, outside the mount's time, but before the loop
+	 * answers INIT: the kernel reads ahead the smaller of the device's
+	 * setting and the daemon's offer */
+	tune_bdi(cfg->mountpoint, fs.has_upper);
 	stop_start(cfg->mountpoint);
 	if (lockfd >= 0)
 		work_lock_set_pid(lockfd);
