@@ -40,13 +40,29 @@ static int open_layer_dir(const char *what, const char *path, struct stat *st)
  * the daemon serves (layers_let_trees_go()), so that the wait falls
  * outside the mount. Where descriptors are few, one is let go at once. */
 static int *held_trees;	/* ends with -1 */
-static int nheld;
+static int nheld, hold_max;
+
+/* How many trees of NLAYERS layers may be held: each is a descriptor
+ * more while the daemon sets up, and that takes a descriptor or two per
+ * layer and some of its own (the device, the lock, /proc, the roots of
+ * nodes_init()). The trees get what is left of half the open-file limit
+ * after a margin of four per layer and 64, none under a small limit (a
+ * bound on the descriptors' numbers alone took the room of twenty
+ * layers under 64: the mount failed with EMFILE). */
+static void trees_room(int nlayers)
+{
+	struct rlimit rl;
+	long long room;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	room = (long long)(rl.rlim_cur / 2) - 4LL * nlayers - 64;
+	hold_max = room < 0 ? 0 : room > nlayers ? nlayers : (int)room;
+}
 
 static void tree_done(int mfd)
 {
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || (rlim_t)mfd >= rl.rlim_cur / 2) {
+	if (nheld >= hold_max) {
 		close(mfd);
 		return;
 	}
@@ -308,6 +324,7 @@ int layers_open(struct fs *f, struct config *cfg)
 	f->nlayers = 1 + cfg->nlower;
 	f->layers = xcalloc((size_t)f->nlayers, sizeof(*f->layers));
 	f->workfd = -1;
+	trees_room(f->nlayers);
 
 	for (int i = 0; i < cfg->nlower; i++) {
 		struct layer *l = &f->layers[i + 1];
