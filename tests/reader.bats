@@ -228,11 +228,15 @@ need_qos() {
 		skip "no pm_qos_update_request trace event"
 }
 
+# an awk pattern for the first field of a trace line written by one of
+# the daemon's threads ("comm-TID")
+daemon_tid_re() {
+	echo "-($(ls "/proc/$DAEMON_PID/task" | paste -sd'|'))\$"
+}
+
 # the values the daemon's threads asked for, in order, one a line
 qos_daemon_values() {
-	local tids
-	tids=$(ls "/proc/$DAEMON_PID/task" | paste -sd'|')
-	awk -v re="-($tids)\$" '$1 ~ re && /pm_qos_update_request:/ {
+	awk -v re="$(daemon_tid_re)" '$1 ~ re && /pm_qos_update_request:/ {
 		sub(/.*value=/, ""); print }' "$QOS_TRACE/trace"
 }
 
@@ -326,11 +330,9 @@ while not os.path.exists(stop):
 	echo paced-start >"$QOS_TRACE/trace_marker"
 	sleep 0.5
 	echo paced-end >"$QOS_TRACE/trace_marker"
-	local tids
-	tids=$(ls "/proc/$DAEMON_PID/task" | paste -sd'|')
 	# how much of the time between the marks the request was held (a
 	# percentage), then the values asked for in that time
-	awk -v re="-($tids)\$" '
+	awk -v re="$(daemon_tid_re)" '
 		function ts(i) {
 			for (i = 2; i <= NF; i++)
 				if ($i ~ /^[0-9]+\.[0-9]+:$/)
