@@ -36,13 +36,22 @@ int io_flags(int flags)
 	return flags & ~O_APPEND;
 }
 
+/* Through a write-only open (FLAGS) the kernel reads only to fill a page
+ * of the writeback cache before a partial write, which on the kernel's
+ * overlay leaves the atime alone: our descriptor (OFLAGS) reads without
+ * moving it (O_NOATIME where the daemon may use it, layer_openat()). */
+static int fill_noatime(int flags, int oflags)
+{
+	return (flags & O_ACCMODE) == O_WRONLY ? oflags | O_NOATIME : oflags;
+}
+
 /* Our descriptor on the node's top-most object for an open with FLAGS
  * (io_flags()), or -errno. An append-only file (chattr +a) opens for
  * writing only with O_APPEND, and one marked so (fileattr.c) takes only
  * appends: then *APPEND (if given) is set (append_write()). */
 static int node_open_io(struct node *n, int flags, bool *append)
 {
-	int fd = node_open(n, open_flags(io_flags(flags)));
+	int fd = node_open(n, fill_noatime(flags, open_flags(io_flags(flags))));
 
 	if (append)
 		*append = fd >= 0 && (flags & O_ACCMODE) != O_RDONLY &&
@@ -199,7 +208,7 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
  * again), or -errno. */
 static int fh_reopen_as(struct fhandle *fh, int flags)
 {
-	return node_open(fh->node, open_flags(io_flags(flags)) & ~O_TRUNC);
+	return node_open(fh->node, fill_noatime(flags, open_flags(io_flags(flags))) & ~O_TRUNC);
 }
 
 static int fh_reopen(struct fhandle *fh)
@@ -539,6 +548,9 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 * file's flags, and the real file checks the alignment of an
 		 * O_DIRECT read, as on the kernel's overlay */
 		fd = tmp = node_open(node_from_id(ino), open_flags(O_RDONLY | O_DIRECT));
+	else if ((fi->flags & O_ACCMODE) == O_WRONLY)
+		/* a page filled for a partial write (fill_noatime()) */
+		fd = tmp = node_open(node_from_id(ino), open_flags(O_RDONLY | O_NOATIME));
 	else
 		fd = read_fd(node_from_id(ino), off > 0, &tmp);
 

@@ -423,6 +423,29 @@ after_pages_dropped() {
 	done
 }
 
+@test "writeback cache: appends to an upper file leave its access time alone, as on the kernel's overlay (noopen, passthrough=0)" {
+	local o
+	echo hello >"$L2/f"
+	for o in noopen passthrough=0; do
+		touch -a -d @1000000000 "$L2/f"
+		mount_fresh "$o"
+		# copied up without its data in the page cache: the append
+		# below makes the kernel fill the page from the upper file
+		chmod 640 "$M/f"
+		eq "$(stat -c %X "$U/f")" 1000000000 "$o: the copy-up kept the atime"
+		echo more >>"$M/f"
+		unmount_layerfs
+		eq "$(stat -c %X "$U/f")" 1000000000 "$o: a write-only append moved the atime"
+		eq "$(cat "$U/f")" "$(printf 'hello\nmore')" "$o: data"
+		touch -a -d @1000000000 "$U/f"
+		# a read of the caller's does move it (relatime)
+		mount_layerfs "$o"
+		cat "$M/f" >/dev/null
+		unmount_layerfs
+		[ "$(stat -c %X "$U/f")" -gt 1000000000 ] || fail "$o: a read left the atime"
+	done
+}
+
 @test "noopen: a write a read-only upper refused leaves nothing in the mount, nor in a later append" {
 	# (without noopen the daemon holds the upper file open for writing,
 	# and the upper cannot be made read-only under it)
