@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # A system's life in a chroot, against the kernel's overlayfs: one lower
 # layer holds this machine's /usr (hard links, so nothing is copied) with
-# copies of its /etc and dpkg database; tests/tools/sysworkload.sh runs
+# copies of its /etc and dpkg database, and one above it deletes, hides
+# and replaces a few of its names; tests/tools/sysworkload.sh runs
 # dpkg, the shadow tools, ldconfig, update-alternatives, python, sqlite,
 # cc and make, git, tar, cp -al, rm -rf, mv of lower directories, ACLs
 # and file capabilities in a chroot of layerfs and of the kernel's
@@ -44,6 +45,16 @@ setup() {
 	mount --bind "$R" "$T/lower"
 	record_mount "$T/lower"
 	mount -o remount,bind,ro "$T/lower"
+	# a lower layer above it: whiteouts of a file the workload makes
+	# again and of a directory of the package it removes, an opaque
+	# /etc/skel that useradd -m copies, a file that replaces one
+	R=$T/top
+	mkdir -p "$R/etc/skel" "$R/usr/share/doc"
+	mkwhiteout "$R/etc/motd"
+	mkwhiteout "$R/usr/share/doc/psmisc"
+	cp -a /etc/skel/.bashrc "$R/etc/skel/"
+	setfattr -n trusted.overlay.opaque -v y "$R/etc/skel"
+	echo lfs-top >"$R/etc/hostname"
 	mkdir -p "$T"/{k,l}/{upper,work,mnt}
 }
 
@@ -73,8 +84,8 @@ dump_changes() {
 compare_with_kernel() { # compare_with_kernel [LAYERFS OPTIONS]
 	local n
 	set -- "${1:-}"
-	kovl_mount "lowerdir=$T/lower,upperdir=$T/k/upper,workdir=$T/k/work,$KOPTS" "$T/k/mnt"
-	lfs_mount "lowerdir=$T/lower,upperdir=$T/l/upper,workdir=$T/l/work${1:+,$1}" "$T/l/mnt"
+	kovl_mount "lowerdir=$T/top:$T/lower,upperdir=$T/k/upper,workdir=$T/k/work,$KOPTS" "$T/k/mnt"
+	lfs_mount "lowerdir=$T/top:$T/lower,upperdir=$T/l/upper,workdir=$T/l/work${1:+,$1}" "$T/l/mnt"
 	run_workload "$T/k"
 	run_workload "$T/l"
 	grep -q '^sysworkload: done$' "$T/l/out" || fail "the workload did not finish"
@@ -90,6 +101,9 @@ compare_with_kernel() { # compare_with_kernel [LAYERFS OPTIONS]
 	dump_changes "$T/k" >"$T/k.dump"
 	dump_changes "$T/l" >"$T/l.dump"
 	grep -q '^usr/bin/true.distrib f' "$T/l.dump" || fail "sanity: the dump lacks the diverted file"
+	eq "$(cat "$T/l/mnt/etc/issue.net")" lfs-top "sanity: /etc/hostname of the top layer"
+	[ -e "$T/l/mnt/home/lfstwo/.bashrc" ] && [ ! -e "$T/l/mnt/home/lfstwo/.profile" ] ||
+		fail "sanity: useradd -m did not copy the opaque /etc/skel of the top layer"
 	[ ! -d /var/lib/apt/lists ] || [ -s "$T/l/mnt/var/cache/apt/pkgcache.bin" ] ||
 		fail "sanity: apt made no cache"
 	diff -u "$T/k.dump" "$T/l.dump" >&2 || fail "the merged views differ (- kernel, + layerfs)"
