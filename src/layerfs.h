@@ -403,6 +403,12 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 void lfs_write_buf(fuse_req_t req, fuse_ino_t ino, struct fuse_bufvec *bufv,
 		   off_t off, struct fuse_file_info *fi);
 void lfs_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+int req_fd(fuse_ino_t ino, struct fuse_file_info *fi, bool writing,
+	   bool *append, int *tmp);
+void close_tmp(int tmp);
+void kill_suidgid_unmarked(fuse_req_t req, struct node *n);
+
+/* filedata.c */
 void lfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	       struct fuse_file_info *fi);
 void lfs_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
