@@ -488,6 +488,26 @@ static void *pf_main(void *arg)
 	return NULL;
 }
 
+/* The kernel forgot inodes (FORGET): drop the references to the
+ * directories read, which the threads leave to requests. Dropped at the
+ * next listing that named subdirectories only, they kept the nodes, and
+ * each one's descriptor per layer, after the kernel had forgotten them,
+ * for as long as nobody listed again: up to PF_SLOTS directories, removed
+ * ones included, on a mount left alone after a walk. */
+void prefetch_forgotten(void)
+{
+	struct node *dropped[PF_SLOTS];
+	unsigned n = 0;
+
+	if (!__atomic_load_n(&ndone, __ATOMIC_RELAXED) || !pf_trylock())
+		return;
+	while (ndone > 0)
+		dropped[n++] = done[--ndone];
+	pthread_mutex_unlock(&pf_lock);
+	while (n > 0)
+		node_put(dropped[--n]);
+}
+
 /* Has read-ahead work queued or under way? A hint, read without the
  * lock: the threads run at SCHED_IDLE, on whatever CPU time is left. */
 bool prefetch_pending(void)

@@ -287,3 +287,44 @@ b7
 b300"
 	[ ! -e "$M/o7" ] || fail "the renamed directory's old name shows"
 }
+
+# descriptors daemon $DAEMON_PID holds of the directories d1, d2, ... of
+# the layers, and of removed directories (which it keeps by descriptor)
+held_dir_fds() {
+	find "/proc/$DAEMON_PID/fd" -mindepth 1 -printf '%l\n' 2>/dev/null |
+		grep -c -e '/d[0-9]*$' -e ' (deleted)$'
+}
+
+# the kernel forgets what it does not use: a lookup of x gives it
+# something to forget each time, in case the read-ahead of the listing
+# ended after the FORGETs of its directories
+forgotten_all_dirs() {
+	stat "$M/x" >/dev/null
+	echo 2 >/proc/sys/vm/drop_caches
+	[ "$(held_dir_fds)" = 0 ]
+}
+
+# A listing hands the subdirectories it names to the read-ahead threads,
+# a daemon reference each; the references of those read were dropped at
+# the next listing that named subdirectories only, so on a mount nobody
+# listed again the directories kept their descriptors (one per layer,
+# removed ones too) after the kernel had forgotten them, for good.
+@test "limits: directories read ahead of a listing keep no descriptors once the kernel has forgotten them" {
+	need_root
+	local i
+	for i in $(seq 1 40); do
+		mkdir "$L1/d$i" "$L2/d$i"
+	done
+	echo x >"$L1/x"
+	mount_layerfs
+	for i in $(seq 41 45); do
+		mkdir "$M/d$i"
+	done
+	ls -l "$M" >/dev/null
+	ls -l "$M" >/dev/null
+	rmdir "$M/d45" "$M/d40"
+	wait_until 30 forgotten_all_dirs ||
+		fail "the daemon holds $(held_dir_fds) descriptors of directories the kernel has forgotten"
+	ls -l "$M" >/dev/null
+	eq "$(ls "$M" | grep -c '^d')" 43
+}
