@@ -245,7 +245,7 @@ void fdrelief_prune_node(fuse_ino_t id);
 void prefetch_start(void);
 void prefetch_stop(void);
 void prefetch_release(void);
-void prefetch_forgotten(void);
+void prefetch_drop_done(void);
 bool prefetch_pending(void);
 bool prefetch_on(void);
 void prefetch_dirs(struct node **dirs, size_t n);

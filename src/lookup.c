@@ -757,7 +757,7 @@ void lfs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	node_forget(node_from_id(ino), nlookup);
 	fuse_reply_none(req);
-	prefetch_forgotten();
+	prefetch_drop_done();
 }
 
 void lfs_forget_multi(fuse_req_t req, size_t count,
@@ -768,7 +768,7 @@ void lfs_forget_multi(fuse_req_t req, size_t count,
 	for (size_t i = 0; i < count; i++)
 		node_forget(node_from_id(forgets[i].ino), forgets[i].nlookup);
 	fuse_reply_none(req);
-	prefetch_forgotten();
+	prefetch_drop_done();
 	/* The kernel forgets in batches when it drops its caches: hand the
 	 * memory of the nodes freed back to the system, not just to malloc. */
 	if (__atomic_add_fetch(&since_trim, count, __ATOMIC_RELAXED) >= 4096) {

@@ -244,6 +244,8 @@ static void *watch(void *arg)
 	(void)arg;
 	for (;;) {
 		sleep(WATCH_S);
+		/* the one thread that wakes by itself at normal priority */
+		prefetch_drop_done();
 		if (!unreachable()) {
 			unseen = 0;
 			continue;

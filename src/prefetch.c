@@ -488,13 +488,16 @@ static void *pf_main(void *arg)
 	return NULL;
 }
 
-/* The kernel forgot inodes (FORGET): drop the references to the
- * directories read, which the threads leave to requests. Dropped at the
- * next listing that named subdirectories only, they kept the nodes, and
- * each one's descriptor per layer, after the kernel had forgotten them,
- * for as long as nobody listed again: up to PF_SLOTS directories, removed
- * ones included, on a mount left alone after a walk. */
-void prefetch_forgotten(void)
+/* Drop the references to the directories read, which the threads leave
+ * to others: at every FORGET (the kernel forgot inodes), and at the mount
+ * watch's looks every few seconds (detach_unseen, the default), since the
+ * threads, at SCHED_IDLE, may end their reads after the last FORGET of
+ * the nodes (those of a tree `rm -rf` lists come at each rmdir). Dropped
+ * at the next listing that named subdirectories only, they kept the
+ * nodes, and each one's descriptor per layer, after the kernel had
+ * forgotten them, for as long as nobody listed again: up to PF_SLOTS
+ * directories, removed ones included, on a mount left alone after a walk. */
+void prefetch_drop_done(void)
 {
 	struct node *dropped[PF_SLOTS];
 	unsigned n = 0;

@@ -328,3 +328,33 @@ forgotten_all_dirs() {
 	ls -l "$M" >/dev/null
 	eq "$(ls "$M" | grep -c '^d')" 43
 }
+
+no_dir_fds_held() {
+	[ "$(held_dir_fds)" = 0 ]
+}
+
+# rm -rf lists each directory before it removes it, and each rmdir has the
+# kernel forget the directory at once: read-ahead of those listings, at
+# idle priority, that ends after the last FORGET left its references to
+# the next one, which a mount nobody uses does not get
+@test "limits: directories removed while read-ahead reads them keep no descriptors once it is done, on a mount left alone" {
+	need_root
+	local i dirs=()
+	for i in 1 2 3 4 5; do
+		mkdir -p "$L2/t/d$i"
+		dirs+=("$L2/t/d$i")
+	done
+	"$FSOPS" holdopens "$T/probe.ready" 0 "$L2/t" || {
+		[ $? = 77 ] && skip "no fanotify permission events here"
+		fail "holdopens failed"
+	}
+	mount_layerfs
+	# the read-ahead's opens of the directories wait until rm is done
+	spawn "$FSOPS" holdopens "$T/held.ready" 3 "${dirs[@]}" >"$T/held"
+	wait_until 10 test -e "$T/held.ready" || fail "holdopens did not start"
+	rm -rf "$M/t"
+	[ ! -e "$M/t" ] || fail "t is still there"
+	wait_until 10 grep -q . "$T/held" || fail "the read-ahead did not reach the directories while rm ran"
+	wait_until 30 no_dir_fds_held ||
+		fail "the daemon holds $(held_dir_fds) descriptors of removed directories"
+}
