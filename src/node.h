@@ -48,6 +48,8 @@ struct lset {
 			 * -1 (file.c, read_fd()); closed with the set */
 	bool borrowed;	/* r[1...]'s descriptors are those of the node's
 			 * retired set (a directory's copy-up), closed with it */
+	bool embedded;	/* a node's first set, in the node's own allocation
+			 * (node.c, node_alloc()): freed with the node */
 	struct lref r[];
 };
 
