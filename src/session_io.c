@@ -50,6 +50,10 @@
 
 #include "layerfs.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
+
 /* Linux 6.9's additions, absent from older headers */
 #define K_FUSE_PASSTHROUGH	(1ull << 37)
 #define K_FUSE_NO_EXPORT	(1ull << 38)	/* FUSE_NO_EXPORT_SUPPORT, 6.8 */
@@ -318,6 +322,11 @@ static void conn_ended(void)
 	fdrelief_stop();
 	inval_entries_wait();
 	close_range(3, ~0u, 0);
+#ifdef __SANITIZE_ADDRESS__
+	/* _exit() skips LeakSanitizer's check at exit: an --enable-sanitizers
+	 * build reports leaks at an unmount only this way */
+	__lsan_do_leak_check();
+#endif
 	_exit(0);
 }
 
