@@ -41,6 +41,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -53,6 +54,8 @@
 #define DOZES_IDLE	4	/* that many in a row with nothing read: idle */
 #define PREEMPTED_US	20	/* a gap in the polling loop this long */
 #define CREDIT_MAX	8	/* polls that ended with a request, minus misses */
+#define BUF_KEEP	(64 * 1024)	/* of a request buffer, kept touched */
+#define BUF_IDLE_MS	1000	/* idle this long: the rest goes back */
 
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
@@ -76,6 +79,9 @@ static bool last_housekeeping;	/* the last one read: FORGET, RELEASE, INTERRUPT 
 static unsigned turn_waiters;
 static int credit = CREDIT_MAX / 2;	/* whether polling pays (atomic) */
 static __thread int tl_fd = -1;	/* this thread's fd, made non-blocking */
+static __thread char *tl_buf;	/* libfuse's request buffer of this thread */
+static __thread size_t tl_dirty;	/* how far a request filled it, past
+					 * BUF_KEEP (0: not) */
 
 static void watch_cv_init(void)
 {
@@ -84,7 +90,50 @@ static void watch_cv_init(void)
 	pthread_condattr_init(&a);
 	pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
 	pthread_cond_init(&watch_cv, &a);
+	pthread_cond_init(&turn_cv, &a);
 	pthread_condattr_destroy(&a);
+}
+
+/* Each thread reads requests into a buffer of libfuse's, 1 MiB and more
+ * (max_write): a burst of large WRITEs (the writeback cache of noopen and
+ * rootless mounts) touches all of it in every request thread, and those
+ * pages stayed resident for the daemon's life, 16 MiB and more after one
+ * `dd`, where an idle daemon needs 3. A thread that has waited for work
+ * BUF_IDLE_MS gives back what lies past BUF_KEEP (only its own buffer,
+ * and only while it reads nothing into it): a stream of writes keeps its
+ * pages, an idle mount does not. */
+static void buf_note(void *buf, ssize_t n)
+{
+	tl_buf = buf;
+	if (n > BUF_KEEP && (size_t)n > tl_dirty)
+		tl_dirty = (size_t)n;
+}
+
+static void buf_give_back(void)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t from = ((uintptr_t)tl_buf + BUF_KEEP + page - 1) & ~(page - 1);
+	uintptr_t to = ((uintptr_t)tl_buf + tl_dirty) & ~(page - 1);
+
+	if (to > from)
+		madvise((void *)from, to - from, MADV_DONTNEED);
+	tl_dirty = 0;
+}
+
+/* Wait on CV under mu; with a buffer to give back, first for BUF_IDLE_MS
+ * only, and give it back if nothing came. */
+static void idle_wait(pthread_cond_t *cv)
+{
+	struct timespec ts;
+
+	if (tl_dirty) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += BUF_IDLE_MS / 1000;
+		if (pthread_cond_timedwait(cv, &mu, &ts) != ETIMEDOUT)
+			return;
+		buf_give_back();
+	}
+	pthread_cond_wait(cv, &mu);
 }
 
 static void unlock_mu(void *arg)
@@ -126,7 +175,7 @@ static void watch(void)
 				dozed_at = taken;
 				if (dozes > DOZES_IDLE) {
 					watcher_asleep = true;
-					pthread_cond_wait(&watch_cv, &mu);
+					idle_wait(&watch_cv);
 					watcher_asleep = false;
 					continue;
 				}
@@ -166,7 +215,11 @@ static int kernel_poll(int fd)
 	pthread_mutex_lock(&mu);
 	kernel_wait = true;
 	pthread_mutex_unlock(&mu);
-	r = poll(&p, 1, -1);
+	if (!tl_dirty || (r = poll(&p, 1, BUF_IDLE_MS)) == 0) {
+		if (tl_dirty)
+			buf_give_back();
+		r = poll(&p, 1, -1);
+	}
 	pthread_mutex_lock(&mu);
 	kernel_wait = false;
 	if (watcher_asleep)
@@ -284,7 +337,7 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 			break;
 		}
 		turn_waiters++;
-		pthread_cond_wait(&turn_cv, &mu);
+		idle_wait(&turn_cv);
 		turn_waiters--;
 	}
 	/* threads waiting for the turn always have a watcher: wake one,
@@ -302,6 +355,7 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 	session_read_begin();
 	n = turn_read(fd, buf, len, &queued);
 
+	buf_note(buf, n);
 	pthread_mutex_lock(&mu);
 	reading = false;
 	taken++;

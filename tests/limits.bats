@@ -395,3 +395,25 @@ for d in range(40):
 	wait_until 10 sh -c "[ \$(awk '/^RssAnon:/ { print \$2 }' /proc/$DAEMON_PID/status) -lt $(( before + (after - before) / 2 )) ]" ||
 		fail "RssAnon $(rss_anon "$DAEMON_PID") KiB after the kernel forgot (before the walk $before, after it $after)"
 }
+
+@test "limits: the request buffers a burst of large writes filled go back once the mount is idle (noopen)" {
+	need_root
+	mount_layerfs noopen
+	stat "$M" >/dev/null
+	local before i pids=()
+	before=$(rss_anon "$DAEMON_PID")
+	# through the writeback cache: WRITEs of up to 1 MiB, read into a
+	# buffer of each request thread that serves one
+	for i in 1 2 3 4; do
+		dd if=/dev/zero of="$M/f$i" bs=1M count=64 status=none &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	sync
+	# the sanity check: the burst did fill them
+	[ "$(rss_anon "$DAEMON_PID")" -gt $((before + 4096)) ] ||
+		skip "the writes grew the daemon by less than 4 MiB ($before KiB, then $(rss_anon "$DAEMON_PID"))"
+	wait_until 10 sh -c "[ \$(awk '/^RssAnon:/ { print \$2 }' /proc/$DAEMON_PID/status) -lt $((before + 2048)) ]" ||
+		fail "RssAnon $(rss_anon "$DAEMON_PID") KiB a while after the writes ($before before)"
+	eq "$(cat "$M/f1" "$M/f4" | cmp - /dev/zero 2>&1 | grep -c 'EOF on -')" 1
+}
