@@ -120,20 +120,25 @@ static void buf_give_back(void)
 	tl_dirty = 0;
 }
 
-/* Wait on CV under mu; with a buffer to give back, first for BUF_IDLE_MS
- * only, and give it back if nothing came. */
+/* Wait on CV under mu; with a buffer to give back, for BUF_IDLE_MS only,
+ * and give it back if nothing came. The callers look at what they wait
+ * for again after each return: a timed wait that ends may have missed
+ * the signal sent as it timed out (the signaller found no waiter, or
+ * glibc passed it on to another), and waiting again at once would sleep
+ * through the change it announced (the reader's wake-up of the watcher:
+ * no thread would read while the request served waits for another). */
 static void idle_wait(pthread_cond_t *cv)
 {
 	struct timespec ts;
 
-	if (tl_dirty) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += BUF_IDLE_MS / 1000;
-		if (pthread_cond_timedwait(cv, &mu, &ts) != ETIMEDOUT)
-			return;
-		buf_give_back();
+	if (!tl_dirty) {
+		pthread_cond_wait(cv, &mu);
+		return;
 	}
-	pthread_cond_wait(cv, &mu);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += BUF_IDLE_MS / 1000;
+	if (pthread_cond_timedwait(cv, &mu, &ts) == ETIMEDOUT)
+		buf_give_back();
 }
 
 static void unlock_mu(void *arg)
