@@ -102,9 +102,8 @@ static void watch_cv_init(void)
  * BUF_IDLE_MS gives back what lies past BUF_KEEP (only its own buffer,
  * and only while it reads nothing into it): a stream of writes keeps its
  * pages, an idle mount does not. */
-static void buf_note(void *buf, ssize_t n)
+static void buf_note(ssize_t n)
 {
-	tl_buf = buf;
 	if (n > BUF_KEEP && (size_t)n > tl_dirty)
 		tl_dirty = (size_t)n;
 }
@@ -318,6 +317,13 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 	ssize_t n;
 
 	pthread_once(&watch_once, watch_cv_init);
+	/* a wait below gives back pages of BUF only: libfuse 3.14 keeps a
+	 * thread's buffer for the thread's life, but a library that replaces
+	 * it (3.17 at an EINVAL after INIT) has freed the one noted */
+	if (buf != tl_buf) {
+		tl_buf = buf;
+		tl_dirty = 0;
+	}
 	if (tl_fd != fd) {
 		int fl = fcntl(fd, F_GETFL);
 
@@ -360,7 +366,7 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 	session_read_begin();
 	n = turn_read(fd, buf, len, &queued);
 
-	buf_note(buf, n);
+	buf_note(n);
 	pthread_mutex_lock(&mu);
 	reading = false;
 	taken++;
