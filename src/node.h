@@ -167,6 +167,8 @@ void node_xattrs_new(struct node *n);
 struct node *node_get(struct node *n);
 unsigned node_stripe(const struct node *n, unsigned bits);
 void node_lock(struct node *n);
+/* guards a node's parent and name (node.c, oref.c) */
+pthread_mutex_t *name_lock_of(struct node *n);
 bool node_trylock(struct node *n);
 void node_lock_settled(struct node *n);
 void node_copying_end(struct node *n);

@@ -66,7 +66,7 @@
 #endif
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t turn_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t turn_cv;		/* timed waits: CLOCK_MONOTONIC */
 static pthread_cond_t watch_cv;		/* timed waits: CLOCK_MONOTONIC */
 static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
 static bool reading;		/* a thread holds the turn */
@@ -142,8 +142,12 @@ static void idle_wait(pthread_cond_t *cv)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ts.tv_sec += BUF_IDLE_MS / 1000;
-	if (pthread_cond_timedwait(cv, &mu, &ts) == ETIMEDOUT)
+	if (pthread_cond_timedwait(cv, &mu, &ts) == ETIMEDOUT) {
+		/* not under mu: the reader may want it meanwhile */
+		pthread_mutex_unlock(&mu);
 		buf_give_back();
+		pthread_mutex_lock(&mu);
+	}
 }
 
 static void unlock_mu(void *arg)
