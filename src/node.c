@@ -171,9 +171,9 @@ static bool name_inline(const struct node *n, const char *name)
 /* A node, its first set of objects (a copy of LS, which is freed) and
  * its first name in one allocation: a walk of a big tree keeps a node
  * per entry for as long as the kernel holds its inode, and three
- * allocations took about a fifth more memory (their headers and
- * rounding). Sets that replace the first one and names given by renames
- * are allocated on their own. */
+ * allocations (their headers and rounding) and a table of two slots per
+ * node took 215 bytes an entry against 165 now. Sets that replace the
+ * first one and names given by renames are allocated on their own. */
 static struct node *node_alloc(struct node *parent, const char *name,
 			       const struct stat *st, struct lset *ls)
 {
