@@ -139,10 +139,22 @@ static void wake_dir_threads(void)
 }
 
 /* Queue DIRS; the queue takes over their daemon references. */
+/* Move the references of the directories read (done[]) to OUT, for the
+ * caller to drop once it has let go of pf_lock, which it holds; returns
+ * how many. */
+static size_t take_done(struct node **out)
+{
+	size_t k = 0;
+
+	while (ndone > 0)
+		out[k++] = done[--ndone];
+	return k;
+}
+
 void prefetch_dirs(struct node **dirs, size_t n)
 {
 	struct node *dropped[PF_FANOUT + PF_SLOTS];
-	size_t ndropped = 0;
+	size_t ndropped;
 
 	if (!n)
 		return;
@@ -151,8 +163,7 @@ void prefetch_dirs(struct node **dirs, size_t n)
 			node_put(dirs[--n]);
 		return;
 	}
-	while (ndone > 0)
-		dropped[ndropped++] = done[--ndone];
+	ndropped = take_done(dropped);
 	/* the first one on top: a walker enters them in listing order */
 	while (n-- > 0) {
 		if (!running) {
@@ -500,12 +511,11 @@ static void *pf_main(void *arg)
 void prefetch_drop_done(void)
 {
 	struct node *dropped[PF_SLOTS];
-	unsigned n = 0;
+	size_t n;
 
 	if (!__atomic_load_n(&ndone, __ATOMIC_RELAXED) || !pf_trylock())
 		return;
-	while (ndone > 0)
-		dropped[n++] = done[--ndone];
+	n = take_done(dropped);
 	pthread_mutex_unlock(&pf_lock);
 	while (n > 0)
 		node_put(dropped[--n]);

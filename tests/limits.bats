@@ -295,13 +295,17 @@ held_dir_fds() {
 		grep -c -e '/d[0-9]*$' -e ' (deleted)$'
 }
 
+no_dir_fds_held() {
+	[ "$(held_dir_fds)" = 0 ]
+}
+
 # the kernel forgets what it does not use: a lookup of x gives it
 # something to forget each time, in case the read-ahead of the listing
 # ended after the FORGETs of its directories
 forgotten_all_dirs() {
 	stat "$M/x" >/dev/null
 	echo 2 >/proc/sys/vm/drop_caches
-	[ "$(held_dir_fds)" = 0 ]
+	no_dir_fds_held
 }
 
 # A listing hands the subdirectories it names to the read-ahead threads,
@@ -327,10 +331,6 @@ forgotten_all_dirs() {
 		fail "the daemon holds $(held_dir_fds) descriptors of directories the kernel has forgotten"
 	ls -l "$M" >/dev/null
 	eq "$(ls "$M" | grep -c '^d')" 43
-}
-
-no_dir_fds_held() {
-	[ "$(held_dir_fds)" = 0 ]
 }
 
 # rm -rf lists each directory before it removes it, and each rmdir has the
@@ -362,6 +362,11 @@ no_dir_fds_held() {
 # rss_anon PID: the daemon's anonymous resident memory, in KiB
 rss_anon() {
 	awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"
+}
+
+# rss_anon_below PID KIB
+rss_anon_below() {
+	[ "$(rss_anon "$1")" -lt "$2" ]
 }
 
 # need_plain_build: memory is measured on a build without AddressSanitizer
@@ -400,7 +405,7 @@ for d in range(40):
 	# FORGETs; what is freed after the last trim may stay)
 	sync
 	echo 2 >/proc/sys/vm/drop_caches
-	wait_until 10 sh -c "[ \$(awk '/^RssAnon:/ { print \$2 }' /proc/$DAEMON_PID/status) -lt $(( before + (after - before) / 2 )) ]" ||
+	wait_until 10 rss_anon_below "$DAEMON_PID" $((before + (after - before) / 2)) ||
 		fail "RssAnon $(rss_anon "$DAEMON_PID") KiB after the kernel forgot (before the walk $before, after it $after)"
 }
 
@@ -424,7 +429,7 @@ for d in range(40):
 	# the sanity check: the burst did fill them
 	[ "$(rss_anon "$DAEMON_PID")" -gt $((before + 4096)) ] ||
 		skip "the writes grew the daemon by less than 4 MiB ($before KiB, then $(rss_anon "$DAEMON_PID"))"
-	wait_until 10 sh -c "[ \$(awk '/^RssAnon:/ { print \$2 }' /proc/$DAEMON_PID/status) -lt $((before + 2048)) ]" ||
+	wait_until 10 rss_anon_below "$DAEMON_PID" $((before + 2048)) ||
 		fail "RssAnon $(rss_anon "$DAEMON_PID") KiB a while after the writes ($before before)"
 	# what the daemon wrote, in the upper layer (the mount would show
 	# the kernel's cache of what dd wrote)
