@@ -11,7 +11,7 @@
 static void print_state(const struct stack *st)
 {
 	bool live = st->mountpoint && mount_is_live(st->mountpoint);
-	int holder = st->work ? work_lock_holder(st->work) : 0;
+	int holder = st->work ? work_lock_holder(st->work) : 0, detached;
 
 	if (live && holder > 0)
 		printf("state: mounted on %s (daemon pid %d)\n", st->mountpoint, holder);
@@ -26,6 +26,9 @@ static void print_state(const struct stack *st)
 		printf("state: its upper is served by another layerfs mount (with another workdir)\n");
 	else
 		printf("state: not mounted\n");
+	if (st->work && (detached = work_detached_holder(st->work)))
+		printf("detached: layerfs pid %d still serves a mount of the upper that was "
+		       "unmounted lazily (a process holds a file in it)\n", detached);
 }
 
 int cmd_check(int argc, char **argv)

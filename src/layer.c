@@ -16,7 +16,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "layerfs.h"
+#include "stack.h"
 
 static int open_layer_dir(const char *what, const char *path, struct stat *st)
 {
@@ -464,13 +464,25 @@ int staging_prepare(struct fs *f)
 		}
 	}
 
+	/* left by an earlier daemon, but for a detached one's that still
+	 * serves its old mount (lock.c, DETACHED_MARK) */
 	d = fdopendir(dup(fd));
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
+		int pid;
+
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		remove_tree_at(fd, de->d_name);
+		if (!staging_entry_held(fd, de->d_name, &pid)) {
+			remove_tree_at(fd, de->d_name);
+			continue;
+		}
+		if (staging_is_mark(de->d_name))
+			lfs_log("upperdir '%s' is also written by layerfs pid %d, whose "
+				"mount was unmounted lazily and is still in use: changes "
+				"made through one mount may not show in the other until "
+				"that ends", f->cfg->upperdir, pid);
 	}
 	closedir(d);
 	return 0;

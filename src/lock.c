@@ -11,7 +11,9 @@
 #include "config.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -352,11 +354,33 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
 	return fd;
 }
 
+/* A mount unmounted lazily (umount -l; podman's MNT_DETACH when a plain
+ * unmount found it busy) leaves its daemon serving whoever still holds a
+ * file or working directory in it, for as long as they do, while the
+ * mount point is free for a new mount of the same upper (podman starts
+ * the container again). The kernel's overlay mounts such an upper again
+ * with a warning, and so does layerfs: the detached daemon lets go of its
+ * two locks (work_lock_hand_over(), from the mount watch) after it made
+ * the file DETACHED_MARK in its staging dir and took a flock on it, kept
+ * until the process ends. Its staging entries are named "#PID." too
+ * (staging_name()): a new daemon leaves them alone while that flock is
+ * held and warns (staging_prepare()); commit and reset refuse meanwhile
+ * (stack_open_locked()). */
+#define DETACHED_MARK	"#%x.detached"
+
+static pthread_mutex_t hand_mu = PTHREAD_MUTEX_INITIALIZER;
+static int daemon_fd = -1;	/* the running daemon's work dir lock */
+static bool handed_over;
+
 /* After fuse_daemonize: the lock is the same, the holder's pid is not. */
 void work_lock_set_pid(int fd)
 {
 	char name[32];
 	int wfd;
+
+	pthread_mutex_lock(&hand_mu);
+	daemon_fd = fd;
+	pthread_mutex_unlock(&hand_mu);
 
 	fd_path(fd, name, sizeof(name));
 	wfd = open(name, O_WRONLY | O_CLOEXEC);
@@ -384,18 +408,112 @@ int work_lock_take(const char *workdir, const char *role, struct lerr *err)
 
 void work_lock_release(int fd)
 {
+	bool handed;
+
 	if (fd < 0)
 		return;
+	pthread_mutex_lock(&hand_mu);
+	handed = fd == daemon_fd && handed_over;
+	if (fd == daemon_fd)
+		daemon_fd = -1;
+	pthread_mutex_unlock(&hand_mu);
 	if (fd == held_fd)
 		held_fd = -1;
 	if (fd == upper_with_work)
 		upper_lock_drop();
 	/* leave the file: without the flock it holds nothing (only a refused
-	 * mount removes the one it made, work_lock_abandon) */
-	if (ftruncate(fd, 0) < 0) {
+	 * mount removes the one it made, work_lock_abandon); once handed
+	 * over, what it says is the next holder's */
+	if (!handed && ftruncate(fd, 0) < 0) {
 		/* nothing to do: a stale pid is ignored without the flock */
 	}
 	close(fd);
+}
+
+/* The daemon's mount has been unmounted lazily and is still in use: mark
+ * our staging entries in STAGINGFD as ours for as long as we live, and
+ * let go of the work dir's and the upper's flocks (see DETACHED_MARK).
+ * Where the mark cannot be made, the locks stay. */
+void work_lock_hand_over(int stagingfd, const char *mountpoint)
+{
+	char name[32];
+	int fd;
+
+	pthread_mutex_lock(&hand_mu);
+	if (daemon_fd < 0 || handed_over)
+		goto out;
+	snprintf(name, sizeof(name), DETACHED_MARK, (unsigned)getpid());
+	fd = openat(stagingfd, name, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		lfs_log("%s: unmounted lazily, still in use; the work dir stays "
+			"locked (cannot mark the staging dir: %s)", mountpoint,
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	/* FD stays open, and locked, until the process ends */
+	if (daemon_fd == upper_with_work && upper_fd >= 0)
+		flock(upper_fd, LOCK_UN);
+	flock(daemon_fd, LOCK_UN);
+	handed_over = true;
+	lfs_log("%s: unmounted lazily, still in use: the upper and work dir "
+		"are free for a new mount; this daemon serves the old one until "
+		"it is let go", mountpoint);
+out:
+	pthread_mutex_unlock(&hand_mu);
+}
+
+/* Is NAME a detached daemon's mark (in form; held or not)? */
+bool staging_is_mark(const char *name)
+{
+	size_t n = strlen(name);
+
+	return name[0] == '#' && n > 9 && !strcmp(name + n - 9, ".detached");
+}
+
+/* Is NAME, an entry of the staging dir DIRFD, one of a detached daemon
+ * that still lives (its mark held)? Its pid in *PID. */
+bool staging_entry_held(int dirfd, const char *name, int *pid)
+{
+	char mark[32], *end;
+	unsigned long p;
+	int fd;
+	bool held;
+
+	if (name[0] != '#')
+		return false;
+	p = strtoul(name + 1, &end, 16);
+	if (end == name + 1 || *end != '.' || p == 0 || p > 0x7fffffff)
+		return false;
+	snprintf(mark, sizeof(mark), DETACHED_MARK, (unsigned)p);
+	fd = openat(dirfd, mark, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return false;
+	held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+	close(fd);
+	if (held)
+		*pid = (int)p;
+	return held;
+}
+
+/* The pid of a detached daemon that still serves the upper of WORKDIR,
+ * or 0. */
+int work_detached_holder(const char *workdir)
+{
+	char *path = path_resolve(workdir, LAYERFS_STAGING);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int pid = 0;
+
+	free(path);
+	if (!d)
+		return 0;
+	while (!pid && (e = readdir(d)))
+		if (staging_is_mark(e->d_name))
+			staging_entry_held(dirfd(d), e->d_name, &pid);
+	closedir(d);
+	return pid;
 }
 
 /* Release the lock FD of a mount that was refused, removing the lock
@@ -530,7 +648,7 @@ int stack_open_locked(const char *file, unsigned flags, const char *role,
 		      struct stack *st, int *lock, struct lerr *err)
 {
 	char *work;
-	int ret = -1;
+	int ret = -1, holder;
 
 	*lock = -1;
 	if (stack_open(file, flags, st, err))
@@ -559,6 +677,12 @@ int stack_open_locked(const char *file, unsigned flags, const char *role,
 		goto out;
 	}
 	if (upper_lock_take(st, role, *lock, err)) {
+		ret = -2;
+		goto out;
+	}
+	if ((flags & STACK_NEED_UPPER) && (holder = work_detached_holder(work))) {
+		lerr_add(err, "upperdir '%s' is still written by layerfs pid %d: its mount "
+			 "was unmounted lazily and is still in use", st->upper, holder);
 		ret = -2;
 		goto out;
 	}

@@ -282,8 +282,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	if (cfg->idlepoll)
 		idlepoll_start();
 	fdrelief_start();
-	if (cfg->detach_unseen)
-		mountwatch_start(cfg->mountpoint);
+	mountwatch_start(cfg->mountpoint);
 	if (cfg->threaded) {
 		lc = fuse_loop_cfg_create();
 		/* under a low open-file limit, no descriptor of their own */

@@ -21,20 +21,29 @@
  * cannot reach it by a path either. Processes of a namespace already read
  * are skipped where the namespace can be told (/proc/PID/ns/mnt, which
  * needs the right to trace the process). -o detach_unseen=0 keeps such a
- * mount, for those who enter the daemon's namespaces later (nsenter -t). */
+ * mount, for those who enter the daemon's namespaces later (nsenter -t).
+ *
+ * The same thread notices a lazy unmount at once: it waits on our mount
+ * table (poll(2) of /proc/self/mountinfo tells each change), and when our
+ * mount has left it while the kernel still has the file system (someone
+ * holds a file in it), it hands the upper and work dir over to the next
+ * mount (lock.c, work_lock_hand_over()). */
 #include "config.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
-#include "layerfs.h"
+#include "stack.h"
 
 #define WATCH_S		5	/* seconds between two looks */
 #define UNSEEN		4	/* looks without a viewer before detaching */
@@ -237,15 +246,91 @@ static bool unreachable(void)
 	       !strcmp(dev, mnt_dev);
 }
 
+/* Has our mount left our mount table while the kernel still has the
+ * file system? Still on its mount point, a stat tells (a namespace of a
+ * thousand containers' mounts changes often, and its table is long);
+ * else the table is read. A plain unmount ends the FUSE connection too
+ * (the device polls POLLERR), within the unmount's own call: give it a
+ * moment. A table that cannot be read shows the mount. */
+static bool unmounted_lazily(void)
+{
+	struct pollfd p = { .fd = fuse_session_fd(fs.se) };
+	unsigned maj, min;
+	struct stat st;
+	char line[4096];
+	FILE *f;
+
+	if (stat(mnt_path, &st) == 0 && sscanf(mnt_dev, "%u:%u", &maj, &min) == 2 &&
+	    st.st_dev == makedev(maj, min))
+		return false;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		char mdev[32];
+
+		if (sscanf(line, "%*s %*s %31s", mdev) == 1 && !strcmp(mdev, mnt_dev)) {
+			fclose(f);
+			return false;
+		}
+	}
+	fclose(f);
+	for (int i = 0; i < 10; i++) {
+		if (poll(&p, 1, 0) < 0 || (p.revents & (POLLERR | POLLNVAL)))
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+static double now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* Wait until the next look is due or our mount table changes, whichever
+ * comes first (TABLE: /proc/self/mountinfo, or -1 to sleep). True when
+ * it changed. */
+static bool wait_table(int table, double due)
+{
+	struct pollfd p = { .fd = table, .events = POLLPRI };
+	double left = due - now_s();
+
+	if (left <= 0)
+		return false;
+	if (table >= 0 && poll(&p, 1, (int)(left * 1000) + 1) > 0 && (p.revents & POLLPRI))
+		return true;
+	/* no table, or it cannot be polled: sleep out the time */
+	left = due - now_s();
+	if (left > 0)
+		usleep((useconds_t)(left * 1e6));
+	return false;
+}
+
 static void *watch(void *arg)
 {
+	int table = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	double due = now_s() + WATCH_S;
+	bool handed = false, detached = !fs.cfg->detach_unseen;
 	int unseen = 0;
 
 	(void)arg;
 	for (;;) {
-		sleep(WATCH_S);
+		if (wait_table(table, due)) {
+			if (!handed && unmounted_lazily()) {
+				work_lock_hand_over(fs.workfd, mnt_path);
+				handed = detached = true;
+			}
+			continue;
+		}
+		due = now_s() + WATCH_S;
 		/* the one thread that wakes by itself at normal priority */
 		prefetch_drop_done();
+		if (detached)
+			continue;
 		if (!unreachable()) {
 			unseen = 0;
 			continue;
@@ -258,8 +343,9 @@ static void *watch(void *arg)
 		else
 			lfs_log("%s: no process has seen the mount for %d s, but detaching "
 				"it failed: %s", mnt_path, WATCH_S * UNSEEN, strerror(errno));
-		return NULL;
+		detached = true;
 	}
+	return NULL;
 }
 
 /* Watch the mount on MOUNTPOINT (absolute, just mounted). Quietly does

@@ -501,7 +501,7 @@ static void *pf_main(void *arg)
 
 /* Drop the references to the directories read, which the threads leave
  * to others: at every FORGET (the kernel forgot inodes), and at the mount
- * watch's looks every few seconds (detach_unseen, the default), since the
+ * watch's looks every few seconds (mountwatch.c), since the
  * threads, at SCHED_IDLE, may end their reads after the last FORGET of
  * the nodes (those of a tree `rm -rf` lists come at each rmdir). Dropped
  * at the next listing that named subdirectories only, they kept the

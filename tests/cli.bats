@@ -284,6 +284,55 @@ while not os.path.exists(sys.argv[3]):
 	eq "$(cat "$M/f")" "$(printf 'low\nmore')"
 }
 
+@test "cli: a mount unmounted lazily while a process holds a directory in it hands its upper and work dir to the next mount (as the kernel's overlay mounts it again); both serve until the holder lets go" {
+	# podman: stop unmounts with MNT_DETACH when a shell outside still has
+	# its cwd in merged, then start mounts the same upper and work dir
+	need_root
+	local first old_mark stale held i
+	echo low >"$L1/f"
+	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
+	first=$DAEMON_PID
+	spawn sh -c "cd '$M' && exec sleep 600"
+	wait_until 5 test "$(readlink "/proc/$BG_PID/cwd")" = "$M" || fail "the holder has no cwd in the mount"
+	run umount "$M"
+	[ "$status" -ne 0 ] || fail "a plain unmount of a mount in use succeeded"
+	umount -l "$M"
+	_forget_mount "$M"
+	old_mark="$W/layerfs/#$(printf %x "$first").detached"
+	wait_until 5 test -e "$old_mark" || fail "the detached daemon made no mark: $(ls -A "$W/layerfs")"
+	# a detached daemon's staging entries stay at the next mount, a dead one's go
+	held="$W/layerfs/#$(printf %x "$first").7"
+	stale="$W/layerfs/#1.7"
+	: >"$held"
+	: >"$stale"
+	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M" || fail "no second mount"
+	# lfs_mount took the first daemon with this mount point in its argv
+	DAEMON_PID=$(awk '{print $1}' "$W/layerfs.lock")
+	[ "$DAEMON_PID" != "$first" ] || fail "the work dir lock is still the first daemon's"
+	_forget_mount "$M"
+	echo "fuse $DAEMON_PID $M" >>"$MOUNTS_FILE"
+	grep -q "also written by layerfs pid $first, whose mount was unmounted lazily" "$T/daemon.err" ||
+		fail "no warning: $(cat "$T/daemon.err")"
+	[ -e "$held" ] || fail "the detached daemon's staging entry was removed"
+	[ ! -e "$stale" ] || fail "a stale staging entry was left"
+	# the old mount, through the holder's cwd, and the new one both write the upper
+	echo old >>"/proc/$BG_PID/cwd/f"
+	echo new >"$M/n"
+	eq "$(cat "$U/f")" "$(printf 'low\nold')"
+	eq "$(cat "$U/n")" new
+	eq "$(cat "$M/n")" new
+	kill "$BG_PID"
+	wait_until 10 _pid_gone "$first" || fail "the detached daemon stayed after its holder left"
+	# a plain unmount hands nothing over
+	unmount_layerfs "$M"
+	for i in "$W"/layerfs/*.detached; do
+		[ "$i" = "$old_mark" ] || fail "a mark after a plain unmount: $i"
+	done
+	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
+	! grep -q "also written" "$T/daemon.err" || fail "a warning with no detached daemon: $(cat "$T/daemon.err")"
+	[ ! -e "$old_mark" ] || fail "the dead daemon's mark stayed"
+}
+
 @test "cli: a mount refused after it locked the work dir leaves the work dir as it found it; a lock file it did not make stays" {
 	# the lock file and the staging dir were left behind by a refused
 	# mount: a second mount of a served upper, a workdir without user.*

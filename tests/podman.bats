@@ -50,6 +50,10 @@ setup() {
 
 teardown() {
 	[ -n "${LFS_WORKDIR:-}" ] && [ -f "$LFS_WORKDIR/env" ] || return 0
+	if [ -s "$LFS_WORKDIR/tmp/holder.pid" ]; then
+		kill -9 "$(cat "$LFS_WORKDIR/tmp/holder.pid")" 2>/dev/null || true
+		rm -f "$LFS_WORKDIR/tmp/holder.pid"
+	fi
 	pm rm -a -f -t 0 >/dev/null 2>&1 || true
 	pm rmi -f localhost/lfs-commit:test localhost/lfs-build:test localhost/lfs-big:test >/dev/null 2>&1 || true
 }
@@ -568,6 +572,44 @@ EOF
 	run -0 pm rm -f -t 0 c_life
 	assert_released "$ld/"
 	[ ! -e "$ld" ]
+}
+
+@test "stop and start while a process outside the container keeps its cwd in merged (the unmount detaches the mount): start mounts the upper again, as the kernel's overlay does" {
+	run -0 pm run -d --name c_hold "$IMG" sleep 600
+	local ld holder
+	ld=$(layer_dir c_hold)
+	run in_exec c_hold <<'EOF'
+echo one > /data/hold.txt
+done_checks
+EOF
+	assert_checks
+	# a shell in podman's namespace, cd'd into the container's root
+	pm unshare sh -c 'echo $$ >"$1"; cd "$2" && exec sleep 300' sh "$W/tmp/holder.pid" "$ld/merged" &
+	for _ in $(seq 50); do [ -s "$W/tmp/holder.pid" ] && break; sleep 0.1; done
+	holder=$(cat "$W/tmp/holder.pid")
+	for _ in $(seq 50); do [ "$(readlink "/proc/$holder/cwd")" = "$ld/merged" ] && break; sleep 0.1; done
+	[ "$(readlink "/proc/$holder/cwd")" = "$ld/merged" ] || { echo "the holder is not in merged"; false; }
+	run -0 pm stop -t 0 c_hold
+	run pm start c_hold
+	[ "$status" -eq 0 ] || { echo "start while the old mount is held: $output"; false; }
+	run in_exec c_hold <<'EOF'
+eq 'cat /data/hold.txt' one
+echo two >> /data/hold.txt
+done_checks
+EOF
+	assert_checks
+	kill "$holder"
+	rm -f "$W/tmp/holder.pid"
+	run -0 pm stop -t 0 c_hold
+	assert_released "$ld/"
+	run -0 pm start c_hold
+	run in_exec c_hold <<'EOF'
+eq 'cat /data/hold.txt | tr "\n" " "' 'one two '
+done_checks
+EOF
+	assert_checks
+	run -0 pm rm -f -t 0 c_hold
+	assert_released "$ld/"
 }
 
 @test "podman rm of a running container leaves no mount program process and no mount" {

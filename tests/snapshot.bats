@@ -295,6 +295,31 @@ assert len(d["layers"]) == 3 and d["upper"] == "upper" and d["options"] == {"fsy
 	fusermount3 -u mnt2
 }
 
+@test "commit: refused, as reset, while a mount of the stack unmounted lazily is still in use (its daemon still writes the upper); check names it; a new mount is not refused" {
+	"$LAYERFS" mount stack.json
+	pid=$(awk '{print $1}' work/layerfs.lock)
+	sh -c "cd '$T/mnt' && exec sleep 600" &
+	holder=$!
+	echo "$holder" >>"$T/.pids"
+	for i in $(seq 50); do [ "$(readlink "/proc/$holder/cwd")" = "$T/mnt" ] && break; sleep 0.1; done
+	umount -l mnt
+	for i in $(seq 50); do [ -e "work/layerfs/#$(printf %x "$pid").detached" ] && break; sleep 0.1; done
+	refuses commit stack.json "upperdir '$T/upper' is still written by layerfs pid $pid: its mount was unmounted lazily"
+	refuses reset stack.json "upperdir '$T/upper' is still written by layerfs pid $pid"
+	run "$LAYERFS" check stack.json
+	[[ "$output" == *"detached: layerfs pid $pid still serves a mount of the upper that was unmounted lazily"* ]] || fail "$output"
+	echo x >"/proc/$holder/cwd/x"
+	[ -f upper/x ]
+	[ ! -e layers/commit-1 ]
+	"$LAYERFS" mount stack.json
+	"$LAYERFS" umount stack.json
+	kill "$holder"
+	for i in $(seq 100); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+	[ ! -d "/proc/$pid" ] || fail "the detached daemon is still there"
+	"$LAYERFS" commit stack.json
+	[ -f layers/commit-1/x ]
+}
+
 @test "commit: a read-only stack has nothing to commit" {
 	echo '{"version": 1, "layers": ["layers/base"]}' >ro.json
 	refuses commit ro.json "read-only stack"

@@ -29,6 +29,8 @@ stack_teardown() {
 	[ -n "${T:-}" ] && [ -d "$T" ] || return 0
 	cd /
 	local mp i
+	# processes a test started and listed in $T/.pids
+	[ -f "$T/.pids" ] && xargs -r kill -9 <"$T/.pids" 2>/dev/null
 	for i in 1 2 3; do
 		for mp in $(mounts_below); do
 			fusermount3 -u "$mp" 2>/dev/null || umount "$mp" 2>/dev/null || umount -l "$mp" 2>/dev/null || true
