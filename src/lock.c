@@ -29,8 +29,10 @@
 static int held_fd = -1;
 
 /* The upper's flock that a daemon, a commit or a reset holds beside the
- * work dir lock WITH_WORK, released with it (upper_lock_attach). */
-static int upper_fd = -1, upper_with_work = -1;
+ * work dir lock WITH_WORK, released with it (upper_lock_attach). Shared
+ * (UPPER_OP LOCK_SH) beside a detached daemon of the same work dir, which
+ * keeps a shared one (work_lock_hand_over()); else exclusive. */
+static int upper_fd = -1, upper_with_work = -1, upper_op = LOCK_EX;
 
 static char *lock_path(const char *workdir)
 {
@@ -94,9 +96,9 @@ static void describe_holder(int fd, const char *workdir, char *errbuf,
  * (podman unmounts and mounts again at a restart; on a busy machine the
  * exit can take a while): wait five seconds at most. 0 or -errno,
  * -EWOULDBLOCK when the time is up. */
-static int flock_wait(int fd)
+static int flock_wait_op(int fd, int op)
 {
-	for (int tries = 0; flock(fd, LOCK_EX | LOCK_NB) < 0; tries++) {
+	for (int tries = 0; flock(fd, op | LOCK_NB) < 0; tries++) {
 		if (errno != EWOULDBLOCK && errno != EINTR)
 			return -errno;
 		if (tries == WAIT_TRIES)
@@ -104,6 +106,11 @@ static int flock_wait(int fd)
 		usleep(50000);
 	}
 	return 0;
+}
+
+static int flock_wait(int fd)
+{
+	return flock_wait_op(fd, LOCK_EX);
 }
 
 /* The lock file this process created, removed again by
@@ -201,14 +208,25 @@ static void upper_busy_message(const char *upperdir, char *errbuf, size_t len)
  * same upper with another work dir is turned away: two daemons would
  * each take the other's changes for their own, and undo them. Returns
  * the fd to keep open, -1 with a message in ERRBUF, or -2 where the
- * upper's file system takes no flock (nothing is checked then). */
-static int upper_lock_acquire(const char *upperdir, char *errbuf, size_t len)
+ * upper's file system takes no flock (nothing is checked then). A
+ * detached daemon of WORKDIR (DETACHED_MARK) keeps a shared flock on
+ * the upper: with it, the upper is taken shared too, at once; a mount
+ * with another work dir, which wants it exclusive, is still turned away. */
+static int upper_lock_acquire(const char *upperdir, const char *workdir,
+			      char *errbuf, size_t len)
 {
 	int fd = open(upperdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int err;
 
 	if (fd < 0)
 		return -2;	/* layers_open() checked it: nothing to add */
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	if (errno == EWOULDBLOCK && workdir && work_detached_holder(workdir) &&
+	    flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		upper_op = LOCK_SH;
+		return fd;
+	}
 	err = flock_wait(fd);
 	if (!err)
 		return fd;
@@ -222,9 +240,10 @@ static int upper_lock_acquire(const char *upperdir, char *errbuf, size_t len)
 /* Take UPPERDIR's flock and tie it to the work dir lock WORK_FD, so that
  * work_lock_release() lets go of both. 0, or -1 with a message in ERRBUF
  * when another daemon holds it. */
-int upper_lock_attach(const char *upperdir, int work_fd, char *errbuf, size_t len)
+int upper_lock_attach(const char *upperdir, const char *workdir, int work_fd,
+		      char *errbuf, size_t len)
 {
-	int fd = upper_lock_acquire(upperdir, errbuf, len);
+	int fd = upper_lock_acquire(upperdir, workdir, errbuf, len);
 
 	if (fd == -1)
 		return -1;
@@ -284,6 +303,7 @@ static void upper_lock_drop(void)
 {
 	close(upper_fd);
 	upper_fd = upper_with_work = -1;
+	upper_op = LOCK_EX;
 }
 
 /* Take OLD's flock over to a descriptor of the same object opened as NAME
@@ -293,7 +313,7 @@ static void upper_lock_drop(void)
  * waited for as any taker waits (flock_wait()), since another taker that
  * waited may get it in between, only to be refused (or to leave) at
  * once; the name must still be that object then. */
-static int relock(int old, int dirfd, const char *name, int oflags)
+static int relock(int old, int dirfd, const char *name, int oflags, int op)
 {
 	struct stat st;
 	int fd = openat(dirfd, name, oflags | O_CLOEXEC | O_NOFOLLOW);
@@ -305,7 +325,7 @@ static int relock(int old, int dirfd, const char *name, int oflags)
 		return old;
 	}
 	close(old);
-	if (flock_wait(fd) < 0 ||
+	if (flock_wait_op(fd, op) < 0 ||
 	    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !same_object(fd, &st)) {
 		close(fd);
 		return -1;
@@ -331,7 +351,7 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
 	 * system (EBUSY), which the kernel's overlay lets happen (its changes
 	 * then fail with EROFS); work_lock_set_pid writes through a
 	 * descriptor of its own */
-	int fd = relock(lockfd, workfd, WORK_LOCK_NAME, O_RDONLY);
+	int fd = relock(lockfd, workfd, WORK_LOCK_NAME, O_RDONLY, LOCK_EX);
 
 	if (fd < 0) {
 		snprintf(errbuf, len, "workdir '%s' was locked by another process "
@@ -342,7 +362,7 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
 	}
 	if (lockfd == upper_with_work) {
 		upper_with_work = fd;
-		upper_fd = relock(upper_fd, upperfd, ".", O_RDONLY | O_DIRECTORY);
+		upper_fd = relock(upper_fd, upperfd, ".", O_RDONLY | O_DIRECTORY, upper_op);
 		if (upper_fd < 0) {
 			upper_with_work = -1;
 			snprintf(errbuf, len, "the upper of workdir '%s' was locked by "
@@ -359,8 +379,11 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
  * file or working directory in it, for as long as they do, while the
  * mount point is free for a new mount of the same upper (podman starts
  * the container again). The kernel's overlay mounts such an upper again
- * with a warning, and so does layerfs: the detached daemon lets go of its
- * two locks (work_lock_hand_over(), from the mount watch) after it made
+ * with a warning, and so does layerfs: the detached daemon lets go of the
+ * work dir lock and turns the upper's exclusive flock into a shared one,
+ * which the next daemon of the same work dir shares (upper_lock_acquire();
+ * one of another work dir is turned away as before) (work_lock_hand_over(),
+ * from the mount watch), after it made
  * the file DETACHED_MARK in its staging dir and took a flock on it, kept
  * until the process ends. Its staging entries are named "#PID." too
  * (staging_name()): a new daemon leaves them alone while that flock is
@@ -432,7 +455,8 @@ void work_lock_release(int fd)
 
 /* The daemon's mount has been unmounted lazily and is still in use: mark
  * our staging entries in STAGINGFD as ours for as long as we live, and
- * let go of the work dir's and the upper's flocks (see DETACHED_MARK).
+ * let go of the work dir's flock, the upper's going shared (see
+ * DETACHED_MARK).
  * Where the mark cannot be made, the locks stay. */
 void work_lock_hand_over(int stagingfd, const char *mountpoint)
 {
@@ -452,9 +476,14 @@ void work_lock_hand_over(int stagingfd, const char *mountpoint)
 			close(fd);
 		goto out;
 	}
-	/* FD stays open, and locked, until the process ends */
-	if (daemon_fd == upper_with_work && upper_fd >= 0)
-		flock(upper_fd, LOCK_UN);
+	/* FD stays open, and locked, until the process ends. The upper's
+	 * flock goes shared: the next mount of this work dir takes it shared
+	 * too (upper_lock_acquire()), one with another work dir is still
+	 * turned away. */
+	if (daemon_fd == upper_with_work && upper_fd >= 0 &&
+	    flock(upper_fd, LOCK_SH | LOCK_NB) < 0)
+		lfs_log("%s: the upper's lock could not be kept shared: %s",
+			mountpoint, strerror(errno));
 	flock(daemon_fd, LOCK_UN);
 	handed_over = true;
 	lfs_log("%s: unmounted lazily, still in use: the upper and work dir "
@@ -633,7 +662,7 @@ static int upper_lock_take(const struct stack *st, const char *role,
 	char msg[PATH_MAX + 128];
 
 	if (strcmp(role, "mount") && st->upper &&
-	    upper_lock_attach(st->upper, work_fd, msg, sizeof(msg)) < 0)
+	    upper_lock_attach(st->upper, st->work, work_fd, msg, sizeof(msg)) < 0)
 		return lerr_add(err, "%s", msg);
 	return 0;
 }

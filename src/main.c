@@ -211,7 +211,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 			lfs_log("%s", lockerr);
 			goto out_session;
 		}
-		if (upper_lock_attach(cfg->upperdir, lockfd, lockerr, sizeof(lockerr)) < 0) {
+		if (upper_lock_attach(cfg->upperdir, cfg->workdir, lockfd, lockerr, sizeof(lockerr)) < 0) {
 			lfs_log("%s", lockerr);
 			goto out_session;
 		}

@@ -76,7 +76,8 @@ const char *json_type_name(const json_t *v);
 /* ---- the work directory lock and mount state (lock.c) ---- */
 
 int work_lock_acquire(const char *workdir, char *errbuf, size_t len);
-int upper_lock_attach(const char *upperdir, int work_fd, char *errbuf, size_t len);
+int upper_lock_attach(const char *upperdir, const char *workdir, int work_fd,
+		      char *errbuf, size_t len);
 bool upper_lock_busy(const char *upperdir);
 int upper_lock_wait_free(const char *upperdir, const char *workdir,
 			 char *errbuf, size_t len);

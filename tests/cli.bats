@@ -333,6 +333,46 @@ while not os.path.exists(sys.argv[3]):
 	[ ! -e "$old_mark" ] || fail "the dead daemon's mark stayed"
 }
 
+@test "cli: a mount unmounted lazily while in use keeps its upper from a mount with another work dir; commit of that stack is refused; the same work dir mounts again" {
+	# the hand-over is for the next mount of the same work dir (podman's
+	# start); the upper's flock let go with it let a mount of the same
+	# upper with another work dir in, and a commit through it, while the
+	# detached daemon still wrote the upper
+	need_root
+	local first
+	echo low >"$L1/f"
+	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
+	first=$DAEMON_PID
+	spawn sh -c "cd '$M' && exec sleep 600"
+	wait_until 5 test "$(readlink "/proc/$BG_PID/cwd")" = "$M" || fail "the holder has no cwd in the mount"
+	umount -l "$M"
+	_forget_mount "$M"
+	wait_until 5 test -e "$W/layerfs/#$(printf %x "$first").detached" || fail "the detached daemon made no mark"
+	mkdir "$T/w2" "$T/m2"
+	run "$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$T/w2" "$T/m2"
+	[[ "$status" -ne 0 && "$output" == *"upper of another layerfs mount"* ]] ||
+		fail "a mount of the upper with another work dir: $status $output"
+	cat >"$T/stack2.json" <<-EOF
+	{ "version": 1, "layers": ["$L1"], "upper": "$U", "work": "$T/w2" }
+	EOF
+	run "$LAYERFS" commit "$T/stack2.json"
+	[ "$status" -ne 0 ] || fail "a commit of the upper through another work dir: $output"
+	# the same work dir is handed over, at once
+	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M" || fail "no second mount of the work dir"
+	DAEMON_PID=$(awk '{print $1}' "$W/layerfs.lock")
+	_forget_mount "$M"
+	echo "fuse $DAEMON_PID $M" >>"$MOUNTS_FILE"
+	echo new >"$M/n"
+	eq "$(cat "$U/n")" new
+	# and once the detached daemon is gone, the new one still keeps the
+	# upper from another work dir
+	kill "$BG_PID"
+	wait_until 10 _pid_gone "$first" || fail "the detached daemon stayed after its holder left"
+	run "$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$T/w2" "$T/m2"
+	[[ "$status" -ne 0 && "$output" == *"upper of another layerfs mount"* ]] ||
+		fail "a mount of the upper with another work dir after the detached daemon left: $status $output"
+}
+
 @test "cli: a mount refused after it locked the work dir leaves the work dir as it found it; a lock file it did not make stays" {
 	# the lock file and the staging dir were left behind by a refused
 	# mount: a second mount of a served upper, a workdir without user.*
