@@ -393,7 +393,7 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
 
 static pthread_mutex_t hand_mu = PTHREAD_MUTEX_INITIALIZER;
 static int daemon_fd = -1;	/* the running daemon's work dir lock */
-static bool handed_over;
+static bool handed_over, leaving;
 
 /* After fuse_daemonize: the lock is the same, the holder's pid is not. */
 void work_lock_set_pid(int fd)
@@ -464,7 +464,7 @@ void work_lock_hand_over(int stagingfd, const char *mountpoint)
 	int fd;
 
 	pthread_mutex_lock(&hand_mu);
-	if (daemon_fd < 0 || handed_over)
+	if (daemon_fd < 0 || handed_over || leaving)
 		goto out;
 	snprintf(name, sizeof(name), DETACHED_MARK, (unsigned)getpid());
 	fd = openat(stagingfd, name, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -490,6 +490,17 @@ void work_lock_hand_over(int stagingfd, const char *mountpoint)
 		"are free for a new mount; this daemon serves the old one until "
 		"it is let go", mountpoint);
 out:
+	pthread_mutex_unlock(&hand_mu);
+}
+
+/* The daemon is about to unmount its mount itself (main.c): the mount
+ * watch that sees it leave the table after this hands nothing over.
+ * libfuse's unmount closes the FUSE device first, and as root detaches
+ * lazily: the watch cannot tell that from umount -l by the connection. */
+void work_lock_leaving(void)
+{
+	pthread_mutex_lock(&hand_mu);
+	leaving = true;
 	pthread_mutex_unlock(&hand_mu);
 }
 

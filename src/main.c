@@ -302,6 +302,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	fdrelief_stop();
 	inval_entries_wait();
 out_unmount:
+	work_lock_leaving();
 	if (stop_may_unmount())
 		fuse_session_unmount(se);
 	/* This daemon writes no layer from here on (after a lazy unmount,

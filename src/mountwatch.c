@@ -52,6 +52,7 @@
 static char *mnt_path;		/* the mount point, absolute */
 static char mnt_dev[32];	/* its MAJ:MIN, as mountinfo writes it */
 static struct stat self_exe;	/* our executable */
+static int session_fd = -1;	/* the FUSE device, as the loop started */
 static pid_t witness;		/* the last process found that sees it */
 static ino_t witness_ns;	/* its mount namespace, 0 if not known */
 
@@ -251,10 +252,13 @@ static bool unreachable(void)
  * thousand containers' mounts changes often, and its table is long);
  * else the table is read. A plain unmount ends the FUSE connection too
  * (the device polls POLLERR), within the unmount's own call: give it a
- * moment. A table that cannot be read shows the mount. */
+ * moment. A table that cannot be read shows the mount. The device's
+ * descriptor was taken at the start: at the exit, libfuse closes it and
+ * main.c destroys the session while this thread may look (the hand-over
+ * is refused from then on, work_lock_leaving()). */
 static bool unmounted_lazily(void)
 {
-	struct pollfd p = { .fd = fuse_session_fd(fs.se) };
+	struct pollfd p = { .fd = session_fd };
 	unsigned maj, min;
 	struct stat st;
 	char line[4096];
@@ -357,5 +361,6 @@ void mountwatch_start(const char *mountpoint)
 	    stat("/proc/self/exe", &self_exe) < 0)
 		return;
 	mnt_path = xstrdup(mountpoint);
+	session_fd = fuse_session_fd(fs.se);
 	spawn_detached(watch, NULL);
 }
