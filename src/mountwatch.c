@@ -27,7 +27,8 @@
  * table (poll(2) of /proc/self/mountinfo tells each change), and when our
  * mount has left it while the kernel still has the file system (someone
  * holds a file in it), it hands the upper and work dir over to the next
- * mount (lock.c, work_lock_hand_over()). */
+ * mount (lock.c, work_lock_hand_over()), unless another namespace still
+ * has the mount (hand_over()). */
 #include "config.h"
 
 #include <dirent.h>
@@ -314,25 +315,51 @@ static bool wait_table(int table, double due)
 	return false;
 }
 
+/* Our mount has left our mount table while the file system lives: hand
+ * the upper and work dir over, unless another mount namespace still
+ * has the mount (a copy of ours made while it was mounted, unshare -m
+ * with private propagation, where umount(8) here did not reach): there
+ * it is mounted, not held by a file, for as long as that namespace
+ * lives, and the lock stays as it did before the hand-over was there.
+ * True once handed over; else asked again at each look. */
+static bool hand_over(bool *told)
+{
+	pid_t viewer = find_viewer();
+
+	if (viewer) {
+		if (!*told && viewer > 0)
+			lfs_log("%s: unmounted here, but still mounted in the mount "
+				"namespace of pid %d: the upper and work dir stay locked "
+				"while it is", mnt_path, (int)viewer);
+		*told = true;
+		return false;
+	}
+	work_lock_hand_over(fs.workfd, mnt_path);
+	return true;
+}
+
 static void *watch(void *arg)
 {
 	int table = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	double due = now_s() + WATCH_S;
-	bool handed = false, detached = !fs.cfg->detach_unseen;
+	bool gone = false, handed = false, told = false;
+	bool detached = !fs.cfg->detach_unseen;
 	int unseen = 0;
 
 	(void)arg;
 	for (;;) {
 		if (wait_table(table, due)) {
-			if (!handed && unmounted_lazily()) {
-				work_lock_hand_over(fs.workfd, mnt_path);
-				handed = detached = true;
+			if (!gone && unmounted_lazily()) {
+				gone = detached = true;
+				handed = hand_over(&told);
 			}
 			continue;
 		}
 		due = now_s() + WATCH_S;
 		/* the one thread that wakes by itself at normal priority */
 		prefetch_drop_done();
+		if (gone && !handed)
+			handed = hand_over(&told);
 		if (detached)
 			continue;
 		if (!unreachable()) {

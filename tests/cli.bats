@@ -373,6 +373,35 @@ while not os.path.exists(sys.argv[3]):
 		fail "a mount of the upper with another work dir after the detached daemon left: $status $output"
 }
 
+@test "cli: a mount unmounted here but still mounted in another mount namespace (a private copy of ours) hands nothing over until that namespace is gone" {
+	# umount(8) without -l succeeds here while unshare -m's copy of the
+	# namespace keeps the file system, and its daemon, alive: that is a
+	# mount, not a process holding a file, and it may live for ever
+	need_root
+	local first ns
+	echo low >"$L1/f"
+	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
+	first=$DAEMON_PID
+	spawn unshare -m --propagation private sleep 600
+	ns=$BG_PID
+	wait_until 5 grep -q " $M " "/proc/$ns/mountinfo" || fail "no copy of the mount"
+	umount "$M"
+	_forget_mount "$M"
+	sleep 1
+	[ ! -e "$W/layerfs/#$(printf %x "$first").detached" ] || fail "the daemon handed over while its mount lives on in another namespace"
+	run "$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
+	[[ "$status" -ne 0 && "$output" == *"is in use by layerfs pid $first"* ]] ||
+		fail "a second mount while the first lives on in another namespace: $status $output"
+	# the namespace gone, a holder of a directory in it is what is left:
+	# handed over then (at the next look: our table does not change)
+	spawn sh -c "cd '/proc/$ns/root$M' && exec sleep 600"
+	wait_until 5 test -e "/proc/$BG_PID/cwd/f" || fail "the holder has no cwd in the mount"
+	kill "$ns"
+	wait_until 12 test -e "$W/layerfs/#$(printf %x "$first").detached" || fail "no hand-over once the namespace was gone"
+	kill "$BG_PID"
+	wait_until 10 _pid_gone "$first" || fail "the daemon stayed after its last user left"
+}
+
 @test "cli: a mount refused after it locked the work dir leaves the work dir as it found it; a lock file it did not make stays" {
 	# the lock file and the staging dir were left behind by a refused
 	# mount: a second mount of a served upper, a workdir without user.*
