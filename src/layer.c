@@ -431,6 +431,7 @@ int proc_open(struct fs *f)
 int staging_prepare(struct fs *f)
 {
 	struct dirent *de;
+	bool detached;
 	DIR *d;
 	int wfd = f->workfd, fd;
 
@@ -465,14 +466,17 @@ int staging_prepare(struct fs *f)
 	}
 
 	/* left by an earlier daemon, but for a detached one's that still
-	 * serves its old mount (lock.c, DETACHED_MARK) */
+	 * serves its old mount (lock.c, DETACHED_MARK), and the shared
+	 * whiteout, which that one may be linking */
+	detached = staging_held_pid(fd) != 0;
 	d = fdopendir(dup(fd));
 	if (!d)
 		return 0;
 	while ((de = readdir(d))) {
 		int pid;
 
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (detached && !strcmp(de->d_name, SHARED_WH)))
 			continue;
 		if (!staging_entry_held(fd, de->d_name, &pid)) {
 			remove_tree_at(fd, de->d_name);

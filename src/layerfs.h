@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #define LAYERFS_STAGING "layerfs"	/* directory inside workdir */
+#define SHARED_WH "whiteout"		/* in it: the device whiteouts link (whiteout.c) */
 
 /* ---- configuration (options.c) ---- */
 

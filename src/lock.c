@@ -537,22 +537,38 @@ bool staging_entry_held(int dirfd, const char *name, int *pid)
 	return held;
 }
 
+/* The pid of a detached daemon whose mark in the staging dir DIRFD is
+ * held, or 0. */
+int staging_held_pid(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	int pid = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while (!pid && (e = readdir(d)))
+		if (staging_is_mark(e->d_name))
+			staging_entry_held(dirfd, e->d_name, &pid);
+	closedir(d);
+	return pid;
+}
+
 /* The pid of a detached daemon that still serves the upper of WORKDIR,
  * or 0. */
 int work_detached_holder(const char *workdir)
 {
 	char *path = path_resolve(workdir, LAYERFS_STAGING);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int pid = 0;
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int pid = fd >= 0 ? staging_held_pid(fd) : 0;
 
 	free(path);
-	if (!d)
-		return 0;
-	while (!pid && (e = readdir(d)))
-		if (staging_is_mark(e->d_name))
-			staging_entry_held(dirfd(d), e->d_name, &pid);
-	closedir(d);
+	if (fd >= 0)
+		close(fd);
 	return pid;
 }
 

@@ -46,8 +46,7 @@ static int marker_create(int dirfd, const char *name)
  * deletions, an allocation walks past every recently freed inode).
  * When the device has all the links the filesystem allows, a new one
  * replaces it; when linking fails otherwise (another filesystem, an LSM)
- * every whiteout gets its own inode again. */
-#define SHARED_WH "whiteout"
+ * every whiteout gets its own inode again (SHARED_WH, layerfs.h). */
 
 static pthread_mutex_t shared_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool shared_off;

@@ -288,10 +288,14 @@ while not os.path.exists(sys.argv[3]):
 	# podman: stop unmounts with MNT_DETACH when a shell outside still has
 	# its cwd in merged, then start mounts the same upper and work dir
 	need_root
-	local first old_mark stale held i
+	local first old_mark stale held i wh
 	echo low >"$L1/f"
+	echo gone >"$L1/gone"
 	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
 	first=$DAEMON_PID
+	# the staging dir's shared whiteout, which the first daemon links
+	rm "$M/gone"
+	wh=$(stat -c %i "$W/layerfs/whiteout") || fail "no shared whiteout"
 	spawn sh -c "cd '$M' && exec sleep 600"
 	wait_until 5 test "$(readlink "/proc/$BG_PID/cwd")" = "$M" || fail "the holder has no cwd in the mount"
 	run umount "$M"
@@ -314,6 +318,7 @@ while not os.path.exists(sys.argv[3]):
 	grep -q "also written by layerfs pid $first, whose mount was unmounted lazily" "$T/daemon.err" ||
 		fail "no warning: $(cat "$T/daemon.err")"
 	[ -e "$held" ] || fail "the detached daemon's staging entry was removed"
+	eq "$(stat -c %i "$W/layerfs/whiteout")" "$wh" "the shared whiteout's inode after the second mount"
 	[ ! -e "$stale" ] || fail "a stale staging entry was left"
 	# the old mount, through the holder's cwd, and the new one both write the upper
 	echo old >>"/proc/$BG_PID/cwd/f"
