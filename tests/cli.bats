@@ -297,7 +297,7 @@ while not os.path.exists(sys.argv[3]):
 	rm "$M/gone"
 	wh=$(stat -c %i "$W/layerfs/whiteout") || fail "no shared whiteout"
 	spawn sh -c "cd '$M' && exec sleep 600"
-	wait_until 5 test "$(readlink "/proc/$BG_PID/cwd")" = "$M" || fail "the holder has no cwd in the mount"
+	wait_until 5 cwd_is "$BG_PID" "$M" || fail "the holder has no cwd in the mount"
 	run umount "$M"
 	[ "$status" -ne 0 ] || fail "a plain unmount of a mount in use succeeded"
 	umount -l "$M"
@@ -349,7 +349,7 @@ while not os.path.exists(sys.argv[3]):
 	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
 	first=$DAEMON_PID
 	spawn sh -c "cd '$M' && exec sleep 600"
-	wait_until 5 test "$(readlink "/proc/$BG_PID/cwd")" = "$M" || fail "the holder has no cwd in the mount"
+	wait_until 5 cwd_is "$BG_PID" "$M" || fail "the holder has no cwd in the mount"
 	umount -l "$M"
 	_forget_mount "$M"
 	wait_until 5 test -e "$W/layerfs/#$(printf %x "$first").detached" || fail "the detached daemon made no mark"

@@ -122,6 +122,10 @@ wait_until() { # wait_until SECONDS COMMAND... (bounded poll)
 	return 1
 }
 
+# cwd_is PID DIR: the working directory of process PID is DIR (for
+# wait_until, which runs its command again each time)
+cwd_is() { [ "$(readlink "/proc/$1/cwd")" = "$2" ]; }
+
 # lfs_mount OPTIONS MOUNTPOINT [EXTRA ARGS...]: mount with $LAYERFS, record
 # the mount and its daemon's pid.  The daemon's stderr is in $T/daemon.err.
 # LFS_WRAP: words of a command that runs the daemon (and execs it)
