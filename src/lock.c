@@ -379,16 +379,16 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
  * file or working directory in it, for as long as they do, while the
  * mount point is free for a new mount of the same upper (podman starts
  * the container again). The kernel's overlay mounts such an upper again
- * with a warning, and so does layerfs: the detached daemon lets go of the
- * work dir lock and turns the upper's exclusive flock into a shared one,
- * which the next daemon of the same work dir shares (upper_lock_acquire();
- * one of another work dir is turned away as before) (work_lock_hand_over(),
- * from the mount watch), after it made
- * the file DETACHED_MARK in its staging dir and took a flock on it, kept
- * until the process ends. Its staging entries are named "#PID." too
- * (staging_name()): a new daemon leaves them alone while that flock is
- * held and warns (staging_prepare()); commit and reset refuse meanwhile
- * (stack_open_locked()). */
+ * with a warning, and so does layerfs. The detached daemon, told by the
+ * mount watch (work_lock_hand_over()), first makes the file DETACHED_MARK
+ * in its staging dir and takes a flock on it, kept until the process
+ * ends; then it lets go of the work dir lock and turns the upper's
+ * exclusive flock into a shared one, which the next daemon of the same
+ * work dir shares (upper_lock_acquire(); one with another work dir is
+ * turned away as before). Its staging entries are named "#PID." too
+ * (staging_name()): a new daemon leaves them alone while the mark's flock
+ * is held, and warns (staging_prepare()); commit and reset refuse
+ * meanwhile (stack_open_locked()). */
 #define DETACHED_MARK	"#%x.detached"
 
 static pthread_mutex_t hand_mu = PTHREAD_MUTEX_INITIALIZER;

@@ -117,19 +117,16 @@ bool own_mount_dev(const char *mountpoint, char *dev, size_t len)
 	return found;
 }
 
-/* Does PID see a mount of our file system? /proc/PID/mountinfo is the
- * table of its mount namespace as seen from its root, readable whoever
- * owns the process. */
-static bool sees_mount(pid_t pid)
+/* Does the mount table MOUNTINFO list a mount of our file system? 1, 0,
+ * or -1 where it cannot be read. */
+static int table_has_ours(const char *mountinfo)
 {
-	char path[48], line[4096];
-	bool found = false;
-	FILE *f;
+	FILE *f = fopen(mountinfo, "re");
+	char line[4096];
+	int found = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
-	f = fopen(path, "re");
 	if (!f)
-		return false;	/* gone, or a zombie */
+		return -1;
 	while (!found && fgets(line, sizeof(line), f)) {
 		char mdev[32];
 
@@ -137,6 +134,17 @@ static bool sees_mount(pid_t pid)
 	}
 	fclose(f);
 	return found;
+}
+
+/* Does PID see a mount of our file system? /proc/PID/mountinfo is the
+ * table of its mount namespace as seen from its root, readable whoever
+ * owns the process (unreadable: gone, or a zombie). */
+static bool sees_mount(pid_t pid)
+{
+	char path[48];
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", (int)pid);
+	return table_has_ours(path) > 0;
 }
 
 /* PID's mount namespace, or 0 where it may not be told. */
@@ -262,24 +270,12 @@ static bool unmounted_lazily(void)
 	struct pollfd p = { .fd = session_fd };
 	unsigned maj, min;
 	struct stat st;
-	char line[4096];
-	FILE *f;
 
 	if (stat(mnt_path, &st) == 0 && sscanf(mnt_dev, "%u:%u", &maj, &min) == 2 &&
 	    st.st_dev == makedev(maj, min))
 		return false;
-	f = fopen("/proc/self/mountinfo", "re");
-	if (!f)
+	if (table_has_ours("/proc/self/mountinfo") != 0)
 		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char mdev[32];
-
-		if (sscanf(line, "%*s %*s %31s", mdev) == 1 && !strcmp(mdev, mnt_dev)) {
-			fclose(f);
-			return false;
-		}
-	}
-	fclose(f);
 	for (int i = 0; i < 10; i++) {
 		if (poll(&p, 1, 0) < 0 || (p.revents & (POLLERR | POLLNVAL)))
 			return false;
