@@ -222,6 +222,11 @@ switches() {
 need_qos() {
 	need_root
 	[ -c /dev/cpu_dma_latency ] || skip "no /dev/cpu_dma_latency"
+	# where nothing mounted tracefs at boot (no systemd), for this test
+	if [ ! -d /sys/kernel/tracing/instances ] && grep -qw tracefs /proc/filesystems &&
+		mount -t tracefs lfstrace /sys/kernel/tracing 2>/dev/null; then
+		record_mount /sys/kernel/tracing
+	fi
 	QOS_TRACE=/sys/kernel/tracing/instances/layerfs-reader-$$-$BATS_TEST_NUMBER
 	mkdir "$QOS_TRACE" 2>/dev/null || { QOS_TRACE=; skip "no tracing instance"; }
 	echo 1 >"$QOS_TRACE/events/power/pm_qos_update_request/enable" ||
