@@ -394,6 +394,8 @@ int work_lock_private(int lockfd, const char *workdir, int workfd,
 static pthread_mutex_t hand_mu = PTHREAD_MUTEX_INITIALIZER;
 static int daemon_fd = -1;	/* the running daemon's work dir lock */
 static bool handed_over, leaving;
+static int mark_dir = -1;	/* where our mark is, once handed over */
+static char mark_name[32];
 
 /* After fuse_daemonize: the lock is the same, the holder's pid is not. */
 void work_lock_set_pid(int fd)
@@ -440,6 +442,8 @@ void work_lock_release(int fd)
 	if (fd == daemon_fd)
 		daemon_fd = -1;
 	pthread_mutex_unlock(&hand_mu);
+	if (handed)
+		work_lock_mark_drop();
 	if (fd == held_fd)
 		held_fd = -1;
 	if (fd == upper_with_work)
@@ -468,6 +472,10 @@ void work_lock_hand_over(int stagingfd, const char *mountpoint)
 		goto out;
 	snprintf(name, sizeof(name), DETACHED_MARK, (unsigned)getpid());
 	fd = openat(stagingfd, name, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd >= 0) {
+		mark_dir = stagingfd;
+		snprintf(mark_name, sizeof(mark_name), "%s", name);
+	}
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		lfs_log("%s: unmounted lazily, still in use; the work dir stays "
 			"locked (cannot mark the staging dir: %s)", mountpoint,
@@ -490,6 +498,18 @@ void work_lock_hand_over(int stagingfd, const char *mountpoint)
 		"are free for a new mount; this daemon serves the old one until "
 		"it is let go", mountpoint);
 out:
+	pthread_mutex_unlock(&hand_mu);
+}
+
+/* The daemon is leaving: a mark it made goes (the next mount would
+ * remove it anyway; a work dir nobody mounts again kept it). Whatever of
+ * ours is left in the staging dir is then left as by any daemon. */
+void work_lock_mark_drop(void)
+{
+	pthread_mutex_lock(&hand_mu);
+	if (mark_dir >= 0)
+		unlinkat(mark_dir, mark_name, 0);
+	mark_dir = -1;
 	pthread_mutex_unlock(&hand_mu);
 }
 

@@ -48,7 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "layerfs.h"
+#include "stack.h"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/lsan_interface.h>
@@ -321,6 +321,7 @@ static void conn_ended(void)
 		return;
 	fdrelief_stop();
 	inval_entries_wait();
+	work_lock_mark_drop();
 	close_range(3, ~0u, 0);
 #ifdef __SANITIZE_ADDRESS__
 	/* _exit() skips LeakSanitizer's check at exit: an --enable-sanitizers

@@ -91,6 +91,7 @@ void work_lock_drop_held(void);
 int work_lock_holder(const char *workdir);	/* pid, 0 if free, -1 unknown */
 void work_lock_hand_over(int stagingfd, const char *mountpoint);
 void work_lock_leaving(void);
+void work_lock_mark_drop(void);
 bool staging_is_mark(const char *name);
 bool staging_entry_held(int dirfd, const char *name, int *pid);
 int staging_held_pid(int dirfd);		/* pid, 0 if none */

@@ -288,7 +288,7 @@ while not os.path.exists(sys.argv[3]):
 	# podman: stop unmounts with MNT_DETACH when a shell outside still has
 	# its cwd in merged, then start mounts the same upper and work dir
 	need_root
-	local first old_mark stale held i wh
+	local first old_mark stale held wh
 	echo low >"$L1/f"
 	echo gone >"$L1/gone"
 	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
@@ -328,14 +328,12 @@ while not os.path.exists(sys.argv[3]):
 	eq "$(cat "$M/n")" new
 	kill "$BG_PID"
 	wait_until 10 _pid_gone "$first" || fail "the detached daemon stayed after its holder left"
+	[ ! -e "$old_mark" ] || fail "the detached daemon left its mark"
 	# a plain unmount hands nothing over
 	unmount_layerfs "$M"
-	for i in "$W"/layerfs/*.detached; do
-		[ "$i" = "$old_mark" ] || fail "a mark after a plain unmount: $i"
-	done
+	! ls -A "$W/layerfs" | grep -q '\.detached$' || fail "a mark after a plain unmount: $(ls -A "$W/layerfs")"
 	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
 	! grep -q "also written" "$T/daemon.err" || fail "a warning with no detached daemon: $(cat "$T/daemon.err")"
-	[ ! -e "$old_mark" ] || fail "the dead daemon's mark stayed"
 }
 
 @test "cli: a mount unmounted lazily while in use keeps its upper from a mount with another work dir; commit of that stack is refused; the same work dir mounts again" {
