@@ -431,7 +431,7 @@ int proc_open(struct fs *f)
 int staging_prepare(struct fs *f)
 {
 	struct dirent *de;
-	bool detached;
+	bool detached = false;
 	DIR *d;
 	int wfd = f->workfd, fd;
 
@@ -466,9 +466,7 @@ int staging_prepare(struct fs *f)
 	}
 
 	/* left by an earlier daemon, but for a detached one's that still
-	 * serves its old mount (lock.c, DETACHED_MARK), and the shared
-	 * whiteout, which that one may be linking */
-	detached = staging_held_pid(fd) != 0;
+	 * serves its old mount (lock.c, DETACHED_MARK) */
 	d = fdopendir(dup(fd));
 	if (!d)
 		return 0;
@@ -476,12 +474,13 @@ int staging_prepare(struct fs *f)
 		int pid;
 
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
-		    (detached && !strcmp(de->d_name, SHARED_WH)))
+		    !strcmp(de->d_name, SHARED_WH))
 			continue;
 		if (!staging_entry_held(fd, de->d_name, &pid)) {
 			remove_tree_at(fd, de->d_name);
 			continue;
 		}
+		detached = true;
 		if (staging_is_mark(de->d_name))
 			lfs_log("upperdir '%s' is also written by layerfs pid %d, whose "
 				"mount was unmounted lazily and is still in use: changes "
@@ -489,6 +488,10 @@ int staging_prepare(struct fs *f)
 				"that ends", f->cfg->upperdir, pid);
 	}
 	closedir(d);
+	/* the shared whiteout, which a detached daemon may be linking, stays
+	 * while one lives */
+	if (!detached)
+		remove_tree_at(fd, SHARED_WH);
 	return 0;
 }
 

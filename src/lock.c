@@ -559,7 +559,7 @@ bool staging_entry_held(int dirfd, const char *name, int *pid)
 
 /* The pid of a detached daemon whose mark in the staging dir DIRFD is
  * held, or 0. */
-int staging_held_pid(int dirfd)
+static int staging_held_pid(int dirfd)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;

@@ -94,7 +94,6 @@ void work_lock_leaving(void);
 void work_lock_mark_drop(void);
 bool staging_is_mark(const char *name);
 bool staging_entry_held(int dirfd, const char *name, int *pid);
-int staging_held_pid(int dirfd);		/* pid, 0 if none */
 int work_detached_holder(const char *workdir);	/* pid, 0 if none */
 bool mount_is_live(const char *mountpoint);
 int stack_refuse_if_mounted(const struct stack *st, struct lerr *err);
