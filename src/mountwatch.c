@@ -52,6 +52,7 @@
 
 static char *mnt_path;		/* the mount point, absolute */
 static char mnt_dev[32];	/* its MAJ:MIN, as mountinfo writes it */
+static dev_t mnt_devno;		/* the same, as stat(2) gives it */
 static struct stat self_exe;	/* our executable */
 static int session_fd = -1;	/* the FUSE device, as the loop started */
 static pid_t witness;		/* the last process found that sees it */
@@ -268,11 +269,9 @@ static bool unreachable(void)
 static bool unmounted_lazily(void)
 {
 	struct pollfd p = { .fd = session_fd };
-	unsigned maj, min;
 	struct stat st;
 
-	if (stat(mnt_path, &st) == 0 && sscanf(mnt_dev, "%u:%u", &maj, &min) == 2 &&
-	    st.st_dev == makedev(maj, min))
+	if (stat(mnt_path, &st) == 0 && st.st_dev == mnt_devno)
 		return false;
 	if (table_has_ours("/proc/self/mountinfo") != 0)
 		return false;
@@ -379,10 +378,14 @@ static void *watch(void *arg)
  * nothing where the mount is not found in our mount table. */
 void mountwatch_start(const char *mountpoint)
 {
+	unsigned maj, min;
+
 	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, mnt_dev,
 			   sizeof(mnt_dev), NULL, 0) ||
 	    stat("/proc/self/exe", &self_exe) < 0)
 		return;
+	if (sscanf(mnt_dev, "%u:%u", &maj, &min) == 2)
+		mnt_devno = makedev(maj, min);
 	mnt_path = xstrdup(mountpoint);
 	session_fd = fuse_session_fd(fs.se);
 	spawn_detached(watch, NULL);

@@ -138,7 +138,6 @@ static void wake_dir_threads(void)
 		pthread_cond_signal(&pf_dirs);
 }
 
-/* Queue DIRS; the queue takes over their daemon references. */
 /* Move the references of the directories read (done[]) to OUT, for the
  * caller to drop once it has let go of pf_lock, which it holds; returns
  * how many. */
@@ -151,6 +150,7 @@ static size_t take_done(struct node **out)
 	return k;
 }
 
+/* Queue DIRS; the queue takes over their daemon references. */
 void prefetch_dirs(struct node **dirs, size_t n)
 {
 	struct node *dropped[PF_FANOUT + PF_SLOTS];

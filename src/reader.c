@@ -68,7 +68,7 @@
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t turn_cv;		/* timed waits: CLOCK_MONOTONIC */
 static pthread_cond_t watch_cv;		/* timed waits: CLOCK_MONOTONIC */
-static pthread_once_t watch_once = PTHREAD_ONCE_INIT;
+static pthread_once_t cv_once = PTHREAD_ONCE_INIT;
 static bool reading;		/* a thread holds the turn */
 static bool watching;		/* a thread is the watcher */
 static bool watcher_asleep;	/* it waits for the reader to wake it */
@@ -83,7 +83,8 @@ static __thread char *tl_buf;	/* libfuse's request buffer of this thread */
 static __thread size_t tl_dirty;	/* how far a request filled it, past
 					 * BUF_KEEP (0: not) */
 
-static void watch_cv_init(void)
+/* turn_cv and watch_cv, whose timed waits count on CLOCK_MONOTONIC */
+static void cv_init(void)
 {
 	pthread_condattr_t a;
 
@@ -326,7 +327,7 @@ ssize_t reader_read(int fd, void *buf, size_t len)
 	bool queued, hk;
 	ssize_t n;
 
-	pthread_once(&watch_once, watch_cv_init);
+	pthread_once(&cv_once, cv_init);
 	/* a wait below gives back pages of BUF only: libfuse 3.14 keeps a
 	 * thread's buffer for the thread's life, but a library that replaces
 	 * it (3.17 at an EINVAL after INIT) has freed the one noted */
