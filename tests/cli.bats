@@ -284,6 +284,29 @@ while not os.path.exists(sys.argv[3]):
 	eq "$(cat "$M/f")" "$(printf 'low\nmore')"
 }
 
+# detach_held: a shell with its cwd in $M (BG_PID), then umount -l of $M,
+# served by $DAEMON_PID: its daemon serves on, and marks its staging
+# entries (lock.c, DETACHED_MARK)
+detach_held() {
+	spawn sh -c "cd '$M' && exec sleep 600"
+	wait_until 5 cwd_is "$BG_PID" "$M" || fail "the holder has no cwd in the mount"
+	umount -l "$M"
+	_forget_mount "$M"
+	wait_until 5 test -e "$(detached_mark "$DAEMON_PID")" ||
+		fail "the detached daemon made no mark: $(ls -A "$W/layerfs")"
+}
+
+# detached_mark PID: the mark of a detached daemon in $W's staging dir
+detached_mark() { echo "$W/layerfs/#$(printf %x "$1").detached"; }
+
+# lfs_mount found the first daemon with $M in its argv, the detached one:
+# record the work dir lock's holder as $M's daemon instead
+adopt_lock_holder() {
+	DAEMON_PID=$(awk '{print $1}' "$W/layerfs.lock")
+	_forget_mount "$M"
+	echo "fuse $DAEMON_PID $M" >>"$MOUNTS_FILE"
+}
+
 @test "cli: a mount unmounted lazily while a process holds a directory in it hands its upper and work dir to the next mount (as the kernel's overlay mounts it again); both serve until the holder lets go" {
 	# podman: stop unmounts with MNT_DETACH when a shell outside still has
 	# its cwd in merged, then start mounts the same upper and work dir
@@ -302,7 +325,7 @@ while not os.path.exists(sys.argv[3]):
 	[ "$status" -ne 0 ] || fail "a plain unmount of a mount in use succeeded"
 	umount -l "$M"
 	_forget_mount "$M"
-	old_mark="$W/layerfs/#$(printf %x "$first").detached"
+	old_mark=$(detached_mark "$first")
 	wait_until 5 test -e "$old_mark" || fail "the detached daemon made no mark: $(ls -A "$W/layerfs")"
 	# a detached daemon's staging entries stay at the next mount, a dead one's go
 	held="$W/layerfs/#$(printf %x "$first").7"
@@ -310,11 +333,8 @@ while not os.path.exists(sys.argv[3]):
 	: >"$held"
 	: >"$stale"
 	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M" || fail "no second mount"
-	# lfs_mount took the first daemon with this mount point in its argv
-	DAEMON_PID=$(awk '{print $1}' "$W/layerfs.lock")
+	adopt_lock_holder
 	[ "$DAEMON_PID" != "$first" ] || fail "the work dir lock is still the first daemon's"
-	_forget_mount "$M"
-	echo "fuse $DAEMON_PID $M" >>"$MOUNTS_FILE"
 	grep -q "also written by layerfs pid $first, whose mount was unmounted lazily" "$T/daemon.err" ||
 		fail "no warning: $(cat "$T/daemon.err")"
 	[ -e "$held" ] || fail "the detached daemon's staging entry was removed"
@@ -346,11 +366,7 @@ while not os.path.exists(sys.argv[3]):
 	echo low >"$L1/f"
 	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
 	first=$DAEMON_PID
-	spawn sh -c "cd '$M' && exec sleep 600"
-	wait_until 5 cwd_is "$BG_PID" "$M" || fail "the holder has no cwd in the mount"
-	umount -l "$M"
-	_forget_mount "$M"
-	wait_until 5 test -e "$W/layerfs/#$(printf %x "$first").detached" || fail "the detached daemon made no mark"
+	detach_held
 	mkdir "$T/w2" "$T/m2"
 	run "$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$T/w2" "$T/m2"
 	[[ "$status" -ne 0 && "$output" == *"upper of another layerfs mount"* ]] ||
@@ -362,9 +378,7 @@ while not os.path.exists(sys.argv[3]):
 	[ "$status" -ne 0 ] || fail "a commit of the upper through another work dir: $output"
 	# the same work dir is handed over, at once
 	lfs_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$M" || fail "no second mount of the work dir"
-	DAEMON_PID=$(awk '{print $1}' "$W/layerfs.lock")
-	_forget_mount "$M"
-	echo "fuse $DAEMON_PID $M" >>"$MOUNTS_FILE"
+	adopt_lock_holder
 	echo new >"$M/n"
 	eq "$(cat "$U/n")" new
 	# and once the detached daemon is gone, the new one still keeps the
@@ -391,7 +405,7 @@ while not os.path.exists(sys.argv[3]):
 	umount "$M"
 	_forget_mount "$M"
 	sleep 1
-	[ ! -e "$W/layerfs/#$(printf %x "$first").detached" ] || fail "the daemon handed over while its mount lives on in another namespace"
+	[ ! -e "$(detached_mark "$first")" ] || fail "the daemon handed over while its mount lives on in another namespace"
 	run "$LAYERFS" -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
 	[[ "$status" -ne 0 && "$output" == *"is in use by layerfs pid $first"* ]] ||
 		fail "a second mount while the first lives on in another namespace: $status $output"
@@ -400,7 +414,7 @@ while not os.path.exists(sys.argv[3]):
 	spawn sh -c "cd '/proc/$ns/root$M' && exec sleep 600"
 	wait_until 5 test -e "/proc/$BG_PID/cwd/f" || fail "the holder has no cwd in the mount"
 	kill "$ns"
-	wait_until 12 test -e "$W/layerfs/#$(printf %x "$first").detached" || fail "no hand-over once the namespace was gone"
+	wait_until 12 test -e "$(detached_mark "$first")" || fail "no hand-over once the namespace was gone"
 	kill "$BG_PID"
 	wait_until 10 _pid_gone "$first" || fail "the daemon stayed after its last user left"
 }
