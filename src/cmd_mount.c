@@ -54,7 +54,7 @@ static int mount_usage(FILE *out)
 	fprintf(out, "Usage: layerfs mount [-f] [-d] STACK [MOUNTPOINT]\n"
 		"Mount the stack described by the file STACK (see layerfs-stack(5)) on\n"
 		"MOUNTPOINT, or on its \"mountpoint\".\n"
-		"  -f   stay in the foreground\n"
+		"  -f   stay in the foreground (else messages go to the system log)\n"
 		"  -d   log every request (implies -f)\n");
 	return out == stdout ? 0 : 1;
 }

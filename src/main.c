@@ -262,7 +262,11 @@ int daemon_run(struct config *cfg, const char *argv0)
 		lfs_log("cannot set up the FUSE session's I/O");
 		goto out_unmount;
 	}
-	if (fuse_daemonize(cfg->foreground) != 0 || proc_open(&fs) < 0)
+	if (fuse_daemonize(cfg->foreground) != 0)
+		goto out_unmount;
+	if (!cfg->foreground)
+		lfs_log_to_syslog();
+	if (proc_open(&fs) < 0)
 		goto out_unmount;
 	layers_let_trees_go(false);
 	/* after the fork, outside the mount's time, but before the loop

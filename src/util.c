@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -97,15 +98,66 @@ bool path_within(const char *a, const char *b)
 	return !strncmp(a, b, lb) && (a[lb] == '\0' || a[lb] == '/');
 }
 
+/* Where the daemon's messages go: the caller's stderr, until the daemon
+ * goes to the background, where stderr is /dev/null; from then on the
+ * system log (facility daemon, "layerfs[PID]"), libfuse's messages too,
+ * as a sysadmin finds the kernel overlay's warnings in the kernel log.
+ * The warnings of the mount itself (a mount that fails exits before)
+ * are written there too, once it is in the background: podman, for one,
+ * shows a mount program's stderr only when the mount fails. */
+#define LOG_KEPT 16
+static bool log_to_syslog;
+static char *log_kept[LOG_KEPT];
+static unsigned int log_nkept;
+
+/* libfuse's levels are syslog's; its messages end in a newline */
+static void fuse_log_syslog(enum fuse_log_level level, const char *fmt,
+			    va_list ap)
+{
+	char msg[1024];
+	size_t len;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	len = strlen(msg);
+	while (len && msg[len - 1] == '\n')
+		msg[--len] = '\0';
+	syslog((int)level, "%s", msg);
+}
+
+void lfs_log_to_syslog(void)
+{
+	unsigned int i;
+
+	/* the socket now, while descriptors are plenty */
+	openlog("layerfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	fuse_set_log_func(fuse_log_syslog);
+	log_to_syslog = true;
+	for (i = 0; i < log_nkept; i++) {
+		syslog(LOG_WARNING, "%s", log_kept[i]);
+		free(log_kept[i]);
+	}
+	log_nkept = 0;
+}
+
 void lfs_log(const char *fmt, ...)
 {
 	va_list ap;
+	char *msg;
 
 	va_start(ap, fmt);
-	fputs("layerfs: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	if (log_to_syslog) {
+		vsyslog(LOG_WARNING, fmt, ap);
+		va_end(ap);
+		return;
+	}
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
 	va_end(ap);
+	fprintf(stderr, "layerfs: %s\n", msg ? msg : fmt);
+	if (msg && log_nkept < LOG_KEPT)
+		log_kept[log_nkept++] = msg;
+	else
+		free(msg);
 }
 
 /* Open a new description of the object an O_PATH descriptor refers to.

@@ -390,6 +390,53 @@ adopt_lock_holder() {
 		fail "a mount of the upper with another work dir after the detached daemon left: $status $output"
 }
 
+@test "cli: a daemon in the background writes its messages, and the warnings of its mount, to the system log (/dev/log), named layerfs[PID]" {
+	# its stderr is /dev/null once it has gone to the background; the
+	# hand-over's warning is one such message. /dev/log is our own socket
+	# here: a tmpfs on /dev in a mount namespace of the test's own
+	need_root
+	mkdir "$T/olddev"
+	cat >"$T/inner.sh" <<-EOF
+	set -e
+	mount --bind /dev '$T/olddev'
+	mount -t tmpfs -o mode=755 testdev /dev
+	for n in fuse null zero urandom; do
+		touch /dev/\$n
+		mount --bind '$T/olddev'/\$n /dev/\$n
+	done
+	python3 '$SCRIPTS/logsink.py' /dev/log '$T/syslog' & sink=\$!
+	trap 'kill \$sink \${holder:-} 2>/dev/null' EXIT
+	for i in \$(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
+	'$LAYERFS' -o 'lowerdir=$L1,upperdir=$U,workdir=$W' '$M'
+	pid=\$(awk '{print \$1}' '$W/layerfs.lock')
+	echo "\$pid" >'$T/daemon.pid'
+	sh -c "cd '$M' && exec sleep 600" & holder=\$!
+	for i in \$(seq 50); do [ "\$(readlink /proc/\$holder/cwd)" = '$M' ] && break; sleep 0.1; done
+	umount -l '$M'
+	for i in \$(seq 100); do grep -q 'unmounted lazily' '$T/syslog' 2>/dev/null && break; sleep 0.1; done
+	# the next mount's warning, on its stderr, and in the log as well
+	'$LAYERFS' -o 'lowerdir=$L1,upperdir=$U,workdir=$W' '$M' 2>'$T/second.err'
+	awk '{print \$1}' '$W/layerfs.lock' >'$T/second.pid'
+	umount '$M'
+	kill \$holder
+	for i in \$(seq 100); do kill -0 \$pid 2>/dev/null || break; sleep 0.1; done
+	EOF
+	run unshare -m --propagation private bash "$T/inner.sh"
+	[ "$status" -eq 0 ] || fail "the namespace's script: $status $output"
+	local pid
+	pid=$(cat "$T/daemon.pid")
+	_pid_gone "$pid" || fail "the daemon $pid stayed"
+	grep -q "layerfs\[$pid\]: $M: unmounted lazily, still in use" "$T/syslog" ||
+		fail "no hand-over message in the log: $(cat "$T/syslog" 2>&1)"
+	# facility daemon (3), priority warning (4): <3*8+4>
+	grep -q "^<28>.*layerfs\[$pid\]" "$T/syslog" || fail "not a warning of the daemon facility: $(cat "$T/syslog")"
+	# the second mount's warning, given before it went to the background
+	grep -q "is also written by layerfs pid $pid" "$T/second.err" ||
+		fail "no warning on the second mount's stderr: $(cat "$T/second.err")"
+	grep -q "layerfs\[$(cat "$T/second.pid")\]: upperdir '$U' is also written by layerfs pid $pid" "$T/syslog" ||
+		fail "the second mount's warning is not in the log: $(cat "$T/syslog")"
+}
+
 @test "cli: a mount unmounted here but still mounted in another mount namespace (a private copy of ours) hands nothing over until that namespace is gone" {
 	# umount(8) without -l succeeds here while unshare -m's copy of the
 	# namespace keeps the file system, and its daemon, alive: that is a

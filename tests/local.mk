@@ -22,4 +22,5 @@ EXTRA_DIST += \
 	tests/tools/capwrite.py \
 	tests/tools/mapstat.py \
 	tests/tools/times.py \
+	tests/tools/logsink.py \
 	tests/tools/stress.sh
