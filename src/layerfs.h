@@ -266,6 +266,7 @@ void lfs_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync,
 bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
 		   char *dev, size_t len, char *fstype, size_t flen);
 bool own_mount_dev(const char *mountpoint, char *dev, size_t len);
+dev_t devno_parse(const char *dev);
 void mountwatch_start(const char *mountpoint);
 
 /* ---- stopping on SIGINT, SIGTERM, SIGHUP (stop.c) ---- */

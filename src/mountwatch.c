@@ -90,6 +90,15 @@ static bool table_dev(FILE *f, const char *mountpoint, char *dev, size_t len,
 	return found;
 }
 
+/* A device as mountinfo writes it ("MAJ:MIN"), as stat(2) gives it; 0
+ * if it is not one. */
+dev_t devno_parse(const char *dev)
+{
+	unsigned maj, min;
+
+	return sscanf(dev, "%u:%u", &maj, &min) == 2 ? makedev(maj, min) : 0;
+}
+
 /* table_dev() of the mount table at MOUNTINFO (a /proc/PID/mountinfo);
  * false also where it cannot be read. */
 bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
@@ -378,14 +387,11 @@ static void *watch(void *arg)
  * nothing where the mount is not found in our mount table. */
 void mountwatch_start(const char *mountpoint)
 {
-	unsigned maj, min;
-
 	if (!mountinfo_dev("/proc/self/mountinfo", mountpoint, mnt_dev,
 			   sizeof(mnt_dev), NULL, 0) ||
 	    stat("/proc/self/exe", &self_exe) < 0)
 		return;
-	if (sscanf(mnt_dev, "%u:%u", &maj, &min) == 2)
-		mnt_devno = makedev(maj, min);
+	mnt_devno = devno_parse(mnt_dev);
 	mnt_path = xstrdup(mountpoint);
 	session_fd = fuse_session_fd(fs.se);
 	spawn_detached(watch, NULL);

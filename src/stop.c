@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "layerfs.h"
@@ -172,12 +171,11 @@ int stop_handlers_set(void)
 void stop_start(const char *mountpoint)
 {
 	char dev[32];
-	unsigned maj, min;
 
 	loop_thread = pthread_self();
 	if (mountinfo_dev("/proc/self/mountinfo", mountpoint, dev, sizeof(dev),
-			  NULL, 0) && sscanf(dev, "%u:%u", &maj, &min) == 2)
-		mnt_dev = makedev(maj, min);
+			  NULL, 0))
+		mnt_dev = devno_parse(dev);
 	mnt_path = xstrdup(mountpoint);
 	if (spawn_detached(stopper, NULL))
 		stopper_up = 1;
@@ -197,13 +195,11 @@ void stop_start(const char *mountpoint)
 bool stop_may_unmount(void)
 {
 	char dev[32];
-	unsigned maj, min;
 
 	if (!mnt_dev)
 		return true;
 	if (own_mount_dev(mnt_path, dev, sizeof(dev)) &&
-	    sscanf(dev, "%u:%u", &maj, &min) == 2 &&
-	    makedev(maj, min) == mnt_dev)
+	    devno_parse(dev) == mnt_dev)
 		return true;
 	lfs_log("%s: another mount lies on top of ours, or ours is gone from "
 		"there: not unmounted by its path", mnt_path);
