@@ -18,19 +18,19 @@ MAIN_PID=$BASHPID  # the shell that sourced this file
 STARTED_MOUNTS=()  # mount points we mounted
 STARTED_PIDS=()    # daemons serving them
 
-now_us() { echo "${EPOCHREALTIME/./}"; }
-
 us_to_secs() { printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)); }
 
 # timeit VAR COMMAND...: run COMMAND, store its wall time in seconds in VAR
 timeit() {
 	local -n _out=$1
 	shift
-	local t0 rc
-	t0=$(now_us)
+	# the clock read in place: a $(...) forks bash, and on a VM where a
+	# fork costs milliseconds that was most of a mount's time
+	local t0=${EPOCHREALTIME/./} t1 rc
 	"$@"
 	rc=$?
-	_out=$(us_to_secs $(($(now_us) - t0)))
+	t1=${EPOCHREALTIME/./}
+	_out=$(us_to_secs $((t1 - t0)))
 	return $rc
 }
 

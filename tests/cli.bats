@@ -405,7 +405,15 @@ adopt_lock_holder() {
 		mount --bind '$T/olddev'/\$n /dev/\$n
 	done
 	python3 '$SCRIPTS/logsink.py' /dev/log '$T/syslog' & sink=\$!
-	trap 'kill \$sink \${holder:-} 2>/dev/null' EXIT
+	# a daemon left by a failure serves a mount nobody else sees: it goes too
+	cleanup() {
+		kill \$sink \${holder:-} 2>/dev/null
+		for p in \${pid:-} \$(cat '$T/second.pid' 2>/dev/null); do
+			[ "\$(cat /proc/\$p/comm 2>/dev/null)" = layerfs ] && kill \$p
+		done
+		return 0
+	}
+	trap cleanup EXIT
 	for i in \$(seq 50); do [ -S /dev/log ] && break; sleep 0.1; done
 	'$LAYERFS' -o 'lowerdir=$L1,upperdir=$U,workdir=$W' '$M'
 	pid=\$(awk '{print \$1}' '$W/layerfs.lock')
