@@ -578,6 +578,7 @@ void fill_entry(struct fuse_entry_param *e, struct node *n,
 bool spawn_detached(void *(*fn)(void *), void *arg);
 uint64_t mono_us(void);
 void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void lfs_log_mounted(const char *mountpoint);
 void lfs_log_to_syslog(void);
 bool test_pause_wanted(const char *point);
 void test_pause(const char *point, const char *name);

@@ -462,7 +462,7 @@ void work_lock_release(int fd)
  * let go of the work dir's flock, the upper's going shared (see
  * DETACHED_MARK).
  * Where the mark cannot be made, the locks stay. */
-void work_lock_hand_over(int stagingfd, const char *mountpoint)
+void work_lock_hand_over(int stagingfd)
 {
 	char name[32];
 	int fd;
@@ -477,9 +477,8 @@ void work_lock_hand_over(int stagingfd, const char *mountpoint)
 		snprintf(mark_name, sizeof(mark_name), "%s", name);
 	}
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		lfs_log("%s: unmounted lazily, still in use; the work dir stays "
-			"locked (cannot mark the staging dir: %s)", mountpoint,
-			strerror(errno));
+		lfs_log("unmounted lazily, still in use; the work dir stays "
+			"locked (cannot mark the staging dir: %s)", strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		goto out;
@@ -490,13 +489,13 @@ void work_lock_hand_over(int stagingfd, const char *mountpoint)
 	 * turned away. */
 	if (daemon_fd == upper_with_work && upper_fd >= 0 &&
 	    flock(upper_fd, LOCK_SH | LOCK_NB) < 0)
-		lfs_log("%s: the upper's lock could not be kept shared: %s",
-			mountpoint, strerror(errno));
+		lfs_log("the upper's lock could not be kept shared: %s",
+			strerror(errno));
 	flock(daemon_fd, LOCK_UN);
 	handed_over = true;
-	lfs_log("%s: unmounted lazily, still in use: the upper and work dir "
+	lfs_log("unmounted lazily, still in use: the upper and work dir "
 		"are free for a new mount; this daemon serves the old one until "
-		"it is let go", mountpoint);
+		"it is let go");
 out:
 	pthread_mutex_unlock(&hand_mu);
 }

@@ -256,6 +256,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 		lfs_log("cannot mount on '%s'", cfg->mountpoint);
 		goto out_signals;
 	}
+	lfs_log_mounted(cfg->mountpoint);
 	if (mount_flags_apply(cfg) < 0)
 		goto out_unmount;
 	if (session_io_attach(se) != 0) {

@@ -163,8 +163,7 @@ int mount_flags_apply(const struct config *cfg)
 		return 0;
 	if (!(cfg->ms_set & MS_NOSYMFOLLOW))
 		return 0;	/* the access-time rules are the daemon's anyway */
-	lfs_log("nosymfollow: cannot set it on '%s': %s", cfg->mountpoint,
-		strerror(errno));
+	lfs_log("nosymfollow: cannot set it: %s", strerror(errno));
 	return -1;
 }
 

@@ -332,13 +332,13 @@ static bool hand_over(bool *told)
 
 	if (viewer) {
 		if (!*told && viewer > 0)
-			lfs_log("%s: unmounted here, but still mounted in the mount "
+			lfs_log("unmounted here, but still mounted in the mount "
 				"namespace of pid %d: the upper and work dir stay locked "
-				"while it is", mnt_path, (int)viewer);
+				"while it is", (int)viewer);
 		*told = true;
 		return false;
 	}
-	work_lock_hand_over(fs.workfd, mnt_path);
+	work_lock_hand_over(fs.workfd);
 	return true;
 }
 
@@ -373,11 +373,11 @@ static void *watch(void *arg)
 		if (++unseen < UNSEEN)
 			continue;
 		if (umount2(mnt_path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
-			lfs_log("%s: no process has seen the mount for %d s (its mount "
-				"namespace has no other): detached", mnt_path, WATCH_S * UNSEEN);
+			lfs_log("no process has seen the mount for %d s (its mount "
+				"namespace has no other): detached", WATCH_S * UNSEEN);
 		else
-			lfs_log("%s: no process has seen the mount for %d s, but detaching "
-				"it failed: %s", mnt_path, WATCH_S * UNSEEN, strerror(errno));
+			lfs_log("no process has seen the mount for %d s, but detaching "
+				"it failed: %s", WATCH_S * UNSEEN, strerror(errno));
 		detached = true;
 	}
 	return NULL;

@@ -89,7 +89,7 @@ void work_lock_release(int fd);
 void work_lock_abandon(int fd);
 void work_lock_drop_held(void);
 int work_lock_holder(const char *workdir);	/* pid, 0 if free, -1 unknown */
-void work_lock_hand_over(int stagingfd, const char *mountpoint);
+void work_lock_hand_over(int stagingfd);
 void work_lock_leaving(void);
 void work_lock_mark_drop(void);
 bool staging_is_mark(const char *name);

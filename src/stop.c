@@ -94,8 +94,7 @@ static void write_back(void)
 		return;
 	fd = fdrelief_open_spare(mnt_path, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		lfs_log("%s: cannot write back before the exit: %s", mnt_path,
-			strerror(errno));
+		lfs_log("cannot write back before the exit: %s", strerror(errno));
 		return;
 	}
 	if (fstat(fd, &st) < 0 || st.st_dev != mnt_dev) {
@@ -104,7 +103,7 @@ static void write_back(void)
 		return;
 	}
 	if (syncfs(fd) < 0)
-		lfs_log("%s: writing back before the exit: %s", mnt_path, strerror(errno));
+		lfs_log("writing back before the exit: %s", strerror(errno));
 	close(fd);
 	fdrelief_spare_again();
 	/* syncfs(2) sends the WRITE requests but does not wait for a FUSE
@@ -201,8 +200,8 @@ bool stop_may_unmount(void)
 	if (own_mount_dev(mnt_path, dev, sizeof(dev)) &&
 	    devno_parse(dev) == mnt_dev)
 		return true;
-	lfs_log("%s: another mount lies on top of ours, or ours is gone from "
-		"there: not unmounted by its path", mnt_path);
+	lfs_log("another mount lies on top of ours, or ours is gone from "
+		"there: not unmounted by its path");
 	return false;
 }
 

@@ -104,11 +104,15 @@ bool path_within(const char *a, const char *b)
  * as a sysadmin finds the kernel overlay's warnings in the kernel log.
  * The warnings of the mount itself (a mount that fails exits before)
  * are written there too, once it is in the background: podman, for one,
- * shows a mount program's stderr only when the mount fails. */
+ * shows a mount program's stderr only when the mount fails. Once
+ * mounted, each message starts with the mount point: a system log holds
+ * the messages of every mount, and the pid of one that has exited says
+ * nothing. */
 #define LOG_KEPT 16
 static bool log_to_syslog;
 static char *log_kept[LOG_KEPT];
 static unsigned int log_nkept;
+static char *log_mnt;		/* the mount point, once mounted */
 
 /* libfuse's levels are syslog's; its messages end in a newline */
 static void fuse_log_syslog(enum fuse_log_level level, const char *fmt,
@@ -121,7 +125,14 @@ static void fuse_log_syslog(enum fuse_log_level level, const char *fmt,
 	len = strlen(msg);
 	while (len && msg[len - 1] == '\n')
 		msg[--len] = '\0';
-	syslog((int)level, "%s", msg);
+	syslog((int)level, "%s%s%s", log_mnt ? log_mnt : "", log_mnt ? ": " : "", msg);
+}
+
+/* The file system is mounted on MOUNTPOINT: messages name it from now on.
+ * Before the threads start. */
+void lfs_log_mounted(const char *mountpoint)
+{
+	log_mnt = xstrdup(mountpoint);
 }
 
 void lfs_log_to_syslog(void)
@@ -132,8 +143,9 @@ void lfs_log_to_syslog(void)
 	openlog("layerfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	fuse_set_log_func(fuse_log_syslog);
 	log_to_syslog = true;
+	/* said before the mount point was known, or after: it leads now */
 	for (i = 0; i < log_nkept; i++) {
-		syslog(LOG_WARNING, "%s", log_kept[i]);
+		lfs_log("%s", log_kept[i]);
 		free(log_kept[i]);
 	}
 	log_nkept = 0;
@@ -141,19 +153,20 @@ void lfs_log_to_syslog(void)
 
 void lfs_log(const char *fmt, ...)
 {
+	const char *mnt = log_mnt ? log_mnt : "", *sep = log_mnt ? ": " : "";
 	va_list ap;
 	char *msg;
 
 	va_start(ap, fmt);
-	if (log_to_syslog) {
-		vsyslog(LOG_WARNING, fmt, ap);
-		va_end(ap);
-		return;
-	}
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	fprintf(stderr, "layerfs: %s\n", msg ? msg : fmt);
+	if (log_to_syslog) {
+		syslog(LOG_WARNING, "%s%s%s", mnt, sep, msg ? msg : fmt);
+		free(msg);
+		return;
+	}
+	fprintf(stderr, "layerfs: %s%s%s\n", mnt, sep, msg ? msg : fmt);
 	if (msg && log_nkept < LOG_KEPT)
 		log_kept[log_nkept++] = msg;
 	else

@@ -441,7 +441,8 @@ adopt_lock_holder() {
 	# the second mount's warning, given before it went to the background
 	grep -q "is also written by layerfs pid $pid" "$T/second.err" ||
 		fail "no warning on the second mount's stderr: $(cat "$T/second.err")"
-	grep -q "layerfs\[$(cat "$T/second.pid")\]: upperdir '$U' is also written by layerfs pid $pid" "$T/syslog" ||
+	# there it names the mount, as every message of a mounted daemon does
+	grep -q "layerfs\[$(cat "$T/second.pid")\]: $M: upperdir '$U' is also written by layerfs pid $pid" "$T/syslog" ||
 		fail "the second mount's warning is not in the log: $(cat "$T/syslog")"
 }
 
