@@ -579,7 +579,7 @@ bool spawn_detached(void *(*fn)(void *), void *arg);
 uint64_t mono_us(void);
 void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void lfs_log_mounted(const char *mountpoint);
-void lfs_log_to_syslog(void);
+void lfs_log_serving(bool background);
 bool test_pause_wanted(const char *point);
 void test_pause(const char *point, const char *name);
 

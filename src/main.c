@@ -265,8 +265,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 	}
 	if (fuse_daemonize(cfg->foreground) != 0)
 		goto out_unmount;
-	if (!cfg->foreground)
-		lfs_log_to_syslog();
+	lfs_log_serving(!cfg->foreground);
 	if (proc_open(&fs) < 0)
 		goto out_unmount;
 	layers_let_trees_go(false);

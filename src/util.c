@@ -110,6 +110,7 @@ bool path_within(const char *a, const char *b)
  * nothing. */
 #define LOG_KEPT 16
 static bool log_to_syslog;
+static bool log_keeping = true;	/* till the daemon's threads start */
 static char *log_kept[LOG_KEPT];
 static unsigned int log_nkept;
 static char *log_mnt;		/* the mount point, once mounted */
@@ -135,17 +136,24 @@ void lfs_log_mounted(const char *mountpoint)
 	log_mnt = xstrdup(mountpoint);
 }
 
-void lfs_log_to_syslog(void)
+/* The daemon is about to serve, in the BACKGROUND or not, before its
+ * threads start: from here no message is kept, and in the background
+ * they go to the system log, those kept till now first. */
+void lfs_log_serving(bool background)
 {
 	unsigned int i;
 
-	/* the socket now, while descriptors are plenty */
-	openlog("layerfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
-	fuse_set_log_func(fuse_log_syslog);
-	log_to_syslog = true;
+	log_keeping = false;
+	if (background) {
+		/* the socket now, while descriptors are plenty */
+		openlog("layerfs", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+		fuse_set_log_func(fuse_log_syslog);
+		log_to_syslog = true;
+	}
 	/* said before the mount point was known, or after: it leads now */
 	for (i = 0; i < log_nkept; i++) {
-		lfs_log("%s", log_kept[i]);
+		if (background)
+			lfs_log("%s", log_kept[i]);
 		free(log_kept[i]);
 	}
 	log_nkept = 0;
@@ -167,7 +175,7 @@ void lfs_log(const char *fmt, ...)
 		return;
 	}
 	fprintf(stderr, "layerfs: %s%s%s\n", mnt, sep, msg ? msg : fmt);
-	if (msg && log_nkept < LOG_KEPT)
+	if (msg && log_keeping && log_nkept < LOG_KEPT)
 		log_kept[log_nkept++] = msg;
 	else
 		free(msg);
