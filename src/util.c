@@ -115,6 +115,17 @@ static char *log_kept[LOG_KEPT];
 static unsigned int log_nkept;
 static char *log_mnt;		/* the mount point, once mounted */
 
+/* Say MSG where messages go now, after the mount point once mounted. */
+static void log_emit(int level, const char *msg)
+{
+	const char *mnt = log_mnt ? log_mnt : "", *sep = log_mnt ? ": " : "";
+
+	if (log_to_syslog)
+		syslog(level, "%s%s%s", mnt, sep, msg);
+	else
+		fprintf(stderr, "layerfs: %s%s%s\n", mnt, sep, msg);
+}
+
 /* libfuse's levels are syslog's; its messages end in a newline */
 static void fuse_log_syslog(enum fuse_log_level level, const char *fmt,
 			    va_list ap)
@@ -126,7 +137,7 @@ static void fuse_log_syslog(enum fuse_log_level level, const char *fmt,
 	len = strlen(msg);
 	while (len && msg[len - 1] == '\n')
 		msg[--len] = '\0';
-	syslog((int)level, "%s%s%s", log_mnt ? log_mnt : "", log_mnt ? ": " : "", msg);
+	log_emit((int)level, msg);
 }
 
 /* The file system is mounted on MOUNTPOINT: messages name it from now on.
@@ -153,7 +164,7 @@ void lfs_log_serving(bool background)
 	/* said before the mount point was known, or after: it leads now */
 	for (i = 0; i < log_nkept; i++) {
 		if (background)
-			lfs_log("%s", log_kept[i]);
+			log_emit(LOG_WARNING, log_kept[i]);
 		free(log_kept[i]);
 	}
 	log_nkept = 0;
@@ -161,7 +172,6 @@ void lfs_log_serving(bool background)
 
 void lfs_log(const char *fmt, ...)
 {
-	const char *mnt = log_mnt ? log_mnt : "", *sep = log_mnt ? ": " : "";
 	va_list ap;
 	char *msg;
 
@@ -169,12 +179,7 @@ void lfs_log(const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL;
 	va_end(ap);
-	if (log_to_syslog) {
-		syslog(LOG_WARNING, "%s%s%s", mnt, sep, msg ? msg : fmt);
-		free(msg);
-		return;
-	}
-	fprintf(stderr, "layerfs: %s%s%s\n", mnt, sep, msg ? msg : fmt);
+	log_emit(LOG_WARNING, msg ? msg : fmt);
 	if (msg && log_keeping && log_nkept < LOG_KEPT)
 		log_kept[log_nkept++] = msg;
 	else
