@@ -268,6 +268,7 @@ bool mountinfo_dev(const char *mountinfo, const char *mountpoint,
 bool own_mount_dev(const char *mountpoint, char *dev, size_t len);
 dev_t devno_parse(const char *dev);
 void mountwatch_start(const char *mountpoint);
+void mountwatch_stop(void);
 
 /* ---- stopping on SIGINT, SIGTERM, SIGHUP (stop.c) ---- */
 

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,45 +343,69 @@ static bool hand_over(bool *told)
 	return true;
 }
 
+/* The look every WATCH_S seconds: hand over what a lazy unmount left to
+ * hand over, and detach a mount no other process has seen for UNSEEN
+ * looks in a row. */
+static void look(bool *gone, bool *handed, bool *told, bool *detached, int *unseen)
+{
+	/* the one thread that wakes by itself at normal priority */
+	prefetch_drop_done();
+	if (*gone && !*handed)
+		*handed = hand_over(told);
+	if (*detached)
+		return;
+	if (!unreachable()) {
+		*unseen = 0;
+		return;
+	}
+	if (++*unseen < UNSEEN)
+		return;
+	if (umount2(mnt_path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+		lfs_log("no process has seen the mount for %d s (its mount "
+			"namespace has no other): detached", WATCH_S * UNSEEN);
+	else
+		lfs_log("no process has seen the mount for %d s, but detaching "
+			"it failed: %s", WATCH_S * UNSEEN, strerror(errno));
+	*detached = true;
+}
+
+/* Held by the watch while it looks; taken for good by mountwatch_stop(). */
+static pthread_mutex_t look_mu = PTHREAD_MUTEX_INITIALIZER;
+
 static void *watch(void *arg)
 {
 	int table = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	double due = now_s() + WATCH_S;
 	bool gone = false, handed = false, told = false;
 	bool detached = !fs.cfg->detach_unseen;
+	bool changed;
 	int unseen = 0;
 
 	(void)arg;
 	for (;;) {
-		if (wait_table(table, due)) {
+		changed = wait_table(table, due);
+		pthread_mutex_lock(&look_mu);
+		if (changed) {
 			if (!gone && unmounted_lazily()) {
 				gone = detached = true;
 				handed = hand_over(&told);
 			}
-			continue;
+		} else {
+			due = now_s() + WATCH_S;
+			look(&gone, &handed, &told, &detached, &unseen);
 		}
-		due = now_s() + WATCH_S;
-		/* the one thread that wakes by itself at normal priority */
-		prefetch_drop_done();
-		if (gone && !handed)
-			handed = hand_over(&told);
-		if (detached)
-			continue;
-		if (!unreachable()) {
-			unseen = 0;
-			continue;
-		}
-		if (++unseen < UNSEEN)
-			continue;
-		if (umount2(mnt_path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
-			lfs_log("no process has seen the mount for %d s (its mount "
-				"namespace has no other): detached", WATCH_S * UNSEEN);
-		else
-			lfs_log("no process has seen the mount for %d s, but detaching "
-				"it failed: %s", WATCH_S * UNSEEN, strerror(errno));
-		detached = true;
+		pthread_mutex_unlock(&look_mu);
 	}
 	return NULL;
+}
+
+/* Before the daemon closes its descriptors at the end of the connection
+ * (session_io.c): the watch reads the mount tables through descriptors
+ * of its own, and the end of the connection, an unmount, is what wakes
+ * it. Waits for a look under way; none starts after. */
+void mountwatch_stop(void)
+{
+	pthread_mutex_lock(&look_mu);
 }
 
 /* Watch the mount on MOUNTPOINT (absolute, just mounted). Quietly does

@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fuse.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -314,11 +315,28 @@ static bool session_read_end(bool close)
  * ("fuse: reading device: Bad file descriptor"). The threads that write
  * notifications of their own are done first. An abort with requests under
  * way (`umount -f`, the connection's abort file) takes the usual way, so
- * they finish first. Returns if it is not the last one. */
+ * they finish first. Returns if it is not the last one.
+ *
+ * libfuse stops its other workers with pthread_cancel() once the first
+ * leaves its loop, cancellation points being enabled while they read: a
+ * worker cancelled in its read, or just after the read returned ENODEV
+ * (glibc acts on the cancel at the system call's return), would stay
+ * counted at the device for ever, and no thread would be the last. So a
+ * worker cancelled there leaves too (read_cancelled()), and the last one
+ * closes; the one that closes cannot be cancelled on its way. */
+static bool conn_gone;
+
 static void conn_ended(void)
 {
-	if (!session_read_end(true))
+	int cs;
+
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cs);
+	__atomic_store_n(&conn_gone, true, __ATOMIC_RELEASE);
+	if (!session_read_end(true)) {
+		pthread_setcancelstate(cs, NULL);
 		return;
+	}
+	mountwatch_stop();
 	fdrelief_stop();
 	inval_entries_wait();
 	work_lock_mark_drop();
@@ -329,6 +347,16 @@ static void conn_ended(void)
 	__lsan_do_leak_check();
 #endif
 	_exit(0);
+}
+
+/* A worker cancelled while at the device (conn_ended()). */
+static void read_cancelled(void *arg)
+{
+	(void)arg;
+	if (__atomic_load_n(&conn_gone, __ATOMIC_ACQUIRE))
+		conn_ended();
+	else
+		session_read_end(false);
 }
 
 static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
@@ -344,12 +372,14 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 		__atomic_sub_fetch(&serving, 1, __ATOMIC_RELEASE);
 	}
 	session_read_end(false);
+	pthread_cleanup_push(read_cancelled, NULL);
 	if (fs.cfg->spin) {
 		n = reader_read(fd, buf, len);
 	} else {
 		session_read_begin();
 		n = read(fd, buf, len);
 	}
+	pthread_cleanup_pop(0);
 	if (n > 0) {
 		tl_serving = true;
 		__atomic_add_fetch(&serving, 1, __ATOMIC_ACQ_REL);

@@ -557,7 +557,11 @@ adopt_lock_holder() {
 	# closes every descriptor and exits at once; another thread that read
 	# the device in between got EBADF ("fuse: reading device: Bad file
 	# descriptor" on stderr), or could have read a file that an open in
-	# between had got the number of. strace holds the close back.
+	# between had got the number of. strace holds the close back. Under
+	# strace, libfuse's cancel of the other workers also caught one at its
+	# read's return (no thread was the last: no close), and the mount
+	# watch, woken by the unmount, read the mount table during the close
+	# (each in about one run in seven).
 	need_root
 	need_cmd strace
 	local o tracer pid
