@@ -159,13 +159,29 @@ out:
 	return n;
 }
 
+/* A read-only open of a lower file whose data the kernel's page cache
+ * was given already (preload()) needs no descriptor: a program reading
+ * the file again (a second tar or grep, a compiler's headers) finds its
+ * pages, and the READ for a page dropped since reaches the node's top
+ * file through read_fd(), as without open requests (noopen): after a
+ * copy-up, the upper file. An open and a close fewer per open, one of
+ * them while the opener waits. Not with O_NOATIME, which the node's
+ * descriptor may not carry, nor O_DIRECT. */
+static bool open_without_fd(struct node *n, int flags)
+{
+	return (flags & O_ACCMODE) == O_RDONLY &&
+	       !(flags & (O_TRUNC | O_DIRECT | O_NOATIME)) &&
+	       S_ISREG(n->type) && node_has(n, NODE_PRELOADED) && !node_in_upper(n);
+}
+
 int file_open_handle(struct node *n, int flags, struct fhandle **out)
 {
 	bool writing = (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+	bool nofd = !writing && open_without_fd(n, flags);
 	struct fhandle *fh;
 	uint32_t gen;
-	bool append, upper;
-	int fd, err;
+	bool append = false, upper;
+	int fd = -1, err;
 
 	/* copyup() answers EROFS without an upper layer */
 	if (writing) {
@@ -179,9 +195,11 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 	gen = __atomic_load_n(&n->gen, __ATOMIC_ACQUIRE);
 	/* before the open: a copy-up only ever moves a node up */
 	upper = node_in_upper(n);
-	fd = node_open_io(n, flags, &append);
-	if (fd < 0)
-		return fd;
+	if (!nofd) {
+		fd = node_open_io(n, flags, &append);
+		if (fd < 0)
+			return fd;
+	}
 	if (test_pause_wanted("open")) {
 		struct node *parent;
 		char *name;
@@ -199,6 +217,7 @@ int file_open_handle(struct node *n, int flags, struct fhandle **out)
 	fh->gen = gen;
 	fh->flags = flags;
 	fh->node = n;
+	fh->nofd = nofd;
 	pthread_mutex_init(&fh->lock, NULL);
 	*out = fh;
 	return 0;
@@ -455,8 +474,9 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (req_kill_suidgid() && (fi->flags & O_TRUNC))
 		node_kill_suidgid(req, fh->node);
 	else if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC)) {
-		/* the files after this one */
-		prefetch_opened(fh->node, fuse_req_ctx(req)->pid, fh->fd);
+		/* the files after this one; one without a descriptor has
+		 * been read before */
+		prefetch_opened(fh->node, fuse_req_ctx(req)->pid, fh->fd, fh->nofd);
 		preload(ino, fh);
 	}
 	reply_opened(req, fi, fh, NULL);
@@ -541,7 +561,7 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fhandle *fh = fh_of(fi);
 	int tmp = -1, fd;
 
-	if (fh)
+	if (fh && !(fh->nofd && !(fi->flags & O_DIRECT)))
 		fd = handle_fd_io(fh, fi->flags & O_DIRECT, &tmp);
 	else if (fi->flags & O_DIRECT)
 		/* opened without a request (noopen): the READ carries the
@@ -559,9 +579,11 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	/* the first read of a file opened without a request stands for
-	 * its open: the files after it may be read ahead */
-	if (!fh && off == 0)
-		prefetch_opened(node_from_id(ino), fuse_req_ctx(req)->pid, fd);
+	 * its open: the files after it may be read ahead. So does that of
+	 * one opened without a descriptor, whose open took the kernel's
+	 * pages for cached: they have been dropped since */
+	if ((!fh || fh->nofd) && off == 0)
+		prefetch_opened(node_from_id(ino), fuse_req_ctx(req)->pid, fd, false);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;

@@ -220,8 +220,9 @@ static bool head_cached(int fd)
  * listing order; but not while the files opened are in the page cache
  * already, which says their directory was read a moment ago (a container
  * started again from the same image): opening the next files only to
- * find them there costs the reader more than it saves. */
-void prefetch_opened(struct node *file, pid_t pid, int fd)
+ * find them there costs the reader more than it saves. CACHED: the
+ * caller knows FILE's data to be there (FD is then -1). */
+void prefetch_opened(struct node *file, pid_t pid, int fd, bool cached)
 {
 	struct node *dir, *dropped = NULL;
 	struct ra_state *r;
@@ -242,7 +243,9 @@ void prefetch_opened(struct node *file, pid_t pid, int fd)
 		*r = (struct ra_state){ .dir = dir, .last = c, .run = 1 };
 		goto out;
 	}
-	r->run = c > r->last ? r->run + 1 : 1;
+	/* the same file again (its open, then its first read) */
+	if (c != r->last)
+		r->run = c > r->last ? r->run + 1 : 1;
 	r->last = c;
 	if (!running || r->busy || r->mark == RA_NEVER)
 		goto out;	/* a batch is on its way, or the listing ended */
@@ -250,7 +253,7 @@ void prefetch_opened(struct node *file, pid_t pid, int fd)
 		/* no batch yet: one of the two signs */
 		if (r->run < RA_RUN && (!pid || r->lister != pid))
 			goto out;
-		if (head_cached(fd))
+		if (cached || head_cached(fd))
 			goto out;	/* asked again at the next open */
 	} else if (c < r->mark || (c > r->until && r->run < RA_RUN)) {
 		/* the next batch for a reader inside this one, or past it

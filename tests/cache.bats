@@ -257,6 +257,55 @@ lower_tree() {
 	cmp "$U/small" "$M/small"
 }
 
+@test "cache: a lower file whose data the kernel holds is opened again without a descriptor in the daemon; reads through such an open stay right after its pages are dropped, a copy-up and an unlink" {
+	need_root
+	local i before held p
+	mkdir "$L2/d"
+	for i in $(seq 100); do head -c 3000 /dev/urandom >"$L2/d/f$i"; done
+	cp "$L2/d/f2" "$T/f2"
+	mount_layerfs
+	cat "$M"/d/f* >/dev/null	# the first opens hand the data over
+	before=$(ls "/proc/$DAEMON_PID/fd" | wc -l)
+	cat >"$T/opener.py" <<-'EOF'
+	import os, sys, time
+	m, low, t = sys.argv[1:]
+	fds = {i: os.open(f"{m}/f{i}", os.O_RDONLY) for i in range(1, 101)}
+	open(f"{t}/ready", "w").close()
+	while not os.path.exists(f"{t}/go"):
+	    time.sleep(0.05)
+	def drop():
+	    os.sync()
+	    with open("/proc/sys/vm/drop_caches", "w") as f:
+	        f.write("3")
+	drop()
+	for i, fd in fds.items():
+	    want = open(f"{low}/f{i}", "rb").read()
+	    assert os.pread(fd, 8192, 0) == want, f"f{i} after its pages were dropped"
+	    assert os.pread(fd, 8192, 1000) == want[1000:], f"f{i} from 1000"
+	# another opener copies f1 up and appends: the open reads the upper file
+	with open(f"{m}/f1", "ab") as w:
+	    w.write(b"tail")
+	want = open(f"{low}/f1", "rb").read() + b"tail"
+	assert os.pread(fds[1], 8192, 0) == want, "f1 after the copy-up"
+	drop()
+	assert os.pread(fds[1], 8192, 0) == want, "f1 after the copy-up, pages dropped"
+	# f2 goes from the merged view while open: its data stays readable
+	os.unlink(f"{m}/f2")
+	drop()
+	assert os.pread(fds[2], 8192, 0) == open(f"{t}/f2", "rb").read(), "f2 after unlink"
+	print("ok")
+	EOF
+	spawn python3 "$T/opener.py" "$M/d" "$L2/d" "$T"
+	p=$BG_PID
+	wait_until 10 test -e "$T/ready" || fail "the opener did not start"
+	held=$(($(ls "/proc/$DAEMON_PID/fd" | wc -l) - before))
+	[ "$held" -lt 20 ] || fail "100 opens of files read before hold $held more descriptors in the daemon"
+	touch "$T/go"
+	wait "$p" || fail "reads through the opens went wrong"
+	[ ! -e "$M/d/f2" ] || fail "f2 is back"
+	eq "$(tail -c 4 "$U/d/f1")" tail "the copy-up of f1"
+}
+
 @test "cache: reading a small lower file and stat-ing it takes an OPEN and nothing more" {
 	echo "some text" >"$L2/small"
 	debug_mount
