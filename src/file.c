@@ -436,21 +436,21 @@ static void preload(fuse_ino_t ino, struct fhandle *fh)
 	if (!S_ISREG(n->type) || (fh->flags & O_DIRECT) || !fs.cfg->threaded ||
 	    !fs.cfg->prefetch || preload_done(n))
 		return;
-	if (fstat(fh->fd, &st) < 0 || st.st_size == 0 || st.st_size > SMALL_FILE_MAX)
+	if (fstat(fh->fd, &st) < 0 || st.st_size > SMALL_FILE_MAX)
 		return;
-	buf = xmalloc((size_t)st.st_size);
-	got = pread(fh->fd, buf, (size_t)st.st_size, 0);
-	if (got > 0) {
-		bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT((size_t)got);
-		bv.buf[0].mem = buf;
-		/* only tried: the stripe may be held by a change of
-		 * another node, and the open would wait for it */
-		if (node_trylock(n)) {
-			if (!node_has(n, NODE_PRELOADED) && !node_in_upper(n) &&
-			    fuse_lowlevel_notify_store(fs.se, ino, 0, &bv, 0) == 0)
-				node_flag_set(n, NODE_PRELOADED);
-			node_unlock(n);
-		}
+	/* an empty file has nothing to store, and is done all the same
+	 * (its next opens need no descriptor either) */
+	buf = xmalloc((size_t)st.st_size + 1);
+	got = st.st_size ? pread(fh->fd, buf, (size_t)st.st_size, 0) : 0;
+	bv = (struct fuse_bufvec)FUSE_BUFVEC_INIT(got > 0 ? (size_t)got : 0);
+	bv.buf[0].mem = buf;
+	/* only tried: the stripe may be held by a change of another node,
+	 * and the open would wait for it */
+	if ((got > 0 || st.st_size == 0) && node_trylock(n)) {
+		if (!node_has(n, NODE_PRELOADED) && !node_in_upper(n) &&
+		    (got == 0 || fuse_lowlevel_notify_store(fs.se, ino, 0, &bv, 0) == 0))
+			node_flag_set(n, NODE_PRELOADED);
+		node_unlock(n);
 	}
 	free(buf);
 }
