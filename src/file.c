@@ -474,9 +474,8 @@ void lfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (req_kill_suidgid() && (fi->flags & O_TRUNC))
 		node_kill_suidgid(req, fh->node);
 	else if ((fi->flags & O_ACCMODE) == O_RDONLY && !(fi->flags & O_TRUNC)) {
-		/* the files after this one; one without a descriptor has
-		 * been read before */
-		prefetch_opened(fh->node, fuse_req_ctx(req)->pid, fh->fd, fh->nofd);
+		/* the files after this one */
+		prefetch_opened(fh->node, fuse_req_ctx(req)->pid, fh->fd);
 		preload(ino, fh);
 	}
 	reply_opened(req, fi, fh, NULL);
@@ -561,7 +560,10 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct fhandle *fh = fh_of(fi);
 	int tmp = -1, fd;
 
-	if (fh && !(fh->nofd && !(fi->flags & O_DIRECT)))
+	/* a handle without a descriptor reads as without a handle */
+	if (fh && fh->nofd)
+		fh = NULL;
+	if (fh)
 		fd = handle_fd_io(fh, fi->flags & O_DIRECT, &tmp);
 	else if (fi->flags & O_DIRECT)
 		/* opened without a request (noopen): the READ carries the
@@ -582,8 +584,8 @@ void lfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	 * its open: the files after it may be read ahead. So does that of
 	 * one opened without a descriptor, whose open took the kernel's
 	 * pages for cached: they have been dropped since */
-	if ((!fh || fh->nofd) && off == 0)
-		prefetch_opened(node_from_id(ino), fuse_req_ctx(req)->pid, fd, false);
+	if (!fh && off == 0)
+		prefetch_opened(node_from_id(ino), fuse_req_ctx(req)->pid, fd);
 	buf.buf[0].flags = FUSE_BUF_IS_FD | FUSE_BUF_FD_SEEK;
 	buf.buf[0].fd = fd;
 	buf.buf[0].pos = off;

@@ -251,7 +251,7 @@ bool prefetch_pending(void);
 bool prefetch_on(void);
 void prefetch_dirs(struct node **dirs, size_t n);
 void prefetch_listed(const struct node *dir, pid_t pid);
-void prefetch_opened(struct node *file, pid_t pid, int fd, bool cached);
+void prefetch_opened(struct node *file, pid_t pid, int fd);
 void lfs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
 void lfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		 struct fuse_file_info *fi);

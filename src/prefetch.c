@@ -220,9 +220,10 @@ static bool head_cached(int fd)
  * listing order; but not while the files opened are in the page cache
  * already, which says their directory was read a moment ago (a container
  * started again from the same image): opening the next files only to
- * find them there costs the reader more than it saves. CACHED: the
- * caller knows FILE's data to be there (FD is then -1). */
-void prefetch_opened(struct node *file, pid_t pid, int fd, bool cached)
+ * find them there costs the reader more than it saves. FD -1: opened
+ * without a descriptor, its data handed to the kernel before (file.c,
+ * open_without_fd()), so cached. */
+void prefetch_opened(struct node *file, pid_t pid, int fd)
 {
 	struct node *dir, *dropped = NULL;
 	struct ra_state *r;
@@ -253,7 +254,7 @@ void prefetch_opened(struct node *file, pid_t pid, int fd, bool cached)
 		/* no batch yet: one of the two signs */
 		if (r->run < RA_RUN && (!pid || r->lister != pid))
 			goto out;
-		if (cached || head_cached(fd))
+		if (fd < 0 || head_cached(fd))
 			goto out;	/* asked again at the next open */
 	} else if (c < r->mark || (c > r->until && r->run < RA_RUN)) {
 		/* the next batch for a reader inside this one, or past it
