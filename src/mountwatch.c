@@ -339,22 +339,31 @@ static bool hand_over(bool *told)
 	return true;
 }
 
+/* What the watch has seen and done (its thread's alone). */
+static struct {
+	bool gone;		/* unmounted lazily */
+	bool handed;		/* the upper and work dir handed over */
+	bool told;		/* hand_over() said why it could not */
+	bool detached;		/* nothing left to detach */
+	int unseen;		/* looks in a row without a viewer */
+} ws;
+
 /* The look every WATCH_S seconds: hand over what a lazy unmount left to
  * hand over, and detach a mount no other process has seen for UNSEEN
  * looks in a row. */
-static void look(bool *gone, bool *handed, bool *told, bool *detached, int *unseen)
+static void look(void)
 {
 	/* the one thread that wakes by itself at normal priority */
 	prefetch_drop_done();
-	if (*gone && !*handed)
-		*handed = hand_over(told);
-	if (*detached)
+	if (ws.gone && !ws.handed)
+		ws.handed = hand_over(&ws.told);
+	if (ws.detached)
 		return;
 	if (!unreachable()) {
-		*unseen = 0;
+		ws.unseen = 0;
 		return;
 	}
-	if (++*unseen < UNSEEN)
+	if (++ws.unseen < UNSEEN)
 		return;
 	if (umount2(mnt_path, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
 		lfs_log("no process has seen the mount for %d s (its mount "
@@ -362,7 +371,7 @@ static void look(bool *gone, bool *handed, bool *told, bool *detached, int *unse
 	else
 		lfs_log("no process has seen the mount for %d s, but detaching "
 			"it failed: %s", WATCH_S * UNSEEN, strerror(errno));
-	*detached = true;
+	ws.detached = true;
 }
 
 /* Held by the watch while it looks; taken for good by mountwatch_stop(). */
@@ -372,23 +381,19 @@ static void *watch(void *arg)
 {
 	int table = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
 	double due = now_s() + WATCH_S;
-	bool gone = false, handed = false, told = false;
-	bool detached = !fs.cfg->detach_unseen;
 	bool changed;
-	int unseen = 0;
 
 	(void)arg;
+	ws.detached = !fs.cfg->detach_unseen;
 	for (;;) {
 		changed = wait_table(table, due);
 		pthread_mutex_lock(&look_mu);
-		if (changed) {
-			if (!gone && unmounted_lazily()) {
-				gone = detached = true;
-				handed = hand_over(&told);
-			}
-		} else {
+		if (!changed) {
 			due = now_s() + WATCH_S;
-			look(&gone, &handed, &told, &detached, &unseen);
+			look();
+		} else if (!ws.gone && unmounted_lazily()) {
+			ws.gone = ws.detached = true;
+			ws.handed = hand_over(&ws.told);
 		}
 		pthread_mutex_unlock(&look_mu);
 	}
