@@ -1,18 +1,17 @@
 /* Copy-up: before anything changes an object that lives only in a lower
  * layer, copy it into the upper layer. Parents go first; the object is
- * built in the staging directory (data, owner, xattrs, mode, times) and
- * renamed into place, so the upper never holds a partial copy. */
+ * built in the staging directory (data, owner, xattrs, mode, times), a
+ * regular file as an unnamed one, and linked or renamed into place, so
+ * the upper never holds a partial copy. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/fs.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -24,96 +23,6 @@ char *staging_name(char *buf, size_t len)
 
 	snprintf(buf, len, "#%x.%llx", (unsigned)getpid(), (unsigned long long)c);
 	return buf;
-}
-
-/* Copy the byte range [off, end) with copy_file_range, falling back to a
- * plain read/write loop where the kernel cannot do it in place (the
- * layers on two file systems). Its buffer lives as long as the call: a
- * thread's own would be lost when libfuse ends an idle thread. */
-static int copy_range(int in, int out, off_t off, off_t end)
-{
-	char *buf = NULL;
-	bool plain = false;
-	int err = 0;
-
-	while (off < end) {
-		size_t chunk = (size_t)(end - off) > (1 << 30) ? (1 << 30) : (size_t)(end - off);
-		ssize_t n;
-
-		if (!plain) {
-			off_t o1 = off, o2 = off;
-			n = copy_file_range(in, &o1, out, &o2, chunk, 0);
-			if (n < 0 && (errno == EXDEV || errno == ENOSYS ||
-				      errno == EINVAL || errno == EOPNOTSUPP)) {
-				plain = true;
-				continue;
-			}
-		} else {
-			if (!buf)
-				buf = xmalloc(1 << 20);
-			if (chunk > (1 << 20))
-				chunk = 1 << 20;
-			n = pread(in, buf, chunk, off);
-			for (ssize_t w = 0; n > 0 && w < n;) {
-				ssize_t k = pwrite(out, buf + w, (size_t)(n - w), off + w);
-
-				if (k < 0) {
-					err = -errno;
-					goto out;
-				}
-				w += k;
-			}
-		}
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		if (n == 0)
-			break;	/* file shrank under us; size is fixed below */
-		off += n;
-	}
-out:
-	free(buf);
-	return err;
-}
-
-/* Copy file data, keeping holes: share extents where the filesystem can
- * (reflink), else copy only the data segments. */
-static int copy_data(int in, int out, off_t size)
-{
-	off_t off = 0;
-	int err;
-
-	if (size == 0)
-		return 0;
-	if (ioctl(out, FICLONE, in) == 0)
-		return 0;
-	while (off < size) {
-		off_t data = lseek(in, off, SEEK_DATA);
-		off_t hole;
-
-		if (data < 0) {
-			if (errno == ENXIO)
-				break;	/* only a hole is left */
-			/* no SEEK_DATA support: copy everything */
-			err = copy_range(in, out, off, size);
-			if (err)
-				return err;
-			break;
-		}
-		hole = lseek(in, data, SEEK_HOLE);
-		if (hole < 0)
-			hole = size;
-		err = copy_range(in, out, data, hole);
-		if (err)
-			return err;
-		off = hole;
-	}
-	if (ftruncate(out, size) < 0)
-		return -errno;
-	return 0;
 }
 
 /* Overlay markers stay behind; ownership overrides are rewritten from
@@ -169,12 +78,43 @@ int restore_dir_times(int dirfd, const struct stat *st)
 	return 0;
 }
 
+/* The staging directory's file system has no unnamed files (O_TMPFILE
+ * was refused once): regular files are staged under a name too. */
+static bool no_unnamed;
+
+/* An unnamed file in the staging directory (O_TMPFILE), or -errno:
+ * -EOPNOTSUPP where there is none to have. It is put in place through
+ * its /proc link (linkat(AT_EMPTY_PATH) wants a privilege a rootless
+ * daemon may lack). */
+static int unnamed_open(void)
+{
+	int fd;
+
+	if (fs.procfd < 0 || __atomic_load_n(&no_unnamed, __ATOMIC_RELAXED))
+		return -EOPNOTSUPP;
+	fd = fdrelief_openat(fs.workfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0)
+		return fd;
+	if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL) {
+		__atomic_store_n(&no_unnamed, true, __ATOMIC_RELAXED);
+		return -EOPNOTSUPP;
+	}
+	return -errno;
+}
+
 /* Build a copy of the object SRC (an lref, with attributes ST) in the
- * staging directory under TMP. Returns an fd to keep for the new object
- * (O_RDONLY for a directory, O_PATH otherwise) or -errno. The immutable
- * and append-only flags it keeps go to *PROT. */
+ * staging directory under TMP, or, for a regular file where UNNAMED
+ * allows and the file system can, as an unnamed file (TMP is made
+ * empty then). Returns an fd to keep for the new object (O_RDONLY for a
+ * directory, O_RDWR for an unnamed file, O_PATH otherwise) or -errno.
+ * The immutable and append-only flags it keeps go to *PROT.
+ *
+ * Unnamed is the kernel's overlay's way too: on ext4 the fsync of a
+ * file that has a new name also writes its directory's block and inode
+ * (without a journal, one more synchronous write per copy-up), and the
+ * staging directory is left alone. */
 static int stage_copy(const struct oref *src, const struct stat *st,
-		      const char *tmp, unsigned flags, unsigned *prot)
+		      char *tmp, unsigned flags, unsigned *prot, bool unnamed)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	mode_t type = st->st_mode & S_IFMT;
@@ -187,13 +127,19 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		in = oref_open(src, O_RDONLY);
 		if (in < 0)
 			return -errno;
-		out = fdrelief_openat(fs.workfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+		out = unnamed ? unnamed_open() : -EOPNOTSUPP;
+		if (out >= 0)
+			tmp[0] = '\0';
+		else if (out == -EOPNOTSUPP)
+			out = fdrelief_openat(fs.workfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+		else
+			errno = -out;
 		if (out < 0) {
 			err = -errno;
 			goto out;
 		}
 		if (!(flags & COPYUP_NODATA))
-			err = copy_data(in, out, st->st_size);
+			err = copy_data(in, out, st);
 		break;
 	case S_IFDIR:
 		if (mkdirat(fs.workfd, tmp, 0700) < 0)
@@ -271,7 +217,7 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 			goto out;
 		}
 	}
-	if (type == S_IFDIR) {
+	if (type == S_IFDIR || !tmp[0]) {
 		keep = out;
 		out = -1;
 	} else {
@@ -287,7 +233,7 @@ out:
 	if (err) {
 		if (keep >= 0)
 			close(keep);
-		if (unlinkat(fs.workfd, tmp, type == S_IFDIR ? AT_REMOVEDIR : 0) < 0)
+		if (tmp[0] && unlinkat(fs.workfd, tmp, type == S_IFDIR ? AT_REMOVEDIR : 0) < 0)
 			remove_tree_at(fs.workfd, tmp);
 		return err;
 	}
@@ -314,7 +260,7 @@ static int rename_into_place(const char *tmp, int parent_fd, const char *name,
 struct staged {
 	struct stat st;		/* of the source */
 	struct stat nst;	/* of the copy */
-	char tmp[64];		/* its staging name */
+	char tmp[64];		/* its staging name; "": an unnamed file */
 	int fd;			/* kept for the copy; -1: nothing staged */
 	unsigned prot;		/* immutable and append-only flags kept */
 	bool tree_linked;	/* maybe a link to a copy in a tree copy */
@@ -324,32 +270,63 @@ struct staged {
 static int unstage(struct staged *s, int err)
 {
 	close(s->fd);
-	remove_tree_at(fs.workfd, s->tmp);
+	if (s->tmp[0])
+		remove_tree_at(fs.workfd, s->tmp);
 	s->fd = -1;
 	return err;
 }
 
-static int stage_now(const struct oref *src, unsigned flags, struct staged *s)
+static int stage_now(const struct oref *src, unsigned flags, struct staged *s,
+		     bool unnamed)
 {
 	int fd;
 
 	staging_name(s->tmp, sizeof(s->tmp));
 	s->prot = 0;
-	fd = stage_copy(src, &s->st, s->tmp, flags, &s->prot);
+	fd = stage_copy(src, &s->st, s->tmp, flags, &s->prot, unnamed);
 	if (fd < 0)
 		return fd;
 	s->fd = fd;
 	if (fstat(s->fd, &s->nst) < 0)
 		return unstage(s, -errno);
 	if (S_ISDIR(s->st.st_mode) || s->st.st_nlink == 1) {
-		/* by name: the fd of a file is an O_PATH one */
-		struct xobj o = { .fd = S_ISDIR(s->st.st_mode) ? s->fd : fs.workfd,
-				  .at = S_ISDIR(s->st.st_mode) ? NULL : s->tmp };
+		/* a named file by its name: its fd is an O_PATH one */
+		bool by_fd = S_ISDIR(s->st.st_mode) || !s->tmp[0];
+		struct xobj o = { .fd = by_fd ? s->fd : fs.workfd,
+				  .at = by_fd ? NULL : s->tmp };
 
 		origin_record(&o, ino_remap_get(s->st.st_dev, s->st.st_ino,
 						ino_of(src->layer, &s->st)),
 			      s->nst.st_ino);
 	}
+	return 0;
+}
+
+/* Give the unnamed copy S the name NAME in PARENT_FD (EEXIST: the name
+ * is taken, as RENAME_NOREPLACE says for a named one). Its descriptor
+ * is open for writing, which a node may not keep (a program could not
+ * run the file: ETXTBSY): it becomes an O_PATH one, if WANT_FD. */
+static int link_into_place(struct staged *s, int parent_fd, const char *name,
+			   bool want_fd)
+{
+	char fdname[16];
+	int fd = -1;
+
+	snprintf(fdname, sizeof(fdname), "%d", s->fd);
+	if (linkat(fs.procfd, fdname, parent_fd, name, AT_SYMLINK_FOLLOW) < 0)
+		return -errno;
+	if (want_fd) {
+		fd = reopen_fd(s->fd, O_PATH);
+		if (fd < 0) {
+			int err = -errno;
+
+			unlinkat(parent_fd, name, 0);
+			return err;
+		}
+	}
+	close(s->fd);
+	s->fd = fd;
+	s->nst.st_nlink = 1;
 	return 0;
 }
 
@@ -371,40 +348,64 @@ static int copyup_stage(const struct oref *src, unsigned flags, struct staged *s
 	 * copy nor one that later names link to. */
 	s->tree_linked = tree_link_wanted(&s->st) &&
 			 !(fs.noopen && (flags & COPYUP_HELD));
-	return s->tree_linked ? 0 : stage_now(src, flags, s);
+	return s->tree_linked ? 0 : stage_now(src, flags, s, true);
 }
 
 /* Second half: move the staged copy to NAME in the upper directory
  * PARENT_FD (or link it to the copy of another name). On success *NEWFD
- * is the fd kept for it and *PROT the flags it kept; on failure nothing
- * staged is left. */
+ * is the fd kept for it (none if NEWFD is NULL) and *PROT the flags it
+ * kept; on failure nothing staged is left. */
 static int copyup_place(const struct oref *src, unsigned flags, struct staged *s,
 			int parent_fd, const char *name, int *newfd,
 			struct stat *nst, unsigned *prot)
 {
 	struct stat pst;
-	int err;
+	int err, fd;
 
 	if (s->tree_linked) {
 		err = tree_link_try(&s->st, flags & COPYUP_HELD, parent_fd, name,
-				    newfd, nst, prot);
-		if (err == 0)
+				    &fd, nst, prot);
+		if (err == 0) {
+			if (newfd)
+				*newfd = fd;
+			else
+				close(fd);
 			return 0;
+		}
 		/* a copy apart: the first copy stays the one to link to */
 		if (err == -EBUSY)
 			s->tree_linked = false;
-		err = stage_now(src, flags, s);
+		err = stage_now(src, flags, s, true);
 		if (err)
 			return err;
 	}
-	if (fstat(parent_fd, &pst) < 0 ||
-	    rename_into_place(s->tmp, parent_fd, name, &s->nst) < 0)
+	if (fstat(parent_fd, &pst) < 0)
+		return unstage(s, -errno);
+	if (!s->tmp[0]) {
+		err = link_into_place(s, parent_fd, name, newfd != NULL);
+		if (err && err != -EPERM && err != -EACCES && err != -EXDEV &&
+		    err != -ENOENT)
+			return unstage(s, err);	/* EEXIST: see above */
+		if (err) {
+			/* not linkable here (fs.protected_hardlinks and a
+			 * set-id file the daemon may not own, or /proc
+			 * unlike itself): a named copy */
+			unstage(s, 0);
+			err = stage_now(src, flags, s, false);
+			if (err)
+				return err;
+		}
+	}
+	if (s->tmp[0] && rename_into_place(s->tmp, parent_fd, name, &s->nst) < 0)
 		return unstage(s, -errno);
 	/* the parent's times are part of what was copied, not changed */
 	restore_dir_times(parent_fd, &pst);
 	if (s->tree_linked)
 		tree_link_note(&s->st, name, &s->nst, s->prot);
-	*newfd = s->fd;
+	if (newfd)
+		*newfd = s->fd;
+	else if (s->fd >= 0)
+		close(s->fd);
 	*nst = s->nst;
 	*prot = s->prot;
 	s->fd = -1;
@@ -412,11 +413,11 @@ static int copyup_place(const struct oref *src, unsigned flags, struct staged *s
 }
 
 /* Copy the object SRC into the upper directory PARENT_FD under NAME. On
- * success *newfd is the fd kept for it, and *PROT the immutable and
- * append-only flags it kept. The copy records the inode number the
- * object showed (origin.c), except for a file with several links, whose
- * copy is a file apart (or, in a tree copied up to be moved, a link to
- * the copy of another of its names). */
+ * success *newfd is the fd kept for it (none if NEWFD is NULL), and
+ * *PROT the immutable and append-only flags it kept. The copy records
+ * the inode number the object showed (origin.c), except for a file with
+ * several links, whose copy is a file apart (or, in a tree copied up to
+ * be moved, a link to the copy of another of its names). */
 int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	       unsigned flags, int *newfd, struct stat *nst, unsigned *prot)
 {
@@ -475,12 +476,21 @@ static int copyup_orphan(struct node *n, unsigned flags)
 	if (err)
 		goto unlock;
 	staging_name(tmp, sizeof(tmp));
-	fd = stage_copy(&src, &st, tmp, flags, &prot);
+	fd = stage_copy(&src, &st, tmp, flags, &prot, true);
 	if (fd < 0) {
 		err = fd;
 		goto unlock;
 	}
-	if (unlinkat(fs.workfd, tmp, 0) < 0) {
+	if (!tmp[0]) {
+		/* unnamed already; the node keeps an O_PATH descriptor */
+		int pfd = reopen_fd(fd, O_PATH);
+
+		err = pfd < 0 ? -errno : 0;
+		close(fd);
+		fd = pfd;
+		if (err)
+			goto unlock;
+	} else if (unlinkat(fs.workfd, tmp, 0) < 0) {
 		err = -errno;
 		close(fd);
 		goto unlock;
@@ -641,9 +651,12 @@ again:
 		for (int i = 0; i < ls->n; i++)
 			nls->r[i + 1] = ls->r[i];
 	}
+	/* a file needs no descriptor of its own unless it stays pinned
+	 * (below) */
 	if (!err)
 		err = copyup_place(&src, flags, &staged, node_upper_fd(parent),
-				   name, &newfd, &nst, &prot);
+				   name, S_ISDIR(n->type) || ls->r[0].fd >= 0 ||
+				   staged.tree_linked ? &newfd : NULL, &nst, &prot);
 	if (err == -EEXIST && !S_ISDIR(n->type)) {
 		/* a rename over the name is under way (its name_removed()
 		 * comes next): the file keeps its data apart */
@@ -665,7 +678,7 @@ again:
 		nls = lset_new(1);
 		/* a copy with several names stays pinned (node.c): removing
 		 * or replacing another name need not go through this node */
-		if (ls->r[0].fd < 0 && nst.st_nlink < 2) {
+		if (ls->r[0].fd < 0 && nst.st_nlink < 2 && newfd >= 0) {
 			/* reached by name again, now in the upper */
 			close(newfd);
 			newfd = -1;

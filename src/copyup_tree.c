@@ -372,7 +372,6 @@ static int copy_tree(struct node *dir)
 		} else if (!node_named(child, dir, name)) {
 			/* a lower hard link known under another name: copy
 			 * this name without moving the shared node */
-			int nfd = -1;
 			struct stat nst;
 			struct oref src;
 			unsigned prot = 0;
@@ -380,11 +379,9 @@ static int copy_tree(struct node *dir)
 			err = oref_in(dir, name, node_lset(child)->r[0].layer, &src);
 			if (!err)
 				err = copyup_obj(&src, node_upper_fd(dir), name, 0,
-						 &nfd, &nst, &prot);
+						 NULL, &nst, &prot);
 			if (!err && prot)
 				origin_mark_parent(dir);
-			if (nfd >= 0)
-				close(nfd);
 		} else {
 			/* a name the kernel holds a node of: see
 			 * tree_link_try() and copyup_stage() */

@@ -291,6 +291,9 @@ int copyup_obj(const struct oref *src, int parent_fd, const char *name,
 	       unsigned flags, int *newfd, struct stat *nst, unsigned *prot);
 int oref_in(struct node *parent, const char *name, int layer, struct oref *o);
 
+/* copydata.c */
+int copy_data(int in, int out, const struct stat *st);
+
 /* copyup_tree.c */
 int copyup_tree(struct node *dir);
 bool tree_link_wanted(const struct stat *lst);
