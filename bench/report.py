@@ -32,6 +32,8 @@ ROWS = [
     ("copyup_nofsync", "copy-up {big2} MiB, fsync=0 (kernel: volatile)", "s"),
     ("untar", "untar {untar} small files", "s"),
     ("rm_tree", "rm -rf a lower tree ({rm_entries} entries)", "s"),
+    ("chown_tree", "chown -R a lower tree ({rm_entries} entries, a copy-up each), default options", "s"),
+    ("chown_tree_nofsync", "chown -R a lower tree, fsync=0 (kernel: volatile)", "s"),
     ("fio_randread_cold", "fio 4k randread cold, lower file ({big2} MiB), {fio_runtime}", "IOPS"),
     ("fio_randread_warm", "fio 4k randread warm (file cached), {fio_runtime}", "IOPS"),
     ("fio_randwrite", "fio 4k randwrite, new upper file ({fio_mib} MiB), {fio_runtime}", "IOPS"),

@@ -143,6 +143,35 @@ wl_rm() {
 	stop_target "$target"
 }
 
+# chown -R of the rm/ tree's copy: every file and directory copied up,
+# data too (the kernel's overlay without metacopy copies it as well); the
+# data read through the mount first, so the row measures the copy-ups, not
+# the disk. ROW, then the target's extra mount options.
+chown_tree() {
+	local target=$1 row=$2 extra=${3:-} dir
+	start_target "$target" "$LOWERS" "$extra" || return 1
+	dir=$R/rm
+	if [ "$target" = native ]; then
+		cp -a "$R/rm" "$WR/rm"
+		dir=$WR/rm
+	fi
+	drop_caches
+	find "$dir" -type f -exec cat {} + >/dev/null
+	measure "$row" chown -R 1:1 "$dir" || return 1
+	chk "${row}_left" "$(find "$dir" ! -user 1 | wc -l)"
+	stop_target "$target"
+}
+
+# with each target's defaults (layerfs and the kernel fsync each copy,
+# fuse-overlayfs does not), then without fsync, as wl_copyup
+wl_chown() {
+	local target=$1 fast=fsync=0
+	chown_tree "$target" chown_tree || return 1
+	[ "$target" = kernel ] && fast=volatile
+	[ "$target" = native ] && fast=
+	chown_tree "$target" chown_tree_nofsync "$fast"
+}
+
 # fio_iops RW FILE [EXTRA...]: 4k random I/O, prints the IOPS.  No
 # --invalidate: on FUSE it drops only the mount's page cache, on the kernel
 # overlay the real file's, which would compare different things.
@@ -249,4 +278,4 @@ stat_paths_to() {
 	_n=$(stat_paths "$2" "$3")
 }
 
-WORKLOADS=(mount walk readsmall seqread seqwrite copyup untar rm fio parwalk lookup)
+WORKLOADS=(mount walk readsmall seqread seqwrite copyup untar rm chown fio parwalk lookup)
