@@ -110,13 +110,18 @@ copyup() {
 	stop_target "$target"
 }
 
-wl_copyup() {
-	local target=$1 fast=fsync=0
-	copyup "$target" copyup || return 1
+# FUNC TARGET ROW: FUNC TARGET ROW [EXTRA] with the target's defaults
+# (layerfs and the kernel fsync each copy, fuse-overlayfs does not), then
+# as ROW_nofsync without fsync (fsync=0; the kernel's overlay: volatile)
+with_and_without_fsync() {
+	local fn=$1 target=$2 row=$3 fast=fsync=0
 	[ "$target" = kernel ] && fast=volatile
 	[ "$target" = native ] && fast=
-	copyup "$target" copyup_nofsync "$fast"
+	"$fn" "$target" "$row" || return 1
+	"$fn" "$target" "${row}_nofsync" "$fast"
 }
+
+wl_copyup() { with_and_without_fsync copyup "$1" copyup; }
 
 wl_untar() {
 	local target=$1
@@ -162,15 +167,7 @@ chown_tree() {
 	stop_target "$target"
 }
 
-# with each target's defaults (layerfs and the kernel fsync each copy,
-# fuse-overlayfs does not), then without fsync, as wl_copyup
-wl_chown() {
-	local target=$1 fast=fsync=0
-	chown_tree "$target" chown_tree || return 1
-	[ "$target" = kernel ] && fast=volatile
-	[ "$target" = native ] && fast=
-	chown_tree "$target" chown_tree_nofsync "$fast"
-}
+wl_chown() { with_and_without_fsync chown_tree "$1" chown_tree; }
 
 # fio_iops RW FILE [EXTRA...]: 4k random I/O, prints the IOPS.  No
 # --invalidate: on FUSE it drops only the mount's page cache, on the kernel
