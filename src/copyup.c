@@ -385,7 +385,7 @@ static int copyup_place(const struct oref *src, unsigned flags, struct staged *s
 		err = link_into_place(s, parent_fd, name, newfd != NULL);
 		if (err && err != -EPERM && err != -EACCES && err != -EXDEV &&
 		    err != -ENOENT)
-			return unstage(s, err);	/* EEXIST: see above */
+			return unstage(s, err);	/* EEXIST too, as for a rename */
 		if (err) {
 			/* not linkable here (fs.protected_hardlinks and a
 			 * set-id file the daemon may not own, or /proc
