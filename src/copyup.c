@@ -102,10 +102,23 @@ static int unnamed_open(void)
 	return -errno;
 }
 
+/* Turn the unnamed copy's read-write descriptor *FD into an O_PATH one
+ * (a node keeping it open for writing would make the file unrunnable:
+ * ETXTBSY). On failure *FD is closed and -1. */
+static int fd_to_path(int *fd)
+{
+	int pfd = reopen_fd(*fd, O_PATH);
+	int err = pfd < 0 ? -errno : 0;
+
+	close(*fd);
+	*fd = pfd;
+	return err;
+}
+
 /* Build a copy of the object SRC (an lref, with attributes ST) in the
- * staging directory under TMP, or, for a regular file where UNNAMED
- * allows and the file system can, as an unnamed file (TMP is made
- * empty then). Returns an fd to keep for the new object (O_RDONLY for a
+ * staging directory under a new name written to TMP, or, for a regular
+ * file where UNNAMED allows and the file system can, as an unnamed file
+ * (TMP is left empty then). Returns an fd to keep for the new object (O_RDONLY for a
  * directory, O_RDWR for an unnamed file, O_PATH otherwise) or -errno.
  * The immutable and append-only flags it keeps go to *PROT.
  *
@@ -114,7 +127,7 @@ static int unnamed_open(void)
  * (without a journal, one more synchronous write per copy-up), and the
  * staging directory is left alone. */
 static int stage_copy(const struct oref *src, const struct stat *st,
-		      char *tmp, unsigned flags, unsigned *prot, bool unnamed)
+		      char tmp[STAGING_LEN], unsigned flags, unsigned *prot, bool unnamed)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	mode_t type = st->st_mode & S_IFMT;
@@ -122,20 +135,25 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 	char spath[PATH_MAX], dpath[PATH_MAX];
 	int in = -1, out = -1, keep = -1, err = 0;
 
+	/* a name only for what is not an unnamed file */
+	tmp[0] = '\0';
+	if (type != S_IFREG)
+		staging_name(tmp, STAGING_LEN);
 	switch (type) {
 	case S_IFREG:
 		in = oref_open(src, O_RDONLY);
 		if (in < 0)
 			return -errno;
 		out = unnamed ? unnamed_open() : -EOPNOTSUPP;
-		if (out >= 0)
-			tmp[0] = '\0';
-		else if (out == -EOPNOTSUPP)
+		if (out == -EOPNOTSUPP) {
+			staging_name(tmp, STAGING_LEN);
 			out = fdrelief_openat(fs.workfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
-		else
-			errno = -out;
+			if (out < 0)
+				out = -errno;
+		}
 		if (out < 0) {
-			err = -errno;
+			err = out;
+			out = -1;
 			goto out;
 		}
 		if (!(flags & COPYUP_NODATA))
@@ -260,7 +278,7 @@ static int rename_into_place(const char *tmp, int parent_fd, const char *name,
 struct staged {
 	struct stat st;		/* of the source */
 	struct stat nst;	/* of the copy */
-	char tmp[64];		/* its staging name; "": an unnamed file */
+	char tmp[STAGING_LEN];	/* its staging name; "": an unnamed file */
 	int fd;			/* kept for the copy; -1: nothing staged */
 	unsigned prot;		/* immutable and append-only flags kept */
 	bool tree_linked;	/* maybe a link to a copy in a tree copy */
@@ -281,7 +299,6 @@ static int stage_now(const struct oref *src, unsigned flags, struct staged *s,
 {
 	int fd;
 
-	staging_name(s->tmp, sizeof(s->tmp));
 	s->prot = 0;
 	fd = stage_copy(src, &s->st, s->tmp, flags, &s->prot, unnamed);
 	if (fd < 0)
@@ -304,28 +321,26 @@ static int stage_now(const struct oref *src, unsigned flags, struct staged *s,
 
 /* Give the unnamed copy S the name NAME in PARENT_FD (EEXIST: the name
  * is taken, as RENAME_NOREPLACE says for a named one). Its descriptor
- * is open for writing, which a node may not keep (a program could not
- * run the file: ETXTBSY): it becomes an O_PATH one, if WANT_FD. */
+ * is kept as an O_PATH one if WANT_FD (fd_to_path()), else closed. */
 static int link_into_place(struct staged *s, int parent_fd, const char *name,
 			   bool want_fd)
 {
 	char fdname[16];
-	int fd = -1;
+	int err;
 
 	snprintf(fdname, sizeof(fdname), "%d", s->fd);
 	if (linkat(fs.procfd, fdname, parent_fd, name, AT_SYMLINK_FOLLOW) < 0)
 		return -errno;
 	if (want_fd) {
-		fd = reopen_fd(s->fd, O_PATH);
-		if (fd < 0) {
-			int err = -errno;
-
+		err = fd_to_path(&s->fd);
+		if (err) {
 			unlinkat(parent_fd, name, 0);
 			return err;
 		}
+	} else {
+		close(s->fd);
+		s->fd = -1;
 	}
-	close(s->fd);
-	s->fd = fd;
 	s->nst.st_nlink = 1;
 	return 0;
 }
@@ -458,7 +473,7 @@ static int copyup_orphan(struct node *n, unsigned flags)
 	struct lset *ls;
 	struct oref src;
 	struct stat st;
-	char tmp[64];
+	char tmp[STAGING_LEN];
 	unsigned prot = 0;	/* the copy has no name to protect */
 	int fd, err = 0;
 	bool copied = false;
@@ -475,7 +490,6 @@ static int copyup_orphan(struct node *n, unsigned flags)
 	err = oref_stat(&src, &st);
 	if (err)
 		goto unlock;
-	staging_name(tmp, sizeof(tmp));
 	fd = stage_copy(&src, &st, tmp, flags, &prot, true);
 	if (fd < 0) {
 		err = fd;
@@ -483,11 +497,7 @@ static int copyup_orphan(struct node *n, unsigned flags)
 	}
 	if (!tmp[0]) {
 		/* unnamed already; the node keeps an O_PATH descriptor */
-		int pfd = reopen_fd(fd, O_PATH);
-
-		err = pfd < 0 ? -errno : 0;
-		close(fd);
-		fd = pfd;
+		err = fd_to_path(&fd);
 		if (err)
 			goto unlock;
 	} else if (unlinkat(fs.workfd, tmp, 0) < 0) {

@@ -304,6 +304,7 @@ int tree_link_try(const struct stat *lst, bool held, int parent_fd, const char *
 void inval_entry_later(struct node *parent, const char *name);
 void inval_failed_write_later(struct node *n, off_t off, off_t len);
 void inval_entries_wait(void);
+#define STAGING_LEN 64	/* room for a staging_name() */
 char *staging_name(char *buf, size_t len);
 int copy_xattrs(int src, int dst);
 int restore_dir_times(int dirfd, const struct stat *st);
