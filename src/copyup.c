@@ -118,16 +118,18 @@ static int fd_to_path(int *fd)
 /* Build a copy of the object SRC (an lref, with attributes ST) in the
  * staging directory under a new name written to TMP, or, for a regular
  * file where UNNAMED allows and the file system can, as an unnamed file
- * (TMP is left empty then). Returns an fd to keep for the new object (O_RDONLY for a
- * directory, O_RDWR for an unnamed file, O_PATH otherwise) or -errno.
- * The immutable and append-only flags it keeps go to *PROT.
+ * (TMP is left empty then). Returns an fd to keep for the new object
+ * (O_RDONLY for a directory, O_RDWR for an unnamed file, O_PATH
+ * otherwise) or -errno. The immutable and append-only flags it keeps go
+ * to *PROT.
  *
  * Unnamed is the kernel's overlay's way too: on ext4 the fsync of a
  * file that has a new name also writes its directory's block and inode
  * (without a journal, one more synchronous write per copy-up), and the
  * staging directory is left alone. */
 static int stage_copy(const struct oref *src, const struct stat *st,
-		      char tmp[STAGING_LEN], unsigned flags, unsigned *prot, bool unnamed)
+		      char tmp[STAGING_LEN], unsigned flags, unsigned *prot,
+		      bool unnamed)
 {
 	struct timespec ts[2] = { st->st_atim, st->st_mtim };
 	mode_t type = st->st_mode & S_IFMT;
@@ -147,7 +149,8 @@ static int stage_copy(const struct oref *src, const struct stat *st,
 		out = unnamed ? unnamed_open() : -EOPNOTSUPP;
 		if (out == -EOPNOTSUPP) {
 			staging_name(tmp, STAGING_LEN);
-			out = fdrelief_openat(fs.workfd, tmp, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+			out = fdrelief_openat(fs.workfd, tmp, O_CREAT | O_EXCL |
+					      O_RDWR | O_CLOEXEC, 0600);
 			if (out < 0)
 				out = -errno;
 		}
