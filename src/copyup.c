@@ -84,8 +84,7 @@ static bool no_unnamed;
 
 /* An unnamed file in the staging directory (O_TMPFILE), or -errno:
  * -EOPNOTSUPP where there is none to have. It is put in place through
- * its /proc link (linkat(AT_EMPTY_PATH) wants a privilege a rootless
- * daemon may lack). */
+ * its /proc link (link_fd_at()). */
 static int unnamed_open(void)
 {
 	int fd;
@@ -328,11 +327,9 @@ static int stage_now(const struct oref *src, unsigned flags, struct staged *s,
 static int link_into_place(struct staged *s, int parent_fd, const char *name,
 			   bool want_fd)
 {
-	char fdname[16];
 	int err;
 
-	snprintf(fdname, sizeof(fdname), "%d", s->fd);
-	if (linkat(fs.procfd, fdname, parent_fd, name, AT_SYMLINK_FOLLOW) < 0)
+	if (link_fd_at(s->fd, parent_fd, name) < 0)
 		return -errno;
 	if (want_fd) {
 		err = fd_to_path(&s->fd);

@@ -41,7 +41,6 @@ static void dir_changed(struct node *dir)
  * open file, for directories an O_RDONLY fd, else -2 meaning "none"). */
 static int make_object(int dirfd, const char *name, const struct new_obj *o)
 {
-	char path[64];
 	int fd;
 
 	switch (o->type) {
@@ -67,8 +66,7 @@ static int make_object(int dirfd, const char *name, const struct new_obj *o)
 		if (src.name[0])
 			err = linkat(src.dirfd, src.name, dirfd, name, 0);
 		else
-			err = linkat(AT_FDCWD, fd_path(src.dirfd, path, sizeof(path)),
-				     dirfd, name, AT_SYMLINK_FOLLOW);
+			err = link_fd_at(src.dirfd, dirfd, name);
 		err = err < 0 ? -errno : 0;
 		oref_put(&src);
 		return err ? err : -2;

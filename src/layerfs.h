@@ -561,6 +561,7 @@ const char *opq_style_name(enum opaque_style s);
 /* ---- helpers (util.c) ---- */
 
 int reopen_fd(int fd, int flags);
+int link_fd_at(int fd, int dirfd, const char *name);
 char *fd_path(int fd, char *buf, size_t len);
 int fd_path_at(int dirfd, const char *name, char *buf, size_t len);
 void *xmalloc(size_t n);

@@ -197,6 +197,18 @@ int reopen_fd(int fd, int flags)
 	return layer_openat(fs.procfd, name, (flags & ~O_NOFOLLOW) | O_CLOEXEC);
 }
 
+/* Give the object behind FD (any descriptor, O_PATH and unnamed files
+ * too) the name NAME in DIRFD: linkat(2) through its /proc link, as
+ * linkat(AT_EMPTY_PATH) wants CAP_DAC_READ_SEARCH, which a rootless
+ * daemon may lack. -1 and errno on failure. */
+int link_fd_at(int fd, int dirfd, const char *name)
+{
+	char fdname[24];
+
+	snprintf(fdname, sizeof(fdname), "%d", fd);
+	return linkat(fs.procfd, fdname, dirfd, name, AT_SYMLINK_FOLLOW);
+}
+
 char *fd_path(int fd, char *buf, size_t len)
 {
 	snprintf(buf, len, "/proc/self/fd/%d", fd);
