@@ -51,7 +51,8 @@ static enum opaque_style opq_probe(int fd, bool user_only)
 void caps_probe(struct fs *f)
 {
 	bool user_only = f->cfg && f->cfg->userxattr;
-	char name[64];
+	uid_t other = geteuid() == 1 ? 2 : 1;
+	char name[STAGING_LEN];
 	int fd;
 
 	f->can_chown = have_cap(CAP_CHOWN);
@@ -64,20 +65,25 @@ void caps_probe(struct fs *f)
 	/* whiteouts: a 0:0 character device where mknod allows it (root,
 	 * and since Linux 5.8 also unprivileged users for this device) */
 	staging_name(name, sizeof(name));
-	if (mknodat(f->workfd, name, S_IFCHR | 0000, makedev(0, 0)) == 0) {
+	if (mknodat(f->workfd, name, S_IFCHR | 0000, makedev(0, 0)) == 0)
 		f->wh_style = WH_CHARDEV;
-		unlinkat(f->workfd, name, 0);
-	}
 
 	/* ownership: can the daemon give files to other ids? (in a user
-	 * namespace with a single id mapped it cannot) */
-	staging_name(name, sizeof(name));
-	fd = openat(f->workfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		uid_t other = geteuid() == 1 ? 2 : 1;
-		f->can_chown = fchown(fd, other, other) == 0;
-		close(fd);
+	 * namespace with a single id mapped it cannot) Asked of that device
+	 * where there is one: on ext4 soon after deletions (a fresh work
+	 * dir) each inode made here costs the mount more than its calls */
+	if (f->wh_style == WH_CHARDEV) {
+		f->can_chown = fchownat(f->workfd, name, other, other,
+					AT_SYMLINK_NOFOLLOW) == 0;
 		unlinkat(f->workfd, name, 0);
+	} else {
+		staging_name(name, sizeof(name));
+		fd = openat(f->workfd, name, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600);
+		if (fd >= 0) {
+			f->can_chown = fchown(fd, other, other) == 0;
+			close(fd);
+			unlinkat(f->workfd, name, 0);
+		}
 	}
 
 	/* opaque markers: trusted.* needs CAP_SYS_ADMIN in the initial

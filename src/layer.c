@@ -465,6 +465,8 @@ int staging_prepare(struct fs *f)
 		}
 	}
 
+	if (f->staging_made)
+		return 0;	/* nothing left in it to look at */
 	/* left by an earlier daemon, but for a detached one's that still
 	 * serves its old mount (lock.c, DETACHED_MARK) */
 	d = fdopendir(dup(fd));
