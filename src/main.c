@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -158,6 +159,31 @@ static void work_let_go(int lockfd, bool refused)
 	work_lock_abandon(lockfd);
 }
 
+/* fuse_daemonize(), with the child made on the CPU this process runs on,
+ * where it starts as soon as the parent waits for it: the mount command
+ * returns only after the child's first steps, and a child the scheduler
+ * put on the other CPU (halted, on a VM) started later (mounts of three
+ * layers: 6.5-6.9 ms against 7.1-7.2 ms, docs/architecture.md). The
+ * child gets back the CPUs it may use before it starts any thread. */
+static int daemonize(bool foreground)
+{
+	cpu_set_t was, here;
+	bool pinned = false;
+	int cpu, res;
+
+	if (!foreground && (cpu = sched_getcpu()) >= 0 &&
+	    sched_getaffinity(0, sizeof(was), &was) == 0) {
+		CPU_ZERO(&here);
+		CPU_SET(cpu, &here);
+		pinned = sched_setaffinity(0, sizeof(here), &here) == 0;
+	}
+	res = fuse_daemonize(foreground);
+	if (pinned && sched_setaffinity(0, sizeof(was), &was) < 0)
+		lfs_log("warning: the daemon keeps to CPU %d (cannot set its "
+			"CPUs back: %s)", cpu, strerror(errno));
+	return res;
+}
+
 /* Check the layers, mount CFG->mountpoint and serve requests until
  * unmounted. Returns the process exit status. Shared by the -o form and
  * the stack subcommands. */
@@ -263,7 +289,7 @@ int daemon_run(struct config *cfg, const char *argv0)
 		lfs_log("cannot set up the FUSE session's I/O");
 		goto out_unmount;
 	}
-	if (fuse_daemonize(cfg->foreground) != 0)
+	if (daemonize(cfg->foreground) != 0)
 		goto out_unmount;
 	lfs_log_serving(!cfg->foreground);
 	if (proc_open(&fs) < 0)

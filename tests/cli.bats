@@ -50,6 +50,32 @@ load helpers
 	! is_mounted "$M" || fail "still mounted"
 }
 
+# the CPUs each thread of process $1 may run on
+daemon_cpus() {
+	local f
+	for f in /proc/"$1"/task/*/status; do
+		awk '/^Cpus_allowed_list:/ { print $2 }' "$f"
+	done | sort -u
+}
+
+@test "cli: the daemon's threads may run on every CPU the mount command could (its fork is made on one)" {
+	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
+	local cpus
+	echo a >"$L1/a"
+	LFS_WRAP="taskset -c 0,1" mount_layerfs
+	ls -lR "$M" >/dev/null
+	wait_until 5 test "$(ls /proc/"$DAEMON_PID"/task | wc -l)" -gt 2 ||
+		fail "the daemon started no threads"
+	cpus=$(daemon_cpus "$DAEMON_PID")
+	eq "$cpus" "0-1"
+	unmount_layerfs "$M"
+	# a narrower set is kept as it was given
+	LFS_WRAP="taskset -c 1" mount_layerfs
+	ls -lR "$M" >/dev/null
+	cpus=$(daemon_cpus "$DAEMON_PID")
+	eq "$cpus" "1"
+}
+
 @test "cli: mount.fuse3 form SOURCE MOUNTPOINT -o OPTIONS" {
 	echo x >"$L1/f"
 	"$LAYERFS" overlay "$M" -o "lowerdir=$L1,upperdir=$U,workdir=$W" 3>&- 2>"$T/err"
