@@ -58,14 +58,16 @@ daemon_cpus() {
 	done | sort -u
 }
 
+# process $1 has more than $2 threads
+threads_over() { [ "$(ls /proc/"$1"/task | wc -l)" -gt "$2" ]; }
+
 @test "cli: the daemon's threads may run on every CPU the mount command could (its fork is made on one)" {
 	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
 	local cpus
 	echo a >"$L1/a"
 	LFS_WRAP="taskset -c 0,1" mount_layerfs
 	ls -lR "$M" >/dev/null
-	wait_until 5 test "$(ls /proc/"$DAEMON_PID"/task | wc -l)" -gt 2 ||
-		fail "the daemon started no threads"
+	wait_until 5 threads_over "$DAEMON_PID" 2 || fail "the daemon started no threads"
 	cpus=$(daemon_cpus "$DAEMON_PID")
 	eq "$cpus" "0-1"
 	unmount_layerfs "$M"
