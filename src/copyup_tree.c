@@ -416,6 +416,7 @@ static int copy_tree(struct node *dir)
 		 * of the generation after it makes that one look again. */
 		node_set_lset(dir, lset_upper(ufd));
 		node_flag_set(dir, NODE_OPAQUE);
+		test_pause("purge", dir->name);
 		purge_internal_entries(ufd);	/* the lock keeps the set */
 		__atomic_add_fetch(&dir->gen, 1, __ATOMIC_RELEASE);
 	} else if (ufd >= 0) {

@@ -173,6 +173,7 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 				continue;
 			if (type == DT_CHR || type == DT_UNKNOWN ||
 			    (r->xwhiteouts && type == DT_REG)) {
+				test_pause("list_entry", name);
 				if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
 					if (stat_is_whiteout(&st) ||
 					    (r->xwhiteouts && is_xwhiteout(fd, name, &st))) {
@@ -182,6 +183,18 @@ static int list_layer(struct dentry_list *l, struct nameset *seen,
 					}
 					if (type == DT_UNKNOWN)
 						type = IFTODT(st.st_mode);
+				} else if (errno == ENOENT) {
+					/* Gone since it was read: not an
+					 * entry, and maybe a whiteout, so it
+					 * still hides the name below. The tree
+					 * copy of a rename purges the whiteouts
+					 * of a directory it just made opaque
+					 * while a listing of the new set reads
+					 * it: a purged one counted as an entry,
+					 * and rmdir failed with ENOTEMPTY. */
+					if (merged)
+						nameset_add(seen, name);
+					continue;
 				}
 			}
 			if (merged)

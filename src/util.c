@@ -401,7 +401,9 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * first by default) that reaches POINT for an entry called NAME sleep MS
  * milliseconds there, so that a test can run another request in the
  * middle of it (tests/rename.bats renames a tree while a lookup in it is
- * under way). Points: "lookup", any lookup of a name (a LOOKUP or a
+ * under way). Up to PAUSE_SPECS such specs, separated by ';', each count
+ * their own hits (a test that holds two requests at once). Points:
+ * "lookup", any lookup of a name (a LOOKUP or a
  * listing's entry) once the layers are read; "lookup_request", a LOOKUP
  * request before anything is opened; "install", a new object staged to
  * replace a whiteout, after the whiteout was found in its way; "open",
@@ -410,43 +412,66 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * layers and its parent's; "write_failed", a failed WRITE from the
  * writeback cache after its reply (NAME empty); "listing", a listing of
  * the directory NAME between taking its layers and reading them;
- * "idlepoll", idlepoll.c's thread after a count that saw requests (NAME
- * empty). */
-static const char *pause_spec(void)
-{
-	static const char *spec;
-	static bool read_once;
+ * "list_entry", a listing that read the name NAME of a device or of an
+ * entry of unknown type, before it stats it; "purge", the tree copy of
+ * a rename (copyup_tree.c) that gave the directory NAME its upper alone,
+ * before it removes the whiteouts there; "idlepoll", idlepoll.c's thread
+ * after a count that saw requests (NAME empty). */
+#define PAUSE_SPECS 4
 
-	if (!__atomic_load_n(&read_once, __ATOMIC_ACQUIRE)) {
-		spec = getenv("LAYERFS_TEST_PAUSE");
-		__atomic_store_n(&read_once, true, __ATOMIC_RELEASE);
+static struct pause {
+	char point[32], name[NAME_MAX + 1];
+	unsigned ms, nth, hits;
+} pauses[PAUSE_SPECS];
+static unsigned npauses;
+static pthread_once_t pauses_once = PTHREAD_ONCE_INIT;
+
+static void pauses_read(void)
+{
+	const char *env = getenv("LAYERFS_TEST_PAUSE");
+	char *copy, *spec, *save = NULL;
+
+	if (!env)
+		return;
+	copy = xstrdup(env);
+	for (spec = strtok_r(copy, ";", &save); spec && npauses < PAUSE_SPECS;
+	     spec = strtok_r(NULL, ";", &save)) {
+		struct pause *p = &pauses[npauses];
+		char *name = strchr(spec, ':'), *ms, *nth;
+
+		if (!name || !(ms = strchr(name + 1, ':')))
+			continue;
+		*name++ = '\0';
+		*ms++ = '\0';
+		nth = strchr(ms, ':');
+		snprintf(p->point, sizeof(p->point), "%s", spec);
+		snprintf(p->name, sizeof(p->name), "%s", name);
+		p->ms = (unsigned)atoi(ms);
+		p->nth = nth ? (unsigned)atoi(nth + 1) : 1u;
+		npauses++;
 	}
-	return spec;
+	free(copy);
 }
 
 /* Is a pause asked for at POINT (for callers that must work to name it)? */
 bool test_pause_wanted(const char *point)
 {
-	const char *s = pause_spec();
-	size_t plen = strlen(point);
-
-	return s && strncmp(s, point, plen) == 0 && s[plen] == ':';
+	pthread_once(&pauses_once, pauses_read);
+	for (unsigned i = 0; i < npauses; i++)
+		if (!strcmp(pauses[i].point, point))
+			return true;
+	return false;
 }
 
 void test_pause(const char *point, const char *name)
 {
-	static unsigned hits;
-	const char *s = pause_spec(), *colon, *nth;
-	size_t plen = strlen(point);
-
 	if (!test_pause_wanted(point))
 		return;
-	s += plen + 1;
-	colon = strchr(s, ':');
-	if (!colon || strlen(name) != (size_t)(colon - s) ||
-	    strncmp(s, name, (size_t)(colon - s)) != 0)
-		return;
-	nth = strchr(colon + 1, ':');
-	if (__atomic_add_fetch(&hits, 1, __ATOMIC_RELAXED) == (nth ? (unsigned)atoi(nth + 1) : 1u))
-		usleep((useconds_t)atoi(colon + 1) * 1000);
+	for (unsigned i = 0; i < npauses; i++) {
+		struct pause *p = &pauses[i];
+
+		if (!strcmp(p->point, point) && !strcmp(p->name, name) &&
+		    __atomic_add_fetch(&p->hits, 1, __ATOMIC_RELAXED) == p->nth)
+			usleep((useconds_t)p->ms * 1000);
+	}
 }

@@ -459,6 +459,27 @@ print("\n".join(bad[:5]) if bad else "ok")' "$M" "$n" "$@"
 	eq "$(names "$M/d2")" f "after a remount"
 }
 
+# The same rmdir, when its listing takes the directory's new set, the
+# upper alone, before the move purged the whiteout of x there: the
+# listing reads the whiteout's name, the purge removes it (the tree copy
+# waits before it, LAYERFS_TEST_PAUSE "purge"), and only then does the
+# listing stat it (the second listing that reads x waits, "list_entry";
+# the first is the tree copy's own)
+@test "rename: rmdir of an emptied merged directory while a move of its parent purges the whiteouts there: the directory is empty" {
+	mkdir -p "$L1/d/e/x" "$L1/d/f"
+	LAYERFS_TEST_PAUSE="purge:e:1000;list_entry:x:1500:2" mount_layerfs
+	rmdir "$M/d/e/x"
+	(mv "$M/d" "$M/d2") 2>"$T/mv.err" &
+	local pid=$!
+	sleep 0.4
+	rmdir "$M/d/e" || fail "the rmdir failed"
+	wait "$pid" || fail "the move failed: $(cat "$T/mv.err")"
+	eq "$(names "$M/d2")" f
+	unmount_layerfs
+	mount_layerfs
+	eq "$(names "$M/d2")" f "after a remount"
+}
+
 @test "rename: a moved tree's lower files of many names need no descriptor each (a low fd limit)" {
 	mkdir -p "$L1/d"
 	local i
