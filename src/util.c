@@ -465,8 +465,7 @@ bool test_pause_wanted(const char *point)
 
 void test_pause(const char *point, const char *name)
 {
-	if (!test_pause_wanted(point))
-		return;
+	pthread_once(&pauses_once, pauses_read);
 	for (unsigned i = 0; i < npauses; i++) {
 		struct pause *p = &pauses[i];
 
