@@ -58,6 +58,7 @@ static uint64_t rounds;			/* rounds finished */
 static int high;			/* a descriptor this high starts a round */
 static bool refused;			/* the kernel knows no prune */
 static rlim_t room;			/* descriptors above the threshold */
+static rlim_t threshold;		/* the limit less ROOM */
 static __thread bool no_wait;		/* fdrelief_nowait() */
 static int spare = -1;			/* fdrelief_open_spare()'s */
 /* held while a notification is written: after fdrelief_stop() none is,
@@ -157,36 +158,42 @@ static void kick_locked(void)
 	}
 }
 
+/* The room above the threshold, from the open-file limit: before the
+ * loop is set up, which asks fdrelief_thread_fds(). */
+void fdrelief_limits(void)
+{
+	pthread_condattr_t ca;
+	struct rlimit rl;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&done_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	fdrelief_spare_again();
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return;
+	/* room for what requests and read-ahead threads open for a moment
+	 * (the files being copied) and for the request threads' own
+	 * (fdrelief_thread_fds()): half the limit, at most HEADROOM */
+	room = rl.rlim_cur / 2 < HEADROOM ? rl.rlim_cur / 2 : HEADROOM;
+	threshold = rl.rlim_cur - room;
+}
+
+/* The thread, once the loop serves (main.c, late_start()): until it
+ * runs, requests do not wait for rounds (HIGH is 0). */
 void fdrelief_start(void)
 {
-	struct rlimit rl;
-	pthread_condattr_t ca;
-
-	fdrelief_spare_again();
 	/* glibc loads libgcc_s at the first pthread_cancel(), which libfuse
 	 * sends its threads at the end of the loop: at the limit that open
 	 * failed, glibc aborted the daemon ("libgcc_s.so.1 must be installed
 	 * for pthread_cancel to work") and the mount stayed, dead. Loaded
 	 * now, glibc finds it without opening anything. */
 	dlopen("libgcc_s.so.1", RTLD_NOW | RTLD_NODELETE);
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+	if (!room)
 		return;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&done_cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (spawn_detached(relief_thread, NULL)) {
-		/* room for what requests and read-ahead threads open for a
-		 * moment (the files being copied) and for the request
-		 * threads' own (fdrelief_thread_fds()): half the limit, at
-		 * most HEADROOM */
-		rlim_t h;
-
-		room = rl.rlim_cur / 2 < HEADROOM ? rl.rlim_cur / 2 : HEADROOM;
-		h = rl.rlim_cur - room;
-
-		__atomic_store_n(&high, h > INT_MAX ? INT_MAX : (int)h, __ATOMIC_RELAXED);
-	}
+	if (spawn_detached(relief_thread, NULL))
+		__atomic_store_n(&high, threshold > INT_MAX ? INT_MAX : (int)threshold,
+				 __ATOMIC_RELAXED);
 }
 
 /* May each request thread keep descriptors of its own? libfuse gives

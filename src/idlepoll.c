@@ -126,7 +126,7 @@ static void *idlepoll_thread(void *arg)
 /* Called for each request that a caller waits for (io_read()). */
 void idlepoll_note(void)
 {
-	if (qos_fd < 0)
+	if (__atomic_load_n(&qos_fd, __ATOMIC_ACQUIRE) < 0)
 		return;
 	__atomic_add_fetch(&seen, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(&asleep, __ATOMIC_SEQ_CST)) {
@@ -140,15 +140,18 @@ void idlepoll_note(void)
  * root: elsewhere idlepoll=1 does nothing). */
 void idlepoll_start(void)
 {
-	qos_fd = open(QOS_DEVICE, O_WRONLY | O_CLOEXEC);
-	if (qos_fd < 0) {
+	int fd = open(QOS_DEVICE, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0) {
 		if (fs.cfg->debug)
 			lfs_log("idlepoll: cannot open %s: %s", QOS_DEVICE,
 				strerror(errno));
 		return;
 	}
+	/* requests may be served already (main.c, late_start()) */
+	__atomic_store_n(&qos_fd, fd, __ATOMIC_RELEASE);
 	if (!spawn_detached(idlepoll_thread, NULL)) {
-		close(qos_fd);
-		qos_fd = -1;
+		__atomic_store_n(&qos_fd, -1, __ATOMIC_RELEASE);
+		close(fd);
 	}
 }

@@ -71,20 +71,10 @@ static void tree_done(int mfd)
 	held_trees[nheld] = -1;
 }
 
-static void *trees_close(void *arg)
-{
-	int *fds = arg;
-
-	for (int i = 0; fds[i] >= 0; i++)
-		close(fds[i]);
-	free(fds);
-	return NULL;
-}
-
-/* Close the held trees: in a thread of their own once the daemon serves
- * (called after fuse_daemonize(), whose fork a thread would not follow),
- * or right here with NOW (the daemon ends, or never started). */
-void layers_let_trees_go(bool now)
+/* Close the held trees: once the daemon serves, from main.c's
+ * late_start() (a thread, so that the waits keep nobody waiting), or when
+ * the daemon ends or never started (layers_close()). */
+void layers_let_trees_go(void)
 {
 	int *fds = held_trees;
 
@@ -92,8 +82,9 @@ void layers_let_trees_go(bool now)
 		return;
 	held_trees = NULL;
 	nheld = 0;
-	if (now || !spawn_detached(trees_close, fds))
-		trees_close(fds);
+	for (int i = 0; fds[i] >= 0; i++)
+		close(fds[i]);
+	free(fds);
 }
 
 /* The kernel's overlay reads its lower layers through private mounts,
@@ -499,7 +490,7 @@ int staging_prepare(struct fs *f)
 
 void layers_close(struct fs *f)
 {
-	layers_let_trees_go(true);
+	layers_let_trees_go();
 	for (int i = 0; i < f->nlayers; i++)
 		if (f->layers[i].present)
 			close(f->layers[i].fd);

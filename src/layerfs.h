@@ -152,7 +152,7 @@ int proc_open(struct fs *f);
 bool layer_wants_noatime(int layer, bool dir);
 int layer_openat(int dirfd, const char *name, int flags);
 void layers_close(struct fs *f);
-void layers_let_trees_go(bool now);
+void layers_let_trees_go(void);
 bool same_object(int fd, const struct stat *st);
 
 #include "node.h"
@@ -233,6 +233,7 @@ bool listing_ahead(struct node *dir);
 #define REQUEST_THREADS	16
 
 /* fdrelief.c: the kernel forgets unused inodes near the open-file limit */
+void fdrelief_limits(void);
 void fdrelief_start(void);
 void fdrelief_stop(void);
 int fdrelief_openat(int dirfd, const char *name, int flags, mode_t mode);

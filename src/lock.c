@@ -47,9 +47,12 @@ static void write_holder(int fd, const char *role)
 	char buf[64];
 	int n = snprintf(buf, sizeof(buf), "%d %s\n", (int)getpid(), role);
 
-	/* best effort: the lock itself is the flock, this is a courtesy */
-	if (ftruncate(fd, 0) == 0 && pwrite(fd, buf, (size_t)n, 0) < 0)
-		return;
+	/* best effort: the lock itself is the flock, this is a courtesy.
+	 * Written over, then cut to length: a truncation to 0 first freed
+	 * the file's block and the write took a new one (0.3-0.5 ms of the
+	 * daemon's start on ext4 here, before it answered INIT) */
+	if (pwrite(fd, buf, (size_t)n, 0) == n)
+		(void)!ftruncate(fd, n);
 }
 
 /* The pid (and role) written by the holder, or 0 when none can be read. */
