@@ -416,7 +416,9 @@ bool spawn_detached(void *(*fn)(void *), void *arg)
  * entry of unknown type, before it stats it; "purge", the tree copy of
  * a rename (copyup_tree.c) that gave the directory NAME its upper alone,
  * before it removes the whiteouts there; "idlepoll", idlepoll.c's thread
- * after a count that saw requests (NAME empty). */
+ * after a count that saw requests (NAME empty); "late_start", the thread
+ * that starts the helper threads while the loop starts (main.c; NAME
+ * empty). */
 #define PAUSE_SPECS 4
 
 static struct pause {

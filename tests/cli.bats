@@ -167,6 +167,23 @@ threads_over() { [ "$(ls /proc/"$1"/task | wc -l)" -gt "$2" ]; }
 	[ "$n" -ge 2 ] || fail "expected at least two other threads, found $n"
 }
 
+@test "cli: the thread that starts the helper threads while the loop starts takes no signal either" {
+	# held at its start; unblocked, a SIGTERM there would not wake the
+	# loop if the stop thread were missing
+	local pid t tid blk n=0
+	LAYERFS_TEST_PAUSE="late_start::3000" mount_layerfs
+	pid=$DAEMON_PID
+	ls "$M" >/dev/null
+	for t in /proc/"$pid"/task/*; do
+		tid=${t##*/}
+		[ "$tid" != "$pid" ] || continue
+		blk=$(awk '/^SigBlk:/ { print $2 }' "$t/status")
+		(( (16#$blk & 0x4003) == 0x4003 )) || fail "thread $tid ($(cat "$t/comm")) takes signals: SigBlk $blk"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 2 ] || fail "expected the stop thread and the held starter, found $n threads"
+}
+
 @test "cli: SIGINT and SIGTERM unmount and exit 0 (foreground)" {
 	# background jobs of a script start with SIGINT ignored: undo that
 	spawn env --default-signal=INT "$LAYERFS" -f -o "lowerdir=$L1,upperdir=$U,workdir=$W" "$M"
