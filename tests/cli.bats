@@ -61,6 +61,20 @@ daemon_cpus() {
 # process $1 has more than $2 threads
 threads_over() { [ "$(ls /proc/"$1"/task | wc -l)" -gt "$2" ]; }
 
+# others_block_stop_signals PID WHAT: every thread of PID but the first
+# blocks SIGINT, SIGHUP and SIGTERM, and there are at least two (WHAT)
+others_block_stop_signals() {
+	local pid=$1 t tid blk n=0
+	for t in /proc/"$pid"/task/*; do
+		tid=${t##*/}
+		[ "$tid" != "$pid" ] || continue
+		blk=$(awk '/^SigBlk:/ { print $2 }' "$t/status")
+		(( (16#$blk & 0x4003) == 0x4003 )) || fail "thread $tid ($(cat "$t/comm")) takes signals: SigBlk $blk"
+		n=$((n + 1))
+	done
+	[ "$n" -ge 2 ] || fail "expected $2, found $n other threads"
+}
+
 @test "cli: the daemon's threads may run on every CPU the mount command could (its fork is made on one)" {
 	[ "$(nproc)" -ge 2 ] || skip "needs two CPUs"
 	local cpus
@@ -155,33 +169,16 @@ threads_over() { [ "$(ls /proc/"$1"/task | wc -l)" -gt "$2" ]; }
 	mkdir -p "$L1/d/sub"
 	mount_layerfs
 	ls -l "$M/d" >/dev/null	# starts the workers and the prefetch threads
-	local pid=$DAEMON_PID t tid blk n=0
 	wait_until 10 six_idle || fail "the prefetch threads did not start"
-	for t in /proc/"$pid"/task/*; do
-		tid=${t##*/}
-		[ "$tid" != "$pid" ] || continue
-		blk=$(awk '/^SigBlk:/ { print $2 }' "$t/status")
-		(( (16#$blk & 0x4003) == 0x4003 )) || fail "thread $tid ($(cat "$t/comm")) takes signals: SigBlk $blk"
-		n=$((n + 1))
-	done
-	[ "$n" -ge 2 ] || fail "expected at least two other threads, found $n"
+	others_block_stop_signals "$DAEMON_PID" "at least two other threads"
 }
 
 @test "cli: the thread that starts the helper threads while the loop starts takes no signal either" {
 	# held at its start; unblocked, a SIGTERM there would not wake the
 	# loop if the stop thread were missing
-	local pid t tid blk n=0
 	LAYERFS_TEST_PAUSE="late_start::3000" mount_layerfs
-	pid=$DAEMON_PID
 	ls "$M" >/dev/null
-	for t in /proc/"$pid"/task/*; do
-		tid=${t##*/}
-		[ "$tid" != "$pid" ] || continue
-		blk=$(awk '/^SigBlk:/ { print $2 }' "$t/status")
-		(( (16#$blk & 0x4003) == 0x4003 )) || fail "thread $tid ($(cat "$t/comm")) takes signals: SigBlk $blk"
-		n=$((n + 1))
-	done
-	[ "$n" -ge 2 ] || fail "expected the stop thread and the held starter, found $n threads"
+	others_block_stop_signals "$DAEMON_PID" "the stop thread and the held starter"
 }
 
 @test "cli: SIGINT and SIGTERM unmount and exit 0 (foreground)" {
