@@ -584,6 +584,7 @@ double attr_timeout(const struct node *n);
 void fill_entry(struct fuse_entry_param *e, struct node *n,
 		const struct stat *st);
 bool spawn_detached(void *(*fn)(void *), void *arg);
+bool spawn_joinable(pthread_t *t, void *(*fn)(void *), void *arg);
 uint64_t mono_us(void);
 void lfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void lfs_log_mounted(const char *mountpoint);

@@ -220,7 +220,6 @@ int daemon_run(struct config *cfg, const char *argv0)
 	char lockerr[PATH_MAX + 128];
 	int lockfd = -1, probe_err, res;
 	bool served = false, starter_up = false;
-	sigset_t all, was;
 	pthread_t starter;
 	int ret = 1;
 
@@ -333,12 +332,9 @@ int daemon_run(struct config *cfg, const char *argv0)
 
 	served = true;
 	fdrelief_limits();
-	/* with every signal blocked, as the threads it starts: only the
-	 * loop's thread takes SIGINT, SIGTERM and SIGHUP (stop.c) */
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &was);
-	starter_up = pthread_create(&starter, NULL, late_start, cfg) == 0;
-	pthread_sigmask(SIG_SETMASK, &was, NULL);
+	/* taking no signals, as the threads it starts: only the loop's
+	 * thread takes SIGINT, SIGTERM and SIGHUP (stop.c) */
+	starter_up = spawn_joinable(&starter, late_start, cfg);
 	if (!starter_up)
 		late_start(cfg);
 	if (cfg->threaded) {

@@ -378,23 +378,35 @@ uint64_t mono_us(void)
 	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
-/* Start FN(ARG) in a detached thread that takes no signals: they are for
- * the thread that ends the session (main.c, stop.c). */
-bool spawn_detached(void *(*fn)(void *), void *arg)
+/* Start FN(ARG) in a thread that takes no signals (they are for the
+ * thread that ends the session: main.c, stop.c), detached or, with T,
+ * to be joined through *T. */
+static bool spawn_masked(pthread_t *t, void *(*fn)(void *), void *arg)
 {
 	sigset_t all, old;
 	pthread_attr_t a;
-	pthread_t t;
+	pthread_t own;
 	int err;
 
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	pthread_attr_init(&a);
-	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-	err = pthread_create(&t, &a, fn, arg);
+	if (!t)
+		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	err = pthread_create(t ? t : &own, &a, fn, arg);
 	pthread_attr_destroy(&a);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return err == 0;
+}
+
+bool spawn_detached(void *(*fn)(void *), void *arg)
+{
+	return spawn_masked(NULL, fn, arg);
+}
+
+bool spawn_joinable(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	return spawn_masked(t, fn, arg);
 }
 
 /* Test hook: LAYERFS_TEST_PAUSE=POINT:NAME:MS[:N] makes the Nth request (the
