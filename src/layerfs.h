@@ -249,6 +249,7 @@ void prefetch_stop(void);
 void prefetch_release(void);
 void prefetch_drop_done(void);
 bool prefetch_pending(void);
+unsigned prefetch_active(void);
 bool prefetch_on(void);
 void prefetch_dirs(struct node **dirs, size_t n);
 void prefetch_listed(const struct node *dir, pid_t pid);

@@ -534,6 +534,12 @@ bool prefetch_pending(void)
 	       __atomic_load_n(&active, __ATOMIC_RELAXED);
 }
 
+/* How many threads read ahead now (a hint; some may wait for the disk) */
+unsigned prefetch_active(void)
+{
+	return __atomic_load_n(&active, __ATOMIC_RELAXED);
+}
+
 void prefetch_start(void)
 {
 	if (pf_spawn(0))

@@ -13,9 +13,11 @@
  * (SPIN_BUSY_US): the read-ahead threads run at SCHED_IDLE, on the CPU
  * time the poll would take, and a cold walk took 5 % longer. It polls only
  * while that pays: when no other thread is serving a request (several
- * callers at once keep the CPUs busy on their own) and while most polls
+ * callers at once keep the CPUs busy on their own), while most polls
  * end with a request (a caller that thinks between its requests would
- * only burn a CPU); otherwise it sleeps in the kernel at once.
+ * only burn a CPU), and while other tasks do not wait for a CPU (the poll
+ * would keep one from them, cpus_busy()); otherwise it sleeps in the
+ * kernel at once.
  *
  * The other threads wait here, not in the kernel: a thread sleeping in
  * read(2) would be woken by every request and lose the race to the
@@ -41,6 +43,8 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,6 +57,7 @@
 #define DOZE_US		1000	/* the watcher's look while the reader sleeps */
 #define DOZES_IDLE	4	/* that many in a row with nothing read: idle */
 #define PREEMPTED_US	20	/* a gap in the polling loop this long */
+#define LOAD_SAMPLE_US	200	/* CPUs wanted: looked at no more often */
 #define CREDIT_MAX	8	/* polls that ended with a request, minus misses */
 #define BUF_KEEP	(64 * 1024)	/* of a request buffer, kept touched */
 #define BUF_IDLE_MS	1000	/* idle this long: the rest goes back */
@@ -215,10 +220,69 @@ static void credit_add(int d)
 			 __ATOMIC_RELAXED);
 }
 
-static bool may_spin(void)
+/* Whether other tasks wait for a CPU. A poll holds its CPU: when every
+ * CPU has work, the thread woken for a request takes its CPU from a busy
+ * task (one that slept, as the thread did, is favoured), answers, and
+ * polls while that task waits; the kernel does not hand the CPU back
+ * before the poll ends. /proc/loadavg counts the tasks running or ready
+ * to run, on all CPUs: more of them than CPUs means some wait. The count
+ * includes the polling thread, the read-ahead threads reading (they run
+ * at SCHED_IDLE and give way to anyone: left out), and for a moment the
+ * caller just answered, the daemon's other threads and the kernel's
+ * workers; one reading in five saw more than two tasks on a 2-CPU machine
+ * with one caller and nothing else running. So the poll stops only while
+ * three in four of the recent readings, taken at most every
+ * LOAD_SAMPLE_US, saw CPUs wanted. */
+static int loadavg_fd = -1;
+static long ncpus;
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+static uint64_t sampled_at;	/* atomic */
+static int busy_share;		/* of the recent readings with CPUs wanted,
+				 * in 1/256 (atomic) */
+
+static void load_init(void)
+{
+	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	if (ncpus > 0)
+		loadavg_fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+}
+
+/* One reading: more tasks want a CPU than there are CPUs? ("0.52 0.58
+ * 0.59 3/170 4242": the running count starts the fourth field.) */
+static bool cpus_wanted(void)
+{
+	char b[128], *p = b;
+	ssize_t n;
+
+	pthread_once(&load_once, load_init);
+	if (loadavg_fd < 0 || (n = pread(loadavg_fd, b, sizeof(b) - 1, 0)) <= 0)
+		return false;
+	b[n] = '\0';
+	for (int i = 0; i < 3 && p; i++)
+		if ((p = strchr(p, ' ')))
+			p++;
+	return p && strtol(p, NULL, 10) - (long)prefetch_active() > ncpus;
+}
+
+static bool cpus_busy(uint64_t now)
+{
+	uint64_t at = __atomic_load_n(&sampled_at, __ATOMIC_RELAXED);
+	int share = __atomic_load_n(&busy_share, __ATOMIC_RELAXED);
+
+	if (now - at >= LOAD_SAMPLE_US &&
+	    __atomic_compare_exchange_n(&sampled_at, &at, now, false,
+					__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		/* a moving average, each reading weighing 1/8 */
+		share += ((cpus_wanted() ? 256 : 0) - share) / 8;
+		__atomic_store_n(&busy_share, share, __ATOMIC_RELAXED);
+	}
+	return share >= 192;
+}
+
+static bool may_spin(uint64_t now)
 {
 	return __atomic_load_n(&credit, __ATOMIC_RELAXED) > 0 &&
-	       session_serving() == 0;
+	       session_serving() == 0 && !cpus_busy(now);
 }
 
 /* Sleep in the kernel until FD has a request. */
@@ -259,7 +323,7 @@ static ssize_t turn_read(int fd, void *buf, size_t len, bool *queued)
 		*queued = false;
 		if (!start) {
 			start = mono_us();
-			spun = may_spin();
+			spun = may_spin(start);
 			spin_us = prefetch_pending() ? SPIN_BUSY_US : SPIN_US;
 			end = spun ? start + spin_us : start;
 			last = start;

@@ -175,14 +175,16 @@ stuck_request_check() {
 	done
 }
 
-# context switches of every thread of process $1 so far
+# context switches of every thread of process $1 so far; with a second
+# argument "voluntary", only the voluntary ones (a thread went to sleep)
 switches() {
 	local t sum=0 k v
 	for t in /proc/"$1"/task/*; do
 		while read -r k v; do
 			case $k in
-			voluntary_ctxt_switches: | nonvoluntary_ctxt_switches:)
-				sum=$((sum + v)) ;;
+			voluntary_ctxt_switches:) sum=$((sum + v)) ;;
+			nonvoluntary_ctxt_switches:)
+				[ "${2:-}" = voluntary ] || sum=$((sum + v)) ;;
 			esac
 		done <"$t/status"
 	done
@@ -409,4 +411,48 @@ while not os.path.exists(stop):
 	stream_start "$M/f"
 	sleep 1
 	qos_never_zero "a request a millisecond, a count 50 ms late"
+}
+
+# The daemon with a /proc/loadavg of its own (a mount namespace with
+# $T/loadavg bound over it), in the foreground, mounting $M in that
+# namespace only; sets NS_PID. nsenter_m runs a command in it.
+mount_with_loadavg() {
+	local opts=$1
+	spawn unshare -m --propagation private sh -c '
+		mount --bind "$1" /proc/loadavg && shift && exec "$@"' sh \
+		"$T/loadavg" "$LAYERFS" -f -o "$opts" "$M"
+	NS_PID=$BG_PID
+	wait_until 10 nsenter_m mountpoint -q "$M" ||
+		fail "no mount at $M in the daemon's namespace"
+}
+
+nsenter_m() { nsenter -t "$NS_PID" -m "$@"; }
+
+# With every CPU wanted by other tasks, the thread that answered a request
+# must not keep its CPU polling for the next one: it sleeps, and the next
+# request wakes it. The daemon sees a /proc/loadavg that counts 1000 tasks
+# running (only the daemon: the machine's own is left alone), so each of a
+# caller's requests, one after another, finds the reader asleep: one
+# voluntary switch each. Polling (spin=1 on an idle machine) catches most
+# of them awake: a tenth to a quarter as many switches as requests.
+@test "reader: while more tasks want a CPU than there are CPUs, the reader sleeps between requests instead of polling" {
+	need_root
+	command -v nsenter >/dev/null || skip "no nsenter"
+	local n=2000 before after
+	echo "9.00 9.00 9.00 1000/2000 4242" >"$T/loadavg"
+	echo x >"$L1/f"
+	mount_with_loadavg "lowerdir=$L1,upperdir=$U,workdir=$W"
+	nsenter_m setfattr -n user.t -v hello "$M/f"
+	# the daemon reads the count at most every 200 us and stops polling
+	# once three in four of its recent readings said so (about ten in a
+	# row): warm up
+	nsenter_m "$FSOPS" getxattrs "$M/f" user.t 1000 >/dev/null
+	before=$(switches "$NS_PID" voluntary)
+	run -0 nsenter_m "$FSOPS" getxattrs "$M/f" user.t "$n"
+	after=$(switches "$NS_PID" voluntary)
+	eq "$output" "$n hello" "the answers to $n getxattrs"
+	[ $((after - before)) -ge $((n * 9 / 10)) ] ||
+		fail "the daemon slept $((after - before)) times for $n requests: it polled while CPUs were wanted"
+	nsenter_m umount "$M"
+	wait_until 10 _pid_gone "$NS_PID" || fail "the daemon did not end at the unmount"
 }

@@ -465,6 +465,29 @@ static int cmd_seek(char **argv)
 	return 0;
 }
 
+/* getxattrs PATH NAME N: N getxattr calls one after another (a request
+ * each on a FUSE mount: the kernel keeps no user.* xattr); prints how many
+ * answered what the first did, and that value. */
+static int cmd_getxattrs(char **argv)
+{
+	long n = strtol(argv[2], NULL, 0), same = 0;
+	char first[256], b[256];
+	ssize_t len = 0, l;
+
+	for (long i = 0; i < n; i++) {
+		l = getxattr(argv[0], argv[1], i ? b : first, sizeof(b) - 1);
+		if (l < 0)
+			die();
+		if (i == 0)
+			len = l;
+		if (l == len && (i == 0 || !memcmp(b, first, (size_t)l)))
+			same++;
+	}
+	first[len] = '\0';
+	printf("%ld %s\n", same, first);
+	return 0;
+}
+
 /* statxstorm PATH N: N statx calls asking for the birth time, while a
  * second process stats PATH in a loop and a third interrupts it with
  * signals every 20 us (the kernel then sends INTERRUPTs, some for
@@ -1293,6 +1316,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "unlinkstat")) { NEED(1); return cmd_unlinkstat(a); }
 	if (!strcmp(c, "seek")) { NEED(3); return cmd_seek(a); }
 	if (!strcmp(c, "segments")) { NEED(1); return cmd_segments(a); }
+	if (!strcmp(c, "getxattrs")) { NEED(3); return cmd_getxattrs(a); }
 	if (!strcmp(c, "statxstorm")) { NEED(2); return cmd_statxstorm(a); }
 	if (!strcmp(c, "fallocate")) { NEED(4); return cmd_fallocate(a); }
 	if (!strcmp(c, "cfr")) { NEED(2); return cmd_cfr(a); }
