@@ -26,6 +26,7 @@
 #include <sys/fanotify.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -772,6 +773,33 @@ static int cmd_open(char **argv)
 	return 0;
 }
 
+/* holdcached READYFILE PATH...: keep each PATH open and its pages in the
+ * page cache (mapped and locked: no reclaim may drop them, DAMON's
+ * proactive reclaim on this project's VM among them), create READYFILE,
+ * and wait to be killed */
+static int cmd_holdcached(int n, char **argv)
+{
+	for (int i = 1; i < n; i++) {
+		int fd = open_path(argv[i], O_RDONLY, 0);
+		struct stat st;
+		void *m;
+
+		if (fd < 0 || fstat(fd, &st) < 0)
+			die();
+		if (st.st_size == 0)
+			continue;
+		m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+		if (m == MAP_FAILED || mlock(m, (size_t)st.st_size) < 0)
+			die();
+	}
+	int rfd = open(argv[0], O_WRONLY | O_CREAT, 0644);
+	if (rfd < 0)
+		die();
+	close(rfd);
+	for (;;)
+		pause();
+}
+
 /* holdopen PATH FLAGS READYFILE RELEASEFILE CMD: keep PATH open (r or w);
  * after RELEASEFILE appears, do CMD on the descriptor: "read" prints the
  * content, "stat" the fstat result, "none" nothing */
@@ -1331,6 +1359,7 @@ int main(int argc, char **argv)
 	if (!strcmp(c, "statfs")) { NEED(1); return cmd_statfs(a); }
 	if (!strcmp(c, "truncate")) { NEED(2); return cmd_truncate(a); }
 	if (!strcmp(c, "open")) { NEED(2); return cmd_open(a); }
+	if (!strcmp(c, "holdcached")) { NEED(2); return cmd_holdcached(n, a); }
 	if (!strcmp(c, "holdopen")) { NEED(5); return cmd_holdopen(a); }
 	if (!strcmp(c, "fill")) { NEED(3); return cmd_fill(a); }
 	if (!strcmp(c, "tmpfile")) { NEED(3); return cmd_tmpfile(n, a); }
