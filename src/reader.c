@@ -276,7 +276,7 @@ static bool cpus_busy(uint64_t now)
 		share += ((cpus_wanted() ? 256 : 0) - share) / 8;
 		__atomic_store_n(&busy_share, share, __ATOMIC_RELAXED);
 	}
-	return share >= 192;
+	return share >= 192;	/* three in four */
 }
 
 static bool may_spin(uint64_t now)
