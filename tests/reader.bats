@@ -441,7 +441,9 @@ nsenter_m() { nsenter -t "$NS_PID" -m "$@"; }
 	local n=2000 before after
 	echo "9.00 9.00 9.00 1000/2000 4242" >"$T/loadavg"
 	echo x >"$L1/f"
-	mount_with_loadavg "lowerdir=$L1,upperdir=$U,workdir=$W"
+	# detach_unseen=0: the mount lives in a namespace of its own, which no
+	# process but the daemon sees, and must not be let go during the test
+	mount_with_loadavg "lowerdir=$L1,upperdir=$U,workdir=$W,detach_unseen=0"
 	nsenter_m setfattr -n user.t -v hello "$M/f"
 	# the daemon reads the count at most every 200 us and stops polling
 	# once three in four of its recent readings said so (about ten in a
