@@ -625,17 +625,23 @@ static int take_lock(int fd, const char *kind, int wait)
 	return -1;
 }
 
+/* Tell a test waiting for READYFILE that this command is set up. */
+static void create_ready(const char *readyfile)
+{
+	int fd = open(readyfile, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+
+	if (fd < 0)
+		die();
+	close(fd);
+}
+
 /* lockhold KIND PATH READYFILE RELEASEFILE */
 static int cmd_lockhold(char **argv)
 {
 	int fd = open_path(argv[1], O_RDWR, 0);
-	int rfd;
 	if (take_lock(fd, argv[0], 1) < 0)
 		die();
-	rfd = open(argv[2], O_WRONLY | O_CREAT, 0644);
-	if (rfd < 0)
-		die();
-	close(rfd);
+	create_ready(argv[2]);
 	if (wait_for_file(argv[3], 60) < 0) {
 		printf("timeout\n");
 		return 1;
@@ -792,10 +798,7 @@ static int cmd_holdcached(int n, char **argv)
 		if (m == MAP_FAILED || mlock(m, (size_t)st.st_size) < 0)
 			die();
 	}
-	int rfd = open(argv[0], O_WRONLY | O_CREAT, 0644);
-	if (rfd < 0)
-		die();
-	close(rfd);
+	create_ready(argv[0]);
 	for (;;)
 		pause();
 }
@@ -806,10 +809,7 @@ static int cmd_holdcached(int n, char **argv)
 static int cmd_holdopen(char **argv)
 {
 	int fd = open_path(argv[0], !strcmp(argv[1], "w") ? O_RDWR : O_RDONLY, 0);
-	int rfd = open(argv[2], O_WRONLY | O_CREAT, 0644);
-	if (rfd < 0)
-		die();
-	close(rfd);
+	create_ready(argv[2]);
 	if (wait_for_file(argv[3], 60) < 0) {
 		printf("timeout\n");
 		return 1;
@@ -885,16 +885,6 @@ static int cmd_tmpfile(int n, char **argv)
 		die();
 	printf("linked nlink=%lu\n", (unsigned long)st.st_nlink);
 	return 0;
-}
-
-/* Tell a test waiting for READYFILE that this command is set up. */
-static void create_ready(const char *readyfile)
-{
-	int fd = open(readyfile, O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
-
-	if (fd < 0)
-		die();
-	close(fd);
 }
 
 /* watchaccess READYFILE SECONDS PATH...: watch each PATH for reads of
