@@ -428,13 +428,26 @@ mount_with_loadavg() {
 
 nsenter_m() { nsenter -t "$NS_PID" -m "$@"; }
 
+# read_calls PID: read(2)-like calls process PID made so far, all threads,
+# failed ones too (syscr in /proc/PID/io)
+read_calls() {
+	awk '$1 == "syscr:" { print $2 }' "/proc/$1/io"
+}
+
 # With every CPU wanted by other tasks, the thread that answered a request
 # must not keep its CPU polling for the next one: it sleeps, and the next
 # request wakes it. The daemon sees a /proc/loadavg that counts 1000 tasks
-# running (only the daemon: the machine's own is left alone), so each of a
-# caller's requests, one after another, finds the reader asleep: one
-# voluntary switch each. Polling (spin=1 on an idle machine) catches most
-# of them awake: a tenth to a quarter as many switches as requests.
+# running (only the daemon: the machine's own is left alone), so it reads
+# each of a caller's requests, one after another, with at most two
+# read(2) calls: one that finds nothing before it sleeps in poll(2), unless
+# the caller was quicker, and the one that takes the request (and now and
+# then a read of /proc/loadavg). /proc/PID/io counts them (syscr, failed
+# reads too). Polling (spin=1 on an idle machine) reads 3 to 6 times per
+# request on this project's VM. The daemon's voluntary switches said the
+# same only while a request found there at once woke a second thread,
+# which went to sleep again: without that, a caller on the reader's CPU
+# (this VM packs tasks onto few CPUs) is often quicker than the reader's
+# way back, and the reader takes its request without sleeping.
 @test "reader: while more tasks want a CPU than there are CPUs, the reader sleeps between requests instead of polling" {
 	need_root
 	command -v nsenter >/dev/null || skip "no nsenter"
@@ -449,12 +462,52 @@ nsenter_m() { nsenter -t "$NS_PID" -m "$@"; }
 	# once three in four of its recent readings said so (about ten in a
 	# row): warm up
 	nsenter_m "$FSOPS" getxattrs "$M/f" user.t 1000 >/dev/null
-	before=$(switches "$NS_PID" voluntary)
+	before=$(read_calls "$NS_PID")
 	run -0 nsenter_m "$FSOPS" getxattrs "$M/f" user.t "$n"
-	after=$(switches "$NS_PID" voluntary)
+	after=$(read_calls "$NS_PID")
 	eq "$output" "$n hello" "the answers to $n getxattrs"
-	[ $((after - before)) -ge $((n * 9 / 10)) ] ||
-		fail "the daemon slept $((after - before)) times for $n requests: it polled while CPUs were wanted"
+	[ $((after - before)) -le $((n * 5 / 2)) ] ||
+		fail "the daemon made $((after - before)) read calls for $n requests: it polled while CPUs were wanted"
+	nsenter_m umount "$M"
+	wait_until 10 _pid_gone "$NS_PID" || fail "the daemon did not end at the unmount"
+}
+
+# three_callers N: three processes in the daemon's namespace, each N
+# getxattrs of its own file f1, f2, f3 one after another at once; each
+# one's answer in $T/answer.I
+three_callers() {
+	nsenter_m sh -c 'for i in 1 2 3; do
+			"$1" getxattrs "$2/f$i" user.t "$3" >"$4/answer.$i" &
+		done; wait' sh "$FSOPS" "$M" "$1" "$T"
+}
+
+# A reader that finds a request there at once wakes another thread only
+# if a second request waits behind it: with several callers, the caller
+# answered last often sends its next request before the thread is back
+# at the device, and a thread woken for that one request only slept in
+# poll(2) where the first would have caught the next request polling.
+# Measured on this project's VM (three callers, 10,000 requests each, a
+# /proc/loadavg that lets the daemon poll): 0.90-1.03 voluntary switches
+# of the daemon's threads per request when every such request woke
+# another thread, 0.34-0.40 since (1.08-1.18 and 0.42-0.55 beside a
+# busy loop at nice 19).
+@test "reader: a request found waiting wakes a second reader only when another waits behind it (three callers at once)" {
+	need_root
+	command -v nsenter >/dev/null || skip "no nsenter"
+	local n=10000 i before after
+	echo "0.00 0.00 0.00 1/100 4242" >"$T/loadavg"
+	for i in 1 2 3; do echo "$i" >"$L1/f$i"; done
+	mount_with_loadavg "lowerdir=$L1,upperdir=$U,workdir=$W,detach_unseen=0"
+	for i in 1 2 3; do nsenter_m setfattr -n user.t -v "v$i" "$M/f$i"; done
+	three_callers 2000
+	before=$(switches "$NS_PID" voluntary)
+	three_callers "$n"
+	after=$(switches "$NS_PID" voluntary)
+	for i in 1 2 3; do
+		eq "$(cat "$T/answer.$i")" "$n v$i" "the answers to caller $i's $n getxattrs"
+	done
+	[ $(((after - before) * 100 / (3 * n))) -lt 75 ] ||
+		fail "$((after - before)) voluntary switches of the daemon's threads for $((3 * n)) requests from three callers"
 	nsenter_m umount "$M"
 	wait_until 10 _pid_gone "$NS_PID" || fail "the daemon did not end at the unmount"
 }
