@@ -467,20 +467,19 @@ static bool sets_nothing(int to_set)
  * set-id bits. With the writeback cache it is told from a chown, which
  * carries the ctime, and the order before a write is a marked WRITE
  * instead; what else sets nothing (the order before a fallocate) clears
- * the bits unless the caller holds CAP_FSETID. Without the cache a chown
+ * the bits unless the caller holds CAP_FSETID in the initial user
+ * namespace, where the kernel looks for it (caller_has_fsetid_init()).
+ * Without the cache a chown
  * and the capability's leftover look the same, and the bits go
  * (docs/architecture.md). */
 static bool must_kill(fuse_req_t req, int to_set, const struct stat *st)
 {
-	struct stat sh;
-
 	if (req_kill_suidgid())
 		return true;
 	if (!sets_nothing(to_set) || !(st->st_mode & (S_ISUID | S_ISGID)))
 		return false;
-	sh = shown_ids(st);
 	return !(fs.writeback && !(to_set & FUSE_SET_ATTR_CTIME) &&
-		 caller_has_fsetid(req, &sh));
+		 caller_has_fsetid_init(req));
 }
 
 /* Would the kernel refuse the caller of REQ a chown(2) of N to -1:-1?

@@ -85,14 +85,12 @@ static bool caller_userns_counts(pid_t pid, const struct stat *obj)
 	       id_mapped(map, obj->st_gid);
 }
 
-/* Does the caller of REQ hold capability CAP, over the object whose
- * attributes as shown are OBJ (or over the mount's objects in general,
- * OBJ NULL)? Its effective set, from /proc (a container's root often
- * runs without some: podman --cap-drop), where its user namespace lets
- * it count (above). A caller outside our pid namespace (pid 0), or one
- * whose status cannot be read or names another fsuid (a /proc of
- * another pid namespace), is taken to hold it when it is root. */
-bool caller_has_cap(fuse_req_t req, int cap, const struct stat *obj)
+/* Is the caller of REQ's capability CAP in its effective set? 1 or 0,
+ * from /proc/PID/status (a container's root often runs without some:
+ * podman --cap-drop); -1 for a caller outside our pid namespace (pid 0),
+ * or one whose status cannot be read or names another fsuid (a /proc of
+ * another pid namespace). */
+static int caller_cap_effective(fuse_req_t req, int cap)
 {
 	const struct fuse_ctx *c = fuse_req_ctx(req);
 	char buf[4096], *uid, *eff;
@@ -108,14 +106,64 @@ bool caller_has_cap(fuse_req_t req, int cap, const struct stat *obj)
 		if (uid && eff &&
 		    sscanf(uid + 5, "%u %u %u %u", &ruid, &euid, &suid, &fsuid) == 4 &&
 		    fsuid == c->uid && sscanf(eff + 8, "%llx", &set) == 1)
-			return (set & (1ULL << cap)) && caller_userns_counts(c->pid, obj);
+			return !!(set & (1ULL << cap));
 	}
-	return c->uid == 0;
+	return -1;
+}
+
+/* Does the caller of REQ hold capability CAP, over the object whose
+ * attributes as shown are OBJ (or over the mount's objects in general,
+ * OBJ NULL)? Where its user namespace lets it count (above). A caller
+ * whose capabilities cannot be read is taken to hold it when it is
+ * root. */
+bool caller_has_cap(fuse_req_t req, int cap, const struct stat *obj)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	int held = caller_cap_effective(req, cap);
+
+	if (held < 0)
+		return c->uid == 0;
+	return held && caller_userns_counts(c->pid, obj);
 }
 
 /* CAP_FSETID keeps set-id bits at writes, truncates and chowns. Asked
- * only where a set-id bit is at stake: it costs a read of /proc. */
+ * only where a set-id bit is at stake: it costs a read of /proc. This
+ * is the check for a set-group-ID bit where the group may not execute
+ * (the kernel's in_group_or_capable()): held in any namespace that maps
+ * the file's ids. */
 bool caller_has_fsetid(fuse_req_t req, const struct stat *obj)
 {
 	return caller_has_cap(req, CAP_FSETID, obj);
+}
+
+/* Is PID in the initial user namespace? Its uid_map, read from ours,
+ * is one range of all 4294967295 ids from 0; another namespace's
+ * covers less, but for one made with that whole map as it is (root's
+ * `unshare -U` writing "0 0 4294967295"), taken for the initial one. */
+static bool caller_in_init_userns(pid_t pid)
+{
+	char map[1024];
+	unsigned inside, outside, count;
+	int used;
+
+	if (proc_read(pid, "uid_map", map, sizeof(map)) < 0)
+		return true;	/* its status was readable a moment ago */
+	return sscanf(map, "%u %u %u%n", &inside, &outside, &count, &used) == 3 &&
+	       inside == 0 && count == 4294967295U &&
+	       strspn(map + used, " \n") == strlen(map + used);
+}
+
+/* Does the caller of REQ keep the set-id bits of a file it writes,
+ * truncates or chowns? Only with CAP_FSETID in the initial user
+ * namespace (the kernel's capable() in setattr_should_drop_suidgid()):
+ * root of any other namespace, even one that maps the file's ids, loses
+ * set-user-ID, and set-group-ID where the group may execute. */
+bool caller_has_fsetid_init(fuse_req_t req)
+{
+	const struct fuse_ctx *c = fuse_req_ctx(req);
+	int held = caller_cap_effective(req, CAP_FSETID);
+
+	if (held < 0)
+		return c->uid == 0;
+	return held && caller_in_init_userns(c->pid);
 }

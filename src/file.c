@@ -395,14 +395,16 @@ void close_tmp(int tmp)
 }
 
 /* fallocate(2) and copy_file_range(2) change data as a write does, but
- * the kernel marks neither as one that must clear set-id bits. */
+ * the kernel marks neither as one that must clear set-id bits. It keeps
+ * them for a caller with CAP_FSETID in the initial user namespace only:
+ * root of a container loses them, as on the kernel's overlay. */
 void kill_suidgid_unmarked(fuse_req_t req, struct node *n)
 {
 	struct stat st;
 
 	/* the caller's capabilities cost a read of /proc: set-id files only */
 	if (!node_stat(n, &st) && (st.st_mode & (S_ISUID | S_ISGID)) &&
-	    !caller_has_fsetid(req, &st))
+	    !caller_has_fsetid_init(req))
 		node_kill_suidgid(req, n);
 }
 

@@ -466,6 +466,7 @@ void lfs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 
 bool caller_has_cap(fuse_req_t req, int cap, const struct stat *obj);
 bool caller_has_fsetid(fuse_req_t req, const struct stat *obj);
+bool caller_has_fsetid_init(fuse_req_t req);
 
 /* ---- attributes (attr.c) ---- */
 

@@ -376,6 +376,30 @@ for d in sys.argv[1:]:
 	kovl_umount "$T/k"
 }
 
+# $T/fullns.py PROG ARGS...: run PROG as root of a namespace of all ids
+# 0-65535 as they are, made by root: its root is privileged over files of
+# those ids, but holds no capability in the initial namespace
+write_fullns_py() {
+	cat >"$T/fullns.py" <<'EOF_'
+import ctypes, os, sys
+r, w = os.pipe()
+r2, w2 = os.pipe()
+pid = os.fork()
+if pid == 0:
+    if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) != 0:
+        os._exit(3)
+    os.write(w, b"x")
+    os.read(r2, 1)
+    os.execv(sys.argv[1], sys.argv[1:])
+os.read(r, 1)
+for m in ("uid_map", "gid_map"):
+    with open("/proc/%d/%s" % (pid, m), "w") as f:
+        f.write("0 0 65536\n")
+os.write(w2, b"x")
+sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
+EOF_
+}
+
 @test "attr: root of a user namespace counts as privileged only over files whose ids its namespace maps (chown -1:-1, write, fallocate, truncate of set-id files), as on the kernel's overlay" {
 	need_root
 	need_kernel_overlay
@@ -406,26 +430,7 @@ os.close(fd)
 os.truncate(d + "/e", 1)
 print(r)
 EOF_
-	# a namespace of all ids 0-65535 as they are, made by root: its root
-	# is privileged over files of those ids
-	cat >"$T/fullns.py" <<'EOF_'
-import ctypes, os, sys
-r, w = os.pipe()
-r2, w2 = os.pipe()
-pid = os.fork()
-if pid == 0:
-    if ctypes.CDLL(None, use_errno=True).unshare(0x10000000) != 0:
-        os._exit(3)
-    os.write(w, b"x")
-    os.read(r2, 1)
-    os.execv(sys.argv[1], sys.argv[1:])
-os.read(r, 1)
-for m in ("uid_map", "gid_map"):
-    with open("/proc/%d/%s" % (pid, m), "w") as f:
-        f.write("0 0 65536\n")
-os.write(w2, b"x")
-sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-EOF_
+	write_fullns_py
 	local py=/usr/bin/python3 ns m out kout f
 	need_user_exec 4242 4242 "$py"
 	for ns in own full; do
@@ -453,6 +458,55 @@ EOF_
 		fi
 		unmount_layerfs
 		kovl_umount "$T/k"
+	done
+}
+
+@test "attr: fallocate and copy_file_range by root of a namespace that maps the files' ids clear set-user-ID and a set-group-ID the group may execute (CAP_FSETID counts in the initial namespace only), as on the kernel's overlay; host root keeps them" {
+	need_root
+	need_kernel_overlay
+	mkdir "$L1/s"
+	# u*: set-user-ID, g*: set-group-ID with group execute; *f get a
+	# fallocate, *c a copy_file_range
+	for f in uf uc gf gc; do
+		printf xyz >"$L1/s/$f"
+	done
+	printf abc >"$L1/s/src"
+	chmod 4755 "$L1/s/uf" "$L1/s/uc"
+	chmod 2755 "$L1/s/gf" "$L1/s/gc"
+	cat >"$T/ops.py" <<'EOF_'
+import os, sys
+d = sys.argv[1]
+for f in ("uf", "gf"):
+    fd = os.open(d + "/" + f, os.O_RDWR)
+    os.posix_fallocate(fd, 0, 8192)
+    os.close(fd)
+src = os.open(d + "/src", os.O_RDONLY)
+for f in ("uc", "gc"):
+    fd = os.open(d + "/" + f, os.O_RDWR)
+    os.copy_file_range(src, fd, 3, 0, 0)
+    os.close(fd)
+EOF_
+	write_fullns_py
+	local py=/usr/bin/python3 opts who m want
+	for opts in "" noopen passthrough=0; do
+		for who in ns host; do
+			rm -rf "$U" "$W" "$T/ku" "$T/kw"
+			mkdir "$U" "$W"
+			mount_beside_kernel "$opts"
+			for m in "$T/k" "$M"; do
+				if [ "$who" = ns ]; then
+					"$py" "$T/fullns.py" "$py" "$T/ops.py" "$m/s"
+				else
+					"$py" "$T/ops.py" "$m/s"
+				fi
+			done
+			want="755 755 755 755 "
+			[ "$who" = host ] && want="4755 4755 2755 2755 "
+			eq "$(stat -c %a "$T/k/s/uf" "$T/k/s/uc" "$T/k/s/gf" "$T/k/s/gc" | tr '\n' ' ')" "$want" "${opts:-defaults}, $who: the kernel's overlay"
+			eq "$(stat -c %a "$M/s/uf" "$M/s/uc" "$M/s/gf" "$M/s/gc" | tr '\n' ' ')" "$want" "${opts:-defaults}, $who: layerfs"
+			unmount_layerfs
+			kovl_umount "$T/k"
+		done
 	done
 }
 
