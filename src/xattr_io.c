@@ -228,9 +228,14 @@ ssize_t xattr_value(const struct xobj *o, const char *name, char **buf, size_t *
 	}
 }
 
-/* Copy the xattrs of SRC that KEEP accepts onto DST. A value DST refuses
- * ends the copy with -errno when FATAL(name, errno) says so, and is
- * skipped otherwise. */
+/* Copy the xattrs of SRC that KEEP accepts onto DST. A value SRC will
+ * not give or DST refuses ends the copy with -errno when FATAL(name,
+ * errno) says so, and is skipped otherwise; so is one gone since the
+ * listing. A listing that fails ends it too, but where SRC's file
+ * system keeps no xattrs: nothing to copy (the kernel's overlay copies
+ * the same way, ovl_copy_xattr()). A file capability whose root id this
+ * user namespace does not map reads as EOVERFLOW: copied without it, the
+ * file would silently lose the capability. */
 int xattrs_copy(const struct xobj *src, const struct xobj *dst,
 		bool (*keep)(const char *name),
 		bool (*fatal)(const char *name, int err))
@@ -241,16 +246,20 @@ int xattrs_copy(const struct xobj *src, const struct xobj *dst,
 	int err = 0;
 
 	if (xnames_read(&x, src) < 0)
-		return 0;	/* nothing to copy where xattrs are not supported */
+		return errno == ENOTSUP ? 0 : -errno;
 	xnames_each(&x, name) {
 		ssize_t vlen;
 
 		if (!keep(name))
 			continue;
 		vlen = xattr_value(src, name, &val, &cap);
+		if (vlen < 0) {
+			if (errno == ENODATA || !fatal(name, errno))
+				continue;
+			err = -errno;
+			break;
+		}
 		vlen = acl_drop_unmapped(name, val, vlen);
-		if (vlen < 0)
-			continue;
 		if (xobj_set(dst, name, val, (size_t)vlen, 0) < 0 && fatal(name, errno)) {
 			err = -errno;
 			break;

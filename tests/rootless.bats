@@ -534,6 +534,30 @@ linked nlink=1"
 	ns_umount "$R/mnt"
 }
 
+@test "rootless: unshare -Urm: a copy-up fails with EOVERFLOW where a file capability names a root id the namespace does not map (the copy would lose it), as on the kernel's overlay; a capability it can read is copied" {
+	local cap
+	# v3 capabilities (cap_net_raw): rootid 100, unmapped in the
+	# user's namespace, and the user as the namespace's root
+	for f in far own; do
+		printf x >"$R/lower/$f"
+		chown "$NSUSER:" "$R/lower/$f"
+		chmod 755 "$R/lower/$f"
+	done
+	setfattr -n security.capability -v 0x010000030020000000000000000000000000000064000000 "$R/lower/far"
+	as_nsuser unshare -Ur python3 -c 'import os, struct, sys; os.setxattr(sys.argv[1], "security.capability", struct.pack("<5I", 0x02000001, 1 << 13, 0, 0, 0))' "$R/lower/own"
+	ns_mount -Urm -- "lowerdir=$LOWERS,upperdir=$R/upper,workdir=$R/work" "$R/mnt"
+	run in_ns chmod 700 "$R/mnt/far"
+	[ "$status" -ne 0 ] || fail "chmod of far succeeded"
+	[[ $output == *"Value too large"* ]] || fail "chmod of far: $output"
+	[ ! -e "$R/upper/far" ] || fail "far was copied up"
+	eq "$(in_ns stat -c %a "$R/mnt/far")" 755
+	in_ns chmod 700 "$R/mnt/own"
+	cap=$(in_ns getfattr -e hex -n security.capability "$R/mnt/own" | sed -n 's/^security.capability=//p')
+	[ -n "$cap" ] || fail "own lost its capability in the copy-up"
+	eq "$(stat -c %a "$R/upper/own")" 700
+	ns_umount "$R/mnt"
+}
+
 @test "rootless: unshare -Urm: reading lower files and directories, and copying them up, leaves their access times alone" {
 	local p
 	echo f >"$R/lower/af"
