@@ -31,7 +31,8 @@ struct changes {
 };
 
 /* The directories at one path of the lower layers, top-most first, down
- * to the first opaque one: what the upper's directory merges with. */
+ * to the first opaque one: what the layers below show there, which the
+ * upper's directory merges with unless an opaque directory hides it. */
 struct lowers {
 	int n;
 	int fd[];
@@ -141,8 +142,9 @@ static bool upper_has(int ufd, bool xwh, const char *name)
 	return !stat_is_whiteout(&sb) && !(xwh && is_xwhiteout(ufd, name, &sb));
 }
 
-/* Under an opaque upper directory, whatever the lowers show and the
- * upper lacks is deleted. */
+/* Where the upper hides the layers (an opaque upper directory and every
+ * directory below it), whatever the lowers show and the upper lacks is
+ * deleted. */
 static void diff_opaque(int ufd, bool xwh, const struct lowers *lo,
 			const char *path, struct changes *c)
 {
@@ -178,8 +180,10 @@ static void warn_redirect(const struct changes *c, int fd, const char *path,
 	free(parent);
 }
 
-static int diff_dir(int ufd, const struct lowers *lo, const char *path,
-		    struct changes *c, struct lerr *err)
+/* HIDDEN: an opaque upper directory above PATH already hides what the
+ * layers have here. */
+static int diff_dir(int ufd, const struct lowers *lo, bool hidden,
+		    const char *path, struct changes *c, struct lerr *err)
 {
 	bool opaque = false, xwh = false;
 	const struct lowers *below = lo;
@@ -189,10 +193,13 @@ static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 
 	/* An opaque directory's entries are still compared with what the
 	 * layers below have at their paths: a name they have is changed,
-	 * not added, and below a subdirectory the names it lacks are
-	 * deleted (a tree renamed away and back, or made again). */
+	 * not added. Nothing below it merges with the layers, whether its
+	 * subdirectories are marked opaque or not (a tree renamed away and
+	 * back, or made again), so at any depth the names the upper lacks
+	 * are deleted. */
 	dir_opaque_state(ufd, &opaque, &xwh);
-	if (opaque && *path)
+	hidden = hidden || (opaque && *path);
+	if (hidden)
 		diff_opaque(ufd, xwh, lo, path, c);
 	names = list_dir(ufd, &n);
 	for (size_t i = 0; i < n && ret == 0; i++) {
@@ -232,7 +239,7 @@ static int diff_dir(int ufd, const struct lowers *lo, const char *path,
 				warn_redirect(c, fd, path, name);
 				sub = xmalloc(strlen(path) + strlen(name) + 2);
 				sprintf(sub, "%s/%s", path, name);
-				ret = diff_dir(fd, child, sub, c, err);
+				ret = diff_dir(fd, child, hidden, sub, c, err);
 				free(sub);
 				close(fd);
 			}
@@ -427,7 +434,7 @@ int cmd_diff(int argc, char **argv)
 		lerr_add(&err, "upper: %s: %s", st.upper, strerror(errno));
 		goto out;
 	}
-	if (diff_dir(ufd, lo, "", &c, &err))
+	if (diff_dir(ufd, lo, false, "", &c, &err))
 		goto out;
 	sort_changes(&c);
 	print_changes(&c, json);

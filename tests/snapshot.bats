@@ -120,6 +120,55 @@ D /d/sub/y
 C /d/x" ]
 }
 
+# A tree two levels deep below o, over both layers, and names the upper
+# makes again at each level.
+make_deep_tree() {
+	mkdir -p layers/base/o/s1/s2 layers/app/o/s1/s2
+	touch layers/base/o/top layers/base/o/s1/gone1 layers/base/o/s1/keep
+	touch layers/base/o/s1/s2/gone2 layers/app/o/s1/s2/keep layers/app/o/s1/s2/gone-app
+}
+
+@test "diff: below a directory made again (opaque), what the layers have at any depth and the upper lacks is deleted" {
+	make_deep_tree
+	with_mount stack.json 'rm -rf o && mkdir -p o/s1/s2 && touch o/s1/keep o/s1/s2/keep o/s1/s2/new'
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	expected="C /o
+C /o/s1
+D /o/s1/gone1
+C /o/s1/keep
+C /o/s1/s2
+D /o/s1/s2/gone-app
+D /o/s1/s2/gone2
+C /o/s1/s2/keep
+A /o/s1/s2/new
+D /o/top"
+	[ "$output" = "$expected" ] || fail "$output"
+	run "$LAYERFS" diff --json stack.json
+	[ "$status" -eq 0 ]
+	echo "$output" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["added"] == ["/o/s1/s2/new"], d
+assert d["changed"] == ["/o", "/o/s1", "/o/s1/keep", "/o/s1/s2", "/o/s1/s2/keep"], d
+assert d["deleted"] == ["/o/s1/gone1", "/o/s1/s2/gone-app", "/o/s1/s2/gone2", "/o/top"], d
+'
+}
+
+@test "diff: below a lower layer's opaque directory, what the layers under it hid is not deleted again" {
+	make_deep_tree
+	with_mount stack.json 'rm -rf o && mkdir -p o/s1/s2 && touch o/s1/s2/keep'
+	"$LAYERFS" commit stack.json
+	# made again once more: the upper hides only what commit-1 shows
+	with_mount stack.json 'rm -rf o && mkdir -p o/s1/s2'
+	run "$LAYERFS" diff stack.json
+	[ "$status" -eq 0 ]
+	[ "$output" = "C /o
+C /o/s1
+C /o/s1/s2
+D /o/s1/s2/keep" ] || fail "$output"
+}
+
 @test "diff: a stack mounted over its own layer is refused while mounted, naming the layer" {
 	sed -i 's|"mountpoint": "mnt"|"mountpoint": "layers/app"|' stack.json
 	"$LAYERFS" mount stack.json
