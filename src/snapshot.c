@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -212,6 +213,24 @@ static int rename_durable(const char *from, const char *to, struct lerr *err)
 	return ret;
 }
 
+/* The upper could not be moved to the layer (step 2), and nothing has
+ * moved: the commit is given up, its journal removed, and the stack is as
+ * it was before. Kept, the journal would stop every later command on the
+ * stack at the same rename. */
+static int commit_abandon(const char *journal, struct lerr *err)
+{
+	char *jdir = path_dirname(journal);
+
+	if (unlink(journal) < 0 || fsync_dir(jdir) < 0)
+		lerr_add(err, "%s: cannot remove the journal of the commit given up: %s; remove it to use the stack",
+			 journal, strerror(errno));
+	else
+		lerr_add(err, "nothing was moved: the commit is given up (journal %s removed)",
+			 journal);
+	free(jdir);
+	return -1;
+}
+
 /* Steps 2 to 7, each skipped when already done (see the table above). */
 static int commit_steps(const char *stackfile, const char *journal,
 			const char *layer, const char *upper, const char *work,
@@ -223,8 +242,9 @@ static int commit_steps(const char *stackfile, const char *journal,
 		if (!exists(upper))
 			return lerr_add(err, "%s: neither the upper %s nor the new layer %s exists",
 					journal, upper, layer);
+		/* a failed fsync after the rename leaves the upper moved */
 		if (rename_durable(upper, layer, err))
-			return -1;
+			return exists(layer) ? -1 : commit_abandon(journal, err);
 	}
 	crash_point(2);
 	if (!exists(upper)) {
@@ -318,6 +338,9 @@ int commit_recover(const char *stackfile, bool locked, struct lerr *err)
 	ret = commit_finish(stackfile, dir, journal, jdoc, err);
 	if (ret == 0)
 		fprintf(stderr, "layerfs: %s: finished an interrupted commit\n", stackfile);
+	else if (exists(journal))
+		lerr_add(err, "%s: an interrupted commit (journal %s) could not be finished",
+			 stackfile, journal);
 out:
 	work_lock_release(lock);
 	if (jdoc)
@@ -383,7 +406,8 @@ int commit_run(struct stack *st, const char *name, struct lerr *err)
 	char gen[32], *layer = NULL, *rel = NULL;
 	json_t *doc = NULL, *jdoc = NULL, *entry;
 	struct stat usb, lsb;
-	bool made_layers = false, journalled = false;
+	struct statfs lsf;
+	bool made_layers = false;
 	int ufd, ret = -1;
 
 	if (dir_is_empty(st->upper)) {
@@ -430,6 +454,16 @@ int commit_run(struct stack *st, const char *name, struct lerr *err)
 		lerr_add(err, "%s: %s", layers, strerror(errno));
 		goto out;
 	}
+	if (!S_ISDIR(lsb.st_mode)) {
+		lerr_add(err, "%s: not a directory: commit moves the upper into it",
+			 layers);
+		goto out;
+	}
+	if (statfs(layers, &lsf) == 0 && strlen(name) > (size_t)lsf.f_namelen) {
+		lerr_add(err, "--name '%s': longer than the %ld bytes a name may have in %s",
+			 name, (long)lsf.f_namelen, layers);
+		goto out;
+	}
 	if (usb.st_dev != lsb.st_dev) {
 		lerr_add(err, "%s: upper %s and %s are on different filesystems: commit moves the upper into a layer with rename(2)",
 			 st->arg, st->upper, layers);
@@ -463,14 +497,14 @@ int commit_run(struct stack *st, const char *name, struct lerr *err)
 	/* step 1: from here on the commit will complete, now or later */
 	if (stack_write_atomic(journal, jdoc, err))
 		goto out;
-	journalled = true;
 	crash_point(1);
 	ret = commit_finish(st->file, st->dir, journal, jdoc, err);
 	if (ret == 0)
 		printf("committed %s as layer %s (%s)\n", st->upper, name, layer);
 out:
-	/* a commit refused before its journal leaves nothing behind */
-	if (made_layers && !journalled)
+	/* a commit refused before its journal, or given up at its first
+	 * rename, leaves nothing behind */
+	if (made_layers && ret && !exists(journal))
 		rmdir(layers);
 	if (doc)
 		json_decref(doc);

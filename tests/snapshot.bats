@@ -321,6 +321,40 @@ assert len(d["layers"]) == 3 and d["upper"] == "upper" and d["options"] == {"fsy
 	[ ! -e layers/commit-1 ]
 }
 
+@test "commit: a --name too long for a file name, or a layers/ that is not a directory, is refused before the journal; a first rename that fails gives the commit up, and the stack stays usable" {
+	with_mount stack.json 'echo one >one'
+	cp stack.json stack.before
+	ls -A layers >layers.before
+	run "$LAYERFS" commit stack.json --name "$(printf 'n%.0s' $(seq 256))"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"longer than the 255 bytes a name may have in"* ]]
+	[ ! -e .stack.json.commit ]
+	ls -A layers | cmp - layers.before
+	# the upper cannot be moved (immutable): nothing moved, nothing left
+	chattr +i upper
+	run "$LAYERFS" commit stack.json
+	chattr -i upper
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"cannot rename"*"Operation not permitted"* ]]
+	[[ "$output" == *"the commit is given up (journal "*".stack.json.commit removed)"* ]]
+	[ ! -e .stack.json.commit ]
+	ls -A layers | cmp - layers.before
+	cmp stack.json stack.before
+	"$LAYERFS" check stack.json >/dev/null
+	[ "$(cat upper/one)" = one ]
+	"$LAYERFS" commit stack.json
+	[ "$(cat layers/commit-1/one)" = one ]
+	# a stack of its own whose layers/ is a file
+	mkdir -p s2/l s2/u s2/w
+	echo x >s2/u/f
+	echo '{"version": 1, "layers": ["l"], "upper": "u", "work": "w"}' >s2/s.json
+	touch s2/layers
+	run "$LAYERFS" commit s2/s.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"s2/layers: not a directory"* ]]
+	[ ! -e s2/.s.json.commit ] && [ -f s2/layers ] && [ "$(cat s2/u/f)" = x ]
+}
+
 @test "commit: refused while mounted, naming the daemon's pid" {
 	"$LAYERFS" mount stack.json
 	echo x >mnt/x
