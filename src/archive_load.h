@@ -54,7 +54,7 @@
 	X(archive_read_free) \
 	X(archive_read_new) \
 	X(archive_read_next_header2) \
-	X(archive_read_open_filename) \
+	X(archive_read_open_fd) \
 	X(archive_read_support_filter_all) \
 	X(archive_read_support_format_tar) \
 	X(archive_write_close) \
@@ -74,6 +74,10 @@ LFS_ARCHIVE_FUNCS(LFS_ARCHIVE_DECLARE)
 
 /* Load the library; 0, or -1 after printing why to stderr. */
 int archive_load(void);
+
+/* Why the last call on A failed, for a message (valid until the next
+ * call). */
+const char *archive_why(struct archive *a);
 
 #ifndef LFS_ARCHIVE_LOADER
 #define archive_entry_acl_reset (*lfs_archive_entry_acl_reset)
@@ -122,7 +126,7 @@ int archive_load(void);
 #define archive_read_free (*lfs_archive_read_free)
 #define archive_read_new (*lfs_archive_read_new)
 #define archive_read_next_header2 (*lfs_archive_read_next_header2)
-#define archive_read_open_filename (*lfs_archive_read_open_filename)
+#define archive_read_open_fd (*lfs_archive_read_open_fd)
 #define archive_read_support_filter_all (*lfs_archive_read_support_filter_all)
 #define archive_read_support_format_tar (*lfs_archive_read_support_format_tar)
 #define archive_write_close (*lfs_archive_write_close)

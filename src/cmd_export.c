@@ -10,11 +10,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "archive_load.h"
@@ -45,10 +47,8 @@ struct exporter {
 
 static int archive_fail(struct exporter *x, const char *what)
 {
-	int e = x->fix.err ? x->fix.err : archive_errno(x->a);
-
 	return lerr_add(x->err, "%s: %s: %s", x->out, what,
-			e > 0 ? strerror(e) : archive_error_string(x->a));
+			x->fix.err ? strerror(x->fix.err) : archive_why(x->a));
 }
 
 /* A pax record is "LENGTH KEY=VALUE": an xattr name holding '=' cannot
@@ -100,28 +100,48 @@ static void add_xattrs(struct exporter *x, struct archive_entry *e,
 	free(val);
 }
 
+/* The SIZE bytes of data the entry's header gave, and not one more or
+ * less: libarchive pads a short entry with zeros and cuts a long one, so
+ * a file that shrank or grew since its stat (written to while export
+ * runs) would go into the tarball corrupt without a word. GNU tar warns
+ * and pads; a layer is better not written. */
 static int write_data(struct exporter *x, int dirfd, const char *name,
-		      const char *path)
+		      const char *path, int64_t size)
 {
 	char buf[65536];
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	ssize_t n;
+	int64_t done = 0;
+	ssize_t n = 0;
+	int ret = -1;
 
 	if (fd < 0)
 		return lerr_add(x->err, "upper: %s: %s", path, strerror(errno));
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+	while (done < size) {
+		n = read(fd, buf, size - done < (int64_t)sizeof(buf) ?
+				  (size_t)(size - done) : sizeof(buf));
+		if (n <= 0)
+			break;
 		if (archive_write_data(x->a, buf, (size_t)n) < 0) {
-			close(fd);
-			return archive_fail(x, "cannot write");
+			archive_fail(x, "cannot write");
+			goto out;
 		}
+		done += n;
 	}
-	if (n < 0) {
+	if (done == size)	/* the end of the file, or more? */
+		n = read(fd, buf, 1);
+	if (n < 0)
 		lerr_add(x->err, "upper: %s: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
+	else if (done < size)
+		lerr_add(x->err, "upper: %s: the file shrank from %jd to %jd bytes while it was read (written to during the export?): its entry would be padded with zeros",
+			 path, (intmax_t)size, (intmax_t)done);
+	else if (n > 0)
+		lerr_add(x->err, "upper: %s: the file grew past its %jd bytes while it was read (written to during the export?): its entry would be cut short",
+			 path, (intmax_t)size);
+	else
+		ret = 0;
+out:
 	close(fd);
-	return 0;
+	return ret;
 }
 
 static int write_entry(struct exporter *x, struct archive_entry *e,
@@ -138,7 +158,8 @@ static int write_entry(struct exporter *x, struct archive_entry *e,
 	if (r < ARCHIVE_WARN)
 		return archive_fail(x, path);
 	if (archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) &&
-	    archive_entry_size(e) > 0 && write_data(x, dirfd, name, path))
+	    archive_entry_size(e) > 0 &&
+	    write_data(x, dirfd, name, path, archive_entry_size(e)))
 		return -1;
 	if (archive_write_finish_entry(x->a) < ARCHIVE_WARN)
 		return archive_fail(x, path);
@@ -389,7 +410,7 @@ static int open_output(const char *out, const char *dir, char **tmp,
 	*tmp = NULL;
 	/* no O_TMPFILE on this file system (or kernel) */
 	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-		*tmp = path_sibling(out, ".", ".XXXXXX");
+		*tmp = path_temp(out, "export");
 		fd = mkostemp(*tmp, O_CLOEXEC);
 	}
 	if (fd < 0) {
@@ -401,6 +422,23 @@ static int open_output(const char *out, const char *dir, char **tmp,
 	return fd;
 }
 
+/* The XXXXXX that ends TEMPLATE (path_temp()'s) in letters and digits
+ * that differ from one process and try to the next, as mkstemp() picks
+ * them; a name taken already is the caller's to retry. */
+static void fill_template(char *template, unsigned try)
+{
+	static const char chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	char *x = template + strlen(template) - 6;
+	struct timespec ts;
+	uint64_t v;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	v = ((uint64_t)getpid() << 32 ^ (uint64_t)ts.tv_nsec ^ (uint64_t)ts.tv_sec << 20) +
+	    try * UINT64_C(0x9e3779b97f4a7c15);
+	for (int i = 0; i < 6; i++, v /= sizeof(chars) - 1)
+		x[i] = chars[v % (sizeof(chars) - 1)];
+}
+
 /* Give the unnamed file FD a name beside OUT, into *TMP: a link cannot
  * replace a file, so it gets a fresh name, which rename() then moves. */
 static int name_output(int fd, const char *out, char **tmp, struct lerr *err)
@@ -408,11 +446,9 @@ static int name_output(int fd, const char *out, char **tmp, struct lerr *err)
 	char proc[32];
 
 	fd_path(fd, proc, sizeof(proc));
+	*tmp = path_temp(out, "export");
 	for (unsigned i = 0; ; i++) {
-		char suffix[32];
-
-		snprintf(suffix, sizeof(suffix), ".%d.%u", (int)getpid(), i);
-		*tmp = path_sibling(out, ".", suffix);
+		fill_template(*tmp, i);
 		if (linkat(AT_FDCWD, proc, AT_FDCWD, *tmp, AT_SYMLINK_FOLLOW) == 0)
 			return 0;
 		if (errno != EEXIST || i == 100) {
@@ -422,8 +458,25 @@ static int name_output(int fd, const char *out, char **tmp, struct lerr *err)
 			*tmp = NULL;
 			return -1;
 		}
-		free(*tmp);
 	}
+}
+
+/* OUT must name a file in a directory that exists: found out only at the
+ * rename, that would come after the whole upper was read and written. */
+static int check_output(const char *out, const char *dir, struct lerr *err)
+{
+	size_t len = strlen(out);
+	struct stat sb;
+
+	if (len && out[len - 1] == '/')
+		return lerr_add(err, "%s: ends in '/': FILE.tar names the tarball to write, not a directory", out);
+	if (stat(out, &sb) == 0 && S_ISDIR(sb.st_mode))
+		return lerr_add(err, "%s: is a directory: FILE.tar names the tarball to write", out);
+	if (stat(dir, &sb) < 0)
+		return lerr_add(err, "%s: %s: %s", out, dir, strerror(errno));
+	if (!S_ISDIR(sb.st_mode))
+		return lerr_add(err, "%s: %s: %s", out, dir, strerror(ENOTDIR));
+	return 0;
 }
 
 int cmd_export(int argc, char **argv)
@@ -443,9 +496,10 @@ int cmd_export(int argc, char **argv)
 	if (archive_load() < 0)
 		return 1;
 	memset(&st, 0, sizeof(st));
-	if (stack_open(argv[1], STACK_NEED_UPPER, &st, &err))
-		goto out;
 	dir = path_dirname(argv[2]);
+	if (check_output(argv[2], dir, &err) ||
+	    stack_open(argv[1], STACK_NEED_UPPER, &st, &err))
+		goto out;
 	fd = open_output(argv[2], dir, &tmp, &err);
 	if (fd < 0)
 		goto out;

@@ -209,8 +209,7 @@ static int write_file_data(struct importer *im, int fd, struct archive_entry *e,
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		return lerr_add(im->err, "%s: %s: %s", im->tar, name,
-				archive_error_string(im->a));
+		return lerr_add(im->err, "%s: %s: %s", im->tar, name, archive_why(im->a));
 	/* a sparse tail is a hole: give the file its full size */
 	if (ftruncate(fd, archive_entry_size(e)) < 0)
 		return lerr_add(im->err, "%s: cannot write: %s", name, strerror(errno));
@@ -546,7 +545,7 @@ static int import_archive(struct importer *im)
 			goto out;
 	}
 	if (r != ARCHIVE_EOF) {
-		lerr_add(im->err, "%s: %s", im->tar, archive_error_string(im->a));
+		lerr_add(im->err, "%s: %s", im->tar, archive_why(im->a));
 		goto out;
 	}
 	if (set_dir_times(im))
@@ -561,6 +560,23 @@ out:
 	return ret;
 }
 
+/* FILE.tar, opened here rather than by libarchive, whose message for an
+ * open that failed leaves out why. */
+static int open_tarball(const char *tar, struct lerr *err)
+{
+	struct stat sb;
+	int fd = open(tar, O_RDONLY | O_CLOEXEC);
+
+	if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		close(fd);
+		fd = -1;
+		errno = EISDIR;
+	}
+	if (fd < 0)
+		lerr_add(err, "%s: %s", tar, strerror(errno));
+	return fd;
+}
+
 int cmd_import(int argc, char **argv)
 {
 	struct importer im = { .root = -1 };
@@ -568,7 +584,7 @@ int cmd_import(int argc, char **argv)
 	char *tmp = NULL, *parent = NULL, *dest;
 	struct stat sb;
 	size_t len;
-	int ret = 1;
+	int tarfd = -1, ret = 1;
 
 	if (argc != 3 || argv[1][0] == '-' || argv[2][0] == '-') {
 		bool help = argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
@@ -588,7 +604,10 @@ int cmd_import(int argc, char **argv)
 		lerr_add(&err, "%s: already exists: import makes a new layer directory", argv[2]);
 		goto out;
 	}
-	tmp = path_sibling(argv[2], ".", ".import-XXXXXX");
+	tarfd = open_tarball(argv[1], &err);
+	if (tarfd < 0)
+		goto out;
+	tmp = path_temp(argv[2], "import");
 	if (!mkdtemp(tmp)) {
 		lerr_add(&err, "%s: cannot create a directory there: %s", argv[2], strerror(errno));
 		free(tmp);
@@ -604,8 +623,8 @@ int cmd_import(int argc, char **argv)
 		lerr_add(&err, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (archive_read_open_filename(im.a, argv[1], 65536) != ARCHIVE_OK) {
-		lerr_add(&err, "%s: %s", argv[1], archive_error_string(im.a));
+	if (archive_read_open_fd(im.a, tarfd, 65536) != ARCHIVE_OK) {
+		lerr_add(&err, "%s: %s", argv[1], archive_why(im.a));
 		goto out;
 	}
 	if (import_archive(&im))
@@ -623,6 +642,8 @@ out:
 		archive_read_free(im.a);
 	if (im.root >= 0)
 		close(im.root);
+	if (tarfd >= 0)
+		close(tarfd);
 	if (ret && tmp) {
 		char *tparent = path_dirname(tmp);
 		int pfd = open(tparent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

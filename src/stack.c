@@ -131,6 +131,20 @@ char *path_sibling(const char *path, const char *prefix, const char *suffix)
 	return out;
 }
 
+/* DIR/.layerfs-TAG-XXXXXX for PATH = DIR/BASE, a template for mkstemp()
+ * and the like: beside PATH as path_sibling()'s names are, but of a
+ * length of its own, so that a BASE of up to NAME_MAX bytes leaves room
+ * for it. */
+char *path_temp(const char *path, const char *tag)
+{
+	char *dir = path_dirname(path);
+	char *out = xmalloc(strlen(dir) + strlen(tag) + sizeof("/.layerfs--XXXXXX"));
+
+	sprintf(out, "%s/.layerfs-%s-XXXXXX", dir, tag);
+	free(dir);
+	return out;
+}
+
 int fsync_dir(const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -66,6 +66,7 @@ char *stack_redirect_target(const struct stack *st, int fd, const char *parent,
 int fsync_dir(const char *path);
 char *path_dirname(const char *path);
 char *path_sibling(const char *path, const char *prefix, const char *suffix);
+char *path_temp(const char *path, const char *tag);
 
 int options_from_json(json_t *obj, struct config *cfg, const char *file,
 		      struct lerr *err);

@@ -11,6 +11,10 @@ check_PROGRAMS += tests/tools/stress
 tests_tools_stress_SOURCES = tests/tools/stress.c
 tests_tools_stress_CFLAGS = $(WARN_CFLAGS) $(SAN_CFLAGS) -pthread
 tests_tools_stress_LDFLAGS = $(SAN_LDFLAGS) -pthread
+check_PROGRAMS += tests/tools/sizelie
+tests_tools_sizelie_SOURCES = tests/tools/sizelie.c
+tests_tools_sizelie_CFLAGS = $(WARN_CFLAGS) $(FUSE3_CFLAGS)
+tests_tools_sizelie_LDADD = $(FUSE3_LIBS)
 
 EXTRA_DIST += \
 	tests/tools/scenario.sh \

@@ -256,12 +256,96 @@ make_tar() {
 	"$LAYERFS" export stack.json fo/m/out.tar || fail "export onto fuse-overlayfs failed"
 	cmp plain.tar fo/m/out.tar || fail "the tarball differs from one written elsewhere"
 	[ "$(ls -A fo/m)" = out.tar ] || fail "the export left: $(ls -A fo/m)"
+	# the temporary of a long FILE has a short name of its own (251
+	# bytes, the most fuse-overlayfs takes: it keeps room for ".wh.")
+	local long
+	long=$(printf 'n%.0s' $(seq 247)).tar
+	"$LAYERFS" export stack.json "fo/m/$long" || fail "a 251-byte name onto fuse-overlayfs failed"
+	cmp plain.tar "fo/m/$long"
+	rm "fo/m/$long"
 	with_mount stack.json 'head -c 3000000 /dev/urandom >big'
 	run "$LAYERFS" export stack.json fo/m/out.tar
 	[[ "$status" -eq 1 && "$output" == *"fo/m/out.tar"*"No space left on device"* ]] ||
 		fail "export onto a full disk: $status $output"
 	cmp plain.tar fo/m/out.tar || fail "the old tarball changed"
 	[ "$(ls -A fo/m)" = out.tar ] || fail "the failed export left: $(ls -A fo/m)"
+}
+
+# sizelie MNT SIZE DATA: mount at MNT a file system whose one file, f,
+# has the stat size SIZE and the content DATA (tests/tools/sizelie.c)
+sizelie() {
+	local tool=${TOOLS:-$BATS_TEST_DIRNAME/tools}/sizelie
+	[ -x "$tool" ] || fail "no $tool: make check builds it"
+	mkdir -p "$1"
+	# (it goes to the background: not with bats's output pipe)
+	"$tool" "$@" 3>&-
+}
+
+@test "export: a file whose data ends before its size or goes on past it (written to during the export) fails the export, naming it; no tarball" {
+	# a file that shrank or grew between its stat and its read, without
+	# a race: sizelie's file, mounted over a file of the upper
+	echo old >out.tar
+	echo x >upper/f
+	sizelie lie 100000 short
+	mount --bind lie/f upper/f
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 1 ] || fail "a file that shrank: $status $output"
+	[[ "$output" == *"upper: f: the file shrank from 100000 to 5 bytes while it was read"* ]] ||
+		fail "message: $output"
+	[ "$(cat out.tar)" = old ]
+	umount upper/f
+	fusermount3 -u lie
+	sizelie lie 3 'longer data'
+	mount --bind lie/f upper/f
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 1 ] || fail "a file that grew: $status $output"
+	[[ "$output" == *"upper: f: the file grew past its 3 bytes while it was read"* ]] ||
+		fail "message: $output"
+	[ "$(cat out.tar)" = old ]
+	[ "$(ls -A | grep '^\.')" = "" ] || fail "left behind: $(ls -A | grep '^\.')"
+	# size and data that agree: the same file exports
+	umount upper/f
+	fusermount3 -u lie
+	sizelie lie 5 short
+	mount --bind lie/f upper/f
+	run "$LAYERFS" export stack.json out.tar
+	[ "$status" -eq 0 ] || fail "a file that did not change: $output"
+	[ "$(tar -xOf out.tar f)" = short ]
+}
+
+@test "export and import: FILE.tar and LAYERDIR of 255-byte names (the temporary beside each has a short name of its own)" {
+	echo data >upper/f
+	local tar dir
+	tar=$(printf 'n%.0s' $(seq 251)).tar
+	dir=$(printf 'd%.0s' $(seq 255))
+	run "$LAYERFS" export stack.json "$tar"
+	[ "$status" -eq 0 ] || fail "export: $output"
+	[ "$(tar -xOf "$tar" f)" = data ]
+	run "$LAYERFS" import "$tar" "$dir"
+	[ "$status" -eq 0 ] || fail "import: $output"
+	[ "$(cat "$dir/f")" = data ]
+	[ "$(ls -A | grep '^\.')" = "" ] || fail "left behind: $(ls -A | grep '^\.')"
+}
+
+@test "export: FILE naming a directory (an existing one, or a name ending in '/') or in a missing one is refused before the upper is read" {
+	# an upper export refuses once it reads it: the output is refused first
+	mkdir -p upper/etc outdir
+	truncate -s 5 upper/etc/a
+	setfattr -n trusted.overlay.metacopy -v "" upper/etc/a
+	echo f >file
+	local out
+	for out in outdir:"outdir: is a directory" \
+		   outdir/:"outdir/: ends in '/'" \
+		   new/:"new/: ends in '/'" \
+		   nodir/out.tar:"nodir/out.tar: nodir: No such file or directory" \
+		   file/out.tar:"file/out.tar: file: Not a directory"; do
+		run "$LAYERFS" export stack.json "${out%%:*}"
+		[ "$status" -eq 1 ] || fail "${out%%:*}: $status $output"
+		[[ "$output" == *"${out#*:}"* && "$output" != *metacopy* ]] ||
+			fail "${out%%:*}: message: $output"
+	done
+	[ -z "$(ls -A outdir)" ]
+	[ ! -e new ] && [ ! -e nodir ]
 }
 
 @test "export: a stack without upper, a missing directory for FILE" {
@@ -283,7 +367,7 @@ make_tar() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"etc/a"*"metacopy"* ]]
 	[ ! -e out.tar ]
-	[ -z "$(ls -A . | grep '^out\.tar\.')" ]
+	[ -z "$(ls -A . | grep '^\.')" ]
 }
 
 @test "export: a directory the kernel's overlay renamed (redirect_dir=on), whose files below are at its old path, is refused, not written without them" {
@@ -545,6 +629,19 @@ refused() {
 	run "$LAYERFS" import missing.tar lay
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"missing.tar"* ]]
+}
+
+@test "import: a gzip layer cut short in its trailer, a missing tarball: refused with the reason" {
+	make_tar t.tar a:f:hello
+	gzip -k t.tar
+	# the 8-byte trailer (CRC and length) gone
+	head -c -8 t.tar.gz >c8.tar.gz
+	refused c8.tar.gz "c8.tar.gz: "
+	[[ "$output" == *"truncated or corrupt data"* && "$output" != *"(null)"* ]] ||
+		fail "message: $output"
+	refused missing.tar "missing.tar: No such file or directory"
+	mkdir dir.tar
+	refused dir.tar "dir.tar: Is a directory"
 }
 
 @test "import: a full disk leaves no partial layer" {
