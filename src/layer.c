@@ -232,27 +232,32 @@ static int check_writable(const char *what, const char *path, int fd)
 	return 0;
 }
 
+/* Layers, upper and work dir are directories apart, by path and by
+ * what a bind mount shows (dirloc.c), as the kernel's overlay checks the
+ * directories themselves; and the work dir is on the upper's mount,
+ * since copy-ups rename from one to the other. */
 static int check_overlap(struct config *cfg)
 {
-	char **real = xcalloc((size_t)cfg->nlower + 2, sizeof(char *));
-	char *upper = NULL, *work = NULL;
-	int ret = -1;
+	struct dirloc *loc = xcalloc((size_t)cfg->nlower, sizeof(*loc));
+	struct dirloc upper = { 0 }, work = { 0 };
+	int ret = -1, err;
 
 	for (int i = 0; i < cfg->nlower; i++) {
-		real[i] = realpath(cfg->lowerdirs[i], NULL);
-		if (!real[i]) {
-			lfs_log("lowerdir '%s': %s", cfg->lowerdirs[i], strerror(errno));
+		err = dirloc_get(cfg->lowerdirs[i], &loc[i]);
+		if (err) {
+			lfs_log("lowerdir '%s': %s", cfg->lowerdirs[i], strerror(-err));
 			goto out;
 		}
 		for (int j = 0; j < i; j++) {
-			if (!strcmp(real[i], real[j])) {
-				lfs_log("lowerdir '%s' is listed twice", cfg->lowerdirs[i]);
+			if (dirloc_same(&loc[i], &loc[j])) {
+				lfs_log("lowerdir '%s' is listed twice (also as '%s')",
+					cfg->lowerdirs[i], cfg->lowerdirs[j]);
 				goto out;
 			}
 			/* as the kernel's overlay refuses them: the same
 			 * directories would show at two places, one number */
-			if (path_within(real[i], real[j]) || path_within(real[j], real[i])) {
-				bool in = path_within(real[i], real[j]);
+			if (dirloc_within(&loc[i], &loc[j]) || dirloc_within(&loc[j], &loc[i])) {
+				bool in = dirloc_within(&loc[i], &loc[j]);
 
 				lfs_log("lowerdir '%s' is inside lowerdir '%s': lower layers must not overlap",
 					cfg->lowerdirs[in ? i : j], cfg->lowerdirs[in ? j : i]);
@@ -261,32 +266,38 @@ static int check_overlap(struct config *cfg)
 		}
 	}
 	if (cfg->upperdir) {
-		upper = realpath(cfg->upperdir, NULL);
-		work = realpath(cfg->workdir, NULL);
-		if (!upper || !work) {
-			lfs_log("%s '%s': %s", upper ? "workdir" : "upperdir",
-				upper ? cfg->workdir : cfg->upperdir, strerror(errno));
+		err = dirloc_get(cfg->upperdir, &upper);
+		if (!err)
+			err = dirloc_get(cfg->workdir, &work);
+		if (err) {
+			lfs_log("%s '%s': %s", upper.real ? "workdir" : "upperdir",
+				upper.real ? cfg->workdir : cfg->upperdir, strerror(-err));
 			goto out;
 		}
 		for (int i = 0; i < cfg->nlower; i++) {
-			if (path_within(upper, real[i])) {
+			if (dirloc_within(&upper, &loc[i])) {
 				lfs_log("upperdir '%s' is inside lowerdir '%s'",
 					cfg->upperdir, cfg->lowerdirs[i]);
 				goto out;
 			}
-			if (path_within(real[i], upper)) {
+			if (dirloc_within(&loc[i], &upper)) {
 				lfs_log("lowerdir '%s' is inside upperdir '%s'",
 					cfg->lowerdirs[i], cfg->upperdir);
 				goto out;
 			}
-			if (path_within(work, real[i]) || path_within(real[i], work)) {
+			if (dirloc_within(&work, &loc[i]) || dirloc_within(&loc[i], &work)) {
 				lfs_log("workdir '%s' and lowerdir '%s' overlap",
 					cfg->workdir, cfg->lowerdirs[i]);
 				goto out;
 			}
 		}
-		if (path_within(work, upper) || path_within(upper, work)) {
+		if (dirloc_within(&work, &upper) || dirloc_within(&upper, &work)) {
 			lfs_log("workdir '%s' and upperdir '%s' overlap: they must be separate directories",
+				cfg->workdir, cfg->upperdir);
+			goto out;
+		}
+		if (dirloc_other_mount(&work, &upper)) {
+			lfs_log("workdir '%s' and upperdir '%s' are on different mounts (a bind mount?): copy-ups rename from one to the other, which needs one mount",
 				cfg->workdir, cfg->upperdir);
 			goto out;
 		}
@@ -294,10 +305,10 @@ static int check_overlap(struct config *cfg)
 	ret = 0;
 out:
 	for (int i = 0; i < cfg->nlower; i++)
-		free(real[i]);
-	free(real);
-	free(upper);
-	free(work);
+		dirloc_free(&loc[i]);
+	free(loc);
+	dirloc_free(&upper);
+	dirloc_free(&work);
 	return ret;
 }
 

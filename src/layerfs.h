@@ -576,6 +576,19 @@ bool path_within(const char *a, const char *b);
 uint64_t name_hash(const char *s);
 uint64_t hash_mix(uint64_t h);
 void mountinfo_unescape(char *s);
+
+/* ---- where a directory lies (dirloc.c) ---- */
+struct dirloc {
+	char *real;	/* its real path */
+	char *fs;	/* its path in its file system; NULL: not known */
+	dev_t dev;
+	uint64_t mnt;	/* its mount's id; 0: not known */
+};
+int dirloc_get(const char *path, struct dirloc *d);
+void dirloc_free(struct dirloc *d);
+bool dirloc_within(const struct dirloc *a, const struct dirloc *b);
+bool dirloc_same(const struct dirloc *a, const struct dirloc *b);
+bool dirloc_other_mount(const struct dirloc *a, const struct dirloc *b);
 int dir_names_sorted(int fd, char ***names, size_t *count);
 void names_free(char **names, size_t n);
 int set_creds_owner(int dirfd, const char *name, const struct fuse_ctx *ctx,

@@ -40,7 +40,7 @@ void usage(FILE *out, const char *prog)
 "  lowerdir+=DIR          add one layer below those given so far (colons are\n"
 "                         part of the name); may not follow lowerdir=\n"
 "  upperdir=DIR           writable layer (without it the mount is read-only)\n"
-"  workdir=DIR            staging area on the same filesystem as upperdir\n"
+"  workdir=DIR            staging area on the same mount as upperdir\n"
 "  fsync=0|1              honour fsync and make copy-ups durable (default 1)\n"
 "  volatile               same as fsync=0\n"
 "  static_nlink           report st_nlink 1 for every directory\n"

@@ -275,22 +275,29 @@ static const char *layer_jpath(json_t *layers, int i, char *buf, size_t len)
 }
 
 /* The directories exist, none is listed twice, the upper and work are
- * outside every layer (and the layers outside them), and the work dir is
- * on the upper's filesystem, as rename(2) from one to the other needs. */
+ * outside every layer (and the layers outside them), by path and by what
+ * a bind mount shows (dirloc.c), and the work dir is on the upper's
+ * mount, as rename(2) from one to the other needs. */
 static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err)
 {
 	json_t *layers = json_object_get(st->root, "layers");
 	char **real = xcalloc((size_t)st->nlayers, sizeof(char *));
 	char *ureal = NULL, *wreal = NULL, jp[64], jp2[64];
 	struct stat *sb = xcalloc((size_t)st->nlayers, sizeof(struct stat));
+	struct dirloc *loc = xcalloc((size_t)st->nlayers, sizeof(*loc));
+	struct dirloc uloc = { 0 }, wloc = { 0 };
 	struct stat usb, wsb;
 
 	for (int i = 0; i < st->nlayers; i++) {
 		if (!st->layers[i].path)
 			continue;
 		layer_jpath(layers, i, jp, sizeof(jp));
-		if (check_dir(st, st->layers[i].path, jp, &sb[i], &real[i], err))
+		if (check_dir(st, st->layers[i].path, jp, &sb[i], &real[i], err) ||
+		    dirloc_get(real[i], &loc[i])) {
+			free(real[i]);
+			real[i] = NULL;
 			continue;
+		}
 		for (int j = 0; j < i; j++) {
 			if (!real[j])
 				continue;
@@ -301,8 +308,8 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 					 st->arg, jp, st->layers[i].path, jp2);
 				break;
 			}
-			if (path_within(real[i], real[j]) || path_within(real[j], real[i])) {
-				bool in = path_within(real[i], real[j]);
+			if (dirloc_within(&loc[i], &loc[j]) || dirloc_within(&loc[j], &loc[i])) {
+				bool in = dirloc_within(&loc[i], &loc[j]);
 
 				lerr_add(err, "%s: %s: %s: %s %s (%s): layers must not overlap",
 					 st->arg, jp, st->layers[i].path,
@@ -321,7 +328,8 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 			}
 		}
 	}
-	if (st->upper && check_dir(st, st->upper, "upper", &usb, &ureal, err) == 0) {
+	if (st->upper && check_dir(st, st->upper, "upper", &usb, &ureal, err) == 0 &&
+	    dirloc_get(ureal, &uloc) == 0) {
 		/* the directory itself from here on: commit and reset rename
 		 * it, and "upper/", "upper/." or a symlink to it would have
 		 * them rename something else */
@@ -331,29 +339,33 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 			if (!real[i])
 				continue;
 			layer_jpath(layers, i, jp, sizeof(jp));
-			if (path_within(ureal, real[i]))
+			if (dirloc_within(&uloc, &loc[i]))
 				lerr_add(err, "%s: upper: %s: inside %s (%s)",
 					 st->arg, st->upper, jp, real[i]);
-			else if (path_within(real[i], ureal))
+			else if (dirloc_within(&loc[i], &uloc))
 				lerr_add(err, "%s: %s: %s: inside upper (%s)",
 					 st->arg, jp, st->layers[i].path, ureal);
 		}
 	}
-	if (st->work && check_dir(st, st->work, "work", &wsb, &wreal, err) == 0) {
+	if (st->work && check_dir(st, st->work, "work", &wsb, &wreal, err) == 0 &&
+	    dirloc_get(wreal, &wloc) == 0) {
 		free(st->work);
 		st->work = xstrdup(wreal);
 		for (int i = 0; i < st->nlayers; i++) {
-			if (real[i] && (path_within(wreal, real[i]) ||
-					path_within(real[i], wreal)))
+			if (real[i] && (dirloc_within(&wloc, &loc[i]) ||
+					dirloc_within(&loc[i], &wloc)))
 				lerr_add(err, "%s: work: %s: overlaps %s (%s)",
 					 st->arg, st->work,
 					 layer_jpath(layers, i, jp, sizeof(jp)), real[i]);
 		}
-		if (ureal && (path_within(wreal, ureal) || path_within(ureal, wreal)))
+		if (uloc.real && (dirloc_within(&wloc, &uloc) || dirloc_within(&uloc, &wloc)))
 			lerr_add(err, "%s: work: %s: overlaps upper (%s): they must be separate directories",
 				 st->arg, st->work, ureal);
-		else if (ureal && wsb.st_dev != usb.st_dev)
+		else if (uloc.real && wsb.st_dev != usb.st_dev)
 			lerr_add(err, "%s: work: %s: on another filesystem than upper (%s)",
+				 st->arg, st->work, st->upper);
+		else if (uloc.real && dirloc_other_mount(&wloc, &uloc))
+			lerr_add(err, "%s: work: %s: on another mount than upper (%s), a bind mount?: copy-ups rename from one to the other, which needs one mount",
 				 st->arg, st->work, st->upper);
 	}
 	if (st->mountpoint && (flags & STACK_NEED_MOUNTPOINT)) {
@@ -366,8 +378,13 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 				 st->mountpoint, path_within(mreal, ureal) ? "upper" : "work dir");
 		free(mreal);
 	}
-	for (int i = 0; i < st->nlayers; i++)
+	for (int i = 0; i < st->nlayers; i++) {
 		free(real[i]);
+		dirloc_free(&loc[i]);
+	}
+	free(loc);
+	dirloc_free(&uloc);
+	dirloc_free(&wloc);
 	free(real);
 	free(sb);
 	free(ureal);

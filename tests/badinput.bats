@@ -151,6 +151,26 @@ refused() {
 	eq "$(find "$U" "$W" -mindepth 1)" ""
 }
 
+@test "badinput: bind mounts hide no overlap: a lower layer bound elsewhere listed again, a directory bound out of a layer, an upper that is a layer bound elsewhere, a work dir on another mount of the upper's file system, as the kernel's overlay refuses" {
+	need_root
+	mkdir -p "$L1/sub" "$T/b1" "$T/bsub" "$T/wsrc" "$T/wbind"
+	mount --bind "$L1" "$T/b1" && record_mount "$T/b1"
+	mount --bind "$L1/sub" "$T/bsub" && record_mount "$T/bsub"
+	mount --bind "$T/wsrc" "$T/wbind" && record_mount "$T/wbind"
+	try_mount "lowerdir=$L1:$L2:$T/b1"
+	refused "lowerdir '$T/b1' is listed twice (also as '$L1')"
+	try_mount "lowerdir=$L1:$T/bsub"
+	refused "lowerdir '$T/bsub' is inside lowerdir '$L1'"
+	try_mount "lowerdir=$L1,upperdir=$T/b1,workdir=$W"
+	refused "upperdir '$T/b1' is inside lowerdir '$L1'"
+	eq "$(ls -A "$L1")" sub "the lower layer is untouched"
+	try_mount "lowerdir=$L1,upperdir=$U,workdir=$T/wbind"
+	refused "workdir '$T/wbind' and upperdir '$U' are on different mounts"
+	# the same directories by their own paths mount
+	mount_layerfs
+	unmount_layerfs
+}
+
 @test "badinput: nonexistent mount point" {
 	try_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$T/nomnt"
 	refused "$T/nomnt" "$T/nomnt"

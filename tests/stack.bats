@@ -128,6 +128,22 @@ teardown() {
 	refuses mount bad.json "layers[1].path: $T/layers/base: contains layers[0] ($T/layers/base/sub): layers must not overlap"
 }
 
+@test "check: bind mounts hide no overlap: a layer bound elsewhere listed again, a directory bound out of a layer, an upper that is a layer bound elsewhere, a work dir on another mount of the upper's file system" {
+	mkdir -p layers/base/sub b1 bsub wsrc wbind
+	mount --bind layers/base b1
+	mount --bind layers/base/sub bsub
+	mount --bind wsrc wbind
+	echo '{"version": 1, "layers": ["layers/base", "layers/app", "b1"]}' >bad.json
+	refuses check bad.json "layers[2]: $T/b1: listed twice (also layers[0])"
+	echo '{"version": 1, "layers": ["layers/base", "bsub"]}' >bad.json
+	refuses check bad.json "layers[1]: $T/bsub: inside layers[0] ($T/layers/base): layers must not overlap"
+	echo '{"version": 1, "layers": ["layers/base"], "upper": "b1", "work": "work"}' >bad.json
+	refuses check bad.json "upper: $T/b1: inside layers[0] ($T/layers/base)"
+	echo '{"version": 1, "layers": ["layers/base"], "upper": "upper", "work": "wbind"}' >bad.json
+	refuses mount bad.json "work: $T/wbind: on another mount than upper ($T/upper)"
+	[ -z "$(ls -A wbind)" ]
+}
+
 @test "check: an upper inside a layer, and a layer inside the upper" {
 	mkdir -p layers/base/up upper/lay
 	echo '{"version": 1, "layers": ["layers/base"], "upper": "layers/base/up", "work": "work"}' >bad.json
