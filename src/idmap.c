@@ -32,6 +32,20 @@ static const char *const override_names[] = {
 	OVERRIDE_CONTAINERS, OVERRIDE_USER, OVERRIDE_SECURITY,
 };
 
+/* Does the range FROM:TO:COUNT share an id, on disk or as shown, with one
+ * of the N ranges R? Either way one id would have two meanings. */
+bool idmap_range_clashes(const struct idmap_range *r, int n, uint32_t from,
+			 uint32_t to, uint32_t count)
+{
+	for (int i = 0; i < n; i++)
+		if (((uint64_t)r[i].from < (uint64_t)from + count &&
+		     (uint64_t)from < (uint64_t)r[i].from + r[i].count) ||
+		    ((uint64_t)r[i].to < (uint64_t)to + count &&
+		     (uint64_t)to < (uint64_t)r[i].to + r[i].count))
+			return true;
+	return false;
+}
+
 bool idmap_active(void)
 {
 	struct config *c = fs.cfg;

@@ -516,6 +516,8 @@ void lfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 #define OVERFLOW_ID 65534
 
 bool idmap_active(void);
+bool idmap_range_clashes(const struct idmap_range *r, int n, uint32_t from,
+			 uint32_t to, uint32_t count);
 uid_t uid_to_shown(uid_t disk);
 gid_t gid_to_shown(gid_t disk);
 int uid_to_disk(uid_t shown, uid_t *disk);

@@ -204,7 +204,10 @@ static int parse_bool(const char *key, const char *val, bool *out)
 	return -1;
 }
 
-/* "A:B:N[:A:B:N...]", podman adds a leading colon. */
+/* "A:B:N[:A:B:N...]", podman adds a leading colon. A later option
+ * replaces the list, as fuse-overlayfs takes it (and as a later lowerdir=
+ * replaces its list); a range of no ids, or one sharing ids with another,
+ * is refused, as in a stack file. */
 static int parse_idmap(const char *key, const char *val,
 		       struct idmap_range **out, int *count)
 {
@@ -212,6 +215,9 @@ static int parse_idmap(const char *key, const char *val,
 	unsigned long v[3];
 	int k = 0;
 
+	free(*out);
+	*out = NULL;
+	*count = 0;
 	if (!val || !*val)
 		goto bad;
 	if (*p == ':')
@@ -229,6 +235,13 @@ static int parse_idmap(const char *key, const char *val,
 			if (v[0] + v[2] > UINT32_MAX || v[1] + v[2] > UINT32_MAX) {
 				fprintf(stderr, "layerfs: option '%s=%s': range %lu:%lu:%lu runs past id %lu\n",
 					key, val, v[0], v[1], v[2], (unsigned long)UINT32_MAX - 1);
+				return -1;
+			}
+			if (v[2] == 0 || idmap_range_clashes(*out, *count, (uint32_t)v[0],
+							     (uint32_t)v[1], (uint32_t)v[2])) {
+				fprintf(stderr, "layerfs: option '%s=%s': range %lu:%lu:%lu %s\n",
+					key, val, v[0], v[1], v[2],
+					v[2] ? "shares ids with an earlier range" : "maps no ids");
 				return -1;
 			}
 			*out = xrealloc(*out, (size_t)(*count + 1) * sizeof(**out));
@@ -476,8 +489,11 @@ static int parse_one(struct config *cfg, char *opt)
 		cfg->xattr_permissions = val[0] - '0';
 		return 0;
 	}
+	/* the last of ro and rw wins, as mount(8) takes them */
 	if (!strcmp(opt, "ro") && !val)
 		cfg->readonly = true;
+	if (!strcmp(opt, "rw") && !val)
+		cfg->readonly = false;
 	if (!strcmp(opt, "allow_other") && !val)
 		cfg->allow_other_given = true;
 	if (val && !strcmp(opt, "max_read")) {

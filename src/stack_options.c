@@ -195,11 +195,6 @@ int options_from_json(json_t *obj, struct config *cfg, const char *file,
 
 /* ---- idmap ---- */
 
-static bool ranges_overlap(uint32_t a, uint32_t na, uint32_t b, uint32_t nb)
-{
-	return (uint64_t)a < (uint64_t)b + nb && (uint64_t)b < (uint64_t)a + na;
-}
-
 /* "uid" or "gid": [{"from": DISK, "to": SHOWN, "count": N}, ...], the
  * uidmapping= triples of the -o form. */
 static int parse_ranges(json_t *arr, const char *which, struct idmap_range **out,
@@ -253,19 +248,12 @@ static int parse_ranges(json_t *arr, const char *which, struct idmap_range **out
 				 file, which, i, UINT32_MAX - 1);
 			continue;
 		}
-		for (int j = 0; j < *count; j++) {
-			if (ranges_overlap((*out)[j].from, (*out)[j].count,
-					   (uint32_t)val[0], (uint32_t)val[2]) ||
-			    ranges_overlap((*out)[j].to, (*out)[j].count,
-					   (uint32_t)val[1], (uint32_t)val[2])) {
-				lerr_add(err, "%s: idmap.%s[%zu]: overlaps an earlier range",
-					 file, which, i);
-				ok = false;
-				break;
-			}
-		}
-		if (!ok)
+		if (idmap_range_clashes(*out, *count, (uint32_t)val[0],
+					(uint32_t)val[1], (uint32_t)val[2])) {
+			lerr_add(err, "%s: idmap.%s[%zu]: overlaps an earlier range",
+				 file, which, i);
 			continue;
+		}
 		(*out)[*count].from = (uint32_t)val[0];
 		(*out)[*count].to = (uint32_t)val[1];
 		(*out)[*count].count = (uint32_t)val[2];

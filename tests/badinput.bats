@@ -171,6 +171,15 @@ refused() {
 	unmount_layerfs
 }
 
+@test "badinput: uidmapping= and gidmapping= ranges of no ids, or sharing ids with an earlier range (on disk or as shown), are refused, as in a stack file" {
+	try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,uidmapping=0:1000:0"
+	refused "option 'uidmapping=0:1000:0': range 0:1000:0 maps no ids"
+	try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,gidmapping=0:1000:10:5:2000:10"
+	refused "option 'gidmapping=0:1000:10:5:2000:10': range 5:2000:10 shares ids with an earlier range"
+	try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,uidmapping=0:1000:10:100:1005:3"
+	refused "range 100:1005:3 shares ids with an earlier range"
+}
+
 @test "badinput: nonexistent mount point" {
 	try_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$T/nomnt"
 	refused "$T/nomnt" "$T/nomnt"

@@ -50,6 +50,20 @@ chown_err() {
 	fi
 }
 
+@test "idmap: a later uidmapping= or gidmapping= replaces the list, as fuse-overlayfs takes it; of ro and rw the last wins" {
+	echo x >"$L1/f"
+	chown 0:0 "$L1/f"
+	mount_layerfs "uidmapping=0:1000:1,gidmapping=0:3000:1,uidmapping=0:2000:1"
+	eq "$(stat -c %u:%g "$M/f")" 2000:3000
+	unmount_layerfs
+	mount_layerfs "ro,rw"
+	echo y >"$M/g" || fail "ro,rw: not writable"
+	unmount_layerfs
+	mount_layerfs "rw,ro"
+	! touch "$M/h" 2>/dev/null || fail "rw,ro: writable"
+	unmount_layerfs
+}
+
 @test "idmap: owners D+i on disk show as S+i; ids outside the mapping show as 65534" {
 	touch "$L1/first" "$L1/last" "$L1/past" "$L1/below" "$L1/root"
 	chown 1000:2000 "$L1/first"
