@@ -1,4 +1,4 @@
-/* Loading libarchive at run time (see archive_load.h). */
+/* Loading libarchive and zlib at run time (see archive_load.h). */
 #include "config.h"
 
 #define LFS_ARCHIVE_LOADER
@@ -12,37 +12,65 @@
 
 #define LFS_ARCHIVE_DEFINE(f) __typeof__(f) *lfs_##f;
 LFS_ARCHIVE_FUNCS(LFS_ARCHIVE_DEFINE)
+LFS_ZLIB_FUNCS(LFS_ARCHIVE_DEFINE)
 #undef LFS_ARCHIVE_DEFINE
+
+struct lib {
+	const char *what, *package;	/* for messages */
+	const char *names[3];		/* sonames to try, NULL-terminated */
+};
+
+struct sym {
+	const char *name;
+	void **fn;
+};
+
+#define LFS_ARCHIVE_SYM(f) { #f, (void **)&lfs_##f },
+static const struct sym archive_syms[] = { LFS_ARCHIVE_FUNCS(LFS_ARCHIVE_SYM) };
+static const struct sym zlib_syms[] = { LFS_ZLIB_FUNCS(LFS_ARCHIVE_SYM) };
+#undef LFS_ARCHIVE_SYM
+
+/* LIB's functions SYMS; 0, or -1 after printing why. */
+static int load_lib(const struct lib *lib, const struct sym *syms, size_t nsyms)
+{
+	void *h = NULL;
+
+	for (size_t i = 0; !h && lib->names[i]; i++)
+		h = dlopen(lib->names[i], RTLD_NOW | RTLD_LOCAL);
+	if (!h) {
+		fprintf(stderr, "layerfs: cannot load %s (%s); install it "
+			"(Debian: apt-get install %s)\n", lib->what, dlerror(), lib->package);
+		return -1;
+	}
+	for (size_t i = 0; i < nsyms; i++) {
+		if (!(*syms[i].fn = dlsym(h, syms[i].name))) {
+			fprintf(stderr, "layerfs: %s lacks %s\n", lib->what, syms[i].name);
+			return -1;
+		}
+	}
+	return 0;
+}
 
 int archive_load(void)
 {
-	static const char *const names[] = { "libarchive.so.13", "libarchive.so" };
+	static const struct lib archive = {
+		"libarchive", "libarchive13", { "libarchive.so.13", "libarchive.so" }
+	};
+	static const struct lib zlib = { "zlib", "zlib1g", { "libz.so.1", "libz.so" } };
 	static int loaded;
-	void *h = NULL;
 
 	if (loaded)
 		return 0;
-	for (size_t i = 0; !h && i < sizeof(names) / sizeof(names[0]); i++)
-		h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
-	if (!h) {
-		fprintf(stderr, "layerfs: cannot load libarchive (%s); install it "
-			"(Debian: apt-get install libarchive13)\n", dlerror());
+	if (load_lib(&archive, archive_syms, sizeof(archive_syms) / sizeof(archive_syms[0])) < 0 ||
+	    load_lib(&zlib, zlib_syms, sizeof(zlib_syms) / sizeof(zlib_syms[0])) < 0)
 		return -1;
-	}
-#define LFS_ARCHIVE_LOOKUP(f)						\
-	if (!(*(void **)&lfs_##f = dlsym(h, #f))) {			\
-		fprintf(stderr, "layerfs: libarchive lacks %s\n", #f);	\
-		return -1;						\
-	}
-	LFS_ARCHIVE_FUNCS(LFS_ARCHIVE_LOOKUP)
-#undef LFS_ARCHIVE_LOOKUP
 	loaded = 1;
 	return 0;
 }
 
 /* libarchive's text, with the errno's where that is a system error the
  * text leaves out; some failures come with no text and no errno at all
- * (the gzip reader's, for a stream that ends inside its trailer). */
+ * (its decompressors', for a stream cut short). */
 const char *archive_why(struct archive *a)
 {
 	static char buf[1024];

@@ -1,11 +1,14 @@
 /* libarchive, loaded when a subcommand needs it. Linking it would load
  * it, libxml2 and ICU into every daemon start (a few milliseconds on each
- * mount podman makes) for the two subcommands that read or write tar. */
+ * mount podman makes) for the two subcommands that read or write tar.
+ * zlib comes with it, for the gzip layers import decompresses itself
+ * (gunzip.c): libarchive links it anyway, so it costs nothing more. */
 #ifndef LAYERFS_ARCHIVE_LOAD_H
 #define LAYERFS_ARCHIVE_LOAD_H
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <zlib.h>
 
 #define LFS_ARCHIVE_FUNCS(X) \
 	X(archive_entry_acl_reset) \
@@ -54,7 +57,7 @@
 	X(archive_read_free) \
 	X(archive_read_new) \
 	X(archive_read_next_header2) \
-	X(archive_read_open_fd) \
+	X(archive_read_open) \
 	X(archive_read_support_filter_all) \
 	X(archive_read_support_format_tar) \
 	X(archive_write_close) \
@@ -68,11 +71,19 @@
 	X(archive_write_set_format_option) \
 	X(archive_write_set_format_pax_restricted)
 
+/* (inflateInit2() is a macro calling inflateInit2_) */
+#define LFS_ZLIB_FUNCS(X) \
+	X(inflate) \
+	X(inflateEnd) \
+	X(inflateInit2_) \
+	X(inflateReset)
+
 #define LFS_ARCHIVE_DECLARE(f) extern __typeof__(f) *lfs_##f;
 LFS_ARCHIVE_FUNCS(LFS_ARCHIVE_DECLARE)
+LFS_ZLIB_FUNCS(LFS_ARCHIVE_DECLARE)
 #undef LFS_ARCHIVE_DECLARE
 
-/* Load the library; 0, or -1 after printing why to stderr. */
+/* Load both libraries; 0, or -1 after printing why to stderr. */
 int archive_load(void);
 
 /* Why the last call on A failed, for a message (valid until the next
@@ -126,7 +137,7 @@ const char *archive_why(struct archive *a);
 #define archive_read_free (*lfs_archive_read_free)
 #define archive_read_new (*lfs_archive_read_new)
 #define archive_read_next_header2 (*lfs_archive_read_next_header2)
-#define archive_read_open_fd (*lfs_archive_read_open_fd)
+#define archive_read_open (*lfs_archive_read_open)
 #define archive_read_support_filter_all (*lfs_archive_read_support_filter_all)
 #define archive_read_support_format_tar (*lfs_archive_read_support_format_tar)
 #define archive_write_close (*lfs_archive_write_close)
@@ -139,6 +150,10 @@ const char *archive_why(struct archive *a);
 #define archive_write_set_bytes_in_last_block (*lfs_archive_write_set_bytes_in_last_block)
 #define archive_write_set_format_option (*lfs_archive_write_set_format_option)
 #define archive_write_set_format_pax_restricted (*lfs_archive_write_set_format_pax_restricted)
+#define inflate (*lfs_inflate)
+#define inflateEnd (*lfs_inflateEnd)
+#define inflateInit2_ (*lfs_inflateInit2_)
+#define inflateReset (*lfs_inflateReset)
 #endif
 
 #endif

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "archive_load.h"
+#include "gunzip.h"
 #include "stack.h"
 
 struct dirtime {
@@ -43,6 +44,7 @@ struct dirtime {
 
 struct importer {
 	struct archive *a;
+	struct gunzip *gz;	/* what libarchive reads the tar from */
 	int root;		/* the temporary layer directory */
 	const char *tar;	/* for messages */
 	struct dirtime *dirs;	/* set last: creating entries changes them */
@@ -185,6 +187,21 @@ static int set_meta(struct importer *im, int pfd, const char *leaf,
 	return 0;
 }
 
+/* Why reading the tarball failed: gunzip's reason, which libarchive saw
+ * only as a failed read, or libarchive's. */
+static const char *read_why(struct importer *im)
+{
+	const char *why = gunzip_why(im->gz);
+
+	return why ? why : archive_why(im->a);
+}
+
+/* libarchive's read callback */
+static la_ssize_t read_tar(struct archive *a, void *gz, const void **buf)
+{
+	return gunzip_read(gz, buf);
+}
+
 static int write_file_data(struct importer *im, int fd, struct archive_entry *e,
 			   const char *name)
 {
@@ -209,7 +226,7 @@ static int write_file_data(struct importer *im, int fd, struct archive_entry *e,
 		}
 	}
 	if (r != ARCHIVE_EOF)
-		return lerr_add(im->err, "%s: %s: %s", im->tar, name, archive_why(im->a));
+		return lerr_add(im->err, "%s: %s: %s", im->tar, name, read_why(im));
 	/* a sparse tail is a hole: give the file its full size */
 	if (ftruncate(fd, archive_entry_size(e)) < 0)
 		return lerr_add(im->err, "%s: cannot write: %s", name, strerror(errno));
@@ -545,7 +562,13 @@ static int import_archive(struct importer *im)
 			goto out;
 	}
 	if (r != ARCHIVE_EOF) {
-		lerr_add(im->err, "%s: %s", im->tar, archive_why(im->a));
+		lerr_add(im->err, "%s: %s", im->tar, read_why(im));
+		goto out;
+	}
+	/* the end of the tar comes before the end of the gzip data, whose
+	 * trailer is checked only when read */
+	if (gunzip_finish(im->gz) < 0) {
+		lerr_add(im->err, "%s: %s", im->tar, gunzip_why(im->gz));
 		goto out;
 	}
 	if (set_dir_times(im))
@@ -623,8 +646,9 @@ int cmd_import(int argc, char **argv)
 		lerr_add(&err, "%s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	if (archive_read_open_fd(im.a, tarfd, 65536) != ARCHIVE_OK) {
-		lerr_add(&err, "%s: %s", argv[1], archive_why(im.a));
+	im.gz = gunzip_open(tarfd);
+	if (archive_read_open(im.a, im.gz, NULL, read_tar, NULL) != ARCHIVE_OK) {
+		lerr_add(&err, "%s: %s", argv[1], read_why(&im));
 		goto out;
 	}
 	if (import_archive(&im))
@@ -640,6 +664,8 @@ int cmd_import(int argc, char **argv)
 out:
 	if (im.a)
 		archive_read_free(im.a);
+	if (im.gz)
+		gunzip_close(im.gz);
 	if (im.root >= 0)
 		close(im.root);
 	if (tarfd >= 0)
