@@ -578,6 +578,8 @@ bool path_within(const char *a, const char *b);
 uint64_t name_hash(const char *s);
 uint64_t hash_mix(uint64_t h);
 void mountinfo_unescape(char *s);
+bool subtype_taken(const char *val);
+#define SUBTYPE_WHY "layerfs finds its mounts by their type, fuse.layerfs: only subtype=layerfs is taken"
 
 /* ---- where a directory lies (dirloc.c) ---- */
 struct dirloc {

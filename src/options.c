@@ -17,6 +17,14 @@ static const char *const fuse_passthrough_kv[] = {
 	"fsname", "subtype", "max_read", NULL,
 };
 
+/* layerfs finds its own mounts (umount, check, a second mount on one
+ * mount point, commit and reset refusing a mounted stack) by their type,
+ * fuse.layerfs: another subtype hid them (mount.fuse3 passes this one). */
+bool subtype_taken(const char *val)
+{
+	return val && !strcmp(val, "layerfs");
+}
+
 void usage(FILE *out, const char *prog)
 {
 	fprintf(out,
@@ -535,6 +543,11 @@ static int parse_one(struct config *cfg, char *opt)
 		return 0;
 	if (!val && mount_flag_add(cfg, opt))
 		return 0;
+	if (!strcmp(opt, "subtype") && !subtype_taken(val)) {
+		fprintf(stderr, "layerfs: option 'subtype=%s': %s\n", val ? val : "",
+			SUBTYPE_WHY);
+		return -1;
+	}
 	if (val && (str_in_list(fuse_passthrough_kv, opt) || selinux_option(opt))) {
 		if (!strcmp(opt, "fsname"))
 			cfg->fsname_given = true;

@@ -86,6 +86,9 @@ static int apply_option(struct config *cfg, const char *key, json_t *v,
 			return lerr_add(err, "%s: %s: expected a non-empty string, got %s",
 					file, jpath, json_is_string(v) ? "an empty one" :
 					json_type_name(v));
+		if (!strcmp(key, "subtype") && !subtype_taken(json_string_value(v)))
+			return lerr_add(err, "%s: %s: \"%s\": %s", file, jpath,
+					json_string_value(v), SUBTYPE_WHY);
 		config_fuse_opt(cfg, key, json_string_value(v));
 		return 0;
 	}

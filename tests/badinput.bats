@@ -180,6 +180,13 @@ refused() {
 	refused "range 100:1005:3 shares ids with an earlier range"
 }
 
+@test "badinput: a subtype= other than layerfs is refused (layerfs finds its mounts by their type); subtype=layerfs, what mount.fuse3 passes, mounts" {
+	try_mount "lowerdir=$L1,upperdir=$U,workdir=$W,subtype=foo"
+	refused "option 'subtype=foo': layerfs finds its mounts by their type, fuse.layerfs"
+	mount_layerfs "subtype=layerfs"
+	unmount_layerfs
+}
+
 @test "badinput: nonexistent mount point" {
 	try_mount "lowerdir=$L1,upperdir=$U,workdir=$W" "$T/nomnt"
 	refused "$T/nomnt" "$T/nomnt"

@@ -144,6 +144,11 @@ teardown() {
 	[ -z "$(ls -A wbind)" ]
 }
 
+@test "check: a subtype other than layerfs is refused: check and umount would not find the mount" {
+	echo '{"version": 1, "layers": ["layers/base"], "options": {"subtype": "foo"}}' >bad.json
+	refuses check bad.json "options.subtype: \"foo\": layerfs finds its mounts by their type, fuse.layerfs"
+}
+
 @test "check: an upper inside a layer, and a layer inside the upper" {
 	mkdir -p layers/base/up upper/lay
 	echo '{"version": 1, "layers": ["layers/base"], "upper": "layers/base/up", "work": "work"}' >bad.json
