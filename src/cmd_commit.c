@@ -53,7 +53,7 @@ int cmd_commit(int argc, char **argv)
 		goto out;
 	ret = 0;
 out:
-	work_lock_release(lock);
+	work_lock_end(lock, ret != 0);
 	lerr_print(&err);
 	stack_free(&st);
 	return ret;
@@ -129,7 +129,7 @@ int cmd_reset(int argc, char **argv)
 	}
 	ret = 0;
 out:
-	work_lock_release(lock);
+	work_lock_end(lock, ret != 0);
 	if (ret)
 		work_lock_drop_held();
 	lerr_print(&err);

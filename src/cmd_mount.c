@@ -22,28 +22,30 @@ int mount_stack_daemon(struct stack *st, const char *mountpoint,
 {
 	struct lerr err = { 0 };
 	struct config cfg;
-	int ret;
+	int ret = 1;
 
 	if (stack_fill_config(st, mountpoint, &cfg, &err)) {
 		lerr_print(&err);
+		work_lock_drop_held();
 		return 1;
 	}
 	cfg.foreground = foreground || debug;
 	cfg.debug = debug;
 	if (mount_is_live(cfg.mountpoint)) {
 		fprintf(stderr, "layerfs: %s: already a layerfs mount\n", cfg.mountpoint);
-		options_free(&cfg);
-		return 1;
+		goto out;
 	}
 	/* Taken here too, so that a stack mount is locked even by a daemon
 	 * that does not lock itself; daemon_run's work_lock_acquire takes
 	 * this very lock over. */
 	if (cfg.workdir && work_lock_take(cfg.workdir, "mount", &err) < 0) {
 		lerr_print(&err);
-		options_free(&cfg);
-		return 1;
+		goto out;
 	}
 	ret = daemon_run(&cfg, argv0);
+out:
+	/* the lock the caller took for the daemon, if daemon_run did not
+	 * take it over: a refused mount removes the lock file it made */
 	work_lock_drop_held();
 	options_free(&cfg);
 	return ret;
@@ -117,10 +119,30 @@ static int run_fusermount(const char *mountpoint)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/* Refuse MOUNTPOINT unless its top-most mount is layerfs: fusermount3
+ * and umount2(2) of the path take away whatever is on top, and a file
+ * system mounted over a layerfs mount is not ours to unmount. */
+static int umount_check(const char *mountpoint, struct lerr *err)
+{
+	char *top;
+	bool layerfs = mount_lookup(mountpoint, &top);
+	int ret = 0;
+
+	if (!layerfs)
+		ret = top ? lerr_add(err, "%s: not a layerfs mount (the mount there is %s)",
+				     mountpoint, top)
+			  : lerr_add(err, "%s: not mounted (no layerfs mount there)", mountpoint);
+	else if (strcmp(top, "fuse.layerfs"))
+		ret = lerr_add(err, "%s: a %s mount lies on top of the layerfs mount there: "
+			       "unmount it first", mountpoint, top);
+	free(top);
+	return ret;
+}
+
 int umount_path(const char *mountpoint, struct lerr *err)
 {
-	if (!mount_is_live(mountpoint))
-		return lerr_add(err, "%s: not mounted (no layerfs mount there)", mountpoint);
+	if (umount_check(mountpoint, err))
+		return -1;
 	if (run_fusermount(mountpoint) == 0)
 		return 0;
 	if (umount2(mountpoint, 0) < 0)

@@ -594,10 +594,10 @@ int work_detached_holder(const char *workdir)
 	return pid;
 }
 
-/* Release the lock FD of a mount that was refused, removing the lock
- * file if this process created it. Safe under the lock: a taker waiting
- * on the removed file finds it gone once it has the flock, and opens the
- * name again (lock_take). */
+/* Release the lock FD of a mount, commit or reset that was refused,
+ * removing the lock file if this process created it. Safe under the
+ * lock: a taker waiting on the removed file finds it gone once it has
+ * the flock, and opens the name again (lock_take). */
 void work_lock_abandon(int fd)
 {
 	struct stat st;
@@ -606,6 +606,16 @@ void work_lock_abandon(int fd)
 	    st.st_dev == made.dev && st.st_ino == made.ino && same_object(fd, &st))
 		unlink(made.path);
 	work_lock_release(fd);
+}
+
+/* Let go of the lock FD as a command ends: one that failed (REFUSED)
+ * leaves the work dir as it found it, without a lock file it made. */
+void work_lock_end(int fd, bool refused)
+{
+	if (refused)
+		work_lock_abandon(fd);
+	else
+		work_lock_release(fd);
 }
 
 /* Close a lock kept for daemon_run that it did not take over: the mount
@@ -656,38 +666,101 @@ static char *mountpoint_canonical(const char *mp)
 	return out;
 }
 
-/* Is a layerfs mount (fstype fuse.layerfs) live on MOUNTPOINT? */
-bool mount_is_live(const char *mountpoint)
+/* A mount on the mount point asked about, as mountinfo lists it. */
+struct mount_here {
+	int id, parent;
+	char *type;
+};
+
+/* The top-most of the N mounts on one mount point: a mount made on top
+ * of another there has that one as its parent, so it is the one no other
+ * has as its parent. Where several are (one was mounted there before the
+ * directory holding the mount point was covered, another after), the
+ * last listed, which was mounted last. -1 when N is 0. */
+static int mount_top(const struct mount_here *m, int n)
 {
-	char *want = mountpoint_canonical(mountpoint);
+	for (int i = n - 1; i >= 0; i--) {
+		bool covered = false;
+
+		for (int j = 0; j < n && !covered; j++)
+			covered = m[j].parent == m[i].id;
+		if (!covered)
+			return i;
+	}
+	return -1;
+}
+
+/* The mounts on WANT in the mount table F, in the order listed; their
+ * number in *N. */
+static struct mount_here *mounts_here(FILE *f, const char *want, int *n)
+{
+	struct mount_here *m = NULL;
 	char *line = NULL;
 	size_t cap = 0;
-	bool found = false;
-	FILE *f;
 
-	if (!want)
-		return false;
-	f = fopen("/proc/self/mountinfo", "re");
-	while (f && !found && getline(&line, &cap, f) > 0) {
+	*n = 0;
+	while (getline(&line, &cap, f) > 0) {
 		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - FSTYPE ... */
 		char *fields[5], *save = NULL, *p = line, *sep;
-		int n = 0;
+		int k = 0;
 
-		for (char *t; n < 5 && (t = strtok_r(p, " ", &save)); p = NULL)
-			fields[n++] = t;
-		if (n < 5)
+		for (char *t; k < 5 && (t = strtok_r(p, " ", &save)); p = NULL)
+			fields[k++] = t;
+		if (k < 5)
 			continue;
 		sep = save ? strstr(save, " - ") : NULL;
 		if (!sep)
 			continue;
 		mountinfo_unescape(fields[4]);
-		found = !strcmp(fields[4], want) && !strncmp(sep + 3, "fuse.layerfs ", 13);
+		if (strcmp(fields[4], want))
+			continue;
+		sep += 3;
+		sep[strcspn(sep, " \n")] = '\0';
+		m = xrealloc(m, (size_t)(*n + 1) * sizeof(*m));
+		m[*n].id = atoi(fields[0]);
+		m[*n].parent = atoi(fields[1]);
+		m[*n].type = xstrdup(sep);
+		(*n)++;
 	}
-	if (f)
-		fclose(f);
 	free(line);
+	return m;
+}
+
+/* What is mounted on MOUNTPOINT: is a layerfs mount (fstype
+ * fuse.layerfs, its daemon alive or not) there, on top or under another
+ * mount? In *TOP (unless NULL) the type of the top-most mount there,
+ * which umount(2) of the path would take away (malloc'd), or NULL when
+ * nothing is mounted there. */
+bool mount_lookup(const char *mountpoint, char **top)
+{
+	char *want = mountpoint_canonical(mountpoint);
+	FILE *f = want ? fopen("/proc/self/mountinfo", "re") : NULL;
+	struct mount_here *m = NULL;
+	bool layerfs = false;
+	int n = 0, i;
+
+	if (f) {
+		m = mounts_here(f, want, &n);
+		fclose(f);
+	}
+	i = mount_top(m, n);
+	if (top)
+		*top = i >= 0 ? xstrdup(m[i].type) : NULL;
+	for (i = 0; i < n; i++) {
+		layerfs = layerfs || !strcmp(m[i].type, "fuse.layerfs");
+		free(m[i].type);
+	}
+	free(m);
 	free(want);
-	return found;
+	return layerfs;
+}
+
+/* Is a layerfs mount live on MOUNTPOINT (on top or not)? A stack whose
+ * mount is covered by another mount is still mounted: its daemon still
+ * writes the upper and holds the work dir. */
+bool mount_is_live(const char *mountpoint)
+{
+	return mount_lookup(mountpoint, NULL);
 }
 
 /* commit, reset and import write where a daemon would: refuse when the
@@ -767,7 +840,7 @@ int stack_open_locked(const char *file, unsigned flags, const char *role,
 	ret = 0;
 out:
 	if (ret && *lock >= 0) {
-		work_lock_release(*lock);
+		work_lock_abandon(*lock);
 		*lock = -1;
 	}
 	free(work);

@@ -148,16 +148,12 @@ static void work_let_go(int lockfd, bool refused)
 {
 	char *staging;
 
-	if (!refused || lockfd < 0) {
-		work_lock_release(lockfd);
-		return;
-	}
-	if (fs.staging_made) {
+	if (refused && lockfd >= 0 && fs.staging_made) {
 		staging = path_resolve(fs.cfg->workdir, LAYERFS_STAGING);
 		rmdir(staging);
 		free(staging);
 	}
-	work_lock_abandon(lockfd);
+	work_lock_end(lockfd, refused);
 }
 
 /* fuse_daemonize(), with the child made on the CPU this process runs on,

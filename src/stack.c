@@ -462,20 +462,66 @@ static void parse_document(struct stack *st, unsigned flags, struct lerr *err)
 	check_arrangement(st, flags, err);
 }
 
+/* The largest stack file read: a stack of thousands of layers, with
+ * options and id maps, is well under 1 MiB. Anything much larger is not
+ * a stack file, and would be read whole into memory. */
+#define STACK_FILE_MAX	(16 << 20)
+
+/* What a file that is not a regular one is, for a message. */
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "of an unknown kind";
+}
+
+static int too_large(const char *file, struct lerr *err)
+{
+	return lerr_add(err, "%s: larger than the %d MiB a stack file may have",
+			file, STACK_FILE_MAX >> 20);
+}
+
+/* FD, open on FILE, is a regular file of at most STACK_FILE_MAX bytes. */
+static int check_readable(int fd, const char *file, struct lerr *err)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) < 0)
+		return lerr_add(err, "%s: %s", file, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		return lerr_add(err, "%s: not a regular file (%s): a stack file is a JSON file",
+				file, file_kind(sb.st_mode));
+	if (sb.st_size > STACK_FILE_MAX)
+		return too_large(file, err);
+	return 0;
+}
+
 static char *read_file(const char *file, size_t *lenp, struct lerr *err)
 {
 	size_t len = 0, cap = 4096;
+	ssize_t n;
 	char *buf;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: the open of a FIFO would wait for a writer */
+	int fd = open(file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0) {
 		lerr_add(err, "%s: %s", file, strerror(errno));
 		return NULL;
 	}
+	if (check_readable(fd, file, err)) {
+		close(fd);
+		return NULL;
+	}
 	buf = xmalloc(cap);
 	for (;;) {
-		ssize_t n;
-
 		if (len == cap) {
 			cap *= 2;
 			buf = xrealloc(buf, cap);
@@ -483,17 +529,21 @@ static char *read_file(const char *file, size_t *lenp, struct lerr *err)
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			lerr_add(err, "%s: %s", file, strerror(errno));
-			free(buf);
-			close(fd);
-			return NULL;
-		}
-		if (n == 0)
+		if (n <= 0)
 			break;
 		len += (size_t)n;
+		if (len > STACK_FILE_MAX)
+			break;	/* it grew as it was read */
 	}
 	close(fd);
+	if (n < 0 || len > STACK_FILE_MAX) {
+		if (n < 0)
+			lerr_add(err, "%s: %s", file, strerror(errno));
+		else
+			too_large(file, err);
+		free(buf);
+		return NULL;
+	}
 	*lenp = len;
 	return buf;
 }

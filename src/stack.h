@@ -88,6 +88,7 @@ void work_lock_set_pid(int fd);
 int work_lock_take(const char *workdir, const char *role, struct lerr *err);
 void work_lock_release(int fd);
 void work_lock_abandon(int fd);
+void work_lock_end(int fd, bool refused);
 void work_lock_drop_held(void);
 int work_lock_holder(const char *workdir);	/* pid, 0 if free, -1 unknown */
 void work_lock_hand_over(int stagingfd);
@@ -97,6 +98,7 @@ bool staging_is_mark(const char *name);
 bool staging_entry_held(int dirfd, const char *name, int *pid);
 int work_detached_holder(const char *workdir);	/* pid, 0 if none */
 bool mount_is_live(const char *mountpoint);
+bool mount_lookup(const char *mountpoint, char **top);
 int stack_refuse_if_mounted(const struct stack *st, struct lerr *err);
 int stack_open_locked(const char *file, unsigned flags, const char *role,
 		      struct stack *st, int *lock, struct lerr *err);

@@ -662,19 +662,23 @@ crash_at() {
 	mkdir "$T/bind" && cd "$T/bind" && make_stack
 	mkdir elsewhere
 	mount --bind elsewhere upper
-	with_mount stack.json 'echo new >new'
+	# not mounted either: the work dir is on another mount than it
+	run "$LAYERFS" mount stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"work: $T/bind/work: on another mount than upper"* ]] || fail "mount: $output"
+	echo new >upper/new
 	cp stack.json stack.before
 	run "$LAYERFS" commit stack.json
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"is a mount point"* ]] || fail "commit: $output"
+	[[ "$output" == *"on another mount than upper"* ]] || fail "commit: $output"
 	run "$LAYERFS" reset stack.json
 	[ "$status" -eq 1 ]
-	[[ "$output" == *"is a mount point"* ]] || fail "reset: $output"
+	[[ "$output" == *"on another mount than upper"* ]] || fail "reset: $output"
 	cmp stack.json stack.before
 	[ ! -e .stack.json.commit ] || fail "a journal was left"
 	[ "$(cat upper/new)" = new ] || fail "the upper lost its change"
-	"$LAYERFS" check stack.json >/dev/null
 	umount upper
+	"$LAYERFS" check stack.json >/dev/null
 }
 
 @test "reset: refused while mounted, --remount unmounts, resets and mounts" {

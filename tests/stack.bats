@@ -40,6 +40,42 @@ teardown() {
 	[[ "$output" == *"bad.json:1:"*"duplicate object key"* ]]
 }
 
+# A stack file is read whole: anything but a regular file of a sane size
+# is refused before it is read (a FIFO blocked for ever, /dev/zero and a
+# sparse file of gigabytes filled the memory), by every subcommand.
+@test "stack files: a FIFO, a device or a directory is refused, naming it, by every subcommand" {
+	local cmd out
+	mkfifo fifo.json
+	for cmd in check mount diff commit reset export; do
+		out=()
+		[ "$cmd" = export ] && out=(out.tar)
+		run timeout 10 "$LAYERFS" "$cmd" fifo.json "${out[@]}"
+		[ "$status" -eq 1 ] || fail "$cmd: status $status: $output"
+		[[ "$output" == *"$T/fifo.json: not a regular file (a FIFO)"* ]] || fail "$cmd: $output"
+	done
+	[ ! -e out.tar ]
+	run timeout 10 "$LAYERFS" check /dev/zero
+	[ "$status" -eq 1 ]
+	[ "$output" = "layerfs: /dev/zero: not a regular file (a character device): a stack file is a JSON file" ]
+	mkdir dir.json
+	refuses check dir.json "$T/dir.json: not a regular file (a directory)"
+}
+
+@test "stack files: one larger than 16 MiB is refused, naming it; one of 16 MiB is read" {
+	local json='{"version": 1, "layers": ["layers/base"]}'
+	{ printf '%s' "$json"; head -c $((16 * 1024 * 1024 - ${#json})) /dev/zero | tr '\0' ' '; } >max.json
+	[ "$(stat -c %s max.json)" -eq $((16 * 1024 * 1024)) ]
+	run "$LAYERFS" check max.json
+	[ "$status" -eq 0 ] || fail "16 MiB: $output"
+	echo >>max.json
+	refuses check max.json "$T/max.json: larger than the 16 MiB a stack file may have"
+	# sparse: read whole, it took 2 GiB of memory (and aborted under a limit)
+	truncate -s 2G big.json
+	run bash -c 'ulimit -v 1000000; exec "$0" check big.json' "$LAYERFS"
+	[ "$status" -eq 1 ] || fail "status $status: $output"
+	[ "$output" = "layerfs: $T/big.json: larger than the 16 MiB a stack file may have" ]
+}
+
 @test "check: an unknown version is refused clearly" {
 	echo '{"version": 2, "layers": ["layers/base"], "new-thing": 1}' >bad.json
 	run "$LAYERFS" check bad.json
@@ -361,6 +397,43 @@ teardown() {
 	! is_mounted "$T/mnt" || fail "$T/mnt is still mounted"
 }
 
+# umount(2) of a path takes away the top-most mount there: a file system
+# mounted over a layerfs mount is refused, not unmounted in its stead.
+@test "umount: a tmpfs mounted on top of a layerfs mount is refused, naming it; both stay; reset --remount refuses too" {
+	"$LAYERFS" mount stack.json
+	echo kept >mnt/kept
+	mount -t tmpfs lfscover mnt
+	touch mnt/on-tmpfs
+	for arg in stack.json "$T/mnt"; do
+		run "$LAYERFS" umount "$arg"
+		[ "$status" -eq 1 ] || fail "umount $arg: not refused: $output"
+		[ "$output" = "layerfs: $T/mnt: a tmpfs mount lies on top of the layerfs mount there: unmount it first" ] ||
+			fail "umount $arg: $output"
+		[ -e mnt/on-tmpfs ] || fail "umount $arg: the tmpfs went"
+		is_mounted "$T/mnt" || fail "umount $arg: the layerfs mount went"
+	done
+	run "$LAYERFS" reset --remount stack.json
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"$T/mnt: a tmpfs mount lies on top"* ]] || fail "reset --remount: $output"
+	[ -e mnt/on-tmpfs ] || fail "reset --remount: the tmpfs went"
+	is_mounted "$T/mnt" || fail "reset --remount: the layerfs mount went"
+	[ "$(cat upper/kept)" = kept ]
+	# still mounted, for check
+	run "$LAYERFS" check stack.json
+	[[ "$output" == *"state: mounted on $T/mnt (daemon pid"* ]] || fail "check: $output"
+	umount mnt
+	[ "$(cat mnt/kept)" = kept ]
+	"$LAYERFS" umount stack.json
+	! is_mounted "$T/mnt" || fail "$T/mnt is still mounted"
+	# a tmpfs alone is no layerfs mount either
+	mount -t tmpfs lfscover mnt
+	run "$LAYERFS" umount "$T/mnt"
+	[ "$status" -eq 1 ]
+	[ "$output" = "layerfs: $T/mnt: not a layerfs mount (the mount there is tmpfs)" ]
+	grep -q " $T/mnt .* - tmpfs " /proc/self/mountinfo || fail "the tmpfs went"
+	umount mnt
+}
+
 @test "check: shows a live mount and the daemon's pid" {
 	"$LAYERFS" mount stack.json
 	run "$LAYERFS" check stack.json
@@ -482,6 +555,57 @@ teardown() {
 	[ -f work/layerfs.lock ]
 	[ -z "$(ls -A upper)" ]
 	"$LAYERFS" umount stack.json
+}
+
+# A second stack on its own upper and work dir, on the same mount point.
+make_other_stack() {
+	mkdir -p upper2 work2
+	echo '{"version": 1, "layers": ["layers/base"], "upper": "upper2", "work": "work2", "mountpoint": "mnt"}' >other.json
+}
+
+# refused_clean CMD... MESSAGE: `layerfs CMD...` exits with status 1,
+# says MESSAGE, and leaves work2 empty, then (with a lock file made
+# before) leaves that lock file
+refused_clean() {
+	local msg=${*: -1}
+	local -a cmd=("${@:1:$#-1}")
+	run "$LAYERFS" "${cmd[@]}"
+	[ "$status" -eq 1 ] || fail "${cmd[*]}: status $status: $output"
+	[[ "$output" == *"$msg"* ]] || fail "${cmd[*]}: $output"
+	[ -z "$(ls -A work2)" ] || fail "${cmd[*]} left: $(ls -A work2)"
+	: >work2/layerfs.lock
+	run "$LAYERFS" "${cmd[@]}"
+	[ "$status" -eq 1 ] || fail "${cmd[*]}: status $status: $output"
+	[ "$(ls -A work2)" = layerfs.lock ] || fail "${cmd[*]}, with an earlier lock file: $(ls -A work2)"
+	rm work2/layerfs.lock
+}
+
+@test "lock: a mount refused after it locked (the mount point already a layerfs mount, live or dead) leaves no lock file it made" {
+	make_other_stack
+	"$LAYERFS" mount stack.json
+	refused_clean mount other.json "$T/mnt: already a layerfs mount"
+	pid=$(awk '{print $1}' work/layerfs.lock)
+	kill -9 "$pid"
+	for i in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+	! ls mnt 2>/dev/null || fail "the mount is not dead"
+	refused_clean mount other.json mnt "mnt: already a layerfs mount"
+	umount "$T/mnt"
+}
+
+@test "lock: a commit or reset refused after it locked (nothing to commit, a bind-mounted upper) leaves no lock file it made" {
+	make_other_stack
+	refused_clean commit other.json "nothing to commit"
+	mkdir elsewhere
+	echo new >elsewhere/new
+	mount --bind elsewhere upper2
+	refused_clean commit other.json "upper2 is a mount point"
+	refused_clean reset other.json "upper2 is a mount point"
+	[ "$(cat upper2/new)" = new ]
+	umount upper2
+	# one that succeeds keeps its lock file, as a mount's stays
+	echo new >upper2/new
+	"$LAYERFS" commit other.json
+	[ "$(ls -A work2)" = layerfs.lock ]
 }
 
 @test "the example stacks in contrib/stacks validate and mount" {
