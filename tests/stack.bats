@@ -598,8 +598,8 @@ refused_clean() {
 	mkdir elsewhere
 	echo new >elsewhere/new
 	mount --bind elsewhere upper2
-	refused_clean commit other.json "upper2 is a mount point"
-	refused_clean reset other.json "upper2 is a mount point"
+	refused_clean commit other.json "on another mount than upper"
+	refused_clean reset other.json "on another mount than upper"
 	[ "$(cat upper2/new)" = new ]
 	umount upper2
 	# one that succeeds keeps its lock file, as a mount's stays
