@@ -281,34 +281,35 @@ sizelie() {
 	"$tool" "$@" 3>&-
 }
 
+# lie_export SIZE DATA: `layerfs export stack.json out.tar` (run) with
+# upper/f replaced by sizelie's file of the stat size SIZE and the
+# content DATA, bound over it for the export
+lie_export() {
+	sizelie lie "$1" "$2"
+	mount --bind lie/f upper/f
+	run "$LAYERFS" export stack.json out.tar
+	umount upper/f
+	fusermount3 -u lie
+}
+
 @test "export: a file whose data ends before its size or goes on past it (written to during the export) fails the export, naming it; no tarball" {
 	# a file that shrank or grew between its stat and its read, without
 	# a race: sizelie's file, mounted over a file of the upper
 	echo old >out.tar
 	echo x >upper/f
-	sizelie lie 100000 short
-	mount --bind lie/f upper/f
-	run "$LAYERFS" export stack.json out.tar
+	lie_export 100000 short
 	[ "$status" -eq 1 ] || fail "a file that shrank: $status $output"
 	[[ "$output" == *"upper: f: the file shrank from 100000 to 5 bytes while it was read"* ]] ||
 		fail "message: $output"
 	[ "$(cat out.tar)" = old ]
-	umount upper/f
-	fusermount3 -u lie
-	sizelie lie 3 'longer data'
-	mount --bind lie/f upper/f
-	run "$LAYERFS" export stack.json out.tar
+	lie_export 3 'longer data'
 	[ "$status" -eq 1 ] || fail "a file that grew: $status $output"
 	[[ "$output" == *"upper: f: the file grew past its 3 bytes while it was read"* ]] ||
 		fail "message: $output"
 	[ "$(cat out.tar)" = old ]
 	[ "$(ls -A | grep '^\.')" = "" ] || fail "left behind: $(ls -A | grep '^\.')"
 	# size and data that agree: the same file exports
-	umount upper/f
-	fusermount3 -u lie
-	sizelie lie 5 short
-	mount --bind lie/f upper/f
-	run "$LAYERFS" export stack.json out.tar
+	lie_export 5 short
 	[ "$status" -eq 0 ] || fail "a file that did not change: $output"
 	[ "$(tar -xOf out.tar f)" = short ]
 }
