@@ -141,13 +141,20 @@ static int umount_check(const char *mountpoint, struct lerr *err)
 
 int umount_path(const char *mountpoint, struct lerr *err)
 {
+	/* by the path the mount table has: "mnt/." or a symbolic link to
+	 * it would walk into a mount whose daemon may be gone (ENOTCONN) */
+	char *canon;
+	int ret = 0;
+
 	if (umount_check(mountpoint, err))
 		return -1;
-	if (run_fusermount(mountpoint) == 0)
-		return 0;
-	if (umount2(mountpoint, 0) < 0)
-		return lerr_add(err, "%s: cannot unmount: %s", mountpoint, strerror(errno));
-	return 0;
+	canon = mountpoint_canonical(mountpoint);
+	if (!canon)
+		return lerr_add(err, "%s: %s", mountpoint, strerror(errno));
+	if (run_fusermount(canon) != 0 && umount2(canon, 0) < 0)
+		ret = lerr_add(err, "%s: cannot unmount: %s", mountpoint, strerror(errno));
+	free(canon);
+	return ret;
 }
 
 /* The daemon leaves shortly after its mount goes: wait for it to drop the

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -645,25 +646,67 @@ int work_lock_holder(const char *workdir)
 	return pid > 0 ? pid : -1;
 }
 
-/* The canonical form of a mount point without stat'ing it: a FUSE mount
- * whose daemon died answers ENOTCONN, yet is still mounted. */
-static char *mountpoint_canonical(const char *mp)
+/* MP without the trailing "/" and "/." that name the directory itself
+ * ("mnt/", "mnt/."): stripped by hand, since resolving them would walk
+ * into the mount. */
+static char *strip_self(const char *mp)
 {
-	char *dir = path_dirname(mp), *rdir, *out;
-	const char *base = strrchr(mp, '/') ? strrchr(mp, '/') + 1 : mp;
+	char *p = xstrdup(mp);
+	size_t n;
+
+	for (;;) {
+		n = strlen(p);
+		if (n > 1 && p[n - 1] == '/')
+			p[n - 1] = '\0';
+		else if (n > 2 && !strcmp(p + n - 2, "/."))
+			p[n - 2] = '\0';
+		else
+			return p;
+	}
+}
+
+/* The canonical form of a mount point without stat'ing it: a FUSE mount
+ * whose daemon died answers ENOTCONN, yet is still mounted. Only its
+ * parent is resolved, and its last name if that is a symbolic link
+ * (lstat(2) of a link does not enter what it names), DEPTH links deep
+ * so far. */
+static char *canonical_at(const char *mp, int depth)
+{
+	char *p = strip_self(mp), *dir = path_dirname(p), *rdir, *out = NULL;
+	const char *base = strrchr(p, '/') ? strrchr(p, '/') + 1 : p;
+	char target[PATH_MAX];
+	struct stat sb;
+	ssize_t n;
 
 	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
-		free(dir);
-		return realpath(mp, NULL);
+		out = realpath(p, NULL);
+		goto done;
 	}
 	rdir = realpath(dir, NULL);
-	free(dir);
 	if (!rdir)
-		return NULL;
+		goto done;
 	out = xmalloc(strlen(rdir) + strlen(base) + 2);
 	sprintf(out, "%s%s%s", rdir, strcmp(rdir, "/") ? "/" : "", base);
+	if (depth < 40 && lstat(out, &sb) == 0 && S_ISLNK(sb.st_mode) &&
+	    (n = readlink(out, target, sizeof(target) - 1)) > 0) {
+		char *next;
+
+		target[n] = '\0';
+		next = path_resolve(rdir, target);
+		free(out);
+		out = canonical_at(next, depth + 1);
+		free(next);
+	}
 	free(rdir);
+done:
+	free(dir);
+	free(p);
 	return out;
+}
+
+char *mountpoint_canonical(const char *mp)
+{
+	return canonical_at(mp, 0);
 }
 
 /* A mount on the mount point asked about, as mountinfo lists it. */

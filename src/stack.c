@@ -602,6 +602,26 @@ void stack_free(struct stack *st)
 /* Turn a checked stack into the configuration daemon_run takes. The
  * config lists lower layers top-most first, as lowerdir= does: the
  * reverse of the stack file's order. */
+/* A mount point given on the command line, held to the rule of the
+ * stack's own "mountpoint" (check_arrangement()): not inside the upper
+ * or the work dir, which commit and reset rename and empty. */
+static int mountpoint_in_upper(const struct stack *st, const char *mountpoint,
+			       struct lerr *err)
+{
+	/* not stat'ed: a dead mount there is for the caller to name */
+	char *real = mountpoint_canonical(mountpoint);
+	int ret = 0;
+
+	if (!real)
+		return lerr_add(err, "%s: %s", mountpoint, strerror(errno));
+	if (st->upper && (path_within(real, st->upper) ||
+			  (st->work && path_within(real, st->work))))
+		ret = lerr_add(err, "%s: mount point %s: inside the %s", st->arg,
+			       mountpoint, path_within(real, st->upper) ? "upper" : "work dir");
+	free(real);
+	return ret;
+}
+
 int stack_fill_config(const struct stack *st, const char *mountpoint,
 		      struct config *cfg, struct lerr *err)
 {
@@ -610,6 +630,8 @@ int stack_fill_config(const struct stack *st, const char *mountpoint,
 	if (!mountpoint && !st->mountpoint)
 		return lerr_add(err, "%s: no mount point: give one on the command line or as \"mountpoint\"",
 				st->arg);
+	if (mountpoint && mountpoint_in_upper(st, mountpoint, err))
+		return -1;
 	*cfg = *o;
 	cfg->lowerdirs = xcalloc((size_t)st->nlayers, sizeof(char *));
 	cfg->nlower = st->nlayers;

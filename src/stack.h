@@ -97,6 +97,7 @@ void work_lock_mark_drop(void);
 bool staging_is_mark(const char *name);
 bool staging_entry_held(int dirfd, const char *name, int *pid);
 int work_detached_holder(const char *workdir);	/* pid, 0 if none */
+char *mountpoint_canonical(const char *mp);
 bool mount_is_live(const char *mountpoint);
 bool mount_lookup(const char *mountpoint, char **top);
 int stack_refuse_if_mounted(const struct stack *st, struct lerr *err);

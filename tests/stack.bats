@@ -434,6 +434,46 @@ teardown() {
 	umount mnt
 }
 
+@test "umount, check and mount: a mount point reached through a symbolic link, or named mnt/ or mnt/., is the mount itself, live or with its daemon gone" {
+	ln -s mnt mlink
+	sed 's|"mountpoint": "mnt"|"mountpoint": "mlink"|' stack.json >s2.json
+	"$LAYERFS" mount s2.json
+	is_mounted "$T/mnt" || fail "not mounted on $T/mnt"
+	run "$LAYERFS" check s2.json
+	[[ "$output" == *"state: mounted on"* ]] || fail "check: $output"
+	"$LAYERFS" umount s2.json
+	! is_mounted "$T/mnt" || fail "umount s2.json left the mount"
+	# a read-only stack takes no lock: only the mount table tells
+	echo '{"version": 1, "layers": ["layers/base"], "mountpoint": "mlink"}' >ro2.json
+	"$LAYERFS" mount ro2.json
+	run "$LAYERFS" mount ro2.json
+	[ "$status" -eq 1 ] && [[ "$output" == *"already a layerfs mount"* ]] || fail "a second mount: $status $output"
+	[ "$(grep -c " $T/mnt fuse.layerfs " /proc/mounts)" -eq 1 ] || fail "two mounts stacked"
+	"$LAYERFS" umount ro2.json
+	! is_mounted "$T/mnt" || fail "umount ro2.json left the mount"
+	# the daemon gone: the path still names the mount, not what it shows
+	"$LAYERFS" mount stack.json
+	local pid
+	pid=$(awk '{print $1}' work/layerfs.lock)
+	kill -9 "$pid"
+	for i in $(seq 50); do [ -d "/proc/$pid" ] || break; sleep 0.1; done
+	"$LAYERFS" umount "$T/mnt/." || fail "umount mnt/. of a dead mount"
+	! is_mounted "$T/mnt" || fail "umount mnt/. left the mount"
+}
+
+@test "mount: a mount point given on the command line inside the upper or the work dir is refused, as the stack's own \"mountpoint\" is" {
+	mkdir -p upper/in work/in
+	refuses_mount() {
+		run "$LAYERFS" mount stack.json "$1"
+		[ "$status" -eq 1 ] || fail "$1: $status $output"
+		[[ "$output" == *"stack.json: mount point $1: inside the $2"* ]] || fail "$1: $output"
+		! is_mounted "$T/$1" || fail "$1 was mounted"
+	}
+	refuses_mount upper/in upper
+	refuses_mount work/in "work dir"
+	[ "$(ls -A work)" = in ] || fail "work: $(ls -A work)"
+}
+
 @test "check: shows a live mount and the daemon's pid" {
 	"$LAYERFS" mount stack.json
 	run "$LAYERFS" check stack.json
