@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,32 +26,6 @@
 #ifndef STATX_MNT_ID
 #define STATX_MNT_ID 0x00001000U
 #endif
-
-/* MNT's root in its file system and its mount point, from mountinfo
- * (ID PARENT MAJ:MIN ROOT MOUNTPOINT ...); false if not found. */
-static bool mount_root(uint64_t mnt, char **root, char **point)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char *line = NULL, r[PATH_MAX + 1], p[PATH_MAX + 1];
-	unsigned long long id;
-	size_t cap = 0;
-	bool found = false;
-
-	while (f && !found && getline(&line, &cap, f) > 0) {
-		if (sscanf(line, "%llu %*u %*s %4096s %4096s", &id, r, p) != 3 ||
-		    id != mnt)
-			continue;
-		mountinfo_unescape(r);
-		mountinfo_unescape(p);
-		*root = xstrdup(r);
-		*point = xstrdup(p);
-		found = true;
-	}
-	if (f)
-		fclose(f);
-	free(line);
-	return found;
-}
 
 /* REAL's path in its file system: ROOT joined with what follows POINT. */
 static char *fs_path(const char *real, const char *root, const char *point)
@@ -72,12 +45,12 @@ static char *fs_path(const char *real, const char *root, const char *point)
 	return out;
 }
 
-/* Fill D for the directory PATH: 0, or -errno where its real path
- * cannot be had. */
-int dirloc_get(const char *path, struct dirloc *d)
+/* Fill D for the directory PATH, its mount found in T: 0, or -errno
+ * where its real path cannot be had. */
+int dirloc_get(const struct mnt_table *t, const char *path, struct dirloc *d)
 {
+	const struct mnt *m;
 	struct statx sx;
-	char *root, *point;
 
 	memset(d, 0, sizeof(*d));
 	d->real = realpath(path, NULL);
@@ -88,11 +61,9 @@ int dirloc_get(const char *path, struct dirloc *d)
 		return 0;
 	d->dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
 	d->mnt = sx.stx_mnt_id;
-	if (mount_root(d->mnt, &root, &point)) {
-		d->fs = fs_path(d->real, root, point);
-		free(root);
-		free(point);
-	}
+	m = mnt_find(t, d->mnt);
+	if (m)
+		d->fs = fs_path(d->real, m->root, m->point);
 	return 0;
 }
 

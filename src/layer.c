@@ -240,10 +240,11 @@ static int check_overlap(struct config *cfg)
 {
 	struct dirloc *loc = xcalloc((size_t)cfg->nlower, sizeof(*loc));
 	struct dirloc upper = { 0 }, work = { 0 };
+	struct mnt_table *mt = mnt_table_read();
 	int ret = -1, err;
 
 	for (int i = 0; i < cfg->nlower; i++) {
-		err = dirloc_get(cfg->lowerdirs[i], &loc[i]);
+		err = dirloc_get(mt, cfg->lowerdirs[i], &loc[i]);
 		if (err) {
 			lfs_log("lowerdir '%s': %s", cfg->lowerdirs[i], strerror(-err));
 			goto out;
@@ -266,9 +267,9 @@ static int check_overlap(struct config *cfg)
 		}
 	}
 	if (cfg->upperdir) {
-		err = dirloc_get(cfg->upperdir, &upper);
+		err = dirloc_get(mt, cfg->upperdir, &upper);
 		if (!err)
-			err = dirloc_get(cfg->workdir, &work);
+			err = dirloc_get(mt, cfg->workdir, &work);
 		if (err) {
 			lfs_log("%s '%s': %s", upper.real ? "workdir" : "upperdir",
 				upper.real ? cfg->workdir : cfg->upperdir, strerror(-err));
@@ -309,6 +310,7 @@ out:
 	free(loc);
 	dirloc_free(&upper);
 	dirloc_free(&work);
+	mnt_table_free(mt);
 	return ret;
 }
 

@@ -588,7 +588,21 @@ struct dirloc {
 	dev_t dev;
 	uint64_t mnt;	/* its mount's id; 0: not known */
 };
-int dirloc_get(const char *path, struct dirloc *d);
+/* ---- the mount table (mounts.c) ---- */
+struct mnt {
+	uint64_t id, parent;
+	char *root;	/* the directory of its file system it shows */
+	char *point;	/* where it is mounted */
+	char *type;
+};
+struct mnt_table {
+	size_t n;
+	struct mnt *m;
+};
+struct mnt_table *mnt_table_read(void);
+void mnt_table_free(struct mnt_table *t);
+const struct mnt *mnt_find(const struct mnt_table *t, uint64_t id);
+int dirloc_get(const struct mnt_table *t, const char *path, struct dirloc *d);
 void dirloc_free(struct dirloc *d);
 bool dirloc_within(const struct dirloc *a, const struct dirloc *b);
 bool dirloc_same(const struct dirloc *a, const struct dirloc *b);

@@ -286,6 +286,7 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 	struct stat *sb = xcalloc((size_t)st->nlayers, sizeof(struct stat));
 	struct dirloc *loc = xcalloc((size_t)st->nlayers, sizeof(*loc));
 	struct dirloc uloc = { 0 }, wloc = { 0 };
+	struct mnt_table *mt = mnt_table_read();
 	struct stat usb, wsb;
 
 	for (int i = 0; i < st->nlayers; i++) {
@@ -293,7 +294,7 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 			continue;
 		layer_jpath(layers, i, jp, sizeof(jp));
 		if (check_dir(st, st->layers[i].path, jp, &sb[i], &real[i], err) ||
-		    dirloc_get(real[i], &loc[i])) {
+		    dirloc_get(mt, real[i], &loc[i])) {
 			free(real[i]);
 			real[i] = NULL;
 			continue;
@@ -329,7 +330,7 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 		}
 	}
 	if (st->upper && check_dir(st, st->upper, "upper", &usb, &ureal, err) == 0 &&
-	    dirloc_get(ureal, &uloc) == 0) {
+	    dirloc_get(mt, ureal, &uloc) == 0) {
 		/* the directory itself from here on: commit and reset rename
 		 * it, and "upper/", "upper/." or a symlink to it would have
 		 * them rename something else */
@@ -348,7 +349,7 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 		}
 	}
 	if (st->work && check_dir(st, st->work, "work", &wsb, &wreal, err) == 0 &&
-	    dirloc_get(wreal, &wloc) == 0) {
+	    dirloc_get(mt, wreal, &wloc) == 0) {
 		free(st->work);
 		st->work = xstrdup(wreal);
 		for (int i = 0; i < st->nlayers; i++) {
@@ -385,6 +386,7 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 	free(loc);
 	dirloc_free(&uloc);
 	dirloc_free(&wloc);
+	mnt_table_free(mt);
 	free(real);
 	free(sb);
 	free(ureal);
