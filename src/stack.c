@@ -274,6 +274,19 @@ static const char *layer_jpath(json_t *layers, int i, char *buf, size_t len)
 	return buf;
 }
 
+/* Which of the upper and the work dir (real paths; WORK counts only with
+ * an UPPER) the directory REAL lies in, as a mount point may not: commit
+ * and reset rename and empty them. "upper", "work dir", or NULL. */
+static const char *in_upper_or_work(const char *real, const char *upper,
+				    const char *work)
+{
+	if (upper && path_within(real, upper))
+		return "upper";
+	if (upper && work && path_within(real, work))
+		return "work dir";
+	return NULL;
+}
+
 /* The directories exist, none is listed twice, the upper and work are
  * outside every layer (and the layers outside them), by path and by what
  * a bind mount shows (dirloc.c), and the work dir is on the upper's
@@ -372,11 +385,12 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 	if (st->mountpoint && (flags & STACK_NEED_MOUNTPOINT)) {
 		struct stat msb;
 		char *mreal = NULL;
+		const char *in;
 
 		if (check_dir(st, st->mountpoint, "mountpoint", &msb, &mreal, err) == 0 &&
-		    ureal && (path_within(mreal, ureal) || (wreal && path_within(mreal, wreal))))
+		    (in = in_upper_or_work(mreal, ureal, wreal)))
 			lerr_add(err, "%s: mountpoint: %s: inside the %s", st->arg,
-				 st->mountpoint, path_within(mreal, ureal) ? "upper" : "work dir");
+				 st->mountpoint, in);
 		free(mreal);
 	}
 	for (int i = 0; i < st->nlayers; i++) {
@@ -605,21 +619,21 @@ void stack_free(struct stack *st)
  * config lists lower layers top-most first, as lowerdir= does: the
  * reverse of the stack file's order. */
 /* A mount point given on the command line, held to the rule of the
- * stack's own "mountpoint" (check_arrangement()): not inside the upper
- * or the work dir, which commit and reset rename and empty. */
+ * stack's own "mountpoint" (check_arrangement()). */
 static int mountpoint_in_upper(const struct stack *st, const char *mountpoint,
 			       struct lerr *err)
 {
 	/* not stat'ed: a dead mount there is for the caller to name */
 	char *real = mountpoint_canonical(mountpoint);
+	const char *in;
 	int ret = 0;
 
 	if (!real)
 		return lerr_add(err, "%s: %s", mountpoint, strerror(errno));
-	if (st->upper && (path_within(real, st->upper) ||
-			  (st->work && path_within(real, st->work))))
+	in = in_upper_or_work(real, st->upper, st->work);
+	if (in)
 		ret = lerr_add(err, "%s: mount point %s: inside the %s", st->arg,
-			       mountpoint, path_within(real, st->upper) ? "upper" : "work dir");
+			       mountpoint, in);
 	free(real);
 	return ret;
 }
