@@ -209,19 +209,24 @@ static char *get_path(struct stack *st, json_t *v, const char *jpath,
 }
 
 /* PATH must be an existing directory; its canonical form goes to *REAL. */
+/* PATH, named at JPATH, is a directory: its attributes in *SB, where it
+ * lies in *LOC (its mount found in MT). */
 static int check_dir(struct stack *st, const char *path, const char *jpath,
-		     struct stat *sb, char **real, struct lerr *err)
+		     const struct mnt_table *mt, struct stat *sb,
+		     struct dirloc *loc, struct lerr *err)
 {
+	int e;
+
 	if (stat(path, sb) < 0)
 		return lerr_add(err, "%s: %s: %s: %s", st->arg, jpath, path,
 				strerror(errno));
 	if (!S_ISDIR(sb->st_mode))
 		return lerr_add(err, "%s: %s: %s: %s", st->arg, jpath, path,
 				strerror(ENOTDIR));
-	*real = realpath(path, NULL);
-	if (!*real)
+	e = dirloc_get(mt, path, loc);
+	if (e)
 		return lerr_add(err, "%s: %s: %s: %s", st->arg, jpath, path,
-				strerror(errno));
+				strerror(-e));
 	return 0;
 }
 
@@ -294,8 +299,7 @@ static const char *in_upper_or_work(const char *real, const char *upper,
 static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err)
 {
 	json_t *layers = json_object_get(st->root, "layers");
-	char **real = xcalloc((size_t)st->nlayers, sizeof(char *));
-	char *ureal = NULL, *wreal = NULL, jp[64], jp2[64];
+	char jp[64], jp2[64];
 	struct stat *sb = xcalloc((size_t)st->nlayers, sizeof(struct stat));
 	struct dirloc *loc = xcalloc((size_t)st->nlayers, sizeof(*loc));
 	struct dirloc uloc = { 0 }, wloc = { 0 };
@@ -306,14 +310,10 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 		if (!st->layers[i].path)
 			continue;
 		layer_jpath(layers, i, jp, sizeof(jp));
-		if (check_dir(st, st->layers[i].path, jp, &sb[i], &real[i], err) ||
-		    dirloc_get(mt, real[i], &loc[i])) {
-			free(real[i]);
-			real[i] = NULL;
+		if (check_dir(st, st->layers[i].path, jp, mt, &sb[i], &loc[i], err))
 			continue;
-		}
 		for (int j = 0; j < i; j++) {
-			if (!real[j])
+			if (!loc[j].real)
 				continue;
 			layer_jpath(layers, j, jp2, sizeof(jp2));
 			if (sb[j].st_dev == sb[i].st_dev &&
@@ -327,7 +327,7 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 
 				lerr_add(err, "%s: %s: %s: %s %s (%s): layers must not overlap",
 					 st->arg, jp, st->layers[i].path,
-					 in ? "inside" : "contains", jp2, real[j]);
+					 in ? "inside" : "contains", jp2, loc[j].real);
 				break;
 			}
 		}
@@ -342,39 +342,37 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 			}
 		}
 	}
-	if (st->upper && check_dir(st, st->upper, "upper", &usb, &ureal, err) == 0 &&
-	    dirloc_get(mt, ureal, &uloc) == 0) {
+	if (st->upper && check_dir(st, st->upper, "upper", mt, &usb, &uloc, err) == 0) {
 		/* the directory itself from here on: commit and reset rename
 		 * it, and "upper/", "upper/." or a symlink to it would have
 		 * them rename something else */
 		free(st->upper);
-		st->upper = xstrdup(ureal);
+		st->upper = xstrdup(uloc.real);
 		for (int i = 0; i < st->nlayers; i++) {
-			if (!real[i])
+			if (!loc[i].real)
 				continue;
 			layer_jpath(layers, i, jp, sizeof(jp));
 			if (dirloc_within(&uloc, &loc[i]))
 				lerr_add(err, "%s: upper: %s: inside %s (%s)",
-					 st->arg, st->upper, jp, real[i]);
+					 st->arg, st->upper, jp, loc[i].real);
 			else if (dirloc_within(&loc[i], &uloc))
 				lerr_add(err, "%s: %s: %s: inside upper (%s)",
-					 st->arg, jp, st->layers[i].path, ureal);
+					 st->arg, jp, st->layers[i].path, uloc.real);
 		}
 	}
-	if (st->work && check_dir(st, st->work, "work", &wsb, &wreal, err) == 0 &&
-	    dirloc_get(mt, wreal, &wloc) == 0) {
+	if (st->work && check_dir(st, st->work, "work", mt, &wsb, &wloc, err) == 0) {
 		free(st->work);
-		st->work = xstrdup(wreal);
+		st->work = xstrdup(wloc.real);
 		for (int i = 0; i < st->nlayers; i++) {
-			if (real[i] && (dirloc_within(&wloc, &loc[i]) ||
+			if (loc[i].real && (dirloc_within(&wloc, &loc[i]) ||
 					dirloc_within(&loc[i], &wloc)))
 				lerr_add(err, "%s: work: %s: overlaps %s (%s)",
 					 st->arg, st->work,
-					 layer_jpath(layers, i, jp, sizeof(jp)), real[i]);
+					 layer_jpath(layers, i, jp, sizeof(jp)), loc[i].real);
 		}
 		if (uloc.real && (dirloc_within(&wloc, &uloc) || dirloc_within(&uloc, &wloc)))
 			lerr_add(err, "%s: work: %s: overlaps upper (%s): they must be separate directories",
-				 st->arg, st->work, ureal);
+				 st->arg, st->work, uloc.real);
 		else if (uloc.real && wsb.st_dev != usb.st_dev)
 			lerr_add(err, "%s: work: %s: on another filesystem than upper (%s)",
 				 st->arg, st->work, st->upper);
@@ -383,28 +381,23 @@ static void check_arrangement(struct stack *st, unsigned flags, struct lerr *err
 				 st->arg, st->work, st->upper);
 	}
 	if (st->mountpoint && (flags & STACK_NEED_MOUNTPOINT)) {
+		struct dirloc mloc = { 0 };
 		struct stat msb;
-		char *mreal = NULL;
 		const char *in;
 
-		if (check_dir(st, st->mountpoint, "mountpoint", &msb, &mreal, err) == 0 &&
-		    (in = in_upper_or_work(mreal, ureal, wreal)))
+		if (check_dir(st, st->mountpoint, "mountpoint", mt, &msb, &mloc, err) == 0 &&
+		    (in = in_upper_or_work(mloc.real, uloc.real, wloc.real)))
 			lerr_add(err, "%s: mountpoint: %s: inside the %s", st->arg,
 				 st->mountpoint, in);
-		free(mreal);
+		dirloc_free(&mloc);
 	}
-	for (int i = 0; i < st->nlayers; i++) {
-		free(real[i]);
+	for (int i = 0; i < st->nlayers; i++)
 		dirloc_free(&loc[i]);
-	}
 	free(loc);
 	dirloc_free(&uloc);
 	dirloc_free(&wloc);
 	mnt_table_free(mt);
-	free(real);
 	free(sb);
-	free(ureal);
-	free(wreal);
 }
 
 static void parse_document(struct stack *st, unsigned flags, struct lerr *err)
